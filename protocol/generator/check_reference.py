@@ -71,6 +71,11 @@ class Diff:
 
 
 def norm_default(type_name, is_array, text):
+    # Kafka writes most defaults as strings, a few as bare JSON values.
+    if isinstance(text, bool):
+        text = "true" if text else "false"
+    elif isinstance(text, (int, float)):
+        text = str(text)
     if text is None or text == "":
         if is_array:
             return None

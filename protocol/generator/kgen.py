@@ -375,9 +375,12 @@ class Emitter:
             out.append("  w.array_length(count, flex);")
         else:
             out.append("  n += array_length_size(count, flex);")
-        out.append("  for (const auto& e : v) {")
-        out.extend("    " + s for s in self.write_elem(f, "e", False, mode))
-        out.append("  }")
+        if mode == "s" and f.type in SCALAR:
+            out.append(f"  n += v.size() * {SCALAR[f.type][3]};")
+        else:
+            out.append("  for (const auto& e : v) {")
+            out.extend("    " + s for s in self.write_elem(f, "e", False, mode))
+            out.append("  }")
         out.append("}")
         return out
 
