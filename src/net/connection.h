@@ -1,0 +1,129 @@
+// Connection: one accepted TCP socket, its framing and its response FIFO.
+//
+// The happy path is: bytes arrive in arbitrary chunks and are assembled into
+// 4-byte big-endian size-prefixed frames; each whole frame gets a response
+// slot at the back of the FIFO and goes up to the Server's frame handler;
+// answers come back through respond()/skip() in any order, and ready slots
+// leave from the front of the FIFO, several per uv_write, so responses keep
+// request order.
+//
+// Possible failure modes are: a size prefix that is negative or over
+// max_frame_bytes, a read or write error, the peer closing, running out of
+// memory, or the layer above asking to close. Each closes this connection
+// only: pending slots are abandoned, libuv cancels the write in flight
+// (its callback runs before the close callback), and the object deletes
+// itself in the close callback. The Server drops the id from its map then,
+// so later respond()/skip() calls for it find nothing.
+//
+// Backpressure: while the FIFO holds max_inflight_requests slots or
+// max_queued_response_bytes wait to be sent, the socket is not read, and
+// frames already read are not delivered; both resume once below half.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "src/net/server.h"
+#include "src/util/log.h"
+
+namespace kgw {
+
+class Connection {
+ public:
+  Connection(Server* server, ConnectionId id);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Initialises the handle, accepts the pending socket from `listener` and
+  // starts reading. Returns false only if the handle could not be
+  // initialised (the caller then deletes the object); any later failure
+  // closes the connection, which frees itself.
+  bool open(uv_stream_t* listener);
+
+  void respond(std::uint64_t sequence, std::vector<std::uint8_t> bytes);
+  void skip(std::uint64_t sequence);
+  // Closes the connection once, logging "closing <peer>: <reason>" at
+  // `level`. Later calls do nothing.
+  void close(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+  // Delivers frames read before a pause, then reads again (Server's idle).
+  void resume();
+
+  bool closing() const { return closing_; }
+  ConnectionId id() const { return id_; }
+  const std::string& peer() const { return peer_; }
+
+ private:
+  enum class SlotState : std::uint8_t { kPending, kReady, kSkipped };
+  struct Slot {
+    SlotState state = SlotState::kPending;
+    std::vector<std::uint8_t> bytes;
+  };
+
+  // Only from on_close, or by the Server when open() failed before the
+  // handle existed.
+  friend class Server;
+  ~Connection() = default;
+
+  static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_write(uv_write_t* req, int status);
+  static void on_close(uv_handle_t* handle);
+
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+  void alloc(uv_buf_t* buf);
+  void handle_read(ssize_t nread);
+  void handle_write(int status);
+  void process_staged();
+  bool begin_frame();
+  void grow_frame(std::size_t at_least);
+  void deliver_frame();
+  Slot* find_pending(std::uint64_t sequence, const char* what);
+  void flush();
+  void update_backpressure();
+  void start_reading();
+  void stop_reading();
+
+  uv_tcp_t tcp_{};
+  Server* server_;
+  ConnectionId id_;
+  std::string peer_ = "unknown peer";
+  bool closing_ = false;
+  bool reading_ = false;
+  bool paused_ = false;            // over a backpressure limit
+  bool resume_scheduled_ = false;  // queued in Server::resume_queue_
+
+  // Framing. Small reads land in staging_ and each frame is copied once
+  // into its own vector; the body of a large frame is read straight into
+  // that vector (direct_read_), with no copy at all.
+  std::uint8_t header_[4] = {};
+  std::size_t header_have_ = 0;
+  bool in_body_ = false;
+  std::size_t frame_size_ = 0;  // from the size prefix
+  std::size_t frame_have_ = 0;  // body bytes received so far
+  std::vector<std::uint8_t> frame_;
+  std::vector<std::uint8_t> staging_;
+  std::size_t staged_begin_ = 0;  // unparsed bytes are [begin, end)
+  std::size_t staged_end_ = 0;
+  bool direct_read_ = false;  // the last alloc handed out frame_, not staging_
+  std::uint64_t next_sequence_ = 0;
+
+  // Responses. slots_.front() is request front_sequence_.
+  std::deque<Slot> slots_;
+  std::uint64_t front_sequence_ = 0;
+  // Bytes handed to respond() and not yet written (the FIFO plus the write
+  // in flight); the second backpressure measure.
+  std::size_t queued_bytes_ = 0;
+  // One uv_write at a time: responses that become ready meanwhile wait and
+  // go out together in the next one.
+  uv_write_t write_req_{};
+  bool writing_ = false;
+  std::vector<std::vector<std::uint8_t>> write_buffers_;
+  std::vector<uv_buf_t> write_bufs_;
+  std::size_t write_bytes_ = 0;
+};
+
+}  // namespace kgw

@@ -1,0 +1,312 @@
+#include "src/net/server.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "src/net/connection.h"
+#include "src/util/log.h"
+
+namespace kgw {
+
+namespace {
+
+constexpr int kBacklog = SOMAXCONN;
+
+// "host:port", with brackets around IPv6 literals, as users write it.
+std::string format_address(const std::string& host, int port) {
+  bool v6 = host.find(':') != std::string::npos && host.front() != '[';
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+// The addresses `host` stands for: an IPv4 or IPv6 literal as is,
+// otherwise whatever the resolver says. Runs before the loop serves
+// anything, so resolving synchronously blocks nobody.
+bool resolve(uv_loop_t* loop, const std::string& host, int port, std::vector<sockaddr_storage>& out,
+             std::string& error) {
+  std::string h = host.empty() ? "0.0.0.0" : host;  // empty = all interfaces, as in Kafka
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  sockaddr_storage ss{};
+  if (uv_ip4_addr(h.c_str(), port, reinterpret_cast<sockaddr_in*>(&ss)) == 0 ||
+      uv_ip6_addr(h.c_str(), port, reinterpret_cast<sockaddr_in6*>(&ss)) == 0) {
+    out.push_back(ss);
+    return true;
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  uv_getaddrinfo_t req{};
+  int rc = uv_getaddrinfo(loop, &req, nullptr, h.c_str(), nullptr, &hints);
+  if (rc != 0) {
+    error = std::string("cannot resolve host: ") + uv_strerror(rc);
+    return false;
+  }
+  for (const addrinfo* ai = req.addrinfo; ai != nullptr; ai = ai->ai_next) {
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
+    sockaddr_storage a{};
+    std::memcpy(&a, ai->ai_addr, ai->ai_addrlen);
+    if (ai->ai_family == AF_INET) {
+      reinterpret_cast<sockaddr_in*>(&a)->sin_port = htons(static_cast<std::uint16_t>(port));
+    } else {
+      reinterpret_cast<sockaddr_in6*>(&a)->sin6_port = htons(static_cast<std::uint16_t>(port));
+    }
+    out.push_back(a);
+  }
+  uv_freeaddrinfo(req.addrinfo);
+  if (out.empty()) {
+    error = "cannot resolve host: no IPv4 or IPv6 address";
+    return false;
+  }
+  return true;
+}
+
+// A bound, listening, non-blocking socket, or -1 with `err` a libuv error.
+// Done with plain POSIX calls so that a failure leaves no libuv handle
+// behind: a closing handle would outlive a Server destroyed right after a
+// failed start().
+int listen_socket(const sockaddr_storage& addr, int& err) {
+  int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    err = uv_translate_sys_error(errno);
+    return -1;
+  }
+  // Restarting while old connections sit in TIME_WAIT must not fail, as
+  // libuv and Kafka do.
+  int one = 1;
+  socklen_t len = addr.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0 ||
+      ::listen(fd, kBacklog) != 0) {
+    err = uv_translate_sys_error(errno);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int bound_port(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+}
+
+}  // namespace
+
+Server::Server(uv_loop_t* loop, ServerOptions options, FrameHandler on_frame)
+    : loop_(loop), options_(std::move(options)), on_frame_(std::move(on_frame)) {
+  // A limit of 0 would pause every connection before its first request,
+  // forever; 1 is the strictest that still works.
+  if (options_.max_inflight_requests == 0) options_.max_inflight_requests = 1;
+  if (options_.max_queued_response_bytes == 0) options_.max_queued_response_bytes = 1;
+}
+
+Server::~Server() {
+  if ((listening_ && !listener_closed_) || (idle_open_ && !idle_closed_) || !connections_.empty()) {
+    // libuv would touch the freed handles on its next iteration.
+    LOG_ERROR("net",
+              "server destroyed with %zu connections open; call stop() and run the loop "
+              "until done",
+              connections_.size());
+    std::abort();
+  }
+}
+
+bool Server::start(std::string& error) {
+  const std::string where = format_address(options_.host, options_.port);
+  if (listening_ || stopping_) {
+    error = where + ": server already started";
+    return false;
+  }
+  if (options_.port < 0 || options_.port > 65535) {
+    error = where + ": port out of range 0-65535";
+    return false;
+  }
+  std::vector<sockaddr_storage> addrs;
+  std::string why;
+  if (!resolve(loop_, options_.host, options_.port, addrs, why)) {
+    error = where + ": " + why;
+    return false;
+  }
+  // Take the first address that binds: "localhost" may name ::1 first on a
+  // host without IPv6.
+  int fd = -1;
+  int err = UV_EADDRNOTAVAIL;
+  for (const auto& a : addrs) {
+    fd = listen_socket(a, err);
+    if (fd >= 0) break;
+  }
+  if (fd < 0) {
+    error = where + ": " + uv_strerror(err);
+    return false;
+  }
+  bound_port_ = bound_port(fd);
+
+  uv_tcp_init(loop_, &listener_);  // cannot fail without a domain
+  listener_.data = this;
+  listening_ = true;
+  int rc = uv_tcp_open(&listener_, fd);
+  if (rc != 0) ::close(fd);  // not adopted by the handle
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), kBacklog, on_connection);
+  if (rc != 0) {
+    // Not expected on a socket we just bound; the handle exists now, so
+    // it must be closed through the loop (stop() waits for it).
+    error = where + ": " + uv_strerror(rc);
+    listener_closing_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), on_listener_closed);
+    return false;
+  }
+  uv_idle_init(loop_, &resume_idle_);
+  resume_idle_.data = this;
+  idle_open_ = true;
+  LOG_INFO("net", "listening on %s", format_address(options_.host, bound_port_).c_str());
+  return true;
+}
+
+void Server::on_connection(uv_stream_t* server, int status) {
+  auto* self = static_cast<Server*>(server->data);
+  if (status < 0) {
+    // EMFILE and friends: libuv already dropped the pending connection.
+    LOG_WARN("net", "accept on port %d failed: %s", self->bound_port_, uv_strerror(status));
+    return;
+  }
+  try {
+    self->accept_one();
+  } catch (const std::exception& e) {
+    LOG_ERROR("net", "accept on port %d failed: %s", self->bound_port_, e.what());
+  }
+}
+
+void Server::accept_one() {
+  if (stopping_) return;
+  ConnectionId id = next_id_++;
+  auto* conn = new Connection(this, id);
+  connections_.emplace(id, conn);
+  if (!conn->open(reinterpret_cast<uv_stream_t*>(&listener_))) {
+    connections_.erase(id);
+    delete conn;
+  }
+}
+
+void Server::respond(ConnectionId connection, std::uint64_t sequence,
+                     std::vector<std::uint8_t> bytes) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) return;  // gone: rule 3
+  it->second->respond(sequence, std::move(bytes));
+}
+
+void Server::skip(ConnectionId connection, std::uint64_t sequence) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) return;
+  it->second->skip(sequence);
+}
+
+void Server::close_connection(ConnectionId connection, const std::string& reason) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) return;
+  it->second->close(LogLevel::kWarn, "%s", reason.c_str());
+}
+
+void Server::schedule_resume(ConnectionId id) {
+  if (stopping_ || !idle_open_) return;
+  resume_queue_.push_back(id);
+  if (!idle_active_) {
+    uv_idle_start(&resume_idle_, on_resume_idle);
+    idle_active_ = true;
+  }
+}
+
+void Server::on_resume_idle(uv_idle_t* idle) {
+  auto* self = static_cast<Server*>(idle->data);
+  uv_idle_stop(idle);
+  self->idle_active_ = false;
+  std::vector<ConnectionId> ids;
+  ids.swap(self->resume_queue_);
+  for (ConnectionId id : ids) {
+    auto it = self->connections_.find(id);
+    if (it != self->connections_.end()) it->second->resume();  // catches its own
+  }
+}
+
+void Server::forget(ConnectionId id) {
+  connections_.erase(id);
+  maybe_finish_stop();
+}
+
+void Server::stop(std::function<void()> done) {
+  if (stopped_) {
+    if (done) done();
+    return;
+  }
+  if (done) {
+    if (stop_done_) {
+      stop_done_ = [first = std::move(stop_done_), second = std::move(done)]() {
+        first();
+        second();
+      };
+    } else {
+      stop_done_ = std::move(done);
+    }
+  }
+  if (!stopping_) {
+    stopping_ = true;
+    if (listening_ && !listener_closing_) {
+      listener_closing_ = true;
+      uv_close(reinterpret_cast<uv_handle_t*>(&listener_), on_listener_closed);
+    }
+    if (idle_open_) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&resume_idle_), on_idle_closed);
+    }
+    resume_queue_.clear();
+    // Closing only marks each connection and calls uv_close; entries leave
+    // the map in their close callbacks, so iterating here is safe.
+    for (auto& [id, conn] : connections_) conn->close(LogLevel::kDebug, "server stopping");
+    LOG_INFO("net", "stopping: closing %zu connections", connections_.size());
+  }
+  maybe_finish_stop();
+}
+
+void Server::on_listener_closed(uv_handle_t* handle) {
+  auto* self = static_cast<Server*>(handle->data);
+  self->listener_closed_ = true;
+  self->maybe_finish_stop();
+}
+
+void Server::on_idle_closed(uv_handle_t* handle) {
+  auto* self = static_cast<Server*>(handle->data);
+  self->idle_closed_ = true;
+  self->maybe_finish_stop();
+}
+
+void Server::maybe_finish_stop() {
+  if (!stopping_ || stopped_) return;
+  if (listening_ && !listener_closed_) return;
+  if (idle_open_ && !idle_closed_) return;
+  if (!connections_.empty()) return;
+  stopped_ = true;
+  auto done = std::move(stop_done_);
+  stop_done_ = nullptr;
+  if (!done) return;
+  // `done` may destroy this Server: nothing after it touches members. It
+  // runs inside a libuv close callback, where an exception must not go.
+  try {
+    done();
+  } catch (const std::exception& e) {
+    LOG_ERROR("net", "stop callback failed: %s", e.what());
+  } catch (...) {
+    LOG_ERROR("net", "stop callback failed");
+  }
+}
+
+}  // namespace kgw

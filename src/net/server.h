@@ -1,0 +1,127 @@
+// Server: the libuv TCP listener and its connections (the `net` layer).
+//
+// Ownership and threading, in order:
+// 1. Everything here runs on the one loop thread that owns the uv_loop_t.
+// 2. The Server owns its Connections; a Connection frees itself in the
+//    uv_close callback, never earlier.
+// 3. Above `net`, a connection is only a ConnectionId (never reused). Work
+//    that completes later calls respond()/skip() with that id and the
+//    request's sequence number; if the connection is gone meanwhile, the
+//    call does nothing.
+// 4. Responses on one connection leave in request order: each frame gets a
+//    slot in a FIFO when it arrives; a slot's bytes are written once every
+//    slot before it is written (or skipped, for requests that get no
+//    response such as acks=0 produce).
+// 5. Backpressure: a connection stops reading while its unanswered requests
+//    or unsent response bytes are over their limits, and resumes below.
+// 6. The Server is destroyed only after stop()'s `done` has run, or when
+//    start() never succeeded (a failed start() leaves no handle in the
+//    loop). Destroying it with handles still open is a programmer error and
+//    aborts, because libuv would later touch the freed handles.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace kgw {
+
+using ConnectionId = std::uint64_t;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";  // Default: 127.0.0.1
+  int port = 9092;                 // Default: 9092; 0 picks a free port
+  // Largest request frame accepted (socket.request.max.bytes). Default: 100 MiB.
+  std::size_t max_frame_bytes = 100u << 20;
+  // Stop reading a connection with this many requests unanswered. Default: 1000.
+  std::size_t max_inflight_requests = 1000;
+  // Stop reading while this many response bytes wait to be sent. Default: 64 MiB.
+  std::size_t max_queued_response_bytes = 64u << 20;
+};
+
+// What `net` hands upward: one whole request frame (without the 4-byte size
+// prefix), in arrival order per connection.
+struct InboundFrame {
+  ConnectionId connection = 0;
+  std::uint64_t sequence = 0;         // per connection, 0, 1, 2, ...
+  const std::string* peer = nullptr;  // "ip:port", valid during the call
+  std::vector<std::uint8_t> bytes;
+};
+
+class Connection;
+
+class Server {
+ public:
+  using FrameHandler = std::function<void(InboundFrame&&)>;
+
+  Server(uv_loop_t* loop, ServerOptions options, FrameHandler on_frame);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens; on failure returns a one-line reason naming the
+  // address (e.g. "127.0.0.1:9092: address already in use").
+  bool start(std::string& error);
+  // The port actually bound (useful with port 0).
+  int port() const { return bound_port_; }
+
+  // Queue the response for request `sequence` on `connection`: `bytes` is
+  // the whole response frame including its 4-byte size prefix.
+  void respond(ConnectionId connection, std::uint64_t sequence, std::vector<std::uint8_t> bytes);
+  // The request gets no response (acks=0 produce); later ones may go out.
+  void skip(ConnectionId connection, std::uint64_t sequence);
+  // Close one connection (malformed request, protocol violation), logging
+  // the peer and the reason.
+  void close_connection(ConnectionId connection, const std::string& reason);
+
+  // Stop accepting and close every connection; `done` runs on the loop once
+  // all handles are closed (before stop() returns if nothing was open, e.g.
+  // start() never succeeded or the server is already stopped). `done` may
+  // destroy the Server.
+  void stop(std::function<void()> done);
+
+  std::size_t connection_count() const { return connections_.size(); }
+
+ private:
+  friend class Connection;
+  static void on_connection(uv_stream_t* server, int status);
+  static void on_listener_closed(uv_handle_t* handle);
+  static void on_resume_idle(uv_idle_t* idle);
+  static void on_idle_closed(uv_handle_t* handle);
+  void accept_one();
+  // Called from a Connection's close callback, after it freed itself.
+  void forget(ConnectionId id);
+  void maybe_finish_stop();
+  // A connection fell below its backpressure limits with frames already
+  // read but not delivered; deliver them from an idle callback rather than
+  // from inside respond(), so the frame handler is never re-entered.
+  void schedule_resume(ConnectionId id);
+
+  uv_loop_t* loop_;
+  ServerOptions options_;
+  FrameHandler on_frame_;
+  uv_tcp_t listener_{};
+  bool listening_ = false;
+  bool stopping_ = false;
+  bool listener_closed_ = false;
+  int bound_port_ = 0;
+  ConnectionId next_id_ = 1;
+  // Every Connection whose close callback has not run yet, closing or not.
+  std::unordered_map<ConnectionId, Connection*> connections_;
+  std::function<void()> stop_done_;
+  bool listener_closing_ = false;
+  bool stopped_ = false;  // stop() finished and ran its `done`
+  uv_idle_t resume_idle_{};
+  bool idle_open_ = false;
+  bool idle_active_ = false;
+  bool idle_closed_ = false;
+  // At most one entry per connection (Connection::resume_scheduled_).
+  std::vector<ConnectionId> resume_queue_;
+};
+
+}  // namespace kgw
