@@ -1,0 +1,846 @@
+#include "storage/store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "protocol/records/record_batch.h"
+#include "protocol/records/record_iterator.h"
+#include "storage/database.h"
+#include "storage/group_writer.h"
+#include "storage/keys.h"
+#include "storage/loop_poster.h"
+#include "storage/meta_codec.h"
+
+namespace kgw {
+
+// A unit of threadpool work: run() on a pool thread (may touch the
+// database, never the Store's loop-side state), finish() on the loop
+// thread (never touches the Store: it may be stopped or gone by then).
+class PoolJob {
+ public:
+  virtual ~PoolJob() = default;
+  virtual void run() = 0;
+  // status: 0, or the libuv error that kept run() from running.
+  virtual void finish(int status) = 0;
+
+  uv_work_t req{};
+  Store* store = nullptr;
+};
+
+namespace {
+
+constexpr const char* kStopped = "storage is stopped";
+
+rocksdb::Slice slice(const std::string& s) {
+  return rocksdb::Slice(s.data(), s.size());
+}
+Bytes bytes_of(const rocksdb::Slice& s) {
+  return Bytes(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+}
+
+// The header fields the store relies on. `batch` must be exactly one v2
+// batch: the broker validated it (on append) or we stored it (on read), so
+// a failure here means a caller bug or damage, never a client's mistake.
+bool parse_batch(Bytes batch, RecordBatchHeader& h, std::string& why) {
+  RecordError e = parse_record_batch_header(batch, h);
+  if (e != RecordError::kNone) {
+    why = record_error_name(e);
+    return false;
+  }
+  if (h.total_size() != batch.size()) {
+    why = "batch_length does not match the batch size";
+    return false;
+  }
+  if (h.last_offset_delta < 0) {
+    why = "negative last_offset_delta";
+    return false;
+  }
+  return true;
+}
+
+std::string where(const Uuid& topic, std::int32_t partition, std::int64_t offset) {
+  return "topic " + keys::uuid_hex(topic) + " partition " + std::to_string(partition) +
+         " batch at offset " + std::to_string(offset);
+}
+
+void put_be64(std::uint8_t* p, std::int64_t v) {
+  auto u = static_cast<std::uint64_t>(v);
+  for (int i = 7; i >= 0; --i) {
+    p[i] = static_cast<std::uint8_t>(u);
+    u >>= 8;
+  }
+}
+
+// Positions `it` (bounded to one partition) on the batch containing
+// `offset`, or on the first batch after it when `offset` falls before the
+// first batch or in a gap; !Valid() if there is none.
+void seek_batch(rocksdb::Iterator& it, const std::string& target) {
+  it.SeekForPrev(target);
+  if (!it.Valid() && it.status().ok()) it.Seek(target);
+}
+
+void read_batches(Database& d, const Uuid& topic, std::int32_t partition, std::int64_t offset,
+                  std::int32_t max_bytes, ReadResult& r) {
+  const std::string lower = keys::partition_begin(topic, partition);
+  // Batches below the high watermark captured by read() are all written
+  // (its write completed before the watermark moved), and none above it
+  // may be returned: the bound does both.
+  const std::string upper = keys::log_key(topic, partition, r.high_watermark);
+  rocksdb::Slice lower_slice = slice(lower);
+  rocksdb::Slice upper_slice = slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(d.db().NewIterator(ro, d.log()));
+
+  const std::size_t limit = max_bytes > 0 ? static_cast<std::size_t>(max_bytes) : 0;
+  for (seek_batch(*it, keys::log_key(topic, partition, offset)); it->Valid(); it->Next()) {
+    rocksdb::Slice value = it->value();
+    RecordBatchHeader h;
+    std::string why;
+    std::int64_t key_offset = keys::log_key_offset(it->key().ToStringView());
+    if (!parse_batch(bytes_of(value), h, why) || h.base_offset != key_offset) {
+      if (why.empty()) why = "base offset differs from its key";
+      r.error = d.describe_damage(where(topic, partition, key_offset) + ": " + why);
+      r.data.clear();
+      return;
+    }
+    if (h.last_offset() < offset) continue;  // the batch before a gap
+    // At least one whole batch, whatever max_bytes says (Kafka's rule).
+    if (!r.data.empty() && r.data.size() + value.size() > limit) break;
+    r.data.insert(r.data.end(), value.data(), value.data() + value.size());
+    if (r.data.size() >= limit) break;
+  }
+  if (!it->status().ok()) {
+    r.error = d.describe(it->status());
+    r.data.clear();
+  }
+}
+
+struct TimestampResult {
+  std::string error;
+  std::int64_t offset = -1;
+  std::int64_t timestamp = -1;
+  std::int64_t high_watermark = 0;
+  std::int64_t log_start_offset = 0;
+};
+
+// Kafka's LogSegment.findOffsetByTimestamp over our index: the index gives
+// the first batch whose running max timestamp reached `target` (no earlier
+// batch can hold a record >= target), then a forward scan finds the first
+// record with timestamp >= target and offset >= log start.
+void find_by_timestamp(Database& d, const Uuid& topic, std::int32_t partition, std::int64_t target,
+                       std::size_t max_decompressed, TimestampResult& r) {
+  const std::string lower = keys::partition_begin(topic, partition);
+  std::int64_t start = r.log_start_offset;
+  {
+    const std::string upper = keys::partition_end(topic, partition);
+    rocksdb::Slice lower_slice = slice(lower);
+    rocksdb::Slice upper_slice = slice(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_lower_bound = &lower_slice;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(d.db().NewIterator(ro, d.timeindex()));
+    it->Seek(keys::time_key(topic, partition, target));
+    if (!it->Valid()) {
+      if (!it->status().ok()) r.error = d.describe(it->status());
+      return;  // no batch ever reached the target
+    }
+    if (it->value().size() != 8) {
+      r.error = d.describe_damage("topic " + keys::uuid_hex(topic) + " partition " +
+                                  std::to_string(partition) + ": time index entry is not 8 bytes");
+      return;
+    }
+    start = std::max(start, keys::get_i64(it->value().data()));
+  }
+  if (start >= r.high_watermark) return;
+
+  const std::string upper = keys::log_key(topic, partition, r.high_watermark);
+  rocksdb::Slice lower_slice = slice(lower);
+  rocksdb::Slice upper_slice = slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(d.db().NewIterator(ro, d.log()));
+  std::vector<std::uint8_t> scratch;
+  Record record;
+  for (seek_batch(*it, keys::log_key(topic, partition, start)); it->Valid(); it->Next()) {
+    Bytes batch = bytes_of(it->value());
+    RecordBatchHeader h;
+    std::string why;
+    std::int64_t key_offset = keys::log_key_offset(it->key().ToStringView());
+    if (!parse_batch(batch, h, why)) {
+      r.error = d.describe_damage(where(topic, partition, key_offset) + ": " + why);
+      return;
+    }
+    if (h.last_offset() < start || h.max_timestamp < target) continue;
+    Bytes records;
+    RecordError e = batch_records(batch, h, scratch, records, max_decompressed);
+    if (e == RecordError::kNone) {
+      const bool log_append = h.timestamp_type() == TimestampType::kLogAppendTime;
+      RecordIterator records_it(records, h.record_count);
+      while (records_it.next(record)) {
+        std::int64_t offset = h.base_offset + record.offset_delta;
+        // Unsigned addition: the delta is the producer's and may be absurd.
+        std::int64_t ts =
+            log_append
+                ? h.max_timestamp
+                : static_cast<std::int64_t>(static_cast<std::uint64_t>(h.base_timestamp) +
+                                            static_cast<std::uint64_t>(record.timestamp_delta));
+        if (offset >= start && ts >= target) {
+          r.offset = offset;
+          r.timestamp = ts;
+          return;
+        }
+      }
+      e = records_it.error();
+    }
+    if (e == RecordError::kDecompressTooLarge) {
+      r.error = where(topic, partition, key_offset) +
+                ": decompressed records exceed max_decompressed_batch_bytes";
+      return;
+    }
+    if (e != RecordError::kNone) {
+      r.error =
+          d.describe_damage(where(topic, partition, key_offset) + ": " + record_error_name(e));
+      return;
+    }
+  }
+  if (!it->status().ok()) r.error = d.describe(it->status());
+}
+
+// Writer thread, for set_log_start_offset(): persists the new log start
+// and deletes what lies wholly below it.
+rocksdb::Status delete_below(Database& d, const Uuid& topic, std::int32_t partition,
+                             std::int64_t log_start, rocksdb::WriteBatch& b) {
+  rocksdb::Status s =
+      b.Put(d.meta(), keys::meta_partition_key(topic, partition), encode_partition(log_start));
+  if (!s.ok()) return s;
+  const std::string lower = keys::partition_begin(topic, partition);
+  const std::string upper = keys::partition_end(topic, partition);
+  rocksdb::Slice lower_slice = slice(lower);
+  rocksdb::Slice upper_slice = slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;
+
+  // The batch containing log_start stays, so delete below its base. It is
+  // written: log_start <= high watermark, and the watermark moves only
+  // after a write.
+  std::int64_t end = log_start;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(d.db().NewIterator(ro, d.log()));
+    it->SeekForPrev(keys::log_key(topic, partition, log_start));
+    if (it->Valid()) {
+      RecordBatchHeader h;
+      std::string why;
+      if (!parse_batch(bytes_of(it->value()), h, why)) {
+        return rocksdb::Status::Corruption(
+            where(topic, partition, keys::log_key_offset(it->key().ToStringView())), why);
+      }
+      if (h.last_offset() >= log_start) end = h.base_offset;
+    } else if (!it->status().ok()) {
+      return it->status();
+    }
+  }
+  s = b.DeleteRange(d.log(), lower, keys::log_key(topic, partition, end));
+  if (!s.ok()) return s;
+
+  // Time index entries of deleted batches go too, except the last one: it
+  // still bounds the search for timestamps up to its own (the scan then
+  // starts at the log start), where the next entry would skip surviving
+  // batches that hold such timestamps.
+  std::string keep;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(d.db().NewIterator(ro, d.timeindex()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (it->value().size() != 8) {
+        return rocksdb::Status::Corruption("time index entry is not 8 bytes");
+      }
+      if (keys::get_i64(it->value().data()) >= end) break;
+      keep = it->key().ToString();
+    }
+    if (!it->status().ok()) return it->status();
+  }
+  if (!keep.empty()) return b.DeleteRange(d.timeindex(), lower, keep);
+  return rocksdb::Status::OK();
+}
+
+// PoolJob with a result of type R (which has a string `error`), computed
+// by `work` on the pool and handed to `done` on the loop.
+template <typename R>
+class FnJob : public PoolJob {
+ public:
+  FnJob(R initial, std::function<void(R&)> work, std::function<void(R)> done)
+      : result_(std::move(initial)), work_(std::move(work)), done_(std::move(done)) {}
+  void run() override { work_(result_); }
+  void finish(int status) override {
+    if (status != 0) result_.error = std::string("storage read not run: ") + uv_strerror(status);
+    done_(std::move(result_));
+  }
+
+ private:
+  R result_;
+  std::function<void(R&)> work_;
+  std::function<void(R)> done_;
+};
+
+}  // namespace
+
+Store::Store(uv_loop_t* loop, const StoreOptions& options, std::unique_ptr<Database> db)
+    : loop_(loop), options_(options), db_(std::move(db)) {
+  std::random_device rd;
+  rng_.seed((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
+}
+
+Store::~Store() {
+  (void)stop();
+}
+
+std::unique_ptr<Store> Store::open(uv_loop_t* loop, const StoreOptions& options,
+                                   std::string& error) {
+  std::unique_ptr<Database> db = Database::open(options.data_dir, error);
+  if (db == nullptr) return nullptr;
+  std::unique_ptr<Store> store(new Store(loop, options, std::move(db)));
+  if (!store->load(error)) return nullptr;
+
+  store->poster_ = std::make_unique<LoopPoster>();
+  int rc = store->poster_->init(loop);
+  if (rc != 0) {
+    error = std::string("storage: uv_async_init: ") + uv_strerror(rc);
+    return nullptr;
+  }
+  Store* self = store.get();
+  store->writer_ = std::make_unique<GroupWriter>(
+      store->db_->db(), options.fsync, options.max_group_bytes,
+      [self](std::vector<CompletedOp> ops) { self->deliver(std::move(ops)); });
+  store->writer_->start();
+  return store;
+}
+
+void Store::deliver(std::vector<CompletedOp> ops) {
+  // One post per group: the loop runs the group's completions in order,
+  // then wakes the listener once per partition.
+  poster_->post([this, ops = std::move(ops)] {
+    for (const auto& op : ops) op.complete(op.error);
+    flush_listeners();
+  });
+}
+
+bool Store::load(std::string& error) {
+  rocksdb::DB& db = db_->db();
+  std::map<std::pair<Uuid, std::int32_t>, std::int64_t> log_starts;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), db_->meta()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      std::string_view key = it->key().ToStringView();
+      std::string_view value = it->value().ToStringView();
+      std::string why;
+      if (key.size() == 1 + keys::kIdSize && key[0] == keys::kMetaTopic) {
+        Uuid id;
+        std::memcpy(id.bytes.data(), key.data() + 1, keys::kIdSize);
+        auto t = std::make_unique<TopicEntry>();
+        if (!decode_topic(value, t->info, why)) {
+          error = db_->describe_damage("topic " + keys::uuid_hex(id) + ": " + why);
+          return false;
+        }
+        if (t->info.id != id || by_name_.count(t->info.name) != 0 || t->info.partitions < 1) {
+          error = db_->describe_damage("topic " + keys::uuid_hex(id) + " (" + t->info.name +
+                                       "): id, name or partition count inconsistent");
+          return false;
+        }
+        t->partitions.resize(static_cast<std::size_t>(t->info.partitions));
+        t->incarnation = next_incarnation_++;
+        by_id_[t->info.id] = t.get();
+        by_name_.emplace(t->info.name, std::move(t));
+      } else if (key.size() == 1 + keys::kIdSize + 4 && key[0] == keys::kMetaPartition) {
+        Uuid id;
+        std::memcpy(id.bytes.data(), key.data() + 1, keys::kIdSize);
+        auto p = static_cast<std::int32_t>(keys::get_u32(key.data() + 1 + keys::kIdSize));
+        std::int64_t log_start = 0;
+        if (!decode_partition(value, log_start, why)) {
+          error = db_->describe_damage("topic " + keys::uuid_hex(id) + " partition " +
+                                       std::to_string(p) + ": " + why);
+          return false;
+        }
+        log_starts[{id, p}] = log_start;
+      }
+      // 'V' is Database's; other keys (from a newer minor version) are
+      // left alone so that a downgrade still starts.
+    }
+    if (!it->status().ok()) {
+      error = db_->describe(it->status());
+      return false;
+    }
+  }
+
+  // Two seeks per partition, on the last log batch and the last time
+  // index entry: open time follows the partition count, not the data.
+  std::unique_ptr<rocksdb::Iterator> log(db.NewIterator(rocksdb::ReadOptions(), db_->log()));
+  std::unique_ptr<rocksdb::Iterator> index(
+      db.NewIterator(rocksdb::ReadOptions(), db_->timeindex()));
+  for (auto& [name, t] : by_name_) {
+    const Uuid& id = t->info.id;
+    for (std::int32_t p = 0; p < t->info.partitions; ++p) {
+      PartitionState& ps = t->partitions[static_cast<std::size_t>(p)];
+      auto start = log_starts.find({id, p});
+      ps.log_start_offset = start == log_starts.end() ? 0 : start->second;
+      const std::string end = keys::partition_end(id, p);
+
+      std::int64_t log_end = 0;
+      log->SeekForPrev(end);
+      if (log->Valid() && keys::in_partition(log->key().ToStringView(), id, p)) {
+        std::int64_t key_offset = keys::log_key_offset(log->key().ToStringView());
+        RecordBatchHeader h;
+        std::string why;
+        if (!parse_batch(bytes_of(log->value()), h, why) || h.base_offset != key_offset) {
+          if (why.empty()) why = "base offset differs from its key";
+          error = db_->describe_damage("topic " + name + " partition " + std::to_string(p) +
+                                       ": last batch (offset " + std::to_string(key_offset) +
+                                       "): " + why);
+          return false;
+        }
+        log_end = h.last_offset() + 1;
+      } else if (!log->Valid() && !log->status().ok()) {
+        error = db_->describe(log->status());
+        return false;
+      }
+      // Everything may have been deleted up to the log start.
+      ps.log_end_offset = std::max(log_end, ps.log_start_offset);
+      ps.high_watermark = ps.log_end_offset;
+
+      index->SeekForPrev(end);
+      if (index->Valid() && keys::in_partition(index->key().ToStringView(), id, p)) {
+        ps.max_timestamp = keys::time_key_timestamp(index->key().ToStringView());
+      } else if (!index->Valid() && !index->status().ok()) {
+        error = db_->describe(index->status());
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+Store::TopicEntry* Store::entry(const Uuid& id) const {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second;
+}
+
+PartitionState* Store::mutable_partition(TopicEntry* t, std::int32_t partition) const {
+  if (t == nullptr || partition < 0 ||
+      static_cast<std::size_t>(partition) >= t->partitions.size()) {
+    return nullptr;
+  }
+  return &t->partitions[static_cast<std::size_t>(partition)];
+}
+
+const TopicInfo* Store::find_topic(std::string_view name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : &it->second->info;
+}
+
+const TopicInfo* Store::find_topic(const Uuid& id) const {
+  TopicEntry* t = entry(id);
+  return t == nullptr ? nullptr : &t->info;
+}
+
+std::vector<const TopicInfo*> Store::topics() const {
+  std::vector<const TopicInfo*> out;
+  out.reserve(by_name_.size());
+  for (const auto& [name, t] : by_name_) out.push_back(&t->info);
+  return out;
+}
+
+const PartitionState* Store::partition(const Uuid& topic, std::int32_t partition) const {
+  return mutable_partition(entry(topic), partition);
+}
+
+void Store::post(std::function<void()> fn) {
+  if (stopped_ || poster_ == nullptr) {
+    fn();
+    return;
+  }
+  poster_->post(std::move(fn));
+}
+
+Uuid Store::random_topic_id() {
+  for (;;) {
+    Uuid id;
+    for (std::size_t i = 0; i < id.bytes.size(); i += 8) {
+      std::uint64_t r = rng_();
+      for (std::size_t j = 0; j < 8; ++j) id.bytes[i + j] = static_cast<std::uint8_t>(r >> (8 * j));
+    }
+    id.bytes[6] = static_cast<std::uint8_t>((id.bytes[6] & 0x0f) | 0x40);  // version 4
+    id.bytes[8] = static_cast<std::uint8_t>((id.bytes[8] & 0x3f) | 0x80);  // RFC 4122 variant
+    // As Kafka's Uuid.randomUuid(): no id whose base64 form starts with
+    // '-' (tools would read it as a flag). The zero and metadata-topic ids
+    // it also avoids cannot have the version bits.
+    if ((id.bytes[0] >> 2) == 62) continue;
+    if (by_id_.count(id) != 0) continue;
+    return id;
+  }
+}
+
+void Store::submit_topic_write(const TopicEntry& t, std::string encoded, Done done) {
+  WriteOp op;
+  op.bytes = encoded.size();
+  op.apply = [meta = db_->meta(), key = keys::meta_topic_key(t.info.id),
+              value = std::move(encoded)](rocksdb::DB&, rocksdb::WriteBatch& b) {
+    return b.Put(meta, key, value);
+  };
+  op.complete = [done = std::move(done)](const std::string& error) { done(error); };
+  writer_->submit(std::move(op));
+}
+
+void Store::create_topic(TopicInfo info, Done done) {
+  if (stopped_) return done(kStopped);
+  auto fail = [&](std::string error) {
+    post([done = std::move(done), error = std::move(error)] { done(error); });
+  };
+  if (info.name.empty()) return fail("topic name is empty");
+  if (info.partitions < 1) {
+    return fail("topic " + info.name + ": partition count must be at least 1");
+  }
+  if (by_name_.count(info.name) != 0) return fail("topic " + info.name + " already exists");
+  if (info.id.is_zero()) {
+    info.id = random_topic_id();
+  } else if (by_id_.count(info.id) != 0) {
+    return fail("topic id " + keys::uuid_hex(info.id) + " is already in use");
+  }
+  std::string encoded;
+  std::string why;
+  if (!encode_topic(info, encoded, why)) return fail("topic " + info.name + ": " + why);
+
+  auto t = std::make_unique<TopicEntry>();
+  t->partitions.resize(static_cast<std::size_t>(info.partitions));
+  t->info = std::move(info);
+  t->incarnation = next_incarnation_++;
+  TopicEntry& ref = *t;
+  by_id_[ref.info.id] = t.get();
+  by_name_.emplace(ref.info.name, std::move(t));
+  submit_topic_write(ref, std::move(encoded), std::move(done));
+}
+
+void Store::delete_topic(const Uuid& id, Done done) {
+  if (stopped_) return done(kStopped);
+  TopicEntry* t = entry(id);
+  if (t == nullptr) {
+    return post([done = std::move(done), id] { done("unknown topic id " + keys::uuid_hex(id)); });
+  }
+  by_id_.erase(id);
+  by_name_.erase(t->info.name);  // destroys *t
+
+  WriteOp op;
+  op.bytes = 4 * keys::kEntryKeySize;
+  op.apply = [d = db_.get(), id](rocksdb::DB&, rocksdb::WriteBatch& b) {
+    rocksdb::Status s = b.Delete(d->meta(), keys::meta_topic_key(id));
+    if (s.ok()) {
+      s = b.DeleteRange(d->meta(), keys::meta_partitions_begin(id), keys::meta_partitions_end(id));
+    }
+    if (s.ok()) s = b.DeleteRange(d->log(), keys::topic_begin(id), keys::topic_end(id));
+    if (s.ok()) s = b.DeleteRange(d->timeindex(), keys::topic_begin(id), keys::topic_end(id));
+    return s;
+  };
+  op.complete = [done = std::move(done)](const std::string& error) { done(error); };
+  writer_->submit(std::move(op));
+}
+
+void Store::add_partitions(const Uuid& id, std::int32_t new_total, Done done) {
+  if (stopped_) return done(kStopped);
+  auto fail = [&](std::string error) {
+    post([done = std::move(done), error = std::move(error)] { done(error); });
+  };
+  TopicEntry* t = entry(id);
+  if (t == nullptr) return fail("unknown topic id " + keys::uuid_hex(id));
+  if (new_total <= t->info.partitions) {
+    return fail("topic " + t->info.name + " has " + std::to_string(t->info.partitions) +
+                " partitions: the new total must be more");
+  }
+  TopicInfo changed = t->info;
+  changed.partitions = new_total;
+  std::string encoded;
+  std::string why;
+  if (!encode_topic(changed, encoded, why)) return fail("topic " + t->info.name + ": " + why);
+  t->info.partitions = new_total;
+  t->partitions.resize(static_cast<std::size_t>(new_total));
+  submit_topic_write(*t, std::move(encoded), std::move(done));
+}
+
+void Store::set_topic_configs(const Uuid& id, std::map<std::string, std::string> configs,
+                              Done done) {
+  if (stopped_) return done(kStopped);
+  auto fail = [&](std::string error) {
+    post([done = std::move(done), error = std::move(error)] { done(error); });
+  };
+  TopicEntry* t = entry(id);
+  if (t == nullptr) return fail("unknown topic id " + keys::uuid_hex(id));
+  TopicInfo changed = t->info;
+  changed.configs = std::move(configs);
+  std::string encoded;
+  std::string why;
+  if (!encode_topic(changed, encoded, why)) return fail("topic " + t->info.name + ": " + why);
+  t->info.configs = std::move(changed.configs);
+  submit_topic_write(*t, std::move(encoded), std::move(done));
+}
+
+void Store::append(const Uuid& topic, std::int32_t partition,
+                   std::vector<std::vector<std::uint8_t>> batches,
+                   std::function<void(AppendResult)> done) {
+  if (stopped_) return done(AppendResult{kStopped, -1, -1});
+  auto fail = [&](std::string error) {
+    post([done = std::move(done), error = std::move(error)] { done(AppendResult{error, -1, -1}); });
+  };
+  TopicEntry* t = entry(topic);
+  PartitionState* ps = mutable_partition(t, partition);
+  if (ps == nullptr) return fail("unknown topic or partition");
+
+  // Check every batch before assigning anything, so a bad call changes
+  // nothing.
+  std::vector<RecordBatchHeader> headers(batches.size());
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    std::string why;
+    if (!parse_batch(Bytes(batches[i]), headers[i], why)) {
+      return fail("append batch " + std::to_string(i) + ": " + why);
+    }
+    bytes += batches[i].size();
+  }
+  if (batches.empty()) {
+    return post([done = std::move(done), leo = ps->log_end_offset, lso = ps->log_start_offset] {
+      done(AppendResult{"", leo, lso});
+    });
+  }
+
+  const std::int64_t base = ps->log_end_offset;
+  std::vector<std::int64_t> offsets;
+  offsets.reserve(batches.size());
+  std::vector<std::pair<std::int64_t, std::int64_t>> index;  // (max timestamp, base offset)
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    std::int64_t offset = ps->log_end_offset;
+    put_be64(batches[i].data() + RecordBatchHeader::kBaseOffsetAt, offset);
+    offsets.push_back(offset);
+    ps->log_end_offset = offset + headers[i].last_offset_delta + 1;
+    // Kafka's time index is monotonic the same way: an entry only for a
+    // new maximum, so a Seek finds the first batch that reached a time.
+    if (headers[i].max_timestamp > ps->max_timestamp) {
+      ps->max_timestamp = headers[i].max_timestamp;
+      index.emplace_back(headers[i].max_timestamp, offset);
+    }
+  }
+  const std::int64_t end = ps->log_end_offset;
+
+  WriteOp op;
+  op.bytes = bytes;
+  op.apply = [d = db_.get(), topic, partition, batches = std::move(batches),
+              offsets = std::move(offsets),
+              index = std::move(index)](rocksdb::DB&, rocksdb::WriteBatch& b) {
+    for (std::size_t i = 0; i < batches.size(); ++i) {
+      rocksdb::Status s = b.Put(
+          d->log(), keys::log_key(topic, partition, offsets[i]),
+          rocksdb::Slice(reinterpret_cast<const char*>(batches[i].data()), batches[i].size()));
+      if (!s.ok()) return s;
+    }
+    for (const auto& [ts, offset] : index) {
+      rocksdb::Status s =
+          b.Put(d->timeindex(), keys::time_key(topic, partition, ts), keys::encode_i64(offset));
+      if (!s.ok()) return s;
+    }
+    return rocksdb::Status::OK();
+  };
+  op.complete = [this, topic, partition, incarnation = t->incarnation, base, end,
+                 done = std::move(done)](const std::string& error) {
+    std::int64_t log_start = on_append_written(topic, partition, incarnation, end, error);
+    done(AppendResult{error, error.empty() ? base : -1, log_start});
+  };
+  writer_->submit(std::move(op));
+}
+
+std::int64_t Store::on_append_written(const Uuid& topic, std::int32_t partition,
+                                      std::uint64_t incarnation, std::int64_t end,
+                                      const std::string& error) {
+  TopicEntry* t = entry(topic);
+  if (t == nullptr || t->incarnation != incarnation) return -1;  // deleted meanwhile
+  PartitionState* ps = mutable_partition(t, partition);
+  if (ps == nullptr) return -1;
+  if (!error.empty()) {
+    // Failures are sticky (group_writer.h), so every append queued after
+    // this one fails too: forget the offsets they took.
+    ps->log_end_offset = ps->high_watermark;
+    return ps->log_start_offset;
+  }
+  // Completions arrive in submission order, which is offset order.
+  if (end > ps->high_watermark) {
+    ps->high_watermark = end;
+    to_notify_.emplace_back(topic, partition);
+  }
+  return ps->log_start_offset;
+}
+
+void Store::flush_listeners() {
+  if (to_notify_.empty()) return;
+  std::vector<std::pair<Uuid, std::int32_t>> partitions;
+  partitions.swap(to_notify_);
+  std::sort(partitions.begin(), partitions.end());
+  partitions.erase(std::unique(partitions.begin(), partitions.end()), partitions.end());
+  if (!append_listener_) return;
+  for (const auto& [topic, partition] : partitions) append_listener_(topic, partition);
+}
+
+void Store::set_append_listener(std::function<void(const Uuid&, std::int32_t)> fn) {
+  append_listener_ = std::move(fn);
+}
+
+void Store::queue_work(std::unique_ptr<PoolJob> job) {
+  job->store = this;
+  job->req.data = job.get();
+  {
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    ++jobs_;
+  }
+  int rc = uv_queue_work(loop_, &job->req, &Store::on_work, &Store::on_after_work);
+  if (rc != 0) {
+    job_finished();
+    PoolJob* raw = job.release();
+    post([raw, rc] {
+      raw->finish(rc);
+      delete raw;
+    });
+    return;
+  }
+  (void)job.release();  // owned by the request until on_after_work
+}
+
+void Store::on_work(uv_work_t* req) {
+  auto* job = static_cast<PoolJob*>(req->data);
+  job->run();
+  Store* store = job->store;
+  job->store = nullptr;
+  store->job_finished();  // last touch: stop() may return and free the store
+}
+
+void Store::on_after_work(uv_work_t* req, int status) {
+  auto* job = static_cast<PoolJob*>(req->data);
+  if (status != 0) job->store->job_finished();  // run() never ran (cancelled)
+  job->finish(status);
+  delete job;
+}
+
+void Store::job_finished() {
+  std::lock_guard<std::mutex> lock(jobs_mu_);
+  if (--jobs_ == 0) jobs_cv_.notify_all();
+}
+
+void Store::read(const Uuid& topic, std::int32_t partition, std::int64_t offset,
+                 std::int32_t max_bytes, std::function<void(ReadResult)> done) {
+  // A negative offset would encode above every key; the caller should have
+  // refused it (fetch_offset_in_range), so just read from the start.
+  offset = std::max<std::int64_t>(offset, 0);
+  if (stopped_) {
+    ReadResult r;
+    r.error = kStopped;
+    return done(std::move(r));
+  }
+  const PartitionState* ps = mutable_partition(entry(topic), partition);
+  ReadResult r;
+  if (ps == nullptr) {
+    r.error = "unknown topic or partition";
+    return post([done = std::move(done), r = std::move(r)] { done(r); });
+  }
+  r.high_watermark = ps->high_watermark;
+  r.log_start_offset = ps->log_start_offset;
+  if (offset >= ps->high_watermark) {
+    // Nothing to read yet (the long-poll case): no trip to the pool.
+    return post([done = std::move(done), r = std::move(r)] { done(r); });
+  }
+  queue_work(std::make_unique<FnJob<ReadResult>>(
+      std::move(r),
+      [d = db_.get(), topic, partition, offset, max_bytes](ReadResult& out) {
+        read_batches(*d, topic, partition, offset, max_bytes, out);
+      },
+      std::move(done)));
+}
+
+void Store::offset_for_timestamp(
+    const Uuid& topic, std::int32_t partition, std::int64_t timestamp,
+    std::function<void(std::int64_t offset, std::int64_t timestamp, std::string error)> done) {
+  if (stopped_) return done(-1, -1, kStopped);
+  const PartitionState* ps = mutable_partition(entry(topic), partition);
+  if (ps == nullptr) {
+    return post([done = std::move(done)] { done(-1, -1, "unknown topic or partition"); });
+  }
+  TimestampResult r;
+  r.high_watermark = ps->high_watermark;
+  r.log_start_offset = ps->log_start_offset;
+  queue_work(std::make_unique<FnJob<TimestampResult>>(
+      std::move(r),
+      [d = db_.get(), topic, partition, timestamp, cap = options_.max_decompressed_batch_bytes](
+          TimestampResult& out) { find_by_timestamp(*d, topic, partition, timestamp, cap, out); },
+      [done = std::move(done)](TimestampResult out) {
+        done(out.error.empty() ? out.offset : -1, out.timestamp, std::move(out.error));
+      }));
+}
+
+void Store::set_log_start_offset(const Uuid& topic, std::int32_t partition, std::int64_t offset,
+                                 Done done) {
+  if (stopped_) return done(kStopped);
+  TopicEntry* t = entry(topic);
+  PartitionState* ps = mutable_partition(t, partition);
+  if (ps == nullptr) return post([done = std::move(done)] { done("unknown topic or partition"); });
+  if (!ps->log_start_offset_allowed(offset)) {
+    return post([done = std::move(done), offset, hw = ps->high_watermark] {
+      done("log start offset " + std::to_string(offset) + " is outside [0, high watermark " +
+           std::to_string(hw) + "]");
+    });
+  }
+  if (offset <= ps->log_start_offset) return post([done = std::move(done)] { done(""); });
+  ps->log_start_offset = offset;
+
+  WriteOp op;
+  op.bytes = 2 * keys::kEntryKeySize;
+  op.apply = [d = db_.get(), topic, partition, offset](rocksdb::DB&, rocksdb::WriteBatch& b) {
+    return delete_below(*d, topic, partition, offset, b);
+  };
+  op.complete = [done = std::move(done)](const std::string& error) { done(error); };
+  writer_->submit(std::move(op));
+}
+
+bool Store::overloaded() const {
+  return writer_ != nullptr && writer_->queued_bytes() > options_.max_queued_bytes;
+}
+
+StoreStats Store::stats() const {
+  StoreStats s;
+  if (writer_ != nullptr) {
+    s.db_writes = writer_->db_writes();
+    s.ops_written = writer_->ops_written();
+    s.largest_group = writer_->largest_group();
+    s.queued_bytes = writer_->queued_bytes();
+  }
+  return s;
+}
+
+std::string Store::stop() {
+  if (stopped_) return "";
+  stopped_ = true;
+  // 1. Write what is queued; its completions wait in the poster.
+  if (writer_ != nullptr) writer_->stop();
+  // 2. Run them here (calls they make into the store fail at once).
+  if (poster_ != nullptr) {
+    poster_->run_pending();
+    poster_->close();
+  }
+  // 3. Reads on the pool use the database: wait for them. They need
+  //    nothing from this thread to finish.
+  {
+    std::unique_lock<std::mutex> lock(jobs_mu_);
+    jobs_cv_.wait(lock, [this] { return jobs_ == 0; });
+  }
+  // 4. Iterators are gone with the jobs; handles go before the DB.
+  return db_ != nullptr ? db_->close() : "";
+}
+
+}  // namespace kgw

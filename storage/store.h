@@ -1,0 +1,276 @@
+// The partition store: topics, partition logs and their offsets, in one
+// RocksDB database (see keys.h for the layout, database.h for the column
+// families).
+//
+// Threads. Every method runs on the loop thread that opened the store, and
+// every completion is delivered on that thread (through a uv_async_t). Disk
+// work never runs there:
+//  - writes (appends, topic changes, deletes) go to one writer thread that
+//    group-commits them (group_writer.h): everything queued while the
+//    previous write ran becomes one WriteBatch and one DB::Write;
+//  - reads (read(), offset_for_timestamp()) run on the libuv threadpool
+//    (shared with libuv's file and DNS work; UV_THREADPOOL_SIZE, default
+//    4, bounds how many run at once).
+// A `done` callback never runs inside the call that takes it (errors found
+// at once are posted too), except after stop().
+//
+// The happy path is: append() assigns offsets at once (so the next append
+// to the same partition, even before this one is written, gets the next
+// offsets), rewrites each batch's base offset in place, and queues the
+// write; when the group is written, the partition's high watermark moves
+// to the end of the append, the append listener runs and `done` gets the
+// base offset. Readers see a batch only once it is below the high
+// watermark, i.e. written.
+//
+// Possible failure modes are:
+//  - a bad call (unknown topic or partition, malformed batch, conflicting
+//    topic): `done` gets an error string, nothing changes;
+//  - a write fails: the error reaches `done` of every operation in the
+//    group and of every later write (see group_writer.h: failures are
+//    sticky until restart); the high watermark does not move, so nothing
+//    unwritten is ever read;
+//  - a read finds a damaged batch: the read's error says so.
+//
+// Durability (StoreOptions::fsync). Every write goes through RocksDB's WAL.
+// With fsync=false (the default) a write is acknowledged once the WAL
+// write() syscall returned: it survives the kgw process dying (the data is
+// in the OS page cache) but not the machine losing power, like Kafka's
+// default of acknowledging on page-cache write and leaving flushing to the
+// OS (and, in Kafka, to replication). With fsync=true each group commit is
+// one synced write: nothing acknowledged is lost to a power failure, at the
+// cost of one fsync per group (group commit is what keeps that affordable).
+// Either way a group is atomic: after a crash it is all there or not at all.
+//
+// Memory and queues: the write queue is bounded by bytes in the soft sense
+// that append() still queues above the bound but overloaded() turns true;
+// the broker stops reading from clients while it is. Each read holds at
+// most max_bytes plus one batch.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <uv.h>
+
+#include "protocol/wire/types.h"
+#include "storage/topic_info.h"
+
+namespace kgw {
+
+struct CompletedOp;
+class Database;
+class GroupWriter;
+class LoopPoster;
+class PoolJob;
+
+struct StoreOptions {
+  // Default: "./data". Created if missing.
+  std::string data_dir = "./data";
+  // Default: false (--fsync=batch sets true): acknowledge after the WAL
+  // write; true: after an fsync per group commit. See "Durability" above.
+  bool fsync = false;
+  // Default: 64 MiB. Bytes queued for the writer above which overloaded()
+  // is true.
+  std::size_t max_queued_bytes = 64u << 20;
+  // Default: 32 MiB. Largest group commit (one WriteBatch); a bigger burst
+  // becomes several writes. One operation larger than this is written
+  // alone.
+  std::size_t max_group_bytes = 32u << 20;
+  // Default: 64 MiB. Cap on one batch's decompressed records when
+  // offset_for_timestamp() has to look inside a compressed batch.
+  std::size_t max_decompressed_batch_bytes = 64u << 20;
+};
+
+struct AppendResult {
+  std::string error;  // "" on success
+  std::int64_t base_offset = -1;
+  std::int64_t log_start_offset = -1;
+};
+
+struct ReadResult {
+  std::string error;  // "" on success
+  // Whole batches, back to back; empty if nothing at or after the offset
+  // is below the high watermark.
+  std::vector<std::uint8_t> data;
+  std::int64_t high_watermark = -1;
+  std::int64_t log_start_offset = -1;
+};
+
+struct StoreStats {
+  std::uint64_t db_writes = 0;      // DB::Write calls (one per group commit)
+  std::uint64_t ops_written = 0;    // operations those writes carried
+  std::uint64_t largest_group = 0;  // most operations in one write
+  std::size_t queued_bytes = 0;     // waiting for or in the current write
+};
+
+class Store {
+ public:
+  using Done = std::function<void(std::string error)>;
+
+  // Opens (creating if needed) the store in options.data_dir and loads
+  // every topic and partition's offsets: two seeks per partition, so the
+  // time grows with the number of partitions, not with the data. Blocks on
+  // disk: call at startup, before serving. On failure returns nullptr and
+  // sets `error` to one line naming the data dir and what to do.
+  static std::unique_ptr<Store> open(uv_loop_t* loop, const StoreOptions& options,
+                                     std::string& error);
+
+  // Stops the store if stop() was not called (see there).
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // --- Topics. The returned pointers stay valid until that topic is
+  // deleted or the store is destroyed.
+  const TopicInfo* find_topic(std::string_view name) const;
+  const TopicInfo* find_topic(const Uuid& id) const;
+  // Sorted by name.
+  std::vector<const TopicInfo*> topics() const;
+
+  // The new topic is visible at once (find_topic, append, ...); `done`
+  // runs when its metadata is written, ordered with appends. A zero
+  // info.id gets a random v4 UUID. Errors: empty name, partitions < 1,
+  // name or id already in use, invalid UTF-8.
+  void create_topic(TopicInfo info, Done done);
+  // Gone from memory at once; one write deletes its metadata and, by
+  // DeleteRange, its whole log and time index. Appends queued before it
+  // are written and then deleted with it.
+  void delete_topic(const Uuid& id, Done done);
+  // new_total must be above the current count.
+  void add_partitions(const Uuid& id, std::int32_t new_total, Done done);
+  // Replaces the topic's configs.
+  void set_topic_configs(const Uuid& id, std::map<std::string, std::string> configs, Done done);
+
+  // nullptr if the topic or partition is unknown. Stays valid as the
+  // topic's pointer does.
+  const PartitionState* partition(const Uuid& topic, std::int32_t partition) const;
+
+  // --- Data.
+  //
+  // `batches` are whole v2 record batches the caller has validated (size,
+  // magic, CRC); the store checks only what it relies on (header present,
+  // batch_length matches, last_offset_delta >= 0) and fails the whole call
+  // if one is off. Offsets are assigned now, in order; each batch's base
+  // offset is rewritten in place (it is outside the CRC).
+  void append(const Uuid& topic, std::int32_t partition,
+              std::vector<std::vector<std::uint8_t>> batches,
+              std::function<void(AppendResult)> done);
+
+  // Called on the loop thread after partitions' high watermarks advance
+  // (once per partition per group commit); the broker wakes long-polling
+  // fetches with it.
+  void set_append_listener(std::function<void(const Uuid& topic, std::int32_t partition)> fn);
+
+  // Batches starting with the one that contains `offset` (or the first
+  // after it, across a gap), below the high watermark as it is now, up to
+  // max_bytes but always at least one whole batch if there is one (as
+  // Kafka does, so a consumer can make progress past a big batch).
+  // Checking `offset` against the log start and end offsets is the
+  // caller's job (PartitionState::fetch_offset_in_range): a read below the
+  // log start returns the first batches still stored.
+  void read(const Uuid& topic, std::int32_t partition, std::int64_t offset, std::int32_t max_bytes,
+            std::function<void(ReadResult)> done);
+
+  // ListOffsets by time: the first record (offset >= log start, below the
+  // high watermark) whose timestamp is >= `timestamp`, and that timestamp;
+  // offset -1 if there is none. Records of compressed batches are
+  // decompressed to find it (LogAppendTime batches: every record has the
+  // batch's max timestamp). The special timestamps -1/-2/-3 are the
+  // broker's to answer from partition(); for -3 (max timestamp) it can
+  // call this with PartitionState::max_timestamp.
+  void offset_for_timestamp(
+      const Uuid& topic, std::int32_t partition, std::int64_t timestamp,
+      std::function<void(std::int64_t offset, std::int64_t timestamp, std::string error)> done);
+
+  // DeleteRecords: moves the log start offset up (in memory at once,
+  // persisted in meta) and deletes the batches that lie wholly below it; a
+  // batch straddling it stays (readers skip to the offset themselves, as
+  // Kafka's do). Lower than the current log start: no change, no error.
+  // Errors: above the high watermark (check log_start_offset_allowed()).
+  void set_log_start_offset(const Uuid& topic, std::int32_t partition, std::int64_t offset,
+                            Done done);
+
+  // True while more than max_queued_bytes wait for the writer: stop
+  // reading requests that append until it clears.
+  bool overloaded() const;
+  StoreStats stats() const;
+
+  // Shutdown contract:
+  //  1. Call on the loop thread (it may be from inside a store callback,
+  //     but never destroy the store inside one).
+  //  2. It writes everything queued and runs those completions before it
+  //     returns; it then waits for reads running on the threadpool and
+  //     closes the database. Returns "" or the close error, one line.
+  //  3. Calls after stop() complete at once, synchronously, with an error.
+  //  4. Completions of reads that were running are delivered later, when
+  //     the loop runs; they do not touch the store, so it may already be
+  //     destroyed, but they must not call it. The caller then runs the
+  //     loop until its handles close (that also frees the async handle).
+  std::string stop();
+
+ private:
+  struct TopicEntry {
+    TopicInfo info;
+    std::deque<PartitionState> partitions;  // a deque: growing keeps pointers
+    // Tells a completion queued before a delete from a later topic that
+    // reuses the id.
+    std::uint64_t incarnation = 0;
+  };
+
+  Store(uv_loop_t* loop, const StoreOptions& options, std::unique_ptr<Database> db);
+  bool load(std::string& error);
+  // Writer thread: hands a written group's completions to the loop.
+  void deliver(std::vector<CompletedOp> ops);
+
+  TopicEntry* entry(const Uuid& id) const;
+  PartitionState* mutable_partition(TopicEntry* t, std::int32_t partition) const;
+  Uuid random_topic_id();
+  // Queues a metadata write (topic JSON) whose completion runs `done`.
+  void submit_topic_write(const TopicEntry& t, std::string encoded, Done done);
+  // Delivers a result on the loop thread later (never from inside the
+  // call), or now if the store is stopped.
+  void post(std::function<void()> fn);
+  // Moves the high watermark; returns the log start offset (-1 if the
+  // partition is gone).
+  std::int64_t on_append_written(const Uuid& topic, std::int32_t partition,
+                                 std::uint64_t incarnation, std::int64_t end,
+                                 const std::string& error);
+  void flush_listeners();
+  // Runs the job on the libuv threadpool, then finishes it on the loop.
+  void queue_work(std::unique_ptr<PoolJob> job);
+  void job_finished();
+  static void on_work(uv_work_t* req);
+  static void on_after_work(uv_work_t* req, int status);
+
+  uv_loop_t* loop_;
+  StoreOptions options_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<LoopPoster> poster_;
+  std::unique_ptr<GroupWriter> writer_;
+  bool stopped_ = false;
+
+  std::map<std::string, std::unique_ptr<TopicEntry>, std::less<>> by_name_;
+  std::map<Uuid, TopicEntry*> by_id_;
+  std::uint64_t next_incarnation_ = 1;
+  std::mt19937_64 rng_;
+
+  std::function<void(const Uuid&, std::int32_t)> append_listener_;
+  std::vector<std::pair<Uuid, std::int32_t>> to_notify_;
+
+  // Threadpool jobs queued or running; stop() waits for zero.
+  std::mutex jobs_mu_;
+  std::condition_variable jobs_cv_;
+  std::size_t jobs_ = 0;
+};
+
+}  // namespace kgw
