@@ -1,35 +1,156 @@
-// kgw: the Kafka gateway executable.
+// kgw: the Kafka gateway executable. Wires the layers together on one libuv
+// loop: net (Server) -> broker (Broker, handlers) -> storage (Store).
+//
+// Start-up: options -> store (recovery) -> cluster id -> listener. Any error
+// a user can cause (bad flag, bad config, port in use, unreadable data dir)
+// is one line on stderr and a non-zero exit.
+// Shutdown on SIGINT/SIGTERM: stop accepting and close connections, answer
+// waiting fetches, let the store finish queued writes and close RocksDB,
+// then exit 0.
+#include <uv.h>
+
+#include <csignal>
 #include <cstdio>
-#include <cstring>
+#include <fstream>
+#include <random>
+#include <string>
 
 #include "kgw_version.h"
+#include "src/broker/broker.h"
+#include "src/broker/broker_config.h"
+#include "src/net/server.h"
+#include "src/options.h"
+#include "src/util/log.h"
+#include "storage/store.h"
 
 namespace {
 
-constexpr const char* kUsage =
-    "Usage: kgw [options]\n"
-    "\n"
-    "A Kafka wire-protocol compatible broker.\n"
-    "\n"
-    "Options:\n"
-    "  --help       print this help and exit\n"
-    "  --version    print the version and exit\n";
+using namespace kgw;
+
+// The cluster id is made once per data dir and kept in it, like Kafka's
+// meta.properties: clients use it to notice a different cluster.
+bool load_cluster_id(const std::string& data_dir, std::string& id, std::string& error) {
+  const std::string path = data_dir + "/cluster.id";
+  {
+    std::ifstream in(path);
+    if (in && std::getline(in, id) && !id.empty()) return true;
+  }
+  static const char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::random_device rd;
+  id.clear();
+  for (int i = 0; i < 22; ++i) id.push_back(kAlphabet[rd() % 64]);
+  std::ofstream out(path, std::ios::trunc);
+  out << id << "\n";
+  out.flush();
+  if (!out) {
+    error = path + ": cannot write the cluster id; is the data dir writable?";
+    return false;
+  }
+  return true;
+}
+
+struct App {
+  uv_loop_t* loop = nullptr;
+  Store* store = nullptr;
+  Server* server = nullptr;
+  Broker* broker = nullptr;
+  uv_signal_t sigint{};
+  uv_signal_t sigterm{};
+  bool stopping = false;
+};
+
+void shutdown(App& app) {
+  if (app.stopping) return;
+  app.stopping = true;
+  LOG_INFO("kgw", "shutting down");
+  app.broker->stop();
+  app.server->stop([&app] {
+    app.store->stop();
+    uv_close(reinterpret_cast<uv_handle_t*>(&app.sigint), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&app.sigterm), nullptr);
+  });
+}
+
+void on_signal(uv_signal_t* handle, int) { shutdown(*static_cast<App*>(handle->data)); }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (std::strcmp(argv[i], "--version") == 0) {
-      std::printf("kgw %s\n", KGW_VERSION);
-      return 0;
-    }
-    std::fprintf(stderr, "kgw: unknown option '%s' (see kgw --help)\n", argv[i]);
+  Options opts;
+  std::string error;
+  if (!parse_options(argc, argv, opts, error)) {
+    std::fprintf(stderr, "kgw: %s\n", error.c_str());
     return 2;
   }
-  std::fputs("kgw: the server is not built yet; see kgw --help\n", stderr);
-  return 1;
+  if (opts.exit_now) return 0;
+  set_log_level(opts.log_level);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  BrokerConfig config;
+  for (const auto& [name, value] : opts.broker_configs) {
+    if (std::string e = config.set(name, value); !e.empty()) {
+      std::fprintf(stderr, "kgw: %s\n", e.c_str());
+      return 2;
+    }
+  }
+
+  uv_loop_t* loop = uv_default_loop();
+  StoreOptions store_opts;
+  store_opts.data_dir = opts.data_dir;
+  store_opts.fsync = opts.fsync;
+  auto store = Store::open(loop, store_opts, error);
+  if (!store) {
+    std::fprintf(stderr, "kgw: %s\n", error.c_str());
+    return 1;
+  }
+  BrokerIdentity identity;
+  identity.node_id = static_cast<std::int32_t>(config.get_long("node.id"));
+  if (!load_cluster_id(opts.data_dir, identity.cluster_id, error)) {
+    std::fprintf(stderr, "kgw: %s\n", error.c_str());
+    store->stop();
+    return 1;
+  }
+
+  ServerOptions server_opts;
+  server_opts.host = opts.listen_host;
+  server_opts.port = opts.listen_port;
+  server_opts.max_frame_bytes = static_cast<std::size_t>(config.get_long("socket.request.max.bytes"));
+  Broker* broker_ptr = nullptr;
+  Server server(loop, server_opts, [&broker_ptr](InboundFrame&& f) { broker_ptr->on_frame(std::move(f)); });
+  if (!server.start(error)) {
+    std::fprintf(stderr, "kgw: cannot listen on %s\n", error.c_str());
+    store->stop();
+    return 1;
+  }
+  identity.advertised_host = opts.advertise_host.empty() ? opts.listen_host : opts.advertise_host;
+  identity.advertised_port = opts.advertise_port >= 0 ? opts.advertise_port : server.port();
+  Broker broker(loop, server, *store, config, identity);
+  broker_ptr = &broker;
+
+  App app;
+  app.loop = loop;
+  app.store = store.get();
+  app.server = &server;
+  app.broker = &broker;
+  uv_signal_init(loop, &app.sigint);
+  uv_signal_init(loop, &app.sigterm);
+  app.sigint.data = &app;
+  app.sigterm.data = &app;
+  uv_signal_start(&app.sigint, on_signal, SIGINT);
+  uv_signal_start(&app.sigterm, on_signal, SIGTERM);
+
+  LOG_INFO("kgw", "kgw %s listening on %s:%d (advertised %s:%d), data in %s, fsync %s",
+           KGW_VERSION, opts.listen_host.c_str(), server.port(), identity.advertised_host.c_str(),
+           identity.advertised_port, opts.data_dir.c_str(), opts.fsync ? "batch" : "never");
+  // Tests and scripts read the bound port from this line.
+  std::printf("kgw: listening on %s:%d\n", opts.listen_host.c_str(), server.port());
+  std::fflush(stdout);
+
+  uv_run(loop, UV_RUN_DEFAULT);
+  store.reset();
+  uv_run(loop, UV_RUN_DEFAULT);  // close callbacks of handles released above
+  if (uv_loop_close(loop) != 0) LOG_WARN("kgw", "some handles were still open at exit");
+  LOG_INFO("kgw", "stopped");
+  return 0;
 }

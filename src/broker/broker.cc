@@ -1,0 +1,92 @@
+#include "src/broker/broker.h"
+
+#include "all_messages.h"
+#include "api_table.h"
+#include "src/broker/fetch_waiters.h"
+#include "src/broker/handlers/handlers.h"
+#include "src/util/log.h"
+#include "storage/store.h"
+
+namespace kgw {
+
+Broker::Broker(uv_loop_t* loop, Server& server, Store& store, BrokerConfig& config,
+               BrokerIdentity identity)
+    : loop_(loop),
+      server_(server),
+      store_(store),
+      config_(config),
+      identity_(std::move(identity)),
+      fetch_waiters_(std::make_unique<FetchWaiters>(loop)) {
+  decode_limits_.max_bytes = static_cast<std::size_t>(config_.get_long("socket.request.max.bytes"));
+  store_.set_append_listener([this](const Uuid& topic, std::int32_t partition) {
+    fetch_waiters_->notify(topic, partition);
+  });
+}
+
+Broker::~Broker() { stop(); }
+
+void Broker::stop() {
+  store_.set_append_listener(nullptr);
+  fetch_waiters_->stop();
+}
+
+void Broker::send(const RequestContext& req, std::vector<std::uint8_t> frame) {
+  server_.respond(req.frame.connection, req.frame.sequence, std::move(frame));
+}
+
+void Broker::close(const RequestContext& req, const std::string& reason) {
+  server_.close_connection(req.frame.connection, reason);
+}
+
+void Broker::on_frame(InboundFrame&& frame) {
+  auto req = std::make_shared<RequestContext>();
+  req->peer_ = frame.peer ? *frame.peer : std::string("?");
+  req->frame = std::move(frame);
+  req->frame.peer = nullptr;  // only valid during the net callback
+  dispatch(std::move(req));
+}
+
+void Broker::dispatch(RequestPtr req) {
+  std::int16_t key = 0, version = 0;
+  if (!peek_api(Bytes(req->frame.bytes), key, version)) {
+    close(*req, "frame of " + std::to_string(req->frame.bytes.size()) +
+                    " bytes is shorter than a request header");
+    return;
+  }
+  const ApiInfo* api = find_api(key);
+  const ServedApi* served = find_served_api(key);
+  if (api == nullptr || served == nullptr) {
+    close(*req, "unknown or unsupported api key " + std::to_string(key));
+    return;
+  }
+  const std::int16_t min_version = served_min_version(*served, api->min_version);
+  if (version < min_version || version > api->max_version) {
+    if (key == ApiVersionsRequest::api_key) {
+      // Kafka's rule: answer any ApiVersions version, at v0, with
+      // UNSUPPORTED_VERSION and our ranges, so the client can retry with
+      // one we speak. Only the correlation id is needed from the header.
+      Reader r{Bytes(req->frame.bytes)};
+      req->header.api_key = r.i16();
+      req->header.api_version = r.i16();
+      req->header.correlation_id = r.i32();
+      req->body_offset = req->frame.bytes.size();
+      served->handler(*this, std::move(req));
+      return;
+    }
+    close(*req, std::string("unsupported ") + api->name + " version " + std::to_string(version) +
+                    " (we speak " + std::to_string(min_version) + "-" +
+                    std::to_string(api->max_version) + ")");
+    return;
+  }
+  Reader r(Bytes(req->frame.bytes), decode_limits_);
+  if (!req->header.decode(r, request_header_version(key, version))) {
+    close(*req, std::string("malformed request header: ") + decode_error_name(r.error()));
+    return;
+  }
+  req->body_offset = r.consumed();
+  LOG_DEBUG("broker", "%s: %s v%d correlation %d", req->peer().c_str(), api->name, version,
+            req->header.correlation_id);
+  served->handler(*this, std::move(req));
+}
+
+}  // namespace kgw

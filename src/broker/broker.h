@@ -1,0 +1,125 @@
+// Broker: turns request frames from `net` into calls of the per-API handlers
+// (src/broker/handlers/, one file per Kafka API) and their answers back into
+// response frames.
+//
+// The happy path is: net delivers a frame -> the header is decoded -> the
+// API and version are checked against what we serve -> the handler decodes
+// the body, answers at once or after storage completes -> respond() encodes
+// the response header and body and hands the frame to net, which sends it in
+// request order. Possible failure modes: a frame too short for a header, an
+// unknown api key or a malformed body (the connection is closed with a log
+// line naming the peer and reason, as Kafka does); an unsupported version
+// (ApiVersions answers UNSUPPORTED_VERSION at v0; other APIs close the
+// connection, as Kafka does).
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocol/wire/error_code.h"
+#include "protocol/wire/headers.h"
+#include "src/broker/broker_config.h"
+#include "src/net/server.h"
+
+namespace kgw {
+
+class Store;
+class FetchWaiters;
+
+// One request: the frame (which decoded views point into) and its header.
+struct RequestContext {
+  InboundFrame frame;
+  RequestHeader header;
+  std::size_t body_offset = 0;
+
+  std::int16_t api_key() const { return header.api_key; }
+  std::int16_t version() const { return header.api_version; }
+  Bytes body() const { return Bytes(frame.bytes).subspan(body_offset); }
+  const std::string& peer() const { return peer_; }
+  std::string peer_;
+};
+// Handlers that wait for storage keep the request (and so the frame the
+// decoded views point into) alive by sharing it with their completions.
+using RequestPtr = std::shared_ptr<RequestContext>;
+
+// Who this node is and how clients reach it.
+struct BrokerIdentity {
+  std::int32_t node_id = 1;
+  std::string advertised_host = "127.0.0.1";
+  std::int32_t advertised_port = 9092;
+  std::string cluster_id;
+};
+
+class Broker {
+ public:
+  Broker(uv_loop_t* loop, Server& server, Store& store, BrokerConfig& config,
+         BrokerIdentity identity);
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  void on_frame(InboundFrame&& frame);
+  // Stop timers of waiting fetches (they answer at once); call before the
+  // server and store stop.
+  void stop();
+
+  // Encode `body` as the response to `req` and send it.
+  template <typename Response>
+  void respond(const RequestContext& req, const Response& body) {
+    send(req, encode_response(req, body));
+  }
+  // The request gets no response (acks=0 produce).
+  void skip(const RequestContext& req) { server_.skip(req.frame.connection, req.frame.sequence); }
+  // Malformed input: close this connection, naming the reason.
+  void close(const RequestContext& req, const std::string& reason);
+  // Decode the request body as T; on failure closes the connection and
+  // returns false.
+  template <typename Request>
+  bool decode(const RequestContext& req, Request& out) {
+    Reader r(req.body(), decode_limits_);
+    if (!out.decode(r, req.version())) {
+      close(req, std::string("malformed ") + Request::api_name + " v" +
+                     std::to_string(req.version()) + " request: " + decode_error_name(r.error()));
+      return false;
+    }
+    return true;
+  }
+
+  uv_loop_t* loop() const { return loop_; }
+  Store& store() { return store_; }
+  BrokerConfig& config() { return config_; }
+  const BrokerIdentity& identity() const { return identity_; }
+  FetchWaiters& fetch_waiters() { return *fetch_waiters_; }
+
+ private:
+  template <typename Response>
+  std::vector<std::uint8_t> encode_response(const RequestContext& req, const Response& body) {
+    const std::int16_t hv = response_header_version(req.api_key(), req.version());
+    ResponseHeader header;
+    header.correlation_id = req.header.correlation_id;
+    const std::size_t n = header.size(hv) + body.size(req.version());
+    std::vector<std::uint8_t> out;
+    out.reserve(4 + n);
+    Writer w(out);
+    w.i32(static_cast<std::int32_t>(n));
+    header.encode(w, hv);
+    body.encode(w, req.version());
+    return out;
+  }
+  void send(const RequestContext& req, std::vector<std::uint8_t> frame);
+  void dispatch(RequestPtr req);
+
+  uv_loop_t* loop_;
+  Server& server_;
+  Store& store_;
+  BrokerConfig& config_;
+  BrokerIdentity identity_;
+  DecodeLimits decode_limits_;
+  std::unique_ptr<FetchWaiters> fetch_waiters_;
+};
+
+}  // namespace kgw

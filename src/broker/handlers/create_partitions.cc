@@ -1,0 +1,73 @@
+// CreatePartitions (key 37): grow a topic to a new total partition count.
+#include <deque>
+#include <memory>
+
+#include "all_messages.h"
+#include "src/broker/handlers/handlers.h"
+#include "storage/store.h"
+
+namespace kgw {
+
+namespace {
+struct PartitionsCall {
+  RequestPtr req;
+  CreatePartitionsResponse resp;
+  std::deque<std::string> strings;
+  int pending = 1;
+};
+}  // namespace
+
+void handle_create_partitions(Broker& broker, RequestPtr req) {
+  CreatePartitionsRequest body;
+  if (!broker.decode(*req, body)) return;
+  auto call = std::make_shared<PartitionsCall>();
+  call->req = req;
+  auto finish_one = [&broker, call] {
+    if (--call->pending == 0) broker.respond(*call->req, call->resp);
+  };
+  call->resp.results.resize(body.topics.size());
+  for (std::size_t i = 0; i < body.topics.size(); ++i) {
+    const auto& t = body.topics[i];
+    auto& out = call->resp.results[i];
+    out.name = t.name;
+    auto fail = [&](ErrorCode e, std::string message) {
+      out.error_code = code(e);
+      out.error_message = call->strings.emplace_back(std::move(message));
+    };
+    const TopicInfo* topic = broker.store().find_topic(t.name);
+    if (topic == nullptr) {
+      fail(ErrorCode::kUnknownTopicOrPartition, "The topic '" + std::string(t.name) + "' does not exist.");
+      continue;
+    }
+    if (t.count <= topic->partitions) {
+      fail(ErrorCode::kInvalidPartitions,
+           "Topic currently has " + std::to_string(topic->partitions) +
+               " partitions, which is higher than the requested " + std::to_string(t.count) + ".");
+      continue;
+    }
+    if (t.assignments) {
+      bool bad = t.assignments->size() != static_cast<std::size_t>(t.count - topic->partitions);
+      for (const auto& a : *t.assignments) {
+        bad = bad || a.broker_ids.size() != 1 || a.broker_ids[0] != broker.identity().node_id;
+      }
+      if (bad) {
+        fail(ErrorCode::kInvalidReplicaAssignment,
+             "Each new partition needs one replica, on broker " +
+                 std::to_string(broker.identity().node_id) + " (the only broker)");
+        continue;
+      }
+    }
+    if (body.validate_only) continue;
+    ++call->pending;
+    broker.store().add_partitions(topic->id, t.count, [call, i, finish_one](std::string error) {
+      if (!error.empty()) {
+        call->resp.results[i].error_code = code(ErrorCode::kKafkaStorageError);
+        call->resp.results[i].error_message = call->strings.emplace_back(error);
+      }
+      finish_one();
+    });
+  }
+  finish_one();
+}
+
+}  // namespace kgw

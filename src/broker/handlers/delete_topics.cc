@@ -1,0 +1,74 @@
+// DeleteTopics (key 20): by name (v0-5) or by name or id (v6+).
+#include <deque>
+#include <memory>
+
+#include "all_messages.h"
+#include "src/broker/handlers/handlers.h"
+#include "src/util/log.h"
+#include "storage/store.h"
+
+namespace kgw {
+
+namespace {
+struct DeleteCall {
+  RequestPtr req;
+  DeleteTopicsResponse resp;
+  std::deque<std::string> strings;
+  int pending = 1;
+};
+}  // namespace
+
+void handle_delete_topics(Broker& broker, RequestPtr req) {
+  DeleteTopicsRequest body;
+  if (!broker.decode(*req, body)) return;
+  auto call = std::make_shared<DeleteCall>();
+  call->req = req;
+  struct Want {
+    std::optional<std::string_view> name;
+    Uuid id;
+  };
+  std::vector<Want> wants;
+  if (req->version() >= 6) {
+    for (const auto& t : body.topics) wants.push_back({t.name, t.topic_id});
+  } else {
+    for (auto n : body.topic_names) wants.push_back({n, Uuid{}});
+  }
+  auto finish_one = [&broker, call] {
+    if (--call->pending == 0) broker.respond(*call->req, call->resp);
+  };
+  const bool enabled = broker.config().get_bool("delete.topic.enable");
+  call->resp.responses.resize(wants.size());
+  for (std::size_t i = 0; i < wants.size(); ++i) {
+    auto& out = call->resp.responses[i];
+    out.name = wants[i].name;
+    out.topic_id = wants[i].id;
+    const TopicInfo* t = wants[i].name ? broker.store().find_topic(*wants[i].name)
+                                       : broker.store().find_topic(wants[i].id);
+    if (!enabled) {
+      out.error_code = code(ErrorCode::kTopicDeletionDisabled);
+      out.error_message = "Topic deletion is disabled.";
+      continue;
+    }
+    if (t == nullptr) {
+      out.error_code = code(wants[i].name ? ErrorCode::kUnknownTopicOrPartition : ErrorCode::kUnknownTopicId);
+      continue;
+    }
+    out.name = call->strings.emplace_back(t->name);
+    out.topic_id = t->id;
+    ++call->pending;
+    std::string name = t->name;
+    broker.store().delete_topic(t->id, [call, i, name, finish_one](std::string error) {
+      if (!error.empty()) {
+        LOG_ERROR("broker", "deleting topic %s: %s", name.c_str(), error.c_str());
+        call->resp.responses[i].error_code = code(ErrorCode::kKafkaStorageError);
+        call->resp.responses[i].error_message = call->strings.emplace_back(error);
+      } else {
+        LOG_INFO("broker", "deleted topic %s", name.c_str());
+      }
+      finish_one();
+    });
+  }
+  finish_one();
+}
+
+}  // namespace kgw

@@ -1,0 +1,231 @@
+// Fetch (key 1): read record batches, long-polling until min_bytes are
+// available or max_wait_ms passes.
+//
+// The happy path is: look up every partition -> read each from the store
+// in parallel (off the loop thread) -> if fewer than min_bytes came back and
+// no partition had an error, wait until a produce to one of them (or the
+// timer) wakes us and read again -> cut the answer to max_bytes, keeping at
+// least the first non-empty partition's first batch whole (KIP-74) ->
+// respond. Possible failure modes, per partition: unknown topic or
+// partition, an offset outside [log start, log end] (OFFSET_OUT_OF_RANGE),
+// a leader epoch from the future (UNKNOWN_LEADER_EPOCH), a store error
+// (KAFKA_STORAGE_ERROR). Fetch sessions (KIP-227) are refused the way Kafka
+// refuses them when its session cache is full: we answer session_id 0, and
+// a request for an incremental session we never created gets
+// FETCH_SESSION_ID_NOT_FOUND.
+#include <uv.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "all_messages.h"
+#include "protocol/records/record_batch.h"
+#include "src/broker/fetch_waiters.h"
+#include "src/broker/handlers/handlers.h"
+#include "storage/store.h"
+
+namespace kgw {
+
+namespace {
+
+struct PartitionRead {
+  std::size_t topic_index = 0;
+  std::size_t partition_index = 0;
+  Uuid topic_id;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::int32_t max_bytes = 0;
+  bool read = false;  // false: answered without reading (error or nothing new)
+  std::vector<std::uint8_t> data;
+};
+
+struct FetchCall {
+  RequestPtr req;
+  FetchRequest body;
+  FetchResponse resp;
+  std::vector<PartitionRead> reads;
+  std::uint64_t deadline_ms = 0;
+  bool any_error = false;
+  int pending = 0;
+};
+
+void run(Broker& broker, const std::shared_ptr<FetchCall>& call);
+
+// Applies the response-wide max_bytes in partition order: the first
+// partition with data keeps everything it read (at least one whole batch),
+// later ones keep the whole batches that still fit.
+void apply_max_bytes(FetchCall& call) {
+  std::int64_t budget = call.req->version() >= 3 ? call.body.max_bytes : INT32_MAX;
+  bool first = true;
+  for (auto& pr : call.reads) {
+    if (!pr.read || pr.data.empty()) continue;
+    if (first) {
+      first = false;
+      budget -= static_cast<std::int64_t>(pr.data.size());
+      continue;
+    }
+    if (static_cast<std::int64_t>(pr.data.size()) <= budget) {
+      budget -= static_cast<std::int64_t>(pr.data.size());
+      continue;
+    }
+    std::vector<Bytes> batches;
+    std::size_t tail = 0;
+    split_record_batches(Bytes(pr.data), batches, &tail);
+    std::size_t keep = 0;
+    for (const Bytes& b : batches) {
+      if (static_cast<std::int64_t>(keep + b.size()) > budget) break;
+      keep += b.size();
+    }
+    pr.data.resize(keep);
+    budget -= static_cast<std::int64_t>(keep);
+  }
+}
+
+std::size_t total_bytes(const FetchCall& call) {
+  std::size_t n = 0;
+  for (const auto& pr : call.reads) n += pr.data.size();
+  return n;
+}
+
+void respond(Broker& broker, FetchCall& call) {
+  apply_max_bytes(call);
+  for (auto& pr : call.reads) {
+    if (!pr.read) continue;
+    auto& out = call.resp.responses[pr.topic_index].partitions[pr.partition_index];
+    out.records = Bytes(pr.data);
+  }
+  broker.respond(*call.req, call.resp);
+}
+
+void reads_done(Broker& broker, const std::shared_ptr<FetchCall>& call) {
+  FetchCall& c = *call;
+  const std::uint64_t now = uv_now(broker.loop());
+  const bool enough = static_cast<std::int64_t>(total_bytes(c)) >= c.body.min_bytes;
+  if (enough || c.any_error || now >= c.deadline_ms) {
+    respond(broker, c);
+    return;
+  }
+  std::vector<FetchWaiters::PartitionKey> keys;
+  for (const auto& pr : c.reads) keys.emplace_back(pr.topic_id, pr.partition);
+  broker.fetch_waiters().wait(keys, static_cast<std::uint32_t>(c.deadline_ms - now),
+                              [&broker, call](bool timed_out) {
+                                if (timed_out) call->deadline_ms = 0;
+                                run(broker, call);
+                              });
+}
+
+void run(Broker& broker, const std::shared_ptr<FetchCall>& call) {
+  FetchCall& c = *call;
+  Store& store = broker.store();
+  c.pending = 1;
+  for (auto& pr : c.reads) {
+    auto& out = c.resp.responses[pr.topic_index].partitions[pr.partition_index];
+    if (out.error_code != 0) continue;
+    const PartitionState* st = store.partition(pr.topic_id, pr.partition);
+    if (st == nullptr) {  // deleted while we waited
+      out.error_code = code(ErrorCode::kUnknownTopicOrPartition);
+      c.any_error = true;
+      continue;
+    }
+    out.high_watermark = st->high_watermark;
+    out.last_stable_offset = st->high_watermark;  // no open transactions yet
+    out.log_start_offset = st->log_start_offset;
+    if (pr.offset < st->log_start_offset || pr.offset > st->high_watermark) {
+      out.error_code = code(ErrorCode::kOffsetOutOfRange);
+      c.any_error = true;
+      continue;
+    }
+    pr.read = true;
+    if (pr.offset == st->high_watermark || !pr.data.empty()) continue;
+    ++c.pending;
+    store.read(pr.topic_id, pr.partition, pr.offset, pr.max_bytes,
+               [&broker, call, &pr](ReadResult r) {
+                 auto& o = call->resp.responses[pr.topic_index].partitions[pr.partition_index];
+                 if (!r.error.empty()) {
+                   o.error_code = code(ErrorCode::kKafkaStorageError);
+                   pr.read = false;
+                   call->any_error = true;
+                 } else {
+                   pr.data = std::move(r.data);
+                   o.high_watermark = r.high_watermark;
+                   o.last_stable_offset = r.high_watermark;
+                   o.log_start_offset = r.log_start_offset;
+                 }
+                 if (--call->pending == 0) reads_done(broker, call);
+               });
+  }
+  if (--c.pending == 0) reads_done(broker, call);
+}
+
+}  // namespace
+
+void handle_fetch(Broker& broker, RequestPtr req) {
+  auto call = std::make_shared<FetchCall>();
+  call->req = req;
+  if (!broker.decode(*req, call->body)) return;
+  const auto& body = call->body;
+  auto& resp = call->resp;
+  resp.session_id = 0;
+  if (body.session_id != 0) {
+    resp.error_code = code(ErrorCode::kFetchSessionIdNotFound);
+    broker.respond(*req, resp);
+    return;
+  }
+  if (body.session_epoch > 0) {
+    resp.error_code = code(ErrorCode::kInvalidFetchSessionEpoch);
+    broker.respond(*req, resp);
+    return;
+  }
+  const bool by_id = req->version() >= 13;
+  const bool read_committed = body.isolation_level == 1;
+  Store& store = broker.store();
+  resp.responses.resize(body.topics.size());
+  std::size_t wanted = 0;
+  for (const auto& t : body.topics) wanted += t.partitions.size();
+  call->reads.reserve(wanted);
+  for (std::size_t ti = 0; ti < body.topics.size(); ++ti) {
+    const auto& t = body.topics[ti];
+    auto& tout = resp.responses[ti];
+    tout.topic = t.topic;
+    tout.topic_id = t.topic_id;
+    const TopicInfo* topic = by_id ? store.find_topic(t.topic_id) : store.find_topic(t.topic);
+    tout.partitions.resize(t.partitions.size());
+    for (std::size_t pi = 0; pi < t.partitions.size(); ++pi) {
+      const auto& p = t.partitions[pi];
+      auto& pout = tout.partitions[pi];
+      pout.partition_index = p.partition;
+      pout.high_watermark = -1;
+      pout.records = Bytes();
+      if (read_committed) pout.aborted_transactions.emplace();
+      else pout.aborted_transactions.reset();
+      if (topic == nullptr) {
+        pout.error_code = code(by_id ? ErrorCode::kUnknownTopicId : ErrorCode::kUnknownTopicOrPartition);
+        call->any_error = true;
+        continue;
+      }
+      if (p.partition < 0 || p.partition >= topic->partitions) {
+        pout.error_code = code(ErrorCode::kUnknownTopicOrPartition);
+        call->any_error = true;
+        continue;
+      }
+      if (p.current_leader_epoch > 0) {  // our leader epoch is 0 on one node
+        pout.error_code = code(ErrorCode::kUnknownLeaderEpoch);
+        call->any_error = true;
+        continue;
+      }
+      PartitionRead pr;
+      pr.topic_index = ti;
+      pr.partition_index = pi;
+      pr.topic_id = topic->id;
+      pr.partition = p.partition;
+      pr.offset = p.fetch_offset;
+      pr.max_bytes = std::max<std::int32_t>(p.partition_max_bytes, 0);
+      if (req->version() >= 3) pr.max_bytes = std::min(pr.max_bytes, std::max(body.max_bytes, 0));
+      call->reads.push_back(std::move(pr));
+    }
+  }
+  call->deadline_ms = uv_now(broker.loop()) + static_cast<std::uint64_t>(std::max(body.max_wait_ms, 0));
+  run(broker, call);
+}
+
+}  // namespace kgw

@@ -1,0 +1,43 @@
+// One handler per Kafka API, each in its own file named after the API. The
+// shape is always: decode -> guard clauses that answer with a Kafka error
+// code -> call the store or a domain service -> respond.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "src/broker/broker.h"
+
+namespace kgw {
+
+using Handler = void (*)(Broker&, RequestPtr);
+
+struct ServedApi {
+  std::int16_t api_key;
+  Handler handler;
+  // Lowest version served when above our schema's: Produce before v3 and
+  // Fetch before v4 carry only legacy (magic 0/1) message sets, which we
+  // neither store nor down-convert (see protocol/records/record_batch.h).
+  std::int16_t min_version = 0;
+};
+
+// The APIs this broker answers, sorted by key; ApiVersions advertises
+// exactly these, with the version ranges of our schema.
+// The version range served for an API: [min, max].
+std::int16_t served_min_version(const ServedApi& s, std::int16_t schema_min);
+std::span<const ServedApi> served_apis();
+const ServedApi* find_served_api(std::int16_t api_key);
+
+void handle_produce(Broker&, RequestPtr);
+void handle_fetch(Broker&, RequestPtr);
+void handle_list_offsets(Broker&, RequestPtr);
+void handle_metadata(Broker&, RequestPtr);
+void handle_find_coordinator(Broker&, RequestPtr);
+void handle_api_versions(Broker&, RequestPtr);
+void handle_create_topics(Broker&, RequestPtr);
+void handle_delete_topics(Broker&, RequestPtr);
+void handle_describe_configs(Broker&, RequestPtr);
+void handle_create_partitions(Broker&, RequestPtr);
+void handle_describe_cluster(Broker&, RequestPtr);
+
+}  // namespace kgw

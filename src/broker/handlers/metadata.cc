@@ -1,0 +1,115 @@
+// Metadata (key 3): brokers, topics, partitions and leaders. On one node this
+// broker leads every partition. Asking for a topic that does not exist
+// creates it when auto.create.topics.enable is true and the client allows it.
+#include <deque>
+#include <memory>
+
+#include "all_messages.h"
+#include "src/broker/handlers/handlers.h"
+#include "src/broker/topics.h"
+#include "storage/store.h"
+
+namespace kgw {
+
+namespace {
+
+struct MetadataCall {
+  RequestPtr req;
+  MetadataResponse resp;
+  // Backing storage for the names in the answer: a topic may be deleted by
+  // another request before an answer that waits for a creation is encoded.
+  std::deque<std::string> names;
+  // One for the request loop itself: create_topic() may call back at once
+  // (an illegal name), which must not answer before every topic is in.
+  int pending = 1;
+};
+
+void add_topic(Broker& broker, MetadataCall& call, MetadataResponse::MetadataResponseTopic& out,
+               const TopicInfo& t) {
+  out.name = call.names.emplace_back(t.name);
+  out.topic_id = t.id;
+  out.partitions.reserve(static_cast<std::size_t>(t.partitions));
+  for (std::int32_t p = 0; p < t.partitions; ++p) {
+    auto& part = out.partitions.emplace_back();
+    part.partition_index = p;
+    part.leader_id = broker.identity().node_id;
+    part.leader_epoch = 0;
+    part.replica_nodes = {broker.identity().node_id};
+    part.isr_nodes = {broker.identity().node_id};
+  }
+}
+
+void finish(Broker& broker, MetadataCall& call) {
+  const auto& id = broker.identity();
+  auto& b = call.resp.brokers.emplace_back();
+  b.node_id = id.node_id;
+  b.host = id.advertised_host;
+  b.port = id.advertised_port;
+  call.resp.cluster_id = id.cluster_id;
+  call.resp.controller_id = id.node_id;
+  broker.respond(*call.req, call.resp);
+}
+
+void done_one(Broker& broker, const std::shared_ptr<MetadataCall>& call) {
+  if (--call->pending == 0) finish(broker, *call);
+}
+
+}  // namespace
+
+void handle_metadata(Broker& broker, RequestPtr req) {
+  MetadataRequest body;
+  if (!broker.decode(*req, body)) return;
+  auto call = std::make_shared<MetadataCall>();
+  call->req = req;
+  Store& store = broker.store();
+  const bool all = req->version() == 0 ? body.topics && body.topics->empty() : !body.topics;
+  if (all) {
+    for (const TopicInfo* t : store.topics()) add_topic(broker, *call, call->resp.topics.emplace_back(), *t);
+    finish(broker, *call);
+    return;
+  }
+  const bool may_create = broker.config().get_bool("auto.create.topics.enable") &&
+                          (req->version() < 4 || body.allow_auto_topic_creation);
+  for (const auto& want : *body.topics) {
+    const TopicInfo* t = nullptr;
+    if (want.name) {
+      t = store.find_topic(*want.name);
+    } else {
+      t = store.find_topic(want.topic_id);
+    }
+    if (t != nullptr) {
+      add_topic(broker, *call, call->resp.topics.emplace_back(), *t);
+      continue;
+    }
+    if (!want.name) {
+      auto& out = call->resp.topics.emplace_back();
+      out.error_code = code(ErrorCode::kUnknownTopicId);
+      out.topic_id = want.topic_id;
+      out.name = std::nullopt;
+      continue;
+    }
+    const std::string& name = call->names.emplace_back(*want.name);
+    if (!may_create) {
+      auto& out = call->resp.topics.emplace_back();
+      out.error_code = code(ErrorCode::kUnknownTopicOrPartition);
+      out.name = name;
+      continue;
+    }
+    // Reserve the answer's slot now so topics keep the order they were asked in.
+    const std::size_t slot = call->resp.topics.size();
+    call->resp.topics.emplace_back().name = name;
+    ++call->pending;
+    create_topic(broker, name, -1, -1, {}, false, [&broker, call, slot](TopicCreation r) {
+      auto& out = call->resp.topics[slot];
+      if (r.error != ErrorCode::kNone || r.topic == nullptr) {
+        out.error_code = code(r.error == ErrorCode::kNone ? ErrorCode::kUnknownServerError : r.error);
+      } else {
+        add_topic(broker, *call, out, *r.topic);
+      }
+      done_one(broker, call);
+    });
+  }
+  done_one(broker, call);
+}
+
+}  // namespace kgw

@@ -1,0 +1,42 @@
+// The table of APIs this broker serves. An API is listed here only when its
+// handler is real: ApiVersions advertises exactly this list.
+#include <algorithm>
+#include <array>
+
+#include "all_messages.h"
+#include "src/broker/handlers/handlers.h"
+
+namespace kgw {
+
+namespace {
+constexpr std::array kServed = {
+    ServedApi{ProduceRequest::api_key, handle_produce, 3},
+    ServedApi{FetchRequest::api_key, handle_fetch, 4},
+    ServedApi{ListOffsetsRequest::api_key, handle_list_offsets},
+    ServedApi{MetadataRequest::api_key, handle_metadata},
+    ServedApi{FindCoordinatorRequest::api_key, handle_find_coordinator},
+    ServedApi{ApiVersionsRequest::api_key, handle_api_versions},
+    ServedApi{CreateTopicsRequest::api_key, handle_create_topics},
+    ServedApi{DeleteTopicsRequest::api_key, handle_delete_topics},
+    ServedApi{DescribeConfigsRequest::api_key, handle_describe_configs},
+    ServedApi{CreatePartitionsRequest::api_key, handle_create_partitions},
+    ServedApi{DescribeClusterRequest::api_key, handle_describe_cluster},
+};
+static_assert(std::is_sorted(kServed.begin(), kServed.end(),
+                             [](const ServedApi& a, const ServedApi& b) { return a.api_key < b.api_key; }));
+}  // namespace
+
+std::span<const ServedApi> served_apis() { return kServed; }
+
+std::int16_t served_min_version(const ServedApi& s, std::int16_t schema_min) {
+  return std::max(s.min_version, schema_min);
+}
+
+const ServedApi* find_served_api(std::int16_t api_key) {
+  for (const auto& s : kServed) {
+    if (s.api_key == api_key) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace kgw
