@@ -74,28 +74,10 @@ void shutdown(App& app) {
 
 void on_signal(uv_signal_t* handle, int) { shutdown(*static_cast<App*>(handle->data)); }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Options opts;
+// Runs the gateway until it is stopped; every object it creates is gone
+// when it returns, in the reverse order of creation (broker, server, store).
+int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   std::string error;
-  if (!parse_options(argc, argv, opts, error)) {
-    std::fprintf(stderr, "kgw: %s\n", error.c_str());
-    return 2;
-  }
-  if (opts.exit_now) return 0;
-  set_log_level(opts.log_level);
-  std::signal(SIGPIPE, SIG_IGN);
-
-  BrokerConfig config;
-  for (const auto& [name, value] : opts.broker_configs) {
-    if (std::string e = config.set(name, value); !e.empty()) {
-      std::fprintf(stderr, "kgw: %s\n", e.c_str());
-      return 2;
-    }
-  }
-
-  uv_loop_t* loop = uv_default_loop();
   StoreOptions store_opts;
   store_opts.data_dir = opts.data_dir;
   store_opts.fsync = opts.fsync;
@@ -108,7 +90,6 @@ int main(int argc, char** argv) {
   identity.node_id = static_cast<std::int32_t>(config.get_long("node.id"));
   if (!load_cluster_id(opts.data_dir, identity.cluster_id, error)) {
     std::fprintf(stderr, "kgw: %s\n", error.c_str());
-    store->stop();
     return 1;
   }
 
@@ -120,7 +101,6 @@ int main(int argc, char** argv) {
   Server server(loop, server_opts, [&broker_ptr](InboundFrame&& f) { broker_ptr->on_frame(std::move(f)); });
   if (!server.start(error)) {
     std::fprintf(stderr, "kgw: cannot listen on %s\n", error.c_str());
-    store->stop();
     return 1;
   }
   identity.advertised_host = opts.advertise_host.empty() ? opts.listen_host : opts.advertise_host;
@@ -147,10 +127,36 @@ int main(int argc, char** argv) {
   std::printf("kgw: listening on %s:%d\n", opts.listen_host.c_str(), server.port());
   std::fflush(stdout);
 
+  // Returns once shutdown() has closed every handle.
   uv_run(loop, UV_RUN_DEFAULT);
-  store.reset();
-  uv_run(loop, UV_RUN_DEFAULT);  // close callbacks of handles released above
-  if (uv_loop_close(loop) != 0) LOG_WARN("kgw", "some handles were still open at exit");
-  LOG_INFO("kgw", "stopped");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opts;
+  std::string error;
+  if (!parse_options(argc, argv, opts, error)) {
+    std::fprintf(stderr, "kgw: %s\n", error.c_str());
+    return 2;
+  }
+  if (opts.exit_now) return 0;
+  set_log_level(opts.log_level);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  BrokerConfig config;
+  for (const auto& [name, value] : opts.broker_configs) {
+    if (std::string e = config.set(name, value); !e.empty()) {
+      std::fprintf(stderr, "kgw: %s\n", e.c_str());
+      return 2;
+    }
+  }
+
+  uv_loop_t* loop = uv_default_loop();
+  const int code = serve(loop, opts, config);
+  uv_run(loop, UV_RUN_DEFAULT);  // close callbacks of handles released on the way out
+  if (uv_loop_close(loop) != 0) LOG_WARN("kgw", "some handles were still open at exit");
+  if (code == 0) LOG_INFO("kgw", "stopped");
+  return code;
 }
