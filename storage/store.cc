@@ -525,7 +525,7 @@ void Store::create_topic(TopicInfo info, Done done) {
   submit_topic_write(ref, std::move(encoded), std::move(done));
 }
 
-void Store::delete_topic(const Uuid& id, Done done) {
+void Store::delete_topic(Uuid id, Done done) {
   if (stopped_) return done(kStopped);
   TopicEntry* t = entry(id);
   if (t == nullptr) {

@@ -144,8 +144,9 @@ class Store {
   void create_topic(TopicInfo info, Done done);
   // Gone from memory at once; one write deletes its metadata and, by
   // DeleteRange, its whole log and time index. Appends queued before it
-  // are written and then deleted with it.
-  void delete_topic(const Uuid& id, Done done);
+  // are written and then deleted with it. `id` is taken by value: callers
+  // pass TopicInfo::id, and the TopicInfo is freed here.
+  void delete_topic(Uuid id, Done done);
   // new_total must be above the current count.
   void add_partitions(const Uuid& id, std::int32_t new_total, Done done);
   // Replaces the topic's configs.
