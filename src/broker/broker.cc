@@ -21,12 +21,14 @@ Broker::Broker(uv_loop_t* loop, Server& server, Store& store, BrokerConfig& conf
   store_.set_append_listener([this](const Uuid& topic, std::int32_t partition) {
     fetch_waiters_->notify(topic, partition);
   });
+  server_.set_closed_handler([this](ConnectionId id) { fetch_waiters_->forget_connection(id); });
 }
 
 Broker::~Broker() { stop(); }
 
 void Broker::stop() {
   store_.set_append_listener(nullptr);
+  server_.set_closed_handler(nullptr);
   fetch_waiters_->stop();
 }
 

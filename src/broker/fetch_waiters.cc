@@ -6,17 +6,19 @@ struct FetchWaiters::Waiter {
   uv_timer_t timer{};
   FetchWaiters* owner = nullptr;
   std::uint64_t id = 0;
+  std::uint64_t connection = 0;
   std::vector<PartitionKey> partitions;
   Wake wake;
 };
 
 FetchWaiters::~FetchWaiters() { stop(); }
 
-void FetchWaiters::wait(const std::vector<PartitionKey>& partitions, std::uint32_t timeout_ms,
-                        Wake wake) {
+void FetchWaiters::wait(std::uint64_t connection, const std::vector<PartitionKey>& partitions,
+                        std::uint32_t timeout_ms, Wake wake) {
   auto* w = new Waiter;
   w->owner = this;
   w->id = next_id_++;
+  w->connection = connection;
   w->partitions = partitions;
   w->wake = std::move(wake);
   w->timer.data = w;
@@ -38,7 +40,15 @@ void FetchWaiters::notify(const Uuid& topic, std::int32_t partition) {
   for (auto id : ids) fire(id, false);
 }
 
-void FetchWaiters::fire(std::uint64_t id, bool timed_out) {
+void FetchWaiters::forget_connection(std::uint64_t connection) {
+  std::vector<std::uint64_t> ids;
+  for (const auto& [id, w] : waiters_) {
+    if (w->connection == connection) ids.push_back(id);
+  }
+  for (auto id : ids) fire(id, true, false);
+}
+
+void FetchWaiters::fire(std::uint64_t id, bool timed_out, bool wake) {
   auto it = waiters_.find(id);
   if (it == waiters_.end()) return;
   Waiter* w = it->second;
@@ -50,10 +60,10 @@ void FetchWaiters::fire(std::uint64_t id, bool timed_out) {
     }
   }
   uv_timer_stop(&w->timer);
-  Wake wake = std::move(w->wake);
+  Wake callback = std::move(w->wake);
   uv_close(reinterpret_cast<uv_handle_t*>(&w->timer),
            [](uv_handle_t* h) { delete static_cast<Waiter*>(h->data); });
-  wake(timed_out);
+  if (wake) callback(timed_out);
 }
 
 void FetchWaiters::stop() {

@@ -32,8 +32,13 @@ class FetchWaiters {
   explicit FetchWaiters(uv_loop_t* loop) : loop_(loop) {}
   ~FetchWaiters();
 
-  void wait(const std::vector<PartitionKey>& partitions, std::uint32_t timeout_ms, Wake wake);
+  // `connection` identifies the client; forget_connection() drops its waits.
+  void wait(std::uint64_t connection, const std::vector<PartitionKey>& partitions,
+            std::uint32_t timeout_ms, Wake wake);
   void notify(const Uuid& topic, std::int32_t partition);
+  // The client is gone: drop its waits without waking them, releasing the
+  // requests they hold (nobody is left to answer).
+  void forget_connection(std::uint64_t connection);
   // Wakes every waiter (timed_out=true): the broker is stopping.
   void stop();
   std::size_t size() const { return waiters_.size(); }
@@ -41,7 +46,8 @@ class FetchWaiters {
  private:
   struct Waiter;
   static void on_timer(uv_timer_t* t);
-  void fire(std::uint64_t id, bool timed_out);
+  // Removes waiter `id`; runs its callback unless `wake` is false.
+  void fire(std::uint64_t id, bool timed_out, bool wake = true);
 
   uv_loop_t* loop_;
   std::uint64_t next_id_ = 1;

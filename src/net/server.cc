@@ -241,6 +241,7 @@ void Server::on_resume_idle(uv_idle_t* idle) {
 
 void Server::forget(ConnectionId id) {
   connections_.erase(id);
+  if (on_closed_) on_closed_(id);
   maybe_finish_stop();
 }
 

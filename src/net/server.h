@@ -59,6 +59,8 @@ class Server {
  public:
   using FrameHandler = std::function<void(InboundFrame&&)>;
 
+  using ClosedHandler = std::function<void(ConnectionId)>;
+
   Server(uv_loop_t* loop, ServerOptions options, FrameHandler on_frame);
   ~Server();
   Server(const Server&) = delete;
@@ -87,6 +89,10 @@ class Server {
 
   std::size_t connection_count() const { return connections_.size(); }
 
+  // Called once per connection after it is gone, so the layer above can
+  // drop work it keeps for it (waiting fetches hold whole request frames).
+  void set_closed_handler(ClosedHandler on_closed) { on_closed_ = std::move(on_closed); }
+
  private:
   friend class Connection;
   static void on_connection(uv_stream_t* server, int status);
@@ -105,6 +111,7 @@ class Server {
   uv_loop_t* loop_;
   ServerOptions options_;
   FrameHandler on_frame_;
+  ClosedHandler on_closed_;
   uv_tcp_t listener_{};
   bool listening_ = false;
   bool stopping_ = false;

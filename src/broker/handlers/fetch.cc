@@ -107,7 +107,8 @@ void reads_done(Broker& broker, const std::shared_ptr<FetchCall>& call) {
   }
   std::vector<FetchWaiters::PartitionKey> keys;
   for (const auto& pr : c.reads) keys.emplace_back(pr.topic_id, pr.partition);
-  broker.fetch_waiters().wait(keys, static_cast<std::uint32_t>(c.deadline_ms - now),
+  broker.fetch_waiters().wait(c.req->frame.connection, keys,
+                              static_cast<std::uint32_t>(c.deadline_ms - now),
                               [&broker, call](bool timed_out) {
                                 if (timed_out) call->deadline_ms = 0;
                                 run(broker, call);
