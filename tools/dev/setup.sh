@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what is missing (Debian bookworm, as root), configures and builds.
+#   tools/dev/setup.sh [BUILD_DIR [MESON_OPTIONS...]]
+# Used by run-gateway.sh and run-tests.sh; safe to run again (it only does
+# what is not done yet).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build_dir=${1:-build}
+shift || true
+
+packages=(
+  # build
+  g++ meson ninja-build pkg-config python3
+  # kgw
+  libuv1-dev librocksdb-dev nlohmann-json3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
+  # tests and tools: doctest, and real Kafka clients to test against
+  doctest-dev librdkafka-dev kcat python3-kafka python3-confluent-kafka
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: missing Debian packages: ${missing[*]}; run as root or: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -f "$build_dir/build.ninja" ]]; then
+  meson setup "$build_dir" "$@" >/dev/null
+fi
+echo "setup: building in $build_dir" >&2
+ninja -C "$build_dir"
