@@ -10,7 +10,7 @@ tools/dev/setup.sh build-asan -Dsanitize=true
 
 status=0
 meson test -C build --print-errorlogs --num-processes 2 || status=1
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+KGW_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   meson test -C build-asan --print-errorlogs --num-processes 2 || status=1
 
 python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
