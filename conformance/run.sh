@@ -1,0 +1,557 @@
+#!/usr/bin/env bash
+# Runs librdkafka's own regression suite (the Debian source package of the
+# librdkafka installed here, 2.0.2 on bookworm) against a fresh kgw.
+#
+#   conformance/run.sh 0001                 one test
+#   conformance/run.sh 0001,0002,0004       a list (ranges too: 0001-0020)
+#   conformance/run.sh --all                every test that needs a broker
+#
+# Options:
+#   --timeout SECONDS   outer time limit per test process (default 120)
+#   --results FILE      where to write the results table (default
+#                       $CACHE/results.md; the checked-in one is
+#                       conformance/RESULTS.md)
+#   --fail-fast         stop after the first failed test (default: keep going)
+#   --run-skipped       also run the tests listed in expected_skips.txt
+#   --kgw PATH          gateway binary (default: build/kgw of this checkout,
+#                       built with tools/dev/setup.sh if missing)
+#   --setup-only        fetch and build the suite, run nothing
+#   --list              print the tests that need a broker and exit
+#
+# Environment: KGW_CONFORMANCE_CACHE (default ~/.cache/kgw-conformance) holds
+# the source package, its build, the copied kgw binary and the last run's
+# logs; it is reused by later runs.
+#
+# Output: one line per test on stdout (number, name, passed/failed/skipped,
+# seconds, first failure reason), then "N passed, N failed, N skipped".
+# Progress goes to stderr. Exit status: 0 no test failed, 1 some test failed,
+# 2 bad usage, 3 setup failed (packages, source, build, gateway start).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+cache=${KGW_CONFORMANCE_CACHE:-$HOME/.cache/kgw-conformance}
+
+timeout_s=120
+results=""
+fail_fast=0
+run_skipped=0
+kgw_src=""
+setup_only=0
+list_only=0
+selection=""
+
+say() { echo "conformance: $*" >&2; }
+die() { echo "conformance: $*" >&2; exit 3; }
+usage() {
+  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+  exit "${1:-2}"
+}
+
+while (($#)); do
+  case $1 in
+    --all) selection=all ;;
+    --timeout) [[ ${2:-} =~ ^[0-9]+$ ]] || usage; timeout_s=$2; shift ;;
+    --timeout=*) timeout_s=${1#*=}; [[ $timeout_s =~ ^[0-9]+$ ]] || usage ;;
+    --results) [[ -n ${2:-} ]] || usage; results=$2; shift ;;
+    --results=*) results=${1#*=} ;;
+    --fail-fast) fail_fast=1 ;;
+    --keep-going) fail_fast=0 ;;
+    --run-skipped) run_skipped=1 ;;
+    --kgw) [[ -n ${2:-} ]] || usage; kgw_src=$2; shift ;;
+    --kgw=*) kgw_src=${1#*=} ;;
+    --setup-only) setup_only=1 ;;
+    --list) list_only=1 ;;
+    -h|--help) usage 0 ;;
+    -*) echo "conformance: unknown option $1" >&2; usage ;;
+    *) [[ -z $selection ]] || usage; selection=$1 ;;
+  esac
+  shift
+done
+if [[ -z $selection && $setup_only -eq 0 && $list_only -eq 0 ]]; then
+  echo "conformance: say which tests: NNNN, NNNN,NNNN, NNNN-NNNN or --all" >&2
+  usage
+fi
+[[ -n $results ]] || results=$cache/results.md
+[[ $results == /* ]] || results=$PWD/$results
+
+mkdir -p "$cache"
+cache=$(cd "$cache" && pwd)
+
+# ---------------------------------------------------------------------------
+# Setup: Debian packages, deb-src entry, source package, build.
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else die "need root for: $* (run as root, or do it yourself first)"
+  fi
+}
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+apt_updated=0
+apt_update() {
+  ((apt_updated)) && return 0
+  say "running apt-get update"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$cache/logs/apt-update.log" 2>&1 ||
+    { tail -5 "$cache/logs/apt-update.log" >&2; die "apt-get update failed (log: $cache/logs/apt-update.log)"; }
+  apt_updated=1
+}
+
+apt_install() {
+  local log=$cache/logs/apt-install.log
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >"$log" 2>&1 && return 0
+  ((apt_updated)) && return 1
+  apt_update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >"$log" 2>&1
+}
+
+# What ./configure below needs. libsasl2-dev (for --enable-gssapi) and
+# rapidjson-dev (four more tests: 0098, 0101, ...) are optional: without
+# them the build goes on and the results say what was left out.
+required_pkgs=(build-essential dpkg-dev pkg-config python3 libssl-dev libzstd-dev liblz4-dev zlib1g-dev)
+optional_pkgs=(libsasl2-dev rapidjson-dev)
+build_notes=()
+
+install_packages() {
+  local missing=() p
+  for p in "${required_pkgs[@]}" "${optional_pkgs[@]}"; do
+    installed "$p" || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  say "installing ${missing[*]}"
+  if ! apt_install "${missing[@]}"; then
+    missing=()
+    for p in "${required_pkgs[@]}"; do installed "$p" || missing+=("$p"); done
+    if ((${#missing[@]})); then
+      apt_install "${missing[@]}" ||
+        { tail -5 "$cache/logs/apt-install.log" >&2; die "could not install ${missing[*]}"; }
+    fi
+    for p in "${optional_pkgs[@]}"; do
+      installed "$p" || apt_install "$p" || say "warning: $p unavailable, building without it"
+    done
+  fi
+}
+
+# The first enabled binary ("deb") entry for this release's main component,
+# as "FORMAT<TAB>URI<TAB>OPTIONS": FORMAT is deb822 or list; OPTIONS is the
+# Signed-By file (deb822) or the [...] options (one-line format).
+binary_entry() {
+  local codename=$1 f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -f $f ]] || continue
+    awk -v cn="$codename" -v OFS='\t' '
+      function flush() {
+        if (types ~ /(^| )deb( |$)/ && enabled != "no" && (" " suites " ") ~ (" " cn " ") &&
+            (" " comps " ") ~ / main / && uri != "") { print "deb822", uri, signed; found = 1; exit }
+        types = suites = comps = uri = signed = enabled = ""
+      }
+      /^[ \t]*#/ { next }
+      /^[ \t]*$/ { flush(); next }
+      { key = tolower($1); sub(/:$/, "", key); val = $0; sub(/^[^:]*:[ \t]*/, "", val) }
+      key == "types" { types = val }
+      key == "suites" { suites = val }
+      key == "components" { comps = val }
+      key == "uris" { split(val, u, " "); uri = u[1] }
+      key == "signed-by" { signed = val }
+      key == "enabled" { enabled = tolower(val) }
+      END { if (!found) flush() }' "$f"
+  done | head -1 | grep . && return 0
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+    awk -v cn="$codename" -v OFS='\t' '
+      $1 != "deb" { next }
+      { opts = ""; i = 2
+        if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) { opts = opts $i " "; i++ } opts = opts $i; i++ }
+        uri = $i; suite = $(i + 1)
+        if (suite != cn) next
+        for (j = i + 2; j <= NF; j++) if ($j == "main") { print "list", uri, opts; exit } }' | head -1
+}
+
+has_deb_src_entry() {
+  grep -qsE '^[[:space:]]*deb-src[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list && return 0
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -f $f ]] || continue
+    awk '/^[ \t]*#/ { next }
+         /^[ \t]*$/ { if (t && e != "no") f = 1; t = 0; e = ""; next }
+         tolower($1) == "types:" && $0 ~ /deb-src/ { t = 1 }
+         tolower($1) == "enabled:" { e = tolower($2) }
+         END { if (t && e != "no") f = 1; exit !f }' "$f" && return 0
+  done
+  return 1
+}
+
+source_known() { apt-cache showsrc --only-source librdkafka 2>/dev/null | grep -qx "Version: $1"; }
+
+ensure_deb_src() {
+  local version=$1 codename
+  source_known "$version" && return 0
+  if ! has_deb_src_entry; then
+    # shellcheck disable=SC1091
+    codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+    [[ -n $codename ]] || die "cannot tell the Debian release from /etc/os-release"
+    local entry format uri opts
+    entry=$(binary_entry "$codename" || true)
+    IFS=$'\t' read -r format uri opts <<<"${entry:-list	http://deb.debian.org/debian	}"
+    if [[ $format == deb822 ]]; then
+      say "adding /etc/apt/sources.list.d/kgw-deb-src.sources (deb-src $uri $codename main)"
+      {
+        echo "# Added by kgw conformance/run.sh: librdkafka's source package."
+        echo "Types: deb-src"
+        echo "URIs: $uri"
+        echo "Suites: $codename"
+        echo "Components: main"
+        [[ -z $opts ]] || echo "Signed-By: $opts"
+      } | as_root tee /etc/apt/sources.list.d/kgw-deb-src.sources >/dev/null
+    else
+      say "adding /etc/apt/sources.list.d/kgw-deb-src.list (deb-src $uri $codename main)"
+      printf '# Added by kgw conformance/run.sh: librdkafka'"'"'s source package.\ndeb-src %s%s %s main\n' \
+        "${opts:+$opts }" "$uri" "$codename" | as_root tee /etc/apt/sources.list.d/kgw-deb-src.list >/dev/null
+    fi
+  fi
+  apt_update
+  source_known "$version" || say "warning: source version $version not in the archive; taking the newest"
+}
+
+librdkafka_version() {
+  local v
+  v=$(dpkg-query -W -f='${Version}' librdkafka1 2>/dev/null || true)
+  if [[ -z $v ]]; then
+    v=$(apt-cache policy librdkafka1 2>/dev/null | awk '/Candidate:/ { print $2 }')
+    [[ -n $v && $v != "(none)" ]] || { apt_update; v=$(apt-cache policy librdkafka1 | awk '/Candidate:/ { print $2 }'); }
+  fi
+  [[ -n $v && $v != "(none)" ]] || die "no librdkafka1 package known to apt"
+  echo "$v"
+}
+
+setup_suite() {
+  mkdir -p "$cache/logs" "$cache/src"
+  local version upstream srcdir t0
+  version=$(librdkafka_version)
+  upstream=${version#*:}
+  upstream=${upstream%-*}
+  srcdir=$cache/src/librdkafka-$upstream
+  suite_version=$version
+  tests_dir=$srcdir/tests
+
+  if [[ -f $cache/src/.fetched-$version && -f $srcdir/.kgw-built ]]; then
+    [[ -s $srcdir/.kgw-notes ]] && mapfile -t build_notes <"$srcdir/.kgw-notes"
+    return 0
+  fi
+
+  install_packages
+  if [[ ! -f $cache/src/.fetched-$version ]]; then
+    ensure_deb_src "$version"
+    rm -rf "$srcdir"
+    say "fetching librdkafka $version source package into $cache/src"
+    t0=$SECONDS
+    local want=librdkafka=$version
+    source_known "$version" || want=librdkafka
+    (cd "$cache/src" && apt-get source -q "$want") >"$cache/logs/fetch.log" 2>&1 ||
+      { tail -5 "$cache/logs/fetch.log" >&2; die "apt-get source $want failed (log: $cache/logs/fetch.log)"; }
+    [[ -d $srcdir ]] || srcdir=$(find "$cache/src" -mindepth 1 -maxdepth 1 -type d -name 'librdkafka-*' | head -1)
+    tests_dir=$srcdir/tests
+    touch "$cache/src/.fetched-$version"
+    say "fetched in $((SECONDS - t0)) s"
+  fi
+
+  local flags=(--no-download --disable-curl --enable-zstd --enable-ssl --enable-gssapi --enable-lz4-ext --enable-zlib)
+  build_notes=()
+  if ! installed libsasl2-dev; then
+    flags=("${flags[@]/--enable-gssapi/}")
+    build_notes+=("built without --enable-gssapi: libsasl2-dev unavailable")
+  fi
+  installed rapidjson-dev || build_notes+=("built without RapidJSON: rapidjson-dev unavailable (0098, 0101 and two more skip themselves)")
+  local jobs
+  jobs=$(nproc 2>/dev/null || echo 2)
+  t0=$SECONDS
+  say "configuring librdkafka in $srcdir"
+  (cd "$srcdir" && ./configure "${flags[@]}") >"$cache/logs/configure.log" 2>&1 ||
+    { tail -15 "$cache/logs/configure.log" >&2; die "configure failed (log: $cache/logs/configure.log)"; }
+  say "building the library (make libs, -j$jobs)"
+  make -C "$srcdir" -j"$jobs" libs >"$cache/logs/build-libs.log" 2>&1 ||
+    { tail -15 "$cache/logs/build-libs.log" >&2; die "make libs failed (log: $cache/logs/build-libs.log)"; }
+  say "building the test runner (make -C tests build, -j$jobs)"
+  make -C "$srcdir/tests" -j"$jobs" build >"$cache/logs/build-tests.log" 2>&1 ||
+    { tail -15 "$cache/logs/build-tests.log" >&2; die "make -C tests build failed (log: $cache/logs/build-tests.log)"; }
+  [[ -x $srcdir/tests/test-runner ]] || die "no $srcdir/tests/test-runner after the build"
+  : >"$srcdir/.kgw-notes"
+  ((${#build_notes[@]} == 0)) || printf '%s\n' "${build_notes[@]}" >"$srcdir/.kgw-notes"
+  touch "$srcdir/.kgw-built"
+  say "built in $((SECONDS - t0)) s"
+}
+
+# Two runs sharing one cache must not fetch or build at the same time.
+exec 9>"$cache/.lock"
+if ! flock -n 9; then
+  say "waiting for another run's setup (lock $cache/.lock)"
+  flock 9
+fi
+setup_suite
+flock -u 9
+
+catalogue=$cache/catalogue-$suite_version.tsv
+python3 "$here/suite.py" catalogue "$tests_dir/test.c" >"$catalogue.$$"
+mv "$catalogue.$$" "$catalogue"
+
+if ((list_only)); then
+  awk -F'\t' '$3 == "broker" && $1 < 1000 { printf "%s  %-40s %s\n", $1, $2, $4 }' "$catalogue"
+  exit 0
+fi
+((setup_only)) && { say "suite ready: $tests_dir/test-runner"; exit 0; }
+
+# ---------------------------------------------------------------------------
+# The tests to run.
+
+declare -A expected_skip=()
+while read -r num reason; do
+  [[ $num =~ ^[0-9]{4}$ ]] && expected_skip[$num]=$reason
+done < <(grep -v '^[[:space:]]*#' "$here/expected_skips.txt" 2>/dev/null || true)
+
+declare -A kind=() name=() scenarios=()
+while IFS=$'\t' read -r num nm kd sc; do
+  kind[$num]=$kd name[$num]=$nm scenarios[$num]=$sc
+done <"$catalogue"
+
+tests=()
+if [[ $selection == all ]]; then
+  mapfile -t tests < <(awk -F'\t' '$3 == "broker" && $1 < 1000 { print $1 }' "$catalogue")
+else
+  IFS=',' read -ra parts <<<"$selection"
+  for part in "${parts[@]}"; do
+    if [[ $part =~ ^([0-9]{1,4})-([0-9]{1,4})$ ]]; then
+      for ((n = 10#${BASH_REMATCH[1]}; n <= 10#${BASH_REMATCH[2]}; n++)); do
+        printf -v num '%04d' "$n"
+        [[ ${kind[$num]:-} == broker ]] && tests+=("$num")
+      done
+    elif [[ $part =~ ^[0-9]{1,4}$ ]]; then
+      printf -v num '%04d' "$((10#$part))"
+      [[ -n ${kind[$num]:-} ]] || { echo "conformance: no test $num in librdkafka $suite_version" >&2; exit 2; }
+      tests+=("$num")
+    else
+      echo "conformance: bad test selection '$part'" >&2; usage
+    fi
+  done
+fi
+((${#tests[@]})) || { echo "conformance: no tests selected" >&2; exit 2; }
+
+# ---------------------------------------------------------------------------
+# The gateway: a copy of the binary (the build dir may be rebuilt during a
+# long run), a temporary data dir, a free loopback port. A second gateway
+# with topic auto-creation off serves the suite's "noautocreate" scenario.
+
+if [[ -z $kgw_src ]]; then
+  kgw_src=$repo/build/kgw
+  if [[ ! -x $kgw_src ]]; then
+    say "no $kgw_src: building it with tools/dev/setup.sh build"
+    "$repo/tools/dev/setup.sh" build >&2 || die "building kgw failed"
+  fi
+fi
+[[ -x $kgw_src ]] || die "no gateway binary at $kgw_src"
+mkdir -p "$cache/bin"
+kgw_bin=$cache/bin/kgw.$$
+cp "$kgw_src" "$kgw_bin"
+kgw_commit=$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)
+kgw_dirty=$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
+kgw_binary_time=$(date -u -r "$kgw_src" +%Y-%m-%dT%H:%M:%SZ)
+
+# Each run gets its own folder (a quick run may start while a long one is
+# going); last-run points at the newest, and only the last ten are kept.
+mkdir -p "$cache/runs"
+rundir=$cache/runs/$(date -u +%Y%m%dT%H%M%SZ)-$$
+mkdir -p "$rundir/logs" "$rundir/stats"
+ln -sfn "runs/${rundir##*/}" "$cache/last-run.tmp" && mv -T "$cache/last-run.tmp" "$cache/last-run"
+find "$cache/runs" -mindepth 1 -maxdepth 1 -type d | sort | head -n -10 | xargs -r rm -rf
+workdir=$(mktemp -d "${TMPDIR:-/tmp}/kgw-conformance.XXXXXX")
+
+declare -A gw_pid=() gw_port=() gw_restarts=()
+
+# Scenario name -> extra kgw flags. "default" mirrors librdkafka's
+# tests/scenarios/default.json (auto-create on, 4 partitions); its
+# replication_factor 3 needs three brokers and is not mirrored.
+gw_flags() {
+  case $1 in
+    default) echo "--set num.partitions=4" ;;
+    noautocreate) echo "--set num.partitions=4 --set auto.create.topics.enable=false" ;;
+    *) return 1 ;;
+  esac
+}
+
+gw_start() {
+  local scen=$1 n=${gw_restarts[$1]:-0} data out pid line i
+  data=$workdir/data-$scen-$n
+  out=$rundir/kgw-$scen-$n
+  mkdir -p "$data"
+  # shellcheck disable=SC2046
+  "$kgw_bin" --listen 127.0.0.1:0 --data-dir "$data" $(gw_flags "$scen") >"$out.stdout" 2>"$out.log" &
+  pid=$!
+  for ((i = 0; i < 100; i++)); do
+    line=$(head -1 "$out.stdout" 2>/dev/null || true)
+    [[ $line == "kgw: listening on "* ]] && break
+    kill -0 "$pid" 2>/dev/null || { tail -5 "$out.log" >&2; die "kgw ($scen) exited at start (log: $out.log)"; }
+    sleep 0.1
+  done
+  [[ $line == "kgw: listening on "* ]] || { kill "$pid"; die "kgw ($scen) printed no listening line within 10 s"; }
+  gw_pid[$scen]=$pid
+  gw_port[$scen]=${line##*:}
+  cat >"$rundir/test-$scen.conf" <<EOF
+bootstrap.servers=127.0.0.1:${gw_port[$scen]}
+broker.address.family=v4
+broker.version.fallback=0.10.0.0
+api.version.fallback.ms=0
+test.timeout.multiplier=2
+EOF
+  say "kgw ($scen scenario) listening on 127.0.0.1:${gw_port[$scen]}, pid $pid, log $out.log"
+}
+
+gw_stop_one() {
+  local scen=$1 pid=${gw_pid[$1]:-} i
+  [[ -n $pid ]] || return 0
+  unset "gw_pid[$scen]"
+  kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    say "kgw ($scen) still running 10 s after SIGTERM: killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local s
+  for s in "${!gw_pid[@]}"; do gw_stop_one "$s"; done
+  rm -rf "$workdir" "$kgw_bin"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------------------
+# Run each test number in its own test-runner process: a test that hits the
+# suite's own timeout kills the whole process.
+
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+t_start=$SECONDS
+passed=0 failed=0 skipped=0
+rows=()
+
+emit() { # NUM STATUS SECONDS REASON
+  local num=$1 st=$2 secs=$3 reason=$4
+  printf '%s  %-34s %-7s %6.1fs  %s\n' "$num" "${name[$num]}" "$st" "$secs" "$reason"
+  rows+=("$num"$'\t'"${name[$num]}"$'\t'"$st"$'\t'"$secs"$'\t'"$reason")
+  case $st in passed) ((++passed)) ;; failed) ((++failed)) ;; *) ((++skipped)) ;; esac
+}
+
+run_one() { # NUM SCENARIO -> sets r_status and r_reason
+  local num=$1 scen=$2 entries log rc=0 pid out
+  entries=$(python3 "$here/suite.py" entries "$tests_dir/test.c" "$num" "$scen")
+  [[ -n ${gw_pid[$scen]:-} ]] || gw_start "$scen"
+  log=$rundir/logs/$num.log
+  [[ $scen == default ]] || log=$rundir/logs/$num-$scen.log
+  # The library built beside the tests (tests/../src, tests/../src-cpp), not
+  # Debian's. It runs in tests/, as upstream runs it: some tests read files
+  # relative to it (0053: ../src/statistics_schema.json). The subshell (no
+  # exec) keeps bash's "Aborted ..." notice for a crashed test-runner off our
+  # stderr.
+  (
+    cd "$tests_dir"
+    env LD_LIBRARY_PATH="$tests_dir/../src:$tests_dir/../src-cpp" \
+      RDKAFKA_TEST_CONF="$rundir/test-$scen.conf" TEST_KAFKA_VERSION=3.1.0 TESTS="$num" \
+      timeout -k 10 "$timeout_s" "$tests_dir/test-runner" -L -s "$scen" >"$log" 2>&1 </dev/null
+    exit $?
+  ) 2>/dev/null || rc=$?
+  # The statistics files each test writes there go with this run's logs.
+  find "$tests_dir" -maxdepth 1 -name "stats_${num}_*.json" -exec mv -t "$rundir/stats" {} + 2>/dev/null || true
+  out=$(python3 "$here/suite.py" outcome "$log" "$num" "$scen" "$entries" "$rc" "$timeout_s")
+  r_status=${out%%$'\t'*}
+  r_reason=${out#*$'\t'}
+  pid=${gw_pid[$scen]}
+  if ! kill -0 "$pid" 2>/dev/null; then
+    local st=0
+    wait "$pid" 2>/dev/null || st=$?
+    unset "gw_pid[$scen]"
+    gw_restarts[$scen]=$((${gw_restarts[$scen]:-0} + 1))
+    say "kgw ($scen) exited with status $st during $num; the next test gets a fresh one"
+    r_status=failed
+    r_reason="kgw exited with status $st during the test (see $rundir/kgw-$scen-*.log); test said: $r_reason"
+  fi
+}
+
+i=0
+for num in "${tests[@]}"; do
+  ((++i))
+  if [[ ${kind[$num]} != broker ]]; then
+    emit "$num" skipped 0 "local test (needs no broker): not a conformance test"
+    continue
+  fi
+  if [[ -n ${expected_skip[$num]:-} && $run_skipped -eq 0 ]]; then
+    emit "$num" skipped 0 "expected: ${expected_skip[$num]}"
+    continue
+  fi
+  say "[$i/${#tests[@]}] running $num ${name[$num]} (limit ${timeout_s} s)"
+  t0=$EPOCHREALTIME
+  status="" reason=""
+  IFS=',' read -ra scens <<<"${scenarios[$num]}"
+  for scen in "${scens[@]}"; do
+    if ! gw_flags "$scen" >/dev/null; then
+      s=skipped r="needs test scenario $scen"
+    else
+      run_one "$num" "$scen"
+      s=$r_status r=$r_reason
+    fi
+    [[ ${#scens[@]} -eq 1 || -z $r ]] || r="[$scen] $r"
+    # failed beats passed beats skipped; keep the first reason of the winner.
+    case $s/$status in
+      failed/failed | passed/passed | skipped/skipped) ;;
+      failed/*) status=failed reason=$r ;;
+      passed/skipped | passed/) status=passed reason="" ;;
+      skipped/) status=skipped reason=$r ;;
+    esac
+  done
+  secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+  emit "$num" "$status" "$secs" "$reason"
+  if [[ $status == failed && $fail_fast -eq 1 ]]; then
+    say "stopping after the first failure (--fail-fast)"
+    break
+  fi
+done
+
+for s in "${!gw_pid[@]}"; do gw_stop_one "$s"; done
+summary="$passed passed, $failed failed, $skipped skipped"
+elapsed=$((SECONDS - t_start))
+
+# ---------------------------------------------------------------------------
+# The results file: the same table, with what was run against what.
+
+mkdir -p "$(dirname "$results")"
+{
+  echo "# librdkafka conformance results"
+  echo
+  echo "Produced by \`conformance/run.sh\`; see conformance/README.md for how to read it."
+  echo
+  echo "- Date: $started (took $((elapsed / 60)) min $((elapsed % 60)) s)"
+  if ((kgw_dirty)); then
+    echo "- kgw commit: $kgw_commit, with uncommitted changes to $kgw_dirty tracked file(s) (binary built $kgw_binary_time)"
+  else
+    echo "- kgw commit: $kgw_commit (binary built $kgw_binary_time)"
+  fi
+  echo "- librdkafka: $suite_version (Debian source package), tests/test-runner -L, TEST_KAFKA_VERSION=3.1.0, test.timeout.multiplier=2"
+  for note in "${build_notes[@]}"; do echo "- Build: $note"; done
+  echo "- Selection: ${selection}, ${#tests[@]} test(s); per-test limit ${timeout_s} s$( ((run_skipped)) && echo ", expected skips run too")"
+  echo
+  echo "| Test | Name | Result | Seconds | First failure or skip reason |"
+  echo "|---|---|---|---:|---|"
+  for row in "${rows[@]}"; do
+    IFS=$'\t' read -r num nm st secs reason <<<"$row"
+    reason=${reason//|/\\|}
+    echo "| $num | $nm | $st | $secs | $reason |"
+  done
+  echo
+  echo "$summary"
+} >"$results"
+say "results written to $results; logs in $rundir"
+echo "$summary"
+((failed == 0))
