@@ -140,15 +140,7 @@ void Connection::alloc(uv_buf_t* buf) {
 
 void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) {
   auto* self = static_cast<Connection*>(stream->data);
-  try {
-    self->handle_read(nread);
-  } catch (const std::bad_alloc&) {
-    self->close(LogLevel::kWarn, "out of memory");
-  } catch (const std::exception& e) {
-    self->close(LogLevel::kError, "internal error: %s", e.what());
-  } catch (...) {
-    self->close(LogLevel::kError, "internal error");
-  }
+  self->guarded([self, nread] { self->handle_read(nread); });
 }
 
 void Connection::handle_read(ssize_t nread) {
@@ -249,15 +241,7 @@ void Connection::deliver_frame() {
 void Connection::resume() {
   resume_scheduled_ = false;
   if (closing_) return;
-  try {
-    process_staged();
-  } catch (const std::bad_alloc&) {
-    close(LogLevel::kWarn, "out of memory");
-  } catch (const std::exception& e) {
-    close(LogLevel::kError, "internal error: %s", e.what());
-  } catch (...) {
-    close(LogLevel::kError, "internal error");
-  }
+  guarded([this] { process_staged(); });
   if (!closing_ && !paused_ && staged_begin_ == staged_end_) start_reading();
 }
 
@@ -365,15 +349,7 @@ void Connection::flush() {
 
 void Connection::on_write(uv_write_t* req, int status) {
   auto* self = static_cast<Connection*>(req->data);
-  try {
-    self->handle_write(status);
-  } catch (const std::bad_alloc&) {
-    self->close(LogLevel::kWarn, "out of memory");
-  } catch (const std::exception& e) {
-    self->close(LogLevel::kError, "internal error: %s", e.what());
-  } catch (...) {
-    self->close(LogLevel::kError, "internal error");
-  }
+  self->guarded([self, status] { self->handle_write(status); });
 }
 
 void Connection::handle_write(int status) {

@@ -24,6 +24,8 @@
 
 #include <cstdint>
 #include <deque>
+#include <exception>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -75,6 +77,20 @@ class Connection {
 
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
   void alloc(uv_buf_t* buf);
+  // Runs `work`, turning anything it throws into closing this connection:
+  // no exception may cross a libuv callback.
+  template <typename Work>
+  void guarded(Work&& work) {
+    try {
+      work();
+    } catch (const std::bad_alloc&) {
+      close(LogLevel::kWarn, "out of memory");
+    } catch (const std::exception& e) {
+      close(LogLevel::kError, "internal error: %s", e.what());
+    } catch (...) {
+      close(LogLevel::kError, "internal error");
+    }
+  }
   void handle_read(ssize_t nread);
   void handle_write(int status);
   void process_staged();
