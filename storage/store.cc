@@ -808,6 +808,42 @@ void Store::set_log_start_offset(const Uuid& topic, std::int32_t partition, std:
   writer_->submit(std::move(op));
 }
 
+namespace {
+rocksdb::ColumnFamilyHandle* family_handle(Database& d, RecordFamily f) {
+  return f == RecordFamily::kOffsets ? d.offsets() : d.producers();
+}
+}  // namespace
+
+void Store::write_records(RecordFamily family, std::vector<RecordWrite> writes, Done done) {
+  if (stopped_) return done(kStopped);
+  WriteOp op;
+  for (const auto& w : writes) op.bytes += w.key.size() + (w.value ? w.value->size() : 0);
+  op.apply = [cf = family_handle(*db_, family), writes = std::move(writes)](
+                 rocksdb::DB&, rocksdb::WriteBatch& b) {
+    for (const auto& w : writes) {
+      rocksdb::Status s = w.value ? b.Put(cf, w.key, *w.value) : b.Delete(cf, w.key);
+      if (!s.ok()) return s;
+    }
+    return rocksdb::Status::OK();
+  };
+  op.complete = [done = std::move(done)](const std::string& error) { done(error); };
+  writer_->submit(std::move(op));
+}
+
+std::string Store::scan_records(
+    RecordFamily family,
+    const std::function<std::string(std::string_view key, std::string_view value)>& fn) {
+  if (stopped_) return kStopped;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->db().NewIterator(rocksdb::ReadOptions(), family_handle(*db_, family)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string error = fn(it->key().ToStringView(), it->value().ToStringView());
+    if (!error.empty()) return db_->describe_damage(error);
+  }
+  if (!it->status().ok()) return db_->describe(it->status());
+  return "";
+}
+
 bool Store::overloaded() const {
   return writer_ != nullptr && writer_->queued_bytes() > options_.max_queued_bytes;
 }

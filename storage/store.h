@@ -55,6 +55,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -104,6 +105,17 @@ struct ReadResult {
   std::vector<std::uint8_t> data;
   std::int64_t high_watermark = -1;
   std::int64_t log_start_offset = -1;
+};
+
+// The column families that hold small keyed records rather than partition
+// logs: committed offsets and group metadata (offsets_store.h), producer
+// state (later). Their key layouts belong to their own stores.
+enum class RecordFamily { kOffsets, kProducers };
+
+// One change to a record: a put, or a delete when `value` is empty.
+struct RecordWrite {
+  std::string key;
+  std::optional<std::string> value;
 };
 
 struct StoreStats {
@@ -200,6 +212,17 @@ class Store {
   // Errors: above the high watermark (check log_start_offset_allowed()).
   void set_log_start_offset(const Uuid& topic, std::int32_t partition, std::int64_t offset,
                             Done done);
+
+  // --- Records (see RecordFamily). Written by the same writer as appends,
+  // so they are ordered with them and group-committed with them; `done`
+  // runs once they are durable as the fsync setting says.
+  void write_records(RecordFamily family, std::vector<RecordWrite> writes, Done done);
+  // Start-up only (blocks on disk): calls `fn` for every record of the
+  // family in key order. `fn` returns "" to go on, or an error that stops
+  // the scan and is returned. Returns "" or the first error, one line.
+  std::string scan_records(
+      RecordFamily family,
+      const std::function<std::string(std::string_view key, std::string_view value)>& fn);
 
   // True while more than max_queued_bytes wait for the writer: stop
   // reading requests that append until it clears.
