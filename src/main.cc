@@ -18,9 +18,11 @@
 #include "kgw_version.h"
 #include "src/broker/broker.h"
 #include "src/broker/broker_config.h"
+#include "src/group/group_coordinator.h"
 #include "src/net/server.h"
 #include "src/options.h"
 #include "src/util/log.h"
+#include "storage/offsets_store.h"
 #include "storage/store.h"
 
 namespace {
@@ -74,8 +76,22 @@ void shutdown(App& app) {
 
 void on_signal(uv_signal_t* handle, int) { shutdown(*static_cast<App*>(handle->data)); }
 
+GroupCoordinatorConfig group_config(const BrokerConfig& config) {
+  GroupCoordinatorConfig c;
+  c.min_session_timeout_ms = static_cast<std::int32_t>(config.get_long("group.min.session.timeout.ms"));
+  c.max_session_timeout_ms = static_cast<std::int32_t>(config.get_long("group.max.session.timeout.ms"));
+  c.initial_rebalance_delay_ms =
+      static_cast<std::int32_t>(config.get_long("group.initial.rebalance.delay.ms"));
+  c.max_size = static_cast<std::int32_t>(config.get_long("group.max.size"));
+  c.offsets_retention_ms = config.get_long("offsets.retention.minutes") * 60 * 1000;
+  c.offsets_retention_check_interval_ms = config.get_long("offsets.retention.check.interval.ms");
+  c.max_metadata_bytes = static_cast<std::int32_t>(config.get_long("offset.metadata.max.bytes"));
+  return c;
+}
+
 // Runs the gateway until it is stopped; every object it creates is gone
-// when it returns, in the reverse order of creation (broker, server, store).
+// when it returns, in the reverse order of creation (broker, server, group
+// coordinator, store).
 int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   std::string error;
   StoreOptions store_opts;
@@ -86,6 +102,13 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     std::fprintf(stderr, "kgw: %s\n", error.c_str());
     return 1;
   }
+  OffsetsStore offsets(*store);
+  GroupCoordinator groups(loop, offsets, group_config(config));
+  if (error = groups.load(); !error.empty()) {
+    std::fprintf(stderr, "kgw: %s\n", error.c_str());
+    return 1;
+  }
+
   BrokerIdentity identity;
   identity.node_id = static_cast<std::int32_t>(config.get_long("node.id"));
   if (!load_cluster_id(opts.data_dir, identity.cluster_id, error)) {
@@ -105,7 +128,7 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   }
   identity.advertised_host = opts.advertise_host.empty() ? opts.listen_host : opts.advertise_host;
   identity.advertised_port = opts.advertise_port >= 0 ? opts.advertise_port : server.port();
-  Broker broker(loop, server, *store, config, identity);
+  Broker broker(loop, server, *store, groups, config, identity);
   broker_ptr = &broker;
 
   App app;

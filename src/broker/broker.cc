@@ -4,16 +4,18 @@
 #include "api_table.h"
 #include "src/broker/fetch_waiters.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/group/group_coordinator.h"
 #include "src/util/log.h"
 #include "storage/store.h"
 
 namespace kgw {
 
-Broker::Broker(uv_loop_t* loop, Server& server, Store& store, BrokerConfig& config,
-               BrokerIdentity identity)
+Broker::Broker(uv_loop_t* loop, Server& server, Store& store, GroupCoordinator& groups,
+               BrokerConfig& config, BrokerIdentity identity)
     : loop_(loop),
       server_(server),
       store_(store),
+      groups_(groups),
       config_(config),
       identity_(std::move(identity)),
       fetch_waiters_(std::make_unique<FetchWaiters>(loop)) {
@@ -26,10 +28,20 @@ Broker::Broker(uv_loop_t* loop, Server& server, Store& store, BrokerConfig& conf
 
 Broker::~Broker() { stop(); }
 
+std::string client_host(const RequestContext& req) {
+  // The peer is "1.2.3.4:port" or "[::1]:port".
+  std::string host = req.peer();
+  const auto colon = host.rfind(':');
+  if (colon != std::string::npos) host.resize(colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return "/" + host;
+}
+
 void Broker::stop() {
   store_.set_append_listener(nullptr);
   server_.set_closed_handler(nullptr);
   fetch_waiters_->stop();
+  groups_.stop();
 }
 
 void Broker::send(const RequestContext& req, std::vector<std::uint8_t> frame) {

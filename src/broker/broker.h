@@ -29,6 +29,7 @@ namespace kgw {
 
 class Store;
 class FetchWaiters;
+class GroupCoordinator;
 
 // One request: the frame (which decoded views point into) and its header.
 struct RequestContext {
@@ -56,15 +57,15 @@ struct BrokerIdentity {
 
 class Broker {
  public:
-  Broker(uv_loop_t* loop, Server& server, Store& store, BrokerConfig& config,
-         BrokerIdentity identity);
+  Broker(uv_loop_t* loop, Server& server, Store& store, GroupCoordinator& groups,
+         BrokerConfig& config, BrokerIdentity identity);
   ~Broker();
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
 
   void on_frame(InboundFrame&& frame);
-  // Stop timers of waiting fetches (they answer at once); call before the
-  // server and store stop.
+  // Stop timers of waiting fetches (they answer at once) and of the group
+  // coordinator; call before the server and store stop.
   void stop();
 
   // Encode `body` as the response to `req` and send it.
@@ -91,6 +92,7 @@ class Broker {
 
   uv_loop_t* loop() const { return loop_; }
   Store& store() { return store_; }
+  GroupCoordinator& groups() { return groups_; }
   BrokerConfig& config() { return config_; }
   const BrokerIdentity& identity() const { return identity_; }
   FetchWaiters& fetch_waiters() { return *fetch_waiters_; }
@@ -116,6 +118,7 @@ class Broker {
   uv_loop_t* loop_;
   Server& server_;
   Store& store_;
+  GroupCoordinator& groups_;
   BrokerConfig& config_;
   BrokerIdentity identity_;
   DecodeLimits decode_limits_;

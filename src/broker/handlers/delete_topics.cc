@@ -4,6 +4,7 @@
 
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/group/group_coordinator.h"
 #include "src/util/log.h"
 #include "storage/store.h"
 
@@ -57,6 +58,9 @@ void handle_delete_topics(Broker& broker, RequestPtr req) {
     out.topic_id = t->id;
     ++call->pending;
     std::string name = t->name;
+    // Committed offsets of a deleted topic go with it (Kafka's
+    // handleDeletedPartitions), so a topic created again starts afresh.
+    broker.groups().on_topic_deleted(name);
     broker.store().delete_topic(t->id, [call, i, name, finish_one](std::string error) {
       if (!error.empty()) {
         LOG_ERROR("broker", "deleting topic %s: %s", name.c_str(), error.c_str());

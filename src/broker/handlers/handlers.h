@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "src/broker/broker.h"
 
@@ -39,5 +40,18 @@ void handle_delete_topics(Broker&, RequestPtr);
 void handle_describe_configs(Broker&, RequestPtr);
 void handle_create_partitions(Broker&, RequestPtr);
 void handle_describe_cluster(Broker&, RequestPtr);
+void handle_join_group(Broker&, RequestPtr);
+void handle_sync_group(Broker&, RequestPtr);
+void handle_heartbeat(Broker&, RequestPtr);
+void handle_leave_group(Broker&, RequestPtr);
+void handle_offset_commit(Broker&, RequestPtr);
+void handle_offset_fetch(Broker&, RequestPtr);
+void handle_describe_groups(Broker&, RequestPtr);
+void handle_list_groups(Broker&, RequestPtr);
+void handle_delete_groups(Broker&, RequestPtr);
+void handle_offset_delete(Broker&, RequestPtr);
+
+// Kafka's form of a client's address in group descriptions: "/127.0.0.1".
+std::string client_host(const RequestContext& req);
 
 }  // namespace kgw

@@ -1,0 +1,21 @@
+// Heartbeat (key 12): a member is alive; the answer tells it to rejoin
+// (REBALANCE_IN_PROGRESS) or that it is no longer a member
+// (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID).
+#include "all_messages.h"
+#include "src/broker/handlers/handlers.h"
+#include "src/group/group_coordinator.h"
+
+namespace kgw {
+
+void handle_heartbeat(Broker& broker, RequestPtr req) {
+  HeartbeatRequest body;
+  if (!broker.decode(*req, body)) return;
+  std::optional<std::string> instance_id;
+  if (body.group_instance_id) instance_id = std::string(*body.group_instance_id);
+  HeartbeatResponse resp;
+  resp.error_code = code(broker.groups().heartbeat(std::string(body.group_id), body.generation_id,
+                                                   std::string(body.member_id), instance_id));
+  broker.respond(*req, resp);
+}
+
+}  // namespace kgw
