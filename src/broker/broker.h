@@ -29,6 +29,7 @@ namespace kgw {
 
 class Store;
 class FetchWaiters;
+class ClientQuotas;
 
 // One request: the frame (which decoded views point into) and its header.
 struct RequestContext {
@@ -94,6 +95,7 @@ class Broker {
   BrokerConfig& config() { return config_; }
   const BrokerIdentity& identity() const { return identity_; }
   FetchWaiters& fetch_waiters() { return *fetch_waiters_; }
+  ClientQuotas& quotas() { return *quotas_; }
 
  private:
   template <typename Response>
@@ -120,6 +122,7 @@ class Broker {
   BrokerIdentity identity_;
   DecodeLimits decode_limits_;
   std::unique_ptr<FetchWaiters> fetch_waiters_;
+  std::unique_ptr<ClientQuotas> quotas_;
 };
 
 }  // namespace kgw

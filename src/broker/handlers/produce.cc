@@ -1,10 +1,13 @@
 // Produce (key 0): validate each partition's record batches and append them.
 //
 // Guards, per partition, as Kafka answers them: unknown topic or partition
-// (UNKNOWN_TOPIC_OR_PARTITION), a legacy message set (magic 0/1:
+// (UNKNOWN_TOPIC_OR_PARTITION), acks=all on a topic whose
+// min.insync.replicas is above 1 (NOT_ENOUGH_REPLICAS: this node is the
+// only replica), a legacy message set (magic 0/1:
 // UNSUPPORTED_FOR_MESSAGE_FORMAT), a bad CRC or framing (CORRUPT_MESSAGE), a
 // batch the producer may not send (INVALID_RECORD), a batch over the topic's
-// max.message.bytes (MESSAGE_TOO_LARGE). Valid partitions are appended even
+// max.message.bytes (MESSAGE_TOO_LARGE) or segment.bytes
+// (RECORD_LIST_TOO_LARGE). Valid partitions are appended even
 // when others in the same request fail. acks=0 gets no response at all.
 #include <chrono>
 #include <memory>
@@ -87,9 +90,17 @@ void handle_produce(Broker& broker, RequestPtr req) {
         fail(ErrorCode::kCorruptMessage);
         continue;
       }
+      // One node is the whole in-sync replica set.
+      if (body.acks == -1 &&
+          broker.config().topic_long(topic->configs, "min.insync.replicas") > 1) {
+        fail(ErrorCode::kNotEnoughReplicas);
+        continue;
+      }
       std::vector<Bytes> batches;
       RecordError err = split_record_batches(*pd.records, batches);
       const std::int64_t max_bytes = broker.config().topic_long(topic->configs, "max.message.bytes");
+      // Kafka refuses a batch larger than a whole segment.
+      const std::int64_t segment_bytes = broker.config().topic_long(topic->configs, "segment.bytes");
       const bool log_append_time =
           broker.config().topic_value(topic->configs, "message.timestamp.type") == "LogAppendTime";
       std::vector<std::vector<std::uint8_t>> owned;
@@ -102,6 +113,9 @@ void handle_produce(Broker& broker, RequestPtr req) {
         if (result == ErrorCode::kNone) result = record_error_code(check_producer_batch(h));
         if (result == ErrorCode::kNone && static_cast<std::int64_t>(b.size()) > max_bytes) {
           result = ErrorCode::kMessageTooLarge;
+        }
+        if (result == ErrorCode::kNone && static_cast<std::int64_t>(b.size()) > segment_bytes) {
+          result = ErrorCode::kRecordListTooLarge;
         }
         if (result == ErrorCode::kNone) owned.emplace_back(b.begin(), b.end());
       }
