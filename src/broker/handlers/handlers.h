@@ -39,5 +39,17 @@ void handle_delete_topics(Broker&, RequestPtr);
 void handle_describe_configs(Broker&, RequestPtr);
 void handle_create_partitions(Broker&, RequestPtr);
 void handle_describe_cluster(Broker&, RequestPtr);
+void handle_delete_records(Broker&, RequestPtr);
+void handle_describe_acls(Broker&, RequestPtr);
+void handle_create_acls(Broker&, RequestPtr);
+void handle_delete_acls(Broker&, RequestPtr);
+void handle_alter_configs(Broker&, RequestPtr);
+void handle_describe_log_dirs(Broker&, RequestPtr);
+void handle_elect_leaders(Broker&, RequestPtr);
+void handle_incremental_alter_configs(Broker&, RequestPtr);
+void handle_alter_partition_reassignments(Broker&, RequestPtr);
+void handle_list_partition_reassignments(Broker&, RequestPtr);
+void handle_describe_client_quotas(Broker&, RequestPtr);
+void handle_alter_client_quotas(Broker&, RequestPtr);
 
 }  // namespace kgw
