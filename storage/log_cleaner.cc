@@ -95,9 +95,19 @@ std::int64_t record_timestamp(const RecordBatchHeader& h, const Record& r) {
                                    static_cast<std::uint64_t>(r.timestamp_delta));
 }
 
+// 512 B, 1.5 KiB, 3.2 MiB, ...
 std::string mib(std::int64_t bytes) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  const double b = static_cast<double>(bytes);
+  if (bytes < 1024) {
+    std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(bytes));
+  } else if (bytes < (1 << 20)) {
+    std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
+  } else if (bytes < (1ll << 30)) {
+    std::snprintf(buf, sizeof buf, "%.1f MiB", b / (1024.0 * 1024.0));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.2f GiB", b / (1024.0 * 1024.0 * 1024.0));
+  }
   return buf;
 }
 
@@ -181,12 +191,12 @@ CleanerResult LogCleaner::run() {
           ? 100.0 * (1.0 - static_cast<double>(s.bytes_after) / static_cast<double>(s.bytes_before))
           : 0.0;
   LOG_INFO("cleaner",
-           "%s: cleaned [%lld, %lld) in %.2f s: %s -> %s (%.1f%% smaller), %lld -> %lld records; "
+           "%s: cleaned [%lld, %lld) in %.3f s: %lld -> %lld bytes (%.1f%% smaller), %lld -> %lld records; "
            "%lld batches rewritten, %lld deleted; %lld tombstones, %lld aborted records, %lld "
            "markers removed; map %zu keys in %s",
            task_.name.c_str(), static_cast<long long>(task_.log_start),
-           static_cast<long long>(result_.cleaned_end), s.seconds, mib(s.bytes_before).c_str(),
-           mib(s.bytes_after).c_str(), reduction, static_cast<long long>(s.records_before),
+           static_cast<long long>(result_.cleaned_end), s.seconds,
+           static_cast<long long>(s.bytes_before), static_cast<long long>(s.bytes_after), reduction, static_cast<long long>(s.records_before),
            static_cast<long long>(s.records_after), static_cast<long long>(s.batches_rewritten),
            static_cast<long long>(s.batches_deleted), static_cast<long long>(s.tombstones_removed),
            static_cast<long long>(s.aborted_records_removed),
