@@ -106,18 +106,19 @@ int records_command(const std::vector<std::string>& raw) {
   const rd_kafka_topic_partition_list_t* res =
       rd_kafka_DeleteRecords_result_offsets(rd_kafka_event_DeleteRecords_result(ev.get()));
   std::printf("Records delete operation completed:\n");
-  int status = 0;
+  int failed = 0;
   for (int i = 0; res != nullptr && i < res->cnt; ++i) {
     const auto& e = res->elems[i];
     if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       std::printf("partition: %s-%d\terror: %s\n", e.topic, e.partition, rd_kafka_err2str(e.err));
-      status = 1;
+      ++failed;
     } else {
       std::printf("partition: %s-%d\tlow_watermark: %lld\n", e.topic, e.partition,
                   static_cast<long long>(e.offset));
     }
   }
-  return status;
+  if (failed > 0) return fail(kWhat, std::to_string(failed) + " partition(s) failed (see above)");
+  return 0;
 }
 
 }  // namespace kgw::admin
