@@ -2,6 +2,7 @@
 
 #include "all_messages.h"
 #include "api_table.h"
+#include "src/broker/append_sequencer.h"
 #include "src/broker/client_quotas.h"
 #include "src/broker/config_changes.h"
 #include "src/broker/fetch_waiters.h"
@@ -19,7 +20,8 @@ Broker::Broker(uv_loop_t* loop, Server& server, Store& store, BrokerConfig& conf
       config_(config),
       identity_(std::move(identity)),
       fetch_waiters_(std::make_unique<FetchWaiters>(loop)),
-      quotas_(std::make_unique<ClientQuotas>()) {
+      quotas_(std::make_unique<ClientQuotas>()),
+      append_sequencer_(std::make_unique<AppendSequencer>()) {
   decode_limits_.max_bytes = static_cast<std::size_t>(config_.get_long("socket.request.max.bytes"));
   // State kept by the store across restarts: dynamic broker configs (before
   // the topics' log policies are resolved from them) and client quotas.

@@ -30,6 +30,7 @@ namespace kgw {
 class Store;
 class FetchWaiters;
 class ClientQuotas;
+class AppendSequencer;
 
 // One request: the frame (which decoded views point into) and its header.
 struct RequestContext {
@@ -96,6 +97,7 @@ class Broker {
   const BrokerIdentity& identity() const { return identity_; }
   FetchWaiters& fetch_waiters() { return *fetch_waiters_; }
   ClientQuotas& quotas() { return *quotas_; }
+  AppendSequencer& append_sequencer() { return *append_sequencer_; }
 
  private:
   template <typename Response>
@@ -123,6 +125,7 @@ class Broker {
   DecodeLimits decode_limits_;
   std::unique_ptr<FetchWaiters> fetch_waiters_;
   std::unique_ptr<ClientQuotas> quotas_;
+  std::unique_ptr<AppendSequencer> append_sequencer_;
 };
 
 }  // namespace kgw

@@ -293,3 +293,29 @@ def describe_client_quotas(bootstrap, components, strict=False):
         return entity, values
 
     return err, msg, r.array(entry)
+
+
+def fetch_batches(bootstrap, topic, partition, offset, max_bytes=1 << 20):
+    """Fetch v4 of one partition -> (error, [(base_offset, codec, record_count)])."""
+    body = (i32(-1) + i32(100) + i32(1) + i32(max_bytes) + i8(0) +
+            array([topic], lambda t: string(t) + array(
+                [partition], lambda p: i32(p) + struct.pack(">q", offset) + i32(max_bytes))))
+    r = call(bootstrap, 1, 4, body)
+    r.i32()
+    result = None
+    for _name, parts in r.array(lambda: (r.string(), r.array(lambda: (
+            r.i32(), r.i16(), r.i64(), r.i64(),
+            r.array(lambda: (r.i64(), r.i64())), r.take(max(r.i32(), 0)))))):
+        for _p, err, _hw, _lso, _aborted, records in parts:
+            batches = []
+            pos = 0
+            while pos + 61 <= len(records):
+                base, length = struct.unpack(">qi", records[pos:pos + 12])
+                if pos + 12 + length > len(records):
+                    break
+                attributes = struct.unpack(">h", records[pos + 21:pos + 23])[0]
+                count = struct.unpack(">i", records[pos + 57:pos + 61])[0]
+                batches.append((base, attributes & 7, count))
+                pos += 12 + length
+            result = (err, batches)
+    return result

@@ -12,7 +12,9 @@ import kgw_harness
 
 kgw_harness.require_modules("confluent_kafka")
 
-from confluent_kafka import KafkaError, KafkaException  # noqa: E402
+import time  # noqa: E402
+
+from confluent_kafka import KafkaError, KafkaException, Producer  # noqa: E402
 from confluent_kafka.admin import (AdminClient, ConfigResource, ConfigSource,  # noqa: E402
                                    NewTopic)
 
@@ -173,6 +175,41 @@ class TopicConfigs(unittest.TestCase):
         # An empty set clears the layer.
         self.alter("1", {}, typ="broker")
         self.assertEqual(self.describe("cfg-broker")["retention.ms"].value, "604800000")
+
+    def produce_one(self, topic, **kw):
+        """The delivery error (None on success) of one message."""
+        p = Producer({"bootstrap.servers": self.kgw.bootstrap, "enable.idempotence": False,
+                      "message.send.max.retries": 0})
+        result = []
+        p.produce(topic, on_delivery=lambda err, msg: result.append(err), **kw)
+        p.flush(TIMEOUT)
+        self.assertEqual(len(result), 1)
+        return result[0]
+
+    def test_topic_configs_are_enforced_on_produce(self):
+        # Compacted topics need keys.
+        self.create("cfg-keys", {"cleanup.policy": "compact"})
+        err = self.produce_one("cfg-keys", value=b"no key")
+        self.assertIsNotNone(err)
+        self.assertEqual(err.code(), KafkaError.INVALID_RECORD)
+        self.assertIsNone(self.produce_one("cfg-keys", key=b"k", value=b"v"))
+        # Timestamps within message.timestamp.difference.max.ms.
+        self.create("cfg-ts", {"message.timestamp.difference.max.ms": "3600000"})
+        err = self.produce_one("cfg-ts", value=b"old", timestamp=int(time.time() * 1000) - 86400000)
+        self.assertIsNotNone(err)
+        self.assertEqual(err.code(), KafkaError.INVALID_TIMESTAMP)
+        self.assertIsNone(self.produce_one("cfg-ts", value=b"now"))
+        # compression.type=gzip: the broker recompresses what it stores.
+        self.create("cfg-gzip", {"compression.type": "gzip"})
+        self.assertIsNone(self.produce_one("cfg-gzip", value=b"x" * 1000))
+        err, batches = wire.fetch_batches(self.kgw.bootstrap, "cfg-gzip", 0, 0)
+        self.assertEqual(err, 0)
+        self.assertEqual(batches, [(0, 1, 1)])  # codec 1: gzip
+        # min.insync.replicas above the one replica: acks=all fails.
+        self.create("cfg-isr", {"min.insync.replicas": "2"})
+        err = self.produce_one("cfg-isr", value=b"v")
+        self.assertIsNotNone(err)
+        self.assertEqual(err.code(), KafkaError.NOT_ENOUGH_REPLICAS)
 
     def test_single_node_admin_apis(self):
         self.create("cfg-single", partitions=2)
