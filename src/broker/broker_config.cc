@@ -125,6 +125,20 @@ const std::vector<ConfigDef> kBrokerDefs = {
     {"log.cleaner.min.cleanable.ratio", T::kDouble, "0.5",
      "Dirty bytes / all bytes above which a log is compacted.", {}, Check::kRange, 0, 1, nullptr,
      true},
+    // SASL/Kerberos, per-broker dynamic in Kafka: accepted and kept so
+    // that tools setting them work; SASL comes with the security work.
+    {"sasl.kerberos.min.time.before.relogin", T::kLong, "60000",
+     "Accepted for compatibility; kgw has no SASL listener yet.", {}, Check::kNone, 0, 0, nullptr,
+     true},
+    {"sasl.kerberos.ticket.renew.jitter", T::kDouble, "0.05",
+     "Accepted for compatibility; kgw has no SASL listener yet.", {}, Check::kNone, 0, 0, nullptr,
+     true},
+    {"sasl.kerberos.ticket.renew.window.factor", T::kDouble, "0.8",
+     "Accepted for compatibility; kgw has no SASL listener yet.", {}, Check::kNone, 0, 0, nullptr,
+     true},
+    {"sasl.kerberos.kinit.cmd", T::kString, "/usr/bin/kinit",
+     "Accepted for compatibility; kgw has no SASL listener yet.", {}, Check::kNone, 0, 0, nullptr,
+     true},
     // Consumer groups and transactions.
     {"group.initial.rebalance.delay.ms", T::kInt, "3000",
      "Delay before the first rebalance of a new group."},
