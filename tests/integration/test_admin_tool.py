@@ -11,7 +11,7 @@ import tempfile
 import time
 import unittest
 
-import kafka_wire as wire
+import admin_wire as wire
 import kgw_harness
 
 kgw_harness.require_modules("confluent_kafka")

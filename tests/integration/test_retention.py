@@ -11,7 +11,7 @@ generous bound only keeps a broken kgw from hanging them)."""
 import time
 import unittest
 
-import kafka_wire as wire
+import admin_wire as wire
 import kgw_harness
 
 kgw_harness.require_modules("confluent_kafka")

@@ -1,13 +1,13 @@
 """Topic and broker configs against a real kgw, through confluent-kafka's
 AdminClient (librdkafka 2.0.2) and, for IncrementalAlterConfigs and the
 single-node admin APIs the Debian clients lack, requests encoded by hand
-(kafka_wire.py): values set come back through DescribeConfigs with their
+(admin_wire.py): values set come back through DescribeConfigs with their
 sources and synonyms, survive a restart, and bad values are INVALID_CONFIG
 with Kafka's message."""
 
 import unittest
 
-import kafka_wire as wire
+import admin_wire as wire
 import kgw_harness
 
 kgw_harness.require_modules("confluent_kafka")
