@@ -18,7 +18,10 @@ bool RecordRules::active() const {
 RecordRules RecordRules::of(const BrokerConfig& config,
                             const std::map<std::string, std::string>& overrides) {
   RecordRules r;
-  r.require_keys = config.log_policy(overrides).compact;
+  for (const std::string& p :
+       split_config_list(config.topic_value(overrides, "cleanup.policy").value_or(""))) {
+    r.require_keys = r.require_keys || p == "compact";
+  }
   r.max_timestamp_difference_ms =
       config.topic_long(overrides, "message.timestamp.difference.max.ms");
   r.log_append_time = config.topic_value(overrides, "message.timestamp.type") == "LogAppendTime";
