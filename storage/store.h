@@ -306,6 +306,9 @@ class Store {
     std::int64_t next_horizon_ms = kNoLimit;
     // The active segment changed since its record was last written.
     bool checkpoint_due = false;
+    // After a failed pass, not before this (wall clock ms), so a damaged
+    // log does not fill the log with the same error every round.
+    std::int64_t retry_after_ms = 0;
   };
 
   struct TopicEntry {

@@ -204,6 +204,7 @@ void Store::cleaner_round() {
     for (std::int32_t p = 0; p < t->info.partitions; ++p) {
       const PartitionState& ps = t->partitions[static_cast<std::size_t>(p)];
       PartitionLog& pl = t->logs[static_cast<std::size_t>(p)];
+      if (now < pl.retry_after_ms) continue;
       // The cleanable section ends below the active segment, the last
       // batch, what is not written yet, and records younger than
       // min.compaction.lag.ms.
@@ -356,7 +357,9 @@ void Store::finish_cleaning(const Uuid& topic, std::int32_t partition, std::uint
   if (result.aborted) return;
   if (!result.error.empty()) {
     ++cleaner_failures_;
-    LOG_ERROR("cleaner", "%s-%d: %s", t->info.name.c_str(), partition, result.error.c_str());
+    pl->retry_after_ms = wall_ms() + std::max<std::int64_t>(10 * maintenance_.cleaner_backoff_ms, 60000);
+    LOG_ERROR("cleaner", "%s-%d: %s; retrying in a minute or more", t->info.name.c_str(), partition,
+              result.error.c_str());
     return;
   }
   ++cleaner_passes_;
