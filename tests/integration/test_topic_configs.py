@@ -211,6 +211,32 @@ class TopicConfigs(unittest.TestCase):
         self.assertIsNotNone(err)
         self.assertEqual(err.code(), KafkaError.NOT_ENOUGH_REPLICAS)
 
+    def test_checked_appends_keep_order_and_answer_once(self):
+        # Many small produce requests in flight on one connection to a
+        # topic whose records are checked on the threadpool: every message
+        # lands once, in order, each request answered once, after its write.
+        self.create("cfg-order", {"cleanup.policy": "compact", "compression.type": "lz4"})
+        p = Producer({"bootstrap.servers": self.kgw.bootstrap, "enable.idempotence": False,
+                      "linger.ms": 0, "batch.num.messages": 5, "acks": "all",
+                      "max.in.flight.requests.per.connection": 100})
+        offsets = {}
+        errors = []
+
+        def cb(err, msg):
+            if err is not None:
+                errors.append(err)
+            else:
+                offsets[int(msg.value())] = msg.offset()
+        for i in range(5000):
+            p.produce("cfg-order", key=b"k%d" % (i % 50), value=b"%d" % i, on_delivery=cb)
+            if i % 500 == 0:
+                p.poll(0)
+        p.flush(TIMEOUT)
+        self.assertEqual(errors, [])
+        self.assertEqual([offsets[i] for i in range(5000)], list(range(5000)))
+        with open(self.kgw.stderr_path, errors="replace") as f:
+            self.assertNotIn("already answered", f.read())
+
     def test_single_node_admin_apis(self):
         self.create("cfg-single", partitions=2)
         top, results = wire.elect_leaders(self.kgw.bootstrap, [("cfg-single", [0, 1, 7])])

@@ -200,12 +200,15 @@ void handle_produce(Broker& broker, RequestPtr req) {
                 out.error_message = call->strings.emplace_back(std::move(work->message));
               }
               broker.append_sequencer().ready(key, ticket, [] {});
+              finish_one(broker, call);
             } else {
-              broker.append_sequencer().ready(key, ticket, [append, work] {
+              // The append may wait for earlier ones: the call stays
+              // pending until it has started (it then counts itself).
+              broker.append_sequencer().ready(key, ticket, [append, work, call, &broker] {
                 append(std::move(work->batches));
+                finish_one(broker, call);
               });
             }
-            finish_one(broker, call);
           });
     }
   }
