@@ -15,6 +15,10 @@
 #   --run-skipped       also run the tests listed in expected_skips.txt
 #   --kgw PATH          gateway binary (default: build/kgw of this checkout,
 #                       built with tools/dev/setup.sh if missing)
+#   --kafka-path DIR    what KAFKA_PATH points at: a dir with Kafka's
+#                       bin/kafka-*.sh scripts, which some tests shell out to
+#                       (default: tools/admin/kafka beside the gateway binary,
+#                       kgw-admin's entry points)
 #   --setup-only        fetch and build the suite, run nothing
 #   --list              print the tests that need a broker and exit
 #
@@ -37,6 +41,7 @@ results=""
 fail_fast=0
 run_skipped=0
 kgw_src=""
+kafka_path=""
 setup_only=0
 list_only=0
 selection=""
@@ -60,6 +65,8 @@ while (($#)); do
     --run-skipped) run_skipped=1 ;;
     --kgw) [[ -n ${2:-} ]] || usage; kgw_src=$2; shift ;;
     --kgw=*) kgw_src=${1#*=} ;;
+    --kafka-path) [[ -n ${2:-} ]] || usage; kafka_path=$2; shift ;;
+    --kafka-path=*) kafka_path=${1#*=} ;;
     --setup-only) setup_only=1 ;;
     --list) list_only=1 ;;
     -h|--help) usage 0 ;;
@@ -349,6 +356,15 @@ if [[ -z $kgw_src ]]; then
   fi
 fi
 [[ -x $kgw_src ]] || die "no gateway binary at $kgw_src"
+# Kafka's bin/ scripts for the tests that shell out to them (kafka-topics.sh,
+# kafka-configs.sh, kafka-acls.sh): kgw-admin's entry points, built beside
+# the gateway. They run the build's kgw-admin, so they are not copied.
+[[ -n $kafka_path ]] || kafka_path=$(cd "$(dirname "$kgw_src")" && pwd)/tools/admin/kafka
+if [[ -x $kafka_path/bin/kafka-topics.sh ]]; then
+  kafka_path=$(cd "$kafka_path" && pwd)
+else
+  say "warning: no $kafka_path/bin/kafka-topics.sh (is librdkafka-dev installed for kgw-admin?): tests that shell out to Kafka's scripts will fail"
+fi
 mkdir -p "$cache/bin"
 kgw_bin=$cache/bin/kgw.$$
 cp "$kgw_src" "$kgw_bin"
@@ -459,6 +475,7 @@ run_one() { # NUM SCENARIO -> sets r_status and r_reason
   (
     cd "$tests_dir"
     env LD_LIBRARY_PATH="$tests_dir/../src:$tests_dir/../src-cpp" \
+      KAFKA_PATH="$kafka_path" BROKERS="127.0.0.1:${gw_port[$scen]}" \
       RDKAFKA_TEST_CONF="$rundir/test-$scen.conf" TEST_KAFKA_VERSION=3.1.0 TESTS="$num" \
       timeout -k 10 "$timeout_s" "$tests_dir/test-runner" -L -s "$scen" >"$log" 2>&1 </dev/null
     exit $?
@@ -539,6 +556,7 @@ mkdir -p "$(dirname "$results")"
     echo "- kgw commit: $kgw_commit (binary built $kgw_binary_time)"
   fi
   echo "- librdkafka: $suite_version (Debian source package), tests/test-runner -L, TEST_KAFKA_VERSION=3.1.0, test.timeout.multiplier=2"
+  echo "- KAFKA_PATH: kgw-admin's bin/kafka-*.sh entry points"
   for note in "${build_notes[@]}"; do echo "- Build: $note"; done
   echo "- Selection: ${selection}, ${#tests[@]} test(s); per-test limit ${timeout_s} s$( ((run_skipped)) && echo ", expected skips run too")"
   echo

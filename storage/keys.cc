@@ -123,6 +123,45 @@ std::string meta_partitions_end(const Uuid& topic) {
   return k;
 }
 
+std::string meta_segment_key(const Uuid& topic, std::int32_t partition, std::int64_t base) {
+  std::string k = meta_segments_begin(topic, partition);
+  put_i64(k, base);
+  return k;
+}
+
+std::string meta_segments_begin(const Uuid& topic, std::int32_t partition) {
+  std::string k(1, kMetaSegment);
+  put_id(k, topic);
+  put_u32(k, static_cast<std::uint32_t>(partition));
+  return k;
+}
+
+std::string meta_segments_end(const Uuid& topic, std::int32_t partition) {
+  std::string k(1, kMetaSegment);
+  put_id(k, topic);
+  put_u32(k, static_cast<std::uint32_t>(partition) + 1);
+  return k;
+}
+
+std::string meta_topic_segments_begin(const Uuid& topic) {
+  std::string k(1, kMetaSegment);
+  put_id(k, topic);
+  return k;
+}
+
+std::string meta_topic_segments_end(const Uuid& topic) {
+  std::string k(1, kMetaSegment);
+  put_id(k, topic);
+  put_u32(k, kTopicEndPartition);
+  return k;
+}
+
+std::string meta_cluster_key(std::string_view name) {
+  std::string k(1, kMetaCluster);
+  k.append(name);
+  return k;
+}
+
 std::string uuid_hex(const Uuid& id) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string s;

@@ -6,7 +6,19 @@
 //              bit flipped so negative timestamps sort first)        -> base offset (i64)
 //   meta       'V'                                  -> {"format": N}
 //              'T' | topic id                       -> topic JSON
-//              'P' | topic id | partition (u32)     -> partition JSON
+//              'P' | topic id | partition (u32)     -> partition JSON (log start
+//                                                      offset, cleaner checkpoint)
+//              'S' | topic id | partition (u32) | base offset (i64)
+//                                                   -> segment JSON (end offset,
+//                                                      bytes, max timestamp, ...)
+//              'X' | name                           -> cluster-wide JSON records
+//                                                      (dynamic broker configs,
+//                                                      client quotas)
+//
+// Segments are kgw's version of Kafka's log segments: consecutive ranges of
+// a partition's batches, the unit that retention deletes and the log
+// cleaner compacts (see segment_list.h). They are only accounting: the
+// batches stay in `log` under their offsets whatever segment they are in.
 //
 // Partitions are int32 >= 0, so partition + 1 always fits the u32 field and
 // the 20-byte key "id | partition + 1" bounds a partition's keys from above
@@ -51,11 +63,20 @@ std::int64_t time_key_timestamp(std::string_view key);
 inline constexpr char kMetaFormat = 'V';
 inline constexpr char kMetaTopic = 'T';
 inline constexpr char kMetaPartition = 'P';
+inline constexpr char kMetaSegment = 'S';
+inline constexpr char kMetaCluster = 'X';
 std::string meta_format_key();
 std::string meta_topic_key(const Uuid& topic);
 std::string meta_partition_key(const Uuid& topic, std::int32_t partition);
 std::string meta_partitions_begin(const Uuid& topic);
 std::string meta_partitions_end(const Uuid& topic);
+std::string meta_segment_key(const Uuid& topic, std::int32_t partition, std::int64_t base);
+// Bounds of one partition's segment records, and of a whole topic's.
+std::string meta_segments_begin(const Uuid& topic, std::int32_t partition);
+std::string meta_segments_end(const Uuid& topic, std::int32_t partition);
+std::string meta_topic_segments_begin(const Uuid& topic);
+std::string meta_topic_segments_end(const Uuid& topic);
+std::string meta_cluster_key(std::string_view name);
 
 // For error messages and the meta JSON: 32 lowercase hex digits.
 std::string uuid_hex(const Uuid& id);

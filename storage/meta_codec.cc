@@ -98,14 +98,40 @@ bool decode_topic(std::string_view value, TopicInfo& out, std::string& error) {
   return true;
 }
 
-std::string encode_partition(std::int64_t log_start_offset) {
-  return dump(json{{"log_start_offset", log_start_offset}});
+std::string encode_partition(const PartitionRecord& p) {
+  return dump(json{{"log_start_offset", p.log_start_offset}, {"cleaned_offset", p.cleaned_offset}});
 }
 
-bool decode_partition(std::string_view value, std::int64_t& log_start_offset, std::string& error) {
+bool decode_partition(std::string_view value, PartitionRecord& out, std::string& error) {
   json j = parse(value);
-  if (!j.is_object() || !get_int(j, "log_start_offset", log_start_offset) || log_start_offset < 0) {
+  if (!j.is_object() || !get_int(j, "log_start_offset", out.log_start_offset) ||
+      out.log_start_offset < 0) {
     error = "partition record lacks a valid log_start_offset";
+    return false;
+  }
+  out.cleaned_offset = 0;
+  if (j.contains("cleaned_offset") &&
+      (!get_int(j, "cleaned_offset", out.cleaned_offset) || out.cleaned_offset < 0)) {
+    error = "partition record has an invalid cleaned_offset";
+    return false;
+  }
+  return true;
+}
+
+std::string encode_segment(const Segment& s) {
+  return dump(json{{"end", s.end},
+                   {"bytes", s.bytes},
+                   {"max_timestamp", s.max_timestamp},
+                   {"created", s.created_ms},
+                   {"last_append", s.last_append_ms}});
+}
+
+bool decode_segment(std::string_view value, Segment& out, std::string& error) {
+  json j = parse(value);
+  if (!j.is_object() || !get_int(j, "end", out.end) || !get_int(j, "bytes", out.bytes) ||
+      !get_int(j, "max_timestamp", out.max_timestamp) || !get_int(j, "created", out.created_ms) ||
+      !get_int(j, "last_append", out.last_append_ms) || out.bytes < 0 || out.end < out.base) {
+    error = "segment record lacks a valid end, bytes, max_timestamp, created or last_append";
     return false;
   }
   return true;

@@ -5,6 +5,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "protocol/records/record_batch.h"
@@ -13,7 +14,10 @@
 #include "storage/group_writer.h"
 #include "storage/keys.h"
 #include "storage/loop_poster.h"
+#include "storage/loop_timer.h"
+#include "storage/maintenance_thread.h"
 #include "storage/meta_codec.h"
+#include "storage/store_internal.h"
 
 namespace kgw {
 
@@ -31,15 +35,19 @@ class PoolJob {
   Store* store = nullptr;
 };
 
-namespace {
-
-constexpr const char* kStopped = "storage is stopped";
+namespace store_detail {
 
 rocksdb::Slice slice(const std::string& s) {
   return rocksdb::Slice(s.data(), s.size());
 }
 Bytes bytes_of(const rocksdb::Slice& s) {
   return Bytes(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+}
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 // The header fields the store relies on. `batch` must be exactly one v2
@@ -66,6 +74,12 @@ std::string where(const Uuid& topic, std::int32_t partition, std::int64_t offset
   return "topic " + keys::uuid_hex(topic) + " partition " + std::to_string(partition) +
          " batch at offset " + std::to_string(offset);
 }
+
+}  // namespace store_detail
+
+using namespace store_detail;
+
+namespace {
 
 void put_be64(std::uint8_t* p, std::int64_t v) {
   auto u = static_cast<std::uint64_t>(v);
@@ -213,12 +227,21 @@ void find_by_timestamp(Database& d, const Uuid& topic, std::int32_t partition, s
   if (!it->status().ok()) r.error = d.describe(it->status());
 }
 
-// Writer thread, for set_log_start_offset(): persists the new log start
-// and deletes what lies wholly below it.
-rocksdb::Status delete_below(Database& d, const Uuid& topic, std::int32_t partition,
-                             std::int64_t log_start, rocksdb::WriteBatch& b) {
+}  // namespace
+
+// Writer thread, for set_log_start_offset() and retention: persists the
+// partition record and deletes what lies wholly below the log start: its
+// batches, time index entries, and the records of the segments below
+// `first_segment` (the base of the first segment that stays).
+rocksdb::Status store_detail::delete_below(Database& d, const Uuid& topic,
+                                           std::int32_t partition, const PartitionRecord& record,
+                                           std::int64_t first_segment, rocksdb::WriteBatch& b) {
+  const std::int64_t log_start = record.log_start_offset;
   rocksdb::Status s =
-      b.Put(d.meta(), keys::meta_partition_key(topic, partition), encode_partition(log_start));
+      b.Put(d.meta(), keys::meta_partition_key(topic, partition), encode_partition(record));
+  if (!s.ok()) return s;
+  s = b.DeleteRange(d.meta(), keys::meta_segments_begin(topic, partition),
+                    keys::meta_segment_key(topic, partition, first_segment));
   if (!s.ok()) return s;
   const std::string lower = keys::partition_begin(topic, partition);
   const std::string upper = keys::partition_end(topic, partition);
@@ -270,6 +293,8 @@ rocksdb::Status delete_below(Database& d, const Uuid& topic, std::int32_t partit
   return rocksdb::Status::OK();
 }
 
+namespace {
+
 // PoolJob with a result of type R (which has a string `error`), computed
 // by `work` on the pool and handed to `done` on the loop.
 template <typename R>
@@ -319,6 +344,22 @@ std::unique_ptr<Store> Store::open(uv_loop_t* loop, const StoreOptions& options,
       store->db_->db(), options.fsync, options.max_group_bytes,
       [self](std::vector<CompletedOp> ops) { self->deliver(std::move(ops)); });
   store->writer_->start();
+
+  store->maintenance_thread_ = std::make_unique<MaintenanceThread>();
+  store->maintenance_thread_->start();
+  store->retention_timer_ = std::make_unique<LoopTimer>();
+  store->cleaner_timer_ = std::make_unique<LoopTimer>();
+  store->checkpoint_timer_ = std::make_unique<LoopTimer>();
+  for (LoopTimer* t : {store->retention_timer_.get(), store->cleaner_timer_.get(),
+                       store->checkpoint_timer_.get()}) {
+    rc = t->init(loop);
+    if (rc != 0) {
+      error = std::string("storage: uv_timer_init: ") + uv_strerror(rc);
+      return nullptr;
+    }
+  }
+  // Segments rebuilt by reading the log at load are written down now.
+  store->checkpoint_segments(false);
   return store;
 }
 
@@ -333,7 +374,8 @@ void Store::deliver(std::vector<CompletedOp> ops) {
 
 bool Store::load(std::string& error) {
   rocksdb::DB& db = db_->db();
-  std::map<std::pair<Uuid, std::int32_t>, std::int64_t> log_starts;
+  std::map<std::pair<Uuid, std::int32_t>, PartitionRecord> partition_records;
+  std::map<std::pair<Uuid, std::int32_t>, std::deque<Segment>> segment_records;
   {
     std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), db_->meta()));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -354,6 +396,7 @@ bool Store::load(std::string& error) {
           return false;
         }
         t->partitions.resize(static_cast<std::size_t>(t->info.partitions));
+        t->logs.resize(static_cast<std::size_t>(t->info.partitions));
         t->incarnation = next_incarnation_++;
         by_id_[t->info.id] = t.get();
         by_name_.emplace(t->info.name, std::move(t));
@@ -361,13 +404,28 @@ bool Store::load(std::string& error) {
         Uuid id;
         std::memcpy(id.bytes.data(), key.data() + 1, keys::kIdSize);
         auto p = static_cast<std::int32_t>(keys::get_u32(key.data() + 1 + keys::kIdSize));
-        std::int64_t log_start = 0;
-        if (!decode_partition(value, log_start, why)) {
+        PartitionRecord record;
+        if (!decode_partition(value, record, why)) {
           error = db_->describe_damage("topic " + keys::uuid_hex(id) + " partition " +
                                        std::to_string(p) + ": " + why);
           return false;
         }
-        log_starts[{id, p}] = log_start;
+        partition_records[{id, p}] = record;
+      } else if (key.size() == 1 + keys::kIdSize + 4 + 8 && key[0] == keys::kMetaSegment) {
+        Uuid id;
+        std::memcpy(id.bytes.data(), key.data() + 1, keys::kIdSize);
+        auto p = static_cast<std::int32_t>(keys::get_u32(key.data() + 1 + keys::kIdSize));
+        Segment seg;
+        seg.base = keys::get_i64(key.data() + 1 + keys::kIdSize + 4);
+        if (!decode_segment(value, seg, why)) {
+          error = db_->describe_damage("topic " + keys::uuid_hex(id) + " partition " +
+                                       std::to_string(p) + " segment " +
+                                       std::to_string(seg.base) + ": " + why);
+          return false;
+        }
+        segment_records[{id, p}].push_back(seg);  // keys come in offset order
+      } else if (!key.empty() && key[0] == keys::kMetaCluster) {
+        cluster_records_[std::string(key.substr(1))] = std::string(value);
       }
       // 'V' is Database's; other keys (from a newer minor version) are
       // left alone so that a downgrade still starts.
@@ -387,8 +445,12 @@ bool Store::load(std::string& error) {
     const Uuid& id = t->info.id;
     for (std::int32_t p = 0; p < t->info.partitions; ++p) {
       PartitionState& ps = t->partitions[static_cast<std::size_t>(p)];
-      auto start = log_starts.find({id, p});
-      ps.log_start_offset = start == log_starts.end() ? 0 : start->second;
+      PartitionLog& pl = t->logs[static_cast<std::size_t>(p)];
+      auto record = partition_records.find({id, p});
+      if (record != partition_records.end()) {
+        ps.log_start_offset = record->second.log_start_offset;
+        pl.cleaned_offset = record->second.cleaned_offset;
+      }
       const std::string end = keys::partition_end(id, p);
 
       std::int64_t log_end = 0;
@@ -405,6 +467,7 @@ bool Store::load(std::string& error) {
           return false;
         }
         log_end = h.last_offset() + 1;
+        pl.last_batch_base = h.base_offset;
       } else if (!log->Valid() && !log->status().ok()) {
         error = db_->describe(log->status());
         return false;
@@ -412,6 +475,12 @@ bool Store::load(std::string& error) {
       // Everything may have been deleted up to the log start.
       ps.log_end_offset = std::max(log_end, ps.log_start_offset);
       ps.high_watermark = ps.log_end_offset;
+      auto segs = segment_records.find({id, p});
+      if (!load_segments(*t, p,
+                         segs == segment_records.end() ? std::deque<Segment>{} : std::move(segs->second),
+                         error)) {
+        return false;
+      }
 
       index->SeekForPrev(end);
       if (index->Valid() && keys::in_partition(index->key().ToStringView(), id, p)) {
@@ -422,6 +491,82 @@ bool Store::load(std::string& error) {
       }
     }
   }
+  return true;
+}
+
+// The segment records as written, plus the batches appended after the
+// last record of the active segment (a restart after a crash re-reads only
+// those). A partition without records (a store written before segments
+// existed) is read whole once and becomes one active segment.
+bool Store::load_segments(TopicEntry& t, std::int32_t p, std::deque<Segment> records,
+                          std::string& error) {
+  PartitionState& ps = t.partitions[static_cast<std::size_t>(p)];
+  PartitionLog& pl = t.logs[static_cast<std::size_t>(p)];
+  const std::int64_t now = wall_ms();
+  // Records wholly below the log start are leftovers; the next write that
+  // deletes below the log start removes them.
+  while (!records.empty() && records.front().end <= ps.log_start_offset && records.size() > 1) {
+    records.pop_front();
+  }
+  std::int64_t scan_from = ps.log_start_offset;
+  if (records.empty()) {
+    Segment s;
+    s.base = ps.log_start_offset;
+    s.end = ps.log_start_offset;
+    s.created_ms = now;
+    s.last_append_ms = now;
+    records.push_back(s);
+    pl.checkpoint_due = true;
+  } else {
+    scan_from = records.back().end;
+  }
+  Segment& active = records.back();
+  if (scan_from < ps.log_end_offset) {
+    const std::string lower = keys::partition_begin(t.info.id, p);
+    const std::string upper = keys::partition_end(t.info.id, p);
+    rocksdb::Slice lower_slice = slice(lower);
+    rocksdb::Slice upper_slice = slice(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_lower_bound = &lower_slice;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->db().NewIterator(ro, db_->log()));
+    const std::string target = keys::log_key(t.info.id, p, scan_from);
+    it->SeekForPrev(target);
+    if (!it->Valid() && it->status().ok()) it->Seek(target);
+    bool first = true;
+    for (; it->Valid(); it->Next()) {
+      RecordBatchHeader h;
+      std::string why;
+      if (!parse_batch(bytes_of(it->value()), h, why)) {
+        error = db_->describe_damage(
+            where(t.info.id, p, keys::log_key_offset(it->key().ToStringView())) + ": " + why);
+        return false;
+      }
+      if (h.last_offset() < scan_from) continue;  // the batch before
+      if (first && records.size() == 1 && active.bytes == 0) {
+        active.base = std::min(active.base, h.base_offset);
+      }
+      first = false;
+      active.end = std::max(active.end, h.last_offset() + 1);
+      active.bytes += static_cast<std::int64_t>(it->value().size());
+      active.max_timestamp = std::max(active.max_timestamp, h.max_timestamp);
+      active.last_append_ms = now;
+      pl.checkpoint_due = true;
+    }
+    if (!it->status().ok()) {
+      error = db_->describe(it->status());
+      return false;
+    }
+  }
+  // The log end offset survives in the active segment's record even if the
+  // batches behind it went (retention up to the end).
+  active.end = std::max(active.end, ps.log_end_offset);
+  if (active.end > ps.log_end_offset) {
+    ps.log_end_offset = active.end;
+    ps.high_watermark = active.end;
+  }
+  pl.segments.assign(std::move(records));
+  ps.size_bytes = pl.segments.bytes();
   return true;
 }
 
@@ -436,6 +581,73 @@ PartitionState* Store::mutable_partition(TopicEntry* t, std::int32_t partition) 
     return nullptr;
   }
   return &t->partitions[static_cast<std::size_t>(partition)];
+}
+
+Store::PartitionLog* Store::mutable_log(TopicEntry* t, std::int32_t partition) const {
+  if (t == nullptr || partition < 0 || static_cast<std::size_t>(partition) >= t->logs.size()) {
+    return nullptr;
+  }
+  return &t->logs[static_cast<std::size_t>(partition)];
+}
+
+void Store::resolve_policy(TopicEntry& t) {
+  t.policy = policy_resolver_ ? policy_resolver_(t.info) : LogPolicy{};
+}
+
+void Store::set_policy_resolver(PolicyResolver fn) {
+  policy_resolver_ = std::move(fn);
+  refresh_policies();
+}
+
+void Store::refresh_policies() {
+  for (auto& [name, t] : by_name_) resolve_policy(*t);
+}
+
+std::optional<LogInfo> Store::log_info(const Uuid& topic, std::int32_t partition) const {
+  TopicEntry* t = entry(topic);
+  const PartitionLog* pl = mutable_log(t, partition);
+  if (pl == nullptr) return std::nullopt;
+  LogInfo info;
+  info.size_bytes = pl->segments.bytes();
+  info.segments = pl->segments.segments().size();
+  info.active_segment_base = pl->segments.active().base;
+  info.cleaned_offset = pl->cleaned_offset;
+  info.cleaning = pl->cleaning;
+  return info;
+}
+
+const std::string* Store::cluster_record(std::string_view name) const {
+  auto it = cluster_records_.find(name);
+  return it == cluster_records_.end() ? nullptr : &it->second;
+}
+
+void Store::put_cluster_record(const std::string& name, std::string value, Done done) {
+  if (stopped_) return done(kStopped);
+  cluster_records_[name] = value;
+  WriteOp op;
+  op.bytes = value.size();
+  op.apply = [meta = db_->meta(), key = keys::meta_cluster_key(name),
+              value = std::move(value)](rocksdb::DB&, rocksdb::WriteBatch& b) {
+    return b.Put(meta, key, value);
+  };
+  op.complete = [done = std::move(done)](const std::string& error) { done(error); };
+  writer_->submit(std::move(op));
+}
+
+void Store::submit_partition_record(const Uuid& topic, std::int32_t partition) {
+  TopicEntry* t = entry(topic);
+  PartitionState* ps = mutable_partition(t, partition);
+  PartitionLog* pl = mutable_log(t, partition);
+  if (ps == nullptr || pl == nullptr) return;
+  PartitionRecord record{ps->log_start_offset, pl->cleaned_offset};
+  WriteOp op;
+  op.bytes = 64;
+  op.apply = [meta = db_->meta(), key = keys::meta_partition_key(topic, partition),
+              value = encode_partition(record)](rocksdb::DB&, rocksdb::WriteBatch& b) {
+    return b.Put(meta, key, value);
+  };
+  op.complete = [](const std::string&) {};
+  writer_->submit(std::move(op));
 }
 
 const TopicInfo* Store::find_topic(std::string_view name) const {
@@ -517,8 +729,12 @@ void Store::create_topic(TopicInfo info, Done done) {
 
   auto t = std::make_unique<TopicEntry>();
   t->partitions.resize(static_cast<std::size_t>(info.partitions));
+  t->logs.resize(static_cast<std::size_t>(info.partitions));
+  const std::int64_t now = wall_ms();
+  for (auto& pl : t->logs) pl.segments.reset(0, now);
   t->info = std::move(info);
   t->incarnation = next_incarnation_++;
+  resolve_policy(*t);
   TopicEntry& ref = *t;
   by_id_[ref.info.id] = t.get();
   by_name_.emplace(ref.info.name, std::move(t));
@@ -540,6 +756,10 @@ void Store::delete_topic(Uuid id, Done done) {
     rocksdb::Status s = b.Delete(d->meta(), keys::meta_topic_key(id));
     if (s.ok()) {
       s = b.DeleteRange(d->meta(), keys::meta_partitions_begin(id), keys::meta_partitions_end(id));
+    }
+    if (s.ok()) {
+      s = b.DeleteRange(d->meta(), keys::meta_topic_segments_begin(id),
+                        keys::meta_topic_segments_end(id));
     }
     if (s.ok()) s = b.DeleteRange(d->log(), keys::topic_begin(id), keys::topic_end(id));
     if (s.ok()) s = b.DeleteRange(d->timeindex(), keys::topic_begin(id), keys::topic_end(id));
@@ -566,7 +786,11 @@ void Store::add_partitions(const Uuid& id, std::int32_t new_total, Done done) {
   std::string why;
   if (!encode_topic(changed, encoded, why)) return fail("topic " + t->info.name + ": " + why);
   t->info.partitions = new_total;
+  const std::size_t old_count = t->logs.size();
   t->partitions.resize(static_cast<std::size_t>(new_total));
+  t->logs.resize(static_cast<std::size_t>(new_total));
+  const std::int64_t now = wall_ms();
+  for (std::size_t i = old_count; i < t->logs.size(); ++i) t->logs[i].segments.reset(0, now);
   submit_topic_write(*t, std::move(encoded), std::move(done));
 }
 
@@ -584,6 +808,7 @@ void Store::set_topic_configs(const Uuid& id, std::map<std::string, std::string>
   std::string why;
   if (!encode_topic(changed, encoded, why)) return fail("topic " + t->info.name + ": " + why);
   t->info.configs = std::move(changed.configs);
+  resolve_policy(*t);
   submit_topic_write(*t, std::move(encoded), std::move(done));
 }
 
@@ -615,15 +840,27 @@ void Store::append(const Uuid& topic, std::int32_t partition,
     });
   }
 
+  PartitionLog* pl = mutable_log(t, partition);
+  const std::int64_t now = wall_ms();
   const std::int64_t base = ps->log_end_offset;
   std::vector<std::int64_t> offsets;
   offsets.reserve(batches.size());
   std::vector<std::pair<std::int64_t, std::int64_t>> index;  // (max timestamp, base offset)
+  // Segment records to write with this append: those it rolled, and the
+  // new active segment.
+  std::vector<std::pair<std::int64_t, std::string>> segment_records;
   for (std::size_t i = 0; i < batches.size(); ++i) {
     std::int64_t offset = ps->log_end_offset;
+    const auto size = static_cast<std::int64_t>(batches[i].size());
+    if (pl->segments.should_roll(size, now, t->policy)) {
+      Segment closed = pl->segments.roll(offset, now);
+      segment_records.emplace_back(closed.base, encode_segment(closed));
+    }
     put_be64(batches[i].data() + RecordBatchHeader::kBaseOffsetAt, offset);
     offsets.push_back(offset);
     ps->log_end_offset = offset + headers[i].last_offset_delta + 1;
+    pl->segments.on_append(ps->log_end_offset, size, headers[i].max_timestamp, now);
+    pl->last_batch_base = offset;
     // Kafka's time index is monotonic the same way: an entry only for a
     // new maximum, so a Seek finds the first batch that reached a time.
     if (headers[i].max_timestamp > ps->max_timestamp) {
@@ -632,12 +869,19 @@ void Store::append(const Uuid& topic, std::int32_t partition,
     }
   }
   const std::int64_t end = ps->log_end_offset;
+  ps->size_bytes = pl->segments.bytes();
+  if (!segment_records.empty()) {
+    segment_records.emplace_back(pl->segments.active().base, encode_segment(pl->segments.active()));
+    pl->checkpoint_due = false;
+  } else {
+    pl->checkpoint_due = true;
+  }
 
   WriteOp op;
   op.bytes = bytes;
   op.apply = [d = db_.get(), topic, partition, batches = std::move(batches),
-              offsets = std::move(offsets),
-              index = std::move(index)](rocksdb::DB&, rocksdb::WriteBatch& b) {
+              offsets = std::move(offsets), index = std::move(index),
+              segment_records = std::move(segment_records)](rocksdb::DB&, rocksdb::WriteBatch& b) {
     for (std::size_t i = 0; i < batches.size(); ++i) {
       rocksdb::Status s = b.Put(
           d->log(), keys::log_key(topic, partition, offsets[i]),
@@ -647,6 +891,11 @@ void Store::append(const Uuid& topic, std::int32_t partition,
     for (const auto& [ts, offset] : index) {
       rocksdb::Status s =
           b.Put(d->timeindex(), keys::time_key(topic, partition, ts), keys::encode_i64(offset));
+      if (!s.ok()) return s;
+    }
+    for (const auto& [segment_base, value] : segment_records) {
+      rocksdb::Status s =
+          b.Put(d->meta(), keys::meta_segment_key(topic, partition, segment_base), value);
       if (!s.ok()) return s;
     }
     return rocksdb::Status::OK();
@@ -798,11 +1047,25 @@ void Store::set_log_start_offset(const Uuid& topic, std::int32_t partition, std:
   }
   if (offset <= ps->log_start_offset) return post([done = std::move(done)] { done(""); });
   ps->log_start_offset = offset;
+  // Segments wholly below go; the one holding the new log start stays.
+  PartitionLog* pl = mutable_log(t, partition);
+  const std::size_t before = pl->segments.segments().size();
+  const std::size_t n = pl->segments.count_below(offset);
+  pl->segments.pop_front(n, ps->log_end_offset, wall_ms());
+  ps->size_bytes = pl->segments.bytes();
+  std::string fresh_active;  // when every segment went
+  if (n == before) fresh_active = encode_segment(pl->segments.active());
 
   WriteOp op;
   op.bytes = 2 * keys::kEntryKeySize;
-  op.apply = [d = db_.get(), topic, partition, offset](rocksdb::DB&, rocksdb::WriteBatch& b) {
-    return delete_below(*d, topic, partition, offset, b);
+  op.apply = [d = db_.get(), topic, partition, record = PartitionRecord{offset, pl->cleaned_offset},
+              first_segment = pl->segments.segments().front().base,
+              fresh_active = std::move(fresh_active)](rocksdb::DB&, rocksdb::WriteBatch& b) {
+    rocksdb::Status s = delete_below(*d, topic, partition, record, first_segment, b);
+    if (s.ok() && !fresh_active.empty()) {
+      s = b.Put(d->meta(), keys::meta_segment_key(topic, partition, first_segment), fresh_active);
+    }
+    return s;
   };
   op.complete = [done = std::move(done)](const std::string& error) { done(error); };
   writer_->submit(std::move(op));
@@ -850,6 +1113,10 @@ bool Store::overloaded() const {
 
 StoreStats Store::stats() const {
   StoreStats s;
+  s.retention_deletions = retention_deletions_;
+  s.cleaner_passes = cleaner_passes_;
+  s.cleaner_failures = cleaner_failures_;
+  s.last_cleaning = last_cleaning_;
   if (writer_ != nullptr) {
     s.db_writes = writer_->db_writes();
     s.ops_written = writer_->ops_written();
@@ -861,6 +1128,18 @@ StoreStats Store::stats() const {
 
 std::string Store::stop() {
   if (stopped_) return "";
+  // 0. Background work first: a running cleaner pass or RocksDB compaction
+  //    is told to stop and waited for (it needs nothing from this thread:
+  //    a pass waiting for its chunk's write gives up when told to stop),
+  //    then the active segments' state is written down with the rest.
+  if (maintenance_thread_ != nullptr) {
+    db_->db().DisableManualCompaction();
+    maintenance_thread_->stop();
+  }
+  for (auto* t : {retention_timer_.get(), cleaner_timer_.get(), checkpoint_timer_.get()}) {
+    if (t != nullptr) t->close();
+  }
+  if (writer_ != nullptr) checkpoint_segments(true);
   stopped_ = true;
   // 1. Write what is queued; its completions wait in the poster.
   if (writer_ != nullptr) writer_->stop();

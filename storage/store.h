@@ -45,6 +45,27 @@
 // that append() still queues above the bound but overloaded() turns true;
 // the broker stops reading from clients while it is. Each read holds at
 // most max_bytes plus one batch.
+//
+// Retention and compaction (store_maintenance.cc). Each partition is a
+// list of segments (segment_list.h): the active one takes appends and
+// rolls at segment.bytes / segment.ms. Every log.retention.check.interval.ms
+// the loop thread decides in memory which leading segments retention.ms or
+// retention.bytes delete (cleanup.policy with delete), moves the log start
+// offset and queues one write (DeleteRange of their batches and time index
+// entries, their segment records, the partition record); the maintenance
+// thread then compacts that key range in RocksDB to reclaim the space.
+// Every log.cleaner.backoff.ms the loop picks the dirtiest compacted
+// partition whose dirty ratio reached min.cleanable.dirty.ratio (or whose
+// dirty data is older than max.compaction.lag.ms) and runs one LogCleaner
+// pass for it on the maintenance thread; the pass's changes come back to
+// the loop in chunks, which drops those for batches that retention or
+// DeleteRecords removed meanwhile and queues the rest to the writer (so no
+// write ever resurrects a deleted batch), and adjusts the segments' bytes.
+// The cleanable section ends below the active segment, the last batch (so
+// the log end offset always has a batch behind it, also after a restart)
+// and data younger than min.compaction.lag.ms. The state of the active
+// segments is checkpointed every 60 s and at stop(), so a restart after a
+// crash re-reads only what was appended since.
 #pragma once
 
 #include <condition_variable>
@@ -64,6 +85,9 @@
 #include <uv.h>
 
 #include "protocol/wire/types.h"
+#include "storage/log_cleaner.h"
+#include "storage/log_policy.h"
+#include "storage/segment_list.h"
 #include "storage/topic_info.h"
 
 namespace kgw {
@@ -72,6 +96,8 @@ struct CompletedOp;
 class Database;
 class GroupWriter;
 class LoopPoster;
+class LoopTimer;
+class MaintenanceThread;
 class PoolJob;
 
 struct StoreOptions {
@@ -123,6 +149,20 @@ struct StoreStats {
   std::uint64_t ops_written = 0;    // operations those writes carried
   std::uint64_t largest_group = 0;  // most operations in one write
   std::size_t queued_bytes = 0;     // waiting for or in the current write
+  std::uint64_t retention_deletions = 0;  // partitions retention shortened
+  std::uint64_t cleaner_passes = 0;       // log cleaner passes finished
+  std::uint64_t cleaner_failures = 0;     // ... that failed
+  CleanerStats last_cleaning;             // figures of the last finished pass
+};
+
+// A partition's log as retention and the cleaner see it.
+struct LogInfo {
+  std::int64_t size_bytes = 0;
+  std::size_t segments = 0;
+  std::int64_t active_segment_base = 0;
+  // The cleaner checkpoint: offsets below it are compacted.
+  std::int64_t cleaned_offset = 0;
+  bool cleaning = false;  // a cleaner pass is running on it
 };
 
 class Store {
@@ -161,8 +201,36 @@ class Store {
   void delete_topic(Uuid id, Done done);
   // new_total must be above the current count.
   void add_partitions(const Uuid& id, std::int32_t new_total, Done done);
-  // Replaces the topic's configs.
+  // Replaces the topic's configs (and re-resolves its log policy).
   void set_topic_configs(const Uuid& id, std::map<std::string, std::string> configs, Done done);
+
+  // --- How logs are kept (see "Retention and compaction" below).
+  //
+  // The store does not read configs itself: the broker resolves each
+  // topic's LogPolicy (topic overrides over broker configs) with this
+  // function, which the store calls on the loop thread for every topic at
+  // once, for each topic created or changed, and on refresh_policies()
+  // (after a broker config change). Until it is set, LogPolicy's defaults.
+  using PolicyResolver = std::function<LogPolicy(const TopicInfo&)>;
+  void set_policy_resolver(PolicyResolver fn);
+  void refresh_policies();
+  // Starts (or reschedules) the background work: retention checks, the
+  // log cleaner, segment checkpoints. Not started until called.
+  void set_maintenance(const MaintenanceOptions& options);
+  // One retention check / one cleaner round now, as the timers would run
+  // them (tests; after a config change).
+  void check_retention_now();
+  void run_cleaner_now();
+  // nullopt if the topic or partition is unknown.
+  std::optional<LogInfo> log_info(const Uuid& topic, std::int32_t partition) const;
+  const std::string& data_dir() const { return options_.data_dir; }
+
+  // --- Cluster records: small JSON values of the broker's own (dynamic
+  // broker configs, client quotas), loaded at open and kept in memory.
+  // nullptr if never written.
+  const std::string* cluster_record(std::string_view name) const;
+  // Visible at once; `done` when written.
+  void put_cluster_record(const std::string& name, std::string value, Done done);
 
   // nullptr if the topic or partition is unknown. Stays valid as the
   // topic's pointer does.
@@ -208,8 +276,11 @@ class Store {
   // DeleteRecords: moves the log start offset up (in memory at once,
   // persisted in meta) and deletes the batches that lie wholly below it; a
   // batch straddling it stays (readers skip to the offset themselves, as
-  // Kafka's do). Lower than the current log start: no change, no error.
-  // Errors: above the high watermark (check log_start_offset_allowed()).
+  // Kafka's do). Segments wholly below go; the one holding the new log
+  // start keeps counting its deleted batches' bytes until it goes or is
+  // compacted, as Kafka counts the whole segment file. Lower than the
+  // current log start: no change, no error. Errors: above the high
+  // watermark (check log_start_offset_allowed()).
   void set_log_start_offset(const Uuid& topic, std::int32_t partition, std::int64_t offset,
                             Done done);
 
@@ -243,9 +314,30 @@ class Store {
   std::string stop();
 
  private:
+  // What the store keeps per partition beyond PartitionState.
+  struct PartitionLog {
+    SegmentList segments;
+    // The cleaner checkpoint (persisted in the partition record).
+    std::int64_t cleaned_offset = 0;
+    // Base offset of the last batch in the log (-1: none), which the
+    // cleaner never touches.
+    std::int64_t last_batch_base = -1;
+    bool cleaning = false;
+    // Earliest delete horizon the last pass left (tombstones or markers
+    // to drop once it passes).
+    std::int64_t next_horizon_ms = kNoLimit;
+    // The active segment changed since its record was last written.
+    bool checkpoint_due = false;
+    // After a failed pass, not before this (wall clock ms), so a damaged
+    // log does not fill the log with the same error every round.
+    std::int64_t retry_after_ms = 0;
+  };
+
   struct TopicEntry {
     TopicInfo info;
+    LogPolicy policy;
     std::deque<PartitionState> partitions;  // a deque: growing keeps pointers
+    std::deque<PartitionLog> logs;          // same indexes as partitions
     // Tells a completion queued before a delete from a later topic that
     // reuses the id.
     std::uint64_t incarnation = 0;
@@ -258,6 +350,29 @@ class Store {
 
   TopicEntry* entry(const Uuid& id) const;
   PartitionState* mutable_partition(TopicEntry* t, std::int32_t partition) const;
+  PartitionLog* mutable_log(TopicEntry* t, std::int32_t partition) const;
+  void resolve_policy(TopicEntry& t);
+  // Loads (or rebuilds by reading the log) a partition's segments.
+  bool load_segments(TopicEntry& t, std::int32_t p, std::deque<Segment> records,
+                     std::string& error);
+  // Queues a write of the partition record.
+  void submit_partition_record(const Uuid& topic, std::int32_t partition);
+
+  // store_maintenance.cc
+  void start_maintenance();
+  void retention_round();
+  void apply_retention(TopicEntry& t, std::int32_t p, const RetentionPlan& plan);
+  void cleaner_round();
+  void start_cleaning(TopicEntry& t, std::int32_t p, std::int64_t end, std::int64_t now);
+  // Loop thread: validates a chunk of the cleaner's changes and queues
+  // its write; `written` runs when it is written (or dropped).
+  void apply_cleaner_chunk(const Uuid& topic, std::int32_t partition, std::uint64_t incarnation,
+                           std::vector<BatchChange> changes,
+                           std::function<void(const std::string&)> written);
+  void finish_cleaning(const Uuid& topic, std::int32_t partition, std::uint64_t incarnation,
+                       const CleanerResult& result);
+  void checkpoint_segments(bool all);
+  void compact_range_later(const Uuid& topic, std::int32_t partition, std::int64_t below);
   Uuid random_topic_id();
   // Queues a metadata write (topic JSON) whose completion runs `done`.
   void submit_topic_write(const TopicEntry& t, std::string encoded, Done done);
@@ -289,6 +404,18 @@ class Store {
   std::mt19937_64 rng_;
 
   std::function<void(const Uuid&, std::int32_t)> append_listener_;
+
+  PolicyResolver policy_resolver_;
+  MaintenanceOptions maintenance_;
+  std::unique_ptr<MaintenanceThread> maintenance_thread_;
+  std::unique_ptr<LoopTimer> retention_timer_;
+  std::unique_ptr<LoopTimer> cleaner_timer_;
+  std::unique_ptr<LoopTimer> checkpoint_timer_;
+  std::map<std::string, std::string, std::less<>> cluster_records_;
+  std::uint64_t retention_deletions_ = 0;
+  std::uint64_t cleaner_passes_ = 0;
+  std::uint64_t cleaner_failures_ = 0;
+  CleanerStats last_cleaning_;
   std::vector<std::pair<Uuid, std::int32_t>> to_notify_;
 
   // Threadpool jobs queued or running; stop() waits for zero.

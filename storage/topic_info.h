@@ -35,6 +35,10 @@ struct PartitionState {
   std::int64_t high_watermark = 0;
   // Largest batch max_timestamp appended so far (kNoTimestamp if none).
   std::int64_t max_timestamp = kNoTimestamp;
+  // Bytes of the partition's batches, as Kafka's log size: the sum of its
+  // segments (segment_list.h), appends still being written included. What
+  // retention.bytes and DescribeLogDirs measure.
+  std::int64_t size_bytes = 0;
 
   // Kafka's Fetch rule: an offset outside [log start, log end] is
   // OFFSET_OUT_OF_RANGE. Offsets in (high watermark, log end] are valid but

@@ -51,7 +51,8 @@ RecordError RecordBatchBuilder::add_with_offset_delta(std::int32_t offset_delta,
       return RecordError::kBadRecord;
     }
   }
-  std::int64_t base = count_ == 0 ? timestamp : base_timestamp_;
+  std::int64_t base =
+      options_.delete_horizon_ms ? *options_.delete_horizon_ms : (count_ == 0 ? timestamp : base_timestamp_);
   // Deltas are varlongs of a difference that may overflow int64 with
   // absurd timestamps; computed unsigned to keep it defined, as Java's
   // wrapping arithmetic does.
@@ -81,7 +82,7 @@ RecordError RecordBatchBuilder::add_with_offset_delta(std::int32_t offset_delta,
   }
 
   if (count_ == 0) {
-    base_timestamp_ = timestamp;
+    base_timestamp_ = base;
     max_timestamp_ = timestamp;
   } else if (timestamp > max_timestamp_) {
     max_timestamp_ = timestamp;
@@ -98,6 +99,7 @@ RecordError RecordBatchBuilder::build(std::vector<std::uint8_t>& out) const {
   if (options_.timestamp_type == TimestampType::kLogAppendTime) attributes |= H::kTimestampTypeBit;
   if (options_.transactional) attributes |= H::kTransactionalBit;
   if (options_.control) attributes |= H::kControlBit;
+  if (options_.delete_horizon_ms) attributes |= H::kDeleteHorizonBit;
   std::int32_t last_offset_delta =
       options_.last_offset_delta.value_or(last_delta_ < 0 ? 0 : last_delta_);
 
@@ -110,7 +112,7 @@ RecordError RecordBatchBuilder::build(std::vector<std::uint8_t>& out) const {
   w.i16(attributes);
   w.i32(last_offset_delta);
   w.i64(base_timestamp_);
-  w.i64(max_timestamp_);
+  w.i64(options_.max_timestamp.value_or(max_timestamp_));
   w.i64(options_.producer_id);
   w.i16(options_.producer_epoch);
   w.i32(options_.base_sequence);

@@ -46,11 +46,22 @@ struct RecordBatchOptions {
   // Compaction keeps a batch's original last_offset_delta when it drops
   // its last records, so producer sequence numbers stay intact.
   std::optional<std::int32_t> last_offset_delta;
+  // Default: unset. KIP-534: the log cleaner marks a batch holding
+  // tombstones or a transaction marker with the time after which it may
+  // drop them: attributes bit 6 set and base_timestamp holding that time
+  // (record timestamp deltas are then relative to it, and may be negative).
+  std::optional<std::int64_t> delete_horizon_ms;
+  // Default: unset, meaning the largest record timestamp. LogAppendTime
+  // batches carry the append time here (see set_log_append_time()), which
+  // a rewrite must keep.
+  std::optional<std::int64_t> max_timestamp;
 };
 
 class RecordBatchBuilder {
  public:
-  explicit RecordBatchBuilder(const RecordBatchOptions& options) : options_(options) {}
+  explicit RecordBatchBuilder(const RecordBatchOptions& options) : options_(options) {
+    if (options_.delete_horizon_ms) base_timestamp_ = *options_.delete_horizon_ms;
+  }
 
   // Adds a record whose offset delta is one past the previous record's (0
   // for the first). Errors: kBadRecord if a length does not fit in int32.

@@ -2,6 +2,9 @@
 
 #include "all_messages.h"
 #include "api_table.h"
+#include "src/broker/append_sequencer.h"
+#include "src/broker/client_quotas.h"
+#include "src/broker/config_changes.h"
 #include "src/broker/fetch_waiters.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/group_coordinator.h"
@@ -18,8 +21,22 @@ Broker::Broker(uv_loop_t* loop, Server& server, Store& store, GroupCoordinator& 
       groups_(groups),
       config_(config),
       identity_(std::move(identity)),
-      fetch_waiters_(std::make_unique<FetchWaiters>(loop)) {
+      fetch_waiters_(std::make_unique<FetchWaiters>(loop)),
+      quotas_(std::make_unique<ClientQuotas>()),
+      append_sequencer_(std::make_unique<AppendSequencer>()) {
   decode_limits_.max_bytes = static_cast<std::size_t>(config_.get_long("socket.request.max.bytes"));
+  // State kept by the store across restarts: dynamic broker configs (before
+  // the topics' log policies are resolved from them) and client quotas.
+  if (std::string err = load_dynamic_broker_configs(store_, config_); !err.empty()) {
+    LOG_ERROR("configs", "%s; starting with the static configs only", err.c_str());
+  }
+  if (const std::string* q = store_.cluster_record("client-quotas")) {
+    if (std::string err = quotas_->decode(*q); !err.empty()) {
+      LOG_ERROR("quotas", "%s; starting without client quotas", err.c_str());
+    }
+  }
+  store_.set_policy_resolver([this](const TopicInfo& t) { return config_.log_policy(t.configs); });
+  store_.set_maintenance(config_.maintenance());
   store_.set_append_listener([this](const Uuid& topic, std::int32_t partition) {
     fetch_waiters_->notify(topic, partition);
   });

@@ -30,6 +30,8 @@ namespace kgw {
 class Store;
 class FetchWaiters;
 class GroupCoordinator;
+class ClientQuotas;
+class AppendSequencer;
 
 // One request: the frame (which decoded views point into) and its header.
 struct RequestContext {
@@ -96,6 +98,8 @@ class Broker {
   BrokerConfig& config() { return config_; }
   const BrokerIdentity& identity() const { return identity_; }
   FetchWaiters& fetch_waiters() { return *fetch_waiters_; }
+  ClientQuotas& quotas() { return *quotas_; }
+  AppendSequencer& append_sequencer() { return *append_sequencer_; }
 
  private:
   template <typename Response>
@@ -123,6 +127,8 @@ class Broker {
   BrokerIdentity identity_;
   DecodeLimits decode_limits_;
   std::unique_ptr<FetchWaiters> fetch_waiters_;
+  std::unique_ptr<ClientQuotas> quotas_;
+  std::unique_ptr<AppendSequencer> append_sequencer_;
 };
 
 }  // namespace kgw

@@ -32,11 +32,11 @@ void fill(const DescribeConfigsRequest& body, const DescribeConfigsRequest::Desc
     c.config_type = static_cast<std::int8_t>(v.type);
     if (body.include_documentation) c.documentation = std::string_view(v.doc);
     if (body.include_synonyms) {
-      for (const auto& [name, value_source] : v.synonyms) {
+      for (const ConfigSynonymValue& syn : v.synonyms) {
         auto& s = c.synonyms.emplace_back();
-        s.name = strings.emplace_back(name);
-        if (value_source.first) s.value = strings.emplace_back(*value_source.first);
-        s.source = static_cast<std::int8_t>(value_source.second);
+        s.name = strings.emplace_back(syn.name);
+        if (syn.value) s.value = strings.emplace_back(*syn.value);
+        s.source = static_cast<std::int8_t>(syn.source);
       }
     }
   }

@@ -1,17 +1,27 @@
 // Produce (key 0): validate each partition's record batches and append them.
 //
 // Guards, per partition, as Kafka answers them: unknown topic or partition
-// (UNKNOWN_TOPIC_OR_PARTITION), a legacy message set (magic 0/1:
+// (UNKNOWN_TOPIC_OR_PARTITION), acks=all on a topic whose
+// min.insync.replicas is above 1 (NOT_ENOUGH_REPLICAS: this node is the
+// only replica), a legacy message set (magic 0/1:
 // UNSUPPORTED_FOR_MESSAGE_FORMAT), a bad CRC or framing (CORRUPT_MESSAGE), a
 // batch the producer may not send (INVALID_RECORD), a batch over the topic's
-// max.message.bytes (MESSAGE_TOO_LARGE). Valid partitions are appended even
+// max.message.bytes (MESSAGE_TOO_LARGE) or segment.bytes
+// (RECORD_LIST_TOO_LARGE). Topics whose configs need the records checked
+// or recompressed (record_rules.h: keys on compacted topics, timestamp
+// bounds, compression.type) get that on the threadpool, and their appends
+// keep the order of the requests (append_sequencer.h). Valid partitions are appended even
 // when others in the same request fail. acks=0 gets no response at all.
 #include <chrono>
+#include <deque>
 #include <memory>
 
 #include "all_messages.h"
 #include "protocol/records/record_batch.h"
+#include "src/broker/append_sequencer.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/broker/pool_work.h"
+#include "src/broker/record_rules.h"
 #include "src/util/log.h"
 #include "storage/store.h"
 
@@ -19,10 +29,16 @@ namespace kgw {
 
 namespace {
 
+// Bound on one batch's records when the topic's rules need them
+// decompressed (Kafka's bound is the batch size limits; this keeps a
+// compression bomb from taking more).
+constexpr std::size_t kMaxDecompressed = 64u << 20;
+
 struct ProduceCall {
   RequestPtr req;
   ProduceRequest body;
   ProduceResponse resp;
+  std::deque<std::string> strings;  // backing storage of error messages
   bool acks_zero = false;
   int pending = 1;
 };
@@ -87,9 +103,17 @@ void handle_produce(Broker& broker, RequestPtr req) {
         fail(ErrorCode::kCorruptMessage);
         continue;
       }
+      // One node is the whole in-sync replica set.
+      if (body.acks == -1 &&
+          broker.config().topic_long(topic->configs, "min.insync.replicas") > 1) {
+        fail(ErrorCode::kNotEnoughReplicas);
+        continue;
+      }
       std::vector<Bytes> batches;
       RecordError err = split_record_batches(*pd.records, batches);
       const std::int64_t max_bytes = broker.config().topic_long(topic->configs, "max.message.bytes");
+      // Kafka refuses a batch larger than a whole segment.
+      const std::int64_t segment_bytes = broker.config().topic_long(topic->configs, "segment.bytes");
       const bool log_append_time =
           broker.config().topic_value(topic->configs, "message.timestamp.type") == "LogAppendTime";
       std::vector<std::vector<std::uint8_t>> owned;
@@ -103,6 +127,9 @@ void handle_produce(Broker& broker, RequestPtr req) {
         if (result == ErrorCode::kNone && static_cast<std::int64_t>(b.size()) > max_bytes) {
           result = ErrorCode::kMessageTooLarge;
         }
+        if (result == ErrorCode::kNone && static_cast<std::int64_t>(b.size()) > segment_bytes) {
+          result = ErrorCode::kRecordListTooLarge;
+        }
         if (result == ErrorCode::kNone) owned.emplace_back(b.begin(), b.end());
       }
       if (result != ErrorCode::kNone) {
@@ -111,25 +138,78 @@ void handle_produce(Broker& broker, RequestPtr req) {
         fail(result);
         continue;
       }
-      std::int64_t append_time = -1;
-      if (log_append_time) {
-        append_time = now_ms();
-        for (auto& b : owned) set_log_append_time(b, append_time);
+      // Appends (after LogAppendTime is stamped) and answers when written.
+      auto append = [&broker, call, ti, pi, id = topic->id, partition = pd.index,
+                     log_append_time](std::vector<std::vector<std::uint8_t>> owned) {
+        std::int64_t append_time = -1;
+        if (log_append_time) {
+          append_time = now_ms();
+          for (auto& b : owned) set_log_append_time(b, append_time);
+        }
+        ++call->pending;
+        broker.store().append(id, partition, std::move(owned),
+                              [&broker, call, ti, pi, append_time](AppendResult r) {
+                                auto& out = call->resp.responses[ti].partition_responses[pi];
+                                if (!r.error.empty()) {
+                                  LOG_ERROR("produce", "append failed: %s", r.error.c_str());
+                                  out.error_code = code(ErrorCode::kKafkaStorageError);
+                                } else {
+                                  out.base_offset = r.base_offset;
+                                  out.log_start_offset = r.log_start_offset;
+                                  out.log_append_time_ms = append_time;
+                                }
+                                finish_one(broker, call);
+                              });
+      };
+      const RecordRules rules = RecordRules::of(broker.config(), topic->configs);
+      const AppendSequencer::Key key{topic->id, pd.index};
+      AppendSequencer& sequencer = broker.append_sequencer();
+      if (!rules.active() && !sequencer.busy(key)) {
+        append(std::move(owned));
+        continue;
       }
+      // Records to check (or recompress) on the threadpool, or a line to
+      // wait in: appends to the partition keep the order requests came in.
+      const std::uint64_t ticket = sequencer.enter(key);
       ++call->pending;
-      store.append(topic->id, pd.index, std::move(owned),
-                   [&broker, call, ti, pi, append_time](AppendResult r) {
-                     auto& out = call->resp.responses[ti].partition_responses[pi];
-                     if (!r.error.empty()) {
-                       LOG_ERROR("produce", "append failed: %s", r.error.c_str());
-                       out.error_code = code(ErrorCode::kKafkaStorageError);
-                     } else {
-                       out.base_offset = r.base_offset;
-                       out.log_start_offset = r.log_start_offset;
-                       out.log_append_time_ms = append_time;
-                     }
-                     finish_one(broker, call);
-                   });
+      if (!rules.active()) {
+        sequencer.ready(key, ticket, [append, call, &broker, owned = std::move(owned)]() mutable {
+          append(std::move(owned));
+          finish_one(broker, call);
+        });
+        continue;
+      }
+      struct Work {
+        std::vector<std::vector<std::uint8_t>> batches;
+        ErrorCode error = ErrorCode::kNone;
+        std::string message;
+      };
+      auto work = std::make_shared<Work>();
+      work->batches = std::move(owned);
+      const std::string where = std::string(td.name) + "-" + std::to_string(pd.index);
+      run_on_pool(
+          broker.loop(),
+          [work, rules, where] {
+            work->error = rules.apply(work->batches, now_ms(), where, kMaxDecompressed, work->message);
+          },
+          [&broker, call, work, append, key, ticket, ti, pi] {
+            if (work->error != ErrorCode::kNone) {
+              auto& out = call->resp.responses[ti].partition_responses[pi];
+              out.error_code = code(work->error);
+              if (!work->message.empty()) {
+                out.error_message = call->strings.emplace_back(std::move(work->message));
+              }
+              broker.append_sequencer().ready(key, ticket, [] {});
+              finish_one(broker, call);
+            } else {
+              // The append may wait for earlier ones: the call stays
+              // pending until it has started (it then counts itself).
+              broker.append_sequencer().ready(key, ticket, [append, work, call, &broker] {
+                append(std::move(work->batches));
+                finish_one(broker, call);
+              });
+            }
+          });
     }
   }
   finish_one(broker, call);

@@ -1,0 +1,41 @@
+// Keeps a partition's appends in the order their produce requests arrived
+// when some of them first go to the threadpool (RecordRules work), as
+// Kafka appends one connection's requests in order. Requests to
+// partitions with nothing in flight take no ticket and append at once, so
+// the common path is unchanged.
+//
+// Loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <utility>
+
+#include "protocol/wire/types.h"
+
+namespace kgw {
+
+class AppendSequencer {
+ public:
+  using Key = std::pair<Uuid, std::int32_t>;
+
+  // Whether the partition has tickets not yet appended (a later request
+  // must then queue behind them even if it needs no work).
+  bool busy(const Key& key) const { return partitions_.count(key) != 0; }
+  // A place in the partition's line.
+  std::uint64_t enter(const Key& key);
+  // The ticket's work is done: `append` runs now if every earlier ticket
+  // has run, else as soon as they have.
+  void ready(const Key& key, std::uint64_t ticket, std::function<void()> append);
+
+ private:
+  struct Line {
+    std::uint64_t next_ticket = 0;
+    std::uint64_t next_to_run = 0;
+    std::map<std::uint64_t, std::function<void()>> waiting;
+  };
+  std::map<Key, Line> partitions_;
+};
+
+}  // namespace kgw

@@ -1,0 +1,93 @@
+// DeleteRecords (key 21): move partitions' log start offsets forward;
+// batches wholly below go (storage/store.h, set_log_start_offset).
+//
+// Guards, per partition, as Kafka answers them: unknown topic or partition
+// (UNKNOWN_TOPIC_OR_PARTITION), a topic whose cleanup.policy lacks delete
+// (POLICY_VIOLATION: compacted data is not deleted by offset), an offset
+// below 0 other than -1 (the high watermark) or above the high watermark
+// (OFFSET_OUT_OF_RANGE). An offset at or below the current log start
+// changes nothing and answers the current log start.
+#include <memory>
+#include <set>
+
+#include "all_messages.h"
+#include "src/broker/handlers/handlers.h"
+#include "src/util/log.h"
+#include "storage/store.h"
+
+namespace kgw {
+
+namespace {
+struct DeleteCall {
+  RequestPtr req;
+  DeleteRecordsRequest body;
+  DeleteRecordsResponse resp;
+  int pending = 1;
+};
+
+void finish_one(Broker& broker, const std::shared_ptr<DeleteCall>& call) {
+  if (--call->pending == 0) broker.respond(*call->req, call->resp);
+}
+}  // namespace
+
+void handle_delete_records(Broker& broker, RequestPtr req) {
+  auto call = std::make_shared<DeleteCall>();
+  call->req = req;
+  if (!broker.decode(*req, call->body)) return;
+  Store& store = broker.store();
+  std::set<std::pair<std::string_view, std::int32_t>> seen;
+  call->resp.topics.resize(call->body.topics.size());
+  for (std::size_t ti = 0; ti < call->body.topics.size(); ++ti) {
+    const auto& t = call->body.topics[ti];
+    auto& tout = call->resp.topics[ti];
+    tout.name = t.name;
+    const TopicInfo* topic = store.find_topic(t.name);
+    tout.partitions.resize(t.partitions.size());
+    for (std::size_t pi = 0; pi < t.partitions.size(); ++pi) {
+      const auto& p = t.partitions[pi];
+      auto& out = tout.partitions[pi];
+      out.partition_index = p.partition_index;
+      out.low_watermark = -1;
+      const PartitionState* st = topic ? store.partition(topic->id, p.partition_index) : nullptr;
+      if (st == nullptr) {
+        out.error_code = code(ErrorCode::kUnknownTopicOrPartition);
+        continue;
+      }
+      if (!seen.insert({t.name, p.partition_index}).second) {
+        out.error_code = code(ErrorCode::kInvalidRequest);  // named twice
+        continue;
+      }
+      if (!broker.config().log_policy(topic->configs).delete_enabled) {
+        out.error_code = code(ErrorCode::kPolicyViolation);
+        continue;
+      }
+      const std::int64_t offset = p.offset == -1 ? st->high_watermark : p.offset;
+      if (offset < 0 || offset > st->high_watermark) {
+        out.error_code = code(ErrorCode::kOffsetOutOfRange);
+        continue;
+      }
+      ++call->pending;
+      const Uuid id = topic->id;
+      const std::int32_t partition = p.partition_index;
+      store.set_log_start_offset(
+          id, partition, offset,
+          [&broker, call, ti, pi, id, partition, name = topic->name, offset](std::string error) {
+            auto& o = call->resp.topics[ti].partitions[pi];
+            if (!error.empty()) {
+              LOG_ERROR("broker", "DeleteRecords on %s-%d: %s", name.c_str(), partition,
+                        error.c_str());
+              o.error_code = code(ErrorCode::kKafkaStorageError);
+            } else {
+              const PartitionState* now = broker.store().partition(id, partition);
+              o.low_watermark = now != nullptr ? now->log_start_offset : offset;
+              LOG_INFO("broker", "DeleteRecords: %s-%d log start offset now %lld", name.c_str(),
+                       partition, static_cast<long long>(o.low_watermark));
+            }
+            finish_one(broker, call);
+          });
+    }
+  }
+  finish_one(broker, call);
+}
+
+}  // namespace kgw

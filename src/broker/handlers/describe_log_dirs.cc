@@ -1,0 +1,64 @@
+// DescribeLogDirs (key 35): kgw has one "log dir", its data dir, and
+// reports each partition's size as Kafka does (the bytes of its segments,
+// storage/segment_list.h), with offset lag 0 and no future replicas.
+// total_bytes / usable_bytes (v4+) are the volume's, from statvfs.
+#include <sys/statvfs.h>
+
+#include <deque>
+#include <filesystem>
+
+#include "all_messages.h"
+#include "src/broker/handlers/handlers.h"
+#include "storage/store.h"
+
+namespace kgw {
+
+void handle_describe_log_dirs(Broker& broker, RequestPtr req) {
+  DescribeLogDirsRequest body;
+  if (!broker.decode(*req, body)) return;
+  Store& store = broker.store();
+  DescribeLogDirsResponse resp;
+  std::error_code ec;
+  const std::string dir =
+      std::filesystem::absolute(store.data_dir(), ec).lexically_normal().string();
+  auto& result = resp.results.emplace_back();
+  result.log_dir = dir;
+  struct statvfs vfs {};
+  if (statvfs(dir.c_str(), &vfs) == 0) {
+    result.total_bytes =
+        static_cast<std::int64_t>(vfs.f_blocks) * static_cast<std::int64_t>(vfs.f_frsize);
+    result.usable_bytes =
+        static_cast<std::int64_t>(vfs.f_bavail) * static_cast<std::int64_t>(vfs.f_frsize);
+  }
+  std::deque<std::string> names;
+  auto add = [&](const TopicInfo& t, const std::vector<std::int32_t>* wanted) {
+    DescribeLogDirsResponse::DescribeLogDirsTopic out;
+    out.name = names.emplace_back(t.name);
+    auto one = [&](std::int32_t p) {
+      auto info = store.log_info(t.id, p);
+      if (!info) return;  // Kafka leaves out partitions it does not host
+      auto& po = out.partitions.emplace_back();
+      po.partition_index = p;
+      po.partition_size = info->size_bytes;
+      po.offset_lag = 0;
+      po.is_future_key = false;
+    };
+    if (wanted == nullptr) {
+      for (std::int32_t p = 0; p < t.partitions; ++p) one(p);
+    } else {
+      for (std::int32_t p : *wanted) one(p);
+    }
+    if (!out.partitions.empty()) result.topics.push_back(std::move(out));
+  };
+  if (!body.topics) {
+    for (const TopicInfo* t : store.topics()) add(*t, nullptr);
+  } else {
+    for (const auto& want : *body.topics) {
+      const TopicInfo* t = store.find_topic(want.topic);
+      if (t != nullptr) add(*t, &want.partitions);
+    }
+  }
+  broker.respond(*req, resp);
+}
+
+}  // namespace kgw

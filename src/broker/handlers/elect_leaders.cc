@@ -1,0 +1,46 @@
+// ElectLeaders (key 43): on one node every partition's only replica is
+// already its leader and its preferred leader, so an election is never
+// needed: ELECTION_NOT_NEEDED for each partition named, as Kafka answers
+// when the preferred leader leads; UNKNOWN_TOPIC_OR_PARTITION for those
+// that do not exist. With no partitions named (all of them), Kafka lists
+// only the partitions it elected: none.
+#include <deque>
+
+#include "all_messages.h"
+#include "src/broker/handlers/handlers.h"
+#include "storage/store.h"
+
+namespace kgw {
+
+void handle_elect_leaders(Broker& broker, RequestPtr req) {
+  ElectLeadersRequest body;
+  if (!broker.decode(*req, body)) return;
+  ElectLeadersResponse resp;
+  resp.error_code = 0;
+  if (req->version() >= 1 && body.election_type != 0 && body.election_type != 1) {
+    resp.error_code = code(ErrorCode::kInvalidRequest);
+    broker.respond(*req, resp);
+    return;
+  }
+  if (body.topic_partitions) {
+    for (const auto& want : *body.topic_partitions) {
+      auto& out = resp.replica_election_results.emplace_back();
+      out.topic = want.topic;
+      const TopicInfo* t = broker.store().find_topic(want.topic);
+      for (std::int32_t p : want.partitions) {
+        auto& r = out.partition_result.emplace_back();
+        r.partition_id = p;
+        if (t == nullptr || p < 0 || p >= t->partitions) {
+          r.error_code = code(ErrorCode::kUnknownTopicOrPartition);
+          r.error_message = "The partition does not exist.";
+        } else {
+          r.error_code = code(ErrorCode::kElectionNotNeeded);
+          r.error_message = "Leader election not needed for topic partition.";
+        }
+      }
+    }
+  }
+  broker.respond(*req, resp);
+}
+
+}  // namespace kgw

@@ -1,0 +1,44 @@
+// Helpers shared by store.cc and store_maintenance.cc (the two halves of
+// Store); not part of the store's interface.
+#pragma once
+
+#include <rocksdb/slice.h>
+#include <rocksdb/status.h>
+
+#include <cstdint>
+#include <string>
+
+#include "protocol/records/record_batch.h"
+#include "protocol/wire/types.h"
+#include "storage/meta_codec.h"
+
+namespace rocksdb {
+class WriteBatch;
+}
+
+namespace kgw {
+
+class Database;
+
+namespace store_detail {
+
+inline constexpr const char* kStopped = "storage is stopped";
+
+rocksdb::Slice slice(const std::string& s);
+Bytes bytes_of(const rocksdb::Slice& s);
+// Wall clock, ms since the epoch.
+std::int64_t wall_ms();
+// The header fields the store relies on. `batch` must be exactly one v2
+// batch: the broker validated it (on append) or we stored it (on read), so
+// a failure here means a caller bug or damage, never a client's mistake.
+bool parse_batch(Bytes batch, RecordBatchHeader& h, std::string& why);
+std::string where(const Uuid& topic, std::int32_t partition, std::int64_t offset);
+// Writer thread: persists the partition record and deletes what lies
+// wholly below its log start (batches, time index entries) and the
+// segment records below `first_segment`.
+rocksdb::Status delete_below(Database& d, const Uuid& topic, std::int32_t partition,
+                             const PartitionRecord& record, std::int64_t first_segment,
+                             rocksdb::WriteBatch& b);
+
+}  // namespace store_detail
+}  // namespace kgw
