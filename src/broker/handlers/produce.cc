@@ -8,6 +8,7 @@
 // when others in the same request fail. acks=0 gets no response at all.
 #include <chrono>
 #include <memory>
+#include <span>
 
 #include "all_messages.h"
 #include "protocol/records/record_batch.h"
@@ -92,8 +93,13 @@ void handle_produce(Broker& broker, RequestPtr req) {
       const std::int64_t max_bytes = broker.config().topic_long(topic->configs, "max.message.bytes");
       const bool log_append_time =
           broker.config().topic_value(topic->configs, "message.timestamp.type") == "LogAppendTime";
-      std::vector<std::vector<std::uint8_t>> owned;
-      owned.reserve(batches.size());
+      // The batches are appended in place, as views into the request frame
+      // (which the store keeps alive until the write is done): no copy on
+      // the loop thread. The frame is ours to change; only the base offset
+      // (and for LogAppendTime the timestamp) is rewritten.
+      std::vector<std::span<std::uint8_t>> views;
+      views.reserve(batches.size());
+      std::uint8_t* const frame = req->frame.bytes.data();
       ErrorCode result = record_error_code(err);
       for (const Bytes& b : batches) {
         if (result != ErrorCode::kNone) break;
@@ -103,7 +109,9 @@ void handle_produce(Broker& broker, RequestPtr req) {
         if (result == ErrorCode::kNone && static_cast<std::int64_t>(b.size()) > max_bytes) {
           result = ErrorCode::kMessageTooLarge;
         }
-        if (result == ErrorCode::kNone) owned.emplace_back(b.begin(), b.end());
+        if (result == ErrorCode::kNone) {
+          views.emplace_back(frame + (b.data() - req->frame.bytes.data()), b.size());
+        }
       }
       if (result != ErrorCode::kNone) {
         LOG_DEBUG("produce", "%s: %.*s-%d rejected: %s", req->peer().c_str(),
@@ -114,10 +122,10 @@ void handle_produce(Broker& broker, RequestPtr req) {
       std::int64_t append_time = -1;
       if (log_append_time) {
         append_time = now_ms();
-        for (auto& b : owned) set_log_append_time(b, append_time);
+        for (auto& b : views) set_log_append_time(b, append_time);
       }
       ++call->pending;
-      store.append(topic->id, pd.index, std::move(owned),
+      store.append_in_place(topic->id, pd.index, std::move(views), req,
                    [&broker, call, ti, pi, append_time](AppendResult r) {
                      auto& out = call->resp.responses[ti].partition_responses[pi];
                      if (!r.error.empty()) {
