@@ -66,7 +66,8 @@ struct Options {
   std::fputs(
       "usage: kgw-perf produce|consume|e2e -b HOST:PORT -t TOPIC [options]\n"
       "  -s, --size BYTES        value size (default 100; e2e: at least 8)\n"
-      "  -n, --count N           messages (default 1000000, or unlimited with --duration)\n"
+      "  -n, --count N           messages (default 1000000; unlimited with --duration,\n"
+      "                          and for consume, which reads to the end)\n"
       "  -d, --duration SECONDS  stop after this long\n"
       "  -r, --rate N            messages per second (default unlimited; e2e needs it)\n"
       "  -a, --acks 0|1|all      (default 1)\n"
@@ -140,7 +141,8 @@ Options parse(int argc, char** argv) {
       std::exit(2);
     }
   }
-  if (o.count < 0) o.count = o.duration > 0 ? INT64_MAX : 1'000'000;
+  // consume reads to the end of every partition unless told otherwise.
+  if (o.count < 0) o.count = (o.duration > 0 || o.mode == "consume") ? INT64_MAX : 1'000'000;
   if (o.mode == "e2e") {
     if (o.rate <= 0) {
       std::fprintf(stderr, "kgw-perf: e2e needs --rate (latency is measured below saturation)\n");
@@ -263,7 +265,18 @@ rd_kafka_t* make_producer(const Options& o, ProducerState& st) {
 // set. Values are `size` bytes; e2e values start with their send time.
 void produce_loop(const Options& o, rd_kafka_t* rk, rd_kafka_topic_t* rkt, ProducerState& st,
                   std::atomic<bool>* stop = nullptr) {
-  std::vector<char> value(o.size, 'x');
+  // Values are random uppercase letters, like Kafka's producer-perf-test,
+  // but different for every message (a window sliding over a 4 MiB pool):
+  // a payload of one repeated byte would let any compression along the way
+  // (RocksDB's blocks, the codecs) look far cheaper than with real data.
+  std::vector<char> pool((4u << 20) + o.size);
+  std::uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (char& c : pool) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift64
+    c = static_cast<char>('A' + x % 26);
+  }
+  std::vector<char> value(o.size);
+  std::size_t at = 0;
   const std::int64_t start = now_ns();
   const std::int64_t end = o.duration > 0 ? start + static_cast<std::int64_t>(o.duration * 1e9)
                                           : INT64_MAX;
@@ -283,6 +296,8 @@ void produce_loop(const Options& o, rd_kafka_t* rk, rd_kafka_topic_t* rkt, Produ
       }
       if (t >= end) break;
     }
+    std::memcpy(value.data(), pool.data() + at, value.size());
+    at = (at + 4099) % (pool.size() - value.size());
     const std::int64_t t = now_ns();
     if (o.mode == "e2e") std::memcpy(value.data(), &t, sizeof t);
     void* opaque = reinterpret_cast<void*>(static_cast<std::intptr_t>(t));
@@ -339,10 +354,9 @@ Consumer start_consumer(const Options& o, bool from_end) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   set(conf, "bootstrap.servers", o.brokers);
   set(conf, "enable.partition.eof", "true");
-  // Fetch big and prefetch a lot: the consumer, not its queue, should be
-  // what limits the rate.
-  set(conf, "fetch.max.bytes", "52428800");
-  set(conf, "max.partition.fetch.bytes", "10485760");
+  // Fetch sizes are librdkafka's defaults (50 MB per fetch, 1 MB per
+  // partition, as Kafka's consumer); prefetch a lot, so the consumer and
+  // not its queue limits the rate.
   set(conf, "queued.max.messages.kbytes", "262144");
   set(conf, "fetch.wait.max.ms", o.mode == "e2e" ? "100" : "500");
   set(conf, "fetch.error.backoff.ms", "10");

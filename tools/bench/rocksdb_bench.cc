@@ -71,7 +71,14 @@ int main(int argc, char** argv) {
   }
   kgw::Uuid topic;
   topic.bytes[15] = 1;
-  const std::string value(value_size, 'x');
+  // Random uppercase letters, as kgw-perf sends: bytes as compressible as
+  // the ones kgw stores in the same benchmark.
+  std::string value(value_size, ' ');
+  std::uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (char& c : value) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift64
+    c = static_cast<char>('A' + x % 26);
+  }
   rocksdb::WriteOptions wo;
   wo.sync = sync;
   std::uint64_t written = 0;

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Scale figures of one kgw node: many partitions, many idle connections,
 restart with a lot of data.
 
