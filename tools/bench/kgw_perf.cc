@@ -448,13 +448,15 @@ int run_e2e(const Options& o) {
   ProducerState st;
   st.summary = &produced;
   st.record_latency = true;
-  Consumer c = start_consumer(o, true);
+  // The producer asks for metadata first: it may auto-create the topic,
+  // which a consumer's metadata request never does.
   rd_kafka_t* rk = make_producer(o, st);
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, o.topic.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR) die("metadata", rd_kafka_err2str(e));
   rd_kafka_metadata_destroy(md);
+  Consumer c = start_consumer(o, true);
   // Give the consumer time to reach its fetch loop, so startup is not
   // counted as latency.
   {
