@@ -111,11 +111,12 @@ def partitions_case(args, tmp):
     k.stop()
     n = topics * per
     return [
-        (f"create {n:,} partitions ({topics} topics x {per})", f"{created_s:.2f} s"),
+        (f"create {n:,} partitions ({topics} topics x {per}, one CreateTopics request)",
+         f"{created_s * 1000:.1f} ms"),
         (f"RSS before / after {n:,} partitions", f"{before:.0f} / {after:.0f} MiB "
          f"({(after - before) * 1024 / n:.1f} KiB per partition)"),
         (f"restart with {n:,} partitions (SIGTERM, start to listening)",
-         f"{restart_s:.2f} s, RSS {restart_rss:.0f} MiB"),
+         f"{restart_s * 1000:.0f} ms, RSS {restart_rss:.0f} MiB"),
     ]
 
 
@@ -173,8 +174,8 @@ def restart_case(args, tmp):
     return [
         (f"{args.data_gib:g} GiB produced (1 KiB, 16 partitions)", f"{produce_s:.1f} s; data dir "
          f"{size:.2f} GiB"),
-        ("restart after SIGTERM (start to listening)", f"{clean_s:.2f} s"),
-        ("restart after SIGKILL (WAL replay)", f"{killed_s:.2f} s, RSS {rss:.0f} MiB"),
+        ("restart after SIGTERM (start to listening)", f"{clean_s * 1000:.0f} ms"),
+        ("restart after SIGKILL (WAL replay)", f"{killed_s * 1000:.0f} ms, RSS {rss:.0f} MiB"),
     ]
 
 
