@@ -109,9 +109,16 @@ void read_batches(Database& d, const Uuid& topic, std::int32_t partition, std::i
   rocksdb::ReadOptions ro;
   ro.iterate_lower_bound = &lower_slice;
   ro.iterate_upper_bound = &upper_slice;
+  // A fetch is a forward scan of blocks that are read once (a consumer
+  // reads each batch once): filling the block cache with them only
+  // evicts the blocks that are read again (index, meta), and costs a copy.
+  ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(d.db().NewIterator(ro, d.log()));
 
   const std::size_t limit = max_bytes > 0 ? static_cast<std::size_t>(max_bytes) : 0;
+  // Grown batch by batch, a multi-megabyte read would reallocate and copy
+  // itself a dozen times; a read usually fills most of its limit.
+  r.data.reserve(std::min<std::size_t>(limit, 8u << 20));
   for (seek_batch(*it, keys::log_key(topic, partition, offset)); it->Valid(); it->Next()) {
     rocksdb::Slice value = it->value();
     RecordBatchHeader h;
@@ -126,7 +133,11 @@ void read_batches(Database& d, const Uuid& topic, std::int32_t partition, std::i
     if (h.last_offset() < offset) continue;  // the batch before a gap
     // At least one whole batch, whatever max_bytes says (Kafka's rule).
     if (!r.data.empty() && r.data.size() + value.size() > limit) break;
-    r.data.insert(r.data.end(), value.data(), value.data() + value.size());
+    // Through uint8_t pointers: inserting a char range into a uint8_t
+    // vector converts element by element instead of one memcpy, which
+    // showed as a sixth of the read path's CPU in a profile.
+    const auto* v = reinterpret_cast<const std::uint8_t*>(value.data());
+    r.data.insert(r.data.end(), v, v + value.size());
     if (r.data.size() >= limit) break;
   }
   if (!it->status().ok()) {
@@ -815,6 +826,15 @@ void Store::set_topic_configs(const Uuid& id, std::map<std::string, std::string>
 void Store::append(const Uuid& topic, std::int32_t partition,
                    std::vector<std::vector<std::uint8_t>> batches,
                    std::function<void(AppendResult)> done) {
+  auto owned = std::make_shared<std::vector<std::vector<std::uint8_t>>>(std::move(batches));
+  std::vector<std::span<std::uint8_t>> views(owned->begin(), owned->end());
+  append_in_place(topic, partition, std::move(views), std::move(owned), std::move(done));
+}
+
+void Store::append_in_place(const Uuid& topic, std::int32_t partition,
+                            std::vector<std::span<std::uint8_t>> batches,
+                            std::shared_ptr<const void> owner,
+                            std::function<void(AppendResult)> done) {
   if (stopped_) return done(AppendResult{kStopped, -1, -1});
   auto fail = [&](std::string error) {
     post([done = std::move(done), error = std::move(error)] { done(AppendResult{error, -1, -1}); });
@@ -900,8 +920,12 @@ void Store::append(const Uuid& topic, std::int32_t partition,
     }
     return rocksdb::Status::OK();
   };
+  // `owner` rides with the completion, not with apply: apply is released
+  // on the writer thread, and the buffer (a request frame) should be freed
+  // on the loop thread that made it. The batch bytes are needed until
+  // apply has copied them into the WriteBatch, which is before complete.
   op.complete = [this, topic, partition, incarnation = t->incarnation, base, end,
-                 done = std::move(done)](const std::string& error) {
+                 owner = std::move(owner), done = std::move(done)](const std::string& error) {
     std::int64_t log_start = on_append_written(topic, partition, incarnation, end, error);
     done(AppendResult{error, error.empty() ? base : -1, log_start});
   };

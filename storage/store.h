@@ -78,6 +78,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -246,6 +247,14 @@ class Store {
   void append(const Uuid& topic, std::int32_t partition,
               std::vector<std::vector<std::uint8_t>> batches,
               std::function<void(AppendResult)> done);
+  // The same without copying the batches first: `batches` are views of
+  // whole batches inside a buffer that `owner` keeps alive (for Produce,
+  // the request frame). Base offsets are rewritten in place in that
+  // buffer, and the store holds `owner` until `done` has run, releasing
+  // it on the loop thread.
+  void append_in_place(const Uuid& topic, std::int32_t partition,
+                       std::vector<std::span<std::uint8_t>> batches,
+                       std::shared_ptr<const void> owner, std::function<void(AppendResult)> done);
 
   // Called on the loop thread after partitions' high watermarks advance
   // (once per partition per group commit); the broker wakes long-polling

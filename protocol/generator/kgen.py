@@ -191,8 +191,12 @@ class Emitter:
         t = f.type
         if f.is_struct:
             if nullable_now:
+                # emplace(T{}), not emplace(): clang decides that a nested
+                # struct with member initializers is not default-constructible
+                # while its enclosing class is incomplete, and remembers it.
                 return [f"if ({rd}.i8() < 0) {{", f"  {target}.reset();", "} else {",
-                        f"  if (!{target}.emplace().decode({rd}, version)) return false;", "}"]
+                        f"  if (!{target}.emplace({elem_cpp(f)}{{}}).decode({rd}, version)) "
+                        "return false;", "}"]
             return [f"if (!{target}.decode({rd}, version)) return false;"]
         if t in SCALAR:
             return [f"{target} = {rd}.{SCALAR[t][1]}();"]
@@ -478,7 +482,8 @@ class Emitter:
                 out.append(f"    if (({ncond}) && f.null()) {{")
                 out.append(f"      {m}.reset();")
                 out.append("    } else {")
-                out.append(f"      auto& y = {m}.emplace();")
+                # emplace(T{}) for clang, as in read_elem().
+                out.append(f"      auto& y = {m}.emplace(std::remove_cvref_t<decltype(*{m})>{{}});")
                 tgt = "y"
                 ind = "      "
             else:

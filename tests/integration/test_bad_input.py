@@ -2,7 +2,8 @@
 sizes, unknown APIs and versions, garbage bodies, huge array counts, and
 thousands of seeded random mutations of requests captured from real
 clients. After each, kgw must still be alive and serve a good client on
-another connection, without its memory running away.
+another connection, without its memory running away; during the mutation
+run a well-formed client produces and reads metadata beside it all along.
 
 Stdlib only; kcat (if installed) is the good client, else a raw request."""
 
@@ -13,6 +14,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import threading
 import time
 import unittest
 
@@ -305,6 +307,46 @@ def good_client_works(bootstrap):
     return proc.returncode == 0 and f"broker 1 at {bootstrap}".encode() in proc.stdout
 
 
+class GoodClientWhileFuzzing(threading.Thread):
+    """A well-formed client running beside the fuzzer: one connection kept
+    open all along, and a new one every round, each producing a message
+    (acks=1) and asking for metadata; every answer must come, correct.
+    Also samples kgw's RSS, so "memory bounded" covers the whole run, not
+    only its end."""
+
+    def __init__(self, test):
+        super().__init__(name="good-client", daemon=True)
+        self.test = test
+        self.stop = threading.Event()
+        self.rounds = 0
+        self.failures = []
+        self.peak_rss_kb = 0
+
+    def round_trip(self, conn, corr):
+        conn.send(produce_v3("kgw-good", 0, [b"good %d" % corr], 1, corr)
+                  + metadata_v1(["kgw-good"], correlation_id=corr + 1))
+        for want in (corr, corr + 1):
+            payload = conn.recv_frame()
+            if payload is None or struct.unpack_from(">i", payload)[0] != want:
+                raise AssertionError(f"no or wrong answer to request {want}")
+
+    def run(self):
+        corr = 1000
+        try:
+            with Conn(self.test.port) as kept:
+                while not self.stop.is_set():
+                    corr += 2
+                    self.round_trip(kept, corr)
+                    with Conn(self.test.port) as fresh:
+                        corr += 2
+                        self.round_trip(fresh, corr)
+                    self.rounds += 1
+                    self.peak_rss_kb = max(self.peak_rss_kb, self.test.kgw.rss_kb())
+                    self.stop.wait(0.05)
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.failures.append(f"round {self.rounds}: {e!r}")
+
+
 class BadInputTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -581,6 +623,8 @@ class BadInputTest(unittest.TestCase):
         rng = random.Random(FUZZ_SEED)
         fds_before = len(os.listdir(f"/proc/{self.kgw.pid}/fd"))
 
+        good = GoodClientWhileFuzzing(self)
+        good.start()
         sel = selectors.DefaultSelector()
         sent = answered = closed_by_kgw = 0
         open_conns = {}  # socket -> deadline
@@ -633,8 +677,15 @@ class BadInputTest(unittest.TestCase):
                                 + self.kgw.stderr_tail())
         pump(0)
         sel.close()
+        good.stop.set()
+        good.join(TIMEOUT)
         print(f"fuzz: {sent} connections, {answered} with answers, "
-              f"{closed_by_kgw} closed by kgw, RSS {self.kgw.rss_kb()} KiB", flush=True)
+              f"{closed_by_kgw} closed by kgw, RSS {self.kgw.rss_kb()} KiB (peak "
+              f"{good.peak_rss_kb} KiB); the good client did {good.rounds} rounds beside it",
+              flush=True)
+        self.assertEqual(good.failures, [], "a well-formed client failed while fuzzing")
+        self.assertGreater(good.rounds, 0)
+        self.assertLess(good.peak_rss_kb, RSS_LIMIT_KB, "kgw's RSS while fuzzing")
         self.assertHealthy()
         # No handler answered a request twice (net logs and drops those).
         self.assertNotIn("already answered", self.kgw.stderr_tail(100_000))

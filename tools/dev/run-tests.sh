@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The default test run: builds (installing what is missing), runs every test
-# in a normal build, then the unit tests again under ASan+UBSan.
-# Ends with one line "N passed, N failed, N skipped".
+# in a normal build, then every test again under ASan+UBSan, then each
+# libFuzzer target for a short while (tests/fuzz/run.sh, its own clang
+# build; the long run is its own command, see README).
+# Ends with one line "N passed, N failed, N skipped" (a fuzz target counts
+# as one test).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -13,9 +16,22 @@ meson test -C build --print-errorlogs --num-processes 2 || status=1
 KGW_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   meson test -C build-asan --print-errorlogs --num-processes 2 || status=1
 
+# 15 s per target: enough to replay the regressions and catch a shallow
+# new crash, short enough for the suite's 20-minute budget.
+fuzz_passed=0 fuzz_failed=0
+if fuzz_out=$(tests/fuzz/run.sh "${KGW_FUZZ_SECONDS:-15}"); then
+  fuzz_passed=$(grep -c "no crash" <<<"$fuzz_out" || true)
+else
+  fuzz_failed=1
+  status=1
+fi
+printf '%s\n' "$fuzz_out"
+
+FUZZ_PASSED=$fuzz_passed FUZZ_FAILED=$fuzz_failed \
 python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
-import json, sys
-counts = {"passed": 0, "failed": 0, "skipped": 0}
+import json, os, sys
+counts = {"passed": int(os.environ["FUZZ_PASSED"]), "failed": int(os.environ["FUZZ_FAILED"]),
+          "skipped": 0}
 for path in sys.argv[1:]:
     with open(path) as fh:
         for line in fh:

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what is missing (Debian bookworm, as root), configures and builds.
 #   tools/dev/setup.sh [BUILD_DIR [MESON_OPTIONS...]]
+#   tools/dev/setup.sh --packages-only
 # Used by run-gateway.sh and run-tests.sh; safe to run again (it only does
 # what is not done yet).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build_dir=${1:-build}
 shift || true
+packages_only=false
+[[ $build_dir == --packages-only ]] && packages_only=true
 
 packages=(
   # build
@@ -30,6 +33,9 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# tests/fuzz/run.sh configures its own clang build.
+$packages_only && exit 0
 
 if [[ ! -f "$build_dir/build.ninja" ]]; then
   meson setup "$build_dir" "$@" >/dev/null

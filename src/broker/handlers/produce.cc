@@ -14,7 +14,9 @@
 // when others in the same request fail. acks=0 gets no response at all.
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
+#include <span>
 
 #include "all_messages.h"
 #include "protocol/records/record_batch.h"
@@ -62,6 +64,24 @@ std::int64_t now_ms() {
 void finish_one(Broker& broker, const std::shared_ptr<ProduceCall>& call) {
   if (--call->pending != 0) return;
   if (!call->acks_zero) broker.respond(*call->req, call->resp);
+}
+
+// The completion of one partition's append: fills its answer.
+std::function<void(AppendResult)> written(Broker& broker, std::shared_ptr<ProduceCall> call,
+                                          std::size_t ti, std::size_t pi,
+                                          std::int64_t append_time) {
+  return [&broker, call = std::move(call), ti, pi, append_time](AppendResult r) {
+    auto& out = call->resp.responses[ti].partition_responses[pi];
+    if (!r.error.empty()) {
+      LOG_ERROR("produce", "append failed: %s", r.error.c_str());
+      out.error_code = code(ErrorCode::kKafkaStorageError);
+    } else {
+      out.base_offset = r.base_offset;
+      out.log_start_offset = r.log_start_offset;
+      out.log_append_time_ms = append_time;
+    }
+    finish_one(broker, call);
+  };
 }
 
 }  // namespace
@@ -116,8 +136,14 @@ void handle_produce(Broker& broker, RequestPtr req) {
       const std::int64_t segment_bytes = broker.config().topic_long(topic->configs, "segment.bytes");
       const bool log_append_time =
           broker.config().topic_value(topic->configs, "message.timestamp.type") == "LogAppendTime";
-      std::vector<std::vector<std::uint8_t>> owned;
-      owned.reserve(batches.size());
+      // Views of the batches inside the request frame, which is ours to
+      // change: the common path appends them in place (the store keeps the
+      // frame alive until the write is done), with no copy on the loop
+      // thread; only the base offset (and for LogAppendTime the
+      // timestamp) is rewritten.
+      std::vector<std::span<std::uint8_t>> views;
+      views.reserve(batches.size());
+      std::uint8_t* const frame = req->frame.bytes.data();
       ErrorCode result = record_error_code(err);
       for (const Bytes& b : batches) {
         if (result != ErrorCode::kNone) break;
@@ -130,7 +156,9 @@ void handle_produce(Broker& broker, RequestPtr req) {
         if (result == ErrorCode::kNone && static_cast<std::int64_t>(b.size()) > segment_bytes) {
           result = ErrorCode::kRecordListTooLarge;
         }
-        if (result == ErrorCode::kNone) owned.emplace_back(b.begin(), b.end());
+        if (result == ErrorCode::kNone) {
+          views.emplace_back(frame + (b.data() - req->frame.bytes.data()), b.size());
+        }
       }
       if (result != ErrorCode::kNone) {
         LOG_DEBUG("produce", "%s: %.*s-%d rejected: %s", req->peer().c_str(),
@@ -148,26 +176,28 @@ void handle_produce(Broker& broker, RequestPtr req) {
         }
         ++call->pending;
         broker.store().append(id, partition, std::move(owned),
-                              [&broker, call, ti, pi, append_time](AppendResult r) {
-                                auto& out = call->resp.responses[ti].partition_responses[pi];
-                                if (!r.error.empty()) {
-                                  LOG_ERROR("produce", "append failed: %s", r.error.c_str());
-                                  out.error_code = code(ErrorCode::kKafkaStorageError);
-                                } else {
-                                  out.base_offset = r.base_offset;
-                                  out.log_start_offset = r.log_start_offset;
-                                  out.log_append_time_ms = append_time;
-                                }
-                                finish_one(broker, call);
-                              });
+                              written(broker, call, ti, pi, append_time));
       };
       const RecordRules rules = RecordRules::of(broker.config(), topic->configs);
       const AppendSequencer::Key key{topic->id, pd.index};
       AppendSequencer& sequencer = broker.append_sequencer();
       if (!rules.active() && !sequencer.busy(key)) {
-        append(std::move(owned));
+        std::int64_t append_time = -1;
+        if (log_append_time) {
+          append_time = now_ms();
+          for (auto& b : views) set_log_append_time(b, append_time);
+        }
+        ++call->pending;
+        broker.store().append_in_place(
+            topic->id, pd.index, std::move(views), req,
+            written(broker, call, ti, pi, append_time));
         continue;
       }
+      // Checked, recompressed or queued batches outlive this call on their
+      // own: copy them out of the frame.
+      std::vector<std::vector<std::uint8_t>> owned;
+      owned.reserve(views.size());
+      for (const auto& v : views) owned.emplace_back(v.begin(), v.end());
       // Records to check (or recompress) on the threadpool, or a line to
       // wait in: appends to the partition keep the order requests came in.
       const std::uint64_t ticket = sequencer.enter(key);
