@@ -49,6 +49,31 @@ std::string encode_i64(std::int64_t v) {
   return s;
 }
 
+std::string producer_state_key(const Uuid& topic, std::int32_t partition,
+                               std::int64_t producer_id) {
+  std::string k(1, kProducerState);
+  k += partition_begin(topic, partition);
+  put_i64(k, producer_id);
+  return k;
+}
+
+std::string aborted_txn_key(const Uuid& topic, std::int32_t partition, std::int64_t last_offset,
+                            std::int64_t producer_id) {
+  std::string k(1, kAbortedTxn);
+  k += partition_begin(topic, partition);
+  put_i64(k, last_offset);
+  put_i64(k, producer_id);
+  return k;
+}
+
+std::string producers_topic_begin(char kind, const Uuid& topic) {
+  return std::string(1, kind) + topic_begin(topic);
+}
+
+std::string producers_topic_end(char kind, const Uuid& topic) {
+  return std::string(1, kind) + topic_end(topic);
+}
+
 std::string partition_begin(const Uuid& topic, std::int32_t partition) {
   return id_partition(topic, static_cast<std::uint32_t>(partition));
 }

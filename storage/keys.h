@@ -59,6 +59,23 @@ bool in_partition(std::string_view key, const Uuid& topic, std::int32_t partitio
 std::int64_t log_key_offset(std::string_view key);
 std::int64_t time_key_timestamp(std::string_view key);
 
+// producers family (storage/producer_store.h owns the values):
+//   'P' | topic id | partition (u32) | producer id (i64)    -> a partition's producer state
+//   'A' | topic id | partition (u32) | last offset (i64) | producer id (i64)
+//                                                           -> an aborted transaction
+//   'T' | transactional id                                   -> transaction coordinator state
+//   'N'                                                      -> next unallocated producer id
+inline constexpr char kProducerState = 'P';
+inline constexpr char kAbortedTxn = 'A';
+inline constexpr char kTransaction = 'T';
+inline constexpr char kNextProducerId = 'N';
+std::string producer_state_key(const Uuid& topic, std::int32_t partition, std::int64_t producer_id);
+std::string aborted_txn_key(const Uuid& topic, std::int32_t partition, std::int64_t last_offset,
+                            std::int64_t producer_id);
+// Bounds of a whole topic's records of one kind ('P' or 'A').
+std::string producers_topic_begin(char kind, const Uuid& topic);
+std::string producers_topic_end(char kind, const Uuid& topic);
+
 // meta keys.
 inline constexpr char kMetaFormat = 'V';
 inline constexpr char kMetaTopic = 'T';

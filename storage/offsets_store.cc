@@ -10,6 +10,7 @@ namespace {
 
 constexpr char kGroupKey = 'G';
 constexpr char kOffsetKey = 'O';
+constexpr char kTxnOffsetKey = 'Q';
 constexpr std::uint8_t kFormat = 0;
 
 void put_u16(std::string& out, std::size_t v) {
@@ -40,8 +41,22 @@ std::string offset_key(const std::string& group_id, const std::string& topic,
   return k;
 }
 
+std::string txn_offset_key(const std::string& group_id, std::int64_t producer_id,
+                           const std::string& topic, std::int32_t partition) {
+  std::string k;
+  k.push_back(kTxnOffsetKey);
+  put_u16(k, group_id.size());
+  k += group_id;
+  keys::put_i64(k, producer_id);
+  put_u16(k, topic.size());
+  k += topic;
+  keys::put_u32(k, static_cast<std::uint32_t>(partition));
+  return k;
+}
+
+// Offset keys, with the producer id between group and topic for 'Q' keys.
 bool parse_offset_key(std::string_view key, std::string& group_id, std::string& topic,
-                      std::int32_t& partition) {
+                      std::int32_t& partition, std::int64_t* producer_id = nullptr) {
   std::size_t at = 1;
   auto take_string = [&](std::string& out) {
     if (key.size() < at + 2) return false;
@@ -52,7 +67,13 @@ bool parse_offset_key(std::string_view key, std::string& group_id, std::string& 
     at += n;
     return true;
   };
-  if (!take_string(group_id) || !take_string(topic) || key.size() != at + 4) return false;
+  if (!take_string(group_id)) return false;
+  if (producer_id != nullptr) {
+    if (key.size() < at + 8) return false;
+    *producer_id = keys::get_i64(key.data() + at);
+    at += 8;
+  }
+  if (!take_string(topic) || key.size() != at + 4) return false;
   partition = static_cast<std::int32_t>(keys::get_u32(key.data() + at));
   return partition >= 0;
 }
@@ -167,7 +188,21 @@ void OffsetsStore::Batch::delete_offset(const std::string& group_id, const std::
   writes_.push_back(RecordWrite{offset_key(group_id, topic, partition), std::nullopt});
 }
 
-std::string OffsetsStore::load(const OnGroup& on_group, const OnOffset& on_offset) {
+void OffsetsStore::Batch::put_txn_offset(const std::string& group_id, std::int64_t producer_id,
+                                         const std::string& topic, std::int32_t partition,
+                                         const CommittedOffset& offset) {
+  writes_.push_back(RecordWrite{txn_offset_key(group_id, producer_id, topic, partition),
+                                encode_committed_offset(offset)});
+}
+
+void OffsetsStore::Batch::delete_txn_offset(const std::string& group_id, std::int64_t producer_id,
+                                            const std::string& topic, std::int32_t partition) {
+  writes_.push_back(
+      RecordWrite{txn_offset_key(group_id, producer_id, topic, partition), std::nullopt});
+}
+
+std::string OffsetsStore::load(const OnGroup& on_group, const OnOffset& on_offset,
+                               const OnTxnOffset& on_txn_offset) {
   return store_.scan_records(
       RecordFamily::kOffsets, [&](std::string_view key, std::string_view value) -> std::string {
         if (!key.empty() && key[0] == kGroupKey) {
@@ -191,6 +226,19 @@ std::string OffsetsStore::load(const OnGroup& on_group, const OnOffset& on_offse
                    std::to_string(partition) + " cannot be decoded";
           }
           on_offset(group_id, topic, partition, std::move(o));
+          return "";
+        }
+        if (!key.empty() && key[0] == kTxnOffsetKey) {
+          std::string group_id, topic;
+          std::int32_t partition = 0;
+          std::int64_t producer_id = -1;
+          CommittedOffset o;
+          if (!parse_offset_key(key, group_id, topic, partition, &producer_id) ||
+              !decode_committed_offset(value, o)) {
+            return "offsets: a transactional offset of group '" + group_id +
+                   "' cannot be decoded";
+          }
+          if (on_txn_offset) on_txn_offset(group_id, producer_id, topic, partition, std::move(o));
           return "";
         }
         // Kinds a newer version may add: left alone, so a downgrade starts.

@@ -7,6 +7,8 @@
 // offsets sort together and apart from every other group's):
 //   'G' | group id                                              -> GroupRecord
 //   'O' | u16 len | group id | u16 len | topic | u32 partition  -> CommittedOffset
+//   'Q' | u16 len | group id | i64 producer id | u16 len | topic | u32 partition
+//                                                  -> CommittedOffset of an open transaction
 // Values start with a format byte (0 today); a value this version cannot
 // read is damage, reported with the key, never skipped silently.
 //
@@ -81,6 +83,12 @@ class OffsetsStore {
                     const CommittedOffset& offset);
     void delete_offset(const std::string& group_id, const std::string& topic,
                        std::int32_t partition);
+    // Offsets committed in a transaction, visible once it commits.
+    void put_txn_offset(const std::string& group_id, std::int64_t producer_id,
+                        const std::string& topic, std::int32_t partition,
+                        const CommittedOffset& offset);
+    void delete_txn_offset(const std::string& group_id, std::int64_t producer_id,
+                           const std::string& topic, std::int32_t partition);
     bool empty() const { return writes_.empty(); }
 
    private:
@@ -92,11 +100,16 @@ class OffsetsStore {
   using OnOffset = std::function<void(const std::string& group_id, const std::string& topic,
                                       std::int32_t partition, CommittedOffset)>;
 
+  using OnTxnOffset =
+      std::function<void(const std::string& group_id, std::int64_t producer_id,
+                         const std::string& topic, std::int32_t partition, CommittedOffset)>;
+
   explicit OffsetsStore(Store& store) : store_(store) {}
 
   // Start-up only (blocks on disk): every stored group and offset. Returns
   // "" or one line naming the data dir and the damaged record.
-  std::string load(const OnGroup& on_group, const OnOffset& on_offset);
+  std::string load(const OnGroup& on_group, const OnOffset& on_offset,
+                   const OnTxnOffset& on_txn_offset = nullptr);
   // `done` runs on the loop thread once the batch is written ("" or why not).
   void write(Batch batch, Store::Done done);
 

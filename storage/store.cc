@@ -98,12 +98,13 @@ void seek_batch(rocksdb::Iterator& it, const std::string& target) {
 }
 
 void read_batches(Database& d, const Uuid& topic, std::int32_t partition, std::int64_t offset,
-                  std::int32_t max_bytes, ReadResult& r) {
+                  std::int32_t max_bytes, std::int64_t upper_offset, ReadResult& r) {
   const std::string lower = keys::partition_begin(topic, partition);
   // Batches below the high watermark captured by read() are all written
   // (its write completed before the watermark moved), and none above it
-  // may be returned: the bound does both.
-  const std::string upper = keys::log_key(topic, partition, r.high_watermark);
+  // may be returned: the bound does both. `upper_offset` is that watermark
+  // or a lower limit (the last stable offset).
+  const std::string upper = keys::log_key(topic, partition, upper_offset);
   rocksdb::Slice lower_slice = slice(lower);
   rocksdb::Slice upper_slice = slice(upper);
   rocksdb::ReadOptions ro;
@@ -774,6 +775,13 @@ void Store::delete_topic(Uuid id, Done done) {
     }
     if (s.ok()) s = b.DeleteRange(d->log(), keys::topic_begin(id), keys::topic_end(id));
     if (s.ok()) s = b.DeleteRange(d->timeindex(), keys::topic_begin(id), keys::topic_end(id));
+    // Producer state and aborted transactions of its partitions.
+    for (char kind : {keys::kProducerState, keys::kAbortedTxn}) {
+      if (s.ok()) {
+        s = b.DeleteRange(d->producers(), keys::producers_topic_begin(kind, id),
+                          keys::producers_topic_end(kind, id));
+      }
+    }
     return s;
   };
   op.complete = [done = std::move(done)](const std::string& error) { done(error); };
@@ -825,16 +833,19 @@ void Store::set_topic_configs(const Uuid& id, std::map<std::string, std::string>
 
 void Store::append(const Uuid& topic, std::int32_t partition,
                    std::vector<std::vector<std::uint8_t>> batches,
-                   std::function<void(AppendResult)> done) {
+                   std::function<void(AppendResult)> done,
+                   std::vector<RecordWrite> producer_writes) {
   auto owned = std::make_shared<std::vector<std::vector<std::uint8_t>>>(std::move(batches));
   std::vector<std::span<std::uint8_t>> views(owned->begin(), owned->end());
-  append_in_place(topic, partition, std::move(views), std::move(owned), std::move(done));
+  append_in_place(topic, partition, std::move(views), std::move(owned), std::move(done),
+                  std::move(producer_writes));
 }
 
 void Store::append_in_place(const Uuid& topic, std::int32_t partition,
                             std::vector<std::span<std::uint8_t>> batches,
                             std::shared_ptr<const void> owner,
-                            std::function<void(AppendResult)> done) {
+                            std::function<void(AppendResult)> done,
+                            std::vector<RecordWrite> producer_writes) {
   if (stopped_) return done(AppendResult{kStopped, -1, -1});
   auto fail = [&](std::string error) {
     post([done = std::move(done), error = std::move(error)] { done(AppendResult{error, -1, -1}); });
@@ -901,7 +912,13 @@ void Store::append_in_place(const Uuid& topic, std::int32_t partition,
   op.bytes = bytes;
   op.apply = [d = db_.get(), topic, partition, batches = std::move(batches),
               offsets = std::move(offsets), index = std::move(index),
-              segment_records = std::move(segment_records)](rocksdb::DB&, rocksdb::WriteBatch& b) {
+              segment_records = std::move(segment_records),
+              producer_writes = std::move(producer_writes)](rocksdb::DB&, rocksdb::WriteBatch& b) {
+    for (const auto& w : producer_writes) {
+      rocksdb::Status s = w.value ? b.Put(d->producers(), w.key, *w.value)
+                                  : b.Delete(d->producers(), w.key);
+      if (!s.ok()) return s;
+    }
     for (std::size_t i = 0; i < batches.size(); ++i) {
       rocksdb::Status s = b.Put(
           d->log(), keys::log_key(topic, partition, offsets[i]),
@@ -1008,7 +1025,8 @@ void Store::job_finished() {
 }
 
 void Store::read(const Uuid& topic, std::int32_t partition, std::int64_t offset,
-                 std::int32_t max_bytes, std::function<void(ReadResult)> done) {
+                 std::int32_t max_bytes, std::function<void(ReadResult)> done,
+                 std::int64_t limit) {
   // A negative offset would encode above every key; the caller should have
   // refused it (fetch_offset_in_range), so just read from the start.
   offset = std::max<std::int64_t>(offset, 0);
@@ -1025,14 +1043,16 @@ void Store::read(const Uuid& topic, std::int32_t partition, std::int64_t offset,
   }
   r.high_watermark = ps->high_watermark;
   r.log_start_offset = ps->log_start_offset;
-  if (offset >= ps->high_watermark) {
+  const std::int64_t upper =
+      limit >= 0 ? std::min(limit, ps->high_watermark) : ps->high_watermark;
+  if (offset >= upper) {
     // Nothing to read yet (the long-poll case): no trip to the pool.
     return post([done = std::move(done), r = std::move(r)] { done(r); });
   }
   queue_work(std::make_unique<FnJob<ReadResult>>(
       std::move(r),
-      [d = db_.get(), topic, partition, offset, max_bytes](ReadResult& out) {
-        read_batches(*d, topic, partition, offset, max_bytes, out);
+      [d = db_.get(), topic, partition, offset, max_bytes, upper](ReadResult& out) {
+        read_batches(*d, topic, partition, offset, max_bytes, upper, out);
       },
       std::move(done)));
 }

@@ -244,9 +244,13 @@ class Store {
   // batch_length matches, last_offset_delta >= 0) and fails the whole call
   // if one is off. Offsets are assigned now, in order; each batch's base
   // offset is rewritten in place (it is outside the CRC).
+  // `producer_writes` are records of the producers family written in the
+  // same atomic write (idempotent producer state, transaction markers'
+  // bookkeeping), so they never disagree with the log after a crash.
   void append(const Uuid& topic, std::int32_t partition,
               std::vector<std::vector<std::uint8_t>> batches,
-              std::function<void(AppendResult)> done);
+              std::function<void(AppendResult)> done,
+              std::vector<RecordWrite> producer_writes = {});
   // The same without copying the batches first: `batches` are views of
   // whole batches inside a buffer that `owner` keeps alive (for Produce,
   // the request frame). Base offsets are rewritten in place in that
@@ -254,7 +258,8 @@ class Store {
   // it on the loop thread.
   void append_in_place(const Uuid& topic, std::int32_t partition,
                        std::vector<std::span<std::uint8_t>> batches,
-                       std::shared_ptr<const void> owner, std::function<void(AppendResult)> done);
+                       std::shared_ptr<const void> owner, std::function<void(AppendResult)> done,
+                       std::vector<RecordWrite> producer_writes = {});
 
   // Called on the loop thread after partitions' high watermarks advance
   // (once per partition per group commit); the broker wakes long-polling
@@ -268,8 +273,10 @@ class Store {
   // Checking `offset` against the log start and end offsets is the
   // caller's job (PartitionState::fetch_offset_in_range): a read below the
   // log start returns the first batches still stored.
+  // `limit` (exclusive), when not -1, stops the read earlier than the high
+  // watermark: read_committed fetches stop at the last stable offset.
   void read(const Uuid& topic, std::int32_t partition, std::int64_t offset, std::int32_t max_bytes,
-            std::function<void(ReadResult)> done);
+            std::function<void(ReadResult)> done, std::int64_t limit = -1);
 
   // ListOffsets by time: the first record (offset >= log start, below the
   // high watermark) whose timestamp is >= `timestamp`, and that timestamp;
