@@ -19,10 +19,13 @@
 #include "src/broker/broker.h"
 #include "src/broker/broker_config.h"
 #include "src/group/group_coordinator.h"
+#include "src/txn/producer_state_manager.h"
+#include "src/txn/transaction_coordinator.h"
 #include "src/net/server.h"
 #include "src/options.h"
 #include "src/util/log.h"
 #include "storage/offsets_store.h"
+#include "storage/producer_store.h"
 #include "storage/store.h"
 
 namespace {
@@ -108,6 +111,26 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     std::fprintf(stderr, "kgw: %s\n", error.c_str());
     return 1;
   }
+  ProducerStore producer_records(*store);
+  ProducerStateManager producers(producer_records);
+  TransactionCoordinatorConfig txn_config;
+  txn_config.max_timeout_ms = static_cast<std::int32_t>(config.get_long("transaction.max.timeout.ms"));
+  TransactionCoordinator txns(loop, producer_records, *store, producers, groups, txn_config);
+  {
+    ProducerStore::Loaders loaders;
+    loaders.state = [&producers](const Uuid& t, std::int32_t p, std::int64_t pid,
+                                 ProducerStateRecord r) { producers.load_state(t, p, pid, std::move(r)); };
+    loaders.aborted = [&producers](const Uuid& t, std::int32_t p, std::int64_t pid,
+                                   std::int64_t first, std::int64_t last) {
+      producers.load_aborted(t, p, pid, first, last);
+    };
+    loaders.transaction = [&txns](TransactionRecord r) { txns.load_transaction(std::move(r)); };
+    loaders.next_producer_id = [&txns](std::int64_t next) { txns.load_next_producer_id(next); };
+    if (error = producer_records.load(loaders); !error.empty()) {
+      std::fprintf(stderr, "kgw: %s\n", error.c_str());
+      return 1;
+    }
+  }
 
   BrokerIdentity identity;
   identity.node_id = static_cast<std::int32_t>(config.get_long("node.id"));
@@ -128,7 +151,8 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   }
   identity.advertised_host = opts.advertise_host.empty() ? opts.listen_host : opts.advertise_host;
   identity.advertised_port = opts.advertise_port >= 0 ? opts.advertise_port : server.port();
-  Broker broker(loop, server, *store, groups, config, identity);
+  Broker broker(loop, server, *store, BrokerServices{groups, txns, producers}, config, identity);
+  txns.start();
   broker_ptr = &broker;
 
   App app;

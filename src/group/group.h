@@ -124,6 +124,15 @@ class Group {
   TimerQueue::Id sync_timer = 0;
 
   std::map<TopicPartitionKey, CommittedOffset> offsets;
+  // Offsets committed inside open transactions, by producer id: visible
+  // (moved into `offsets`) when the transaction commits.
+  std::map<std::int64_t, std::map<TopicPartitionKey, CommittedOffset>> txn_offsets;
+  bool has_pending_txn_offset(const TopicPartitionKey& key) const {
+    for (const auto& [pid, offsets_of] : txn_offsets) {
+      if (offsets_of.count(key) != 0) return true;
+    }
+    return false;
+  }
 
   bool is(GroupState s) const { return state == s; }
   bool has(const std::string& member_id) const { return members.count(member_id) != 0; }

@@ -126,6 +126,12 @@ std::string GroupCoordinator::load() {
         Group* g = find(group_id);
         if (g == nullptr) g = &create(group_id);  // a group that only stores offsets
         g->offsets[{topic, partition}] = std::move(o);
+      },
+      [this](const std::string& group_id, std::int64_t producer_id, const std::string& topic,
+             std::int32_t partition, CommittedOffset o) {
+        Group* g = find(group_id);
+        if (g == nullptr) g = &create(group_id);
+        g->txn_offsets[producer_id][{topic, partition}] = std::move(o);
       });
   if (!error.empty()) return error;
   // Members of loaded groups get one session timeout to heartbeat again.
@@ -874,7 +880,7 @@ void GroupCoordinator::remove_member_and_update(Group& g, const std::string& mem
 
 std::optional<ErrorCode> GroupCoordinator::validate_commit(
     const Group& g, std::int32_t generation_id, const std::string& member_id,
-    const std::optional<std::string>& instance_id) const {
+    const std::optional<std::string>& instance_id, bool transactional) const {
   if (g.is(GroupState::kDead)) return ErrorCode::kCoordinatorNotAvailable;
   if (generation_id >= 0 || !member_id.empty() || instance_id) {
     if (instance_id) {
@@ -888,8 +894,8 @@ std::optional<ErrorCode> GroupCoordinator::validate_commit(
   }
   // Generation -1 and no member: a client that uses the group only to
   // store offsets (kcat, admin tools, assign()-only consumers). Allowed
-  // while nobody is a member.
-  if (!g.is(GroupState::kEmpty)) return ErrorCode::kUnknownMemberId;
+  // while nobody is a member; transactional producers always may.
+  if (!transactional && !g.is(GroupState::kEmpty)) return ErrorCode::kUnknownMemberId;
   return std::nullopt;
 }
 
@@ -971,24 +977,98 @@ void GroupCoordinator::store_offsets(Group& g, CommitArgs& args,
   });
 }
 
+void GroupCoordinator::commit_txn_offsets(TxnCommitArgs args,
+                                          std::function<void(std::vector<ErrorCode>)> done) {
+  const std::size_t n = args.partitions.size();
+  Group* g = find(args.group_id);
+  if (g == nullptr) g = &create(args.group_id);
+  if (auto e = validate_commit(*g, args.generation_id, args.member_id, args.group_instance_id,
+                               true)) {
+    return done(std::vector<ErrorCode>(n, *e));
+  }
+  const std::int64_t now = wall_ms();
+  std::vector<ErrorCode> errors(n, ErrorCode::kNone);
+  std::vector<std::pair<TopicPartitionKey, CommittedOffset>> accepted;
+  OffsetsStore::Batch batch;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto& p = args.partitions[i];
+    const std::string metadata = p.metadata.value_or("");
+    if (metadata.size() > static_cast<std::size_t>(config_.max_metadata_bytes)) {
+      errors[i] = ErrorCode::kOffsetMetadataTooLarge;
+      continue;
+    }
+    CommittedOffset o{p.offset, p.leader_epoch, metadata, now, -1};
+    batch.put_txn_offset(g->id(), args.producer_id, p.topic, p.partition, o);
+    accepted.emplace_back(TopicPartitionKey{p.topic, p.partition}, std::move(o));
+  }
+  if (batch.empty()) return done(std::move(errors));
+  store_.write(std::move(batch), [this, gid = g->id(), pid = args.producer_id,
+                                  accepted = std::move(accepted), errors = std::move(errors),
+                                  done = std::move(done)](const std::string& error) mutable {
+    if (!error.empty()) {
+      for (auto& e : errors) {
+        if (e == ErrorCode::kNone) e = kStorageFailure;
+      }
+      return done(std::move(errors));
+    }
+    Group* grp = find(gid);
+    if (grp == nullptr) grp = &create(gid);
+    for (auto& [key, o] : accepted) grp->txn_offsets[pid][key] = std::move(o);
+    done(std::move(errors));
+  });
+}
+
+void GroupCoordinator::complete_txn_offsets(const std::string& group_id, std::int64_t producer_id,
+                                            bool commit,
+                                            std::function<void(const std::string&)> done) {
+  Group* g = find(group_id);
+  if (g == nullptr) return done("");
+  auto it = g->txn_offsets.find(producer_id);
+  if (it == g->txn_offsets.end()) return done("");
+  OffsetsStore::Batch batch;
+  for (const auto& [key, o] : it->second) {
+    if (commit) batch.put_offset(group_id, key.first, key.second, o);
+    batch.delete_txn_offset(group_id, producer_id, key.first, key.second);
+  }
+  store_.write(std::move(batch), [this, group_id, producer_id, commit,
+                                  done = std::move(done)](const std::string& error) {
+    Group* grp = find(group_id);
+    if (error.empty() && grp != nullptr) {
+      auto pending = grp->txn_offsets.find(producer_id);
+      if (pending != grp->txn_offsets.end()) {
+        if (commit) {
+          for (auto& [key, o] : pending->second) grp->offsets[key] = std::move(o);
+        }
+        grp->txn_offsets.erase(pending);
+      }
+    }
+    done(error);
+  });
+}
+
 FetchOffsetsResult GroupCoordinator::fetch_offsets(
     const std::string& group_id,
     const std::optional<std::vector<std::pair<std::string, std::vector<std::int32_t>>>>& topics,
-    bool /*require_stable: no transactional offsets pend yet*/) const {
+    bool require_stable) const {
   FetchOffsetsResult result;
   const Group* g = find(group_id);
   if (!topics) {
     if (g == nullptr) return result;
     for (const auto& [key, o] : g->offsets) {
-      result.partitions.push_back(
-          FetchedOffset{key.first, key.second, o.offset, o.leader_epoch, o.metadata, ErrorCode::kNone});
+      const ErrorCode e = require_stable && g->has_pending_txn_offset(key)
+                              ? ErrorCode::kUnstableOffsetCommit
+                              : ErrorCode::kNone;
+      result.partitions.push_back(FetchedOffset{key.first, key.second, o.offset, o.leader_epoch,
+                                                o.metadata, e});
     }
     return result;
   }
   for (const auto& [topic, partitions] : *topics) {
     for (std::int32_t p : partitions) {
       FetchedOffset f{topic, p, -1, -1, "", ErrorCode::kNone};
-      if (g != nullptr) {
+      if (g != nullptr && require_stable && g->has_pending_txn_offset({topic, p})) {
+        f.error = ErrorCode::kUnstableOffsetCommit;
+      } else if (g != nullptr) {
         auto it = g->offsets.find({topic, p});
         if (it != g->offsets.end()) {
           f.offset = it->second.offset;
@@ -1103,7 +1183,8 @@ void GroupCoordinator::expire_offsets() {
       }
       if (out) gone.push_back(key);
     }
-    const bool now_dead = g.is(GroupState::kEmpty) && g.offsets.size() == gone.size();
+    const bool now_dead =
+        g.is(GroupState::kEmpty) && g.offsets.size() == gone.size() && g.txn_offsets.empty();
     if (gone.empty() && !now_dead) continue;
     OffsetsStore::Batch batch;
     for (const auto& key : gone) {

@@ -122,6 +122,15 @@ struct CommitArgs {
   std::vector<CommitPartition> partitions;
 };
 
+struct TxnCommitArgs {
+  std::string group_id;
+  std::int64_t producer_id = -1;
+  std::int32_t generation_id = -1;
+  std::string member_id;
+  std::optional<std::string> group_instance_id;
+  std::vector<CommitPartition> partitions;
+};
+
 struct FetchedOffset {
   std::string topic;
   std::int32_t partition = 0;
@@ -183,7 +192,17 @@ class GroupCoordinator {
 
   // `done` gets one error per partition, in order.
   void commit_offsets(CommitArgs args, std::function<void(std::vector<ErrorCode>)> done);
-  // `topics` nullopt: every committed offset of the group.
+  // TxnOffsetCommit: offsets held back until the producer's transaction
+  // ends (the transaction coordinator has checked the producer). `done`
+  // gets one error per partition, in order.
+  void commit_txn_offsets(TxnCommitArgs args, std::function<void(std::vector<ErrorCode>)> done);
+  // The producer's transaction ended: its offsets become the committed
+  // ones (commit) or are dropped (abort). `done` gets "" or the error.
+  void complete_txn_offsets(const std::string& group_id, std::int64_t producer_id, bool commit,
+                            std::function<void(const std::string&)> done);
+  // `topics` nullopt: every committed offset of the group. With
+  // require_stable, partitions with offsets in an open transaction answer
+  // UNSTABLE_OFFSET_COMMIT.
   FetchOffsetsResult fetch_offsets(
       const std::string& group_id,
       const std::optional<std::vector<std::pair<std::string, std::vector<std::int32_t>>>>& topics,
@@ -250,7 +269,8 @@ class GroupCoordinator {
   // Offsets.
   std::optional<ErrorCode> validate_commit(const Group& g, std::int32_t generation_id,
                                            const std::string& member_id,
-                                           const std::optional<std::string>& instance_id) const;
+                                           const std::optional<std::string>& instance_id,
+                                           bool transactional = false) const;
   void store_offsets(Group& g, CommitArgs& args, std::function<void(std::vector<ErrorCode>)> done);
   void persist_group(Group& g, std::function<void(const std::string& error)> done);
   void schedule_offset_expiry();

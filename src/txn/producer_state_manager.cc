@@ -1,0 +1,253 @@
+#include "src/txn/producer_state_manager.h"
+
+#include <algorithm>
+#include <climits>
+
+namespace kgw {
+
+namespace {
+
+// Kafka's DefaultRecordBatch.incrementSequence: sequences wrap from
+// INT32_MAX to 0.
+std::int32_t increment_sequence(std::int32_t seq, std::int32_t by) {
+  if (seq > INT32_MAX - by) return by - (INT32_MAX - seq) - 1;
+  return seq + by;
+}
+
+std::int32_t last_sequence(const RecordBatchHeader& h) {
+  return increment_sequence(h.base_sequence, h.last_offset_delta);
+}
+
+bool in_sequence(std::int32_t last_seq, std::int32_t next_seq) {
+  return next_seq == last_seq + 1 || (next_seq == 0 && last_seq == INT32_MAX);
+}
+
+}  // namespace
+
+ProducerStateRecord ProducerStateManager::to_record(const Entry& e) {
+  ProducerStateRecord r;
+  r.epoch = e.epoch;
+  r.coordinator_epoch = e.coordinator_epoch;
+  r.txn_first_offset = e.txn_first_offset;
+  r.last_timestamp = e.last_timestamp;
+  r.batches.assign(e.batches.begin(), e.batches.end());
+  return r;
+}
+
+void ProducerStateManager::load_state(const Uuid& topic, std::int32_t partition,
+                                      std::int64_t producer_id, ProducerStateRecord r) {
+  Partition& p = partitions_[{topic, partition}];
+  Entry& e = p.producers[producer_id];
+  e.epoch = r.epoch;
+  e.coordinator_epoch = r.coordinator_epoch;
+  e.txn_first_offset = r.txn_first_offset;
+  e.last_timestamp = r.last_timestamp;
+  e.batches.assign(r.batches.begin(), r.batches.end());
+  if (e.txn_first_offset >= 0) p.open[e.txn_first_offset] = producer_id;
+}
+
+void ProducerStateManager::load_aborted(const Uuid& topic, std::int32_t partition,
+                                        std::int64_t producer_id, std::int64_t first_offset,
+                                        std::int64_t last_offset) {
+  partitions_[{topic, partition}].aborted[{last_offset, producer_id}] = first_offset;
+}
+
+AppendCheck ProducerStateManager::check_append(const Uuid& topic, std::int32_t partition,
+                                               std::span<const RecordBatchHeader> batches,
+                                               std::int64_t first_offset, std::int64_t now_ms) {
+  AppendCheck out;
+  bool any_idempotent = false;
+  for (const auto& h : batches) any_idempotent |= h.producer_id >= 0;
+  if (!any_idempotent) return out;
+
+  Partition& part = partitions_[{topic, partition}];
+  // Work on copies: a refused request changes nothing.
+  std::map<std::int64_t, Entry> staged;
+  auto entry_of = [&](std::int64_t pid) -> Entry* {
+    auto s = staged.find(pid);
+    if (s != staged.end()) return &s->second;
+    auto it = part.producers.find(pid);
+    if (it == part.producers.end()) return nullptr;
+    return &staged.emplace(pid, it->second).first->second;
+  };
+
+  std::size_t duplicates = 0;
+  std::optional<std::int64_t> first_duplicate;
+  std::int64_t offset = first_offset;
+  std::vector<std::pair<std::int64_t, std::int64_t>> opened;  // (first offset, pid)
+  for (const auto& h : batches) {
+    const std::int64_t batch_offset = offset;
+    offset += std::int64_t{h.last_offset_delta} + 1;
+    if (h.producer_id < 0) continue;
+    const std::int64_t pid = h.producer_id;
+    const std::int32_t last_seq = last_sequence(h);
+    Entry* e = entry_of(pid);
+
+    // A retry of a batch already written: Kafka answers with where it went.
+    if (e != nullptr && e->epoch == h.producer_epoch) {
+      auto dup = std::find_if(e->batches.begin(), e->batches.end(), [&](const ProducerBatchRecord& b) {
+        return b.first_seq == h.base_sequence && b.last_seq == last_seq;
+      });
+      if (dup != e->batches.end()) {
+        ++duplicates;
+        if (!first_duplicate) first_duplicate = dup->first_offset;
+        continue;
+      }
+    }
+    if (e != nullptr && e->epoch >= 0 && h.producer_epoch < e->epoch) {
+      out.error = ErrorCode::kInvalidProducerEpoch;
+      out.message = "Producer " + std::to_string(pid) + "'s epoch " +
+                    std::to_string(h.producer_epoch) + " is older than the last seen epoch " +
+                    std::to_string(e->epoch);
+      return out;
+    }
+    if (e != nullptr && e->epoch >= 0) {
+      if (h.producer_epoch != e->epoch) {
+        if (h.base_sequence != 0) {
+          out.error = ErrorCode::kOutOfOrderSequenceNumber;
+          out.message = "Invalid sequence number " + std::to_string(h.base_sequence) +
+                        " for the new epoch " + std::to_string(h.producer_epoch) +
+                        " of producer " + std::to_string(pid) + ": expected 0";
+          return out;
+        }
+      } else {
+        const std::int32_t current = e->batches.empty() ? -1 : e->batches.back().last_seq;
+        if (!in_sequence(current, h.base_sequence)) {
+          out.error = ErrorCode::kOutOfOrderSequenceNumber;
+          out.message = "Out of order sequence number for producer " + std::to_string(pid) +
+                        ": " + std::to_string(h.base_sequence) + " (incoming seq. number), " +
+                        std::to_string(current) + " (current end sequence number)";
+          return out;
+        }
+      }
+    }
+    if (e == nullptr) e = &staged.emplace(pid, Entry{}).first->second;
+    if (h.producer_epoch != e->epoch) {
+      e->batches.clear();
+      e->epoch = h.producer_epoch;
+    }
+    e->batches.push_back(ProducerBatchRecord{h.base_sequence, last_seq, batch_offset,
+                                             batch_offset + h.last_offset_delta, h.max_timestamp});
+    while (e->batches.size() > kMaxBatches) e->batches.pop_front();
+    e->last_timestamp = h.max_timestamp >= 0 ? h.max_timestamp : now_ms;
+    if (h.is_transactional() && e->txn_first_offset < 0) {
+      e->txn_first_offset = batch_offset;
+      opened.emplace_back(batch_offset, pid);
+    }
+  }
+  if (duplicates != 0) {
+    if (duplicates != batches.size()) {
+      // Kafka producers send one batch per partition; a request mixing a
+      // retry with new batches is not something a client does.
+      out.error = ErrorCode::kOutOfOrderSequenceNumber;
+      out.message = "a produce request mixes already written batches with new ones";
+      return out;
+    }
+    out.duplicate_of = first_duplicate;
+    return out;
+  }
+  for (auto& [pid, e] : staged) {
+    out.writes.push_back(ProducerStore::put_state(topic, partition, pid, to_record(e)));
+    part.producers[pid] = std::move(e);
+  }
+  for (const auto& [first, pid] : opened) part.open[first] = pid;
+  return out;
+}
+
+std::vector<RecordWrite> ProducerStateManager::on_marker(
+    const Uuid& topic, std::int32_t partition, std::int64_t producer_id, std::int16_t epoch,
+    bool commit, std::int64_t marker_offset, std::int32_t coordinator_epoch, std::int64_t now_ms) {
+  Partition& part = partitions_[{topic, partition}];
+  Entry& e = part.producers[producer_id];
+  std::vector<RecordWrite> writes;
+  if (epoch > e.epoch) {
+    // A bumped epoch (a fenced or timed-out producer): sequences restart.
+    e.epoch = epoch;
+    e.batches.clear();
+  }
+  e.coordinator_epoch = coordinator_epoch;
+  e.last_timestamp = now_ms;
+  if (e.txn_first_offset >= 0) {
+    if (!commit) {
+      part.aborted[{marker_offset, producer_id}] = e.txn_first_offset;
+      writes.push_back(ProducerStore::put_aborted(topic, partition, producer_id,
+                                                  e.txn_first_offset, marker_offset));
+    }
+    part.open.erase(e.txn_first_offset);
+    e.txn_first_offset = -1;
+  }
+  writes.push_back(ProducerStore::put_state(topic, partition, producer_id, to_record(e)));
+  return writes;
+}
+
+bool ProducerStateManager::has_open_transaction(const Uuid& topic, std::int32_t partition,
+                                                std::int64_t producer_id) const {
+  auto p = partitions_.find({topic, partition});
+  if (p == partitions_.end()) return false;
+  auto e = p->second.producers.find(producer_id);
+  return e != p->second.producers.end() && e->second.txn_first_offset >= 0;
+}
+
+std::int64_t ProducerStateManager::last_stable_offset(const Uuid& topic, std::int32_t partition,
+                                                      std::int64_t high_watermark) const {
+  auto p = partitions_.find({topic, partition});
+  if (p == partitions_.end() || p->second.open.empty()) return high_watermark;
+  return std::min(high_watermark, p->second.open.begin()->first);
+}
+
+std::vector<AbortedTransaction> ProducerStateManager::aborted(const Uuid& topic,
+                                                              std::int32_t partition,
+                                                              std::int64_t from,
+                                                              std::int64_t to) const {
+  std::vector<AbortedTransaction> out;
+  auto p = partitions_.find({topic, partition});
+  if (p == partitions_.end()) return out;
+  for (auto it = p->second.aborted.lower_bound({from, INT64_MIN}); it != p->second.aborted.end();
+       ++it) {
+    if (it->second < to) out.push_back(AbortedTransaction{it->first.second, it->second, it->first.first});
+  }
+  std::sort(out.begin(), out.end(), [](const AbortedTransaction& a, const AbortedTransaction& b) {
+    return a.first_offset < b.first_offset;
+  });
+  return out;
+}
+
+std::vector<ActiveProducer> ProducerStateManager::active(const Uuid& topic,
+                                                         std::int32_t partition) const {
+  std::vector<ActiveProducer> out;
+  auto p = partitions_.find({topic, partition});
+  if (p == partitions_.end()) return out;
+  for (const auto& [pid, e] : p->second.producers) {
+    ActiveProducer a;
+    a.producer_id = pid;
+    a.epoch = e.epoch;
+    a.last_sequence = e.batches.empty() ? -1 : e.batches.back().last_seq;
+    a.last_timestamp = e.last_timestamp;
+    a.coordinator_epoch = e.coordinator_epoch;
+    a.current_txn_start_offset = e.txn_first_offset;
+    out.push_back(a);
+  }
+  return out;
+}
+
+void ProducerStateManager::on_log_start(const Uuid& topic, std::int32_t partition,
+                                        std::int64_t log_start) {
+  auto p = partitions_.find({topic, partition});
+  if (p == partitions_.end()) return;
+  std::vector<RecordWrite> writes;
+  auto& aborted = p->second.aborted;
+  while (!aborted.empty() && aborted.begin()->first.first < log_start) {
+    writes.push_back(ProducerStore::delete_aborted(topic, partition, aborted.begin()->first.second,
+                                                   aborted.begin()->first.first));
+    aborted.erase(aborted.begin());
+  }
+  if (!writes.empty()) store_.write(std::move(writes), [](const std::string&) {});
+}
+
+void ProducerStateManager::on_topic_deleted(const Uuid& topic) {
+  // The store deletes the records with the topic.
+  auto it = partitions_.lower_bound({topic, 0});
+  while (it != partitions_.end() && it->first.first == topic) it = partitions_.erase(it);
+}
+
+}  // namespace kgw

@@ -1,0 +1,672 @@
+#include "src/txn/transaction_coordinator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+
+#include "protocol/records/control_record.h"
+#include "protocol/records/record_batch_builder.h"
+#include "src/group/group_coordinator.h"
+#include "src/txn/producer_state_manager.h"
+#include "src/util/log.h"
+#include "storage/store.h"
+
+namespace kgw {
+
+namespace {
+
+constexpr ErrorCode kStorageFailure = ErrorCode::kCoordinatorNotAvailable;
+// Kafka's TransactionMetadata.isProducerEpochExhausted.
+constexpr std::int16_t kMaxEpoch = SHRT_MAX - 1;
+constexpr std::int16_t kNoEpoch = -1;
+
+bool has_partition(const TransactionRecord& r, const std::string& topic, std::int32_t partition) {
+  return std::find(r.partitions.begin(), r.partitions.end(), std::make_pair(topic, partition)) !=
+         r.partitions.end();
+}
+
+}  // namespace
+
+const char* txn_state_name(TxnState s) {
+  switch (s) {
+    case TxnState::kEmpty: return "Empty";
+    case TxnState::kOngoing: return "Ongoing";
+    case TxnState::kPrepareCommit: return "PrepareCommit";
+    case TxnState::kPrepareAbort: return "PrepareAbort";
+    case TxnState::kCompleteCommit: return "CompleteCommit";
+    case TxnState::kCompleteAbort: return "CompleteAbort";
+    case TxnState::kDead: return "Dead";
+    case TxnState::kPrepareEpochFence: return "PrepareEpochFence";
+  }
+  return "Unknown";
+}
+
+std::optional<TxnState> parse_txn_state(std::string_view name) {
+  for (int i = 0; i <= 7; ++i) {
+    auto s = static_cast<TxnState>(i);
+    if (name == txn_state_name(s)) return s;
+  }
+  return std::nullopt;
+}
+
+TransactionCoordinator::TransactionCoordinator(uv_loop_t* loop, ProducerStore& records,
+                                               Store& store, ProducerStateManager& producers,
+                                               GroupCoordinator& groups,
+                                               TransactionCoordinatorConfig config)
+    : records_(records),
+      store_(store),
+      producers_(producers),
+      groups_(groups),
+      config_(config),
+      timers_(loop) {}
+
+TransactionCoordinator::~TransactionCoordinator() { stop(); }
+
+std::int64_t TransactionCoordinator::wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void TransactionCoordinator::load_transaction(TransactionRecord r) {
+  auto t = std::make_unique<Txn>();
+  t->rec = std::move(r);
+  if (t->rec.producer_id >= 0) by_producer_[t->rec.producer_id] = t->rec.transactional_id;
+  const std::string id = t->rec.transactional_id;
+  txns_[id] = std::move(t);
+}
+
+void TransactionCoordinator::load_next_producer_id(std::int64_t next) {
+  // Ids below the stored value may have been handed out: start above them.
+  next_producer_id_ = std::max(next_producer_id_, next);
+  block_end_ = next_producer_id_;
+}
+
+void TransactionCoordinator::start() {
+  for (auto& [id, t] : txns_) {
+    switch (state(*t)) {
+      case TxnState::kOngoing:
+        arm_timeout(*t);
+        break;
+      case TxnState::kPrepareCommit:
+      case TxnState::kPrepareAbort:
+      case TxnState::kPrepareEpochFence: {
+        // kgw stopped between the decision and its completion: finish it.
+        // Markers go only where the producer still has an open
+        // transaction, so none is written twice.
+        const bool commit = state(*t) == TxnState::kPrepareCommit;
+        LOG_INFO("txn", "transactional id %s: completing the %s that was prepared before restart",
+                 id.c_str(), commit ? "commit" : "abort");
+        t->busy = true;
+        complete(id, commit, [](ErrorCode) {}, true);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+void TransactionCoordinator::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  timers_.stop();
+}
+
+TransactionCoordinator::Txn* TransactionCoordinator::find(const std::string& id) {
+  auto it = txns_.find(id);
+  return it == txns_.end() ? nullptr : it->second.get();
+}
+
+const TransactionCoordinator::Txn* TransactionCoordinator::find(const std::string& id) const {
+  auto it = txns_.find(id);
+  return it == txns_.end() ? nullptr : it->second.get();
+}
+
+const TransactionCoordinator::Txn* TransactionCoordinator::find_by_producer(
+    std::int64_t producer_id) const {
+  auto it = by_producer_.find(producer_id);
+  return it == by_producer_.end() ? nullptr : find(it->second);
+}
+
+// --- Producer ids ----------------------------------------------------------
+
+void TransactionCoordinator::allocate_producer_id(
+    std::function<void(std::int64_t, ErrorCode)> done) {
+  if (next_producer_id_ < block_end_) return done(next_producer_id_++, ErrorCode::kNone);
+  waiting_for_ids_.push_back(std::move(done));
+  if (reserving_) return;
+  // Reserve the next block durably before handing out any id of it, so a
+  // crash never gives an id to two producers.
+  reserving_ = true;
+  const std::int64_t end = block_end_ + config_.id_block_size;
+  records_.write({ProducerStore::put_next_producer_id(end)}, [this, end](const std::string& error) {
+    reserving_ = false;
+    auto waiting = std::move(waiting_for_ids_);
+    waiting_for_ids_.clear();
+    if (!error.empty()) {
+      LOG_ERROR("txn", "cannot reserve producer ids: %s", error.c_str());
+      for (auto& w : waiting) w(-1, kStorageFailure);
+      return;
+    }
+    block_end_ = end;
+    for (auto& w : waiting) allocate_producer_id(std::move(w));
+  });
+}
+
+// --- Persistence -----------------------------------------------------------
+
+void TransactionCoordinator::persist(const std::string& id, TransactionRecord next,
+                                     std::function<void(const std::string&)> done) {
+  next.last_update_ms = wall_ms();
+  records_.write({ProducerStore::put_transaction(next)},
+                 [this, id, next, done = std::move(done)](const std::string& error) {
+                   Txn* t = find(id);
+                   if (error.empty() && t != nullptr) {
+                     if (t->rec.producer_id != next.producer_id && t->rec.producer_id >= 0) {
+                       by_producer_.erase(t->rec.producer_id);
+                     }
+                     t->rec = next;
+                     by_producer_[next.producer_id] = id;
+                   }
+                   done(error);
+                 });
+}
+
+ErrorCode TransactionCoordinator::check_producer(const Txn& t, std::int64_t producer_id,
+                                                 std::int16_t epoch) const {
+  if (t.rec.producer_id != producer_id) return ErrorCode::kInvalidProducerIdMapping;
+  if (t.rec.epoch != epoch) return ErrorCode::kProducerFenced;
+  if (t.busy) return ErrorCode::kConcurrentTransactions;
+  return ErrorCode::kNone;
+}
+
+// --- InitProducerId --------------------------------------------------------
+
+void TransactionCoordinator::init_producer_id(const std::optional<std::string>& transactional_id,
+                                              std::int32_t timeout_ms,
+                                              std::int64_t expected_producer_id,
+                                              std::int16_t expected_epoch, Done done) {
+  if (!transactional_id) {
+    // Idempotent only: always a fresh producer id (Kafka ignores the
+    // expected id and epoch here).
+    return allocate_producer_id([done = std::move(done)](std::int64_t id, ErrorCode e) {
+      done(ProducerIdAndEpoch{e, e == ErrorCode::kNone ? id : -1, e == ErrorCode::kNone ? std::int16_t{0} : kNoEpoch});
+    });
+  }
+  const std::string id = *transactional_id;
+  if (id.empty()) return done(ProducerIdAndEpoch{ErrorCode::kInvalidRequest, -1, kNoEpoch});
+  if (timeout_ms <= 0 || timeout_ms > config_.max_timeout_ms) {
+    return done(ProducerIdAndEpoch{ErrorCode::kInvalidTransactionTimeout, -1, kNoEpoch});
+  }
+  Txn* t = find(id);
+  if (t == nullptr) {
+    // A new transactional id: its producer id, then epoch 0.
+    return allocate_producer_id([this, id, timeout_ms, done = std::move(done)](std::int64_t pid,
+                                                                               ErrorCode e) {
+      if (e != ErrorCode::kNone) return done(ProducerIdAndEpoch{e, -1, kNoEpoch});
+      if (find(id) != nullptr) {
+        // Another InitProducerId for the same id got there first.
+        return done(ProducerIdAndEpoch{ErrorCode::kConcurrentTransactions, -1, kNoEpoch});
+      }
+      auto fresh = std::make_unique<Txn>();
+      fresh->rec.transactional_id = id;
+      fresh->rec.producer_id = pid;
+      fresh->busy = true;
+      txns_[id] = std::move(fresh);
+      TransactionRecord next;
+      next.transactional_id = id;
+      next.producer_id = pid;
+      next.epoch = 0;
+      next.last_epoch = kNoEpoch;
+      next.timeout_ms = timeout_ms;
+      next.state = static_cast<std::int8_t>(TxnState::kEmpty);
+      persist(id, next, [this, id, pid, done](const std::string& error) {
+        Txn* tt = find(id);
+        if (!error.empty()) {
+          txns_.erase(id);
+          return done(ProducerIdAndEpoch{kStorageFailure, -1, kNoEpoch});
+        }
+        tt->busy = false;
+        LOG_INFO("txn", "transactional id %s: producer id %lld epoch 0", id.c_str(),
+                 static_cast<long long>(pid));
+        done(ProducerIdAndEpoch{ErrorCode::kNone, pid, 0});
+      });
+    });
+  }
+  if (t->busy) return done(ProducerIdAndEpoch{ErrorCode::kConcurrentTransactions, -1, kNoEpoch});
+  const bool expected = expected_producer_id >= 0;
+  // KIP-360: a producer that names its id and epoch must be the current one
+  // (or retrying a bump whose answer it lost).
+  if (expected && t->rec.epoch != kNoEpoch && expected_producer_id != t->rec.producer_id) {
+    return done(ProducerIdAndEpoch{ErrorCode::kProducerFenced, -1, kNoEpoch});
+  }
+  switch (state(*t)) {
+    case TxnState::kPrepareAbort:
+    case TxnState::kPrepareCommit:
+    case TxnState::kDead:
+    case TxnState::kPrepareEpochFence:
+      return done(ProducerIdAndEpoch{ErrorCode::kConcurrentTransactions, -1, kNoEpoch});
+    case TxnState::kOngoing:
+      // Abort the open transaction first (fencing its producer); the
+      // caller retries and then gets the next epoch.
+      LOG_INFO("txn", "transactional id %s: a new producer fences the open transaction",
+               id.c_str());
+      fence_and_abort(id, [done = std::move(done)](ErrorCode) {
+        done(ProducerIdAndEpoch{ErrorCode::kConcurrentTransactions, -1, kNoEpoch});
+      });
+      return;
+    case TxnState::kEmpty:
+    case TxnState::kCompleteCommit:
+    case TxnState::kCompleteAbort:
+      break;
+  }
+  TransactionRecord next = t->rec;
+  next.timeout_ms = timeout_ms;
+  next.partitions.clear();
+  next.groups.clear();
+  next.start_ms = -1;
+  next.state = static_cast<std::int8_t>(TxnState::kEmpty);
+  std::int16_t answer_epoch;
+  bool rotate = false;
+  if (t->rec.epoch >= kMaxEpoch && (!expected || expected_epoch == t->rec.epoch)) {
+    rotate = true;  // epochs exhausted: a new producer id
+    answer_epoch = 0;
+  } else if (!expected || t->rec.epoch == kNoEpoch || expected_epoch == t->rec.epoch) {
+    answer_epoch = static_cast<std::int16_t>(t->rec.epoch + 1);
+    next.last_epoch = t->rec.epoch;
+  } else if (expected_epoch == t->rec.last_epoch) {
+    answer_epoch = t->rec.epoch;  // a retry of a bump that succeeded
+  } else {
+    return done(ProducerIdAndEpoch{ErrorCode::kProducerFenced, -1, kNoEpoch});
+  }
+  next.epoch = answer_epoch;
+  t->busy = true;
+  auto finish = [this, id, done](TransactionRecord next) {
+    persist(id, next, [this, id, next, done](const std::string& error) {
+      Txn* tt = find(id);
+      if (tt != nullptr) tt->busy = false;
+      if (!error.empty()) return done(ProducerIdAndEpoch{kStorageFailure, -1, kNoEpoch});
+      LOG_INFO("txn", "transactional id %s: producer id %lld epoch %d", id.c_str(),
+               static_cast<long long>(next.producer_id), next.epoch);
+      done(ProducerIdAndEpoch{ErrorCode::kNone, next.producer_id, next.epoch});
+    });
+  };
+  if (!rotate) return finish(std::move(next));
+  allocate_producer_id([this, id, next, finish, done](std::int64_t pid, ErrorCode e) mutable {
+    if (e != ErrorCode::kNone) {
+      if (Txn* tt = find(id)) tt->busy = false;
+      return done(ProducerIdAndEpoch{e, -1, kNoEpoch});
+    }
+    next.producer_id = pid;
+    next.last_epoch = kNoEpoch;
+    finish(std::move(next));
+  });
+}
+
+// --- AddPartitionsToTxn / AddOffsetsToTxn ----------------------------------
+
+void TransactionCoordinator::add_partitions(
+    const std::string& transactional_id, std::int64_t producer_id, std::int16_t epoch,
+    std::vector<std::pair<std::string, std::int32_t>> partitions,
+    std::function<void(ErrorCode)> done) {
+  if (transactional_id.empty()) return done(ErrorCode::kInvalidRequest);
+  Txn* t = find(transactional_id);
+  if (t == nullptr) return done(ErrorCode::kInvalidProducerIdMapping);
+  if (ErrorCode e = check_producer(*t, producer_id, epoch); e != ErrorCode::kNone) return done(e);
+  const TxnState s = state(*t);
+  if (s == TxnState::kPrepareCommit || s == TxnState::kPrepareAbort ||
+      s == TxnState::kPrepareEpochFence) {
+    return done(ErrorCode::kConcurrentTransactions);
+  }
+  if (s == TxnState::kOngoing &&
+      std::all_of(partitions.begin(), partitions.end(),
+                  [&](const auto& p) { return has_partition(t->rec, p.first, p.second); })) {
+    return done(ErrorCode::kNone);
+  }
+  TransactionRecord next = t->rec;
+  if (s != TxnState::kOngoing) {
+    next.partitions.clear();
+    next.groups.clear();
+    next.start_ms = wall_ms();
+  }
+  next.state = static_cast<std::int8_t>(TxnState::kOngoing);
+  for (auto& p : partitions) {
+    if (!has_partition(next, p.first, p.second)) next.partitions.push_back(std::move(p));
+  }
+  t->busy = true;
+  persist(transactional_id, std::move(next),
+          [this, transactional_id, was_ongoing = s == TxnState::kOngoing,
+           done = std::move(done)](const std::string& error) {
+            Txn* tt = find(transactional_id);
+            if (tt == nullptr) return done(kStorageFailure);
+            tt->busy = false;
+            if (!error.empty()) return done(kStorageFailure);
+            if (!was_ongoing) arm_timeout(*tt);
+            done(ErrorCode::kNone);
+          });
+}
+
+ErrorCode TransactionCoordinator::verify_partitions(
+    const std::string& transactional_id, std::int64_t producer_id, std::int16_t epoch,
+    const std::vector<std::pair<std::string, std::int32_t>>& partitions) const {
+  const Txn* t = find(transactional_id);
+  if (t == nullptr) return ErrorCode::kInvalidProducerIdMapping;
+  if (t->rec.producer_id != producer_id) return ErrorCode::kInvalidProducerIdMapping;
+  if (t->rec.epoch != epoch) return ErrorCode::kProducerFenced;
+  if (state(*t) != TxnState::kOngoing) return ErrorCode::kInvalidTxnState;
+  for (const auto& p : partitions) {
+    if (!has_partition(t->rec, p.first, p.second)) return ErrorCode::kInvalidTxnState;
+  }
+  return ErrorCode::kNone;
+}
+
+void TransactionCoordinator::add_offsets(const std::string& transactional_id,
+                                         std::int64_t producer_id, std::int16_t epoch,
+                                         const std::string& group_id,
+                                         std::function<void(ErrorCode)> done) {
+  if (transactional_id.empty()) return done(ErrorCode::kInvalidRequest);
+  if (group_id.empty()) return done(ErrorCode::kInvalidGroupId);
+  Txn* t = find(transactional_id);
+  if (t == nullptr) return done(ErrorCode::kInvalidProducerIdMapping);
+  if (ErrorCode e = check_producer(*t, producer_id, epoch); e != ErrorCode::kNone) return done(e);
+  const TxnState s = state(*t);
+  if (s == TxnState::kPrepareCommit || s == TxnState::kPrepareAbort ||
+      s == TxnState::kPrepareEpochFence) {
+    return done(ErrorCode::kConcurrentTransactions);
+  }
+  const bool has_group =
+      std::find(t->rec.groups.begin(), t->rec.groups.end(), group_id) != t->rec.groups.end();
+  if (s == TxnState::kOngoing && has_group) return done(ErrorCode::kNone);
+  TransactionRecord next = t->rec;
+  if (s != TxnState::kOngoing) {
+    next.partitions.clear();
+    next.groups.clear();
+    next.start_ms = wall_ms();
+  }
+  next.state = static_cast<std::int8_t>(TxnState::kOngoing);
+  if (std::find(next.groups.begin(), next.groups.end(), group_id) == next.groups.end()) {
+    next.groups.push_back(group_id);
+  }
+  t->busy = true;
+  persist(transactional_id, std::move(next),
+          [this, transactional_id, was_ongoing = s == TxnState::kOngoing,
+           done = std::move(done)](const std::string& error) {
+            Txn* tt = find(transactional_id);
+            if (tt == nullptr) return done(kStorageFailure);
+            tt->busy = false;
+            if (!error.empty()) return done(kStorageFailure);
+            if (!was_ongoing) arm_timeout(*tt);
+            done(ErrorCode::kNone);
+          });
+}
+
+ErrorCode TransactionCoordinator::check_offset_commit(const std::string& transactional_id,
+                                                      std::int64_t producer_id,
+                                                      std::int16_t epoch,
+                                                      const std::string& group_id) const {
+  const Txn* t = find(transactional_id);
+  if (t == nullptr || t->rec.producer_id != producer_id) {
+    return ErrorCode::kInvalidProducerIdMapping;
+  }
+  if (epoch < t->rec.epoch) return ErrorCode::kProducerFenced;
+  if (epoch != t->rec.epoch) return ErrorCode::kInvalidProducerEpoch;
+  if (state(*t) != TxnState::kOngoing ||
+      std::find(t->rec.groups.begin(), t->rec.groups.end(), group_id) == t->rec.groups.end()) {
+    return ErrorCode::kInvalidTxnState;
+  }
+  return ErrorCode::kNone;
+}
+
+ErrorCode TransactionCoordinator::check_produce(std::int64_t producer_id, std::int16_t epoch,
+                                                const std::string& topic,
+                                                std::int32_t partition) const {
+  const Txn* t = find_by_producer(producer_id);
+  if (t == nullptr) return ErrorCode::kInvalidTxnState;
+  if (epoch < t->rec.epoch) return ErrorCode::kInvalidProducerEpoch;
+  if (epoch != t->rec.epoch || state(*t) != TxnState::kOngoing ||
+      !has_partition(t->rec, topic, partition)) {
+    return ErrorCode::kInvalidTxnState;
+  }
+  return ErrorCode::kNone;
+}
+
+// --- EndTxn ----------------------------------------------------------------
+
+void TransactionCoordinator::end_txn(const std::string& transactional_id,
+                                     std::int64_t producer_id, std::int16_t epoch, bool commit,
+                                     std::function<void(ErrorCode)> done) {
+  if (transactional_id.empty()) return done(ErrorCode::kInvalidRequest);
+  Txn* t = find(transactional_id);
+  if (t == nullptr) return done(ErrorCode::kInvalidProducerIdMapping);
+  if (t->rec.producer_id != producer_id) return done(ErrorCode::kInvalidProducerIdMapping);
+  if (epoch != t->rec.epoch) return done(ErrorCode::kProducerFenced);
+  if (t->busy) return done(ErrorCode::kConcurrentTransactions);
+  switch (state(*t)) {
+    case TxnState::kOngoing:
+      break;
+    case TxnState::kCompleteCommit:
+      return done(commit ? ErrorCode::kNone : ErrorCode::kInvalidTxnState);  // a retry
+    case TxnState::kCompleteAbort:
+      return done(commit ? ErrorCode::kInvalidTxnState : ErrorCode::kNone);
+    case TxnState::kPrepareCommit:
+      return done(commit ? ErrorCode::kConcurrentTransactions : ErrorCode::kInvalidTxnState);
+    case TxnState::kPrepareAbort:
+      return done(commit ? ErrorCode::kInvalidTxnState : ErrorCode::kConcurrentTransactions);
+    case TxnState::kEmpty:
+      return done(ErrorCode::kInvalidTxnState);
+    case TxnState::kDead:
+    case TxnState::kPrepareEpochFence:
+      return done(ErrorCode::kConcurrentTransactions);
+  }
+  t->busy = true;
+  timers_.cancel(t->timer);
+  t->timer = 0;
+  TransactionRecord next = t->rec;
+  next.state = static_cast<std::int8_t>(commit ? TxnState::kPrepareCommit : TxnState::kPrepareAbort);
+  persist(transactional_id, std::move(next),
+          [this, transactional_id, commit, done = std::move(done)](const std::string& error) {
+            Txn* tt = find(transactional_id);
+            if (tt == nullptr) return done(kStorageFailure);
+            if (!error.empty()) {
+              tt->busy = false;
+              return done(kStorageFailure);
+            }
+            complete(transactional_id, commit, std::move(done));
+          });
+}
+
+void TransactionCoordinator::complete(const std::string& id, bool commit,
+                                      std::function<void(ErrorCode)> done, bool only_open) {
+  Txn* t = find(id);
+  if (t == nullptr) return done(kStorageFailure);
+  const TransactionRecord rec = t->rec;
+  write_markers(rec, commit, only_open, [this, id, commit, rec, done](const std::string& error) {
+    if (!error.empty()) {
+      LOG_ERROR("txn", "transactional id %s: cannot write markers: %s", id.c_str(), error.c_str());
+      if (Txn* tt = find(id)) tt->busy = false;
+      return done(kStorageFailure);
+    }
+    // The groups' transactional offsets become visible (or are dropped).
+    auto remaining = std::make_shared<std::size_t>(rec.groups.size() + 1);
+    auto failed = std::make_shared<bool>(false);
+    auto finish = [this, id, commit, done, remaining, failed](const std::string& err) {
+      if (!err.empty()) *failed = true;
+      if (--*remaining != 0) return;
+      if (*failed) {
+        if (Txn* tt = find(id)) tt->busy = false;
+        return done(kStorageFailure);
+      }
+      Txn* tt = find(id);
+      if (tt == nullptr) return done(kStorageFailure);
+      TransactionRecord next = tt->rec;
+      next.state =
+          static_cast<std::int8_t>(commit ? TxnState::kCompleteCommit : TxnState::kCompleteAbort);
+      next.partitions.clear();
+      next.groups.clear();
+      persist(id, std::move(next), [this, id, commit, done](const std::string& e) {
+        if (Txn* t3 = find(id)) t3->busy = false;
+        if (!e.empty()) return done(kStorageFailure);
+        LOG_DEBUG("txn", "transactional id %s: %s", id.c_str(), commit ? "committed" : "aborted");
+        done(ErrorCode::kNone);
+      });
+    };
+    for (const auto& g : rec.groups) groups_.complete_txn_offsets(g, rec.producer_id, commit, finish);
+    finish("");
+  });
+}
+
+void TransactionCoordinator::write_markers(const TransactionRecord& rec, bool commit,
+                                           bool only_open,
+                                           std::function<void(const std::string&)> done) {
+  auto remaining = std::make_shared<std::size_t>(1);
+  auto first_error = std::make_shared<std::string>();
+  auto one_done = [remaining, first_error, done](const std::string& error) {
+    if (!error.empty() && first_error->empty()) *first_error = error;
+    if (--*remaining == 0) done(*first_error);
+  };
+  const std::int64_t now = wall_ms();
+  for (const auto& [topic_name, partition] : rec.partitions) {
+    const TopicInfo* topic = store_.find_topic(topic_name);
+    const PartitionState* ps = topic ? store_.partition(topic->id, partition) : nullptr;
+    if (ps == nullptr) continue;  // deleted meanwhile: nothing to mark
+    if (only_open && !producers_.has_open_transaction(topic->id, partition, rec.producer_id)) {
+      continue;
+    }
+    RecordBatchOptions o;
+    o.control = true;
+    o.transactional = true;
+    o.producer_id = rec.producer_id;
+    o.producer_epoch = rec.epoch;
+    RecordBatchBuilder b(o);
+    std::vector<std::uint8_t> key, value;
+    encode_control_record_key(commit ? ControlRecordType::kCommit : ControlRecordType::kAbort, key);
+    encode_end_txn_marker(0, value);
+    std::vector<std::uint8_t> batch;
+    if (b.add(now, Bytes(key), Bytes(value)) != RecordError::kNone ||
+        b.build(batch) != RecordError::kNone) {
+      one_done("cannot build a transaction marker");
+      continue;
+    }
+    // The marker's offset is the partition's log end now: this call and
+    // the append below run in the same loop turn.
+    std::vector<RecordWrite> writes = producers_.on_marker(
+        topic->id, partition, rec.producer_id, rec.epoch, commit, ps->log_end_offset, 0, now);
+    ++*remaining;
+    std::vector<std::vector<std::uint8_t>> batches;
+    batches.push_back(std::move(batch));
+    store_.append(topic->id, partition, std::move(batches),
+                  [one_done](AppendResult r) { one_done(r.error); }, std::move(writes));
+  }
+  one_done("");
+}
+
+// --- Timeouts and fencing --------------------------------------------------
+
+void TransactionCoordinator::arm_timeout(Txn& t) {
+  timers_.cancel(t.timer);
+  const std::int64_t left =
+      std::max<std::int64_t>(t.rec.start_ms + t.rec.timeout_ms - wall_ms(), 0);
+  t.timer = timers_.schedule(static_cast<std::uint64_t>(left),
+                             [this, id = t.rec.transactional_id, pid = t.rec.producer_id,
+                              epoch = t.rec.epoch] { on_timeout(id, pid, epoch); });
+}
+
+void TransactionCoordinator::on_timeout(const std::string& id, std::int64_t producer_id,
+                                        std::int16_t epoch) {
+  Txn* t = find(id);
+  if (t == nullptr) return;
+  t->timer = 0;
+  if (state(*t) != TxnState::kOngoing || t->rec.producer_id != producer_id ||
+      t->rec.epoch != epoch) {
+    return;
+  }
+  if (t->busy) {  // a transition is running: look again shortly
+    t->timer = timers_.schedule(100, [this, id, producer_id, epoch] {
+      on_timeout(id, producer_id, epoch);
+    });
+    return;
+  }
+  LOG_INFO("txn", "transactional id %s: transaction open longer than its timeout (%d ms); "
+           "fencing producer %lld epoch %d and aborting",
+           id.c_str(), t->rec.timeout_ms, static_cast<long long>(producer_id), epoch);
+  fence_and_abort(id, [](ErrorCode) {});
+}
+
+void TransactionCoordinator::fence_and_abort(const std::string& id,
+                                             std::function<void(ErrorCode)> done) {
+  Txn* t = find(id);
+  if (t == nullptr || t->busy) return done(ErrorCode::kConcurrentTransactions);
+  timers_.cancel(t->timer);
+  t->timer = 0;
+  t->busy = true;
+  // Kafka's prepareFenceProducerEpoch: the markers carry the bumped epoch,
+  // so the old producer's writes are refused everywhere, and it cannot
+  // recover by retrying (last epoch unknown).
+  TransactionRecord next = t->rec;
+  next.epoch = static_cast<std::int16_t>(t->rec.epoch + 1);
+  next.last_epoch = kNoEpoch;
+  next.state = static_cast<std::int8_t>(TxnState::kPrepareAbort);
+  persist(id, std::move(next), [this, id, done = std::move(done)](const std::string& error) {
+    Txn* tt = find(id);
+    if (tt == nullptr) return done(kStorageFailure);
+    if (!error.empty()) {
+      tt->busy = false;
+      return done(kStorageFailure);
+    }
+    complete(id, false, std::move(done));
+  });
+}
+
+// --- Admin -----------------------------------------------------------------
+
+std::vector<TransactionDescription> TransactionCoordinator::describe(
+    const std::vector<std::string>& ids) const {
+  std::vector<TransactionDescription> out;
+  for (const auto& id : ids) {
+    TransactionDescription d;
+    d.transactional_id = id;
+    const Txn* t = find(id);
+    if (t == nullptr) {
+      d.error = ErrorCode::kTransactionalIdNotFound;
+      out.push_back(std::move(d));
+      continue;
+    }
+    d.state = txn_state_name(state(*t));
+    d.timeout_ms = t->rec.timeout_ms;
+    d.start_ms = t->rec.start_ms;
+    d.producer_id = t->rec.producer_id;
+    d.epoch = t->rec.epoch;
+    d.partitions = t->rec.partitions;
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::vector<TransactionDescription> TransactionCoordinator::list(
+    const std::vector<TxnState>& states, const std::vector<std::int64_t>& producer_ids,
+    std::int64_t duration_ms) const {
+  std::vector<TransactionDescription> out;
+  const std::int64_t now = wall_ms();
+  for (const auto& [id, t] : txns_) {
+    if (!states.empty() && std::find(states.begin(), states.end(), state(*t)) == states.end()) {
+      continue;
+    }
+    if (!producer_ids.empty() &&
+        std::find(producer_ids.begin(), producer_ids.end(), t->rec.producer_id) == producer_ids.end()) {
+      continue;
+    }
+    if (duration_ms >= 0 &&
+        (state(*t) != TxnState::kOngoing || now - t->rec.start_ms < duration_ms)) {
+      continue;
+    }
+    TransactionDescription d;
+    d.transactional_id = id;
+    d.state = txn_state_name(state(*t));
+    d.producer_id = t->rec.producer_id;
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+}  // namespace kgw

@@ -1,0 +1,193 @@
+// TransactionCoordinator: producer ids and Kafka's transaction protocol
+// (InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, and the
+// checks behind TxnOffsetCommit and transactional Produce), following
+// Kafka's TransactionCoordinator and TransactionMetadata.
+//
+// The happy path is: InitProducerId gives a transactional id its producer
+// id and a bumped epoch (fencing any older producer with the same id) ->
+// AddPartitionsToTxn / AddOffsetsToTxn put partitions and groups into the
+// transaction (state Ongoing, persisted) -> the producer writes -> EndTxn:
+// PrepareCommit/PrepareAbort is persisted, a COMMIT/ABORT control batch
+// (marker) is appended to every partition of the transaction, the groups'
+// transactional offsets are made visible or dropped, then
+// CompleteCommit/CompleteAbort is persisted and EndTxn answers.
+//
+// Possible failure modes are:
+//  - a zombie (older epoch) or a mismatched producer id: PRODUCER_FENCED
+//    (INVALID_PRODUCER_EPOCH for old request versions) and
+//    INVALID_PRODUCER_ID_MAPPING, as Kafka answers;
+//  - a request during a transition: CONCURRENT_TRANSACTIONS (retriable);
+//  - a transaction open longer than its timeout: the coordinator fences
+//    the producer (epoch bump) and aborts it;
+//  - InitProducerId for an id with an open transaction: that transaction
+//    is aborted first and the caller is told to retry;
+//  - kgw stops mid-transaction: load() resumes a prepared commit/abort
+//    (markers only where the producer still has an open transaction) and
+//    re-arms the timeout of open ones, so nothing is half visible;
+//  - a storage write fails: the request answers COORDINATOR_NOT_AVAILABLE
+//    and the in-memory state is not moved on.
+// Everything runs on the loop thread.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "protocol/wire/error_code.h"
+#include "src/util/timer_queue.h"
+#include "storage/producer_store.h"
+
+namespace kgw {
+
+class GroupCoordinator;
+class ProducerStateManager;
+class Store;
+
+enum class TxnState : std::int8_t {
+  kEmpty = 0,
+  kOngoing = 1,
+  kPrepareCommit = 2,
+  kPrepareAbort = 3,
+  kCompleteCommit = 4,
+  kCompleteAbort = 5,
+  kDead = 6,
+  kPrepareEpochFence = 7,
+};
+const char* txn_state_name(TxnState s);
+std::optional<TxnState> parse_txn_state(std::string_view name);
+
+struct TransactionCoordinatorConfig {
+  // Default: 900000. Largest transaction.timeout.ms a producer may ask for
+  // (transaction.max.timeout.ms).
+  std::int32_t max_timeout_ms = 900000;
+  // Default: 1000. Producer ids reserved (persisted) at a time.
+  std::int64_t id_block_size = 1000;
+};
+
+struct ProducerIdAndEpoch {
+  ErrorCode error = ErrorCode::kNone;
+  std::int64_t producer_id = -1;
+  std::int16_t epoch = -1;
+};
+
+struct TransactionDescription {
+  ErrorCode error = ErrorCode::kNone;
+  std::string transactional_id;
+  std::string state;
+  std::int32_t timeout_ms = 0;
+  std::int64_t start_ms = -1;
+  std::int64_t producer_id = -1;
+  std::int16_t epoch = -1;
+  std::vector<std::pair<std::string, std::int32_t>> partitions;
+};
+
+class TransactionCoordinator {
+ public:
+  // `store` appends the markers; `producers` is told about them.
+  TransactionCoordinator(uv_loop_t* loop, ProducerStore& records, Store& store,
+                         ProducerStateManager& producers, GroupCoordinator& groups,
+                         TransactionCoordinatorConfig config);
+  ~TransactionCoordinator();
+  TransactionCoordinator(const TransactionCoordinator&) = delete;
+  TransactionCoordinator& operator=(const TransactionCoordinator&) = delete;
+
+  // Start-up, after the producer state and the groups are loaded.
+  void load_transaction(TransactionRecord r);
+  void load_next_producer_id(std::int64_t next);
+  // Resumes prepared transactions and arms timeouts; call once after
+  // loading, with the loop about to run.
+  void start();
+  void stop();
+
+  using Done = std::function<void(ProducerIdAndEpoch)>;
+  // transactional_id nullopt: an idempotent producer (a new id, epoch 0).
+  // expected_* (InitProducerId v3+, KIP-360): -1 when not given.
+  void init_producer_id(const std::optional<std::string>& transactional_id,
+                        std::int32_t timeout_ms, std::int64_t expected_producer_id,
+                        std::int16_t expected_epoch, Done done);
+  // `partitions` exist; the answer applies to all of them.
+  void add_partitions(const std::string& transactional_id, std::int64_t producer_id,
+                      std::int16_t epoch, std::vector<std::pair<std::string, std::int32_t>> partitions,
+                      std::function<void(ErrorCode)> done);
+  // AddPartitionsToTxn v4+ verify_only: are they all in the open transaction?
+  ErrorCode verify_partitions(const std::string& transactional_id, std::int64_t producer_id,
+                              std::int16_t epoch,
+                              const std::vector<std::pair<std::string, std::int32_t>>& partitions) const;
+  void add_offsets(const std::string& transactional_id, std::int64_t producer_id,
+                   std::int16_t epoch, const std::string& group_id,
+                   std::function<void(ErrorCode)> done);
+  void end_txn(const std::string& transactional_id, std::int64_t producer_id, std::int16_t epoch,
+               bool commit, std::function<void(ErrorCode)> done);
+  // TxnOffsetCommit: the producer's transaction is open and has the group.
+  ErrorCode check_offset_commit(const std::string& transactional_id, std::int64_t producer_id,
+                                std::int16_t epoch, const std::string& group_id) const;
+  // Produce of a transactional batch (KIP-890 verification): the producer's
+  // transaction is open, at this epoch, and has the partition.
+  ErrorCode check_produce(std::int64_t producer_id, std::int16_t epoch, const std::string& topic,
+                          std::int32_t partition) const;
+
+  std::vector<TransactionDescription> describe(const std::vector<std::string>& ids) const;
+  // Filters as ListTransactions: empty means all; duration_ms < 0: none.
+  std::vector<TransactionDescription> list(const std::vector<TxnState>& states,
+                                           const std::vector<std::int64_t>& producer_ids,
+                                           std::int64_t duration_ms) const;
+
+ private:
+  struct Txn {
+    TransactionRecord rec;
+    // A transition is being written (or markers are going out): other
+    // requests get CONCURRENT_TRANSACTIONS (Kafka's pendingState).
+    bool busy = false;
+    TimerQueue::Id timer = 0;
+  };
+
+  TxnState state(const Txn& t) const { return static_cast<TxnState>(t.rec.state); }
+  Txn* find(const std::string& id);
+  const Txn* find(const std::string& id) const;
+  const Txn* find_by_producer(std::int64_t producer_id) const;
+  // Validates (pid, epoch) for add/end/offset requests: "" fine, else the error.
+  ErrorCode check_producer(const Txn& t, std::int64_t producer_id, std::int16_t epoch) const;
+
+  void allocate_producer_id(std::function<void(std::int64_t id, ErrorCode)> done);
+  // Persists `next` as t's state, then runs `done` ("" or the error);
+  // memory changes only when the write succeeded.
+  void persist(const std::string& id, TransactionRecord next,
+               std::function<void(const std::string& error)> done);
+  // From Prepare* (or a fence): markers, group offsets, Complete*.
+  void complete(const std::string& id, bool commit, std::function<void(ErrorCode)> done,
+                bool only_open = false);
+  void write_markers(const TransactionRecord& rec, bool commit, bool only_open,
+                     std::function<void(const std::string& error)> done);
+  void arm_timeout(Txn& t);
+  void on_timeout(const std::string& id, std::int64_t producer_id, std::int16_t epoch);
+  // Fences the current producer of an open transaction and aborts it.
+  void fence_and_abort(const std::string& id, std::function<void(ErrorCode)> done);
+
+  static std::int64_t wall_ms();
+
+  ProducerStore& records_;
+  Store& store_;
+  ProducerStateManager& producers_;
+  GroupCoordinator& groups_;
+  TransactionCoordinatorConfig config_;
+  TimerQueue timers_;
+  std::map<std::string, std::unique_ptr<Txn>, std::less<>> txns_;
+  std::map<std::int64_t, std::string> by_producer_;  // producer id -> transactional id
+
+  // Producer ids below block_end_ are durably reserved; next_ is the next
+  // one to hand out.
+  std::int64_t next_producer_id_ = 0;
+  std::int64_t block_end_ = 0;
+  bool reserving_ = false;
+  std::vector<std::function<void(std::int64_t, ErrorCode)>> waiting_for_ids_;
+  bool stopped_ = false;
+};
+
+}  // namespace kgw
