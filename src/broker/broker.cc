@@ -8,17 +8,18 @@
 #include "src/broker/fetch_waiters.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/group_coordinator.h"
+#include "src/txn/transaction_coordinator.h"
 #include "src/util/log.h"
 #include "storage/store.h"
 
 namespace kgw {
 
-Broker::Broker(uv_loop_t* loop, Server& server, Store& store, GroupCoordinator& groups,
+Broker::Broker(uv_loop_t* loop, Server& server, Store& store, BrokerServices services,
                BrokerConfig& config, BrokerIdentity identity)
     : loop_(loop),
       server_(server),
       store_(store),
-      groups_(groups),
+      services_(services),
       config_(config),
       identity_(std::move(identity)),
       fetch_waiters_(std::make_unique<FetchWaiters>(loop)),
@@ -45,6 +46,11 @@ Broker::Broker(uv_loop_t* loop, Server& server, Store& store, GroupCoordinator& 
 
 Broker::~Broker() { stop(); }
 
+ErrorCode fenced_for_version(ErrorCode e, std::int16_t version, std::int16_t first_version) {
+  return e == ErrorCode::kProducerFenced && version < first_version ? ErrorCode::kInvalidProducerEpoch
+                                                                   : e;
+}
+
 std::string client_host(const RequestContext& req) {
   // The peer is "1.2.3.4:port" or "[::1]:port".
   std::string host = req.peer();
@@ -58,7 +64,8 @@ void Broker::stop() {
   store_.set_append_listener(nullptr);
   server_.set_closed_handler(nullptr);
   fetch_waiters_->stop();
-  groups_.stop();
+  services_.txns.stop();
+  services_.groups.stop();
 }
 
 void Broker::send(const RequestContext& req, std::vector<std::uint8_t> frame) {

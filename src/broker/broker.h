@@ -30,6 +30,8 @@ namespace kgw {
 class Store;
 class FetchWaiters;
 class GroupCoordinator;
+class TransactionCoordinator;
+class ProducerStateManager;
 class ClientQuotas;
 class AppendSequencer;
 
@@ -49,6 +51,13 @@ struct RequestContext {
 // decoded views point into) alive by sharing it with their completions.
 using RequestPtr = std::shared_ptr<RequestContext>;
 
+// The domain services the handlers call, owned by main.
+struct BrokerServices {
+  GroupCoordinator& groups;
+  TransactionCoordinator& txns;
+  ProducerStateManager& producers;
+};
+
 // Who this node is and how clients reach it.
 struct BrokerIdentity {
   std::int32_t node_id = 1;
@@ -59,7 +68,7 @@ struct BrokerIdentity {
 
 class Broker {
  public:
-  Broker(uv_loop_t* loop, Server& server, Store& store, GroupCoordinator& groups,
+  Broker(uv_loop_t* loop, Server& server, Store& store, BrokerServices services,
          BrokerConfig& config, BrokerIdentity identity);
   ~Broker();
   Broker(const Broker&) = delete;
@@ -94,7 +103,9 @@ class Broker {
 
   uv_loop_t* loop() const { return loop_; }
   Store& store() { return store_; }
-  GroupCoordinator& groups() { return groups_; }
+  GroupCoordinator& groups() { return services_.groups; }
+  TransactionCoordinator& txns() { return services_.txns; }
+  ProducerStateManager& producers() { return services_.producers; }
   BrokerConfig& config() { return config_; }
   const BrokerIdentity& identity() const { return identity_; }
   FetchWaiters& fetch_waiters() { return *fetch_waiters_; }
@@ -122,7 +133,7 @@ class Broker {
   uv_loop_t* loop_;
   Server& server_;
   Store& store_;
-  GroupCoordinator& groups_;
+  BrokerServices services_;
   BrokerConfig& config_;
   BrokerIdentity identity_;
   DecodeLimits decode_limits_;

@@ -12,6 +12,7 @@
 
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/txn/producer_state_manager.h"
 #include "src/util/log.h"
 #include "storage/store.h"
 
@@ -80,6 +81,8 @@ void handle_delete_records(Broker& broker, RequestPtr req) {
             } else {
               const PartitionState* now = broker.store().partition(id, partition);
               o.low_watermark = now != nullptr ? now->log_start_offset : offset;
+              // Aborted transactions wholly below it concern no fetch now.
+              broker.producers().on_log_start(id, partition, o.low_watermark);
               LOG_INFO("broker", "DeleteRecords: %s-%d log start offset now %lld", name.c_str(),
                        partition, static_cast<long long>(o.low_watermark));
             }

@@ -5,6 +5,7 @@
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/group_coordinator.h"
+#include "src/txn/producer_state_manager.h"
 #include "src/util/log.h"
 #include "storage/store.h"
 
@@ -61,6 +62,7 @@ void handle_delete_topics(Broker& broker, RequestPtr req) {
     // Committed offsets of a deleted topic go with it (Kafka's
     // handleDeletedPartitions), so a topic created again starts afresh.
     broker.groups().on_topic_deleted(name);
+    broker.producers().on_topic_deleted(t->id);
     broker.store().delete_topic(t->id, [call, i, name, finish_one](std::string error) {
       if (!error.empty()) {
         LOG_ERROR("broker", "deleting topic %s: %s", name.c_str(), error.c_str());

@@ -22,6 +22,7 @@
 #include "protocol/records/record_batch.h"
 #include "src/broker/fetch_waiters.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/txn/producer_state_manager.h"
 #include "storage/store.h"
 
 namespace kgw {
@@ -37,6 +38,8 @@ struct PartitionRead {
   std::int32_t max_bytes = 0;
   bool read = false;  // false: answered without reading (error or nothing new)
   std::vector<std::uint8_t> data;
+  // read_committed: where the read stopped (the last stable offset).
+  std::int64_t stable = -1;
 };
 
 struct FetchCall {
@@ -46,6 +49,7 @@ struct FetchCall {
   std::vector<PartitionRead> reads;
   std::uint64_t deadline_ms = 0;
   bool any_error = false;
+  bool read_committed = false;
   int pending = 0;
 };
 
@@ -93,6 +97,15 @@ void respond(Broker& broker, FetchCall& call) {
     if (!pr.read) continue;
     auto& out = call.resp.responses[pr.topic_index].partitions[pr.partition_index];
     out.records = Bytes(pr.data);
+    if (call.read_committed && !pr.data.empty()) {
+      // The aborted transactions the consumer must drop from these batches.
+      for (const auto& a : broker.producers().aborted(pr.topic_id, pr.partition, pr.offset,
+                                                      pr.stable)) {
+        auto& at = out.aborted_transactions->emplace_back();
+        at.producer_id = a.producer_id;
+        at.first_offset = a.first_offset;
+      }
+    }
   }
   broker.respond(*call.req, call.resp);
 }
@@ -129,7 +142,8 @@ void run(Broker& broker, const std::shared_ptr<FetchCall>& call) {
       continue;
     }
     out.high_watermark = st->high_watermark;
-    out.last_stable_offset = st->high_watermark;  // no open transactions yet
+    out.last_stable_offset =
+        broker.producers().last_stable_offset(pr.topic_id, pr.partition, st->high_watermark);
     out.log_start_offset = st->log_start_offset;
     if (pr.offset < st->log_start_offset || pr.offset > st->high_watermark) {
       out.error_code = code(ErrorCode::kOffsetOutOfRange);
@@ -137,7 +151,11 @@ void run(Broker& broker, const std::shared_ptr<FetchCall>& call) {
       continue;
     }
     pr.read = true;
-    if (pr.offset == st->high_watermark || !pr.data.empty()) continue;
+    // read_committed stops at the last stable offset: nothing of an open
+    // transaction (nor anything after it) is handed out yet.
+    const std::int64_t upper = c.read_committed ? out.last_stable_offset : st->high_watermark;
+    pr.stable = upper;
+    if (pr.offset >= upper || !pr.data.empty()) continue;
     ++c.pending;
     store.read(pr.topic_id, pr.partition, pr.offset, pr.max_bytes,
                [&broker, call, &pr](ReadResult r) {
@@ -148,12 +166,11 @@ void run(Broker& broker, const std::shared_ptr<FetchCall>& call) {
                    call->any_error = true;
                  } else {
                    pr.data = std::move(r.data);
-                   o.high_watermark = r.high_watermark;
-                   o.last_stable_offset = r.high_watermark;
                    o.log_start_offset = r.log_start_offset;
                  }
                  if (--call->pending == 0) reads_done(broker, call);
-               });
+               },
+               c.read_committed ? upper : -1);
   }
   if (--c.pending == 0) reads_done(broker, call);
 }
@@ -179,6 +196,7 @@ void handle_fetch(Broker& broker, RequestPtr req) {
   }
   const bool by_id = req->version() >= 13;
   const bool read_committed = body.isolation_level == 1;
+  call->read_committed = read_committed;
   Store& store = broker.store();
   resp.responses.resize(body.topics.size());
   std::size_t wanted = 0;

@@ -63,6 +63,20 @@ void handle_list_groups(Broker&, RequestPtr);
 void handle_delete_groups(Broker&, RequestPtr);
 void handle_offset_delete(Broker&, RequestPtr);
 
+void handle_init_producer_id(Broker&, RequestPtr);
+void handle_add_partitions_to_txn(Broker&, RequestPtr);
+void handle_add_offsets_to_txn(Broker&, RequestPtr);
+void handle_end_txn(Broker&, RequestPtr);
+void handle_txn_offset_commit(Broker&, RequestPtr);
+void handle_describe_producers(Broker&, RequestPtr);
+void handle_describe_transactions(Broker&, RequestPtr);
+void handle_list_transactions(Broker&, RequestPtr);
+
+// PRODUCER_FENCED is new in InitProducerId v4 and AddPartitionsToTxn,
+// AddOffsetsToTxn, EndTxn, TxnOffsetCommit v2: older clients get
+// INVALID_PRODUCER_EPOCH, which they handle the same way (Kafka does this).
+ErrorCode fenced_for_version(ErrorCode e, std::int16_t version, std::int16_t first_version);
+
 // Kafka's form of a client's address in group descriptions: "/127.0.0.1".
 std::string client_host(const RequestContext& req);
 

@@ -5,6 +5,7 @@
 
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/txn/producer_state_manager.h"
 #include "storage/store.h"
 
 namespace kgw {
@@ -48,6 +49,8 @@ void handle_list_offsets(Broker& broker, RequestPtr req) {
   const std::int16_t version = req->version();
   Store& store = broker.store();
   std::set<std::pair<std::string_view, std::int32_t>> seen;
+  // Kafka's isolation level 1: READ_COMMITTED.
+  const bool read_committed = call->body.isolation_level == 1;
   call->resp.topics.resize(call->body.topics.size());
   for (std::size_t ti = 0; ti < call->body.topics.size(); ++ti) {
     const auto& t = call->body.topics[ti];
@@ -75,9 +78,13 @@ void handle_list_offsets(Broker& broker, RequestPtr req) {
       switch (p.timestamp) {
         case kLatest:
         case kLatestTiered:
-          // read_committed stops at the last stable offset, which is the
-          // high watermark while there are no open transactions.
-          set_offset(version, out, st->high_watermark, -1);
+          // read_committed stops at the last stable offset: the first
+          // offset of the first open transaction, else the high watermark.
+          set_offset(version, out,
+                     read_committed ? broker.producers().last_stable_offset(
+                                          topic->id, p.partition_index, st->high_watermark)
+                                    : st->high_watermark,
+                     -1);
           continue;
         case kEarliest:
         case kEarliestLocal:

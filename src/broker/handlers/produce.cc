@@ -24,6 +24,8 @@
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/pool_work.h"
 #include "src/broker/record_rules.h"
+#include "src/txn/producer_state_manager.h"
+#include "src/txn/transaction_coordinator.h"
 #include "src/util/log.h"
 #include "storage/store.h"
 
@@ -82,6 +84,55 @@ std::function<void(AppendResult)> written(Broker& broker, std::shared_ptr<Produc
     }
     finish_one(broker, call);
   };
+}
+
+// Idempotence and transactions, checked right before the store appends a
+// partition's batches (in the same loop turn, so the offsets the producer
+// state records are the ones the store assigns). Returns true to go on,
+// with `writes` to add to the append; false when the answer is already
+// filled: a refusal (INVALID_TXN_STATE, INVALID_PRODUCER_EPOCH,
+// OUT_OF_ORDER_SEQUENCE_NUMBER), or a retried batch answered with the
+// offset it was first written at.
+bool check_producers(Broker& broker, ProduceCall& call, std::size_t ti, std::size_t pi,
+                     const Uuid& topic_id, std::string_view topic_name, std::int32_t partition,
+                     const std::vector<Bytes>& batches, std::vector<RecordWrite>& writes) {
+  std::vector<RecordBatchHeader> headers(batches.size());
+  bool idempotent = false;
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    if (parse_record_batch_header(batches[i], headers[i]) != RecordError::kNone) return true;
+    idempotent |= headers[i].producer_id >= 0;
+  }
+  if (!idempotent) return true;
+  auto& out = call.resp.responses[ti].partition_responses[pi];
+  auto refuse = [&](ErrorCode e, std::string message) {
+    out.error_code = code(e);
+    if (!message.empty()) out.error_message = call.strings.emplace_back(std::move(message));
+    return false;
+  };
+  for (const auto& h : headers) {
+    if (!h.is_transactional()) continue;
+    // KIP-890: a transactional batch only for a partition its open
+    // transaction has added, at the producer's current epoch.
+    ErrorCode e = broker.txns().check_produce(h.producer_id, h.producer_epoch,
+                                              std::string(topic_name), partition);
+    if (e != ErrorCode::kNone) {
+      return refuse(e, "producer " + std::to_string(h.producer_id) + " epoch " +
+                           std::to_string(h.producer_epoch) +
+                           " has no open transaction with this partition");
+    }
+  }
+  const PartitionState* ps = broker.store().partition(topic_id, partition);
+  if (ps == nullptr) return true;  // deleted meanwhile: the store refuses it
+  AppendCheck c = broker.producers().check_append(topic_id, partition, headers,
+                                                  ps->log_end_offset, now_ms());
+  if (c.error != ErrorCode::kNone) return refuse(c.error, std::move(c.message));
+  if (c.duplicate_of) {
+    out.base_offset = *c.duplicate_of;
+    out.log_start_offset = ps->log_start_offset;
+    return false;
+  }
+  writes = std::move(c.writes);
+  return true;
 }
 
 }  // namespace
@@ -167,8 +218,12 @@ void handle_produce(Broker& broker, RequestPtr req) {
         continue;
       }
       // Appends (after LogAppendTime is stamped) and answers when written.
-      auto append = [&broker, call, ti, pi, id = topic->id, partition = pd.index,
+      auto append = [&broker, call, ti, pi, id = topic->id, name = std::string(td.name),
+                     partition = pd.index,
                      log_append_time](std::vector<std::vector<std::uint8_t>> owned) {
+        std::vector<RecordWrite> writes;
+        std::vector<Bytes> bs(owned.begin(), owned.end());
+        if (!check_producers(broker, *call, ti, pi, id, name, partition, bs, writes)) return;
         std::int64_t append_time = -1;
         if (log_append_time) {
           append_time = now_ms();
@@ -176,21 +231,26 @@ void handle_produce(Broker& broker, RequestPtr req) {
         }
         ++call->pending;
         broker.store().append(id, partition, std::move(owned),
-                              written(broker, call, ti, pi, append_time));
+                              written(broker, call, ti, pi, append_time), std::move(writes));
       };
       const RecordRules rules = RecordRules::of(broker.config(), topic->configs);
       const AppendSequencer::Key key{topic->id, pd.index};
       AppendSequencer& sequencer = broker.append_sequencer();
       if (!rules.active() && !sequencer.busy(key)) {
+        std::vector<RecordWrite> writes;
+        std::vector<Bytes> bs(views.begin(), views.end());
+        if (!check_producers(broker, *call, ti, pi, topic->id, td.name, pd.index, bs, writes)) {
+          continue;
+        }
         std::int64_t append_time = -1;
         if (log_append_time) {
           append_time = now_ms();
           for (auto& b : views) set_log_append_time(b, append_time);
         }
         ++call->pending;
-        broker.store().append_in_place(
-            topic->id, pd.index, std::move(views), req,
-            written(broker, call, ti, pi, append_time));
+        broker.store().append_in_place(topic->id, pd.index, std::move(views), req,
+                                       written(broker, call, ti, pi, append_time),
+                                       std::move(writes));
         continue;
       }
       // Checked, recompressed or queued batches outlive this call on their

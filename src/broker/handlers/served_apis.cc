@@ -27,6 +27,11 @@ constexpr std::array kServed = {
     ServedApi{CreateTopicsRequest::api_key, handle_create_topics},
     ServedApi{DeleteTopicsRequest::api_key, handle_delete_topics},
     ServedApi{DeleteRecordsRequest::api_key, handle_delete_records},
+    ServedApi{InitProducerIdRequest::api_key, handle_init_producer_id},
+    ServedApi{AddPartitionsToTxnRequest::api_key, handle_add_partitions_to_txn},
+    ServedApi{AddOffsetsToTxnRequest::api_key, handle_add_offsets_to_txn},
+    ServedApi{EndTxnRequest::api_key, handle_end_txn},
+    ServedApi{TxnOffsetCommitRequest::api_key, handle_txn_offset_commit},
     ServedApi{DescribeAclsRequest::api_key, handle_describe_acls},
     ServedApi{CreateAclsRequest::api_key, handle_create_acls},
     ServedApi{DeleteAclsRequest::api_key, handle_delete_acls},
@@ -43,6 +48,9 @@ constexpr std::array kServed = {
     ServedApi{DescribeClientQuotasRequest::api_key, handle_describe_client_quotas},
     ServedApi{AlterClientQuotasRequest::api_key, handle_alter_client_quotas},
     ServedApi{DescribeClusterRequest::api_key, handle_describe_cluster},
+    ServedApi{DescribeProducersRequest::api_key, handle_describe_producers},
+    ServedApi{DescribeTransactionsRequest::api_key, handle_describe_transactions},
+    ServedApi{ListTransactionsRequest::api_key, handle_list_transactions},
 };
 static_assert(std::is_sorted(kServed.begin(), kServed.end(),
                              [](const ServedApi& a, const ServedApi& b) { return a.api_key < b.api_key; }));

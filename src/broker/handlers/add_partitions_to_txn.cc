@@ -1,0 +1,108 @@
+// AddPartitionsToTxn (key 24): partitions join a producer's transaction
+// before it writes to them. v0-3 (clients): one transaction; partitions of
+// unknown topics get UNKNOWN_TOPIC_OR_PARTITION and then every other
+// partition OPERATION_NOT_ATTEMPTED, as Kafka answers. v4+ (brokers): a
+// batch of transactions, each either added or, with verify_only, checked.
+#include "all_messages.h"
+#include "src/broker/handlers/handlers.h"
+#include "src/txn/transaction_coordinator.h"
+#include "storage/store.h"
+
+namespace kgw {
+
+namespace {
+
+using Topics = std::vector<AddPartitionsToTxnRequest::AddPartitionsToTxnTopic>;
+using TopicResults = std::vector<AddPartitionsToTxnResponse::AddPartitionsToTxnTopicResult>;
+
+// Fills `results` with `error` for every partition; returns the partitions
+// that exist (or, when some do not, marks those UNKNOWN_TOPIC_OR_PARTITION,
+// the rest OPERATION_NOT_ATTEMPTED, and returns none).
+std::vector<std::pair<std::string, std::int32_t>> check_topics(const Store& store,
+                                                               const Topics& topics,
+                                                               TopicResults& results) {
+  std::vector<std::pair<std::string, std::int32_t>> wanted;
+  bool unknown = false;
+  for (const auto& t : topics) {
+    auto& tr = results.emplace_back();
+    tr.name = t.name;
+    const TopicInfo* topic = store.find_topic(t.name);
+    for (std::int32_t p : t.partitions) {
+      auto& pr = tr.results_by_partition.emplace_back();
+      pr.partition_index = p;
+      if (topic == nullptr || p < 0 || p >= topic->partitions) {
+        pr.partition_error_code = code(ErrorCode::kUnknownTopicOrPartition);
+        unknown = true;
+      } else {
+        wanted.emplace_back(std::string(t.name), p);
+      }
+    }
+  }
+  if (!unknown) return wanted;
+  for (auto& tr : results) {
+    for (auto& pr : tr.results_by_partition) {
+      if (pr.partition_error_code == 0) pr.partition_error_code = code(ErrorCode::kOperationNotAttempted);
+    }
+  }
+  return {};
+}
+
+void set_all(TopicResults& results, ErrorCode e) {
+  for (auto& tr : results) {
+    for (auto& pr : tr.results_by_partition) pr.partition_error_code = code(e);
+  }
+}
+
+}  // namespace
+
+void handle_add_partitions_to_txn(Broker& broker, RequestPtr req) {
+  auto body = std::make_shared<AddPartitionsToTxnRequest>();
+  if (!broker.decode(*req, *body)) return;
+  auto resp = std::make_shared<AddPartitionsToTxnResponse>();
+  const std::int16_t version = req->version();
+  if (version < 4) {
+    auto wanted = check_topics(broker.store(), body->v3_and_below_topics,
+                               resp->results_by_topic_v3_and_below);
+    if (wanted.empty()) {
+      broker.respond(*req, *resp);
+      return;
+    }
+    broker.txns().add_partitions(
+        std::string(body->v3_and_below_transactional_id), body->v3_and_below_producer_id,
+        body->v3_and_below_producer_epoch, std::move(wanted),
+        [&broker, req, body, resp, version](ErrorCode e) {
+          set_all(resp->results_by_topic_v3_and_below, fenced_for_version(e, version, 2));
+          broker.respond(*req, *resp);
+        });
+    return;
+  }
+  // v4+: each transaction on its own; answer when all are done.
+  auto pending = std::make_shared<std::size_t>(1);
+  auto finish = [&broker, req, body, resp, pending] {
+    if (--*pending == 0) broker.respond(*req, *resp);
+  };
+  resp->results_by_transaction.resize(body->transactions.size());
+  for (std::size_t i = 0; i < body->transactions.size(); ++i) {
+    const auto& t = body->transactions[i];
+    auto& out = resp->results_by_transaction[i];
+    out.transactional_id = t.transactional_id;
+    auto wanted = check_topics(broker.store(), t.topics, out.topic_results);
+    if (wanted.empty()) continue;
+    if (t.verify_only) {
+      set_all(out.topic_results,
+              broker.txns().verify_partitions(std::string(t.transactional_id), t.producer_id,
+                                              t.producer_epoch, wanted));
+      continue;
+    }
+    ++*pending;
+    broker.txns().add_partitions(std::string(t.transactional_id), t.producer_id,
+                                 t.producer_epoch, std::move(wanted),
+                                 [resp, i, finish](ErrorCode e) {
+                                   set_all(resp->results_by_transaction[i].topic_results, e);
+                                   finish();
+                                 });
+  }
+  finish();
+}
+
+}  // namespace kgw

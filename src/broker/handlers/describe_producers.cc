@@ -1,0 +1,40 @@
+// DescribeProducers (key 61): the active idempotent/transactional producers
+// of partitions, with the start of their open transaction (what
+// kafka-transactions.sh uses to find hanging transactions).
+#include "all_messages.h"
+#include "src/broker/handlers/handlers.h"
+#include "src/txn/producer_state_manager.h"
+#include "storage/store.h"
+
+namespace kgw {
+
+void handle_describe_producers(Broker& broker, RequestPtr req) {
+  DescribeProducersRequest body;
+  if (!broker.decode(*req, body)) return;
+  DescribeProducersResponse resp;
+  for (const auto& t : body.topics) {
+    auto& tout = resp.topics.emplace_back();
+    tout.name = t.name;
+    const TopicInfo* topic = broker.store().find_topic(t.name);
+    for (std::int32_t p : t.partition_indexes) {
+      auto& pout = tout.partitions.emplace_back();
+      pout.partition_index = p;
+      if (topic == nullptr || p < 0 || p >= topic->partitions) {
+        pout.error_code = code(ErrorCode::kUnknownTopicOrPartition);
+        continue;
+      }
+      for (const auto& a : broker.producers().active(topic->id, p)) {
+        auto& ps = pout.active_producers.emplace_back();
+        ps.producer_id = a.producer_id;
+        ps.producer_epoch = a.epoch;
+        ps.last_sequence = a.last_sequence;
+        ps.last_timestamp = a.last_timestamp;
+        ps.coordinator_epoch = a.coordinator_epoch;
+        ps.current_txn_start_offset = a.current_txn_start_offset;
+      }
+    }
+  }
+  broker.respond(*req, resp);
+}
+
+}  // namespace kgw

@@ -1,0 +1,35 @@
+// DescribeTransactions (key 65): the coordinator's state of transactional
+// ids (kafka-transactions.sh describe); TRANSACTIONAL_ID_NOT_FOUND for
+// unknown ones.
+#include "all_messages.h"
+#include "src/broker/handlers/handlers.h"
+#include "src/txn/transaction_coordinator.h"
+
+namespace kgw {
+
+void handle_describe_transactions(Broker& broker, RequestPtr req) {
+  DescribeTransactionsRequest body;
+  if (!broker.decode(*req, body)) return;
+  std::vector<std::string> ids(body.transactional_ids.begin(), body.transactional_ids.end());
+  const std::vector<TransactionDescription> described = broker.txns().describe(ids);
+  DescribeTransactionsResponse resp;
+  for (const auto& d : described) {
+    auto& out = resp.transaction_states.emplace_back();
+    out.error_code = code(d.error);
+    out.transactional_id = d.transactional_id;
+    out.transaction_state = d.state;
+    out.transaction_timeout_ms = d.timeout_ms;
+    out.transaction_start_time_ms = d.start_ms;
+    out.producer_id = d.producer_id;
+    out.producer_epoch = d.epoch;
+    for (const auto& [topic, partition] : d.partitions) {
+      if (out.topics.empty() || out.topics.back().topic != topic) {
+        out.topics.emplace_back().topic = topic;
+      }
+      out.topics.back().partitions.push_back(partition);
+    }
+  }
+  broker.respond(*req, resp);
+}
+
+}  // namespace kgw

@@ -1,0 +1,22 @@
+// EndTxn (key 26): commit or abort. The answer goes out once every
+// partition of the transaction has its marker and the group offsets are
+// visible (or dropped), so a read_committed consumer sees the outcome as
+// soon as the producer does.
+#include "all_messages.h"
+#include "src/broker/handlers/handlers.h"
+#include "src/txn/transaction_coordinator.h"
+
+namespace kgw {
+
+void handle_end_txn(Broker& broker, RequestPtr req) {
+  EndTxnRequest body;
+  if (!broker.decode(*req, body)) return;
+  broker.txns().end_txn(std::string(body.transactional_id), body.producer_id,
+                        body.producer_epoch, body.committed, [&broker, req](ErrorCode e) {
+                          EndTxnResponse resp;
+                          resp.error_code = code(fenced_for_version(e, req->version(), 2));
+                          broker.respond(*req, resp);
+                        });
+}
+
+}  // namespace kgw

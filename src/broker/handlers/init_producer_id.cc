@@ -1,0 +1,29 @@
+// InitProducerId (key 22): a producer id and epoch for an idempotent
+// producer (always a new id) or a transactional one (its id, epoch bumped,
+// older producers fenced; an open transaction is aborted first and the
+// client told to retry with CONCURRENT_TRANSACTIONS). Errors:
+// INVALID_TRANSACTION_TIMEOUT (above transaction.max.timeout.ms),
+// PRODUCER_FENCED (INVALID_PRODUCER_EPOCH before v4), as Kafka.
+#include "all_messages.h"
+#include "src/broker/handlers/handlers.h"
+#include "src/txn/transaction_coordinator.h"
+
+namespace kgw {
+
+void handle_init_producer_id(Broker& broker, RequestPtr req) {
+  InitProducerIdRequest body;
+  if (!broker.decode(*req, body)) return;
+  std::optional<std::string> txn_id;
+  if (body.transactional_id) txn_id = std::string(*body.transactional_id);
+  broker.txns().init_producer_id(
+      txn_id, body.transaction_timeout_ms, body.producer_id, body.producer_epoch,
+      [&broker, req](ProducerIdAndEpoch r) {
+        InitProducerIdResponse resp;
+        resp.error_code = code(fenced_for_version(r.error, req->version(), 4));
+        resp.producer_id = r.producer_id;
+        resp.producer_epoch = r.epoch;
+        broker.respond(*req, resp);
+      });
+}
+
+}  // namespace kgw
