@@ -193,3 +193,47 @@ class Conn:
 
     def close(self):
         self.sock.close()
+
+
+# -- record batches ----------------------------------------------------------
+
+def _crc32c_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _CRC32C[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def _varint(v):
+    e = Enc()
+    e.uvarint((v << 1) ^ (v >> 63) if v >= 0 else ((-v) << 1) - 1)
+    return bytes(e.b)
+
+
+def record_batch(values, producer_id=-1, epoch=-1, base_sequence=-1, transactional=False,
+                 timestamp=1_700_000_000_000):
+    """One uncompressed record batch v2 (magic 2) holding `values` (bytes)."""
+    records = bytearray()
+    for i, v in enumerate(values):
+        body = bytes([0]) + _varint(0) + _varint(i) + _varint(-1) + _varint(len(v)) + v + _varint(0)
+        records += _varint(len(body)) + body
+    attributes = 0x10 if transactional else 0
+    after_crc = (struct.pack(">hiqqqhii", attributes, len(values) - 1, timestamp, timestamp,
+                             producer_id, epoch, base_sequence, len(values)) + bytes(records))
+    crc = crc32c(after_crc)
+    head = struct.pack(">ibI", -1, 2, crc)  # partition leader epoch, magic, crc
+    batch_length = len(head) + len(after_crc)
+    return struct.pack(">qi", 0, batch_length) + head + after_crc

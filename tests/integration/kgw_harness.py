@@ -132,11 +132,13 @@ class Kgw:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self):
+    def start(self, port=0):
+        """Starts kgw; port 0 picks a free one (pass the old port to come
+        back where clients expect it)."""
         if self.alive():
             raise KgwError("already running")
         self.starts += 1
-        cmd = [kgw_path(), "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
+        cmd = [kgw_path(), "--listen", f"127.0.0.1:{port}", "--data-dir", self.data_dir,
                *self.extra_args]
         stdout_path = os.path.join(self.root, f"kgw.stdout.{self.starts}")
         # glibc fills freed memory with this byte, so a use after free
@@ -193,13 +195,15 @@ class Kgw:
         self.proc.kill()
         self.proc.wait(timeout=STOP_TIMEOUT)
 
-    def restart(self, kill=False):
-        """Stop (SIGTERM, or SIGKILL with kill=True) and start on the same data dir."""
+    def restart(self, kill=False, same_port=False):
+        """Stop (SIGTERM, or SIGKILL with kill=True) and start on the same
+        data dir, on a new port or (same_port) the old one."""
+        port = self.port if same_port else 0
         if kill:
             self.kill()
         else:
             self.stop()
-        return self.start()
+        return self.start(port)
 
     def close(self):
         """Kill if still running and remove the temporary dir (keeping the
