@@ -18,8 +18,11 @@ std::int32_t last_sequence(const RecordBatchHeader& h) {
   return increment_sequence(h.base_sequence, h.last_offset_delta);
 }
 
+// In 64 bits, as Kafka's inSequence: INT32_MAX + 1 in 32 bits is undefined
+// behaviour, and the optimiser dropped the wrap-around case.
 bool in_sequence(std::int32_t last_seq, std::int32_t next_seq) {
-  return next_seq == last_seq + 1 || (next_seq == 0 && last_seq == INT32_MAX);
+  return std::int64_t{next_seq} == std::int64_t{last_seq} + 1 ||
+         (next_seq == 0 && last_seq == INT32_MAX);
 }
 
 }  // namespace
