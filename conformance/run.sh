@@ -4,7 +4,8 @@
 #
 #   conformance/run.sh 0001                 one test
 #   conformance/run.sh 0001,0002,0004       a list (ranges too: 0001-0020)
-#   conformance/run.sh --all                every test that needs a broker
+#   conformance/run.sh --all                every test that needs a broker,
+#                                           then the client matrix (clients.sh)
 #
 # Options:
 #   --timeout SECONDS   outer time limit per test process (default 120)
@@ -19,6 +20,8 @@
 #                       bin/kafka-*.sh scripts, which some tests shell out to
 #                       (default: tools/admin/kafka beside the gateway binary,
 #                       kgw-admin's entry points)
+#   --clients           also run the client matrix (default with --all)
+#   --no-clients        do not run it
 #   --setup-only        fetch and build the suite, run nothing
 #   --list              print the tests that need a broker and exit
 #
@@ -27,7 +30,8 @@
 # logs; it is reused by later runs.
 #
 # Output: one line per test on stdout (number, name, passed/failed/skipped,
-# seconds, first failure reason), then "N passed, N failed, N skipped".
+# seconds, first failure reason), then one per client of the client matrix,
+# then "N passed, N failed, N skipped" (both counted).
 # Progress goes to stderr. Exit status: 0 no test failed, 1 some test failed,
 # 2 bad usage, 3 setup failed (packages, source, build, gateway start).
 set -euo pipefail
@@ -35,6 +39,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 cache=${KGW_CONFORMANCE_CACHE:-$HOME/.cache/kgw-conformance}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 
 timeout_s=120
 results=""
@@ -45,6 +51,7 @@ kafka_path=""
 setup_only=0
 list_only=0
 selection=""
+clients=""
 
 say() { echo "conformance: $*" >&2; }
 die() { echo "conformance: $*" >&2; exit 3; }
@@ -67,6 +74,8 @@ while (($#)); do
     --kgw=*) kgw_src=${1#*=} ;;
     --kafka-path) [[ -n ${2:-} ]] || usage; kafka_path=$2; shift ;;
     --kafka-path=*) kafka_path=${1#*=} ;;
+    --clients) clients=1 ;;
+    --no-clients) clients=0 ;;
     --setup-only) setup_only=1 ;;
     --list) list_only=1 ;;
     -h|--help) usage 0 ;;
@@ -80,6 +89,7 @@ if [[ -z $selection && $setup_only -eq 0 && $list_only -eq 0 ]]; then
   usage
 fi
 [[ -n $results ]] || results=$cache/results.md
+[[ -n $clients ]] || { [[ $selection == all ]] && clients=1 || clients=0; }
 [[ $results == /* ]] || results=$PWD/$results
 
 mkdir -p "$cache"
@@ -368,9 +378,7 @@ fi
 mkdir -p "$cache/bin"
 kgw_bin=$cache/bin/kgw.$$
 cp "$kgw_src" "$kgw_bin"
-kgw_commit=$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)
-kgw_dirty=$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
-kgw_binary_time=$(date -u -r "$kgw_src" +%Y-%m-%dT%H:%M:%SZ)
+kgw_line=$(kgw_commit_line "$repo" "$kgw_src")
 
 # Each run gets its own folder (a quick run may start while a long one is
 # going); last-run points at the newest, and only the last ten are kept.
@@ -395,22 +403,12 @@ gw_flags() {
 }
 
 gw_start() {
-  local scen=$1 n=${gw_restarts[$1]:-0} data out pid line i
-  data=$workdir/data-$scen-$n
+  local scen=$1 n=${gw_restarts[$1]:-0} out
   out=$rundir/kgw-$scen-$n
-  mkdir -p "$data"
   # shellcheck disable=SC2046
-  "$kgw_bin" --listen 127.0.0.1:0 --data-dir "$data" $(gw_flags "$scen") >"$out.stdout" 2>"$out.log" &
-  pid=$!
-  for ((i = 0; i < 100; i++)); do
-    line=$(head -1 "$out.stdout" 2>/dev/null || true)
-    [[ $line == "kgw: listening on "* ]] && break
-    kill -0 "$pid" 2>/dev/null || { tail -5 "$out.log" >&2; die "kgw ($scen) exited at start (log: $out.log)"; }
-    sleep 0.1
-  done
-  [[ $line == "kgw: listening on "* ]] || { kill "$pid"; die "kgw ($scen) printed no listening line within 10 s"; }
-  gw_pid[$scen]=$pid
-  gw_port[$scen]=${line##*:}
+  kgw_start "$kgw_bin" "$workdir/data-$scen-$n" "$out" $(gw_flags "$scen") || die "kgw ($scen) did not start"
+  gw_pid[$scen]=$kgw_pid
+  gw_port[$scen]=$kgw_port
   cat >"$rundir/test-$scen.conf" <<EOF
 bootstrap.servers=127.0.0.1:${gw_port[$scen]}
 broker.address.family=v4
@@ -418,23 +416,14 @@ broker.version.fallback=0.10.0.0
 api.version.fallback.ms=0
 test.timeout.multiplier=2
 EOF
-  say "kgw ($scen scenario) listening on 127.0.0.1:${gw_port[$scen]}, pid $pid, log $out.log"
+  say "kgw ($scen scenario) listening on 127.0.0.1:${gw_port[$scen]}, pid $kgw_pid, log $out.log"
 }
 
 gw_stop_one() {
-  local scen=$1 pid=${gw_pid[$1]:-} i
+  local scen=$1 pid=${gw_pid[$1]:-}
   [[ -n $pid ]] || return 0
   unset "gw_pid[$scen]"
-  kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    say "kgw ($scen) still running 10 s after SIGTERM: killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
+  kgw_stop "$pid"
 }
 
 cleanup() {
@@ -456,7 +445,7 @@ rows=()
 
 emit() { # NUM STATUS SECONDS REASON
   local num=$1 st=$2 secs=$3 reason=$4
-  printf '%s  %-34s %-7s %6.1fs  %s\n' "$num" "${name[$num]}" "$st" "$secs" "$reason"
+  result_line "$num" "${name[$num]}" "$st" "$secs" "$reason"
   rows+=("$num"$'\t'"${name[$num]}"$'\t'"$st"$'\t'"$secs"$'\t'"$reason")
   case $st in passed) ((++passed)) ;; failed) ((++failed)) ;; *) ((++skipped)) ;; esac
 }
@@ -532,11 +521,36 @@ for num in "${tests[@]}"; do
   emit "$num" "$status" "$secs" "$reason"
   if [[ $status == failed && $fail_fast -eq 1 ]]; then
     say "stopping after the first failure (--fail-fast)"
+    clients=0
     break
   fi
 done
 
 for s in "${!gw_pid[@]}"; do gw_stop_one "$s"; done
+
+# ---------------------------------------------------------------------------
+# The client matrix (clients.sh: kcat, kafka-python, confluent-kafka-python,
+# Sarama against their own fresh kgw): its rows join the table and the counts.
+
+client_rows=()
+if ((clients)); then
+  say "running the client matrix (conformance/clients.sh)"
+  mkdir -p "$rundir/clients"
+  crc=0
+  "$here/clients.sh" --kgw "$kgw_bin" --timeout "$timeout_s" --log-dir "$rundir/clients" \
+    --rows "$rundir/clients/rows.tsv" >"$rundir/clients/output.txt" || crc=$?
+  if ((crc > 1)) || [[ ! -s $rundir/clients/rows.tsv ]]; then
+    printf 'client-matrix\tconformance/clients.sh\tfailed\t0\tclients.sh exited with status %s (see %s)\n' \
+      "$crc" "$rundir/clients" >"$rundir/clients/rows.tsv"
+  fi
+  result_widths="22 40"
+  while IFS=$'\t' read -r id nm st secs reason; do
+    result_line "$id" "$nm" "$st" "$secs" "$reason"
+    client_rows+=("$id"$'\t'"$nm"$'\t'"$st"$'\t'"$secs"$'\t'"$reason")
+    case $st in passed) ((++passed)) ;; failed) ((++failed)) ;; *) ((++skipped)) ;; esac
+  done <"$rundir/clients/rows.tsv"
+fi
+
 summary="$passed passed, $failed failed, $skipped skipped"
 elapsed=$((SECONDS - t_start))
 
@@ -550,23 +564,22 @@ mkdir -p "$(dirname "$results")"
   echo "Produced by \`conformance/run.sh\`; see conformance/README.md for how to read it."
   echo
   echo "- Date: $started (took $((elapsed / 60)) min $((elapsed % 60)) s)"
-  if ((kgw_dirty)); then
-    echo "- kgw commit: $kgw_commit, with uncommitted changes to $kgw_dirty tracked file(s) (binary built $kgw_binary_time)"
-  else
-    echo "- kgw commit: $kgw_commit (binary built $kgw_binary_time)"
-  fi
+  echo "$kgw_line"
   echo "- librdkafka: $suite_version (Debian source package), tests/test-runner -L, TEST_KAFKA_VERSION=3.1.0, test.timeout.multiplier=2"
   echo "- KAFKA_PATH: kgw-admin's bin/kafka-*.sh entry points"
   for note in "${build_notes[@]}"; do echo "- Build: $note"; done
   echo "- Selection: ${selection}, ${#tests[@]} test(s); per-test limit ${timeout_s} s$( ((run_skipped)) && echo ", expected skips run too")"
+  ((${#client_rows[@]} == 0)) || echo "- Client matrix: ${#client_rows[@]} client(s), in its section below and in the counts"
   echo
-  echo "| Test | Name | Result | Seconds | First failure or skip reason |"
-  echo "|---|---|---|---:|---|"
-  for row in "${rows[@]}"; do
-    IFS=$'\t' read -r num nm st secs reason <<<"$row"
-    reason=${reason//|/\\|}
-    echo "| $num | $nm | $st | $secs | $reason |"
-  done
+  result_table "${rows[@]}"
+  if ((${#client_rows[@]})); then
+    echo
+    echo "## Client matrix"
+    echo
+    echo "\`conformance/clients.sh\`: one scenario per real client (\`conformance/clients/\`) against a fresh kgw with num.partitions=3; per-scenario limit ${timeout_s} s."
+    echo
+    result_table "${client_rows[@]}"
+  fi
   echo
   echo "$summary"
 } >"$results"
