@@ -3,8 +3,10 @@
 # in a normal build, then every test again under ASan+UBSan, then each
 # libFuzzer target for a short while (tests/fuzz/run.sh, its own clang
 # build; the long run is its own command, see README).
+# Then, once, the quick conformance subset (librdkafka's suite; the first
+# run fetches and builds it) and the client matrix (conformance/).
 # Ends with one line "N passed, N failed, N skipped" (a fuzz target counts
-# as one test).
+# as one test, a conformance test or client scenario as one).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -27,11 +29,32 @@ else
 fi
 printf '%s\n' "$fuzz_out"
 
-FUZZ_PASSED=$fuzz_passed FUZZ_FAILED=$fuzz_failed \
+# The conformance scripts end with "N passed, N failed, N skipped"; their
+# exit status 77 means the suite could not be set up here (a skip).
+extra_passed=0 extra_failed=0 extra_skipped=0
+for script in conformance/quick.sh conformance/clients.sh; do
+  echo "== $script" >&2
+  rc=0
+  out=$("$script" --kgw build/kgw) || rc=$?
+  printf '%s\n' "$out"
+  if ((rc == 77)); then
+    extra_skipped=$((extra_skipped + 1))
+    continue
+  fi
+  ((rc == 0)) || status=1
+  if summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' <<<"$out" | tail -1); then
+    read -r p _ f _ k _ <<<"$summary"
+    extra_passed=$((extra_passed + p)) extra_failed=$((extra_failed + f)) extra_skipped=$((extra_skipped + k))
+  fi
+  if ((rc != 0)) && ((extra_failed == 0)); then extra_failed=1; fi
+done
+
+FUZZ_PASSED=$((fuzz_passed + extra_passed)) FUZZ_FAILED=$((fuzz_failed + extra_failed)) \
+EXTRA_SKIPPED=$extra_skipped \
 python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
 import json, os, sys
 counts = {"passed": int(os.environ["FUZZ_PASSED"]), "failed": int(os.environ["FUZZ_FAILED"]),
-          "skipped": 0}
+          "skipped": int(os.environ["EXTRA_SKIPPED"])}
 for path in sys.argv[1:]:
     with open(path) as fh:
         for line in fh:
