@@ -15,6 +15,7 @@
 
 #include "protocol/records/control_record.h"
 #include "protocol/records/crc32c.h"
+#include "protocol/records/legacy_message_set.h"
 #include "protocol/records/record_batch.h"
 #include "protocol/records/record_iterator.h"
 
@@ -84,6 +85,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<std::uint8_t> buf(data + 1, data + size);
   if (data[0] & 1) fix_crc(buf);
   const kgw::Bytes in(buf);
+  std::vector<std::uint8_t> converted;
+  if (kgw::convert_legacy_message_set(in, kMaxDecompressed, converted) == kgw::RecordError::kNone) {
+    kgw::RecordBatchHeader ch;
+    if (kgw::validate_record_batch(kgw::Bytes(converted), ch) != kgw::RecordError::kNone) {
+      std::abort();
+    }
+    one_batch(kgw::Bytes(converted));
+  }
   std::vector<kgw::Bytes> batches;
   (void)kgw::split_record_batches(in, batches);  // Produce: a partial batch is an error
   batches.clear();

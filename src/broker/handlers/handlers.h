@@ -16,9 +16,9 @@ using Handler = void (*)(Broker&, RequestPtr);
 struct ServedApi {
   std::int16_t api_key;
   Handler handler;
-  // Lowest version served when above our schema's: Produce before v3 and
-  // Fetch before v4 carry only legacy (magic 0/1) message sets, which we
-  // neither store nor down-convert (see protocol/records/record_batch.h).
+  // Lowest version served when above our schema's: Fetch before v4 answers
+  // only legacy (magic 0/1) message sets, which we do not down-convert
+  // (Produce v0-v2's legacy sets are up-converted: legacy_message_set.h).
   std::int16_t min_version = 0;
 };
 

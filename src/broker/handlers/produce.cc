@@ -3,14 +3,15 @@
 // Guards, per partition, as Kafka answers them: unknown topic or partition
 // (UNKNOWN_TOPIC_OR_PARTITION), acks=all on a topic whose
 // min.insync.replicas is above 1 (NOT_ENOUGH_REPLICAS: this node is the
-// only replica), a legacy message set (magic 0/1:
-// UNSUPPORTED_FOR_MESSAGE_FORMAT), a bad CRC or framing (CORRUPT_MESSAGE), a
+// only replica), a bad CRC or framing (CORRUPT_MESSAGE), a
 // batch the producer may not send (INVALID_RECORD), a batch over the topic's
 // max.message.bytes (MESSAGE_TOO_LARGE) or segment.bytes
 // (RECORD_LIST_TOO_LARGE). Topics whose configs need the records checked
 // or recompressed (record_rules.h: keys on compacted topics, timestamp
 // bounds, compression.type) get that on the threadpool, and their appends
-// keep the order of the requests (append_sequencer.h). Valid partitions are appended even
+// keep the order of the requests (append_sequencer.h). Produce v0-v2 carry
+// legacy message sets (magic 0/1), up-converted to one v2 batch on the
+// threadpool as Kafka does for a v2 log. Valid partitions are appended even
 // when others in the same request fail. acks=0 gets no response at all.
 #include <chrono>
 #include <deque>
@@ -19,6 +20,7 @@
 #include <span>
 
 #include "all_messages.h"
+#include "protocol/records/legacy_message_set.h"
 #include "protocol/records/record_batch.h"
 #include "src/broker/append_sequencer.h"
 #include "src/broker/handlers/handlers.h"
@@ -180,8 +182,11 @@ void handle_produce(Broker& broker, RequestPtr req) {
         fail(ErrorCode::kNotEnoughReplicas);
         continue;
       }
+      // Produce v0-v2 carry legacy message sets (magic 0/1): up-converted
+      // to one v2 batch on the threadpool below (legacy_message_set.h).
+      const bool legacy = req->version() < 3;
       std::vector<Bytes> batches;
-      RecordError err = split_record_batches(*pd.records, batches);
+      RecordError err = legacy ? RecordError::kNone : split_record_batches(*pd.records, batches);
       const std::int64_t max_bytes = broker.config().topic_long(topic->configs, "max.message.bytes");
       // Kafka refuses a batch larger than a whole segment.
       const std::int64_t segment_bytes = broker.config().topic_long(topic->configs, "segment.bytes");
@@ -236,7 +241,7 @@ void handle_produce(Broker& broker, RequestPtr req) {
       const RecordRules rules = RecordRules::of(broker.config(), topic->configs);
       const AppendSequencer::Key key{topic->id, pd.index};
       AppendSequencer& sequencer = broker.append_sequencer();
-      if (!rules.active() && !sequencer.busy(key)) {
+      if (!legacy && !rules.active() && !sequencer.busy(key)) {
         std::vector<RecordWrite> writes;
         std::vector<Bytes> bs(views.begin(), views.end());
         if (!check_producers(broker, *call, ti, pi, topic->id, td.name, pd.index, bs, writes)) {
@@ -258,11 +263,12 @@ void handle_produce(Broker& broker, RequestPtr req) {
       std::vector<std::vector<std::uint8_t>> owned;
       owned.reserve(views.size());
       for (const auto& v : views) owned.emplace_back(v.begin(), v.end());
+      if (legacy) owned.emplace_back(pd.records->begin(), pd.records->end());
       // Records to check (or recompress) on the threadpool, or a line to
       // wait in: appends to the partition keep the order requests came in.
       const std::uint64_t ticket = sequencer.enter(key);
       ++call->pending;
-      if (!rules.active()) {
+      if (!legacy && !rules.active()) {
         sequencer.ready(key, ticket, [append, call, &broker, owned = std::move(owned)]() mutable {
           append(std::move(owned));
           finish_one(broker, call);
@@ -279,7 +285,26 @@ void handle_produce(Broker& broker, RequestPtr req) {
       const std::string where = std::string(td.name) + "-" + std::to_string(pd.index);
       run_on_pool(
           broker.loop(),
-          [work, rules, where] {
+          [work, rules, where, legacy, max_bytes, segment_bytes] {
+            if (legacy) {
+              std::vector<std::uint8_t> batch;
+              RecordError e = convert_legacy_message_set(Bytes(work->batches.front()),
+                                                         kMaxDecompressed, batch);
+              if (e != RecordError::kNone) {
+                work->error = record_error_code(e);
+                work->message = std::string("legacy message set (magic 0/1) for ") + where +
+                                ": " + record_error_name(e);
+                return;
+              }
+              const auto size = static_cast<std::int64_t>(batch.size());
+              if (size > max_bytes || size > segment_bytes) {
+                work->error =
+                    size > max_bytes ? ErrorCode::kMessageTooLarge : ErrorCode::kRecordListTooLarge;
+                return;
+              }
+              work->batches = {std::move(batch)};
+              if (!rules.active()) return;
+            }
             work->error = rules.apply(work->batches, now_ms(), where, kMaxDecompressed, work->message);
           },
           [&broker, call, work, append, key, ticket, ti, pi] {

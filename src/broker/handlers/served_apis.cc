@@ -10,7 +10,7 @@ namespace kgw {
 
 namespace {
 constexpr std::array kServed = {
-    ServedApi{ProduceRequest::api_key, handle_produce, 3},
+    ServedApi{ProduceRequest::api_key, handle_produce},
     ServedApi{FetchRequest::api_key, handle_fetch, 4},
     ServedApi{ListOffsetsRequest::api_key, handle_list_offsets},
     ServedApi{MetadataRequest::api_key, handle_metadata},
