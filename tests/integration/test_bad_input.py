@@ -424,14 +424,18 @@ class BadInputTest(unittest.TestCase):
     # -- api keys and versions ------------------------------------------
 
     def test_unknown_and_unserved_api_keys(self):
-        for key in (9999, 75, -1, 0x7FFF, API_JOIN_GROUP, API_INIT_PRODUCER_ID):
+        # Keys Kafka defines that kgw does not serve (yet), from its own
+        # ApiVersions answer, so the test follows as APIs land.
+        unserved = [k for k in range(75) if k not in self.served][:3]
+        self.assertTrue(unserved, "every Kafka api key 0-74 is served?")
+        for key in (9999, 75, -1, 0x7FFF, *unserved):
             with Conn(self.port) as c:
                 c.send(frame(header(key, 0) + b"\x00" * 8))
                 self.assertClosedByKgw(c, f"api key {key}")
         self.assertHealthy()
 
     def test_unsupported_versions(self):
-        cases = [(API_PRODUCE, 99), (API_PRODUCE, 2), (API_PRODUCE, -1), (API_FETCH, 3),
+        cases = [(API_PRODUCE, 99), (API_PRODUCE, -1), (API_FETCH, 3),
                  (API_FETCH, 99), (API_METADATA, 99), (API_LIST_OFFSETS, 0x7FFF)]
         for key, version in cases:
             with Conn(self.port) as c:
