@@ -148,7 +148,10 @@ class Compaction(unittest.TestCase):
 
     def test_tombstones_survive_one_cleaning_and_go_after_delete_retention_ms(self):
         topic = "compact-tombstones"
-        self.create(topic, {"delete.retention.ms": "1000"})
+        # Long enough that the first check below reads the tombstones before
+        # a later cleaning may drop them, even on a loaded machine (at 1 s a
+        # slow consumer in CI once found them gone already).
+        self.create(topic, {"delete.retention.ms": "5000"})
         p = self.producer()
         for i in range(10):
             p.produce(topic, key=b"k%d" % i, value=b"a")
