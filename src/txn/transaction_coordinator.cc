@@ -306,6 +306,33 @@ void TransactionCoordinator::init_producer_id(const std::optional<std::string>& 
 
 // --- AddPartitionsToTxn / AddOffsetsToTxn ----------------------------------
 
+// Both begin a transaction (from any state but Ongoing: a fresh partition
+// and group list, a new start time) or extend the open one with `add`, then
+// persist it; the timeout starts with the transaction.
+void TransactionCoordinator::extend(const std::string& transactional_id, Txn& t,
+                                    const std::function<void(TransactionRecord&)>& add,
+                                    std::function<void(ErrorCode)> done) {
+  const bool was_ongoing = state(t) == TxnState::kOngoing;
+  TransactionRecord next = t.rec;
+  if (!was_ongoing) {
+    next.partitions.clear();
+    next.groups.clear();
+    next.start_ms = wall_ms();
+  }
+  next.state = static_cast<std::int8_t>(TxnState::kOngoing);
+  add(next);
+  t.busy = true;
+  persist(transactional_id, std::move(next),
+          [this, transactional_id, was_ongoing, done = std::move(done)](const std::string& error) {
+            Txn* tt = find(transactional_id);
+            if (tt == nullptr) return done(kStorageFailure);
+            tt->busy = false;
+            if (!error.empty()) return done(kStorageFailure);
+            if (!was_ongoing) arm_timeout(*tt);
+            done(ErrorCode::kNone);
+          });
+}
+
 void TransactionCoordinator::add_partitions(
     const std::string& transactional_id, std::int64_t producer_id, std::int16_t epoch,
     std::vector<std::pair<std::string, std::int32_t>> partitions,
@@ -324,27 +351,11 @@ void TransactionCoordinator::add_partitions(
                   [&](const auto& p) { return has_partition(t->rec, p.first, p.second); })) {
     return done(ErrorCode::kNone);
   }
-  TransactionRecord next = t->rec;
-  if (s != TxnState::kOngoing) {
-    next.partitions.clear();
-    next.groups.clear();
-    next.start_ms = wall_ms();
-  }
-  next.state = static_cast<std::int8_t>(TxnState::kOngoing);
-  for (auto& p : partitions) {
-    if (!has_partition(next, p.first, p.second)) next.partitions.push_back(std::move(p));
-  }
-  t->busy = true;
-  persist(transactional_id, std::move(next),
-          [this, transactional_id, was_ongoing = s == TxnState::kOngoing,
-           done = std::move(done)](const std::string& error) {
-            Txn* tt = find(transactional_id);
-            if (tt == nullptr) return done(kStorageFailure);
-            tt->busy = false;
-            if (!error.empty()) return done(kStorageFailure);
-            if (!was_ongoing) arm_timeout(*tt);
-            done(ErrorCode::kNone);
-          });
+  extend(transactional_id, *t, [&partitions](TransactionRecord& next) {
+    for (auto& p : partitions) {
+      if (!has_partition(next, p.first, p.second)) next.partitions.push_back(std::move(p));
+    }
+  }, std::move(done));
 }
 
 ErrorCode TransactionCoordinator::verify_partitions(
@@ -378,27 +389,11 @@ void TransactionCoordinator::add_offsets(const std::string& transactional_id,
   const bool has_group =
       std::find(t->rec.groups.begin(), t->rec.groups.end(), group_id) != t->rec.groups.end();
   if (s == TxnState::kOngoing && has_group) return done(ErrorCode::kNone);
-  TransactionRecord next = t->rec;
-  if (s != TxnState::kOngoing) {
-    next.partitions.clear();
-    next.groups.clear();
-    next.start_ms = wall_ms();
-  }
-  next.state = static_cast<std::int8_t>(TxnState::kOngoing);
-  if (std::find(next.groups.begin(), next.groups.end(), group_id) == next.groups.end()) {
-    next.groups.push_back(group_id);
-  }
-  t->busy = true;
-  persist(transactional_id, std::move(next),
-          [this, transactional_id, was_ongoing = s == TxnState::kOngoing,
-           done = std::move(done)](const std::string& error) {
-            Txn* tt = find(transactional_id);
-            if (tt == nullptr) return done(kStorageFailure);
-            tt->busy = false;
-            if (!error.empty()) return done(kStorageFailure);
-            if (!was_ongoing) arm_timeout(*tt);
-            done(ErrorCode::kNone);
-          });
+  extend(transactional_id, *t, [&group_id](TransactionRecord& next) {
+    if (std::find(next.groups.begin(), next.groups.end(), group_id) == next.groups.end()) {
+      next.groups.push_back(group_id);
+    }
+  }, std::move(done));
 }
 
 ErrorCode TransactionCoordinator::check_offset_commit(const std::string& transactional_id,

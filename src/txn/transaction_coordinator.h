@@ -158,6 +158,9 @@ class TransactionCoordinator {
   void allocate_producer_id(std::function<void(std::int64_t id, ErrorCode)> done);
   // Persists `next` as t's state, then runs `done` ("" or the error);
   // memory changes only when the write succeeded.
+  void extend(const std::string& transactional_id, Txn& t,
+              const std::function<void(TransactionRecord&)>& add,
+              std::function<void(ErrorCode)> done);
   void persist(const std::string& id, TransactionRecord next,
                std::function<void(const std::string& error)> done);
   // From Prepare* (or a fence): markers, group offsets, Complete*.
