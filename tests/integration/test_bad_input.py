@@ -19,6 +19,7 @@ import time
 import unittest
 
 import kgw_harness
+from kafka_wire import crc32c
 
 MAX_REQUEST = 1_048_576  # socket.request.max.bytes for this kgw
 RSS_LIMIT_KB = 500 * 1024  # generous: a leak or a huge allocation is far beyond it
@@ -94,26 +95,6 @@ def metadata_v1(topics=None, correlation_id=2):
     else:
         body = i32(len(topics)) + b"".join(string(t) for t in topics)
     return frame(header(API_METADATA, 1, correlation_id) + body)
-
-
-def _crc32c_table():
-    table = []
-    for n in range(256):
-        c = n
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-CRC32C_TABLE = _crc32c_table()
-
-
-def crc32c(data):
-    c = 0xFFFFFFFF
-    for byte in data:
-        c = CRC32C_TABLE[(c ^ byte) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
 
 
 def varint(v):
