@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "src/util/log.h"
+#include "storage/fault_injection.h"
 #include "storage/keys.h"
 #include "storage/meta_codec.h"
 
@@ -109,6 +111,13 @@ std::unique_ptr<Database> Database::open(const std::string& dir, std::string& er
   }
 
   rocksdb::Options options = make_options();
+  std::string fault_dir;
+  d->fault_env_ = fault_injection_env_from_environment(fault_dir);
+  if (d->fault_env_) {
+    options.env = d->fault_env_.get();
+    LOG_WARN("storage", "fault injection on (KGW_FAULT_INJECTION=%s): for tests only",
+             fault_dir.c_str());
+  }
   std::vector<std::string> existing;
   bool is_new = !fs::exists(path / "CURRENT", ec);
   if (ec) {

@@ -22,6 +22,7 @@
 namespace rocksdb {
 class ColumnFamilyHandle;
 class DB;
+class Env;
 class Status;
 }  // namespace rocksdb
 
@@ -60,6 +61,8 @@ class Database {
   bool check_format(std::string& error);
 
   std::string dir_;
+  // Tests only (fault_injection.h); declared before db_ so it outlives it.
+  std::unique_ptr<rocksdb::Env> fault_env_;
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // all, owned
   rocksdb::ColumnFamilyHandle* log_ = nullptr;
