@@ -10,8 +10,10 @@
 #include <uv.h>
 
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -63,6 +65,7 @@ struct App {
   uv_signal_t sigint{};
   uv_signal_t sigterm{};
   bool stopping = false;
+  int exit_code = 0;
 };
 
 void shutdown(App& app) {
@@ -166,6 +169,26 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   app.sigterm.data = &app;
   uv_signal_start(&app.sigint, on_signal, SIGINT);
   uv_signal_start(&app.sigterm, on_signal, SIGTERM);
+  // A write that fails (disk full, I/O error) fails every later one too
+  // (group_writer.h): the log dir is offline. Kafka stops a broker whose
+  // only log dir failed; so does kgw, rather than answer every produce with
+  // KAFKA_STORAGE_ERROR while Metadata shows a healthy broker. What was
+  // acknowledged is on disk; what was not is forgotten (producer state
+  // included, so no retry is answered as a duplicate of a lost batch).
+  store->set_failure_listener([&app, &producers, s = store.get(),
+                               dir = opts.data_dir](const std::string& error) {
+    producers.on_write_failed([s](const Uuid& topic, std::int32_t partition) {
+      const PartitionState* ps = s->partition(topic, partition);
+      return ps != nullptr ? std::optional<std::int64_t>(ps->high_watermark) : std::nullopt;
+    });
+    LOG_ERROR("kgw",
+              "the log dir %s failed (%s): stopping, as Kafka stops a broker whose only log dir "
+              "failed. Every acknowledged write is in it; fix the cause (disk full? failing disk? "
+              "permissions?) and start kgw again",
+              dir.c_str(), error.c_str());
+    app.exit_code = 1;
+    shutdown(app);
+  });
 
   LOG_INFO("kgw", "kgw %s listening on %s:%d (advertised %s:%d), data in %s, fsync %s",
            KGW_VERSION, opts.listen_host.c_str(), server.port(), identity.advertised_host.c_str(),
@@ -176,7 +199,7 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
 
   // Returns once shutdown() has closed every handle.
   uv_run(loop, UV_RUN_DEFAULT);
-  return 0;
+  return app.exit_code;
 }
 
 }  // namespace

@@ -381,6 +381,15 @@ void Store::deliver(std::vector<CompletedOp> ops) {
   poster_->post([this, ops = std::move(ops)] {
     for (const auto& op : ops) op.complete(op.error);
     flush_listeners();
+    if (failure_.empty()) {
+      for (const auto& op : ops) {
+        if (op.error.empty()) continue;
+        failure_ = op.error;
+        fail_written_waits(nullptr, WaitOutcome::kFailed, failure_);
+        if (failure_listener_) failure_listener_(failure_);
+        break;
+      }
+    }
   });
 }
 
@@ -761,6 +770,7 @@ void Store::delete_topic(Uuid id, Done done) {
   }
   by_id_.erase(id);
   by_name_.erase(t->info.name);  // destroys *t
+  fail_written_waits(&id, WaitOutcome::kGone, "topic deleted");
 
   WriteOp op;
   op.bytes = 4 * keys::kEntryKeySize;
@@ -966,9 +976,58 @@ std::int64_t Store::on_append_written(const Uuid& topic, std::int32_t partition,
   if (end > ps->high_watermark) {
     ps->high_watermark = end;
     to_notify_.emplace_back(topic, partition);
+    finish_written_waits(topic, partition, end);
   }
   return ps->log_start_offset;
 }
+
+void Store::when_written(const Uuid& topic, std::int32_t partition, std::int64_t end,
+                         std::function<void(WaitOutcome, const std::string&)> done) {
+  const PartitionState* ps = this->partition(topic, partition);
+  if (!failure_.empty()) {
+    return post([done = std::move(done), e = failure_] { done(WaitOutcome::kFailed, e); });
+  }
+  if (stopped_ || ps == nullptr) {
+    return post(
+        [done = std::move(done)] { done(WaitOutcome::kGone, "unknown topic or partition"); });
+  }
+  if (ps->high_watermark >= end) {
+    return post([done = std::move(done)] { done(WaitOutcome::kWritten, ""); });
+  }
+  written_waits_[{topic, partition}].emplace(end, std::move(done));
+}
+
+void Store::finish_written_waits(const Uuid& topic, std::int32_t partition,
+                                 std::int64_t high_watermark) {
+  auto it = written_waits_.find({topic, partition});
+  if (it == written_waits_.end()) return;
+  auto& waits = it->second;
+  std::vector<std::function<void(WaitOutcome, const std::string&)>> ready;
+  while (!waits.empty() && waits.begin()->first <= high_watermark) {
+    ready.push_back(std::move(waits.begin()->second));
+    waits.erase(waits.begin());
+  }
+  if (waits.empty()) written_waits_.erase(it);
+  for (auto& done : ready) done(WaitOutcome::kWritten, "");
+}
+
+void Store::fail_written_waits(const Uuid* topic, WaitOutcome outcome, const std::string& error) {
+  std::vector<std::function<void(WaitOutcome, const std::string&)>> failed;
+  for (auto it = written_waits_.begin(); it != written_waits_.end();) {
+    if (topic != nullptr && it->first.first != *topic) {
+      ++it;
+      continue;
+    }
+    for (auto& [end, done] : it->second) failed.push_back(std::move(done));
+    it = written_waits_.erase(it);
+  }
+  for (auto& done : failed) done(outcome, error);
+}
+
+void Store::set_failure_listener(std::function<void(const std::string&)> fn) {
+  failure_listener_ = std::move(fn);
+}
+
 
 void Store::flush_listeners() {
   if (to_notify_.empty()) return;
@@ -1192,6 +1251,8 @@ std::string Store::stop() {
     poster_->run_pending();
     poster_->close();
   }
+  // Waits for writes that will never come now.
+  fail_written_waits(nullptr, WaitOutcome::kGone, "kgw is stopping");
   // 3. Reads on the pool use the database: wait for them. They need
   //    nothing from this thread to finish.
   {

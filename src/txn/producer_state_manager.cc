@@ -94,6 +94,7 @@ AppendCheck ProducerStateManager::check_append(const Uuid& topic, std::int32_t p
       if (dup != e->batches.end()) {
         ++duplicates;
         if (!first_duplicate) first_duplicate = dup->first_offset;
+        out.duplicate_end = std::max(out.duplicate_end, dup->last_offset + 1);
         continue;
       }
     }
@@ -128,6 +129,7 @@ AppendCheck ProducerStateManager::check_append(const Uuid& topic, std::int32_t p
     if (h.producer_epoch != e->epoch) {
       e->batches.clear();
       e->epoch = h.producer_epoch;
+      e->epoch_offset = batch_offset;
     }
     e->batches.push_back(ProducerBatchRecord{h.base_sequence, last_seq, batch_offset,
                                              batch_offset + h.last_offset_delta, h.max_timestamp});
@@ -167,6 +169,7 @@ std::vector<RecordWrite> ProducerStateManager::on_marker(
     // A bumped epoch (a fenced or timed-out producer): sequences restart.
     e.epoch = epoch;
     e.batches.clear();
+    e.epoch_offset = marker_offset;
   }
   e.coordinator_epoch = coordinator_epoch;
   e.last_timestamp = now_ms;
@@ -181,6 +184,33 @@ std::vector<RecordWrite> ProducerStateManager::on_marker(
   }
   writes.push_back(ProducerStore::put_state(topic, partition, producer_id, to_record(e)));
   return writes;
+}
+
+void ProducerStateManager::on_write_failed(
+    const std::function<std::optional<std::int64_t>(const Uuid&, std::int32_t)>& written_end) {
+  for (auto& [key, part] : partitions_) {
+    const std::optional<std::int64_t> end = written_end(key.first, key.second);
+    if (!end) continue;
+    for (auto it = part.producers.begin(); it != part.producers.end();) {
+      Entry& e = it->second;
+      while (!e.batches.empty() && e.batches.back().first_offset >= *end) e.batches.pop_back();
+      if (e.txn_first_offset >= *end) {
+        part.open.erase(e.txn_first_offset);
+        e.txn_first_offset = -1;
+      }
+      if (e.epoch_offset >= *end) {
+        it = part.producers.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    // Markers not stored: their aborted transactions are not aborted yet.
+    // (The transaction they ended stays closed in memory; nothing is
+    // written after a failure, and a restart reopens it from disk.)
+    for (auto it = part.aborted.lower_bound({*end, INT64_MIN}); it != part.aborted.end();) {
+      it = part.aborted.erase(it);
+    }
+  }
 }
 
 bool ProducerStateManager::has_open_transaction(const Uuid& topic, std::int32_t partition,

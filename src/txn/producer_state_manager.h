@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -53,9 +54,12 @@ struct ActiveProducer {
 struct AppendCheck {
   ErrorCode error = ErrorCode::kNone;
   std::string message;
-  // Set when every batch is a retry of one already written: answer with
-  // this base offset and append nothing.
+  // Set when every batch is a retry of one already accepted: answer with
+  // this base offset and append nothing, but only once the log is written
+  // up to duplicate_end (the original may still be on its way to disk, or
+  // fail: then answer its error).
   std::optional<std::int64_t> duplicate_of;
+  std::int64_t duplicate_end = -1;
   // To write with the batches (when accepted).
   std::vector<RecordWrite> writes;
 };
@@ -100,6 +104,16 @@ class ProducerStateManager {
                                           std::int64_t from, std::int64_t to) const;
   std::vector<ActiveProducer> active(const Uuid& topic, std::int32_t partition) const;
 
+  // A write failed: the partitions' logs end at the offsets `written_end`
+  // gives (their high watermarks; nullopt for a partition gone). Forgets
+  // what check_append() and on_marker() accepted at or above them, so that
+  // a retry of a batch that was never stored is not answered as a
+  // duplicate. A producer whose current epoch came from such a batch is
+  // forgotten altogether (what it had before is on disk, and a restart
+  // reloads it; the store refuses every write after a failure anyway).
+  void on_write_failed(
+      const std::function<std::optional<std::int64_t>(const Uuid&, std::int32_t)>& written_end);
+
   // Aborted transactions wholly below the log start are of no use to any
   // fetch: forget them (and their records).
   void on_log_start(const Uuid& topic, std::int32_t partition, std::int64_t log_start);
@@ -112,6 +126,9 @@ class ProducerStateManager {
     std::int64_t txn_first_offset = -1;
     std::int64_t last_timestamp = -1;
     std::deque<ProducerBatchRecord> batches;
+    // Offset of the batch that set `epoch` (-1: loaded, or from a marker):
+    // on_write_failed() forgets the entry when that batch was not stored.
+    std::int64_t epoch_offset = -1;
   };
   struct Partition {
     std::map<std::int64_t, Entry> producers;

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -536,4 +537,40 @@ TEST_CASE("an aborted transaction below the log start is forgotten, on disk too"
 
   f.restart();  // stop() writes what on_log_start queued
   CHECK(f.aborted(0, 6) == "8:3-5");
+}
+
+TEST_CASE("after a failed write a retry of a batch never stored is not a duplicate") {
+  Fixture f;
+  f.accepted(batch(5, 0, 0, 1));  // 0, written
+  const std::int64_t written = f.log_end;
+  // Accepted, then its write fails: the log ends at `written` again.
+  AppendCheck c =
+      f.psm->check_append(f.topic, kPartition, std::vector{batch(5, 0, 1, 1)}, f.log_end, kNow);
+  REQUIRE(c.error == ErrorCode::kNone);
+  // Before the failure is known, a retry is a duplicate to wait for.
+  AppendCheck retry =
+      f.psm->check_append(f.topic, kPartition, std::vector{batch(5, 0, 1, 1)}, f.log_end + 1, kNow);
+  REQUIRE(retry.duplicate_of.has_value());
+  CHECK(retry.duplicate_end == written + 1);
+
+  f.psm->on_write_failed(
+      [&](const Uuid&, std::int32_t) -> std::optional<std::int64_t> { return written; });
+  AppendCheck after =
+      f.psm->check_append(f.topic, kPartition, std::vector{batch(5, 0, 1, 1)}, written, kNow);
+  CHECK(after.error == ErrorCode::kNone);
+  CHECK_FALSE(after.duplicate_of.has_value());
+  // The batch that was stored is still recognised.
+  AppendCheck old =
+      f.psm->check_append(f.topic, kPartition, std::vector{batch(5, 0, 0, 1)}, written + 1, kNow);
+  REQUIRE(old.duplicate_of.has_value());
+  CHECK(*old.duplicate_of == 0);
+
+  // A producer whose epoch came with a batch never stored is forgotten.
+  AppendCheck bumped =
+      f.psm->check_append(f.topic, kPartition, std::vector{batch(6, 3, 0, 1)}, written + 1, kNow);
+  REQUIRE(bumped.error == ErrorCode::kNone);
+  f.psm->on_write_failed(
+      [&](const Uuid&, std::int32_t) -> std::optional<std::int64_t> { return written + 1; });
+  CHECK(f.producer(6).producer_id == -1);
+  CHECK(f.producer(5).producer_id == 5);
 }

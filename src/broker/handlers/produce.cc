@@ -77,7 +77,9 @@ std::function<void(AppendResult)> written(Broker& broker, std::shared_ptr<Produc
   return [&broker, call = std::move(call), ti, pi, append_time](AppendResult r) {
     auto& out = call->resp.responses[ti].partition_responses[pi];
     if (!r.error.empty()) {
-      LOG_ERROR("produce", "append failed: %s", r.error.c_str());
+      // The store reports the failure once (kgw stops on it); one line per
+      // partition per request would bury that line.
+      LOG_DEBUG("produce", "append failed: %s", r.error.c_str());
       out.error_code = code(ErrorCode::kKafkaStorageError);
     } else {
       out.base_offset = r.base_offset;
@@ -94,10 +96,14 @@ std::function<void(AppendResult)> written(Broker& broker, std::shared_ptr<Produc
 // with `writes` to add to the append; false when the answer is already
 // filled: a refusal (INVALID_TXN_STATE, INVALID_PRODUCER_EPOCH,
 // OUT_OF_ORDER_SEQUENCE_NUMBER), or a retried batch answered with the
-// offset it was first written at.
-bool check_producers(Broker& broker, ProduceCall& call, std::size_t ti, std::size_t pi,
-                     const Uuid& topic_id, std::string_view topic_name, std::int32_t partition,
-                     const std::vector<Bytes>& batches, std::vector<RecordWrite>& writes) {
+// offset it was first written at, once that write is done (Kafka records
+// producer state only with the append that stores the batch: a retry must
+// not be acknowledged before the batch it repeats is stored, nor when that
+// write failed).
+bool check_producers(Broker& broker, const std::shared_ptr<ProduceCall>& callp, std::size_t ti,
+                     std::size_t pi, const Uuid& topic_id, std::string_view topic_name,
+                     std::int32_t partition, const std::vector<Bytes>& batches,
+                     std::vector<RecordWrite>& writes) {
   std::vector<RecordBatchHeader> headers(batches.size());
   bool idempotent = false;
   for (std::size_t i = 0; i < batches.size(); ++i) {
@@ -105,6 +111,7 @@ bool check_producers(Broker& broker, ProduceCall& call, std::size_t ti, std::siz
     idempotent |= headers[i].producer_id >= 0;
   }
   if (!idempotent) return true;
+  ProduceCall& call = *callp;
   auto& out = call.resp.responses[ti].partition_responses[pi];
   auto refuse = [&](ErrorCode e, std::string message) {
     out.error_code = code(e);
@@ -129,8 +136,28 @@ bool check_producers(Broker& broker, ProduceCall& call, std::size_t ti, std::siz
                                                   ps->log_end_offset, now_ms());
   if (c.error != ErrorCode::kNone) return refuse(c.error, std::move(c.message));
   if (c.duplicate_of) {
-    out.base_offset = *c.duplicate_of;
-    out.log_start_offset = ps->log_start_offset;
+    ++call.pending;
+    broker.store().when_written(
+        topic_id, partition, c.duplicate_end,
+        [&broker, callp, ti, pi, topic_id, partition, base = *c.duplicate_of](
+            Store::WaitOutcome outcome, const std::string&) {
+          auto& o = callp->resp.responses[ti].partition_responses[pi];
+          switch (outcome) {
+            case Store::WaitOutcome::kWritten: {
+              o.base_offset = base;
+              const PartitionState* now = broker.store().partition(topic_id, partition);
+              o.log_start_offset = now != nullptr ? now->log_start_offset : -1;
+              break;
+            }
+            case Store::WaitOutcome::kFailed:
+              o.error_code = code(ErrorCode::kKafkaStorageError);
+              break;
+            case Store::WaitOutcome::kGone:
+              o.error_code = code(ErrorCode::kUnknownTopicOrPartition);
+              break;
+          }
+          finish_one(broker, callp);
+        });
     return false;
   }
   writes = std::move(c.writes);
@@ -228,7 +255,7 @@ void handle_produce(Broker& broker, RequestPtr req) {
                      log_append_time](std::vector<std::vector<std::uint8_t>> owned) {
         std::vector<RecordWrite> writes;
         std::vector<Bytes> bs(owned.begin(), owned.end());
-        if (!check_producers(broker, *call, ti, pi, id, name, partition, bs, writes)) return;
+        if (!check_producers(broker, call, ti, pi, id, name, partition, bs, writes)) return;
         std::int64_t append_time = -1;
         if (log_append_time) {
           append_time = now_ms();
@@ -244,7 +271,7 @@ void handle_produce(Broker& broker, RequestPtr req) {
       if (!legacy && !rules.active() && !sequencer.busy(key)) {
         std::vector<RecordWrite> writes;
         std::vector<Bytes> bs(views.begin(), views.end());
-        if (!check_producers(broker, *call, ti, pi, topic->id, td.name, pd.index, bs, writes)) {
+        if (!check_producers(broker, call, ti, pi, topic->id, td.name, pd.index, bs, writes)) {
           continue;
         }
         std::int64_t append_time = -1;
