@@ -390,6 +390,11 @@ void Store::deliver(std::vector<CompletedOp> ops) {
         break;
       }
     }
+    if (was_overloaded_ && writer_ != nullptr &&
+        writer_->queued_bytes() <= options_.max_queued_bytes / 2) {
+      was_overloaded_ = false;
+      if (drain_listener_) drain_listener_();
+    }
   });
 }
 
@@ -1028,6 +1033,9 @@ void Store::set_failure_listener(std::function<void(const std::string&)> fn) {
   failure_listener_ = std::move(fn);
 }
 
+void Store::set_drain_listener(std::function<void()> fn) {
+  drain_listener_ = std::move(fn);
+}
 
 void Store::flush_listeners() {
   if (to_notify_.empty()) return;
@@ -1211,7 +1219,9 @@ std::string Store::scan_records(
 }
 
 bool Store::overloaded() const {
-  return writer_ != nullptr && writer_->queued_bytes() > options_.max_queued_bytes;
+  const bool over = writer_ != nullptr && writer_->queued_bytes() > options_.max_queued_bytes;
+  if (over) was_overloaded_ = true;
+  return over;
 }
 
 StoreStats Store::stats() const {

@@ -42,6 +42,7 @@ Broker::Broker(uv_loop_t* loop, Server& server, Store& store, BrokerServices ser
     fetch_waiters_->notify(topic, partition);
   });
   server_.set_closed_handler([this](ConnectionId id) { fetch_waiters_->forget_connection(id); });
+  store_.set_drain_listener([this] { server_.release_held(); });
 }
 
 Broker::~Broker() { stop(); }
@@ -77,11 +78,18 @@ void Broker::close(const RequestContext& req, const std::string& reason) {
 }
 
 void Broker::on_frame(InboundFrame&& frame) {
+  std::int16_t key = -1, version = 0;
+  const bool produce = peek_api(Bytes(frame.bytes), key, version) && key == ProduceRequest::api_key;
+  const ConnectionId connection = frame.connection;
   auto req = std::make_shared<RequestContext>();
   req->peer_ = frame.peer ? *frame.peer : std::string("?");
   req->frame = std::move(frame);
   req->frame.peer = nullptr;  // only valid during the net callback
   dispatch(std::move(req));
+  // Backpressure on appends (queued.max.request.bytes): a producing
+  // connection reads nothing more until the writer has caught up; fetches
+  // and every other connection go on.
+  if (produce && store_.overloaded()) server_.hold(connection);
 }
 
 void Broker::dispatch(RequestPtr req) {

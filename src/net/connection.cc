@@ -170,7 +170,7 @@ void Connection::handle_read(ssize_t nread) {
 }
 
 void Connection::process_staged() {
-  while (!closing_ && !paused_ && staged_begin_ < staged_end_) {
+  while (!closing_ && !paused_ && !held_ && staged_begin_ < staged_end_) {
     const std::uint8_t* p = staging_.data() + staged_begin_;
     std::size_t avail = staged_end_ - staged_begin_;
     if (!in_body_) {
@@ -242,7 +242,26 @@ void Connection::resume() {
   resume_scheduled_ = false;
   if (closing_) return;
   guarded([this] { process_staged(); });
-  if (!closing_ && !paused_ && staged_begin_ == staged_end_) start_reading();
+  if (!closing_ && !paused_ && !held_ && staged_begin_ == staged_end_) start_reading();
+}
+
+void Connection::set_held(bool held) {
+  if (closing_ || held == held_) return;
+  held_ = held;
+  if (held_) {
+    stop_reading();
+    LOG_DEBUG("net", "%s: held (the store's write queue is full)", peer_.c_str());
+    return;
+  }
+  if (paused_) return;  // its own backpressure resumes it
+  if (staged_begin_ < staged_end_) {
+    if (!resume_scheduled_) {
+      resume_scheduled_ = true;
+      server_->schedule_resume(id_);
+    }
+  } else {
+    start_reading();
+  }
 }
 
 // ---- backpressure ----
@@ -265,6 +284,7 @@ void Connection::update_backpressure() {
       queued_bytes_ * 2 < o.max_queued_response_bytes) {
     paused_ = false;
     LOG_DEBUG("net", "%s: resumed reading", peer_.c_str());
+    if (held_) return;  // set_held(false) resumes it
     if (staged_begin_ < staged_end_) {
       if (!resume_scheduled_) {
         resume_scheduled_ = true;

@@ -54,6 +54,11 @@ class Connection {
   // Delivers frames read before a pause, then reads again (Server's idle).
   void resume();
 
+  // Held by the layer above (Server::hold): not read, frames already read
+  // not delivered, until released.
+  void set_held(bool held);
+  bool held() const { return held_; }
+
   bool closing() const { return closing_; }
   ConnectionId id() const { return id_; }
   const std::string& peer() const { return peer_; }
@@ -110,6 +115,7 @@ class Connection {
   bool closing_ = false;
   bool reading_ = false;
   bool paused_ = false;            // over a backpressure limit
+  bool held_ = false;              // set_held()
   bool resume_scheduled_ = false;  // queued in Server::resume_queue_
 
   // Framing. Small reads land in staging_ and each frame is copied once

@@ -218,6 +218,22 @@ void Server::close_connection(ConnectionId connection, const std::string& reason
   it->second->close(LogLevel::kWarn, "%s", reason.c_str());
 }
 
+void Server::hold(ConnectionId connection) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end() || it->second->held()) return;
+  it->second->set_held(true);
+  held_.push_back(connection);
+}
+
+void Server::release_held() {
+  std::vector<ConnectionId> ids;
+  ids.swap(held_);
+  for (ConnectionId id : ids) {
+    auto it = connections_.find(id);
+    if (it != connections_.end()) it->second->set_held(false);
+  }
+}
+
 void Server::schedule_resume(ConnectionId id) {
   if (stopping_ || !idle_open_) return;
   resume_queue_.push_back(id);

@@ -89,6 +89,14 @@ class Server {
 
   std::size_t connection_count() const { return connections_.size(); }
 
+  // The layer above stops reading from a connection until release_held()
+  // (the store's write queue is over its bound: producing connections wait
+  // for it to drain). Frames already read wait too. Independent of the
+  // connection's own backpressure.
+  void hold(ConnectionId connection);
+  void release_held();
+  std::size_t held_count() const { return held_.size(); }
+
   // Called once per connection after it is gone, so the layer above can
   // drop work it keeps for it (waiting fetches hold whole request frames).
   void set_closed_handler(ClosedHandler on_closed) { on_closed_ = std::move(on_closed); }
@@ -129,6 +137,7 @@ class Server {
   bool idle_closed_ = false;
   // At most one entry per connection (Connection::resume_scheduled_).
   std::vector<ConnectionId> resume_queue_;
+  std::vector<ConnectionId> held_;
 };
 
 }  // namespace kgw

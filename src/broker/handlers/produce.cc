@@ -67,7 +67,15 @@ std::int64_t now_ms() {
 
 void finish_one(Broker& broker, const std::shared_ptr<ProduceCall>& call) {
   if (--call->pending != 0) return;
-  if (!call->acks_zero) broker.respond(*call->req, call->resp);
+  // acks=0 frees its place in the connection's line only now, once its
+  // writes are done: until then it counts against the connection's
+  // in-flight limit like any request, so a flood of acks=0 requests cannot
+  // queue more than that (and queued.max.request.bytes) in memory.
+  if (call->acks_zero) {
+    broker.skip(*call->req);
+  } else {
+    broker.respond(*call->req, call->resp);
+  }
 }
 
 // The completion of one partition's append: fills its answer.
@@ -171,11 +179,8 @@ void handle_produce(Broker& broker, RequestPtr req) {
   call->req = req;
   if (!broker.decode(*req, call->body)) return;
   const auto& body = call->body;
-  if (body.acks == 0) {
-    // Nothing goes back, not even errors: let later responses pass now.
-    call->acks_zero = true;
-    broker.skip(*req);
-  }
+  // Nothing goes back, not even errors (finish_one skips the response).
+  call->acks_zero = body.acks == 0;
   const bool bad_acks = body.acks != 0 && body.acks != 1 && body.acks != -1;
   Store& store = broker.store();
   call->resp.responses.resize(body.topic_data.size());
