@@ -120,6 +120,12 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   ProducerStateManager producers(producer_records);
   TransactionCoordinatorConfig txn_config;
   txn_config.max_timeout_ms = static_cast<std::int32_t>(config.get_long("transaction.max.timeout.ms"));
+  txn_config.transactional_id_expiration_ms = config.get_long("transactional.id.expiration.ms");
+  txn_config.transactional_id_cleanup_interval_ms =
+      config.get_long("transaction.remove.expired.transaction.cleanup.interval.ms");
+  txn_config.producer_id_expiration_ms = config.get_long("producer.id.expiration.ms");
+  txn_config.producer_id_check_interval_ms =
+      config.get_long("producer.id.expiration.check.interval.ms");
   TransactionCoordinator txns(loop, producer_records, *store, producers, groups, txn_config);
   {
     ProducerStore::Loaders loaders;

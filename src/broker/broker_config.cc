@@ -162,6 +162,17 @@ const std::vector<ConfigDef> kBrokerDefs = {
      "How often expired offsets are looked for.", {}, Check::kRange, 1, kLongMaxD},
     {"offset.metadata.max.bytes", T::kInt, "4096", "Longest metadata of a committed offset.", {},
      Check::kRange, 0, 2147483647},
+    {"transactional.id.expiration.ms", T::kInt, "604800000",
+     "A transactional id with no transaction for this long is forgotten.", {}, Check::kRange, 1,
+     2147483647},
+    {"transaction.remove.expired.transaction.cleanup.interval.ms", T::kInt, "3600000",
+     "How often expired transactional ids are removed.", {}, Check::kRange, 1, 2147483647},
+    {"producer.id.expiration.ms", T::kInt, "86400000",
+     "A partition forgets an idempotent producer id whose last write is this old (and that has "
+     "no open transaction there).",
+     {}, Check::kRange, 1, 2147483647},
+    {"producer.id.expiration.check.interval.ms", T::kInt, "600000",
+     "How often expired producer ids are removed.", {}, Check::kRange, 1, 2147483647},
     {"transaction.max.timeout.ms", T::kInt, "900000", "Largest transaction timeout.", {},
      Check::kRange, 1, 2147483647},
 };

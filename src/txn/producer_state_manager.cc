@@ -213,6 +213,39 @@ void ProducerStateManager::on_write_failed(
   }
 }
 
+std::vector<RecordWrite> ProducerStateManager::expire(
+    std::int64_t now_ms, std::int64_t expiration_ms,
+    const std::function<std::optional<std::int64_t>(const Uuid&, std::int32_t)>& written_end) {
+  std::vector<RecordWrite> deletes;
+  for (auto p = partitions_.begin(); p != partitions_.end();) {
+    const auto& [topic, partition] = p->first;
+    Partition& part = p->second;
+    const std::optional<std::int64_t> end = written_end(topic, partition);
+    for (auto it = part.producers.begin(); it != part.producers.end();) {
+      const Entry& e = it->second;
+      const bool written = end && (e.batches.empty() || e.batches.back().last_offset < *end);
+      if (e.txn_first_offset < 0 && written && now_ms - e.last_timestamp >= expiration_ms) {
+        deletes.push_back(ProducerStore::delete_state(topic, partition, it->first));
+        it = part.producers.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (part.producers.empty() && part.open.empty() && part.aborted.empty()) {
+      p = partitions_.erase(p);
+    } else {
+      ++p;
+    }
+  }
+  return deletes;
+}
+
+std::size_t ProducerStateManager::size() const {
+  std::size_t n = 0;
+  for (const auto& [key, part] : partitions_) n += part.producers.size();
+  return n;
+}
+
 bool ProducerStateManager::has_open_transaction(const Uuid& topic, std::int32_t partition,
                                                 std::int64_t producer_id) const {
   auto p = partitions_.find({topic, partition});

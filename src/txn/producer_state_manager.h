@@ -114,6 +114,18 @@ class ProducerStateManager {
   void on_write_failed(
       const std::function<std::optional<std::int64_t>(const Uuid&, std::int32_t)>& written_end);
 
+  // producer.id.expiration.ms: forgets, in every partition, the producers
+  // whose last batch (or marker) is `expiration_ms` old at `now_ms`, that
+  // have no open transaction there, and whose batches are all written
+  // (below `written_end`, the partition's high watermark). Returns the
+  // deletes of their records. A producer that writes again afterwards is
+  // new to the partition, as in Kafka.
+  std::vector<RecordWrite> expire(
+      std::int64_t now_ms, std::int64_t expiration_ms,
+      const std::function<std::optional<std::int64_t>(const Uuid&, std::int32_t)>& written_end);
+  // Producer ids remembered, over all partitions (for tests and logs).
+  std::size_t size() const;
+
   // Aborted transactions wholly below the log start are of no use to any
   // fetch: forget them (and their records).
   void on_log_start(const Uuid& topic, std::int32_t partition, std::int64_t log_start);

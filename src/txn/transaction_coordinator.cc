@@ -62,10 +62,70 @@ TransactionCoordinator::TransactionCoordinator(uv_loop_t* loop, ProducerStore& r
 
 TransactionCoordinator::~TransactionCoordinator() { stop(); }
 
-std::int64_t TransactionCoordinator::wall_ms() {
+std::int64_t TransactionCoordinator::wall_ms() const {
+  if (config_.clock) return config_.clock();
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+void TransactionCoordinator::arm_txn_expiry() {
+  timers_.schedule(static_cast<std::uint64_t>(config_.transactional_id_cleanup_interval_ms),
+                   [this] {
+                     expire_transactional_ids();
+                     arm_txn_expiry();
+                   });
+}
+
+void TransactionCoordinator::arm_producer_expiry() {
+  timers_.schedule(static_cast<std::uint64_t>(config_.producer_id_check_interval_ms), [this] {
+    expire_producer_ids();
+    arm_producer_expiry();
+  });
+}
+
+std::size_t TransactionCoordinator::expire_transactional_ids() {
+  const std::int64_t now = wall_ms();
+  std::vector<std::string> expired;
+  for (const auto& [id, t] : txns_) {
+    const TxnState st = state(*t);
+    const bool idle =
+        st == TxnState::kEmpty || st == TxnState::kCompleteCommit || st == TxnState::kCompleteAbort;
+    if (idle && !t->busy && t->rec.last_update_ms <= now - config_.transactional_id_expiration_ms) {
+      expired.push_back(id);
+    }
+  }
+  if (expired.empty()) return 0;
+  std::vector<RecordWrite> writes;
+  for (const auto& id : expired) {
+    auto it = txns_.find(id);
+    by_producer_.erase(it->second->rec.producer_id);
+    timers_.cancel(it->second->timer);
+    txns_.erase(it);
+    writes.push_back(ProducerStore::delete_transaction(id));
+  }
+  LOG_INFO("txn", "forgot %zu transactional ids idle for transactional.id.expiration.ms (%lld ms)",
+           expired.size(), static_cast<long long>(config_.transactional_id_expiration_ms));
+  // A lost delete only means the id comes back after a restart and expires
+  // again: nothing to undo here.
+  records_.write(std::move(writes), [](const std::string&) {});
+  return expired.size();
+}
+
+std::size_t TransactionCoordinator::expire_producer_ids() {
+  std::vector<RecordWrite> writes = producers_.expire(
+      wall_ms(), config_.producer_id_expiration_ms,
+      [this](const Uuid& topic, std::int32_t partition) -> std::optional<std::int64_t> {
+        const PartitionState* ps = store_.partition(topic, partition);
+        return ps != nullptr ? std::optional<std::int64_t>(ps->high_watermark) : std::nullopt;
+      });
+  const std::size_t n = writes.size();
+  if (n != 0) {
+    LOG_INFO("txn", "forgot %zu producer ids idle for producer.id.expiration.ms (%lld ms)", n,
+             static_cast<long long>(config_.producer_id_expiration_ms));
+    records_.write(std::move(writes), [](const std::string&) {});
+  }
+  return n;
 }
 
 void TransactionCoordinator::load_transaction(TransactionRecord r) {
@@ -105,6 +165,8 @@ void TransactionCoordinator::start() {
         break;
     }
   }
+  arm_txn_expiry();
+  arm_producer_expiry();
 }
 
 void TransactionCoordinator::stop() {

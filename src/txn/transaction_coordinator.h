@@ -69,6 +69,22 @@ struct TransactionCoordinatorConfig {
   std::int32_t max_timeout_ms = 900000;
   // Default: 1000. Producer ids reserved (persisted) at a time.
   std::int64_t id_block_size = 1000;
+  // Default: 604800000 (7 days). A transactional id with no transaction
+  // for this long (state Empty, CompleteCommit or CompleteAbort) is
+  // forgotten (transactional.id.expiration.ms).
+  std::int64_t transactional_id_expiration_ms = 604800000;
+  // Default: 3600000. How often that is checked
+  // (transaction.remove.expired.transaction.cleanup.interval.ms).
+  std::int64_t transactional_id_cleanup_interval_ms = 3600000;
+  // Default: 86400000 (1 day). A partition forgets a producer id whose last
+  // batch is this old and that has no open transaction there
+  // (producer.id.expiration.ms).
+  std::int64_t producer_id_expiration_ms = 86400000;
+  // Default: 600000. How often that is checked
+  // (producer.id.expiration.check.interval.ms).
+  std::int64_t producer_id_check_interval_ms = 600000;
+  // Default: the system clock (ms since the epoch). Tests pass their own.
+  std::function<std::int64_t()> clock;
 };
 
 struct ProducerIdAndEpoch {
@@ -133,6 +149,20 @@ class TransactionCoordinator {
   ErrorCode check_produce(std::int64_t producer_id, std::int16_t epoch, const std::string& topic,
                           std::int32_t partition) const;
 
+  // One expiry pass now, as the timers run them: transactional ids
+  // (transactional.id.expiration.ms) and partitions' producer ids
+  // (producer.id.expiration.ms). Returns how many of each were forgotten.
+  std::size_t expire_transactional_ids();
+  std::size_t expire_producer_ids();
+
+  // False for a producer id this broker never handed out (nor any kgw
+  // before it on this data dir): a batch carrying one is UNKNOWN_PRODUCER_ID,
+  // so that made-up ids cannot fill the producer state, and a client that
+  // kept an id across a wiped data dir asks for a new one.
+  bool issued(std::int64_t producer_id) const {
+    return producer_id >= 0 && producer_id < next_producer_id_;
+  }
+
   std::vector<TransactionDescription> describe(const std::vector<std::string>& ids) const;
   // Filters as ListTransactions: empty means all; duration_ms < 0: none.
   std::vector<TransactionDescription> list(const std::vector<TxnState>& states,
@@ -173,7 +203,9 @@ class TransactionCoordinator {
   // Fences the current producer of an open transaction and aborts it.
   void fence_and_abort(const std::string& id, std::function<void(ErrorCode)> done);
 
-  static std::int64_t wall_ms();
+  std::int64_t wall_ms() const;
+  void arm_txn_expiry();
+  void arm_producer_expiry();
 
   ProducerStore& records_;
   Store& store_;

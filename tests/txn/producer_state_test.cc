@@ -539,6 +539,46 @@ TEST_CASE("an aborted transaction below the log start is forgotten, on disk too"
   CHECK(f.aborted(0, 6) == "8:3-5");
 }
 
+TEST_CASE("producer.id.expiration.ms forgets idle producers, on disk too, but not open ones") {
+  Fixture f;
+  auto all_written = [&f](const Uuid&, std::int32_t) -> std::optional<std::int64_t> {
+    return f.log_end;
+  };
+  f.accepted(batch(5, 0, 0, 2));      // 0..1, last written at kNow
+  f.accepted(txn_batch(7, 0, 0, 1));  // 2, open transaction
+  REQUIRE(f.psm->size() == 2);
+
+  // One ms short of the expiration: nothing goes.
+  CHECK(f.psm->expire(kNow + 999, 1000, all_written).empty());
+  CHECK(f.psm->size() == 2);
+  // At the expiration: the idle producer goes, the open transaction stays.
+  std::vector<RecordWrite> deletes = f.psm->expire(kNow + 1000, 1000, all_written);
+  REQUIRE(deletes.size() == 1);
+  CHECK_FALSE(deletes[0].value.has_value());
+  CHECK(f.psm->size() == 1);
+  CHECK(f.producer(5).producer_id == -1);
+  CHECK(f.producer(7).producer_id == 7);
+  f.persist(deletes);
+
+  // Forgotten: a batch of producer 5 is a new producer's, at any sequence
+  // (Kafka accepts an unknown producer's first batch at any sequence).
+  f.accepted(batch(5, 0, 40, 1));
+  // A batch not yet written keeps its producer, however old.
+  auto nothing_written = [](const Uuid&, std::int32_t) -> std::optional<std::int64_t> { return 0; };
+  CHECK(f.psm->expire(kNow + 1'000'000, 1000, nothing_written).empty());
+
+  f.restart();
+  CHECK(f.producer(5).producer_id == 5);
+  CHECK(f.producer(7).producer_id == 7);
+  f.marker(7, 0, /*commit=*/true);
+  deletes = f.psm->expire(kNow + 1'000'000, 1000, all_written);
+  CHECK(deletes.size() == 2);
+  f.persist(deletes);
+  CHECK(f.psm->size() == 0);
+  f.restart();
+  CHECK(f.psm->size() == 0);
+}
+
 TEST_CASE("after a failed write a retry of a batch never stored is not a duplicate") {
   Fixture f;
   f.accepted(batch(5, 0, 0, 1));  // 0, written

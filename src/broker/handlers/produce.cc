@@ -127,6 +127,11 @@ bool check_producers(Broker& broker, const std::shared_ptr<ProduceCall>& callp, 
     return false;
   };
   for (const auto& h : headers) {
+    if (h.producer_id >= 0 && !broker.txns().issued(h.producer_id)) {
+      return refuse(ErrorCode::kUnknownProducerId,
+                    "producer id " + std::to_string(h.producer_id) +
+                        " was never issued by this broker: get one with InitProducerId");
+    }
     if (!h.is_transactional()) continue;
     // KIP-890: a transactional batch only for a partition its open
     // transaction has added, at the producer's current epoch.
