@@ -19,8 +19,10 @@ Both modes: after a restart the partition is 0, 1, 2, ... in offsets and in
 message numbers (no hole, no duplicate, nothing reordered), as in
 test_crash_consistency, whose kcat reader this imports.
 
-Each mode: a setup (mount, kgw creates the topic, clean stop and unmount, so
-the topic itself is on disk) -> rounds of: mount, start kgw on the surviving
+Each mode: a setup (mount, kgw creates its data dir and the topic, clean
+stop and unmount, so both are on disk: neither kgw nor RocksDB fsyncs the
+parent of a new data dir, nor does kgw fsync its cluster.id, so a cut right
+after a first start loses them) -> rounds of: mount, start kgw on the surviving
 data, read and check, produce from the next number until the power cut ->
 one last mount, start, read and check. The power cut is: SIGKILL kgw, then
 SIGUSR1 to powerloss_fs, which unmounts and leaves in its backing directory
