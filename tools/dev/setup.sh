@@ -18,6 +18,8 @@ packages=(
   libuv1-dev librocksdb-dev nlohmann-json3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
   # tests and tools: doctest, and real Kafka clients to test against
   doctest-dev librdkafka-dev kcat python3-kafka python3-confluent-kafka
+  # the power-loss test's FUSE file system (tests/powerloss/)
+  fuse3 libfuse3-dev
   # the conformance client matrix's Go client (Sarama, built offline)
   golang-go golang-github-shopify-sarama-dev
 )
