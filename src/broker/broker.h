@@ -84,6 +84,12 @@ class Broker {
   void respond(const RequestContext& req, const Response& body) {
     send(req, encode_response(req, body));
   }
+  // The response to `req` may be up to `bytes` large: the connection counts
+  // it against its queued-response limit until answered (Server's
+  // reserve_response), so pipelined fetches stop its reading early.
+  void reserve_response(const RequestContext& req, std::size_t bytes) {
+    server_.reserve_response(req.frame.connection, req.frame.sequence, bytes);
+  }
   // The request gets no response (acks=0 produce).
   void skip(const RequestContext& req) { server_.skip(req.frame.connection, req.frame.sequence); }
   // Malformed input: close this connection, naming the reason.

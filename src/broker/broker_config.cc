@@ -45,6 +45,10 @@ const std::vector<ConfigDef> kBrokerDefs = {
      Check::kRange, 0, 2147483647},
     {"max.connections.per.ip.overrides", T::kString, "",
      "Per-address exceptions to max.connections.per.ip: IP:COUNT,IP:COUNT (IP literals only)."},
+    {"fetch.max.bytes", T::kInt, "57671680",
+     "Most record bytes one Fetch response carries, whatever the request asks (the first batch "
+     "is always whole).",
+     {}, Check::kRange, 1024, 2147483647},
     // Retention.
     {"log.retention.ms", T::kLong, nullptr,
      "How long a partition keeps data by default; -1: forever. Overrides log.retention.minutes "
