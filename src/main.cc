@@ -152,6 +152,14 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     std::fprintf(stderr, "kgw: %s\n", error.c_str());
     return 2;
   }
+  if (server_opts.max_connections_per_ip == 0 &&
+      server_opts.max_connections_per_ip_overrides.empty()) {
+    // As Kafka: 0 would refuse every client.
+    std::fprintf(stderr,
+                 "kgw: max.connections.per.ip can be 0 only if max.connections.per.ip.overrides "
+                 "names the addresses allowed\n");
+    return 2;
+  }
   Broker* broker_ptr = nullptr;
   Server server(loop, server_opts, [&broker_ptr](InboundFrame&& f) { broker_ptr->on_frame(std::move(f)); });
   if (!server.start(error)) {
