@@ -6,7 +6,11 @@ response bytes, in-flight fetches counted), keep its RSS under a stated
 bound, and keep serving a librdkafka consumer on another connection.
 
 The RSS is sampled every 20 ms; past the bound the test kills kgw at once
-(the unfixed broker would otherwise read gigabytes)."""
+(the unfixed broker would otherwise read gigabytes).
+
+Also, on raw Fetch v4 requests: the broker's fetch.max.bytes caps what a
+request asking for 2 GiB gets, only the first partition may go past the
+budget (by one whole batch), and partitions share what is left."""
 
 import os
 import socket
@@ -120,6 +124,73 @@ class FetchAmplification(unittest.TestCase):
             self.assertEqual(got, MESSAGES, "the other consumer was not served")
             self.assertTrue(kgw.alive())
             hog.close()
+
+
+def fetch_v4_body(topic, partitions, max_bytes, partition_max_bytes):
+    from kafka_wire import Enc
+    e = Enc().i32(-1).i32(0).i32(1).i32(max_bytes).i8(0)
+    e.i32(1).string(topic).i32(len(partitions))
+    for p in partitions:
+        e.i32(p).i64(0).i32(partition_max_bytes)
+    return e
+
+
+def record_sizes(d):
+    """Fetch v4 response: {partition: (error, bytes of records)}."""
+    d.i32()  # throttle_time_ms
+    out = {}
+    for _ in range(d.i32()):
+        d.string()
+        for _ in range(d.i32()):
+            partition, error = d.i32(), d.i16()
+            d.i64()  # high watermark
+            d.i64()  # last stable offset
+            aborted = d.i32()
+            for _ in range(max(aborted, 0)):
+                d.i64()
+                d.i64()
+            records = d.bytes_()
+            out[partition] = (error, len(records or b""))
+    return out
+
+
+class FetchMaxBytes(unittest.TestCase):
+    BATCH = 10_000  # one message per batch, about 10 KB each
+
+    def test_broker_fetch_max_bytes_caps_the_response(self):
+        from kafka_wire import Conn
+        with kgw_harness.Kgw("--set", "fetch.max.bytes=25000") as kgw:
+            admin = AdminClient({"bootstrap.servers": kgw.bootstrap})
+            admin.create_topics([NewTopic("capped", num_partitions=3, replication_factor=1)])[
+                "capped"].result(timeout=TIMEOUT)
+            producer = Producer({"bootstrap.servers": kgw.bootstrap, "linger.ms": 0,
+                                 "compression.type": "none"})
+            for i in range(5):
+                for p in range(3):
+                    producer.produce("capped", value=os.urandom(self.BATCH), partition=p)
+                    self.assertEqual(producer.flush(TIMEOUT), 0)  # one batch each
+            c = Conn(kgw.bootstrap)
+            # The request asks for 2 GiB; the broker's 25,000 bytes win: two
+            # whole batches of partition 0, nothing that would go past it.
+            got = record_sizes(c.call(API_FETCH, 4, fetch_v4_body("capped", [0, 1, 2],
+                                                                0x7FFFFFFF, 0x7FFFFFFF)))
+            self.assertEqual([got[p][0] for p in range(3)], [0, 0, 0])
+            total = sum(got[p][1] for p in range(3))
+            self.assertGreater(got[0][1], self.BATCH)
+            self.assertLessEqual(total, 25000, f"records per partition {got}")
+            # A budget smaller than one batch: the first partition still
+            # gets one whole batch (Kafka's rule), the others nothing.
+            got = record_sizes(c.call(API_FETCH, 4, fetch_v4_body("capped", [0, 1, 2], 100,
+                                                                0x7FFFFFFF)))
+            self.assertGreater(got[0][1], self.BATCH)
+            self.assertLess(got[0][1], 2 * self.BATCH)
+            self.assertEqual((got[1][1], got[2][1]), (0, 0))
+            # Partition limits under the budget: each partition gets its
+            # batches that fit, the total stays within the budget.
+            got = record_sizes(c.call(API_FETCH, 4, fetch_v4_body("capped", [0, 1, 2],
+                                                                0x7FFFFFFF, 12000)))
+            self.assertEqual([got[p][1] > self.BATCH for p in range(3)], [True, True, False])
+            c.close()
 
 
 if __name__ == "__main__":
