@@ -154,6 +154,23 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   server_opts.host = opts.listen_host;
   server_opts.port = opts.listen_port;
   server_opts.max_frame_bytes = static_cast<std::size_t>(config.get_long("socket.request.max.bytes"));
+  server_opts.connections_max_idle_ms = config.get_long("connections.max.idle.ms");
+  server_opts.max_connections = static_cast<std::size_t>(config.get_long("max.connections"));
+  server_opts.max_connections_per_ip =
+      static_cast<std::size_t>(config.get_long("max.connections.per.ip"));
+  if (!parse_connection_overrides(config.get("max.connections.per.ip.overrides").value_or(""),
+                                  server_opts.max_connections_per_ip_overrides, error)) {
+    std::fprintf(stderr, "kgw: %s\n", error.c_str());
+    return 2;
+  }
+  if (server_opts.max_connections_per_ip == 0 &&
+      server_opts.max_connections_per_ip_overrides.empty()) {
+    // As Kafka: 0 would refuse every client.
+    std::fprintf(stderr,
+                 "kgw: max.connections.per.ip can be 0 only if max.connections.per.ip.overrides "
+                 "names the addresses allowed\n");
+    return 2;
+  }
   Broker* broker_ptr = nullptr;
   Server server(loop, server_opts, [&broker_ptr](InboundFrame&& f) { broker_ptr->on_frame(std::move(f)); });
   if (!server.start(error)) {

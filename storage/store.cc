@@ -98,7 +98,8 @@ void seek_batch(rocksdb::Iterator& it, const std::string& target) {
 }
 
 void read_batches(Database& d, const Uuid& topic, std::int32_t partition, std::int64_t offset,
-                  std::int32_t max_bytes, std::int64_t upper_offset, ReadResult& r) {
+                  std::int32_t max_bytes, std::int64_t upper_offset, bool min_one_batch,
+                  ReadResult& r) {
   const std::string lower = keys::partition_begin(topic, partition);
   // Batches below the high watermark captured by read() are all written
   // (its write completed before the watermark moved), and none above it
@@ -132,8 +133,9 @@ void read_batches(Database& d, const Uuid& topic, std::int32_t partition, std::i
       return;
     }
     if (h.last_offset() < offset) continue;  // the batch before a gap
-    // At least one whole batch, whatever max_bytes says (Kafka's rule).
-    if (!r.data.empty() && r.data.size() + value.size() > limit) break;
+    // At least one whole batch, whatever max_bytes says (Kafka's rule for
+    // the first partition of a fetch); otherwise only batches that fit.
+    if ((!r.data.empty() || !min_one_batch) && r.data.size() + value.size() > limit) break;
     // Through uint8_t pointers: inserting a char range into a uint8_t
     // vector converts element by element instead of one memcpy, which
     // showed as a sixth of the read path's CPU in a profile.
@@ -1092,8 +1094,8 @@ void Store::job_finished() {
 }
 
 void Store::read(const Uuid& topic, std::int32_t partition, std::int64_t offset,
-                 std::int32_t max_bytes, std::function<void(ReadResult)> done,
-                 std::int64_t limit) {
+                 std::int32_t max_bytes, std::function<void(ReadResult)> done, std::int64_t limit,
+                 bool min_one_batch) {
   // A negative offset would encode above every key; the caller should have
   // refused it (fetch_offset_in_range), so just read from the start.
   offset = std::max<std::int64_t>(offset, 0);
@@ -1118,8 +1120,8 @@ void Store::read(const Uuid& topic, std::int32_t partition, std::int64_t offset,
   }
   queue_work(std::make_unique<FnJob<ReadResult>>(
       std::move(r),
-      [d = db_.get(), topic, partition, offset, max_bytes, upper](ReadResult& out) {
-        read_batches(*d, topic, partition, offset, max_bytes, upper, out);
+      [d = db_.get(), topic, partition, offset, max_bytes, upper, min_one_batch](ReadResult& out) {
+        read_batches(*d, topic, partition, offset, max_bytes, upper, min_one_batch, out);
       },
       std::move(done)));
 }

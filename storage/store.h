@@ -286,15 +286,17 @@ class Store {
 
   // Batches starting with the one that contains `offset` (or the first
   // after it, across a gap), below the high watermark as it is now, up to
-  // max_bytes but always at least one whole batch if there is one (as
-  // Kafka does, so a consumer can make progress past a big batch).
+  // max_bytes but, with `min_one_batch`, always at least one whole batch if
+  // there is one (as Kafka does for the first partition of a fetch, so a
+  // consumer can make progress past a big batch).
   // Checking `offset` against the log start and end offsets is the
   // caller's job (PartitionState::fetch_offset_in_range): a read below the
   // log start returns the first batches still stored.
   // `limit` (exclusive), when not -1, stops the read earlier than the high
   // watermark: read_committed fetches stop at the last stable offset.
   void read(const Uuid& topic, std::int32_t partition, std::int64_t offset, std::int32_t max_bytes,
-            std::function<void(ReadResult)> done, std::int64_t limit = -1);
+            std::function<void(ReadResult)> done, std::int64_t limit = -1,
+            bool min_one_batch = true);
 
   // ListOffsets by time: the first record (offset >= log start, below the
   // high watermark) whose timestamp is >= `timestamp`, and that timestamp;

@@ -23,6 +23,7 @@
 #include "protocol/wire/error_code.h"
 #include "protocol/wire/headers.h"
 #include "src/broker/broker_config.h"
+#include "src/broker/response_frame.h"
 #include "src/net/server.h"
 
 namespace kgw {
@@ -82,7 +83,21 @@ class Broker {
   // Encode `body` as the response to `req` and send it.
   template <typename Response>
   void respond(const RequestContext& req, const Response& body) {
-    send(req, encode_response(req, body));
+    std::vector<std::uint8_t> frame;
+    std::size_t size = 0;
+    if (!encode_response(req, body, frame, size)) {
+      // Cannot happen with the fetch limits; nothing else to answer with.
+      close(req, std::string(Response::api_name) + " response of " + std::to_string(size) +
+                     " bytes is over the 2147483647 a Kafka frame can carry");
+      return;
+    }
+    send(req, std::move(frame));
+  }
+  // The response to `req` may be up to `bytes` large: the connection counts
+  // it against its queued-response limit until answered (Server's
+  // reserve_response), so pipelined fetches stop its reading early.
+  void reserve_response(const RequestContext& req, std::size_t bytes) {
+    server_.reserve_response(req.frame.connection, req.frame.sequence, bytes);
   }
   // The request gets no response (acks=0 produce).
   void skip(const RequestContext& req) { server_.skip(req.frame.connection, req.frame.sequence); }
@@ -114,18 +129,12 @@ class Broker {
 
  private:
   template <typename Response>
-  std::vector<std::uint8_t> encode_response(const RequestContext& req, const Response& body) {
+  bool encode_response(const RequestContext& req, const Response& body,
+                       std::vector<std::uint8_t>& out, std::size_t& size) {
     const std::int16_t hv = response_header_version(req.api_key(), req.version());
     ResponseHeader header;
     header.correlation_id = req.header.correlation_id;
-    const std::size_t n = header.size(hv) + body.size(req.version());
-    std::vector<std::uint8_t> out;
-    out.reserve(4 + n);
-    Writer w(out);
-    w.i32(static_cast<std::int32_t>(n));
-    header.encode(w, hv);
-    body.encode(w, req.version());
-    return out;
+    return encode_response_frame(header, hv, body, req.version(), out, size);
   }
   void send(const RequestContext& req, std::vector<std::uint8_t> frame);
   void dispatch(RequestPtr req);

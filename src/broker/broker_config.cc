@@ -39,6 +39,23 @@ const std::vector<ConfigDef> kBrokerDefs = {
      {}, Check::kRange, -1, kLongMaxD},
     {"message.max.bytes", T::kInt, "1048588", "Largest record batch a topic accepts by default.",
      {}, Check::kRange, 0, 2147483647, nullptr, true},
+    // Connections and fetch responses (the net layer's limits).
+    {"connections.max.idle.ms", T::kLong, "600000",
+     "Close a connection with no bytes read or written for this long, a half-sent request "
+     "included; -1: never.",
+     {}, Check::kRange, -1, kLongMaxD},
+    {"max.connections", T::kInt, "2147483647",
+     "Connections open at once; a new one over it is closed at once.", {}, Check::kRange, 0,
+     2147483647},
+    {"max.connections.per.ip", T::kInt, "2147483647",
+     "Connections open at once from one IP address; a new one over it is closed at once.", {},
+     Check::kRange, 0, 2147483647},
+    {"max.connections.per.ip.overrides", T::kString, "",
+     "Per-address exceptions to max.connections.per.ip: IP:COUNT,IP:COUNT (IP literals only)."},
+    {"fetch.max.bytes", T::kInt, "57671680",
+     "Most record bytes one Fetch response carries, whatever the request asks (the first batch "
+     "is always whole).",
+     {}, Check::kRange, 1024, 2147483647},
     // Retention.
     {"log.retention.ms", T::kLong, nullptr,
      "How long a partition keeps data by default; -1: forever. Overrides log.retention.minutes "

@@ -13,34 +13,36 @@ namespace kgw {
 
 namespace {
 
-// One read's worth of small frames. A frame body with at least this much
-// left is read straight into its own buffer instead.
-constexpr std::size_t kStagingBytes = 64 * 1024;
-// A frame's buffer is allocated up to this size when its size prefix
-// arrives; past it the buffer grows as bytes actually arrive, so a peer
-// that only sends a large size prefix cannot make us hold the whole size.
-constexpr std::size_t kEagerFrameBytes = 1u << 20;
+// A frame that has sent this much and has at least this much left is read
+// straight into its own buffer, in steps of this size; a frame's buffer
+// only ever grows as bytes actually arrive (at most doubling), so a peer
+// that sends a large size prefix and trickles cannot make us hold more
+// than about twice what it sent.
+constexpr std::size_t kStagingBytes = Server::kReadBufferBytes;
+// Largest response a Kafka frame can carry: its size prefix is an int32.
+constexpr std::size_t kMaxResponseFrame = 4 + static_cast<std::size_t>(INT32_MAX);
 // Bounds the uv_buf_t array of one coalesced write.
 constexpr std::size_t kMaxBuffersPerWrite = 64;
 
-std::string format_peer(const uv_tcp_t* tcp) {
+// "ip:port" (brackets around IPv6) into `peer` and the bare address into
+// `ip`; both stay as they were when the peer is unknown.
+void format_peer(const uv_tcp_t* tcp, std::string& peer, std::string& ip) {
   sockaddr_storage ss{};
   int len = sizeof ss;
-  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
-    return "unknown peer";
-  }
-  char ip[INET6_ADDRSTRLEN + 1] = {};
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
+  char name[INET6_ADDRSTRLEN + 1] = {};
   char out[INET6_ADDRSTRLEN + 16];
   if (ss.ss_family == AF_INET6) {
     const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-    uv_ip6_name(a, ip, sizeof ip);
-    std::snprintf(out, sizeof out, "[%s]:%u", ip, static_cast<unsigned>(ntohs(a->sin6_port)));
+    uv_ip6_name(a, name, sizeof name);
+    std::snprintf(out, sizeof out, "[%s]:%u", name, static_cast<unsigned>(ntohs(a->sin6_port)));
   } else {
     const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    uv_ip4_name(a, ip, sizeof ip);
-    std::snprintf(out, sizeof out, "%s:%u", ip, static_cast<unsigned>(ntohs(a->sin_port)));
+    uv_ip4_name(a, name, sizeof name);
+    std::snprintf(out, sizeof out, "%s:%u", name, static_cast<unsigned>(ntohs(a->sin_port)));
   }
-  return out;
+  peer = out;
+  ip = name;
 }
 
 }  // namespace
@@ -55,7 +57,15 @@ bool Connection::open(uv_stream_t* listener) {
     close(LogLevel::kWarn, "accept failed: %s", uv_strerror(rc));
     return true;
   }
-  peer_ = format_peer(&tcp_);
+  format_peer(&tcp_, peer_, ip_);
+  touch();
+  if (std::string why = server_->admit(*this); !why.empty()) {
+    // Kafka closes a connection over max.connections.per.ip at once; over
+    // max.connections it stops accepting, where we accept and close (the
+    // Server logs these, rate-limited).
+    close(LogLevel::kDebug, "%s", why.c_str());
+    return true;
+  }
   // Responses are whole frames handed to one write; Nagle would only hold
   // them back behind the client's delayed ACK.
   rc = uv_tcp_nodelay(&tcp_, 1);
@@ -77,9 +87,10 @@ void Connection::close(LogLevel level, const char* fmt, ...) {
   // Abandon what the layer above still owes: its respond()/skip() calls
   // for this id become no-ops once the Server forgets it.
   slots_.clear();
+  pending_count_ = 0;
   frame_ = {};
-  staging_ = {};
-  staged_begin_ = staged_end_ = 0;
+  leftover_ = {};
+  leftover_begin_ = 0;
   reading_ = false;
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
 }
@@ -88,6 +99,7 @@ void Connection::on_close(uv_handle_t* handle) {
   auto* self = static_cast<Connection*>(handle->data);
   Server* server = self->server_;
   ConnectionId id = self->id_;
+  server->release(*self);
   delete self;
   // Last: forget() may finish stop() and run a `done` that destroys the
   // Server.
@@ -123,19 +135,24 @@ void Connection::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf
 }
 
 void Connection::alloc(uv_buf_t* buf) {
-  if (in_body_ && frame_size_ - frame_have_ >= kStagingBytes) {
-    grow_frame(std::min(frame_size_, frame_have_ + kStagingBytes));
+  if (in_body_ && frame_have_ >= kStagingBytes && frame_size_ - frame_have_ >= kStagingBytes) {
+    grow_frame(frame_have_ + kStagingBytes);
     direct_read_ = true;
     std::size_t room = frame_.size() - frame_have_;
     *buf = uv_buf_init(reinterpret_cast<char*>(frame_.data() + frame_have_),
                        static_cast<unsigned>(room));
     return;
   }
-  // We read only when everything staged was parsed, so a read always
-  // starts at the beginning of the staging buffer.
-  if (staging_.size() != kStagingBytes) staging_.resize(kStagingBytes);
+  // The shared buffer: handle_read parses it or copies what is left before
+  // any other connection reads into it (one loop thread, and libuv runs
+  // each read callback right after its alloc).
   direct_read_ = false;
-  *buf = uv_buf_init(reinterpret_cast<char*>(staging_.data()), kStagingBytes);
+  *buf = uv_buf_init(reinterpret_cast<char*>(server_->read_buffer_.data()),
+                     static_cast<unsigned>(server_->read_buffer_.size()));
+}
+
+void Connection::touch() {
+  last_active_ms_ = uv_now(server_->loop_);
 }
 
 void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) {
@@ -159,36 +176,45 @@ void Connection::handle_read(ssize_t nread) {
     return;
   }
   auto n = static_cast<std::size_t>(nread);
+  touch();
   if (direct_read_) {
     frame_have_ += n;
     if (frame_have_ == frame_size_) deliver_frame();
     return;
   }
-  staged_begin_ = 0;
-  staged_end_ = n;
-  process_staged();
+  const std::uint8_t* p = server_->read_buffer_.data();
+  std::size_t used = parse(p, n);
+  if (!closing_ && used < n) keep_leftover(p + used, n - used);
 }
 
-void Connection::process_staged() {
-  while (!closing_ && !paused_ && !held_ && staged_begin_ < staged_end_) {
-    const std::uint8_t* p = staging_.data() + staged_begin_;
-    std::size_t avail = staged_end_ - staged_begin_;
+void Connection::keep_leftover(const std::uint8_t* p, std::size_t n) {
+  // Only when paused or held, and reading stopped then: at most one read's worth.
+  leftover_.assign(p, p + n);
+  leftover_begin_ = 0;
+}
+
+std::size_t Connection::parse(const std::uint8_t* p, std::size_t n) {
+  std::size_t used = 0;
+  while (!closing_ && !paused_ && !held_ && used < n) {
+    std::size_t avail = n - used;
     if (!in_body_) {
-      std::size_t n = std::min(avail, sizeof header_ - header_have_);
-      std::memcpy(header_ + header_have_, p, n);
-      header_have_ += n;
-      staged_begin_ += n;
-      if (header_have_ == sizeof header_ && !begin_frame()) return;
+      std::size_t k = std::min(avail, sizeof header_ - header_have_);
+      std::memcpy(header_ + header_have_, p + used, k);
+      header_have_ += k;
+      used += k;
+      if (header_have_ == sizeof header_ && !begin_frame()) return used;
       continue;
     }
-    std::size_t n = std::min(avail, frame_size_ - frame_have_);
-    grow_frame(frame_have_ + n);
-    std::memcpy(frame_.data() + frame_have_, p, n);
-    frame_have_ += n;
-    staged_begin_ += n;
+    std::size_t k = std::min(avail, frame_size_ - frame_have_);
+    grow_frame(frame_have_ + k);
+    std::memcpy(frame_.data() + frame_have_, p + used, k);
+    frame_have_ += k;
+    used += k;
+    // May run the handler, which may close us (and free leftover_, which
+    // `p` may point into): the loop condition checks before touching `p`.
     if (frame_have_ == frame_size_) deliver_frame();
   }
-  if (staged_begin_ == staged_end_) staged_begin_ = staged_end_ = 0;
+  return used;
 }
 
 bool Connection::begin_frame() {
@@ -209,8 +235,7 @@ bool Connection::begin_frame() {
   in_body_ = true;
   frame_size_ = static_cast<std::size_t>(size);
   frame_have_ = 0;
-  frame_ = {};
-  frame_.resize(std::min(frame_size_, kEagerFrameBytes));
+  frame_ = {};  // grown as the body arrives, never to the promised size up front
   if (frame_size_ == 0) deliver_frame();
   return true;
 }
@@ -233,6 +258,7 @@ void Connection::deliver_frame() {
   frame_size_ = frame_have_ = 0;
   // The slot exists before the handler runs, so it may answer at once.
   slots_.emplace_back();
+  ++pending_count_;
   server_->on_frame_(std::move(frame));
   // The handler may have closed us; update_backpressure checks.
   update_backpressure();
@@ -241,8 +267,18 @@ void Connection::deliver_frame() {
 void Connection::resume() {
   resume_scheduled_ = false;
   if (closing_) return;
-  guarded([this] { process_staged(); });
-  if (!closing_ && !paused_ && !held_ && staged_begin_ == staged_end_) start_reading();
+  guarded([this] {
+    if (leftover_begin_ >= leftover_.size()) return;
+    std::size_t used =
+        parse(leftover_.data() + leftover_begin_, leftover_.size() - leftover_begin_);
+    if (closing_) return;
+    leftover_begin_ += used;
+    if (leftover_begin_ == leftover_.size()) {
+      leftover_ = {};  // release it: an idle connection holds no buffer
+      leftover_begin_ = 0;
+    }
+  });
+  if (!closing_ && !paused_ && !held_ && leftover_.empty()) start_reading();
 }
 
 void Connection::set_held(bool held) {
@@ -254,7 +290,7 @@ void Connection::set_held(bool held) {
     return;
   }
   if (paused_) return;  // its own backpressure resumes it
-  if (staged_begin_ < staged_end_) {
+  if (leftover_begin_ < leftover_.size()) {
     if (!resume_scheduled_) {
       resume_scheduled_ = true;
       server_->schedule_resume(id_);
@@ -285,7 +321,7 @@ void Connection::update_backpressure() {
     paused_ = false;
     LOG_DEBUG("net", "%s: resumed reading", peer_.c_str());
     if (held_) return;  // set_held(false) resumes it
-    if (staged_begin_ < staged_end_) {
+    if (leftover_begin_ < leftover_.size()) {
       if (!resume_scheduled_) {
         resume_scheduled_ = true;
         server_->schedule_resume(id_);
@@ -321,7 +357,18 @@ void Connection::respond(std::uint64_t sequence, std::vector<std::uint8_t> bytes
   if (closing_) return;
   Slot* slot = find_pending(sequence, "response");
   if (slot == nullptr) return;
+  if (bytes.size() > kMaxResponseFrame) {
+    // The layer above refuses to encode these; a client could not read
+    // one anyway, and uv_buf_t lengths are 32-bit.
+    close(LogLevel::kError,
+          "response to request %" PRIu64 " of %zu bytes is over the %zu a Kafka frame can carry",
+          sequence, bytes.size(), kMaxResponseFrame);
+    return;
+  }
   slot->state = SlotState::kReady;
+  --pending_count_;
+  queued_bytes_ -= slot->reserved;
+  slot->reserved = 0;
   queued_bytes_ += bytes.size();
   slot->bytes = std::move(bytes);
   flush();
@@ -333,7 +380,19 @@ void Connection::skip(std::uint64_t sequence) {
   Slot* slot = find_pending(sequence, "skip");
   if (slot == nullptr) return;
   slot->state = SlotState::kSkipped;
+  --pending_count_;
+  queued_bytes_ -= slot->reserved;
+  slot->reserved = 0;
   flush();
+  update_backpressure();
+}
+
+void Connection::reserve_response(std::uint64_t sequence, std::size_t bytes) {
+  if (closing_) return;
+  Slot* slot = find_pending(sequence, "reservation");
+  if (slot == nullptr) return;
+  slot->reserved += bytes;
+  queued_bytes_ += bytes;
   update_backpressure();
 }
 
@@ -376,6 +435,7 @@ void Connection::handle_write(int status) {
   // libuv cancels a write in flight on uv_close and runs this callback
   // before the close callback, so `this` is still alive here.
   writing_ = false;
+  if (status >= 0) touch();
   queued_bytes_ -= write_bytes_;
   write_bytes_ = 0;
   write_buffers_.clear();

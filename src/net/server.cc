@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -22,6 +23,34 @@ namespace kgw {
 namespace {
 
 constexpr int kBacklog = SOMAXCONN;
+// Refused connections are logged at most this often (a client looping on
+// connect would otherwise fill the log).
+constexpr std::uint64_t kRefusalLogIntervalMs = 10000;
+
+// How often to look for idle connections: a tenth of the idle time, so a
+// connection closes at most 10% late, within [10 ms, 1 s].
+std::uint64_t sweep_interval_ms(std::int64_t idle_ms) {
+  return static_cast<std::uint64_t>(std::clamp<std::int64_t>(idle_ms / 10, 10, 1000));
+}
+
+// The canonical text of an IP literal (as uv_ip*_name prints a peer), or
+// "" when `text` is not one.
+std::string canonical_ip(std::string text) {
+  if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
+    text = text.substr(1, text.size() - 2);
+  }
+  char name[INET6_ADDRSTRLEN + 1] = {};
+  sockaddr_in a4{};
+  sockaddr_in6 a6{};
+  if (uv_ip4_addr(text.c_str(), 0, &a4) == 0) {
+    uv_ip4_name(&a4, name, sizeof name);
+  } else if (uv_ip6_addr(text.c_str(), 0, &a6) == 0) {
+    uv_ip6_name(&a6, name, sizeof name);
+  } else {
+    return "";
+  }
+  return name;
+}
 
 // "host:port", with brackets around IPv6 literals, as users write it.
 std::string format_address(const std::string& host, int port) {
@@ -104,6 +133,42 @@ int bound_port(int fd) {
 
 }  // namespace
 
+bool parse_connection_overrides(const std::string& text,
+                                std::unordered_map<std::string, std::size_t>& out,
+                                std::string& error) {
+  std::size_t at = 0;
+  while (at <= text.size()) {
+    std::size_t end = text.find(',', at);
+    if (end == std::string::npos) end = text.size();
+    std::string entry = text.substr(at, end - at);
+    at = end + 1;
+    entry.erase(0, entry.find_first_not_of(" \t"));
+    entry.erase(entry.find_last_not_of(" \t") + 1);
+    if (entry.empty()) continue;
+    const std::string what = "max.connections.per.ip.overrides: '" + entry + "' ";
+    std::size_t colon = entry.rfind(':');
+    if (colon == std::string::npos) {
+      error = what + "is not IP:COUNT";
+      return false;
+    }
+    std::string ip = canonical_ip(entry.substr(0, colon));
+    if (ip.empty()) {
+      error = what + "does not start with an IP address (host names are not supported)";
+      return false;
+    }
+    const std::string count = entry.substr(colon + 1);
+    char* stop = nullptr;
+    errno = 0;
+    long long n = std::strtoll(count.c_str(), &stop, 10);
+    if (count.empty() || *stop != '\0' || errno != 0 || n < 0 || n > INT32_MAX) {
+      error = what + "has a count that is not in [0, 2147483647]";
+      return false;
+    }
+    out[ip] = static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
 Server::Server(uv_loop_t* loop, ServerOptions options, FrameHandler on_frame)
     : loop_(loop), options_(std::move(options)), on_frame_(std::move(on_frame)) {
   // A limit of 0 would pause every connection before its first request,
@@ -113,7 +178,8 @@ Server::Server(uv_loop_t* loop, ServerOptions options, FrameHandler on_frame)
 }
 
 Server::~Server() {
-  if ((listening_ && !listener_closed_) || (idle_open_ && !idle_closed_) || !connections_.empty()) {
+  if ((listening_ && !listener_closed_) || (idle_open_ && !idle_closed_) ||
+      (sweep_open_ && !sweep_closed_) || !connections_.empty()) {
     // libuv would touch the freed handles on its next iteration.
     LOG_ERROR("net",
               "server destroyed with %zu connections open; call stop() and run the loop "
@@ -170,6 +236,15 @@ bool Server::start(std::string& error) {
   uv_idle_init(loop_, &resume_idle_);
   resume_idle_.data = this;
   idle_open_ = true;
+  if (options_.connections_max_idle_ms >= 0) {
+    uv_timer_init(loop_, &sweep_timer_);
+    sweep_timer_.data = this;
+    sweep_open_ = true;
+    const std::uint64_t every = sweep_interval_ms(options_.connections_max_idle_ms);
+    uv_timer_start(&sweep_timer_, on_sweep, every, every);
+    // The sweep alone must not keep a loop with nothing else to do alive.
+    uv_unref(reinterpret_cast<uv_handle_t*>(&sweep_timer_));
+  }
   LOG_INFO("net", "listening on %s", format_address(options_.host, bound_port_).c_str());
   return true;
 }
@@ -199,6 +274,66 @@ void Server::accept_one() {
   }
 }
 
+std::string Server::admit(Connection& conn) {
+  auto limit_for_ip = [this](const std::string& ip) {
+    auto it = options_.max_connections_per_ip_overrides.find(ip);
+    return it != options_.max_connections_per_ip_overrides.end() ? it->second
+                                                                 : options_.max_connections_per_ip;
+  };
+  std::string why;
+  if (admitted_ >= options_.max_connections) {
+    why = "max.connections " + std::to_string(options_.max_connections) + " reached";
+  } else if (std::size_t limit = limit_for_ip(conn.ip_); per_ip_[conn.ip_] >= limit) {
+    why = "max.connections.per.ip " + std::to_string(limit) + " reached for " + conn.ip_;
+  }
+  if (why.empty()) {
+    ++admitted_;
+    ++per_ip_[conn.ip_];
+    conn.admitted_ = true;
+    return why;
+  }
+  if (per_ip_[conn.ip_] == 0) per_ip_.erase(conn.ip_);
+  ++refused_unlogged_;
+  const std::uint64_t now = uv_now(loop_);
+  if (refusal_logged_ms_ == 0 || now - refusal_logged_ms_ >= kRefusalLogIntervalMs) {
+    LOG_WARN("net", "refused %zu connection(s), the last from %s: %s (raise it with --set)",
+             refused_unlogged_, conn.peer_.c_str(), why.c_str());
+    refused_unlogged_ = 0;
+    refusal_logged_ms_ = now == 0 ? 1 : now;
+  }
+  return why;
+}
+
+void Server::release(const Connection& conn) {
+  if (!conn.admitted_) return;
+  --admitted_;
+  auto it = per_ip_.find(conn.ip_);
+  if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+}
+
+void Server::on_sweep(uv_timer_t* timer) {
+  auto* self = static_cast<Server*>(timer->data);
+  try {
+    self->sweep_idle();
+  } catch (const std::exception& e) {
+    LOG_ERROR("net", "idle sweep failed: %s", e.what());
+  }
+}
+
+void Server::sweep_idle() {
+  const std::uint64_t now = uv_now(loop_);
+  const auto idle = static_cast<std::uint64_t>(options_.connections_max_idle_ms);
+  if (now < idle) return;
+  const std::uint64_t since = now - idle;
+  // close() only marks and calls uv_close: entries leave the map later.
+  for (auto& [id, conn] : connections_) {
+    if (conn->idle_since(since)) {
+      conn->close(LogLevel::kDebug, "idle for connections.max.idle.ms %" PRId64,
+                  options_.connections_max_idle_ms);
+    }
+  }
+}
+
 void Server::respond(ConnectionId connection, std::uint64_t sequence,
                      std::vector<std::uint8_t> bytes) {
   auto it = connections_.find(connection);
@@ -210,6 +345,12 @@ void Server::skip(ConnectionId connection, std::uint64_t sequence) {
   auto it = connections_.find(connection);
   if (it == connections_.end()) return;
   it->second->skip(sequence);
+}
+
+void Server::reserve_response(ConnectionId connection, std::uint64_t sequence, std::size_t bytes) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) return;
+  it->second->reserve_response(sequence, bytes);
 }
 
 void Server::close_connection(ConnectionId connection, const std::string& reason) {
@@ -285,6 +426,9 @@ void Server::stop(std::function<void()> done) {
     if (idle_open_) {
       uv_close(reinterpret_cast<uv_handle_t*>(&resume_idle_), on_idle_closed);
     }
+    if (sweep_open_) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), on_sweep_closed);
+    }
     resume_queue_.clear();
     // Closing only marks each connection and calls uv_close; entries leave
     // the map in their close callbacks, so iterating here is safe.
@@ -306,10 +450,17 @@ void Server::on_idle_closed(uv_handle_t* handle) {
   self->maybe_finish_stop();
 }
 
+void Server::on_sweep_closed(uv_handle_t* handle) {
+  auto* self = static_cast<Server*>(handle->data);
+  self->sweep_closed_ = true;
+  self->maybe_finish_stop();
+}
+
 void Server::maybe_finish_stop() {
   if (!stopping_ || stopped_) return;
   if (listening_ && !listener_closed_) return;
   if (idle_open_ && !idle_closed_) return;
+  if (sweep_open_ && !sweep_closed_) return;
   if (!connections_.empty()) return;
   stopped_ = true;
   auto done = std::move(stop_done_);

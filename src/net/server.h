@@ -13,8 +13,14 @@
 //    slot before it is written (or skipped, for requests that get no
 //    response such as acks=0 produce).
 // 5. Backpressure: a connection stops reading while its unanswered requests
-//    or unsent response bytes are over their limits, and resumes below.
-// 6. The Server is destroyed only after stop()'s `done` has run, or when
+//    or its unsent and reserved response bytes are over their limits, and
+//    resumes below half of them.
+// 6. Limits on connections (Kafka's names): connections.max.idle.ms closes
+//    a connection with no bytes read or written for that long (a half-sent
+//    request included; one waiting for the layer above's answer excepted);
+//    max.connections and max.connections.per.ip(.overrides) close new
+//    connections over them at once.
+// 7. The Server is destroyed only after stop()'s `done` has run, or when
 //    start() never succeeded (a failed start() leaves no handle in the
 //    loop). Destroying it with handles still open is a programmer error and
 //    aborts, because libuv would later touch the freed handles.
@@ -40,9 +46,29 @@ struct ServerOptions {
   std::size_t max_frame_bytes = 100u << 20;
   // Stop reading a connection with this many requests unanswered. Default: 1000.
   std::size_t max_inflight_requests = 1000;
-  // Stop reading while this many response bytes wait to be sent. Default: 64 MiB.
+  // Stop reading while this many response bytes wait to be sent or are
+  // reserved by requests being answered. Default: 64 MiB.
   std::size_t max_queued_response_bytes = 64u << 20;
+  // Close a connection with no bytes read or written for this long
+  // (connections.max.idle.ms); negative: never. Default: 600000 (10 min).
+  std::int64_t connections_max_idle_ms = 600000;
+  // Connections open at once (max.connections); new ones over it are
+  // closed. Default: 2147483647.
+  std::size_t max_connections = 2147483647;
+  // Connections open at once from one IP address (max.connections.per.ip).
+  // Default: 2147483647.
+  std::size_t max_connections_per_ip = 2147483647;
+  // Per-address exceptions to it, by IP literal
+  // (max.connections.per.ip.overrides). Default: none.
+  std::unordered_map<std::string, std::size_t> max_connections_per_ip_overrides;
 };
+
+// Parses max.connections.per.ip.overrides, "IP:COUNT,IP:COUNT" (IPv6 in
+// brackets or not; Kafka also takes host names, we take IP literals only).
+// Returns false with one line in `error` naming the bad entry.
+bool parse_connection_overrides(const std::string& text,
+                                std::unordered_map<std::string, std::size_t>& out,
+                                std::string& error);
 
 // What `net` hands upward: one whole request frame (without the 4-byte size
 // prefix), in arrival order per connection.
@@ -77,6 +103,12 @@ class Server {
   void respond(ConnectionId connection, std::uint64_t sequence, std::vector<std::uint8_t> bytes);
   // The request gets no response (acks=0 produce); later ones may go out.
   void skip(ConnectionId connection, std::uint64_t sequence);
+  // The response to `sequence` is being produced and may be up to `bytes`
+  // large (a fetch reading up to its max bytes): count it against the
+  // connection's max_queued_response_bytes until respond()/skip(), so
+  // pipelined requests whose answers pile up stop the connection's reading
+  // before their answers exist.
+  void reserve_response(ConnectionId connection, std::uint64_t sequence, std::size_t bytes);
   // Close one connection (malformed request, protocol violation), logging
   // the peer and the reason.
   void close_connection(ConnectionId connection, const std::string& reason);
@@ -96,6 +128,8 @@ class Server {
   void hold(ConnectionId connection);
   void release_held();
   std::size_t held_count() const { return held_.size(); }
+  // Size of the one read buffer every connection reads into.
+  static constexpr std::size_t kReadBufferBytes = 64 * 1024;
 
   // Called once per connection after it is gone, so the layer above can
   // drop work it keeps for it (waiting fetches hold whole request frames).
@@ -107,6 +141,13 @@ class Server {
   static void on_listener_closed(uv_handle_t* handle);
   static void on_resume_idle(uv_idle_t* idle);
   static void on_idle_closed(uv_handle_t* handle);
+  static void on_sweep(uv_timer_t* timer);
+  static void on_sweep_closed(uv_handle_t* handle);
+  // Counts a new connection against the caps; returns why not when over.
+  std::string admit(Connection& conn);
+  // Called from a Connection's close callback before it frees itself.
+  void release(const Connection& conn);
+  void sweep_idle();
   void accept_one();
   // Called from a Connection's close callback, after it freed itself.
   void forget(ConnectionId id);
@@ -138,6 +179,17 @@ class Server {
   // At most one entry per connection (Connection::resume_scheduled_).
   std::vector<ConnectionId> resume_queue_;
   std::vector<ConnectionId> held_;
+  // Every connection reads into this, and parses it before the next read.
+  std::vector<std::uint8_t> read_buffer_ = std::vector<std::uint8_t>(kReadBufferBytes);
+  // connections.max.idle.ms: a periodic sweep.
+  uv_timer_t sweep_timer_{};
+  bool sweep_open_ = false;
+  bool sweep_closed_ = false;
+  // The connection caps: admitted connections, in all and per IP.
+  std::size_t admitted_ = 0;
+  std::unordered_map<std::string, std::size_t> per_ip_;
+  std::size_t refused_unlogged_ = 0;
+  std::uint64_t refusal_logged_ms_ = 0;
 };
 
 }  // namespace kgw

@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "src/net/server.h"
@@ -508,6 +509,99 @@ TEST_CASE("net: backpressure on unsent response bytes") {
   REQUIRE(h.pump_until([&] { return h.got.size() == 4; }));
   CHECK(h.got[3].bytes == text("c"));
   ::close(fd);
+}
+
+TEST_CASE("net: reserved response bytes pause reading before the answers exist") {
+  // As a fetch does: each request reserves what its answer may need, so
+  // pipelined requests stop being read while their answers are produced.
+  ServerOptions o;
+  o.max_queued_response_bytes = 1 << 20;
+  Harness h(o);
+  h.on_got = [&](const Got& g) {
+    h.server->reserve_response(g.connection, g.sequence, 600u << 10);
+  };
+  int fd = h.connect_client();
+  send_all(fd, stream_of({text("a"), text("b"), text("c"), text("d"), text("e")}));
+  h.pump_for(150);
+  // 600 KiB is under 1 MiB, 1.2 MiB is not: the third is not delivered.
+  REQUIRE(h.got.size() == 2);
+  // Answering (small) replaces the reservations; below half, reading resumes.
+  h.server->respond(h.got[0].connection, 0, response_for(0));
+  h.pump_for(50);
+  CHECK(h.got.size() == 2);  // 600 KiB still reserved: over half of 1 MiB
+  h.server->respond(h.got[0].connection, 1, response_for(1));
+  REQUIRE(h.pump_until([&] { return h.got.size() == 4; }));
+  h.pump_for(50);
+  CHECK(h.got.size() == 4);
+  CHECK(h.recv_n(fd, response_for(0).size() + response_for(1).size()) == [] {
+    Bytes b = response_for(0);
+    append(b, response_for(1));
+    return b;
+  }());
+  ::close(fd);
+}
+
+TEST_CASE("net: a size prefix alone allocates nothing; idle connections are closed") {
+  ServerOptions o;
+  o.connections_max_idle_ms = 300;
+  Harness h(o);
+  int idle = h.connect_client();
+  int half = h.connect_client();
+  int busy = h.connect_client();
+  // A 100 MB frame promised, 3 bytes sent, then silence.
+  send_all(half, Bytes{0x05, 0xf5, 0xe1, 0x00, 1, 2, 3});
+  for (int i = 0; i < 8; ++i) {
+    send_all(busy, frame_of(text("ping")));
+    h.pump_for(60);
+  }
+  CHECK(h.closed_by_server(idle));
+  CHECK(h.closed_by_server(half));
+  CHECK(h.got.size() == 8);
+  std::uint8_t b;
+  CHECK(::recv(busy, &b, 1, MSG_DONTWAIT) < 0);  // still open: nothing to read, no EOF
+  ::close(idle);
+  ::close(half);
+  ::close(busy);
+}
+
+TEST_CASE("net: max_connections and max_connections_per_ip close new connections") {
+  ServerOptions o;
+  o.max_connections = 2;
+  Harness h(o);
+  int a = h.connect_client();
+  int b = h.connect_client();
+  // The third is accepted and closed at once: connect_client's wait for
+  // it to be counted would not see it.
+  int c = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(c >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(h.server->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  CHECK(h.closed_by_server(c));
+  send_all(a, frame_of(text("x")));
+  REQUIRE(h.pump_until([&] { return h.got.size() == 1; }));
+  ::close(a);
+  ::close(c);
+  // Once a's close is seen, a new connection is admitted.
+  REQUIRE(h.pump_until([&] { return h.server->connection_count() == 1; }));
+  int d = h.connect_client();
+  send_all(d, frame_of(text("y")));
+  REQUIRE(h.pump_until([&] { return h.got.size() == 2; }));
+  ::close(b);
+  ::close(d);
+
+  std::unordered_map<std::string, std::size_t> overrides;
+  std::string error;
+  CHECK(kgw::parse_connection_overrides("127.0.0.2:4, [::1]:0,10.0.0.1:7", overrides, error));
+  CHECK(overrides.at("127.0.0.2") == 4);
+  CHECK(overrides.at("::1") == 0);
+  CHECK(overrides.size() == 3);
+  CHECK_FALSE(kgw::parse_connection_overrides("localhost:3", overrides, error));
+  CHECK(error.find("'localhost:3'") != std::string::npos);
+  CHECK_FALSE(kgw::parse_connection_overrides("127.0.0.1:-1", overrides, error));
+  CHECK_FALSE(kgw::parse_connection_overrides("127.0.0.1", overrides, error));
 }
 
 TEST_CASE("net: stop closes every connection and runs done") {

@@ -1,18 +1,26 @@
 // Fetch (key 1): read record batches, long-polling until min_bytes are
 // available or max_wait_ms passes.
 //
-// The happy path is: look up every partition -> read each from the store
-// in parallel (off the loop thread) -> if fewer than min_bytes came back and
-// no partition had an error, wait until a produce to one of them (or the
-// timer) wakes us and read again -> cut the answer to max_bytes, keeping at
-// least the first non-empty partition's first batch whole (KIP-74) ->
-// respond. Possible failure modes, per partition: unknown topic or
-// partition, an offset outside [log start, log end] (OFFSET_OUT_OF_RANGE),
-// a leader epoch from the future (UNKNOWN_LEADER_EPOCH), a store error
-// (KAFKA_STORAGE_ERROR). Fetch sessions (KIP-227) are refused the way Kafka
-// refuses them when its session cache is full: we answer session_id 0, and
-// a request for an incremental session we never created gets
-// FETCH_SESSION_ID_NOT_FOUND.
+// The happy path is: look up every partition -> read them from the store
+// in parallel (off the loop thread), each for no more than the response's
+// byte budget still unclaimed -> if partitions were left out for want of
+// budget and the reads came back smaller than claimed, read those with
+// what is left -> if fewer than min_bytes came back and no partition had an
+// error, wait until a produce to one of them (or the timer) wakes us and
+// read again -> cut the answer to max_bytes, keeping at least the first
+// non-empty partition's first batch whole (KIP-74) -> respond. Possible
+// failure modes, per partition: unknown topic or partition, an offset
+// outside [log start, log end] (OFFSET_OUT_OF_RANGE), a leader epoch from
+// the future (UNKNOWN_LEADER_EPOCH), a store error (KAFKA_STORAGE_ERROR). Fetch sessions (KIP-227)
+// are refused the way Kafka refuses them when its session cache is full: we answer session_id 0,
+// and a request for an incremental session we never created gets FETCH_SESSION_ID_NOT_FOUND.
+//
+// Memory: the budget is min(the request's max_bytes, the broker's
+// fetch.max.bytes), as in Kafka, and only the first partition read while
+// nothing is held may exceed it (by its first batch). The budget is
+// reserved on the connection while the response is produced, so a client
+// pipelining fetches without reading the answers stops being read instead
+// of piling them up.
 #include <uv.h>
 
 #include <algorithm>
@@ -37,6 +45,7 @@ struct PartitionRead {
   std::int64_t offset = 0;
   std::int32_t max_bytes = 0;
   bool read = false;  // false: answered without reading (error or nothing new)
+  bool tried = false;  // read (or found nothing to read) in this attempt
   std::vector<std::uint8_t> data;
   // read_committed: where the read stopped (the last stable offset).
   std::int64_t stable = -1;
@@ -48,6 +57,10 @@ struct FetchCall {
   FetchResponse resp;
   std::vector<PartitionRead> reads;
   std::uint64_t deadline_ms = 0;
+  // Response bytes allowed: min(request max_bytes, fetch.max.bytes).
+  std::int64_t budget = INT32_MAX;
+  // A partition with data was left unread because the budget was claimed.
+  bool deferred = false;
   bool any_error = false;
   bool read_committed = false;
   int pending = 0;
@@ -59,7 +72,7 @@ void run(Broker& broker, const std::shared_ptr<FetchCall>& call);
 // partition with data keeps everything it read (at least one whole batch),
 // later ones keep the whole batches that still fit.
 void apply_max_bytes(FetchCall& call) {
-  std::int64_t budget = call.req->version() >= 3 ? call.body.max_bytes : INT32_MAX;
+  std::int64_t budget = call.budget;
   bool first = true;
   for (auto& pr : call.reads) {
     if (!pr.read || pr.data.empty()) continue;
@@ -112,6 +125,12 @@ void respond(Broker& broker, FetchCall& call) {
 
 void reads_done(Broker& broker, const std::shared_ptr<FetchCall>& call) {
   FetchCall& c = *call;
+  if (c.deferred && static_cast<std::int64_t>(total_bytes(c)) < c.budget) {
+    // Reads came back under what they claimed: give the rest to the
+    // partitions left out. Each round reads at least one more partition.
+    run(broker, call);
+    return;
+  }
   const std::uint64_t now = uv_now(broker.loop());
   const bool enough = static_cast<std::int64_t>(total_bytes(c)) >= c.body.min_bytes;
   if (enough || c.any_error || now >= c.deadline_ms) {
@@ -124,6 +143,7 @@ void reads_done(Broker& broker, const std::shared_ptr<FetchCall>& call) {
                               static_cast<std::uint32_t>(c.deadline_ms - now),
                               [&broker, call](bool timed_out) {
                                 if (timed_out) call->deadline_ms = 0;
+                                for (auto& pr : call->reads) pr.tried = false;
                                 run(broker, call);
                               });
 }
@@ -132,9 +152,14 @@ void run(Broker& broker, const std::shared_ptr<FetchCall>& call) {
   FetchCall& c = *call;
   Store& store = broker.store();
   c.pending = 1;
+  c.deferred = false;
+  // What this round may still claim; the first partition read while
+  // nothing is held gets at least one whole batch (Kafka's minOneMessage).
+  std::int64_t left = c.budget - static_cast<std::int64_t>(total_bytes(c));
+  bool first = total_bytes(c) == 0;
   for (auto& pr : c.reads) {
     auto& out = c.resp.responses[pr.topic_index].partitions[pr.partition_index];
-    if (out.error_code != 0) continue;
+    if (out.error_code != 0 || pr.tried) continue;
     const PartitionState* st = store.partition(pr.topic_id, pr.partition);
     if (st == nullptr) {  // deleted while we waited
       out.error_code = code(ErrorCode::kUnknownTopicOrPartition);
@@ -155,22 +180,37 @@ void run(Broker& broker, const std::shared_ptr<FetchCall>& call) {
     // transaction (nor anything after it) is handed out yet.
     const std::int64_t upper = c.read_committed ? out.last_stable_offset : st->high_watermark;
     pr.stable = upper;
-    if (pr.offset >= upper || !pr.data.empty()) continue;
+    if (pr.offset >= upper || !pr.data.empty()) {
+      pr.tried = true;
+      continue;
+    }
+    if (!first && left <= 0) {
+      c.deferred = true;  // maybe in the next round, if reads come back short
+      continue;
+    }
+    const std::int32_t max_bytes =
+        first ? pr.max_bytes
+              : static_cast<std::int32_t>(std::min<std::int64_t>(pr.max_bytes, left));
+    const bool min_one = first;
+    first = false;
+    left -= max_bytes;
+    pr.tried = true;
     ++c.pending;
-    store.read(pr.topic_id, pr.partition, pr.offset, pr.max_bytes,
-               [&broker, call, &pr](ReadResult r) {
-                 auto& o = call->resp.responses[pr.topic_index].partitions[pr.partition_index];
-                 if (!r.error.empty()) {
-                   o.error_code = code(ErrorCode::kKafkaStorageError);
-                   pr.read = false;
-                   call->any_error = true;
-                 } else {
-                   pr.data = std::move(r.data);
-                   o.log_start_offset = r.log_start_offset;
-                 }
-                 if (--call->pending == 0) reads_done(broker, call);
-               },
-               c.read_committed ? upper : -1);
+    store.read(
+        pr.topic_id, pr.partition, pr.offset, max_bytes,
+        [&broker, call, &pr](ReadResult r) {
+          auto& o = call->resp.responses[pr.topic_index].partitions[pr.partition_index];
+          if (!r.error.empty()) {
+            o.error_code = code(ErrorCode::kKafkaStorageError);
+            pr.read = false;
+            call->any_error = true;
+          } else {
+            pr.data = std::move(r.data);
+            o.log_start_offset = r.log_start_offset;
+          }
+          if (--call->pending == 0) reads_done(broker, call);
+        },
+        c.read_committed ? upper : -1, min_one);
   }
   if (--c.pending == 0) reads_done(broker, call);
 }
@@ -198,6 +238,12 @@ void handle_fetch(Broker& broker, RequestPtr req) {
   const bool read_committed = body.isolation_level == 1;
   call->read_committed = read_committed;
   Store& store = broker.store();
+  // Kafka: min(request max_bytes, fetch.max.bytes); before v3 the request
+  // has no max_bytes.
+  call->budget = broker.config().get_long("fetch.max.bytes");
+  if (req->version() >= 3)
+    call->budget = std::min<std::int64_t>(call->budget, std::max(body.max_bytes, 0));
+  std::int64_t claimed = 0;
   resp.responses.resize(body.topics.size());
   std::size_t wanted = 0;
   for (const auto& t : body.topics) wanted += t.partitions.size();
@@ -239,10 +285,15 @@ void handle_fetch(Broker& broker, RequestPtr req) {
       pr.partition = p.partition;
       pr.offset = p.fetch_offset;
       pr.max_bytes = std::max<std::int32_t>(p.partition_max_bytes, 0);
-      if (req->version() >= 3) pr.max_bytes = std::min(pr.max_bytes, std::max(body.max_bytes, 0));
+      pr.max_bytes = static_cast<std::int32_t>(std::min<std::int64_t>(pr.max_bytes, call->budget));
+      claimed += pr.max_bytes;
       call->reads.push_back(std::move(pr));
     }
   }
+  // Until answered, the response counts against the connection's queued
+  // bytes: at most the budget plus one oversized first batch, usually far
+  // less, but what the reads may bring is what memory must allow for.
+  broker.reserve_response(*req, static_cast<std::size_t>(std::min(claimed, call->budget)));
   call->deadline_ms = uv_now(broker.loop()) + static_cast<std::uint64_t>(std::max(body.max_wait_ms, 0));
   run(broker, call);
 }
