@@ -159,6 +159,22 @@ RecordError set_log_append_time(std::span<std::uint8_t> batch, std::int64_t time
   return RecordError::kNone;
 }
 
+RecordError set_max_timestamp(std::span<std::uint8_t> batch, std::int64_t timestamp) {
+  using H = RecordBatchHeader;
+  H h;
+  if (RecordError e = parse_record_batch_header(Bytes(batch.data(), batch.size()), h);
+      e != RecordError::kNone) {
+    return e;
+  }
+  if (batch.size() != h.total_size()) {
+    return batch.size() < h.total_size() ? RecordError::kTruncated : RecordError::kBadLength;
+  }
+  store_be(batch.data() + H::kMaxTimestampAt, static_cast<std::uint64_t>(timestamp), 8);
+  Bytes covered(batch.data() + H::kAttributesAt, batch.size() - H::kAttributesAt);
+  store_be(batch.data() + H::kCrcAt, crc32c(covered), 4);
+  return RecordError::kNone;
+}
+
 RecordError batch_records(Bytes batch, const RecordBatchHeader& h,
                           std::vector<std::uint8_t>& scratch, Bytes& records,
                           std::size_t max_decompressed) {

@@ -158,6 +158,12 @@ RecordError set_partition_leader_epoch(std::span<std::uint8_t> batch, std::int32
 // must be exactly one batch.
 RecordError set_log_append_time(std::span<std::uint8_t> batch, std::int64_t timestamp);
 
+// Sets max_timestamp (CreateTime batches) and recomputes the CRC, as
+// Kafka's LogValidator corrects a producer's max_timestamp to the largest
+// record timestamp: the time index and ListOffsets trust it. `batch` must
+// be exactly one batch.
+RecordError set_max_timestamp(std::span<std::uint8_t> batch, std::int64_t timestamp);
+
 // The records section of a batch (already validated) ready to iterate: a
 // view into `batch` when uncompressed; otherwise decompressed into
 // `scratch` (cleared first) with at most `max_decompressed` bytes, and a

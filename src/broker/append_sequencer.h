@@ -1,8 +1,8 @@
 // Keeps a partition's appends in the order their produce requests arrived
-// when some of them first go to the threadpool (RecordRules work), as
-// Kafka appends one connection's requests in order. Requests to
-// partitions with nothing in flight take no ticket and append at once, so
-// the common path is unchanged.
+// although each first goes to the threadpool (its records are checked
+// there, record_validator.h), as Kafka appends one connection's requests
+// in order: a request takes a ticket when it arrives and appends when
+// every earlier ticket of the partition has.
 //
 // Loop thread only.
 #pragma once

@@ -10,11 +10,6 @@
 
 namespace kgw {
 
-bool RecordRules::active() const {
-  return require_keys || codec.has_value() ||
-         (!log_append_time && max_timestamp_difference_ms != kNoLimit);
-}
-
 RecordRules RecordRules::of(const BrokerConfig& config,
                             const std::map<std::string, std::string>& overrides) {
   RecordRules r;
@@ -34,9 +29,21 @@ RecordRules RecordRules::of(const BrokerConfig& config,
   return r;
 }
 
-ErrorCode RecordRules::apply(std::vector<std::vector<std::uint8_t>>& batches, std::int64_t now_ms,
-                             const std::string& topic_partition, std::size_t max_decompressed,
-                             std::string& message) const {
+RecordChecks RecordRules::checks(std::int64_t now_ms, std::size_t max_decompressed) const {
+  RecordChecks c;
+  c.require_keys = require_keys;
+  if (!log_append_time && max_timestamp_difference_ms != kNoLimit) {
+    c.max_timestamp_difference_ms = max_timestamp_difference_ms;
+  }
+  c.now_ms = now_ms;
+  c.max_decompressed = max_decompressed;
+  return c;
+}
+
+ErrorCode RecordRules::recompress(std::vector<std::vector<std::uint8_t>>& batches,
+                                  const std::string& topic_partition, std::size_t max_decompressed,
+                                  std::string& message) const {
+  if (!codec) return ErrorCode::kNone;
   std::vector<std::uint8_t> scratch;
   Record record;
   for (auto& batch : batches) {
@@ -44,6 +51,7 @@ ErrorCode RecordRules::apply(std::vector<std::vector<std::uint8_t>>& batches, st
     if (parse_record_batch_header(Bytes(batch), h) != RecordError::kNone) {
       return ErrorCode::kCorruptMessage;
     }
+    if (*codec == h.compression()) continue;
     Bytes records;
     RecordError e = batch_records(Bytes(batch), h, scratch, records, max_decompressed);
     if (e != RecordError::kNone) {
@@ -52,47 +60,25 @@ ErrorCode RecordRules::apply(std::vector<std::vector<std::uint8_t>>& batches, st
       return e == RecordError::kDecompressTooLarge ? ErrorCode::kMessageTooLarge
                                                    : ErrorCode::kCorruptMessage;
     }
-    const bool check_time = !log_append_time && h.timestamp_type() == TimestampType::kCreateTime &&
-                            max_timestamp_difference_ms != kNoLimit;
-    const bool recompress = codec && *codec != h.compression();
-    std::optional<RecordBatchBuilder> builder;
-    if (recompress) {
-      RecordBatchOptions o;
-      o.base_offset = h.base_offset;
-      o.partition_leader_epoch = h.partition_leader_epoch;
-      o.codec = *codec;
-      o.timestamp_type = h.timestamp_type();
-      o.transactional = h.is_transactional();
-      o.control = h.is_control();
-      o.producer_id = h.producer_id;
-      o.producer_epoch = h.producer_epoch;
-      o.base_sequence = h.base_sequence;
-      o.last_offset_delta = h.last_offset_delta;
-      builder.emplace(o);
-    }
+    RecordBatchOptions o;
+    o.base_offset = h.base_offset;
+    o.partition_leader_epoch = h.partition_leader_epoch;
+    o.codec = *codec;
+    o.timestamp_type = h.timestamp_type();
+    o.transactional = h.is_transactional();
+    o.control = h.is_control();
+    o.producer_id = h.producer_id;
+    o.producer_epoch = h.producer_epoch;
+    o.base_sequence = h.base_sequence;
+    o.last_offset_delta = h.last_offset_delta;
+    RecordBatchBuilder builder(o);
     RecordIterator it(records, h.record_count);
     while (it.next(record)) {
-      const std::int64_t offset_in_batch = record.offset_delta;
-      if (require_keys && !record.key) {
-        message = "Compacted topic cannot accept message without key in topic partition " +
-                  topic_partition + ".";
-        return ErrorCode::kInvalidRecord;
-      }
       const auto ts = static_cast<std::int64_t>(static_cast<std::uint64_t>(h.base_timestamp) +
                                                 static_cast<std::uint64_t>(record.timestamp_delta));
-      if (check_time && ts != -1 &&
-          (ts > now_ms ? ts - now_ms : now_ms - ts) > max_timestamp_difference_ms) {
-        message = "Timestamp " + std::to_string(ts) + " of message with offset " +
-                  std::to_string(offset_in_batch) +
-                  " is out of range. The timestamp should be within [" +
-                  std::to_string(now_ms - max_timestamp_difference_ms) + ", " +
-                  std::to_string(now_ms + max_timestamp_difference_ms) + "]";
-        return ErrorCode::kInvalidTimestamp;
-      }
-      if (builder) {
-        RecordError add = builder->add_with_offset_delta(record.offset_delta, ts, record.key,
-                                                         record.value, record.headers);
-        if (add != RecordError::kNone) return ErrorCode::kCorruptMessage;
+      if (builder.add_with_offset_delta(record.offset_delta, ts, record.key, record.value,
+                                        record.headers) != RecordError::kNone) {
+        return ErrorCode::kCorruptMessage;
       }
     }
     if (it.error() != RecordError::kNone) {
@@ -100,11 +86,9 @@ ErrorCode RecordRules::apply(std::vector<std::vector<std::uint8_t>>& batches, st
                 " does not decode: " + record_error_name(it.error());
       return ErrorCode::kCorruptMessage;
     }
-    if (builder) {
-      std::vector<std::uint8_t> out;
-      if (builder->build(out) != RecordError::kNone) return ErrorCode::kCorruptMessage;
-      batch = std::move(out);
-    }
+    std::vector<std::uint8_t> out;
+    if (builder.build(out) != RecordError::kNone) return ErrorCode::kCorruptMessage;
+    batch = std::move(out);
   }
   return ErrorCode::kNone;
 }

@@ -2,7 +2,8 @@
 // handles it, and a Fetch response's as a client would: split into batches
 // (with and without a partial tail), validate each batch, apply the
 // producer rules, rewrite the fields the broker rewrites, decompress
-// (bounded) and iterate every record, and parse control records.
+// (bounded) and iterate every record, check every record as Produce does
+// (record_validator.h), and parse control records.
 //
 // The first byte of the input is not data: its low bit says whether to
 // recompute each batch's CRC first, so the fuzzer gets past the checksum
@@ -18,6 +19,7 @@
 #include "protocol/records/legacy_message_set.h"
 #include "protocol/records/record_batch.h"
 #include "protocol/records/record_iterator.h"
+#include "protocol/records/record_validator.h"
 
 namespace {
 
@@ -76,6 +78,22 @@ void one_batch(kgw::Bytes b) {
     }
   }
   if (it.error() == kgw::RecordError::kNone && n != h.record_count) std::abort();
+
+  // The produce path's record checks, with every rule on.
+  kgw::RecordChecks checks;
+  checks.require_keys = true;
+  checks.max_timestamp_difference_ms = 3'600'000;
+  checks.now_ms = 1'700'000'000'000;
+  checks.max_decompressed = kMaxDecompressed;
+  kgw::BatchCheck c = kgw::validate_batch_records(b, h, checks, "t-0", scratch);
+  if (c.faults.size() > kgw::kMaxRecordFaults || c.faults.size() > c.faults_total) std::abort();
+  if (c.error == kgw::ErrorCode::kNone) {
+    // What decodes for the validator decodes for readers, and correcting
+    // max_timestamp keeps the batch valid.
+    if (it.error() != kgw::RecordError::kNone) std::abort();
+    if (kgw::set_max_timestamp(copy, c.max_timestamp) != kgw::RecordError::kNone) std::abort();
+    if (kgw::validate_record_batch(kgw::Bytes(copy), h2) != kgw::RecordError::kNone) std::abort();
+  }
 }
 
 }  // namespace

@@ -19,6 +19,7 @@ import time
 import unittest
 
 import kgw_harness
+import record_wire as rw
 from kafka_wire import crc32c
 
 MAX_REQUEST = 1_048_576  # socket.request.max.bytes for this kgw
@@ -277,6 +278,53 @@ def mutate(rng, seed, seeds):
     else:
         size = max(0, len(data) - rng.randrange(1, 8))  # the rest looks like a new frame
     return frame(bytes(data), size)
+
+
+def batches_in(data):
+    """(start, end) of every plausible v2 record batch inside a request."""
+    out = []
+    p = 0
+    while p + 61 <= len(data):
+        length = struct.unpack_from(">i", data, p + 8)[0]
+        if data[p + 16] == 2 and 49 <= length and p + 12 + length <= len(data):
+            crc = struct.unpack_from(">I", data, p + 17)[0]
+            if crc == crc32c(bytes(data[p + 21:p + 12 + length])):
+                out.append((p, p + 12 + length))
+                p += 12 + length
+                continue
+        p += 1
+    return out
+
+
+def mutate_records(rng, seed):
+    """A Produce request whose batches keep a valid header and CRC while
+    their records are corrupted: what the batch checks alone let through.
+    Returns a whole frame, or None when `seed` holds no batch."""
+    data = bytearray(seed)
+    found = batches_in(data)
+    if not found:
+        return None
+    start, end = rng.choice(found)
+    records_at = start + 61
+    if records_at >= end:
+        return None
+    for _ in range(rng.choice([1, 1, 2, 4])):
+        pos = rng.randrange(records_at, end)
+        kind = rng.randrange(4)
+        if kind == 0:
+            data[pos] ^= 1 << rng.randrange(8)
+        elif kind == 1:
+            data[pos] = rng.choice([0x00, 0xFF, 0x7F, 0x80, 0x01, 0x7E])
+        elif kind == 2:  # a count or delta off by one
+            struct.pack_into(">i", data, start + 57,
+                             struct.unpack_from(">i", data, start + 57)[0] + rng.choice([-1, 1]))
+            struct.pack_into(">i", data, start + 23,
+                             struct.unpack_from(">i", data, start + 57)[0] - 1)
+        else:  # a varint that never ends, keeping the batch length
+            n = min(5, end - pos)
+            data[pos:pos + n] = b"\xff" * n
+    data[start + 17:start + 21] = struct.pack(">I", crc32c(bytes(data[start + 21:end])))
+    return frame(bytes(data))
 
 
 def good_client_works(bootstrap):
@@ -560,6 +608,76 @@ class BadInputTest(unittest.TestCase):
                     self.assertClosedByKgw(c, name)
                 self.assertHealthy()
 
+    # -- records under a valid CRC --------------------------------------
+
+    def create_topic(self, topic):
+        with Conn(self.port) as c:  # Metadata creates it
+            c.send(metadata_v1([topic]))
+            self.assertEqual(parse_metadata_v1(c.recv_frame())[1][0][0], 0)
+
+    def test_garbage_records_under_a_valid_crc_are_refused(self):
+        # Before kgw checked records, this batch was stored: every later
+        # reader of the partition then failed on it (ListOffsets by
+        # timestamp answered "the store is damaged", consumers could not
+        # decode it, compaction stopped).
+        topic = "records-garbage"
+        self.create_topic(topic)
+        rng = random.Random(7)
+        section = bytes(rng.randrange(256) for _ in range(200))
+        r = rw.produce(self.kgw.bootstrap, topic, 0, rw.batch([{}] * 3, section=section))
+        if r["error"] == 0:
+            broken = rw.list_offsets(self.kgw.bootstrap, topic, 0, 0)
+            self.fail(f"garbage records stored at offset {r['base_offset']}; ListOffsets by "
+                      f"timestamp then answers (error, ts, offset) {broken}; kgw says: "
+                      + self.kgw.stderr_tail(3))
+        self.assertIn(r["error"], (rw.CORRUPT_MESSAGE, rw.INVALID_RECORD), r)
+        self.assertEqual(rw.list_offsets(self.kgw.bootstrap, topic, 0, -1), (0, -1, 0))
+        self.assertHealthy()
+
+    def test_record_mutations_under_a_valid_crc(self):
+        topic = "records-mutated"
+        self.create_topic(topic)
+        good = [{"key": b"k%d" % i, "value": b"value %d" % i} for i in range(5)]
+        encoded = [rw.encode_record(i, r) for i, r in enumerate(good)]
+        section = b"".join(encoded)
+        cases = {
+            "record_count one above the records": rw.batch(good, record_count=6),
+            "record_count one below the records": rw.batch(good, record_count=4),
+            "offset deltas 0 1 1 3 4": rw.batch([dict(r, offset_delta=d) for r, d in
+                                                 zip(good, [0, 1, 1, 3, 4])]),
+            "offset deltas from 5": rw.batch([dict(r, offset_delta=i + 5)
+                                              for i, r in enumerate(good)]),
+            "key length -5": rw.batch(good[:2] + [{"raw": b"\x00" + rw.varint(0) + rw.varint(2)
+                                                   + rw.varint(-5) + rw.varint(0)
+                                                   + rw.varint(0)}] + good[3:]),
+            "value length beyond its record": rw.batch(good[:1] + [{"raw": b"\x00" + rw.varint(0)
+                                                       + rw.varint(1) + rw.varint(-1)
+                                                       + rw.varint(100) + b"x" + rw.varint(0)}]
+                                                       + good[2:]),
+            "a varint that never ends": rw.batch(good[:4] + [{"raw": b"\x00" + b"\xff" * 10}]),
+            "header count 1,000,000": rw.batch(good[:4] + [{"raw": b"\x00" + rw.varint(0)
+                                                            + rw.varint(4) + rw.varint(-1)
+                                                            + rw.varint(-1)
+                                                            + rw.varint(1_000_000)}]),
+            "record longer than its fields": rw.batch(good[:4] + [{"raw": encoded[4][1:]
+                                                                   + b"\x00\x00"}]),
+            "record length beyond the section": rw.batch(good, section=section[:-3]),
+            "bytes after the last record": rw.batch(good, section=section + b"\x00\x01"),
+            "no records at all": rw.batch(good, section=b""),
+        }
+        for name, batch in cases.items():
+            with self.subTest(name):
+                r = rw.produce(self.kgw.bootstrap, topic, 0, batch)
+                self.assertIn(r["error"], (rw.CORRUPT_MESSAGE, rw.INVALID_RECORD), r)
+                self.assertEqual(rw.list_offsets(self.kgw.bootstrap, topic, 0, -1), (0, -1, 0))
+        self.assertHealthy()
+        # A well-formed producer after them is stored from offset 0, and
+        # readers of the partition work.
+        r = rw.produce(self.kgw.bootstrap, topic, 0, rw.batch(good))
+        self.assertEqual((r["error"], r["base_offset"]), (0, 0), r)
+        self.assertEqual(rw.list_offsets(self.kgw.bootstrap, topic, 0, 0)[0::2], (0, 0))
+        self.assertEqual(rw.list_offsets(self.kgw.bootstrap, topic, 0, -1), (0, -1, 5))
+
     # -- memory held for peers that left --------------------------------
 
     @unittest.skipIf(os.environ.get("KGW_SANITIZED") == "1",
@@ -640,9 +758,14 @@ class BadInputTest(unittest.TestCase):
                     if now > deadline:
                         finish(sock)  # e.g. a fetch parked for its max wait
 
+        produce_seeds = [s for s in seeds if struct.unpack_from(">h", s)[0] == API_PRODUCE
+                         and batches_in(s)]
+        self.assertTrue(produce_seeds, "no captured Produce request holds a record batch")
         for n in range(FUZZ_COUNT):
             seed = rng.choice(seeds)
             frames = [mutate(rng, seed, seeds)]
+            if rng.random() < 0.2:  # records corrupted under a recomputed CRC
+                frames = [mutate_records(rng, rng.choice(produce_seeds))]
             if rng.random() < 0.2:  # pipelined with good requests around it
                 frames = [api_versions_v0(n)] + frames + [metadata_v1(correlation_id=n)]
             sock = socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT)

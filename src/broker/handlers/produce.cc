@@ -6,12 +6,16 @@
 // only replica), a bad CRC or framing (CORRUPT_MESSAGE), a
 // batch the producer may not send (INVALID_RECORD), a batch over the topic's
 // max.message.bytes (MESSAGE_TOO_LARGE) or segment.bytes
-// (RECORD_LIST_TOO_LARGE). Topics whose configs need the records checked
-// or recompressed (record_rules.h: keys on compacted topics, timestamp
-// bounds, compression.type) get that on the threadpool, and their appends
-// keep the order of the requests (append_sequencer.h). Produce v0-v2 carry
-// legacy message sets (magic 0/1), up-converted to one v2 batch on the
-// threadpool as Kafka does for a v2 log. Valid partitions are appended even
+// (RECORD_LIST_TOO_LARGE). Then every batch's records are checked on the
+// threadpool as Kafka's LogValidator does (record_validator.h: counts,
+// varints and lengths, offset deltas, keys on compacted topics, timestamps;
+// KIP-467 RecordErrors name the bad records, and the batch is refused), and
+// batches are recompressed there when compression.type asks
+// (record_rules.h); the partition's appends keep the order of the requests
+// (append_sequencer.h) and, unless recompressed, are made from the request
+// frame without a copy. Produce v0-v2 carry legacy message sets (magic
+// 0/1), up-converted to one v2 batch on the threadpool as Kafka does for a
+// v2 log, then checked alike. Valid partitions are appended even
 // when others in the same request fail. acks=0 gets no response at all.
 #include <chrono>
 #include <deque>
@@ -22,6 +26,7 @@
 #include "all_messages.h"
 #include "protocol/records/legacy_message_set.h"
 #include "protocol/records/record_batch.h"
+#include "protocol/records/record_validator.h"
 #include "src/broker/append_sequencer.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/pool_work.h"
@@ -259,105 +264,132 @@ void handle_produce(Broker& broker, RequestPtr req) {
         fail(result);
         continue;
       }
+      // Every batch's records are checked on the threadpool
+      // (record_validator.h) before anything is appended; the partition's
+      // appends wait in line so that they keep the order requests came in.
+      // The checks read views into the request frame, which the loop does
+      // not touch meanwhile (the RequestPtr keeps it alive), so the common
+      // path still appends from the frame with no copy; only batches the
+      // topic recompresses, and up-converted legacy sets, are copied.
+      const RecordRules rules = RecordRules::of(broker.config(), topic->configs);
+      const AppendSequencer::Key key{topic->id, pd.index};
+      const std::uint64_t ticket = broker.append_sequencer().enter(key);
+      ++call->pending;
+      struct Work {
+        std::vector<std::span<std::uint8_t>> views;    // in the frame
+        std::vector<std::vector<std::uint8_t>> owned;  // legacy or recompressed
+        bool in_place = true;
+        BatchCheck check;
+      };
+      auto work = std::make_shared<Work>();
+      work->views = std::move(views);
+      if (legacy) {
+        work->owned.emplace_back(pd.records->begin(), pd.records->end());
+        work->in_place = false;
+      }
+      const std::string where = std::string(td.name) + "-" + std::to_string(pd.index);
       // Appends (after LogAppendTime is stamped) and answers when written.
       auto append = [&broker, call, ti, pi, id = topic->id, name = std::string(td.name),
-                     partition = pd.index,
-                     log_append_time](std::vector<std::vector<std::uint8_t>> owned) {
+                     partition = pd.index, log_append_time, work] {
         std::vector<RecordWrite> writes;
-        std::vector<Bytes> bs(owned.begin(), owned.end());
+        std::vector<Bytes> bs = work->in_place
+                                    ? std::vector<Bytes>(work->views.begin(), work->views.end())
+                                    : std::vector<Bytes>(work->owned.begin(), work->owned.end());
         if (!check_producers(broker, call, ti, pi, id, name, partition, bs, writes)) return;
         std::int64_t append_time = -1;
         if (log_append_time) {
           append_time = now_ms();
-          for (auto& b : owned) set_log_append_time(b, append_time);
+          for (auto& b : work->views) set_log_append_time(b, append_time);
+          for (auto& b : work->owned) set_log_append_time(b, append_time);
         }
         ++call->pending;
-        broker.store().append(id, partition, std::move(owned),
-                              written(broker, call, ti, pi, append_time), std::move(writes));
-      };
-      const RecordRules rules = RecordRules::of(broker.config(), topic->configs);
-      const AppendSequencer::Key key{topic->id, pd.index};
-      AppendSequencer& sequencer = broker.append_sequencer();
-      if (!legacy && !rules.active() && !sequencer.busy(key)) {
-        std::vector<RecordWrite> writes;
-        std::vector<Bytes> bs(views.begin(), views.end());
-        if (!check_producers(broker, call, ti, pi, topic->id, td.name, pd.index, bs, writes)) {
-          continue;
+        if (work->in_place) {
+          broker.store().append_in_place(id, partition, std::move(work->views), call->req,
+                                         written(broker, call, ti, pi, append_time),
+                                         std::move(writes));
+        } else {
+          broker.store().append(id, partition, std::move(work->owned),
+                                written(broker, call, ti, pi, append_time), std::move(writes));
         }
-        std::int64_t append_time = -1;
-        if (log_append_time) {
-          append_time = now_ms();
-          for (auto& b : views) set_log_append_time(b, append_time);
-        }
-        ++call->pending;
-        broker.store().append_in_place(topic->id, pd.index, std::move(views), req,
-                                       written(broker, call, ti, pi, append_time),
-                                       std::move(writes));
-        continue;
-      }
-      // Checked, recompressed or queued batches outlive this call on their
-      // own: copy them out of the frame.
-      std::vector<std::vector<std::uint8_t>> owned;
-      owned.reserve(views.size());
-      for (const auto& v : views) owned.emplace_back(v.begin(), v.end());
-      if (legacy) owned.emplace_back(pd.records->begin(), pd.records->end());
-      // Records to check (or recompress) on the threadpool, or a line to
-      // wait in: appends to the partition keep the order requests came in.
-      const std::uint64_t ticket = sequencer.enter(key);
-      ++call->pending;
-      if (!legacy && !rules.active()) {
-        sequencer.ready(key, ticket, [append, call, &broker, owned = std::move(owned)]() mutable {
-          append(std::move(owned));
-          finish_one(broker, call);
-        });
-        continue;
-      }
-      struct Work {
-        std::vector<std::vector<std::uint8_t>> batches;
-        ErrorCode error = ErrorCode::kNone;
-        std::string message;
       };
-      auto work = std::make_shared<Work>();
-      work->batches = std::move(owned);
-      const std::string where = std::string(td.name) + "-" + std::to_string(pd.index);
       run_on_pool(
           broker.loop(),
           [work, rules, where, legacy, max_bytes, segment_bytes] {
+            BatchCheck& check = work->check;
             if (legacy) {
               std::vector<std::uint8_t> batch;
-              RecordError e = convert_legacy_message_set(Bytes(work->batches.front()),
-                                                         kMaxDecompressed, batch);
+              RecordError e =
+                  convert_legacy_message_set(Bytes(work->owned.front()), kMaxDecompressed, batch);
               if (e != RecordError::kNone) {
-                work->error = record_error_code(e);
-                work->message = std::string("legacy message set (magic 0/1) for ") + where +
-                                ": " + record_error_name(e);
+                check.error = record_error_code(e);
+                check.message = std::string("legacy message set (magic 0/1) for ") + where + ": " +
+                                record_error_name(e);
                 return;
               }
               const auto size = static_cast<std::int64_t>(batch.size());
               if (size > max_bytes || size > segment_bytes) {
-                work->error =
+                check.error =
                     size > max_bytes ? ErrorCode::kMessageTooLarge : ErrorCode::kRecordListTooLarge;
                 return;
               }
-              work->batches = {std::move(batch)};
-              if (!rules.active()) return;
+              work->owned = {std::move(batch)};
             }
-            work->error = rules.apply(work->batches, now_ms(), where, kMaxDecompressed, work->message);
+            const RecordChecks checks = rules.checks(now_ms(), kMaxDecompressed);
+            std::vector<std::uint8_t> scratch;
+            auto validate = [&](std::span<std::uint8_t> b) {
+              RecordBatchHeader h;
+              if (parse_record_batch_header(Bytes(b.data(), b.size()), h) != RecordError::kNone) {
+                check.error = ErrorCode::kCorruptMessage;
+                return false;
+              }
+              check = validate_batch_records(Bytes(b.data(), b.size()), h, checks, where, scratch);
+              if (check.error != ErrorCode::kNone) return false;
+              // Kafka sets a CreateTime batch's max_timestamp to its
+              // largest record timestamp; the time index relies on it.
+              if (h.timestamp_type() == TimestampType::kCreateTime &&
+                  check.max_timestamp != h.max_timestamp) {
+                set_max_timestamp(b, check.max_timestamp);
+              }
+              return true;
+            };
+            for (auto& b : work->views) {
+              if (!validate(b)) return;
+            }
+            for (auto& b : work->owned) {
+              if (!validate(b)) return;
+            }
+            if (!rules.rewrites()) return;
+            if (work->in_place) {
+              for (const auto& v : work->views) work->owned.emplace_back(v.begin(), v.end());
+              work->views.clear();
+              work->in_place = false;
+            }
+            check.error = rules.recompress(work->owned, where, kMaxDecompressed, check.message);
           },
           [&broker, call, work, append, key, ticket, ti, pi] {
-            if (work->error != ErrorCode::kNone) {
+            const BatchCheck& check = work->check;
+            if (check.error != ErrorCode::kNone) {
+              // KIP-467: the partition's error and message, and each bad
+              // record by its index in the batch; the batch is not stored.
               auto& out = call->resp.responses[ti].partition_responses[pi];
-              out.error_code = code(work->error);
-              if (!work->message.empty()) {
-                out.error_message = call->strings.emplace_back(std::move(work->message));
+              out.error_code = code(check.error);
+              if (!check.message.empty()) {
+                out.error_message = call->strings.emplace_back(check.message);
               }
+              for (const RecordFault& f : check.faults) {
+                auto& e = out.record_errors.emplace_back();
+                e.batch_index = f.batch_index;
+                e.batch_index_error_message = call->strings.emplace_back(f.message);
+              }
+              LOG_DEBUG("produce", "%s: records rejected: %s", call->req->peer().c_str(),
+                        check.message.c_str());
               broker.append_sequencer().ready(key, ticket, [] {});
               finish_one(broker, call);
             } else {
               // The append may wait for earlier ones: the call stays
               // pending until it has started (it then counts itself).
-              broker.append_sequencer().ready(key, ticket, [append, work, call, &broker] {
-                append(std::move(work->batches));
+              broker.append_sequencer().ready(key, ticket, [append, call, &broker] {
+                append();
                 finish_one(broker, call);
               });
             }
