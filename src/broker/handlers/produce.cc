@@ -150,6 +150,8 @@ void handle_produce(Broker& broker, RequestPtr req) {
     broker.skip(*req);
   }
   const bool bad_acks = body.acks != 0 && body.acks != 1 && body.acks != -1;
+  // Produce v0-v2: what all the request's compressed wrappers may inflate to.
+  auto legacy_budget = std::make_shared<DecompressionBudget>(kMaxDecompressed);
   Store& store = broker.store();
   call->resp.responses.resize(body.topic_data.size());
   for (std::size_t ti = 0; ti < body.topic_data.size(); ++ti) {
@@ -285,11 +287,11 @@ void handle_produce(Broker& broker, RequestPtr req) {
       const std::string where = std::string(td.name) + "-" + std::to_string(pd.index);
       run_on_pool(
           broker.loop(),
-          [work, rules, where, legacy, max_bytes, segment_bytes] {
+          [work, rules, where, legacy, max_bytes, segment_bytes, legacy_budget] {
             if (legacy) {
               std::vector<std::uint8_t> batch;
-              RecordError e = convert_legacy_message_set(Bytes(work->batches.front()),
-                                                         kMaxDecompressed, batch);
+              RecordError e =
+                  convert_legacy_message_set(Bytes(work->batches.front()), *legacy_budget, batch);
               if (e != RecordError::kNone) {
                 work->error = record_error_code(e);
                 work->message = std::string("legacy message set (magic 0/1) for ") + where +
