@@ -7,11 +7,15 @@
 // Shutdown on SIGINT/SIGTERM: stop accepting and close connections, answer
 // waiting fetches, let the store finish queued writes and close RocksDB,
 // then exit 0.
+#include <fcntl.h>
+#include <unistd.h>
 #include <uv.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <random>
@@ -34,8 +38,48 @@ namespace {
 
 using namespace kgw;
 
+// Writes `content` to `dir`/`name` so that after a crash or power loss the
+// file is either absent or whole: a temporary file, fsync, rename over the
+// name, fsync of the directory (which holds the new name).
+bool write_file_durably(const std::string& dir, const std::string& name, const std::string& content,
+                        std::string& error) {
+  const std::string path = dir + "/" + name;
+  const std::string tmp = path + ".tmp";
+  auto fail = [&](const std::string& what, const std::string& file) {
+    error = file + ": cannot " + what + " (" + std::strerror(errno) +
+            "); is the data dir writable, and its disk not full?";
+    return false;
+  };
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return fail("create", tmp);
+  std::size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      return fail("write", tmp);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    return fail("fsync", tmp);
+  }
+  if (::close(fd) != 0) return fail("close", tmp);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("rename to " + name, tmp);
+  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return fail("open", dir);
+  const bool synced = ::fsync(dir_fd) == 0;
+  ::close(dir_fd);
+  if (!synced) return fail("fsync", dir);
+  return true;
+}
+
 // The cluster id is made once per data dir and kept in it, like Kafka's
-// meta.properties: clients use it to notice a different cluster.
+// meta.properties: clients use it to notice a different cluster. It is
+// written durably (a torn or lost id after a power loss would make a new
+// cluster id over the old data).
 bool load_cluster_id(const std::string& data_dir, std::string& id, std::string& error) {
   const std::string path = data_dir + "/cluster.id";
   {
@@ -47,14 +91,7 @@ bool load_cluster_id(const std::string& data_dir, std::string& id, std::string& 
   std::random_device rd;
   id.clear();
   for (int i = 0; i < 22; ++i) id.push_back(kAlphabet[rd() % 64]);
-  std::ofstream out(path, std::ios::trunc);
-  out << id << "\n";
-  out.flush();
-  if (!out) {
-    error = path + ": cannot write the cluster id; is the data dir writable?";
-    return false;
-  }
-  return true;
+  return write_file_durably(data_dir, "cluster.id", id + "\n", error);
 }
 
 struct App {

@@ -212,6 +212,17 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error) {
     }
     // --config was loaded above.
   }
+  // Metadata tells clients where to connect; the wildcard address is not a
+  // place (Kafka refuses to start the same way).
+  const std::string& advertised = out.advertise_host.empty() ? out.listen_host : out.advertise_host;
+  if (advertised == "0.0.0.0" || advertised == "::") {
+    error = std::string(out.advertise_host.empty()
+                            ? "--listen " + advertised + " without --advertise: the advertised"
+                            : "--advertise") +
+            " address cannot be the nonroutable meta-address " + advertised +
+            "; set --advertise HOST:PORT to an address clients can reach";
+    return false;
+  }
   return true;
 }
 

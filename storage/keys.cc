@@ -66,12 +66,20 @@ std::string aborted_txn_key(const Uuid& topic, std::int32_t partition, std::int6
   return k;
 }
 
+// Built by appending rather than `std::string(1, kind) + ...`: GCC 12 at -O3
+// reports a false -Wrestrict on that operator+ (GCC bug 105329), which broke
+// release builds with warnings as errors.
 std::string producers_topic_begin(char kind, const Uuid& topic) {
-  return std::string(1, kind) + topic_begin(topic);
+  std::string k(1, kind);
+  put_id(k, topic);
+  return k;
 }
 
 std::string producers_topic_end(char kind, const Uuid& topic) {
-  return std::string(1, kind) + topic_end(topic);
+  std::string k(1, kind);
+  put_id(k, topic);
+  put_u32(k, kTopicEndPartition);
+  return k;
 }
 
 std::string partition_begin(const Uuid& topic, std::int32_t partition) {

@@ -821,12 +821,15 @@ void Store::add_partitions(const Uuid& id, std::int32_t new_total, Done done) {
   std::string encoded;
   std::string why;
   if (!encode_topic(changed, encoded, why)) return fail("topic " + t->info.name + ": " + why);
-  t->info.partitions = new_total;
+  // The new partitions' state first, the count after: nothing ever sees a
+  // count above the state there is (callers bound new_total; see
+  // kgw.max.partitions in the broker).
   const std::size_t old_count = t->logs.size();
   t->partitions.resize(static_cast<std::size_t>(new_total));
   t->logs.resize(static_cast<std::size_t>(new_total));
   const std::int64_t now = wall_ms();
   for (std::size_t i = old_count; i < t->logs.size(); ++i) t->logs[i].segments.reset(0, now);
+  t->info.partitions = new_total;
   submit_topic_write(*t, std::move(encoded), std::move(done));
 }
 

@@ -90,7 +90,15 @@ RecordError for_each_message(Bytes set, F&& f) {
 
 }  // namespace
 
-RecordError convert_legacy_message_set(Bytes message_set, std::size_t max_decompressed,
+bool DecompressionBudget::take(std::size_t n) {
+  std::size_t left = left_.load(std::memory_order_relaxed);
+  do {
+    if (n > left) return false;
+  } while (!left_.compare_exchange_weak(left, left - n, std::memory_order_relaxed));
+  return true;
+}
+
+RecordError convert_legacy_message_set(Bytes message_set, DecompressionBudget& budget,
                                        std::vector<std::uint8_t>& out) {
   // Inner message sets must outlive the builder's add() calls only, but
   // keys and values are views into them: keep every one until the end.
@@ -113,14 +121,18 @@ RecordError convert_legacy_message_set(Bytes message_set, std::size_t max_decomp
     if (!codec) codec = wrapper_codec;
     if (!m.value) return RecordError::kBadRecord;
     std::vector<std::uint8_t>& inner = inner_sets.emplace_back();
-    RecordError d = decompress(wrapper_codec, *m.value, inner, max_decompressed);
+    RecordError d = decompress(wrapper_codec, *m.value, inner, budget.left());
     if (d != RecordError::kNone) return d;
+    if (!budget.take(inner.size())) return RecordError::kDecompressTooLarge;
     // Magic 1 wrappers with LogAppendTime (attributes bit 3) stamp every
     // inner message with the wrapper's time.
     const bool append_time = m.magic == 1 && (m.attributes & 0x08) != 0;
     return for_each_message(Bytes(inner), [&](const Message& im) {
       if ((im.attributes & 0x07) != 0) return RecordError::kBadRecord;  // nested
       if (im.magic != m.magic) return RecordError::kBadMagic;
+      // A record's bookkeeping counts too: 60 MB of 26-byte messages is
+      // 2.4 million records.
+      if (!budget.take(sizeof(Pending))) return RecordError::kDecompressTooLarge;
       records.push_back({append_time ? m.timestamp : im.timestamp, im.key, im.value});
       return RecordError::kNone;
     });

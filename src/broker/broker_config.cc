@@ -27,6 +27,14 @@ const std::vector<ConfigDef> kBrokerDefs = {
     {"auto.create.topics.enable", T::kBoolean, "true",
      "Create a topic when a client asks Metadata for one that does not exist."},
     {"delete.topic.enable", T::kBoolean, "true", "Allow DeleteTopics."},
+    // kgw's own limits (Kafka has none: its controller tries and runs out
+    // of memory); more is INVALID_PARTITIONS naming the limit.
+    {"kgw.max.partitions.per.request", T::kInt, "10000",
+     "kgw only: most partitions one CreateTopics, CreatePartitions or auto-creating Metadata "
+     "request may add.",
+     {}, Check::kRange, 1, 2147483647},
+    {"kgw.max.partitions", T::kInt, "200000", "kgw only: most partitions this broker holds.", {},
+     Check::kRange, 1, 2147483647},
     {"socket.request.max.bytes", T::kInt, "104857600",
      "Largest request frame; a larger one closes the connection.", {}, Check::kRange, 1,
      2147483647},

@@ -25,9 +25,45 @@ std::string topic_name_error(std::string_view name) {
   return "";
 }
 
+PartitionBudget::PartitionBudget(Broker& broker, const RequestContext& req)
+    : broker_(broker),
+      req_(req),
+      per_request_(broker.config().get_long("kgw.max.partitions.per.request")),
+      per_broker_(broker.config().get_long("kgw.max.partitions")) {}
+
+std::string PartitionBudget::take(std::int64_t count) {
+  if (existing_ < 0) {
+    existing_ = 0;
+    for (const TopicInfo* t : broker_.store().topics()) existing_ += t->partitions;
+  }
+  std::string error;
+  if (taken_ + count > per_request_) {
+    error = "Adding " + std::to_string(count) + " partitions would make this request add " +
+            std::to_string(taken_ + count) + ", more than kgw.max.partitions.per.request (" +
+            std::to_string(per_request_) +
+            ") allows; ask for fewer, or raise it with --set kgw.max.partitions.per.request=N.";
+  } else if (existing_ + taken_ + count > per_broker_) {
+    error = "Adding " + std::to_string(count) + " partitions would bring this broker to " +
+            std::to_string(existing_ + taken_ + count) + ", more than kgw.max.partitions (" +
+            std::to_string(per_broker_) +
+            ") allows; delete topics, or raise it with --set kgw.max.partitions=N.";
+  } else {
+    taken_ += count;
+    return "";
+  }
+  if (!logged_) {
+    logged_ = true;
+    LOG_WARN("broker", "%s (client %s, api key %d): %s", req_.peer().c_str(),
+             std::string(req_.header.client_id.value_or("")).c_str(), req_.api_key(),
+             error.c_str());
+  }
+  return error;
+}
+
 void create_topic(Broker& broker, std::string_view name, std::int32_t partitions,
                   std::int32_t replication_factor, std::map<std::string, std::string> configs,
-                  bool validate_only, std::function<void(TopicCreation)> done) {
+                  bool validate_only, PartitionBudget& budget,
+                  std::function<void(TopicCreation)> done) {
   TopicCreation result;
   auto fail = [&](ErrorCode e, std::string message) {
     result.error = e;
@@ -63,6 +99,9 @@ void create_topic(Broker& broker, std::string_view name, std::int32_t partitions
     if (std::string err = validate_config_value(*def, value); !err.empty()) {
       return fail(ErrorCode::kInvalidConfig, err);
     }
+  }
+  if (std::string err = budget.take(partitions); !err.empty()) {
+    return fail(ErrorCode::kInvalidPartitions, err);
   }
   if (validate_only) return done(std::move(result));
   TopicInfo info;

@@ -12,6 +12,7 @@
 namespace kgw {
 
 class Broker;
+struct RequestContext;
 struct TopicInfo;
 
 // "" if `name` is a legal Kafka topic name, else why not.
@@ -23,10 +24,39 @@ struct TopicCreation {
   const TopicInfo* topic = nullptr;  // valid until the next topic change
 };
 
+// The partitions one request may still add: kgw.max.partitions.per.request
+// for the request, kgw.max.partitions for the whole broker (Kafka has no
+// such broker configs; its controller would try and run out of memory).
+// Checked before anything is created or allocated, so a request for 2^31
+// partitions costs nothing. Make one per request, on the loop thread: the
+// broker's count is read at the first take() (Metadata makes one for every
+// request, most never create anything), and partitions this request adds
+// are counted as it goes.
+class PartitionBudget {
+ public:
+  PartitionBudget(Broker& broker, const RequestContext& req);
+  // "" if `count` more partitions fit (and takes them), else the error
+  // message, naming the limit and how to raise it. The first refusal of a
+  // request is logged.
+  std::string take(std::int64_t count);
+
+ private:
+  Broker& broker_;
+  const RequestContext& req_;
+  std::int64_t per_request_ = 0;  // kgw.max.partitions.per.request
+  std::int64_t per_broker_ = 0;   // kgw.max.partitions
+  std::int64_t taken_ = 0;        // by this request so far
+  std::int64_t existing_ = -1;    // on the broker at the first take()
+  bool logged_ = false;
+};
+
 // Validates and (unless validate_only) creates a topic; `done` runs on the
-// loop thread. partitions/replication -1 mean the broker defaults.
+// loop thread. partitions/replication -1 mean the broker defaults. Its
+// partitions are taken from `budget` (validate_only too), after every
+// other check.
 void create_topic(Broker& broker, std::string_view name, std::int32_t partitions,
                   std::int32_t replication_factor, std::map<std::string, std::string> configs,
-                  bool validate_only, std::function<void(TopicCreation)> done);
+                  bool validate_only, PartitionBudget& budget,
+                  std::function<void(TopicCreation)> done);
 
 }  // namespace kgw

@@ -27,8 +27,44 @@ bool parse_log_level(std::string_view text, LogLevel& out) {
   return false;
 }
 
+namespace {
+// Escapes `in` into `out` (room for `cap` bytes); returns the bytes written.
+// Stops before an escape that would not fit whole.
+std::size_t escape_into(std::string_view in, char* out, std::size_t cap) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::size_t len = 0;
+  for (char ch : in) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      if (len + 1 > cap) break;
+      out[len++] = ch;
+    } else if (c == '\\') {
+      if (len + 2 > cap) break;
+      out[len++] = '\\';
+      out[len++] = '\\';
+    } else {
+      if (len + 4 > cap) break;
+      out[len++] = '\\';
+      out[len++] = 'x';
+      out[len++] = kHex[c >> 4];
+      out[len++] = kHex[c & 0x0f];
+    }
+  }
+  return len;
+}
+}  // namespace
+
 void log_line(LogLevel level, const char* component, const char* fmt, ...) {
-  char buf[2048];
+  char msg[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  const int m = std::vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  const std::size_t msg_len =
+      m < 0 ? 0 : std::min<std::size_t>(static_cast<std::size_t>(m), sizeof msg - 1);
+
+  // The message may grow 4x by escaping; a line is cut at 4 KiB.
+  char buf[4096];
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
   tm tm_utc{};
@@ -37,12 +73,8 @@ void log_line(LogLevel level, const char* component, const char* fmt, ...) {
                         tm_utc.tm_year + 1900, tm_utc.tm_mon + 1, tm_utc.tm_mday, tm_utc.tm_hour,
                         tm_utc.tm_min, tm_utc.tm_sec, ts.tv_nsec / 1000000,
                         kNames[static_cast<int>(level)], component);
-  va_list ap;
-  va_start(ap, fmt);
-  int m = std::vsnprintf(buf + n, sizeof buf - static_cast<std::size_t>(n) - 1, fmt, ap);
-  va_end(ap);
-  std::size_t len = static_cast<std::size_t>(n) +
-                    (m < 0 ? 0 : std::min<std::size_t>(static_cast<std::size_t>(m), sizeof buf - n - 2));
+  std::size_t len = n < 0 ? 0 : std::min<std::size_t>(static_cast<std::size_t>(n), 256);
+  len += escape_into(std::string_view(msg, msg_len), buf + len, sizeof buf - len - 1);
   buf[len++] = '\n';
   ssize_t ignored = ::write(STDERR_FILENO, buf, len);
   (void)ignored;

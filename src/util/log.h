@@ -1,6 +1,12 @@
 // Logging: one line per event to stderr, "LEVEL component: message".
 // The level is set once at start-up (--log-level); a disabled level costs a
 // branch. Safe from any thread (one write(2) per line).
+//
+// Messages carry names clients chose (client.id, group, member and
+// transactional ids): every byte outside printable ASCII, and the
+// backslash, is written as \xNN (the backslash as \\), so a client can
+// neither start a forged line nor send escape sequences to the operator's
+// terminal, and one event stays one line.
 #pragma once
 
 #include <cstdarg>

@@ -104,7 +104,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (data[0] & 1) fix_crc(buf);
   const kgw::Bytes in(buf);
   std::vector<std::uint8_t> converted;
-  if (kgw::convert_legacy_message_set(in, kMaxDecompressed, converted) == kgw::RecordError::kNone) {
+  kgw::DecompressionBudget budget(kMaxDecompressed);
+  if (kgw::convert_legacy_message_set(in, budget, converted) == kgw::RecordError::kNone) {
     kgw::RecordBatchHeader ch;
     if (kgw::validate_record_batch(kgw::Bytes(converted), ch) != kgw::RecordError::kNone) {
       std::abort();

@@ -1,9 +1,14 @@
 """Produce v0-v2 with legacy message sets (magic 0 and 1) against a real kgw:
 up-converted to record batch v2 as Kafka does, then read back by a modern
 client (confluent_kafka, Fetch v11) with keys, values and timestamps
-intact; a bad CRC is CORRUPT_MESSAGE and the connection stays usable."""
+intact; a bad CRC is CORRUPT_MESSAGE and the connection stays usable. A
+request of many small gzip wrappers that together inflate far beyond the
+request's decompression budget is CORRUPT_MESSAGE too, with kgw's memory
+bounded."""
 
 import gzip
+import os
+import resource
 import struct
 import time
 import unittest
@@ -114,6 +119,51 @@ class LegacyProduceTest(unittest.TestCase):
         # The connection still serves a good request.
         err, _ = produce(self.c, 2, "legacy-bad", message(1, b"ok", b"ok", 1))
         self.assertEqual(err, NONE)
+
+
+class DecompressionBudgetTest(unittest.TestCase):
+    """One 20 MB Produce v2 request of ~300 gzip wrappers, each inflating to
+    60 MB of zeros (18 GB in all): answered with an error, kgw's peak RSS
+    stays far below that and it keeps serving."""
+
+    PEAK_RSS_LIMIT_KB = 400 * 1024
+
+    @classmethod
+    def setUpClass(cls):
+        cls.kgw = kgw_harness.Kgw()
+        cls.kgw.start()
+        cls.sanitized = bool(os.environ.get("KGW_SANITIZED"))
+        if not cls.sanitized:
+            # An unbounded kgw fails its allocations here instead of taking
+            # the test machine's memory (ASan needs its huge address space).
+            resource.prlimit(cls.kgw.pid, resource.RLIMIT_AS, (4 << 30, 4 << 30))
+        admin = AdminClient({"bootstrap.servers": cls.kgw.bootstrap})
+        admin.create_topics([NewTopic("legacy-bomb", 1, 1)])["legacy-bomb"].result(TIMEOUT)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.kgw.close()
+
+    def test_many_small_gzip_wrappers(self):
+        inner = message(1, None, bytes(60 << 20), 1)
+        wrapper = message(1, None, gzip.compress(inner, compresslevel=9), 1, attributes=1)
+        count = (20 << 20) // len(wrapper)
+        self.assertGreater(count, 200)
+        c = Conn(self.kgw.bootstrap, timeout=120.0)
+        self.addCleanup(c.close)
+        err, _ = produce(c, 2, "legacy-bomb", wrapper * count)
+        self.assertEqual(err, CORRUPT_MESSAGE)
+        self.assertTrue(self.kgw.alive(), "kgw died\n" + self.kgw.stderr_tail())
+        # Still serving, on this connection and on a new one.
+        self.assertEqual(produce(c, 2, "legacy-bomb", message(1, b"k", b"v", 1)), (NONE, 0))
+        c2 = Conn(self.kgw.bootstrap)
+        self.addCleanup(c2.close)
+        self.assertEqual(produce(c2, 2, "legacy-bomb", message(1, b"k", b"v", 2)), (NONE, 1))
+        if not self.sanitized:
+            with open(f"/proc/{self.kgw.pid}/status") as f:
+                peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+            print(f"{count} wrappers: kgw peak RSS {peak // 1024} MiB")
+            self.assertLess(peak, self.PEAK_RSS_LIMIT_KB)
 
 
 if __name__ == "__main__":

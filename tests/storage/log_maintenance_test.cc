@@ -30,6 +30,14 @@ using namespace kgw;
 
 namespace {
 
+// prefix + std::to_string(n), by appending: GCC 12 at -O3 reports a false
+// -Wrestrict on operator+(const char*, std::string&&) (GCC bug 105329).
+std::string str_of(const char* prefix, std::int64_t n) {
+  std::string s(prefix);
+  s += std::to_string(n);
+  return s;
+}
+
 struct Rec {
   std::optional<std::string> key;
   std::optional<std::string> value;  // nullopt: a tombstone
@@ -324,7 +332,7 @@ TEST_CASE("compaction keeps the latest record per key at its offset, never the l
     std::vector<Rec> recs;
     for (int i = 0; i < 3; ++i, ++offset) {
       recs.push_back(
-          {"k" + std::to_string(offset % 5), "v" + std::to_string(offset), 1000 + offset});
+          {str_of("k", offset % 5), str_of("v", offset), 1000 + offset});
     }
     REQUIRE(h.append(t, batch_of(recs)) == offset - 3);
   }
@@ -337,13 +345,13 @@ TEST_CASE("compaction keeps the latest record per key at its offset, never the l
   // Expected: below the last batch, the latest record per key among those
   // offsets; the last batch whole.
   std::map<std::string, std::int64_t> latest;
-  for (std::int64_t o = 0; o < last_batch; ++o) latest["k" + std::to_string(o % 5)] = o;
+  for (std::int64_t o = 0; o < last_batch; ++o) latest[str_of("k", o % 5)] = o;
   auto check = [&] {
     auto got = h.read_all(t);
     std::vector<std::int64_t> offsets;
     for (const auto& g : got) {
       REQUIRE(g.value);
-      CHECK(*g.value == "v" + std::to_string(g.offset));  // offsets preserved
+      CHECK(*g.value == str_of("v", g.offset));  // offsets preserved
       CHECK(g.ts == 1000 + g.offset);                     // timestamps too
       offsets.push_back(g.offset);
     }
@@ -407,17 +415,17 @@ TEST_CASE("compressed batches are rewritten with their codec, offsets kept") {
     std::vector<Rec> recs;
     for (int i = 0; i < 10; ++i) {
       const int o = b * 10 + i;
-      recs.push_back({"k" + std::to_string(o % 7), "v" + std::to_string(o), o});
+      recs.push_back({str_of("k", o % 7), str_of("v", o), o});
     }
     h.append(t, batch_of(recs, {b % 2 ? CompressionCodec::kZstd : CompressionCodec::kGzip}));
   }
   REQUIRE(h.clean());
   auto got = h.read_all(t);
   std::map<std::string, std::int64_t> latest;
-  for (int o = 0; o < 30; ++o) latest["k" + std::to_string(o % 7)] = o;
+  for (int o = 0; o < 30; ++o) latest[str_of("k", o % 7)] = o;
   std::size_t below = 0;
   for (const auto& g : got) {
-    CHECK(*g.value == "v" + std::to_string(g.offset));
+    CHECK(*g.value == str_of("v", g.offset));
     if (g.offset < 30) {
       ++below;
       CHECK(latest[*g.key] == g.offset);
@@ -497,12 +505,12 @@ TEST_CASE("a small offset map cleans a large dirty section in several passes") {
     for (int b = 0; b < 20; ++b) {
       std::vector<Rec> recs;
       for (int i = 0; i < 10; ++i, ++o) {
-        recs.push_back({"k" + std::to_string((b * 10 + i) % 200), "v" + std::to_string(o), o});
+        recs.push_back({str_of("k", (b * 10 + i) % 200), str_of("v", o), o});
       }
       h.append(t, batch_of(recs));
     }
   }
-  h.append(t, batch_of({{"last", "v" + std::to_string(o), o}}));
+  h.append(t, batch_of({{"last", str_of("v", o), o}}));
   int passes = 0;
   while (h.clean()) ++passes;
   CHECK(passes > 1);
@@ -511,7 +519,7 @@ TEST_CASE("a small offset map cleans a large dirty section in several passes") {
   std::set<std::string> keys;
   for (const auto& g : got) {
     CHECK(keys.insert(*g.key).second);
-    CHECK(*g.value == "v" + std::to_string(g.offset));
+    CHECK(*g.value == str_of("v", g.offset));
   }
   CHECK(keys.size() == 201);
 }
@@ -575,7 +583,7 @@ TEST_CASE("DeleteRecords below a compacted range: nothing below the log start co
                               {"min.cleanable.dirty.ratio", "0.01"},
                               {"retention.ms", "-1"}});
   for (int i = 0; i < 10; ++i)
-    h.append(t, batch_of({{"k" + std::to_string(i % 3), "v" + std::to_string(i), i}}));
+    h.append(t, batch_of({{str_of("k", i % 3), str_of("v", i), i}}));
   REQUIRE(h.wait_done(
               [&](Store::Done d) { h.store->set_log_start_offset(t, 0, 4, std::move(d)); }) == "");
   REQUIRE(h.clean());

@@ -175,7 +175,12 @@ int describe(const AdminClient& c, const Args& a) {
       for (const auto& [id, p] : parts) {
         auto list = [](const int32_t* v, int n) {
           std::string s;
-          for (int k = 0; k < n; ++k) s += (k ? "," : "") + std::to_string(v[k]);
+          // Appended piecewise: `"," + std::to_string(...)` draws GCC 12's
+          // false -Wrestrict at -O3 (bug 105329).
+          for (int k = 0; k < n; ++k) {
+            if (k) s += ',';
+            s += std::to_string(v[k]);
+          }
           return s;
         };
         std::printf("\tTopic: %s\tPartition: %d\tLeader: %d\tReplicas: %s\tIsr: %s\n",

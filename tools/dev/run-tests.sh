@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The default test run: builds (installing what is missing), runs every test
-# in a normal build, then every test again under ASan+UBSan, then each
+# in a release build, then every test again under ASan+UBSan, then each
 # libFuzzer target for a short while (tests/fuzz/run.sh, its own clang
 # build; the long run is its own command, see README).
 # Then, once, the quick conformance subset (librdkafka's suite; the first
@@ -10,8 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-tools/dev/setup.sh build
-tools/dev/setup.sh build-asan -Dsanitize=true
+# Warnings are errors here (not by default, see meson.build). The normal
+# build is the release build users and distributions make (-O3, NDEBUG):
+# CI builds it once, warning-free, and every test runs against it; no test
+# and no code relies on assert(), and build-asan keeps the debug settings.
+tools/dev/setup.sh build -Dbuildtype=release -Dwerror=true
+tools/dev/setup.sh build-asan -Dsanitize=true -Dwerror=true
 
 status=0
 meson test -C build --print-errorlogs --num-processes 2 || status=1

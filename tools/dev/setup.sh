@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing (Debian bookworm, as root), configures and builds.
-#   tools/dev/setup.sh [BUILD_DIR [MESON_OPTIONS...]]
+#   tools/dev/setup.sh [BUILD_DIR [MESON_OPTIONS...]]   (options apply to an existing dir too)
 #   tools/dev/setup.sh --packages-only
 # Used by run-gateway.sh and run-tests.sh; safe to run again (it only does
 # what is not done yet).
@@ -43,6 +43,11 @@ $packages_only && exit 0
 
 if [[ ! -f "$build_dir/build.ninja" ]]; then
   meson setup "$build_dir" "$@" >/dev/null
+elif (($#)); then
+  # An existing build dir takes the options asked for now, whoever
+  # configured it first (run-tests.sh needs release with -Dwerror=true
+  # even where run-gateway.sh made the dir).
+  meson configure "$build_dir" "$@" >/dev/null
 fi
 echo "setup: building in $build_dir" >&2
 ninja -C "$build_dir"

@@ -4,6 +4,7 @@
 
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/broker/topics.h"
 #include "storage/store.h"
 
 namespace kgw {
@@ -25,6 +26,7 @@ void handle_create_partitions(Broker& broker, RequestPtr req) {
   auto finish_one = [&broker, call] {
     if (--call->pending == 0) broker.respond(*call->req, call->resp);
   };
+  PartitionBudget budget(broker, *req);
   call->resp.results.resize(body.topics.size());
   for (std::size_t i = 0; i < body.topics.size(); ++i) {
     const auto& t = body.topics[i];
@@ -56,6 +58,11 @@ void handle_create_partitions(Broker& broker, RequestPtr req) {
                  std::to_string(broker.identity().node_id) + " (the only broker)");
         continue;
       }
+    }
+    // Before anything is allocated for them (the count may be 2^31 - 1).
+    if (std::string err = budget.take(std::int64_t{t.count} - topic->partitions); !err.empty()) {
+      fail(ErrorCode::kInvalidPartitions, err);
+      continue;
     }
     if (body.validate_only) continue;
     ++call->pending;

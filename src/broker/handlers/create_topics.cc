@@ -48,6 +48,7 @@ void handle_create_topics(Broker& broker, RequestPtr req) {
   std::map<std::string_view, int> mentions;
   for (const auto& t : call->body.topics) mentions[t.name]++;
 
+  PartitionBudget budget(broker, *req);
   call->resp.topics.resize(call->body.topics.size());
   for (std::size_t i = 0; i < call->body.topics.size(); ++i) {
     const auto& t = call->body.topics[i];
@@ -102,8 +103,9 @@ void handle_create_topics(Broker& broker, RequestPtr req) {
       continue;
     }
     ++call->pending;
-    create_topic(broker, t.name, partitions, replication, configs, validate_only,
-                 [&broker, call, i, configs, validate_only, partitions, replication](TopicCreation r) {
+    create_topic(broker, t.name, partitions, replication, configs, validate_only, budget,
+                 [&broker, call, i, configs, validate_only, partitions,
+                  replication](TopicCreation r) {
                    auto& out = call->resp.topics[i];
                    if (r.error != ErrorCode::kNone) {
                      out.error_code = code(r.error);

@@ -70,6 +70,10 @@ void handle_metadata(Broker& broker, RequestPtr req) {
   }
   const bool may_create = broker.config().get_bool("auto.create.topics.enable") &&
                           (req->version() < 4 || body.allow_auto_topic_creation);
+  // Topics auto-created by this request share the partition limits: a
+  // request naming 100,000 unknown topics creates what fits, and the rest
+  // are INVALID_PARTITIONS (the first refusal is logged with the limit).
+  PartitionBudget budget(broker, *req);
   for (const auto& want : *body.topics) {
     const TopicInfo* t = nullptr;
     if (want.name) {
@@ -99,7 +103,7 @@ void handle_metadata(Broker& broker, RequestPtr req) {
     const std::size_t slot = call->resp.topics.size();
     call->resp.topics.emplace_back().name = name;
     ++call->pending;
-    create_topic(broker, name, -1, -1, {}, false, [&broker, call, slot](TopicCreation r) {
+    create_topic(broker, name, -1, -1, {}, false, budget, [&broker, call, slot](TopicCreation r) {
       auto& out = call->resp.topics[slot];
       if (r.error != ErrorCode::kNone || r.topic == nullptr) {
         out.error_code = code(r.error == ErrorCode::kNone ? ErrorCode::kUnknownServerError : r.error);

@@ -192,6 +192,8 @@ void handle_produce(Broker& broker, RequestPtr req) {
   // Nothing goes back, not even errors (finish_one skips the response).
   call->acks_zero = body.acks == 0;
   const bool bad_acks = body.acks != 0 && body.acks != 1 && body.acks != -1;
+  // Produce v0-v2: what all the request's compressed wrappers may inflate to.
+  auto legacy_budget = std::make_shared<DecompressionBudget>(kMaxDecompressed);
   Store& store = broker.store();
   call->resp.responses.resize(body.topic_data.size());
   for (std::size_t ti = 0; ti < body.topic_data.size(); ++ti) {
@@ -314,12 +316,12 @@ void handle_produce(Broker& broker, RequestPtr req) {
       };
       run_on_pool(
           broker.loop(),
-          [work, rules, where, legacy, max_bytes, segment_bytes] {
+          [work, rules, where, legacy, max_bytes, segment_bytes, legacy_budget] {
             BatchCheck& check = work->check;
             if (legacy) {
               std::vector<std::uint8_t> batch;
               RecordError e =
-                  convert_legacy_message_set(Bytes(work->owned.front()), kMaxDecompressed, batch);
+                  convert_legacy_message_set(Bytes(work->owned.front()), *legacy_budget, batch);
               if (e != RecordError::kNone) {
                 check.error = record_error_code(e);
                 check.message = std::string("legacy message set (magic 0/1) for ") + where + ": " +
