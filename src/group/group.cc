@@ -57,7 +57,8 @@ std::string Group::select_protocol() const {
   }
   std::vector<std::pair<std::string, int>> votes;  // in order of first vote
   for (const auto& [id, m] : members) {
-    for (const auto& [name, metadata] : m.protocols) {
+    for (const auto& protocol : m.protocols) {
+      const std::string& name = protocol.first;
       if (std::find(candidates.begin(), candidates.end(), name) == candidates.end()) continue;
       auto v = std::find_if(votes.begin(), votes.end(), [&](const auto& p) { return p.first == name; });
       if (v == votes.end()) {
