@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_request fuzz_record_batch fuzz_decompress)
+((${#targets[@]})) || targets=(fuzz_request fuzz_record_batch fuzz_decompress fuzz_broker)
 
 missing=()
 for p in clang libclang-rt-14-dev; do
@@ -50,7 +50,10 @@ summary=()
 for t in "${targets[@]}"; do
   exe=$build/tests/fuzz/$t
   corpus=$build/fuzz-corpus/$t
-  mkdir -p "$corpus" "$build/fuzz-seeds/$t"
+  seeds=$build/fuzz-seeds/$t
+  # fuzz_broker takes whole request frames, as fuzz_request does.
+  [[ $t == fuzz_broker ]] && seeds=$build/fuzz-seeds/fuzz_request
+  mkdir -p "$corpus" "$seeds"
   echo "fuzz: $t: regression inputs" >&2
   "$exe" -runs=0 "tests/fuzz/regressions/$t" 2>"$build/fuzz-$t.log" || {
     tail -40 "$build/fuzz-$t.log" >&2
@@ -60,7 +63,7 @@ for t in "${targets[@]}"; do
   echo "fuzz: $t: ${seconds} s" >&2
   if ! "$exe" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$build/fuzz-crashes/$t-" \
-      "$corpus" "$build/fuzz-seeds/$t" 2>"$build/fuzz-$t.log"; then
+      "$corpus" "$seeds" 2>"$build/fuzz-$t.log"; then
     tail -60 "$build/fuzz-$t.log" >&2
     echo "fuzz: $t found a crash: $(ls -t "$build/fuzz-crashes/$t-"* 2>/dev/null | head -1);" \
       "fix it and add the input to tests/fuzz/regressions/$t/" >&2
