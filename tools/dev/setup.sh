@@ -12,8 +12,9 @@ packages_only=false
 [[ $build_dir == --packages-only ]] && packages_only=true
 
 packages=(
-  # build
-  g++ meson ninja-build pkg-config python3
+  # build (meson compiles through ccache when it is installed: a second
+  # build of the same sources, in this tree or a clone, is mostly cache hits)
+  g++ meson ninja-build pkg-config python3 ccache
   # kgw
   libuv1-dev librocksdb-dev nlohmann-json3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
   # tests and tools: doctest, and real Kafka clients to test against
@@ -37,6 +38,11 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# Cache hits across clones (CI builds a fresh clone): paths relative to
+# the parent of this tree, the working directory left out of the hash.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(cd .. && pwd)}
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 
 # tests/fuzz/run.sh configures its own clang build.
 $packages_only && exit 0
