@@ -20,12 +20,13 @@ message numbers (no hole, no duplicate, nothing reordered), as in
 test_crash_consistency, whose kcat reader this imports.
 
 Each mode: a setup (mount, kgw creates its data dir and the topic, clean
-stop and unmount, so both are on disk: neither kgw nor RocksDB fsyncs the
-parent of a new data dir, nor does kgw fsync its cluster.id, so a cut right
-after a first start loses them) -> rounds of: mount, start kgw on the surviving
+stop and unmount) -> rounds of: mount, start kgw on the surviving
 data, read and check, produce from the next number until the power cut ->
-one last mount, start, read and check. The power cut is: SIGKILL kgw, then
-SIGUSR1 to powerloss_fs, which unmounts and leaves in its backing directory
+one last mount, start, read and check. A separate case cuts the power
+right after a first start on an empty disk: the data dir, its cluster.id
+and an acknowledged message must survive (kgw fsyncs the new data dir's
+parent and writes cluster.id with fsync and rename). The power cut is:
+SIGKILL kgw, then SIGUSR1 to powerloss_fs, which unmounts and leaves in its backing directory
 exactly the durable state (its model: file data at fsync/fdatasync of the
 file, directory entries at fsync of the directory).
 
@@ -310,6 +311,40 @@ class PowerLossTest(unittest.TestCase):
         lost = self.run_mode("never")
         self.assertGreater(lost, 0, "--fsync never lost nothing at any power cut: powerloss_fs is "
                            "not dropping unsynced writes, so this test cannot tell the modes apart")
+
+    def test_a_new_data_dir_survives_a_power_cut(self):
+        # The first start on an empty disk: kgw creates the data dir and its
+        # cluster.id; an acknowledged message with --fsync batch must find
+        # both after a power cut (before the fix neither the data dir's
+        # entry in its parent nor cluster.id was fsynced).
+        root = tempfile.mkdtemp(prefix="kgw-power-new-")
+        disk = Disk(root)
+        kgw = kgw_harness.Kgw("--fsync", "batch", name="kgw new data dir")
+        kgw.data_dir = os.path.join(disk.mnt, "data")
+        try:
+            disk.mount()
+            kgw.start()
+            with open(os.path.join(kgw.data_dir, "cluster.id")) as f:
+                cluster_id = f.read()
+            create_topic(kgw.bootstrap)
+            producer = ProducerRound(kgw.bootstrap, 0)
+            producer.thread.start()
+            kgw_harness.wait_until(lambda: producer.acked, TIMEOUT, what="a first ack")
+            kgw.kill()
+            disk.power_off()
+            producer.finish()
+            disk.mount()
+            self.assertTrue(os.path.isdir(kgw.data_dir), "the data dir is gone after the cut")
+            with open(os.path.join(kgw.data_dir, "cluster.id")) as f:
+                self.assertEqual(f.read(), cluster_id, "cluster.id changed after the cut")
+            kgw.start()
+            self.assertEqual(check_log(read_log(kgw.bootstrap), set(producer.acked)), [])
+            kgw.stop()
+            disk.unmount()
+        finally:
+            kgw.close()
+            disk.close()
+            shutil.rmtree(root, ignore_errors=True)
 
     def test_checker_catches_damage(self):
         ok = [(0, 0), (1, 1), (2, 2)]
