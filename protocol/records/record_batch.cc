@@ -141,9 +141,11 @@ RecordError set_partition_leader_epoch(std::span<std::uint8_t> batch, std::int32
   return RecordError::kNone;
 }
 
-RecordError set_log_append_time(std::span<std::uint8_t> batch, std::int64_t timestamp) {
-  using H = RecordBatchHeader;
-  H h;
+namespace {
+
+// The header of `batch`, which must be exactly one whole batch (the
+// in-place updates below rewrite its CRC over all of it).
+RecordError parse_whole_batch_header(std::span<const std::uint8_t> batch, RecordBatchHeader& h) {
   if (RecordError e = parse_record_batch_header(Bytes(batch.data(), batch.size()), h);
       e != RecordError::kNone) {
     return e;
@@ -151,6 +153,15 @@ RecordError set_log_append_time(std::span<std::uint8_t> batch, std::int64_t time
   if (batch.size() != h.total_size()) {
     return batch.size() < h.total_size() ? RecordError::kTruncated : RecordError::kBadLength;
   }
+  return RecordError::kNone;
+}
+
+}  // namespace
+
+RecordError set_log_append_time(std::span<std::uint8_t> batch, std::int64_t timestamp) {
+  using H = RecordBatchHeader;
+  H h;
+  if (RecordError e = parse_whole_batch_header(batch, h); e != RecordError::kNone) return e;
   auto attributes = static_cast<std::uint16_t>(h.attributes | H::kTimestampTypeBit);
   store_be(batch.data() + H::kAttributesAt, attributes, 2);
   store_be(batch.data() + H::kMaxTimestampAt, static_cast<std::uint64_t>(timestamp), 8);
@@ -162,13 +173,7 @@ RecordError set_log_append_time(std::span<std::uint8_t> batch, std::int64_t time
 RecordError set_max_timestamp(std::span<std::uint8_t> batch, std::int64_t timestamp) {
   using H = RecordBatchHeader;
   H h;
-  if (RecordError e = parse_record_batch_header(Bytes(batch.data(), batch.size()), h);
-      e != RecordError::kNone) {
-    return e;
-  }
-  if (batch.size() != h.total_size()) {
-    return batch.size() < h.total_size() ? RecordError::kTruncated : RecordError::kBadLength;
-  }
+  if (RecordError e = parse_whole_batch_header(batch, h); e != RecordError::kNone) return e;
   store_be(batch.data() + H::kMaxTimestampAt, static_cast<std::uint64_t>(timestamp), 8);
   Bytes covered(batch.data() + H::kAttributesAt, batch.size() - H::kAttributesAt);
   store_be(batch.data() + H::kCrcAt, crc32c(covered), 4);

@@ -290,6 +290,10 @@ void Connection::set_held(bool held) {
     return;
   }
   if (paused_) return;  // its own backpressure resumes it
+  read_again();
+}
+
+void Connection::read_again() {
   if (leftover_begin_ < leftover_.size()) {
     if (!resume_scheduled_) {
       resume_scheduled_ = true;
@@ -321,14 +325,7 @@ void Connection::update_backpressure() {
     paused_ = false;
     LOG_DEBUG("net", "%s: resumed reading", peer_.c_str());
     if (held_) return;  // set_held(false) resumes it
-    if (leftover_begin_ < leftover_.size()) {
-      if (!resume_scheduled_) {
-        resume_scheduled_ = true;
-        server_->schedule_resume(id_);
-      }
-    } else {
-      start_reading();
-    }
+    read_again();
   }
 }
 

@@ -126,6 +126,10 @@ class Connection {
   Slot* find_pending(std::uint64_t sequence, const char* what);
   void flush();
   void update_backpressure();
+  // After a pause or hold: the bytes kept from the last read first (from
+  // the server's idle callback, never re-entering the frame handler), then
+  // the socket.
+  void read_again();
   void start_reading();
   void stop_reading();
 

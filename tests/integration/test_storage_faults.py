@@ -121,6 +121,24 @@ class StorageFaultTest(unittest.TestCase):
         elif os.path.exists(path):
             os.remove(path)
 
+    def sender_with_20_stored(self, **extra):
+        """A Sender that has m-0 .. m-19 acknowledged."""
+        s = Sender(self.kgw.bootstrap, **extra)
+        for i in range(20):
+            s.send(f"m-{i}")
+        s.flush()
+        self.assertEqual(len(s.acked_values()), 20)
+        return s
+
+    def restart_and_check(self, s):
+        """kgw back on the same port: the producer's retry of m-20 is stored
+        and acknowledged, and the log is m-0 .. m-20, once each, in order."""
+        self.kgw.start(self.kgw.port)
+        s.flush()
+        acked = s.acked_values()
+        self.assertIn("m-20", acked)
+        self.assertEqual(self.check_log(acked), [f"m-{i}" for i in range(21)])
+
     def check_log(self, acked):
         log = read_log(self.kgw.bootstrap)
         values = [v for _, v in log]
@@ -134,11 +152,7 @@ class StorageFaultTest(unittest.TestCase):
         return values
 
     def test_failed_write_is_not_acknowledged_on_retry(self):
-        s = Sender(self.kgw.bootstrap)
-        for i in range(20):
-            s.send(f"m-{i}")
-        s.flush()
-        self.assertEqual(len(s.acked_values()), 20)
+        s = self.sender_with_20_stored()
 
         # The next write fails. Before the fix the producer's retry was
         # answered from memory as a duplicate of the failed batch.
@@ -165,21 +179,12 @@ class StorageFaultTest(unittest.TestCase):
 
         # Back on a good disk: the producer's retry is stored and acknowledged.
         self.fault("fail", False)
-        self.kgw.start(self.kgw.port)
-        s.flush()
-        acked = s.acked_values()
-        self.assertIn("m-20", acked)
-        values = self.check_log(acked)
-        self.assertEqual(values, [f"m-{i}" for i in range(21)])
+        self.restart_and_check(s)
 
     def test_retry_waits_for_the_original_write(self):
         # A short request timeout: librdkafka gives up on the stalled
         # request, reconnects and sends the same batch again.
-        s = Sender(self.kgw.bootstrap, **{"request.timeout.ms": 1500,
-                                          "socket.timeout.ms": 1500})
-        for i in range(20):
-            s.send(f"m-{i}")
-        s.flush()
+        s = self.sender_with_20_stored(**{"request.timeout.ms": 1500, "socket.timeout.ms": 1500})
 
         self.fault("stall", True)
         s.send("m-20")
@@ -193,12 +198,7 @@ class StorageFaultTest(unittest.TestCase):
         # happens. Restart without the fault on the same port.
         self.kgw.kill()
         self.fault("stall", False)
-        self.kgw.start(self.kgw.port)
-        s.flush()
-        acked = s.acked_values()
-        self.assertIn("m-20", acked)
-        values = self.check_log(acked)
-        self.assertEqual(values, [f"m-{i}" for i in range(21)])
+        self.restart_and_check(s)
 
 
 if __name__ == "__main__":
