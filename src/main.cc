@@ -140,8 +140,6 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   StoreOptions store_opts;
   store_opts.data_dir = opts.data_dir;
   store_opts.fsync = opts.fsync;
-  const std::int64_t queued = config.get_long("queued.max.request.bytes");
-  store_opts.max_queued_bytes = queued < 0 ? SIZE_MAX : static_cast<std::size_t>(queued);
   auto store = Store::open(loop, store_opts, error);
   if (!store) {
     std::fprintf(stderr, "kgw: %s\n", error.c_str());

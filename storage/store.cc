@@ -392,11 +392,6 @@ void Store::deliver(std::vector<CompletedOp> ops) {
         break;
       }
     }
-    if (was_overloaded_ && writer_ != nullptr &&
-        writer_->queued_bytes() <= options_.max_queued_bytes / 2) {
-      was_overloaded_ = false;
-      if (drain_listener_) drain_listener_();
-    }
   });
 }
 
@@ -1038,10 +1033,6 @@ void Store::set_failure_listener(std::function<void(const std::string&)> fn) {
   failure_listener_ = std::move(fn);
 }
 
-void Store::set_drain_listener(std::function<void()> fn) {
-  drain_listener_ = std::move(fn);
-}
-
 void Store::flush_listeners() {
   if (to_notify_.empty()) return;
   std::vector<std::pair<Uuid, std::int32_t>> partitions;
@@ -1224,9 +1215,7 @@ std::string Store::scan_records(
 }
 
 bool Store::overloaded() const {
-  const bool over = writer_ != nullptr && writer_->queued_bytes() > options_.max_queued_bytes;
-  if (over) was_overloaded_ = true;
-  return over;
+  return writer_ != nullptr && writer_->queued_bytes() > options_.max_queued_bytes;
 }
 
 StoreStats Store::stats() const {

@@ -332,11 +332,8 @@ class Store {
       const std::function<std::string(std::string_view key, std::string_view value)>& fn);
 
   // True while more than max_queued_bytes wait for the writer: stop
-  // reading requests that append until it clears. The drain listener runs
-  // on the loop thread when a group's completions bring the queue back to
-  // half the bound or below, after overloaded() was seen true.
+  // reading requests that append until it clears.
   bool overloaded() const;
-  void set_drain_listener(std::function<void()> fn);
   StoreStats stats() const;
 
   // Shutdown contract:
@@ -445,8 +442,6 @@ class Store {
   std::function<void(const Uuid&, std::int32_t)> append_listener_;
   std::function<void(const std::string&)> failure_listener_;
   std::string failure_;
-  std::function<void()> drain_listener_;
-  mutable bool was_overloaded_ = false;
   // when_written() waits, per partition, by the end offset they wait for.
   std::map<std::pair<Uuid, std::int32_t>,
            std::multimap<std::int64_t, std::function<void(WaitOutcome, const std::string&)>>>

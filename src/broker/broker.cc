@@ -26,6 +26,8 @@ Broker::Broker(uv_loop_t* loop, Server& server, Store& store, BrokerServices ser
       quotas_(std::make_unique<ClientQuotas>()),
       append_sequencer_(std::make_unique<AppendSequencer>()) {
   decode_limits_.max_bytes = static_cast<std::size_t>(config_.get_long("socket.request.max.bytes"));
+  const std::int64_t queued = config_.get_long("queued.max.request.bytes");
+  max_produce_bytes_ = queued < 0 ? SIZE_MAX : static_cast<std::size_t>(queued);
   // State kept by the store across restarts: dynamic broker configs (before
   // the topics' log policies are resolved from them) and client quotas.
   if (std::string err = load_dynamic_broker_configs(store_, config_); !err.empty()) {
@@ -42,7 +44,6 @@ Broker::Broker(uv_loop_t* loop, Server& server, Store& store, BrokerServices ser
     fetch_waiters_->notify(topic, partition);
   });
   server_.set_closed_handler([this](ConnectionId id) { fetch_waiters_->forget_connection(id); });
-  store_.set_drain_listener([this] { server_.release_held(); });
 }
 
 Broker::~Broker() { stop(); }
@@ -78,18 +79,23 @@ void Broker::close(const RequestContext& req, const std::string& reason) {
 }
 
 void Broker::on_frame(InboundFrame&& frame) {
-  std::int16_t key = -1, version = 0;
-  const bool produce = peek_api(Bytes(frame.bytes), key, version) && key == ProduceRequest::api_key;
-  const ConnectionId connection = frame.connection;
   auto req = std::make_shared<RequestContext>();
   req->peer_ = frame.peer ? *frame.peer : std::string("?");
   req->frame = std::move(frame);
   req->frame.peer = nullptr;  // only valid during the net callback
   dispatch(std::move(req));
-  // Backpressure on appends (queued.max.request.bytes): a producing
-  // connection reads nothing more until the writer has caught up; fetches
-  // and every other connection go on.
-  if (produce && store_.overloaded()) server_.hold(connection);
+}
+
+void Broker::produce_started(const RequestContext& req) {
+  produce_bytes_ += req.frame.bytes.size();
+  if (produce_bytes_ > max_produce_bytes_) server_.hold(req.frame.connection);
+}
+
+void Broker::produce_finished(const RequestContext& req) {
+  produce_bytes_ -= req.frame.bytes.size();
+  if (produce_bytes_ <= max_produce_bytes_ / 2 && server_.held_count() != 0) {
+    server_.release_held();
+  }
 }
 
 void Broker::dispatch(RequestPtr req) {

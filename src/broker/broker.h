@@ -101,6 +101,15 @@ class Broker {
   }
   // The request gets no response (acks=0 produce).
   void skip(const RequestContext& req) { server_.skip(req.frame.connection, req.frame.sequence); }
+  // Backpressure on produce (queued.max.request.bytes, as Kafka): the bytes
+  // of Produce requests taken in and not yet answered (being checked on the
+  // threadpool, waiting in line, or waiting for the writer). Over the
+  // bound, the connection that sent the request is held (not read) until
+  // the total is back to half of it; fetches and connections that do not
+  // produce go on. The Produce handler calls started() once it has decoded
+  // a request and finished() when it answers (or skips, for acks=0).
+  void produce_started(const RequestContext& req);
+  void produce_finished(const RequestContext& req);
   // Malformed input: close this connection, naming the reason.
   void close(const RequestContext& req, const std::string& reason);
   // Decode the request body as T; on failure closes the connection and
@@ -146,6 +155,8 @@ class Broker {
   BrokerConfig& config_;
   BrokerIdentity identity_;
   DecodeLimits decode_limits_;
+  std::size_t produce_bytes_ = 0;
+  std::size_t max_produce_bytes_ = SIZE_MAX;
   std::unique_ptr<FetchWaiters> fetch_waiters_;
   std::unique_ptr<ClientQuotas> quotas_;
   std::unique_ptr<AppendSequencer> append_sequencer_;

@@ -39,11 +39,11 @@ const std::vector<ConfigDef> kBrokerDefs = {
      "Largest request frame; a larger one closes the connection.", {}, Check::kRange, 1,
      2147483647},
     // Kafka's default is -1 (no byte bound; queued.max.requests=500 bounds
-    // its request queue instead); kgw bounds the bytes waiting for its one
-    // writer, so producers wait rather than exhaust memory.
+    // its request queue instead); kgw bounds the bytes of Produce requests
+    // in progress, so producers wait rather than exhaust memory.
     {"queued.max.request.bytes", T::kLong, "67108864",
-     "Bytes of appends waiting to be written above which kgw stops reading from producing "
-     "connections until half of it is written; -1 for no bound.",
+     "Bytes of Produce requests taken in and not yet answered above which kgw stops reading "
+     "from producing connections until half of it is done; -1 for no bound.",
      {}, Check::kRange, -1, kLongMaxD},
     {"message.max.bytes", T::kInt, "1048588", "Largest record batch a topic accepts by default.",
      {}, Check::kRange, 0, 2147483647, nullptr, true},

@@ -8,9 +8,10 @@ very slow disk would. Four raw connections then send acks=0 Produce
 requests of 1 MiB each, as fast as kgw reads them, up to 1 GiB in all.
 Before the fix kgw read all of it (acks=0 freed each request's place at
 once, and nothing looked at the writer's queue), so its RSS grew with what
-the clients sent; now a producing connection is not read while more than
-queued.max.request.bytes wait for the writer, and an acks=0 request keeps
-its place in its connection's line until written.
+the clients sent; now a producing connection is not read while Produce
+requests of more than queued.max.request.bytes are in progress (read and
+not yet answered: being checked, waiting in line or for the writer), and
+an acks=0 request keeps its place in its connection's line until written.
 """
 
 import os

@@ -72,6 +72,7 @@ std::int64_t now_ms() {
 
 void finish_one(Broker& broker, const std::shared_ptr<ProduceCall>& call) {
   if (--call->pending != 0) return;
+  broker.produce_finished(*call->req);
   // acks=0 frees its place in the connection's line only now, once its
   // writes are done: until then it counts against the connection's
   // in-flight limit like any request, so a flood of acks=0 requests cannot
@@ -188,6 +189,7 @@ void handle_produce(Broker& broker, RequestPtr req) {
   auto call = std::make_shared<ProduceCall>();
   call->req = req;
   if (!broker.decode(*req, call->body)) return;
+  broker.produce_started(*req);
   const auto& body = call->body;
   // Nothing goes back, not even errors (finish_one skips the response).
   call->acks_zero = body.acks == 0;
