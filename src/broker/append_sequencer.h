@@ -20,9 +20,6 @@ class AppendSequencer {
  public:
   using Key = std::pair<Uuid, std::int32_t>;
 
-  // Whether the partition has tickets not yet appended (a later request
-  // must then queue behind them even if it needs no work).
-  bool busy(const Key& key) const { return partitions_.count(key) != 0; }
   // A place in the partition's line.
   std::uint64_t enter(const Key& key);
   // The ticket's work is done: `append` runs now if every earlier ticket
