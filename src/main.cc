@@ -25,10 +25,10 @@
 #include "src/broker/broker.h"
 #include "src/broker/broker_config.h"
 #include "src/group/group_coordinator.h"
-#include "src/txn/producer_state_manager.h"
-#include "src/txn/transaction_coordinator.h"
 #include "src/net/server.h"
 #include "src/options.h"
+#include "src/txn/producer_state_manager.h"
+#include "src/txn/transaction_coordinator.h"
 #include "src/util/log.h"
 #include "storage/offsets_store.h"
 #include "storage/producer_store.h"
@@ -117,12 +117,16 @@ void shutdown(App& app) {
   });
 }
 
-void on_signal(uv_signal_t* handle, int) { shutdown(*static_cast<App*>(handle->data)); }
+void on_signal(uv_signal_t* handle, int) {
+  shutdown(*static_cast<App*>(handle->data));
+}
 
 GroupCoordinatorConfig group_config(const BrokerConfig& config) {
   GroupCoordinatorConfig c;
-  c.min_session_timeout_ms = static_cast<std::int32_t>(config.get_long("group.min.session.timeout.ms"));
-  c.max_session_timeout_ms = static_cast<std::int32_t>(config.get_long("group.max.session.timeout.ms"));
+  c.min_session_timeout_ms =
+      static_cast<std::int32_t>(config.get_long("group.min.session.timeout.ms"));
+  c.max_session_timeout_ms =
+      static_cast<std::int32_t>(config.get_long("group.max.session.timeout.ms"));
   c.initial_rebalance_delay_ms =
       static_cast<std::int32_t>(config.get_long("group.initial.rebalance.delay.ms"));
   c.max_size = static_cast<std::int32_t>(config.get_long("group.max.size"));
@@ -154,7 +158,8 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   ProducerStore producer_records(*store);
   ProducerStateManager producers(producer_records);
   TransactionCoordinatorConfig txn_config;
-  txn_config.max_timeout_ms = static_cast<std::int32_t>(config.get_long("transaction.max.timeout.ms"));
+  txn_config.max_timeout_ms =
+      static_cast<std::int32_t>(config.get_long("transaction.max.timeout.ms"));
   txn_config.transactional_id_expiration_ms = config.get_long("transactional.id.expiration.ms");
   txn_config.transactional_id_cleanup_interval_ms =
       config.get_long("transaction.remove.expired.transaction.cleanup.interval.ms");
@@ -165,7 +170,9 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   {
     ProducerStore::Loaders loaders;
     loaders.state = [&producers](const Uuid& t, std::int32_t p, std::int64_t pid,
-                                 ProducerStateRecord r) { producers.load_state(t, p, pid, std::move(r)); };
+                                 ProducerStateRecord r) {
+      producers.load_state(t, p, pid, std::move(r));
+    };
     loaders.aborted = [&producers](const Uuid& t, std::int32_t p, std::int64_t pid,
                                    std::int64_t first, std::int64_t last) {
       producers.load_aborted(t, p, pid, first, last);
@@ -188,7 +195,8 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   ServerOptions server_opts;
   server_opts.host = opts.listen_host;
   server_opts.port = opts.listen_port;
-  server_opts.max_frame_bytes = static_cast<std::size_t>(config.get_long("socket.request.max.bytes"));
+  server_opts.max_frame_bytes =
+      static_cast<std::size_t>(config.get_long("socket.request.max.bytes"));
   server_opts.connections_max_idle_ms = config.get_long("connections.max.idle.ms");
   server_opts.max_connections = static_cast<std::size_t>(config.get_long("max.connections"));
   server_opts.max_connections_per_ip =
@@ -207,7 +215,8 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     return 2;
   }
   Broker* broker_ptr = nullptr;
-  Server server(loop, server_opts, [&broker_ptr](InboundFrame&& f) { broker_ptr->on_frame(std::move(f)); });
+  Server server(loop, server_opts,
+                [&broker_ptr](InboundFrame&& f) { broker_ptr->on_frame(std::move(f)); });
   if (!server.start(error)) {
     std::fprintf(stderr, "kgw: cannot listen on %s\n", error.c_str());
     return 1;
@@ -250,8 +259,8 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     shutdown(app);
   });
 
-  LOG_INFO("kgw", "kgw %s listening on %s:%d (advertised %s:%d), data in %s, fsync %s",
-           KGW_VERSION, opts.listen_host.c_str(), server.port(), identity.advertised_host.c_str(),
+  LOG_INFO("kgw", "kgw %s listening on %s:%d (advertised %s:%d), data in %s, fsync %s", KGW_VERSION,
+           opts.listen_host.c_str(), server.port(), identity.advertised_host.c_str(),
            identity.advertised_port, opts.data_dir.c_str(), opts.fsync ? "batch" : "never");
   // Tests and scripts read the bound port from this line.
   std::printf("kgw: listening on %s:%d\n", opts.listen_host.c_str(), server.port());

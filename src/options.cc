@@ -111,7 +111,8 @@ bool load_file(const std::string& path, Options& out, std::string& error) {
         return false;
       }
     } else {
-      error = where + " is not a known setting (listen, advertise, data_dir, fsync, log_level, broker)";
+      error =
+          where + " is not a known setting (listen, advertise, data_dir, fsync, log_level, broker)";
       return false;
     }
   }

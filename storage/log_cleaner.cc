@@ -191,14 +191,16 @@ CleanerResult LogCleaner::run() {
           ? 100.0 * (1.0 - static_cast<double>(s.bytes_after) / static_cast<double>(s.bytes_before))
           : 0.0;
   LOG_INFO("cleaner",
-           "%s: cleaned [%lld, %lld) in %.3f s: %lld -> %lld bytes (%.1f%% smaller), %lld -> %lld records; "
+           "%s: cleaned [%lld, %lld) in %.3f s: %lld -> %lld bytes (%.1f%% smaller), %lld -> %lld "
+           "records; "
            "%lld batches rewritten, %lld deleted; %lld tombstones, %lld aborted records, %lld "
            "markers removed; map %zu keys in %s",
            task_.name.c_str(), static_cast<long long>(task_.log_start),
            static_cast<long long>(result_.cleaned_end), s.seconds,
-           static_cast<long long>(s.bytes_before), static_cast<long long>(s.bytes_after), reduction, static_cast<long long>(s.records_before),
-           static_cast<long long>(s.records_after), static_cast<long long>(s.batches_rewritten),
-           static_cast<long long>(s.batches_deleted), static_cast<long long>(s.tombstones_removed),
+           static_cast<long long>(s.bytes_before), static_cast<long long>(s.bytes_after), reduction,
+           static_cast<long long>(s.records_before), static_cast<long long>(s.records_after),
+           static_cast<long long>(s.batches_rewritten), static_cast<long long>(s.batches_deleted),
+           static_cast<long long>(s.tombstones_removed),
            static_cast<long long>(s.aborted_records_removed),
            static_cast<long long>(s.markers_removed), s.map_entries,
            mib(static_cast<std::int64_t>(s.map_memory_bytes)).c_str());

@@ -60,7 +60,8 @@ bool parse_offset_key(std::string_view key, std::string& group_id, std::string& 
   std::size_t at = 1;
   auto take_string = [&](std::string& out) {
     if (key.size() < at + 2) return false;
-    std::size_t n = (static_cast<std::uint8_t>(key[at]) << 8) | static_cast<std::uint8_t>(key[at + 1]);
+    std::size_t n =
+        (static_cast<std::uint8_t>(key[at]) << 8) | static_cast<std::uint8_t>(key[at + 1]);
     at += 2;
     if (key.size() < at + n) return false;
     out.assign(key.substr(at, n));
@@ -82,7 +83,9 @@ std::string to_string(const std::vector<std::uint8_t>& v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size());
 }
 
-std::string owned(std::string_view s) { return std::string(s); }
+std::string owned(std::string_view s) {
+  return std::string(s);
+}
 std::optional<std::string> owned(const std::optional<std::string_view>& s) {
   return s ? std::optional<std::string>(std::string(*s)) : std::nullopt;
 }
@@ -235,8 +238,7 @@ std::string OffsetsStore::load(const OnGroup& on_group, const OnOffset& on_offse
           CommittedOffset o;
           if (!parse_offset_key(key, group_id, topic, partition, &producer_id) ||
               !decode_committed_offset(value, o)) {
-            return "offsets: a transactional offset of group '" + group_id +
-                   "' cannot be decoded";
+            return "offsets: a transactional offset of group '" + group_id + "' cannot be decoded";
           }
           if (on_txn_offset) on_txn_offset(group_id, producer_id, topic, partition, std::move(o));
           return "";

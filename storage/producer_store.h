@@ -80,8 +80,8 @@ class ProducerStore {
   void write(std::vector<RecordWrite> writes, Store::Done done);
   Store& store() { return store_; }
 
-  static RecordWrite put_state(const Uuid& topic, std::int32_t partition,
-                               std::int64_t producer_id, const ProducerStateRecord& r);
+  static RecordWrite put_state(const Uuid& topic, std::int32_t partition, std::int64_t producer_id,
+                               const ProducerStateRecord& r);
   static RecordWrite delete_state(const Uuid& topic, std::int32_t partition,
                                   std::int64_t producer_id);
   static RecordWrite put_aborted(const Uuid& topic, std::int32_t partition,

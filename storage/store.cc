@@ -247,8 +247,8 @@ void find_by_timestamp(Database& d, const Uuid& topic, std::int32_t partition, s
 // partition record and deletes what lies wholly below the log start: its
 // batches, time index entries, and the records of the segments below
 // `first_segment` (the base of the first segment that stays).
-rocksdb::Status store_detail::delete_below(Database& d, const Uuid& topic,
-                                           std::int32_t partition, const PartitionRecord& record,
+rocksdb::Status store_detail::delete_below(Database& d, const Uuid& topic, std::int32_t partition,
+                                           const PartitionRecord& record,
                                            std::int64_t first_segment, rocksdb::WriteBatch& b) {
   const std::int64_t log_start = record.log_start_offset;
   rocksdb::Status s =
@@ -442,8 +442,8 @@ bool Store::load(std::string& error) {
         seg.base = keys::get_i64(key.data() + 1 + keys::kIdSize + 4);
         if (!decode_segment(value, seg, why)) {
           error = db_->describe_damage("topic " + keys::uuid_hex(id) + " partition " +
-                                       std::to_string(p) + " segment " +
-                                       std::to_string(seg.base) + ": " + why);
+                                       std::to_string(p) + " segment " + std::to_string(seg.base) +
+                                       ": " + why);
           return false;
         }
         segment_records[{id, p}].push_back(seg);  // keys come in offset order
@@ -499,9 +499,10 @@ bool Store::load(std::string& error) {
       ps.log_end_offset = std::max(log_end, ps.log_start_offset);
       ps.high_watermark = ps.log_end_offset;
       auto segs = segment_records.find({id, p});
-      if (!load_segments(*t, p,
-                         segs == segment_records.end() ? std::deque<Segment>{} : std::move(segs->second),
-                         error)) {
+      if (!load_segments(
+              *t, p,
+              segs == segment_records.end() ? std::deque<Segment>{} : std::move(segs->second),
+              error)) {
         return false;
       }
 
@@ -649,10 +650,8 @@ void Store::put_cluster_record(const std::string& name, std::string value, Done 
   cluster_records_[name] = value;
   WriteOp op;
   op.bytes = value.size();
-  op.apply = [meta = db_->meta(), key = keys::meta_cluster_key(name),
-              value = std::move(value)](rocksdb::DB&, rocksdb::WriteBatch& b) {
-    return b.Put(meta, key, value);
-  };
+  op.apply = [meta = db_->meta(), key = keys::meta_cluster_key(name), value = std::move(value)](
+                 rocksdb::DB&, rocksdb::WriteBatch& b) { return b.Put(meta, key, value); };
   op.complete = [done = std::move(done)](const std::string& error) { done(error); };
   writer_->submit(std::move(op));
 }
@@ -930,8 +929,8 @@ void Store::append_in_place(const Uuid& topic, std::int32_t partition,
               segment_records = std::move(segment_records),
               producer_writes = std::move(producer_writes)](rocksdb::DB&, rocksdb::WriteBatch& b) {
     for (const auto& w : producer_writes) {
-      rocksdb::Status s = w.value ? b.Put(d->producers(), w.key, *w.value)
-                                  : b.Delete(d->producers(), w.key);
+      rocksdb::Status s =
+          w.value ? b.Put(d->producers(), w.key, *w.value) : b.Delete(d->producers(), w.key);
       if (!s.ok()) return s;
     }
     for (std::size_t i = 0; i < batches.size(); ++i) {
@@ -1106,8 +1105,7 @@ void Store::read(const Uuid& topic, std::int32_t partition, std::int64_t offset,
   }
   r.high_watermark = ps->high_watermark;
   r.log_start_offset = ps->log_start_offset;
-  const std::int64_t upper =
-      limit >= 0 ? std::min(limit, ps->high_watermark) : ps->high_watermark;
+  const std::int64_t upper = limit >= 0 ? std::min(limit, ps->high_watermark) : ps->high_watermark;
   if (offset >= upper) {
     // Nothing to read yet (the long-poll case): no trip to the pool.
     return post([done = std::move(done), r = std::move(r)] { done(r); });

@@ -146,10 +146,10 @@ struct RecordWrite {
 };
 
 struct StoreStats {
-  std::uint64_t db_writes = 0;      // DB::Write calls (one per group commit)
-  std::uint64_t ops_written = 0;    // operations those writes carried
-  std::uint64_t largest_group = 0;  // most operations in one write
-  std::size_t queued_bytes = 0;     // waiting for or in the current write
+  std::uint64_t db_writes = 0;            // DB::Write calls (one per group commit)
+  std::uint64_t ops_written = 0;          // operations those writes carried
+  std::uint64_t largest_group = 0;        // most operations in one write
+  std::size_t queued_bytes = 0;           // waiting for or in the current write
   std::uint64_t retention_deletions = 0;  // partitions retention shortened
   std::uint64_t cleaner_passes = 0;       // log cleaner passes finished
   std::uint64_t cleaner_failures = 0;     // ... that failed

@@ -357,7 +357,8 @@ void Store::finish_cleaning(const Uuid& topic, std::int32_t partition, std::uint
   if (result.aborted) return;
   if (!result.error.empty()) {
     ++cleaner_failures_;
-    pl->retry_after_ms = wall_ms() + std::max<std::int64_t>(10 * maintenance_.cleaner_backoff_ms, 60000);
+    pl->retry_after_ms =
+        wall_ms() + std::max<std::int64_t>(10 * maintenance_.cleaner_backoff_ms, 60000);
     LOG_ERROR("cleaner", "%s-%d: %s; retrying in a minute or more", t->info.name.c_str(), partition,
               result.error.c_str());
     return;

@@ -51,8 +51,8 @@ RecordError RecordBatchBuilder::add_with_offset_delta(std::int32_t offset_delta,
       return RecordError::kBadRecord;
     }
   }
-  std::int64_t base =
-      options_.delete_horizon_ms ? *options_.delete_horizon_ms : (count_ == 0 ? timestamp : base_timestamp_);
+  std::int64_t base = options_.delete_horizon_ms ? *options_.delete_horizon_ms
+                                                 : (count_ == 0 ? timestamp : base_timestamp_);
   // Deltas are varlongs of a difference that may overflow int64 with
   // absurd timestamps; computed unsigned to keep it defined, as Java's
   // wrapping arithmetic does.

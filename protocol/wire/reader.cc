@@ -6,14 +6,22 @@ namespace kgw {
 
 const char* decode_error_name(DecodeError e) {
   switch (e) {
-    case DecodeError::kNone: return "none";
-    case DecodeError::kTruncated: return "truncated";
-    case DecodeError::kNegativeLength: return "negative length";
-    case DecodeError::kLengthOverCap: return "length over cap";
-    case DecodeError::kBadVarint: return "malformed varint";
-    case DecodeError::kTagOrder: return "tagged fields out of order";
-    case DecodeError::kBadValue: return "bad value";
-    case DecodeError::kUnsupportedVersion: return "unsupported version";
+    case DecodeError::kNone:
+      return "none";
+    case DecodeError::kTruncated:
+      return "truncated";
+    case DecodeError::kNegativeLength:
+      return "negative length";
+    case DecodeError::kLengthOverCap:
+      return "length over cap";
+    case DecodeError::kBadVarint:
+      return "malformed varint";
+    case DecodeError::kTagOrder:
+      return "tagged fields out of order";
+    case DecodeError::kBadValue:
+      return "bad value";
+    case DecodeError::kUnsupportedVersion:
+      return "unsupported version";
   }
   return "unknown";
 }
@@ -23,7 +31,9 @@ const DecodeLimits& Reader::default_limits() {
   return limits;
 }
 
-double Reader::f64() { return std::bit_cast<double>(fixed<std::uint64_t>()); }
+double Reader::f64() {
+  return std::bit_cast<double>(fixed<std::uint64_t>());
+}
 
 Uuid Reader::uuid() {
   Uuid u;

@@ -21,10 +21,10 @@ class Bytes {
   explicit Bytes(std::string_view s)
       : data_(reinterpret_cast<const std::uint8_t*>(s.data())), size_(s.size()) {}
   template <typename Container>
-    requires requires(const Container& c) {
-      { c.data() } -> std::convertible_to<const std::uint8_t*>;
-      c.size();
-    }
+  requires requires(const Container& c) {
+    { c.data() } -> std::convertible_to<const std::uint8_t*>;
+    c.size();
+  }
   explicit Bytes(const Container& c) : data_(c.data()), size_(c.size()) {}
 
   const std::uint8_t* data() const { return data_; }
@@ -71,12 +71,12 @@ using TaggedFields = std::vector<RawTaggedField>;
 
 enum class DecodeError : std::uint8_t {
   kNone = 0,
-  kTruncated,        // fewer bytes than the encoding needs
-  kNegativeLength,   // a length below -1 (or -1 where null is not allowed)
-  kLengthOverCap,    // a length or count above the configured cap
-  kBadVarint,        // a varint longer than its type allows
-  kTagOrder,         // tagged fields not in strictly ascending tag order
-  kBadValue,         // a value outside what the field allows
+  kTruncated,       // fewer bytes than the encoding needs
+  kNegativeLength,  // a length below -1 (or -1 where null is not allowed)
+  kLengthOverCap,   // a length or count above the configured cap
+  kBadVarint,       // a varint longer than its type allows
+  kTagOrder,        // tagged fields not in strictly ascending tag order
+  kBadValue,        // a value outside what the field allows
   kUnsupportedVersion,
 };
 

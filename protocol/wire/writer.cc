@@ -4,7 +4,9 @@
 
 namespace kgw {
 
-void Writer::f64(double v) { fixed(std::bit_cast<std::uint64_t>(v)); }
+void Writer::f64(double v) {
+  fixed(std::bit_cast<std::uint64_t>(v));
+}
 
 void Writer::uvarlong(std::uint64_t v) {
   while (v >= 0x80) {

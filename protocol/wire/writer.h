@@ -30,8 +30,12 @@ class Writer {
 
   void uvarint(std::uint32_t v) { uvarlong(v); }
   void uvarlong(std::uint64_t v);
-  void varint(std::int32_t v) { uvarint((static_cast<std::uint32_t>(v) << 1) ^ static_cast<std::uint32_t>(v >> 31)); }
-  void varlong(std::int64_t v) { uvarlong((static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63)); }
+  void varint(std::int32_t v) {
+    uvarint((static_cast<std::uint32_t>(v) << 1) ^ static_cast<std::uint32_t>(v >> 31));
+  }
+  void varlong(std::int64_t v) {
+    uvarlong((static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
+  }
 
   void raw(Bytes b) { out_->insert(out_->end(), b.begin(), b.end()); }
 

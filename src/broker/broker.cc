@@ -46,11 +46,14 @@ Broker::Broker(uv_loop_t* loop, Server& server, Store& store, BrokerServices ser
   server_.set_closed_handler([this](ConnectionId id) { fetch_waiters_->forget_connection(id); });
 }
 
-Broker::~Broker() { stop(); }
+Broker::~Broker() {
+  stop();
+}
 
 ErrorCode fenced_for_version(ErrorCode e, std::int16_t version, std::int16_t first_version) {
-  return e == ErrorCode::kProducerFenced && version < first_version ? ErrorCode::kInvalidProducerEpoch
-                                                                   : e;
+  return e == ErrorCode::kProducerFenced && version < first_version
+             ? ErrorCode::kInvalidProducerEpoch
+             : e;
 }
 
 std::string client_host(const RequestContext& req) {
@@ -58,7 +61,8 @@ std::string client_host(const RequestContext& req) {
   std::string host = req.peer();
   const auto colon = host.rfind(':');
   if (colon != std::string::npos) host.resize(colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   return "/" + host;
 }
 

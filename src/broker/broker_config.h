@@ -27,14 +27,26 @@
 namespace kgw {
 
 enum class ConfigType : std::int8_t {
-  kUnknown = 0, kBoolean = 1, kString = 2, kInt = 3, kShort = 4, kLong = 5, kDouble = 6,
-  kList = 7, kClass = 8, kPassword = 9,
+  kUnknown = 0,
+  kBoolean = 1,
+  kString = 2,
+  kInt = 3,
+  kShort = 4,
+  kLong = 5,
+  kDouble = 6,
+  kList = 7,
+  kClass = 8,
+  kPassword = 9,
 };
 
 // DescribeConfigs config_source values.
 enum class ConfigSource : std::int8_t {
-  kUnknown = 0, kDynamicTopic = 1, kDynamicBroker = 2, kDynamicDefaultBroker = 3,
-  kStaticBroker = 4, kDefault = 5,
+  kUnknown = 0,
+  kDynamicTopic = 1,
+  kDynamicBroker = 2,
+  kDynamicDefaultBroker = 3,
+  kStaticBroker = 4,
+  kDefault = 5,
 };
 
 // A broker config that supplies a topic config's default; the broker value
@@ -128,7 +140,8 @@ class BrokerConfig {
   // Every broker config with the value in force.
   std::vector<ConfigValue> describe_broker() const;
   // Every topic config for a topic with these overrides.
-  std::vector<ConfigValue> describe_topic(const std::map<std::string, std::string>& overrides) const;
+  std::vector<ConfigValue> describe_topic(
+      const std::map<std::string, std::string>& overrides) const;
   // One topic config's value in force.
   std::optional<std::string> topic_value(const std::map<std::string, std::string>& overrides,
                                          std::string_view name) const;

@@ -11,7 +11,9 @@ struct FetchWaiters::Waiter {
   Wake wake;
 };
 
-FetchWaiters::~FetchWaiters() { stop(); }
+FetchWaiters::~FetchWaiters() {
+  stop();
+}
 
 void FetchWaiters::wait(std::uint64_t connection, const std::vector<PartitionKey>& partitions,
                         std::uint32_t timeout_ms, Wake wake) {

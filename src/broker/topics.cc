@@ -74,14 +74,17 @@ void create_topic(Broker& broker, std::string_view name, std::int32_t partitions
     return fail(ErrorCode::kInvalidTopicException, err);
   }
   if (broker.store().find_topic(name) != nullptr) {
-    return fail(ErrorCode::kTopicAlreadyExists, "Topic '" + std::string(name) + "' already exists.");
+    return fail(ErrorCode::kTopicAlreadyExists,
+                "Topic '" + std::string(name) + "' already exists.");
   }
-  if (partitions == -1) partitions = static_cast<std::int32_t>(broker.config().get_long("num.partitions"));
+  if (partitions == -1)
+    partitions = static_cast<std::int32_t>(broker.config().get_long("num.partitions"));
   if (partitions <= 0) {
     return fail(ErrorCode::kInvalidPartitions, "Number of partitions must be larger than 0.");
   }
   if (replication_factor == -1) {
-    replication_factor = static_cast<std::int32_t>(broker.config().get_long("default.replication.factor"));
+    replication_factor =
+        static_cast<std::int32_t>(broker.config().get_long("default.replication.factor"));
   }
   if (replication_factor <= 0) {
     return fail(ErrorCode::kInvalidReplicationFactor, "Replication factor must be larger than 0.");
@@ -110,18 +113,19 @@ void create_topic(Broker& broker, std::string_view name, std::int32_t partitions
   info.configs = std::move(configs);
   Store& store = broker.store();
   std::string topic_name = info.name;
-  store.create_topic(std::move(info), [&store, topic_name, done = std::move(done)](std::string error) {
-    TopicCreation r;
-    if (!error.empty()) {
-      LOG_ERROR("broker", "creating topic %s: %s", topic_name.c_str(), error.c_str());
-      r.error = ErrorCode::kKafkaStorageError;
-      r.message = error;
-    } else {
-      r.topic = store.find_topic(topic_name);
-      LOG_INFO("broker", "created topic %s", topic_name.c_str());
-    }
-    done(std::move(r));
-  });
+  store.create_topic(
+      std::move(info), [&store, topic_name, done = std::move(done)](std::string error) {
+        TopicCreation r;
+        if (!error.empty()) {
+          LOG_ERROR("broker", "creating topic %s: %s", topic_name.c_str(), error.c_str());
+          r.error = ErrorCode::kKafkaStorageError;
+          r.message = error;
+        } else {
+          r.topic = store.find_topic(topic_name);
+          LOG_INFO("broker", "created topic %s", topic_name.c_str());
+        }
+        done(std::move(r));
+      });
 }
 
 }  // namespace kgw

@@ -6,11 +6,16 @@ namespace kgw {
 
 const char* group_state_name(GroupState s) {
   switch (s) {
-    case GroupState::kEmpty: return "Empty";
-    case GroupState::kPreparingRebalance: return "PreparingRebalance";
-    case GroupState::kCompletingRebalance: return "CompletingRebalance";
-    case GroupState::kStable: return "Stable";
-    case GroupState::kDead: return "Dead";
+    case GroupState::kEmpty:
+      return "Empty";
+    case GroupState::kPreparingRebalance:
+      return "PreparingRebalance";
+    case GroupState::kCompletingRebalance:
+      return "CompletingRebalance";
+    case GroupState::kStable:
+      return "Stable";
+    case GroupState::kDead:
+      return "Dead";
   }
   return "Unknown";
 }
@@ -42,7 +47,8 @@ bool Group::supports_protocols(
   if (protocol_type != type) return false;
   for (const auto& [name, metadata] : protocols) {
     auto it = protocol_support_.find(name);
-    if (it != protocol_support_.end() && it->second == static_cast<int>(members.size())) return true;
+    if (it != protocol_support_.end() && it->second == static_cast<int>(members.size()))
+      return true;
   }
   return false;
 }
@@ -60,7 +66,8 @@ std::string Group::select_protocol() const {
     for (const auto& protocol : m.protocols) {
       const std::string& name = protocol.first;
       if (std::find(candidates.begin(), candidates.end(), name) == candidates.end()) continue;
-      auto v = std::find_if(votes.begin(), votes.end(), [&](const auto& p) { return p.first == name; });
+      auto v =
+          std::find_if(votes.begin(), votes.end(), [&](const auto& p) { return p.first == name; });
       if (v == votes.end()) {
         votes.emplace_back(name, 1);
       } else {

@@ -90,7 +90,8 @@ using TopicPartitionKey = std::pair<std::string, std::int32_t>;
 
 class Group {
  public:
-  Group(std::string id, std::uint64_t incarnation) : id_(std::move(id)), incarnation_(incarnation) {}
+  Group(std::string id, std::uint64_t incarnation)
+      : id_(std::move(id)), incarnation_(incarnation) {}
 
   const std::string& id() const { return id_; }
   // Tells timers and storage completions of a deleted group from a later
@@ -137,7 +138,9 @@ class Group {
   bool is(GroupState s) const { return state == s; }
   bool has(const std::string& member_id) const { return members.count(member_id) != 0; }
   bool is_leader(const std::string& member_id) const { return leader_id == member_id; }
-  bool is_pending(const std::string& member_id) const { return pending_members.count(member_id) != 0; }
+  bool is_pending(const std::string& member_id) const {
+    return pending_members.count(member_id) != 0;
+  }
   bool all_members_joined() const {
     return static_cast<int>(members.size()) == members_awaiting_join && pending_members.empty();
   }

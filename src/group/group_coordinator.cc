@@ -19,8 +19,7 @@ namespace {
 constexpr ErrorCode kStorageFailure = ErrorCode::kCoordinatorNotAvailable;
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
@@ -53,7 +52,9 @@ GroupCoordinator::GroupCoordinator(uv_loop_t* loop, OffsetsStore& store,
                                    GroupCoordinatorConfig config)
     : store_(store), config_(config), timers_(loop) {}
 
-GroupCoordinator::~GroupCoordinator() { stop(); }
+GroupCoordinator::~GroupCoordinator() {
+  stop();
+}
 
 std::int64_t GroupCoordinator::wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -210,9 +211,8 @@ std::string GroupCoordinator::new_member_id(const std::string& client_id,
   const std::uint64_t a = rng()();
   const std::uint64_t b = rng()();
   char uuid[40];
-  std::snprintf(uuid, sizeof uuid, "%08x-%04x-4%03x-%04x-%012llx",
-                static_cast<unsigned>(a >> 32), static_cast<unsigned>((a >> 16) & 0xffff),
-                static_cast<unsigned>(a & 0x0fff),
+  std::snprintf(uuid, sizeof uuid, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0x0fff),
                 static_cast<unsigned>(((b >> 48) & 0x3fff) | 0x8000),
                 static_cast<unsigned long long>(b & 0xffffffffffffULL));
   return (instance_id ? *instance_id : client_id) + "-" + uuid;
@@ -336,8 +336,8 @@ void GroupCoordinator::update_member_and_rebalance(Group& g, GroupMember& m, Joi
   // client gave up on that one): answer the older one so that its
   // connection is not held up behind it.
   if (older) older(join_error(ErrorCode::kRebalanceInProgress, m.id));
-  maybe_prepare_rebalance(g, reason + " " + m.id +
-                                 (args.reason.empty() ? "" : "; client reason: " + args.reason));
+  maybe_prepare_rebalance(
+      g, reason + " " + m.id + (args.reason.empty() ? "" : "; client reason: " + args.reason));
 }
 
 void GroupCoordinator::update_static_member_and_rebalance(Group& g, JoinArgs& args,
@@ -407,8 +407,8 @@ void GroupCoordinator::update_static_member_and_rebalance(Group& g, JoinArgs& ar
     case GroupState::kEmpty:
     case GroupState::kDead: {
       // Not reachable: static members exist only while the group has members.
-      JoinCallback cb = g.update_member(m, m.protocols, m.rebalance_timeout_ms,
-                                        m.session_timeout_ms, nullptr);
+      JoinCallback cb =
+          g.update_member(m, m.protocols, m.rebalance_timeout_ms, m.session_timeout_ms, nullptr);
       if (cb) cb(join_error(ErrorCode::kUnknownMemberId, new_id));
       return;
     }
@@ -557,14 +557,14 @@ void GroupCoordinator::complete_join(Group& g) {
   }
   // Members that never send SyncGroup are removed after the rebalance
   // timeout, and the group rebalances without them.
-  g.sync_timer = timers_.schedule(static_cast<std::uint64_t>(g.rebalance_timeout_ms()),
-                                  [this, gid = g.id(), inc = g.incarnation(),
-                                   generation = g.generation_id] {
-                                    Group* grp = find(gid, inc);
-                                    if (grp == nullptr) return;
-                                    grp->sync_timer = 0;
-                                    if (grp->generation_id == generation) on_sync_deadline(*grp);
-                                  });
+  g.sync_timer =
+      timers_.schedule(static_cast<std::uint64_t>(g.rebalance_timeout_ms()),
+                       [this, gid = g.id(), inc = g.incarnation(), generation = g.generation_id] {
+                         Group* grp = find(gid, inc);
+                         if (grp == nullptr) return;
+                         grp->sync_timer = 0;
+                         if (grp->generation_id == generation) on_sync_deadline(*grp);
+                       });
 }
 
 void GroupCoordinator::init_next_generation(Group& g) {
@@ -808,11 +808,11 @@ LeaveResult GroupCoordinator::leave(const std::string& group_id,
 void GroupCoordinator::schedule_heartbeat(Group& g, GroupMember& m, std::int32_t timeout) {
   timers_.cancel(m.heartbeat_timer);
   if (timeout < 0) timeout = m.session_timeout_ms;
-  m.heartbeat_timer = timers_.schedule(
-      static_cast<std::uint64_t>(std::max(timeout, 0)),
-      [this, gid = g.id(), inc = g.incarnation(), mid = m.id] {
-        if (Group* grp = find(gid, inc)) on_heartbeat_deadline(*grp, mid);
-      });
+  m.heartbeat_timer = timers_.schedule(static_cast<std::uint64_t>(std::max(timeout, 0)),
+                                       [this, gid = g.id(), inc = g.incarnation(), mid = m.id] {
+                                         if (Group* grp = find(gid, inc))
+                                           on_heartbeat_deadline(*grp, mid);
+                                       });
 }
 
 void GroupCoordinator::on_heartbeat_deadline(Group& g, const std::string& member_id) {
@@ -830,16 +830,16 @@ void GroupCoordinator::on_heartbeat_deadline(Group& g, const std::string& member
 
 void GroupCoordinator::schedule_pending_member(Group& g, const std::string& member_id,
                                                std::int32_t timeout_ms) {
-  g.pending_member_timers[member_id] = timers_.schedule(
-      static_cast<std::uint64_t>(std::max(timeout_ms, 0)),
-      [this, gid = g.id(), inc = g.incarnation(), member_id] {
-        Group* grp = find(gid, inc);
-        if (grp == nullptr || !grp->is_pending(member_id)) return;
-        grp->pending_member_timers.erase(member_id);
-        LOG_DEBUG("group", "group %s: pending member %s never joined; forgotten",
-                  gid.c_str(), member_id.c_str());
-        remove_pending_member(*grp, member_id);
-      });
+  g.pending_member_timers[member_id] =
+      timers_.schedule(static_cast<std::uint64_t>(std::max(timeout_ms, 0)),
+                       [this, gid = g.id(), inc = g.incarnation(), member_id] {
+                         Group* grp = find(gid, inc);
+                         if (grp == nullptr || !grp->is_pending(member_id)) return;
+                         grp->pending_member_timers.erase(member_id);
+                         LOG_DEBUG("group", "group %s: pending member %s never joined; forgotten",
+                                   gid.c_str(), member_id.c_str());
+                         remove_pending_member(*grp, member_id);
+                       });
 }
 
 void GroupCoordinator::remove_pending_member(Group& g, const std::string& member_id) {
@@ -982,8 +982,8 @@ void GroupCoordinator::commit_txn_offsets(TxnCommitArgs args,
   const std::size_t n = args.partitions.size();
   Group* g = find(args.group_id);
   if (g == nullptr) g = &create(args.group_id);
-  if (auto e = validate_commit(*g, args.generation_id, args.member_id, args.group_instance_id,
-                               true)) {
+  if (auto e =
+          validate_commit(*g, args.generation_id, args.member_id, args.group_instance_id, true)) {
     return done(std::vector<ErrorCode>(n, *e));
   }
   const std::int64_t now = wall_ms();
@@ -1058,8 +1058,8 @@ FetchOffsetsResult GroupCoordinator::fetch_offsets(
       const ErrorCode e = require_stable && g->has_pending_txn_offset(key)
                               ? ErrorCode::kUnstableOffsetCommit
                               : ErrorCode::kNone;
-      result.partitions.push_back(FetchedOffset{key.first, key.second, o.offset, o.leader_epoch,
-                                                o.metadata, e});
+      result.partitions.push_back(
+          FetchedOffset{key.first, key.second, o.offset, o.leader_epoch, o.metadata, e});
     }
     return result;
   }
@@ -1245,8 +1245,8 @@ std::vector<GroupListing> GroupCoordinator::list(const std::vector<std::string>&
   std::vector<GroupListing> out;
   for (const auto& [gid, g] : groups_) {
     const char* state = group_state_name(g->state);
-    if (!states.empty() &&
-        std::none_of(states.begin(), states.end(), [&](const std::string& s) { return iequals(s, state); })) {
+    if (!states.empty() && std::none_of(states.begin(), states.end(),
+                                        [&](const std::string& s) { return iequals(s, state); })) {
       continue;
     }
     out.push_back(GroupListing{gid, g->protocol_type.value_or(""), state});

@@ -88,9 +88,10 @@ AppendCheck ProducerStateManager::check_append(const Uuid& topic, std::int32_t p
 
     // A retry of a batch already written: Kafka answers with where it went.
     if (e != nullptr && e->epoch == h.producer_epoch) {
-      auto dup = std::find_if(e->batches.begin(), e->batches.end(), [&](const ProducerBatchRecord& b) {
-        return b.first_seq == h.base_sequence && b.last_seq == last_seq;
-      });
+      auto dup =
+          std::find_if(e->batches.begin(), e->batches.end(), [&](const ProducerBatchRecord& b) {
+            return b.first_seq == h.base_sequence && b.last_seq == last_seq;
+          });
       if (dup != e->batches.end()) {
         ++duplicates;
         if (!first_duplicate) first_duplicate = dup->first_offset;
@@ -110,16 +111,16 @@ AppendCheck ProducerStateManager::check_append(const Uuid& topic, std::int32_t p
         if (h.base_sequence != 0) {
           out.error = ErrorCode::kOutOfOrderSequenceNumber;
           out.message = "Invalid sequence number " + std::to_string(h.base_sequence) +
-                        " for the new epoch " + std::to_string(h.producer_epoch) +
-                        " of producer " + std::to_string(pid) + ": expected 0";
+                        " for the new epoch " + std::to_string(h.producer_epoch) + " of producer " +
+                        std::to_string(pid) + ": expected 0";
           return out;
         }
       } else {
         const std::int32_t current = e->batches.empty() ? -1 : e->batches.back().last_seq;
         if (!in_sequence(current, h.base_sequence)) {
           out.error = ErrorCode::kOutOfOrderSequenceNumber;
-          out.message = "Out of order sequence number for producer " + std::to_string(pid) +
-                        ": " + std::to_string(h.base_sequence) + " (incoming seq. number), " +
+          out.message = "Out of order sequence number for producer " + std::to_string(pid) + ": " +
+                        std::to_string(h.base_sequence) + " (incoming seq. number), " +
                         std::to_string(current) + " (current end sequence number)";
           return out;
         }
@@ -176,8 +177,8 @@ std::vector<RecordWrite> ProducerStateManager::on_marker(
   if (e.txn_first_offset >= 0) {
     if (!commit) {
       part.aborted[{marker_offset, producer_id}] = e.txn_first_offset;
-      writes.push_back(ProducerStore::put_aborted(topic, partition, producer_id,
-                                                  e.txn_first_offset, marker_offset));
+      writes.push_back(ProducerStore::put_aborted(topic, partition, producer_id, e.txn_first_offset,
+                                                  marker_offset));
     }
     part.open.erase(e.txn_first_offset);
     e.txn_first_offset = -1;
@@ -270,7 +271,8 @@ std::vector<AbortedTransaction> ProducerStateManager::aborted(const Uuid& topic,
   if (p == partitions_.end()) return out;
   for (auto it = p->second.aborted.lower_bound({from, INT64_MIN}); it != p->second.aborted.end();
        ++it) {
-    if (it->second < to) out.push_back(AbortedTransaction{it->first.second, it->second, it->first.first});
+    if (it->second < to)
+      out.push_back(AbortedTransaction{it->first.second, it->second, it->first.first});
   }
   std::sort(out.begin(), out.end(), [](const AbortedTransaction& a, const AbortedTransaction& b) {
     return a.first_offset < b.first_offset;

@@ -29,14 +29,22 @@ bool has_partition(const TransactionRecord& r, const std::string& topic, std::in
 
 const char* txn_state_name(TxnState s) {
   switch (s) {
-    case TxnState::kEmpty: return "Empty";
-    case TxnState::kOngoing: return "Ongoing";
-    case TxnState::kPrepareCommit: return "PrepareCommit";
-    case TxnState::kPrepareAbort: return "PrepareAbort";
-    case TxnState::kCompleteCommit: return "CompleteCommit";
-    case TxnState::kCompleteAbort: return "CompleteAbort";
-    case TxnState::kDead: return "Dead";
-    case TxnState::kPrepareEpochFence: return "PrepareEpochFence";
+    case TxnState::kEmpty:
+      return "Empty";
+    case TxnState::kOngoing:
+      return "Ongoing";
+    case TxnState::kPrepareCommit:
+      return "PrepareCommit";
+    case TxnState::kPrepareAbort:
+      return "PrepareAbort";
+    case TxnState::kCompleteCommit:
+      return "CompleteCommit";
+    case TxnState::kCompleteAbort:
+      return "CompleteAbort";
+    case TxnState::kDead:
+      return "Dead";
+    case TxnState::kPrepareEpochFence:
+      return "PrepareEpochFence";
   }
   return "Unknown";
 }
@@ -60,7 +68,9 @@ TransactionCoordinator::TransactionCoordinator(uv_loop_t* loop, ProducerStore& r
       config_(config),
       timers_(loop) {}
 
-TransactionCoordinator::~TransactionCoordinator() { stop(); }
+TransactionCoordinator::~TransactionCoordinator() {
+  stop();
+}
 
 std::int64_t TransactionCoordinator::wall_ms() const {
   if (config_.clock) return config_.clock();
@@ -158,7 +168,8 @@ void TransactionCoordinator::start() {
         LOG_INFO("txn", "transactional id %s: completing the %s that was prepared before restart",
                  id.c_str(), commit ? "commit" : "abort");
         t->busy = true;
-        complete(id, commit, [](ErrorCode) {}, true);
+        complete(
+            id, commit, [](ErrorCode) {}, true);
         break;
       }
       default:
@@ -253,7 +264,8 @@ void TransactionCoordinator::init_producer_id(const std::optional<std::string>& 
     // Idempotent only: always a fresh producer id (Kafka ignores the
     // expected id and epoch here).
     return allocate_producer_id([done = std::move(done)](std::int64_t id, ErrorCode e) {
-      done(ProducerIdAndEpoch{e, e == ErrorCode::kNone ? id : -1, e == ErrorCode::kNone ? std::int16_t{0} : kNoEpoch});
+      done(ProducerIdAndEpoch{e, e == ErrorCode::kNone ? id : -1,
+                              e == ErrorCode::kNone ? std::int16_t{0} : kNoEpoch});
     });
   }
   const std::string id = *transactional_id;
@@ -264,37 +276,37 @@ void TransactionCoordinator::init_producer_id(const std::optional<std::string>& 
   Txn* t = find(id);
   if (t == nullptr) {
     // A new transactional id: its producer id, then epoch 0.
-    return allocate_producer_id([this, id, timeout_ms, done = std::move(done)](std::int64_t pid,
-                                                                               ErrorCode e) {
-      if (e != ErrorCode::kNone) return done(ProducerIdAndEpoch{e, -1, kNoEpoch});
-      if (find(id) != nullptr) {
-        // Another InitProducerId for the same id got there first.
-        return done(ProducerIdAndEpoch{ErrorCode::kConcurrentTransactions, -1, kNoEpoch});
-      }
-      auto fresh = std::make_unique<Txn>();
-      fresh->rec.transactional_id = id;
-      fresh->rec.producer_id = pid;
-      fresh->busy = true;
-      txns_[id] = std::move(fresh);
-      TransactionRecord next;
-      next.transactional_id = id;
-      next.producer_id = pid;
-      next.epoch = 0;
-      next.last_epoch = kNoEpoch;
-      next.timeout_ms = timeout_ms;
-      next.state = static_cast<std::int8_t>(TxnState::kEmpty);
-      persist(id, next, [this, id, pid, done](const std::string& error) {
-        Txn* tt = find(id);
-        if (!error.empty()) {
-          txns_.erase(id);
-          return done(ProducerIdAndEpoch{kStorageFailure, -1, kNoEpoch});
-        }
-        tt->busy = false;
-        LOG_INFO("txn", "transactional id %s: producer id %lld epoch 0", id.c_str(),
-                 static_cast<long long>(pid));
-        done(ProducerIdAndEpoch{ErrorCode::kNone, pid, 0});
-      });
-    });
+    return allocate_producer_id(
+        [this, id, timeout_ms, done = std::move(done)](std::int64_t pid, ErrorCode e) {
+          if (e != ErrorCode::kNone) return done(ProducerIdAndEpoch{e, -1, kNoEpoch});
+          if (find(id) != nullptr) {
+            // Another InitProducerId for the same id got there first.
+            return done(ProducerIdAndEpoch{ErrorCode::kConcurrentTransactions, -1, kNoEpoch});
+          }
+          auto fresh = std::make_unique<Txn>();
+          fresh->rec.transactional_id = id;
+          fresh->rec.producer_id = pid;
+          fresh->busy = true;
+          txns_[id] = std::move(fresh);
+          TransactionRecord next;
+          next.transactional_id = id;
+          next.producer_id = pid;
+          next.epoch = 0;
+          next.last_epoch = kNoEpoch;
+          next.timeout_ms = timeout_ms;
+          next.state = static_cast<std::int8_t>(TxnState::kEmpty);
+          persist(id, next, [this, id, pid, done](const std::string& error) {
+            Txn* tt = find(id);
+            if (!error.empty()) {
+              txns_.erase(id);
+              return done(ProducerIdAndEpoch{kStorageFailure, -1, kNoEpoch});
+            }
+            tt->busy = false;
+            LOG_INFO("txn", "transactional id %s: producer id %lld epoch 0", id.c_str(),
+                     static_cast<long long>(pid));
+            done(ProducerIdAndEpoch{ErrorCode::kNone, pid, 0});
+          });
+        });
   }
   if (t->busy) return done(ProducerIdAndEpoch{ErrorCode::kConcurrentTransactions, -1, kNoEpoch});
   const bool expected = expected_producer_id >= 0;
@@ -413,11 +425,14 @@ void TransactionCoordinator::add_partitions(
                   [&](const auto& p) { return has_partition(t->rec, p.first, p.second); })) {
     return done(ErrorCode::kNone);
   }
-  extend(transactional_id, *t, [&partitions](TransactionRecord& next) {
-    for (auto& p : partitions) {
-      if (!has_partition(next, p.first, p.second)) next.partitions.push_back(std::move(p));
-    }
-  }, std::move(done));
+  extend(
+      transactional_id, *t,
+      [&partitions](TransactionRecord& next) {
+        for (auto& p : partitions) {
+          if (!has_partition(next, p.first, p.second)) next.partitions.push_back(std::move(p));
+        }
+      },
+      std::move(done));
 }
 
 ErrorCode TransactionCoordinator::verify_partitions(
@@ -451,16 +466,18 @@ void TransactionCoordinator::add_offsets(const std::string& transactional_id,
   const bool has_group =
       std::find(t->rec.groups.begin(), t->rec.groups.end(), group_id) != t->rec.groups.end();
   if (s == TxnState::kOngoing && has_group) return done(ErrorCode::kNone);
-  extend(transactional_id, *t, [&group_id](TransactionRecord& next) {
-    if (std::find(next.groups.begin(), next.groups.end(), group_id) == next.groups.end()) {
-      next.groups.push_back(group_id);
-    }
-  }, std::move(done));
+  extend(
+      transactional_id, *t,
+      [&group_id](TransactionRecord& next) {
+        if (std::find(next.groups.begin(), next.groups.end(), group_id) == next.groups.end()) {
+          next.groups.push_back(group_id);
+        }
+      },
+      std::move(done));
 }
 
 ErrorCode TransactionCoordinator::check_offset_commit(const std::string& transactional_id,
-                                                      std::int64_t producer_id,
-                                                      std::int16_t epoch,
+                                                      std::int64_t producer_id, std::int16_t epoch,
                                                       const std::string& group_id) const {
   const Txn* t = find(transactional_id);
   if (t == nullptr || t->rec.producer_id != producer_id) {
@@ -490,8 +507,8 @@ ErrorCode TransactionCoordinator::check_produce(std::int64_t producer_id, std::i
 
 // --- EndTxn ----------------------------------------------------------------
 
-void TransactionCoordinator::end_txn(const std::string& transactional_id,
-                                     std::int64_t producer_id, std::int16_t epoch, bool commit,
+void TransactionCoordinator::end_txn(const std::string& transactional_id, std::int64_t producer_id,
+                                     std::int16_t epoch, bool commit,
                                      std::function<void(ErrorCode)> done) {
   if (transactional_id.empty()) return done(ErrorCode::kInvalidRequest);
   Txn* t = find(transactional_id);
@@ -520,7 +537,8 @@ void TransactionCoordinator::end_txn(const std::string& transactional_id,
   timers_.cancel(t->timer);
   t->timer = 0;
   TransactionRecord next = t->rec;
-  next.state = static_cast<std::int8_t>(commit ? TxnState::kPrepareCommit : TxnState::kPrepareAbort);
+  next.state =
+      static_cast<std::int8_t>(commit ? TxnState::kPrepareCommit : TxnState::kPrepareAbort);
   persist(transactional_id, std::move(next),
           [this, transactional_id, commit, done = std::move(done)](const std::string& error) {
             Txn* tt = find(transactional_id);
@@ -568,7 +586,8 @@ void TransactionCoordinator::complete(const std::string& id, bool commit,
         done(ErrorCode::kNone);
       });
     };
-    for (const auto& g : rec.groups) groups_.complete_txn_offsets(g, rec.producer_id, commit, finish);
+    for (const auto& g : rec.groups)
+      groups_.complete_txn_offsets(g, rec.producer_id, commit, finish);
     finish("");
   });
 }
@@ -612,8 +631,9 @@ void TransactionCoordinator::write_markers(const TransactionRecord& rec, bool co
     ++*remaining;
     std::vector<std::vector<std::uint8_t>> batches;
     batches.push_back(std::move(batch));
-    store_.append(topic->id, partition, std::move(batches),
-                  [one_done](AppendResult r) { one_done(r.error); }, std::move(writes));
+    store_.append(
+        topic->id, partition, std::move(batches), [one_done](AppendResult r) { one_done(r.error); },
+        std::move(writes));
   }
   one_done("");
 }
@@ -639,12 +659,12 @@ void TransactionCoordinator::on_timeout(const std::string& id, std::int64_t prod
     return;
   }
   if (t->busy) {  // a transition is running: look again shortly
-    t->timer = timers_.schedule(100, [this, id, producer_id, epoch] {
-      on_timeout(id, producer_id, epoch);
-    });
+    t->timer = timers_.schedule(
+        100, [this, id, producer_id, epoch] { on_timeout(id, producer_id, epoch); });
     return;
   }
-  LOG_INFO("txn", "transactional id %s: transaction open longer than its timeout (%d ms); "
+  LOG_INFO("txn",
+           "transactional id %s: transaction open longer than its timeout (%d ms); "
            "fencing producer %lld epoch %d and aborting",
            id.c_str(), t->rec.timeout_ms, static_cast<long long>(producer_id), epoch);
   fence_and_abort(id, [](ErrorCode) {});
@@ -709,8 +729,8 @@ std::vector<TransactionDescription> TransactionCoordinator::list(
     if (!states.empty() && std::find(states.begin(), states.end(), state(*t)) == states.end()) {
       continue;
     }
-    if (!producer_ids.empty() &&
-        std::find(producer_ids.begin(), producer_ids.end(), t->rec.producer_id) == producer_ids.end()) {
+    if (!producer_ids.empty() && std::find(producer_ids.begin(), producer_ids.end(),
+                                           t->rec.producer_id) == producer_ids.end()) {
       continue;
     }
     if (duration_ms >= 0 &&

@@ -125,17 +125,17 @@ class TransactionCoordinator {
   using Done = std::function<void(ProducerIdAndEpoch)>;
   // transactional_id nullopt: an idempotent producer (a new id, epoch 0).
   // expected_* (InitProducerId v3+, KIP-360): -1 when not given.
-  void init_producer_id(const std::optional<std::string>& transactional_id,
-                        std::int32_t timeout_ms, std::int64_t expected_producer_id,
-                        std::int16_t expected_epoch, Done done);
+  void init_producer_id(const std::optional<std::string>& transactional_id, std::int32_t timeout_ms,
+                        std::int64_t expected_producer_id, std::int16_t expected_epoch, Done done);
   // `partitions` exist; the answer applies to all of them.
   void add_partitions(const std::string& transactional_id, std::int64_t producer_id,
-                      std::int16_t epoch, std::vector<std::pair<std::string, std::int32_t>> partitions,
+                      std::int16_t epoch,
+                      std::vector<std::pair<std::string, std::int32_t>> partitions,
                       std::function<void(ErrorCode)> done);
   // AddPartitionsToTxn v4+ verify_only: are they all in the open transaction?
-  ErrorCode verify_partitions(const std::string& transactional_id, std::int64_t producer_id,
-                              std::int16_t epoch,
-                              const std::vector<std::pair<std::string, std::int32_t>>& partitions) const;
+  ErrorCode verify_partitions(
+      const std::string& transactional_id, std::int64_t producer_id, std::int16_t epoch,
+      const std::vector<std::pair<std::string, std::int32_t>>& partitions) const;
   void add_offsets(const std::string& transactional_id, std::int64_t producer_id,
                    std::int16_t epoch, const std::string& group_id,
                    std::function<void(ErrorCode)> done);

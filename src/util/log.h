@@ -24,11 +24,11 @@ bool parse_log_level(std::string_view text, LogLevel& out);
 void log_line(LogLevel level, const char* component, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define KGW_LOG(level, component, ...)                                        \
-  do {                                                                        \
-    if (static_cast<int>(level) <= static_cast<int>(::kgw::log_level())) {    \
-      ::kgw::log_line(level, component, __VA_ARGS__);                         \
-    }                                                                         \
+#define KGW_LOG(level, component, ...)                                     \
+  do {                                                                     \
+    if (static_cast<int>(level) <= static_cast<int>(::kgw::log_level())) { \
+      ::kgw::log_line(level, component, __VA_ARGS__);                      \
+    }                                                                      \
   } while (0)
 #define LOG_ERROR(component, ...) KGW_LOG(::kgw::LogLevel::kError, component, __VA_ARGS__)
 #define LOG_WARN(component, ...) KGW_LOG(::kgw::LogLevel::kWarn, component, __VA_ARGS__)

@@ -107,10 +107,10 @@ bool roundtrip_frame(const Frame& f, std::string& why) {
   }
   bool ok = false;
   switch (f.api_key) {
-#define X(Req, Resp)                                                                     \
-  case Req::api_key:                                                                     \
-    ok = f.request ? roundtrip_body<Req>(r, f.api_version, w, why)                       \
-                   : roundtrip_body<Resp>(r, f.api_version, w, why);                     \
+#define X(Req, Resp)                                                 \
+  case Req::api_key:                                                 \
+    ok = f.request ? roundtrip_body<Req>(r, f.api_version, w, why)   \
+                   : roundtrip_body<Resp>(r, f.api_version, w, why); \
     break;
     KGW_FOR_EACH_API(X)
 #undef X
@@ -143,15 +143,15 @@ TEST_CASE("frames captured from real clients decode and re-encode byte for byte"
     std::string why;
     const bool ok = roundtrip_frame(f, why);
     const std::string where = f.file + ":" + std::to_string(f.line) + " " + api->name + " v" +
-                              std::to_string(f.api_version) + (f.request ? " request" : " response");
+                              std::to_string(f.api_version) +
+                              (f.request ? " request" : " response");
     if (!ok) FAIL_CHECK(where << ": " << why);
     ++checked;
     covered[std::string(api->name) + " v" + std::to_string(f.api_version) +
             (f.request ? " request" : " response")]++;
   }
   MESSAGE("checked ", checked, " frames (", covered.size(), " api/version/direction pairs), ",
-          unsupported,
-          " frames of APIs outside our schema");
+          unsupported, " frames of APIs outside our schema");
   CHECK(covered.size() > 20);
 }
 

@@ -75,9 +75,8 @@ struct World {
     producers = std::make_unique<ProducerStateManager>(*producer_records);
     txns = std::make_unique<TransactionCoordinator>(&loop, *producer_records, *store, *producers,
                                                     *groups, TransactionCoordinatorConfig{});
-    server = std::make_unique<Server>(&loop, ServerOptions{}, [this](InboundFrame&& f) {
-      broker->on_frame(std::move(f));
-    });
+    server = std::make_unique<Server>(&loop, ServerOptions{},
+                                      [this](InboundFrame&& f) { broker->on_frame(std::move(f)); });
     BrokerIdentity identity;
     identity.cluster_id = "fuzz";
     broker = std::make_unique<Broker>(&loop, *server, *store,

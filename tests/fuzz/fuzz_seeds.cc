@@ -67,7 +67,8 @@ std::vector<std::uint8_t> batch(kgw::CompressionCodec codec, int records, bool h
   o.codec = codec;
   kgw::RecordBatchBuilder b(o);
   const std::string key = "key", value = "a value that compresses, a value that compresses";
-  const kgw::RecordHeader hs[] = {{"h1", kgw::Bytes(reinterpret_cast<const std::uint8_t*>("v1"), 2)}};
+  const kgw::RecordHeader hs[] = {
+      {"h1", kgw::Bytes(reinterpret_cast<const std::uint8_t*>("v1"), 2)}};
   for (int i = 0; i < records; ++i) {
     b.add(1'700'000'000'000 + i,
           kgw::Bytes(reinterpret_cast<const std::uint8_t*>(key.data()), key.size()),
@@ -124,8 +125,8 @@ int main(int argc, char** argv) {
     write(rb, std::string("batch-") + kgw::codec_name(codec), batch(codec, 3, false));
     write(rb, std::string("batch-headers-") + kgw::codec_name(codec), batch(codec, 2, true));
     std::vector<std::uint8_t> packed{static_cast<std::uint8_t>(c)};
-    kgw::compress(codec, kgw::Bytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()),
-                  packed);
+    kgw::compress(
+        codec, kgw::Bytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), packed);
     write(dc, std::string("text-") + kgw::codec_name(codec), packed);
   }
   {

@@ -117,7 +117,7 @@ TEST_CASE("TimerQueue fires in deadline order, honours cancel, allows re-entry")
     });
     q.schedule(5, [&] { fired.push_back(1); });
     q.cancel(cancelled);
-    q.cancel(12345);  // unknown: no effect
+    q.cancel(12345);                                   // unknown: no effect
     while (q.size() != 0) uv_run(&loop, UV_RUN_ONCE);  // each call fires what is due
     CHECK(fired == std::vector<int>{1, 2, 4, 3});
     q.stop();
@@ -186,12 +186,12 @@ TEST_CASE("offsets store persists groups and offsets across a reopen") {
   f.open();
   std::vector<GroupRecord> groups;
   std::vector<std::string> offsets;
-  REQUIRE(f.offsets->load([&](GroupRecord r) { groups.push_back(std::move(r)); },
-                          [&](const std::string& gid, const std::string& t, std::int32_t p,
-                              CommittedOffset o) {
-                            offsets.push_back(gid + "/" + t + "/" + std::to_string(p) + "=" +
-                                              std::to_string(o.offset));
-                          }) == "");
+  REQUIRE(f.offsets->load(
+              [&](GroupRecord r) { groups.push_back(std::move(r)); },
+              [&](const std::string& gid, const std::string& t, std::int32_t p, CommittedOffset o) {
+                offsets.push_back(gid + "/" + t + "/" + std::to_string(p) + "=" +
+                                  std::to_string(o.offset));
+              }) == "");
   REQUIRE(groups.size() == 1);
   CHECK(groups[0] == g);
   CHECK(offsets == std::vector<std::string>{"group/t/1=13", "group-a/t/0=10", "group-b/t/1=12"});
@@ -230,13 +230,19 @@ TEST_CASE("coordinator: a member that never sends SyncGroup is removed") {
   f.run_until([&] { return gc.describe("g").state == "PreparingRebalance"; });
   gc.join(join_args("g", leader), collect);
   f.run_until([&] { return joins.size() == 3; });
-  const std::string follower = joins[1].member_id == leader ? joins[2].member_id : joins[1].member_id;
+  const std::string follower =
+      joins[1].member_id == leader ? joins[2].member_id : joins[1].member_id;
   CHECK(joins[1].generation_id == 2);
   CHECK(joins[2].generation_id == 2);
   // Only the leader syncs; the follower stays silent past the rebalance
   // timeout (200 ms) and is removed, so the group rebalances without it.
   leader_sync.reset();
-  gc.sync(SyncArgs{"g", 2, leader, std::nullopt, std::nullopt, std::nullopt,
+  gc.sync(SyncArgs{"g",
+                   2,
+                   leader,
+                   std::nullopt,
+                   std::nullopt,
+                   std::nullopt,
                    {{leader, "L2"}, {follower, "F2"}}},
           [&](SyncResult r) { leader_sync = std::move(r); });
   f.run_until([&] { return leader_sync.has_value(); });

@@ -10,7 +10,6 @@
 #include "all_messages.h"
 #include "api_table.h"
 
-
 namespace kgw {
 namespace {
 
@@ -73,25 +72,25 @@ void roundtrip_all_versions() {
   }
 }
 
-TEST_CASE("every api and version round-trips") {
-#define X(Req, Resp)                         \
-  SUBCASE(Req::api_name) {                   \
-    roundtrip_all_versions<Req>();           \
-    roundtrip_all_versions<Resp>();          \
+TEST_CASE("every api and version round-trips"){
+#define X(Req, Resp)                \
+  SUBCASE(Req::api_name) {          \
+    roundtrip_all_versions<Req>();  \
+    roundtrip_all_versions<Resp>(); \
   }
-  KGW_FOR_EACH_API(X)
+    KGW_FOR_EACH_API(X)
 #undef X
 }
 
 TEST_CASE("api table lists every generated message") {
   std::size_t n = 0;
-#define X(Req, Resp)                                            \
-  {                                                             \
-    const ApiInfo* info = find_api(Req::api_key);               \
-    REQUIRE(info != nullptr);                                   \
-    CHECK(info->min_version == Req::min_version);               \
-    CHECK(info->max_version == Resp::max_version);              \
-    ++n;                                                        \
+#define X(Req, Resp)                               \
+  {                                                \
+    const ApiInfo* info = find_api(Req::api_key);  \
+    REQUIRE(info != nullptr);                      \
+    CHECK(info->min_version == Req::min_version);  \
+    CHECK(info->max_version == Resp::max_version); \
+    ++n;                                           \
   }
   KGW_FOR_EACH_API(X)
 #undef X

@@ -28,9 +28,12 @@ class TestFiller {
   T integer() {
     // Mix small, negative and extreme values: varint and sign paths matter.
     switch (next() % 4) {
-      case 0: return static_cast<T>(next() % 5);
-      case 1: return static_cast<T>(-static_cast<std::int64_t>(next() % 3) - 1);
-      default: return static_cast<T>(next());
+      case 0:
+        return static_cast<T>(next() % 5);
+      case 1:
+        return static_cast<T>(-static_cast<std::int64_t>(next() % 3) - 1);
+      default:
+        return static_cast<T>(next());
     }
   }
   bool boolean() { return (next() & 1) != 0; }
@@ -57,7 +60,8 @@ class TestFiller {
   }
   // Sometimes one unknown tag, numbered above any tag the schemas use.
   void unknown_tags(TaggedFields& tags) {
-    if (next() % 3 == 0) tags.push_back(RawTaggedField{1000 + static_cast<std::uint32_t>(next() % 50), bytes()});
+    if (next() % 3 == 0)
+      tags.push_back(RawTaggedField{1000 + static_cast<std::uint32_t>(next() % 50), bytes()});
   }
 
  private:

@@ -44,7 +44,15 @@ TEST_CASE("fixed-width integers are big-endian") {
 }
 
 TEST_CASE("varints: zigzag and unsigned, with their sizes") {
-  const std::int64_t longs[] = {0, 1, -1, 63, -64, 64, 300, -300, std::numeric_limits<std::int64_t>::max(),
+  const std::int64_t longs[] = {0,
+                                1,
+                                -1,
+                                63,
+                                -64,
+                                64,
+                                300,
+                                -300,
+                                std::numeric_limits<std::int64_t>::max(),
                                 std::numeric_limits<std::int64_t>::min()};
   for (std::int64_t v : longs) {
     std::vector<std::uint8_t> buf;
@@ -55,7 +63,11 @@ TEST_CASE("varints: zigzag and unsigned, with their sizes") {
     CHECK(r.varlong() == v);
     CHECK(r.ok());
   }
-  const std::int32_t ints[] = {0, -1, 1, 150, std::numeric_limits<std::int32_t>::max(),
+  const std::int32_t ints[] = {0,
+                               -1,
+                               1,
+                               150,
+                               std::numeric_limits<std::int32_t>::max(),
                                std::numeric_limits<std::int32_t>::min()};
   for (std::int32_t v : ints) {
     std::vector<std::uint8_t> buf;

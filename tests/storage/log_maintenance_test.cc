@@ -331,8 +331,7 @@ TEST_CASE("compaction keeps the latest record per key at its offset, never the l
   for (int b = 0; b < 20; ++b) {
     std::vector<Rec> recs;
     for (int i = 0; i < 3; ++i, ++offset) {
-      recs.push_back(
-          {str_of("k", offset % 5), str_of("v", offset), 1000 + offset});
+      recs.push_back({str_of("k", offset % 5), str_of("v", offset), 1000 + offset});
     }
     REQUIRE(h.append(t, batch_of(recs)) == offset - 3);
   }
@@ -352,7 +351,7 @@ TEST_CASE("compaction keeps the latest record per key at its offset, never the l
     for (const auto& g : got) {
       REQUIRE(g.value);
       CHECK(*g.value == str_of("v", g.offset));  // offsets preserved
-      CHECK(g.ts == 1000 + g.offset);                     // timestamps too
+      CHECK(g.ts == 1000 + g.offset);            // timestamps too
       offsets.push_back(g.offset);
     }
     std::vector<std::int64_t> expect;
@@ -582,8 +581,7 @@ TEST_CASE("DeleteRecords below a compacted range: nothing below the log start co
                               {"segment.bytes", "1"},
                               {"min.cleanable.dirty.ratio", "0.01"},
                               {"retention.ms", "-1"}});
-  for (int i = 0; i < 10; ++i)
-    h.append(t, batch_of({{str_of("k", i % 3), str_of("v", i), i}}));
+  for (int i = 0; i < 10; ++i) h.append(t, batch_of({{str_of("k", i % 3), str_of("v", i), i}}));
   REQUIRE(h.wait_done(
               [&](Store::Done d) { h.store->set_log_start_offset(t, 0, 4, std::move(d)); }) == "");
   REQUIRE(h.clean());

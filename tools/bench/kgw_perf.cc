@@ -48,16 +48,16 @@ struct Options {
   std::string mode;
   std::string brokers = "127.0.0.1:9092";
   std::string topic = "kgw-perf";
-  std::size_t size = 100;     // Default: 100 bytes per value
-  std::int64_t count = -1;    // Default: 1,000,000 unless --duration is given
-  double duration = 0;        // Default: none (seconds)
-  double rate = 0;            // Default: 0, unlimited (messages per second)
-  std::string acks = "1";     // Default: 1
+  std::size_t size = 100;   // Default: 100 bytes per value
+  std::int64_t count = -1;  // Default: 1,000,000 unless --duration is given
+  double duration = 0;      // Default: none (seconds)
+  double rate = 0;          // Default: 0, unlimited (messages per second)
+  std::string acks = "1";   // Default: 1
   std::string compression = "none";
-  double linger_ms = 5;       // Default: 5
-  int inflight = 5;           // Default: 5 (Kafka's max.in.flight default)
+  double linger_ms = 5;  // Default: 5
+  int inflight = 5;      // Default: 5 (Kafka's max.in.flight default)
   std::int64_t batch_messages = 10000;
-  int partitions = 0;         // Default: 0, every partition the topic has
+  int partitions = 0;  // Default: 0, every partition the topic has
   bool json = false;
   std::vector<std::pair<std::string, std::string>> extra;  // -X name=value
 };
@@ -117,18 +117,30 @@ Options parse(int argc, char** argv) {
       }
       return num;
     };
-    if (a == "-b" || a == "--brokers") o.brokers = v;
-    else if (a == "-t" || a == "--topic") o.topic = v;
-    else if (a == "-s" || a == "--size") o.size = static_cast<std::size_t>(number());
-    else if (a == "-n" || a == "--count") o.count = static_cast<std::int64_t>(number());
-    else if (a == "-d" || a == "--duration") o.duration = number();
-    else if (a == "-r" || a == "--rate") o.rate = number();
-    else if (a == "-a" || a == "--acks") o.acks = (std::string(v) == "all") ? "-1" : v;
-    else if (a == "-z" || a == "--compression") o.compression = v;
-    else if (a == "-l" || a == "--linger") o.linger_ms = number();
-    else if (a == "-i" || a == "--inflight") o.inflight = static_cast<int>(number());
-    else if (a == "-B" || a == "--batch") o.batch_messages = static_cast<std::int64_t>(number());
-    else if (a == "-p" || a == "--partitions") o.partitions = static_cast<int>(number());
+    if (a == "-b" || a == "--brokers")
+      o.brokers = v;
+    else if (a == "-t" || a == "--topic")
+      o.topic = v;
+    else if (a == "-s" || a == "--size")
+      o.size = static_cast<std::size_t>(number());
+    else if (a == "-n" || a == "--count")
+      o.count = static_cast<std::int64_t>(number());
+    else if (a == "-d" || a == "--duration")
+      o.duration = number();
+    else if (a == "-r" || a == "--rate")
+      o.rate = number();
+    else if (a == "-a" || a == "--acks")
+      o.acks = (std::string(v) == "all") ? "-1" : v;
+    else if (a == "-z" || a == "--compression")
+      o.compression = v;
+    else if (a == "-l" || a == "--linger")
+      o.linger_ms = number();
+    else if (a == "-i" || a == "--inflight")
+      o.inflight = static_cast<int>(number());
+    else if (a == "-B" || a == "--batch")
+      o.batch_messages = static_cast<std::int64_t>(number());
+    else if (a == "-p" || a == "--partitions")
+      o.partitions = static_cast<int>(number());
     else if (a == "-X") {
       const char* eq = std::strchr(v, '=');
       if (eq == nullptr) {
@@ -191,7 +203,8 @@ void report(const Options& o, const char* what, Summary& s) {
   const double secs = s.seconds > 0 ? s.seconds : 1e-9;
   const double mps = static_cast<double>(s.messages) / secs;
   const double mbps = static_cast<double>(s.bytes) / secs / 1e6;
-  std::fprintf(stderr, "%s: %" PRId64 " messages, %" PRId64 " bytes in %.3f s: %.0f msgs/s, %.1f MB/s",
+  std::fprintf(stderr,
+               "%s: %" PRId64 " messages, %" PRId64 " bytes in %.3f s: %.0f msgs/s, %.1f MB/s",
                what, s.messages, s.bytes, s.seconds, mps, mbps);
   if (!s.lat.us.empty()) {
     std::fprintf(stderr, "; latency ms p50 %.3f p99 %.3f p99.9 %.3f max %.3f", s.lat.pct(50),
@@ -278,14 +291,15 @@ void produce_loop(const Options& o, rd_kafka_t* rk, rd_kafka_topic_t* rkt, Produ
   std::vector<char> value(o.size);
   std::size_t at = 0;
   const std::int64_t start = now_ns();
-  const std::int64_t end = o.duration > 0 ? start + static_cast<std::int64_t>(o.duration * 1e9)
-                                          : INT64_MAX;
+  const std::int64_t end =
+      o.duration > 0 ? start + static_cast<std::int64_t>(o.duration * 1e9) : INT64_MAX;
   const double ns_per_msg = o.rate > 0 ? 1e9 / o.rate : 0;
   std::int64_t sent = 0;
   while (sent < o.count) {
     if ((sent & 1023) == 0 && (now_ns() >= end || (stop != nullptr && stop->load()))) break;
     if (o.rate > 0) {
-      const std::int64_t due = start + static_cast<std::int64_t>(static_cast<double>(sent) * ns_per_msg);
+      const std::int64_t due =
+          start + static_cast<std::int64_t>(static_cast<double>(sent) * ns_per_msg);
       std::int64_t t = now_ns();
       while (t < due) {
         // Sleep in short steps so a slow delivery thread is still polled.
@@ -301,8 +315,8 @@ void produce_loop(const Options& o, rd_kafka_t* rk, rd_kafka_topic_t* rkt, Produ
     const std::int64_t t = now_ns();
     if (o.mode == "e2e") std::memcpy(value.data(), &t, sizeof t);
     void* opaque = reinterpret_cast<void*>(static_cast<std::intptr_t>(t));
-    if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, value.data(), value.size(),
-                         nullptr, 0, opaque) == -1) {
+    if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, value.data(),
+                         value.size(), nullptr, 0, opaque) == -1) {
       const rd_kafka_resp_err_t e = rd_kafka_last_error();
       if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         rd_kafka_poll(rk, 1);
@@ -410,8 +424,8 @@ int run_consume(const Options& o) {
   Consumer c = start_consumer(o, false);
   std::size_t at_eof = 0;
   std::vector<bool> eof(c.partitions.size(), false);
-  const std::int64_t end = o.duration > 0 ? t0 + static_cast<std::int64_t>(o.duration * 1e9)
-                                          : INT64_MAX;
+  const std::int64_t end =
+      o.duration > 0 ? t0 + static_cast<std::int64_t>(o.duration * 1e9) : INT64_MAX;
   std::vector<rd_kafka_message_t*> batch(10000);
   while (s.messages < o.count && at_eof < c.partitions.size() && now_ns() < end) {
     const ssize_t n = rd_kafka_consume_batch_queue(c.queue, 100, batch.data(), batch.size());
@@ -427,7 +441,8 @@ int run_consume(const Options& o) {
           ++at_eof;
         }
       } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (s.failed++ == 0) std::fprintf(stderr, "kgw-perf: consume: %s\n", rd_kafka_message_errstr(m));
+        if (s.failed++ == 0)
+          std::fprintf(stderr, "kgw-perf: consume: %s\n", rd_kafka_message_errstr(m));
       } else {
         ++s.messages;
         s.bytes += static_cast<std::int64_t>(m->len);

@@ -48,9 +48,12 @@ int main(int argc, char** argv) {
   bool json = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--json") json = true;
-    else if (a == "--bytes" && i + 1 < argc) total = parse_size("--bytes", argv[++i]);
-    else if (a == "--chunk" && i + 1 < argc) chunk = parse_size("--chunk", argv[++i]);
+    if (a == "--json")
+      json = true;
+    else if (a == "--bytes" && i + 1 < argc)
+      total = parse_size("--bytes", argv[++i]);
+    else if (a == "--chunk" && i + 1 < argc)
+      chunk = parse_size("--chunk", argv[++i]);
     else {
       std::fprintf(stderr, "usage: kgw-loopback-bench [--bytes N] [--chunk N] [--json]\n");
       return 2;

@@ -46,12 +46,18 @@ int main(int argc, char** argv) {
   bool json = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--json") json = true;
-    else if (a == "--sync") sync = true;
-    else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
-    else if (a == "--bytes" && i + 1 < argc) total = parse_size("--bytes", argv[++i]);
-    else if (a == "--value" && i + 1 < argc) value_size = parse_size("--value", argv[++i]);
-    else if (a == "--group" && i + 1 < argc) group = parse_size("--group", argv[++i]);
+    if (a == "--json")
+      json = true;
+    else if (a == "--sync")
+      sync = true;
+    else if (a == "--dir" && i + 1 < argc)
+      dir = argv[++i];
+    else if (a == "--bytes" && i + 1 < argc)
+      total = parse_size("--bytes", argv[++i]);
+    else if (a == "--value" && i + 1 < argc)
+      value_size = parse_size("--value", argv[++i]);
+    else if (a == "--group" && i + 1 < argc)
+      group = parse_size("--group", argv[++i]);
     else {
       std::fprintf(stderr,
                    "usage: kgw-rocksdb-bench --dir DIR [--bytes N] [--value N] [--group N] "

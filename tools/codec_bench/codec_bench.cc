@@ -97,21 +97,25 @@ int main(int argc, char** argv) {
     kgw::Writer w(wire);
     req.encode(w, version);
     const std::string label = "Produce v" + std::to_string(version);
-    report((label + " request decode").c_str(), ns_per_op(o.iterations, [&] {
-             kgw::ProduceRequest d;
-             kgw::Reader r{kgw::Bytes(wire)};
-             d.decode(r, version);
-             g_sink = d.topic_data.size();
-           }),
+    report((label + " request decode").c_str(),
+           ns_per_op(o.iterations,
+                     [&] {
+                       kgw::ProduceRequest d;
+                       kgw::Reader r{kgw::Bytes(wire)};
+                       d.decode(r, version);
+                       g_sink = d.topic_data.size();
+                     }),
            wire.size());
     std::vector<std::uint8_t> out;
     out.reserve(wire.size());
-    report((label + " request encode").c_str(), ns_per_op(o.iterations, [&] {
-             out.clear();
-             kgw::Writer ow(out);
-             req.encode(ow, version);
-             g_sink = out.size();
-           }),
+    report((label + " request encode").c_str(),
+           ns_per_op(o.iterations,
+                     [&] {
+                       out.clear();
+                       kgw::Writer ow(out);
+                       req.encode(ow, version);
+                       g_sink = out.size();
+                     }),
            wire.size());
   }
 
@@ -140,29 +144,35 @@ int main(int argc, char** argv) {
     kgw::Writer w(wire);
     req.encode(w, version);
     const std::string label = "Fetch v" + std::to_string(version);
-    report((label + " request decode").c_str(), ns_per_op(o.iterations, [&] {
-             kgw::FetchRequest d;
-             kgw::Reader r{kgw::Bytes(wire)};
-             d.decode(r, version);
-             g_sink = d.topics.size();
-           }),
+    report((label + " request decode").c_str(),
+           ns_per_op(o.iterations,
+                     [&] {
+                       kgw::FetchRequest d;
+                       kgw::Reader r{kgw::Bytes(wire)};
+                       d.decode(r, version);
+                       g_sink = d.topics.size();
+                     }),
            wire.size());
     std::vector<std::uint8_t> out;
-    report((label + " response encode").c_str(), ns_per_op(o.iterations / 4 + 1, [&] {
-             out.clear();
-             kgw::Writer ow(out);
-             resp.encode(ow, version);
-             g_sink = out.size();
-           }),
+    report((label + " response encode").c_str(),
+           ns_per_op(o.iterations / 4 + 1,
+                     [&] {
+                       out.clear();
+                       kgw::Writer ow(out);
+                       resp.encode(ow, version);
+                       g_sink = out.size();
+                     }),
            resp.size(version));
   }
 
   const std::size_t total = batch.size() * static_cast<std::size_t>(o.partitions);
   std::vector<std::uint8_t> src(total, 1), dst(total);
-  report("reference: memcpy of the records", ns_per_op(o.iterations / 4 + 1, [&] {
-           std::memcpy(dst.data(), src.data(), total);
-           g_sink = dst[total / 2];
-         }),
+  report("reference: memcpy of the records",
+         ns_per_op(o.iterations / 4 + 1,
+                   [&] {
+                     std::memcpy(dst.data(), src.data(), total);
+                     g_sink = dst[total / 2];
+                   }),
          total);
   return 0;
 }

@@ -6,7 +6,8 @@
 # Then, once, the quick conformance subset (librdkafka's suite; the first
 # run fetches and builds it) and the client matrix (conformance/).
 # Ends with one line "N passed, N failed, N skipped" (a fuzz target counts
-# as one test, a conformance test or client scenario as one).
+# as one test, a conformance test or client scenario as one, the format
+# check, tools/dev/check-format.sh, as one).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -32,6 +33,14 @@ else
   status=1
 fi
 printf '%s\n' "$fuzz_out"
+
+# House style: every C++ file as clang-format makes it (counts as one test).
+if tools/dev/check-format.sh; then
+  fuzz_passed=$((fuzz_passed + 1))
+else
+  fuzz_failed=$((fuzz_failed + 1))
+  status=1
+fi
 
 # The conformance scripts end with "N passed, N failed, N skipped"; their
 # exit status 77 means the suite could not be set up here (a skip).

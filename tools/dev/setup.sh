@@ -15,6 +15,8 @@ packages=(
   # build (meson compiles through ccache when it is installed: a second
   # build of the same sources, in this tree or a clone, is mostly cache hits)
   g++ meson ninja-build pkg-config python3 ccache
+  # house style (.clang-format; tools/dev/check-format.sh)
+  clang-format
   # kgw
   libuv1-dev librocksdb-dev nlohmann-json3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
   # tests and tools: doctest, and real Kafka clients to test against

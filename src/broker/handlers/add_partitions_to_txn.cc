@@ -41,7 +41,8 @@ std::vector<std::pair<std::string, std::int32_t>> check_topics(const Store& stor
   if (!unknown) return wanted;
   for (auto& tr : results) {
     for (auto& pr : tr.results_by_partition) {
-      if (pr.partition_error_code == 0) pr.partition_error_code = code(ErrorCode::kOperationNotAttempted);
+      if (pr.partition_error_code == 0)
+        pr.partition_error_code = code(ErrorCode::kOperationNotAttempted);
     }
   }
   return {};
@@ -95,9 +96,8 @@ void handle_add_partitions_to_txn(Broker& broker, RequestPtr req) {
       continue;
     }
     ++*pending;
-    broker.txns().add_partitions(std::string(t.transactional_id), t.producer_id,
-                                 t.producer_epoch, std::move(wanted),
-                                 [resp, i, finish](ErrorCode e) {
+    broker.txns().add_partitions(std::string(t.transactional_id), t.producer_id, t.producer_epoch,
+                                 std::move(wanted), [resp, i, finish](ErrorCode e) {
                                    set_all(resp->results_by_transaction[i].topic_results, e);
                                    finish();
                                  });

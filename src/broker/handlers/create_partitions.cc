@@ -38,7 +38,8 @@ void handle_create_partitions(Broker& broker, RequestPtr req) {
     };
     const TopicInfo* topic = broker.store().find_topic(t.name);
     if (topic == nullptr) {
-      fail(ErrorCode::kUnknownTopicOrPartition, "The topic '" + std::string(t.name) + "' does not exist.");
+      fail(ErrorCode::kUnknownTopicOrPartition,
+           "The topic '" + std::string(t.name) + "' does not exist.");
       continue;
     }
     if (t.count <= topic->partitions) {

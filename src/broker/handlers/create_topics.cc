@@ -59,10 +59,9 @@ void handle_create_topics(Broker& broker, RequestPtr req) {
       out.error_message = call->strings.emplace_back(std::move(message));
     };
     if (mentions[t.name] > 1) {
-      fail(ErrorCode::kInvalidRequest, "Create topics request from client `" +
-                                           std::string(req->header.client_id.value_or("")) +
-                                           "` contains multiple entries for the following topics: " +
-                                           std::string(t.name));
+      fail(ErrorCode::kInvalidRequest,
+           "Create topics request from client `" + std::string(req->header.client_id.value_or("")) +
+               "` contains multiple entries for the following topics: " + std::string(t.name));
       continue;
     }
     std::int32_t partitions = t.num_partitions;
@@ -103,28 +102,28 @@ void handle_create_topics(Broker& broker, RequestPtr req) {
       continue;
     }
     ++call->pending;
-    create_topic(broker, t.name, partitions, replication, configs, validate_only, budget,
-                 [&broker, call, i, configs, validate_only, partitions,
-                  replication](TopicCreation r) {
-                   auto& out = call->resp.topics[i];
-                   if (r.error != ErrorCode::kNone) {
-                     out.error_code = code(r.error);
-                     out.error_message = call->strings.emplace_back(std::move(r.message));
-                   } else {
-                     if (r.topic != nullptr) {
-                       out.topic_id = r.topic->id;
-                       out.num_partitions = r.topic->partitions;
-                     } else if (validate_only) {
-                       out.num_partitions =
-                           partitions == -1
-                               ? static_cast<std::int32_t>(broker.config().get_long("num.partitions"))
-                               : partitions;
-                     }
-                     out.replication_factor = static_cast<std::int16_t>(replication == -1 ? 1 : replication);
-                     describe_new_topic(broker, *call, out, configs);
-                   }
-                   done_one(broker, call);
-                 });
+    create_topic(
+        broker, t.name, partitions, replication, configs, validate_only, budget,
+        [&broker, call, i, configs, validate_only, partitions, replication](TopicCreation r) {
+          auto& out = call->resp.topics[i];
+          if (r.error != ErrorCode::kNone) {
+            out.error_code = code(r.error);
+            out.error_message = call->strings.emplace_back(std::move(r.message));
+          } else {
+            if (r.topic != nullptr) {
+              out.topic_id = r.topic->id;
+              out.num_partitions = r.topic->partitions;
+            } else if (validate_only) {
+              out.num_partitions =
+                  partitions == -1
+                      ? static_cast<std::int32_t>(broker.config().get_long("num.partitions"))
+                      : partitions;
+            }
+            out.replication_factor = static_cast<std::int16_t>(replication == -1 ? 1 : replication);
+            describe_new_topic(broker, *call, out, configs);
+          }
+          done_one(broker, call);
+        });
   }
   done_one(broker, call);
 }

@@ -52,7 +52,8 @@ void handle_delete_topics(Broker& broker, RequestPtr req) {
       continue;
     }
     if (t == nullptr) {
-      out.error_code = code(wants[i].name ? ErrorCode::kUnknownTopicOrPartition : ErrorCode::kUnknownTopicId);
+      out.error_code =
+          code(wants[i].name ? ErrorCode::kUnknownTopicOrPartition : ErrorCode::kUnknownTopicId);
       continue;
     }
     out.name = call->strings.emplace_back(t->name);

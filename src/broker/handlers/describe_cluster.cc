@@ -26,8 +26,8 @@ void handle_describe_cluster(Broker& broker, RequestPtr req) {
     // No ACLs yet: every cluster operation is allowed. Bits are Kafka's
     // AclOperation codes: ALTER(7) DESCRIBE(8) CLUSTER_ACTION(9)
     // DESCRIBE_CONFIGS(10) ALTER_CONFIGS(11) IDEMPOTENT_WRITE(12) CREATE(5).
-    resp.cluster_authorized_operations = (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) |
-                                         (1 << 11) | (1 << 12);
+    resp.cluster_authorized_operations =
+        (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
   }
   broker.respond(*req, resp);
 }

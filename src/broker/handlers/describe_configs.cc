@@ -14,7 +14,8 @@ constexpr std::int8_t kTopicResource = 2;
 constexpr std::int8_t kBrokerResource = 4;
 constexpr std::int8_t kBrokerLoggerResource = 8;
 
-void fill(const DescribeConfigsRequest& body, const DescribeConfigsRequest::DescribeConfigsResource& want,
+void fill(const DescribeConfigsRequest& body,
+          const DescribeConfigsRequest::DescribeConfigsResource& want,
           const std::vector<ConfigValue>& values, std::deque<std::string>& strings,
           DescribeConfigsResponse::DescribeConfigsResult& out) {
   for (const ConfigValue& v : values) {
@@ -59,8 +60,8 @@ void handle_describe_configs(Broker& broker, RequestPtr req) {
       const TopicInfo* t = broker.store().find_topic(want.resource_name);
       if (t == nullptr) {
         out.error_code = code(ErrorCode::kUnknownTopicOrPartition);
-        out.error_message = strings.emplace_back("Topic '" + std::string(want.resource_name) +
-                                                 "' does not exist.");
+        out.error_message =
+            strings.emplace_back("Topic '" + std::string(want.resource_name) + "' does not exist.");
         continue;
       }
       fill(body, want, broker.config().describe_topic(t->configs), strings, out);

@@ -12,7 +12,8 @@ void handle_describe_groups(Broker& broker, RequestPtr req) {
   if (!broker.decode(*req, body)) return;
   std::vector<GroupDescription> described;
   described.reserve(body.groups.size());
-  for (std::string_view g : body.groups) described.push_back(broker.groups().describe(std::string(g)));
+  for (std::string_view g : body.groups)
+    described.push_back(broker.groups().describe(std::string(g)));
   DescribeGroupsResponse resp;
   for (const auto& d : described) {
     auto& out = resp.groups.emplace_back();
@@ -32,7 +33,8 @@ void handle_describe_groups(Broker& broker, RequestPtr req) {
     }
     // No ACLs yet: every group operation is allowed. Kafka's AclOperation
     // bits: READ(3) DELETE(6) DESCRIBE(8).
-    if (body.include_authorized_operations) out.authorized_operations = (1 << 3) | (1 << 6) | (1 << 8);
+    if (body.include_authorized_operations)
+      out.authorized_operations = (1 << 3) | (1 << 6) | (1 << 8);
   }
   broker.respond(*req, resp);
 }

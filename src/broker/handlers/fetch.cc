@@ -44,7 +44,7 @@ struct PartitionRead {
   std::int32_t partition = 0;
   std::int64_t offset = 0;
   std::int32_t max_bytes = 0;
-  bool read = false;  // false: answered without reading (error or nothing new)
+  bool read = false;   // false: answered without reading (error or nothing new)
   bool tried = false;  // read (or found nothing to read) in this attempt
   std::vector<std::uint8_t> data;
   // read_committed: where the read stopped (the last stable offset).
@@ -112,8 +112,8 @@ void respond(Broker& broker, FetchCall& call) {
     out.records = Bytes(pr.data);
     if (call.read_committed && !pr.data.empty()) {
       // The aborted transactions the consumer must drop from these batches.
-      for (const auto& a : broker.producers().aborted(pr.topic_id, pr.partition, pr.offset,
-                                                      pr.stable)) {
+      for (const auto& a :
+           broker.producers().aborted(pr.topic_id, pr.partition, pr.offset, pr.stable)) {
         auto& at = out.aborted_transactions->emplace_back();
         at.producer_id = a.producer_id;
         at.first_offset = a.first_offset;
@@ -261,10 +261,13 @@ void handle_fetch(Broker& broker, RequestPtr req) {
       pout.partition_index = p.partition;
       pout.high_watermark = -1;
       pout.records = Bytes();
-      if (read_committed) pout.aborted_transactions.emplace();
-      else pout.aborted_transactions.reset();
+      if (read_committed)
+        pout.aborted_transactions.emplace();
+      else
+        pout.aborted_transactions.reset();
       if (topic == nullptr) {
-        pout.error_code = code(by_id ? ErrorCode::kUnknownTopicId : ErrorCode::kUnknownTopicOrPartition);
+        pout.error_code =
+            code(by_id ? ErrorCode::kUnknownTopicId : ErrorCode::kUnknownTopicOrPartition);
         call->any_error = true;
         continue;
       }
@@ -294,7 +297,8 @@ void handle_fetch(Broker& broker, RequestPtr req) {
   // bytes: at most the budget plus one oversized first batch, usually far
   // less, but what the reads may bring is what memory must allow for.
   broker.reserve_response(*req, static_cast<std::size_t>(std::min(claimed, call->budget)));
-  call->deadline_ms = uv_now(broker.loop()) + static_cast<std::uint64_t>(std::max(body.max_wait_ms, 0));
+  call->deadline_ms =
+      uv_now(broker.loop()) + static_cast<std::uint64_t>(std::max(body.max_wait_ms, 0));
   run(broker, call);
 }
 

@@ -16,7 +16,8 @@ void handle_find_coordinator(Broker& broker, RequestPtr req) {
       resp.error_code = code(ErrorCode::kInvalidRequest);
       resp.error_message = "Unknown coordinator key type";
     } else if (body.key.empty()) {
-      resp.error_code = code(body.key_type == 0 ? ErrorCode::kInvalidGroupId : ErrorCode::kInvalidRequest);
+      resp.error_code =
+          code(body.key_type == 0 ? ErrorCode::kInvalidGroupId : ErrorCode::kInvalidRequest);
     } else {
       resp.node_id = id.node_id;
       resp.host = id.advertised_host;

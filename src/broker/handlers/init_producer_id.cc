@@ -15,15 +15,15 @@ void handle_init_producer_id(Broker& broker, RequestPtr req) {
   if (!broker.decode(*req, body)) return;
   std::optional<std::string> txn_id;
   if (body.transactional_id) txn_id = std::string(*body.transactional_id);
-  broker.txns().init_producer_id(
-      txn_id, body.transaction_timeout_ms, body.producer_id, body.producer_epoch,
-      [&broker, req](ProducerIdAndEpoch r) {
-        InitProducerIdResponse resp;
-        resp.error_code = code(fenced_for_version(r.error, req->version(), 4));
-        resp.producer_id = r.producer_id;
-        resp.producer_epoch = r.epoch;
-        broker.respond(*req, resp);
-      });
+  broker.txns().init_producer_id(txn_id, body.transaction_timeout_ms, body.producer_id,
+                                 body.producer_epoch, [&broker, req](ProducerIdAndEpoch r) {
+                                   InitProducerIdResponse resp;
+                                   resp.error_code =
+                                       code(fenced_for_version(r.error, req->version(), 4));
+                                   resp.producer_id = r.producer_id;
+                                   resp.producer_epoch = r.epoch;
+                                   broker.respond(*req, resp);
+                                 });
 }
 
 }  // namespace kgw

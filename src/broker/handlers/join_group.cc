@@ -24,9 +24,9 @@ void handle_join_group(Broker& broker, RequestPtr req) {
   args.rebalance_timeout_ms = version == 0 ? body.session_timeout_ms : body.rebalance_timeout_ms;
   args.protocol_type = body.protocol_type;
   for (const auto& p : body.protocols) {
-    args.protocols.emplace_back(std::string(p.name),
-                                std::string(reinterpret_cast<const char*>(p.metadata.data()),
-                                            p.metadata.size()));
+    args.protocols.emplace_back(
+        std::string(p.name),
+        std::string(reinterpret_cast<const char*>(p.metadata.data()), p.metadata.size()));
   }
   args.require_known_member_id = version >= 4;
   if (body.reason) args.reason = std::string(*body.reason);

@@ -104,8 +104,8 @@ void handle_list_offsets(Broker& broker, RequestPtr req) {
       const std::int64_t target = p.timestamp == kMaxTimestamp ? st->max_timestamp : p.timestamp;
       ++call->pending;
       store.offset_for_timestamp(topic->id, p.partition_index, target,
-                                 [&broker, call, ti, pi, version](std::int64_t offset,
-                                                                  std::int64_t ts, std::string error) {
+                                 [&broker, call, ti, pi, version](
+                                     std::int64_t offset, std::int64_t ts, std::string error) {
                                    auto& o = call->resp.topics[ti].partitions[pi];
                                    if (!error.empty()) {
                                      o.error_code = code(ErrorCode::kKafkaStorageError);

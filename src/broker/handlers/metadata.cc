@@ -64,7 +64,8 @@ void handle_metadata(Broker& broker, RequestPtr req) {
   Store& store = broker.store();
   const bool all = req->version() == 0 ? body.topics && body.topics->empty() : !body.topics;
   if (all) {
-    for (const TopicInfo* t : store.topics()) add_topic(broker, *call, call->resp.topics.emplace_back(), *t);
+    for (const TopicInfo* t : store.topics())
+      add_topic(broker, *call, call->resp.topics.emplace_back(), *t);
     finish(broker, *call);
     return;
   }
@@ -106,7 +107,8 @@ void handle_metadata(Broker& broker, RequestPtr req) {
     create_topic(broker, name, -1, -1, {}, false, budget, [&broker, call, slot](TopicCreation r) {
       auto& out = call->resp.topics[slot];
       if (r.error != ErrorCode::kNone || r.topic == nullptr) {
-        out.error_code = code(r.error == ErrorCode::kNone ? ErrorCode::kUnknownServerError : r.error);
+        out.error_code =
+            code(r.error == ErrorCode::kNone ? ErrorCode::kUnknownServerError : r.error);
       } else {
         add_topic(broker, *call, out, *r.topic);
       }

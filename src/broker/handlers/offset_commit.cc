@@ -58,7 +58,8 @@ void handle_offset_commit(Broker& broker, RequestPtr req) {
     return;
   }
   broker.groups().commit_offsets(
-      std::move(args), [&broker, req, body, resp, slots = std::move(slots)](std::vector<ErrorCode> errors) {
+      std::move(args),
+      [&broker, req, body, resp, slots = std::move(slots)](std::vector<ErrorCode> errors) {
         for (std::size_t i = 0; i < slots.size() && i < errors.size(); ++i) {
           resp->topics[slots[i].first].partitions[slots[i].second].error_code = code(errors[i]);
         }

@@ -46,8 +46,8 @@ void handle_offset_fetch(Broker& broker, RequestPtr req) {
   OffsetFetchResponse resp;
   const GroupCoordinator& groups = broker.groups();
   if (req->version() < 8) {
-    FetchOffsetsResult r =
-        groups.fetch_offsets(std::string(body.group_id), to_query(body.topics), body.require_stable);
+    FetchOffsetsResult r = groups.fetch_offsets(std::string(body.group_id), to_query(body.topics),
+                                                body.require_stable);
     fill_topics(r, resp.topics);
     resp.error_code = code(r.error);
     broker.respond(*req, resp);
@@ -56,8 +56,8 @@ void handle_offset_fetch(Broker& broker, RequestPtr req) {
   std::vector<FetchOffsetsResult> results;
   results.reserve(body.groups.size());
   for (const auto& g : body.groups) {
-    results.push_back(groups.fetch_offsets(std::string(g.group_id), to_query(g.topics),
-                                           body.require_stable));
+    results.push_back(
+        groups.fetch_offsets(std::string(g.group_id), to_query(g.topics), body.require_stable));
   }
   for (std::size_t i = 0; i < body.groups.size(); ++i) {
     auto& gout = resp.groups.emplace_back();

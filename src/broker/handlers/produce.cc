@@ -56,11 +56,16 @@ struct ProduceCall {
 
 ErrorCode record_error_code(RecordError e) {
   switch (e) {
-    case RecordError::kNone: return ErrorCode::kNone;
-    case RecordError::kLegacyMessageFormat: return ErrorCode::kUnsupportedForMessageFormat;
-    case RecordError::kBadRecord: return ErrorCode::kInvalidRecord;
-    case RecordError::kUnsupportedCodec: return ErrorCode::kUnsupportedCompressionType;
-    default: return ErrorCode::kCorruptMessage;
+    case RecordError::kNone:
+      return ErrorCode::kNone;
+    case RecordError::kLegacyMessageFormat:
+      return ErrorCode::kUnsupportedForMessageFormat;
+    case RecordError::kBadRecord:
+      return ErrorCode::kInvalidRecord;
+    case RecordError::kUnsupportedCodec:
+      return ErrorCode::kUnsupportedCompressionType;
+    default:
+      return ErrorCode::kCorruptMessage;
   }
 }
 
@@ -151,8 +156,8 @@ bool check_producers(Broker& broker, const std::shared_ptr<ProduceCall>& callp, 
   }
   const PartitionState* ps = broker.store().partition(topic_id, partition);
   if (ps == nullptr) return true;  // deleted meanwhile: the store refuses it
-  AppendCheck c = broker.producers().check_append(topic_id, partition, headers,
-                                                  ps->log_end_offset, now_ms());
+  AppendCheck c =
+      broker.producers().check_append(topic_id, partition, headers, ps->log_end_offset, now_ms());
   if (c.error != ErrorCode::kNone) return refuse(c.error, std::move(c.message));
   if (c.duplicate_of) {
     ++call.pending;
@@ -233,9 +238,11 @@ void handle_produce(Broker& broker, RequestPtr req) {
       const bool legacy = req->version() < 3;
       std::vector<Bytes> batches;
       RecordError err = legacy ? RecordError::kNone : split_record_batches(*pd.records, batches);
-      const std::int64_t max_bytes = broker.config().topic_long(topic->configs, "max.message.bytes");
+      const std::int64_t max_bytes =
+          broker.config().topic_long(topic->configs, "max.message.bytes");
       // Kafka refuses a batch larger than a whole segment.
-      const std::int64_t segment_bytes = broker.config().topic_long(topic->configs, "segment.bytes");
+      const std::int64_t segment_bytes =
+          broker.config().topic_long(topic->configs, "segment.bytes");
       const bool log_append_time =
           broker.config().topic_value(topic->configs, "message.timestamp.type") == "LogAppendTime";
       // Views of the batches inside the request frame, which is ours to

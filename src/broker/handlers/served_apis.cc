@@ -53,10 +53,14 @@ constexpr std::array kServed = {
     ServedApi{ListTransactionsRequest::api_key, handle_list_transactions},
 };
 static_assert(std::is_sorted(kServed.begin(), kServed.end(),
-                             [](const ServedApi& a, const ServedApi& b) { return a.api_key < b.api_key; }));
+                             [](const ServedApi& a, const ServedApi& b) {
+                               return a.api_key < b.api_key;
+                             }));
 }  // namespace
 
-std::span<const ServedApi> served_apis() { return kServed; }
+std::span<const ServedApi> served_apis() {
+  return kServed;
+}
 
 std::int16_t served_min_version(const ServedApi& s, std::int16_t schema_min) {
   return std::max(s.min_version, schema_min);
