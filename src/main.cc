@@ -21,6 +21,7 @@
 #include <random>
 #include <string>
 
+#include "common/log.h"
 #include "kgw_version.h"
 #include "src/broker/broker.h"
 #include "src/broker/broker_config.h"
@@ -29,7 +30,6 @@
 #include "src/options.h"
 #include "src/txn/producer_state_manager.h"
 #include "src/txn/transaction_coordinator.h"
-#include "src/util/log.h"
 #include "storage/offsets_store.h"
 #include "storage/producer_store.h"
 #include "storage/store.h"

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "src/util/log.h"
+#include "common/log.h"
 
 namespace kgw {
 

@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <system_error>
 
-#include "src/util/log.h"
+#include "common/log.h"
 #include "storage/fault_injection.h"
 #include "storage/keys.h"
 #include "storage/meta_codec.h"

@@ -9,11 +9,12 @@
 #include <memory>
 #include <unordered_map>
 
+#include "common/human_bytes.h"
+#include "common/log.h"
 #include "protocol/records/control_record.h"
 #include "protocol/records/record_batch.h"
 #include "protocol/records/record_batch_builder.h"
 #include "protocol/records/record_iterator.h"
-#include "src/util/log.h"
 #include "storage/database.h"
 #include "storage/keys.h"
 
@@ -95,22 +96,6 @@ std::int64_t record_timestamp(const RecordBatchHeader& h, const Record& r) {
                                    static_cast<std::uint64_t>(r.timestamp_delta));
 }
 
-// 512 B, 1.5 KiB, 3.2 MiB, ...
-std::string mib(std::int64_t bytes) {
-  char buf[32];
-  const double b = static_cast<double>(bytes);
-  if (bytes < 1024) {
-    std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(bytes));
-  } else if (bytes < (1 << 20)) {
-    std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
-  } else if (bytes < (1ll << 30)) {
-    std::snprintf(buf, sizeof buf, "%.1f MiB", b / (1024.0 * 1024.0));
-  } else {
-    std::snprintf(buf, sizeof buf, "%.2f GiB", b / (1024.0 * 1024.0 * 1024.0));
-  }
-  return buf;
-}
-
 }  // namespace
 
 bool LogCleaner::Aborted::contains(std::int64_t producer_id, std::int64_t offset) const {
@@ -175,9 +160,9 @@ CleanerResult LogCleaner::run() {
            "%s: offset map of %zu keys (%s, %.1f%% of log.cleaner.dedupe.buffer.size) "
            "covers [%lld, %lld) after reading %s",
            task_.name.c_str(), map.size(),
-           mib(static_cast<std::int64_t>(map.memory_bytes())).c_str(), 100.0 * map.utilization(),
-           static_cast<long long>(task_.first_dirty), static_cast<long long>(map_end),
-           mib(result_.stats.dirty_bytes_read).c_str());
+           human_bytes(static_cast<std::int64_t>(map.memory_bytes())).c_str(),
+           100.0 * map.utilization(), static_cast<long long>(task_.first_dirty),
+           static_cast<long long>(map_end), human_bytes(result_.stats.dirty_bytes_read).c_str());
 
   // With nothing dirty (a pass run for expired tombstones) the whole
   // cleanable range is cleaned against an empty map.
@@ -203,7 +188,7 @@ CleanerResult LogCleaner::run() {
            static_cast<long long>(s.tombstones_removed),
            static_cast<long long>(s.aborted_records_removed),
            static_cast<long long>(s.markers_removed), s.map_entries,
-           mib(static_cast<std::int64_t>(s.map_memory_bytes)).c_str());
+           human_bytes(static_cast<std::int64_t>(s.map_memory_bytes)).c_str());
   return result_;
 }
 
@@ -525,7 +510,7 @@ bool LogCleaner::clean(std::int64_t end, const OffsetMap& map, const Aborted& ab
       last_progress = Clock::now();
       LOG_INFO("cleaner", "%s: at offset %lld of %lld, %s read, %s kept", task_.name.c_str(),
                static_cast<long long>(h.last_offset()), static_cast<long long>(end),
-               mib(s.bytes_before).c_str(), mib(s.bytes_after).c_str());
+               human_bytes(s.bytes_before).c_str(), human_bytes(s.bytes_after).c_str());
     }
   }
   if (!scan.error().empty()) return fail(scan.error());

@@ -8,13 +8,13 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/loop_poster.h"
+#include "common/loop_timer.h"
 #include "protocol/records/record_batch.h"
 #include "protocol/records/record_iterator.h"
 #include "storage/database.h"
 #include "storage/group_writer.h"
 #include "storage/keys.h"
-#include "storage/loop_poster.h"
-#include "storage/loop_timer.h"
 #include "storage/maintenance_thread.h"
 #include "storage/meta_codec.h"
 #include "storage/store_internal.h"
@@ -42,12 +42,6 @@ rocksdb::Slice slice(const std::string& s) {
 }
 Bytes bytes_of(const rocksdb::Slice& s) {
   return Bytes(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
-}
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // The header fields the store relies on. `batch` must be exactly one v2

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/clock.h"
 #include "protocol/records/record_batch.h"
 #include "protocol/wire/types.h"
 #include "storage/meta_codec.h"
@@ -27,7 +28,6 @@ inline constexpr const char* kStopped = "storage is stopped";
 rocksdb::Slice slice(const std::string& s);
 Bytes bytes_of(const rocksdb::Slice& s);
 // Wall clock, ms since the epoch.
-std::int64_t wall_ms();
 // The header fields the store relies on. `batch` must be exactly one v2
 // batch: the broker validated it (on append) or we stored it (on read), so
 // a failure here means a caller bug or damage, never a client's mistake.

@@ -10,12 +10,13 @@
 #include <cstdio>
 #include <mutex>
 
-#include "src/util/log.h"
+#include "common/human_bytes.h"
+#include "common/log.h"
+#include "common/loop_poster.h"
+#include "common/loop_timer.h"
 #include "storage/database.h"
 #include "storage/group_writer.h"
 #include "storage/keys.h"
-#include "storage/loop_poster.h"
-#include "storage/loop_timer.h"
 #include "storage/maintenance_thread.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
@@ -53,22 +54,6 @@ class ChunkWait {
   bool done_ = false;
   std::string error_;
 };
-
-// 512 B, 1.5 KiB, 3.2 MiB, ...
-std::string mib(std::int64_t bytes) {
-  char buf[32];
-  const double b = static_cast<double>(bytes);
-  if (bytes < 1024) {
-    std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(bytes));
-  } else if (bytes < (1 << 20)) {
-    std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
-  } else if (bytes < (1ll << 30)) {
-    std::snprintf(buf, sizeof buf, "%.1f MiB", b / (1024.0 * 1024.0));
-  } else {
-    std::snprintf(buf, sizeof buf, "%.2f GiB", b / (1024.0 * 1024.0 * 1024.0));
-  }
-  return buf;
-}
 
 }  // namespace
 
@@ -136,12 +121,12 @@ void Store::apply_retention(TopicEntry& t, std::int32_t p, const RetentionPlan& 
       "retention",
       "%s-%d: deleted %zu segment(s), %s, offsets [%lld, %lld) (%s%s%s); log "
       "start offset now %lld, %s left",
-      t.info.name.c_str(), p, plan.count, mib(removed).c_str(), static_cast<long long>(old_start),
-      static_cast<long long>(new_start),
+      t.info.name.c_str(), p, plan.count, human_bytes(removed).c_str(),
+      static_cast<long long>(old_start), static_cast<long long>(new_start),
       plan.by_time ? ("retention.ms=" + std::to_string(t.policy.retention_ms)).c_str() : "",
       plan.by_time && plan.by_size ? ", " : "",
       plan.by_size ? ("retention.bytes=" + std::to_string(t.policy.retention_bytes)).c_str() : "",
-      static_cast<long long>(new_start), mib(ps.size_bytes).c_str());
+      static_cast<long long>(new_start), human_bytes(ps.size_bytes).c_str());
 
   const Uuid topic = t.info.id;
   WriteOp op;

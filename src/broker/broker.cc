@@ -2,6 +2,7 @@
 
 #include "all_messages.h"
 #include "api_table.h"
+#include "common/log.h"
 #include "src/broker/append_sequencer.h"
 #include "src/broker/client_quotas.h"
 #include "src/broker/config_changes.h"
@@ -9,7 +10,6 @@
 #include "src/broker/handlers/handlers.h"
 #include "src/group/group_coordinator.h"
 #include "src/txn/transaction_coordinator.h"
-#include "src/util/log.h"
 #include "storage/store.h"
 
 namespace kgw {

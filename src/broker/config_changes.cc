@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/log.h"
 #include "src/broker/broker.h"
-#include "src/util/log.h"
 #include "storage/store.h"
 
 namespace kgw {

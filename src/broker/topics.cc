@@ -1,7 +1,7 @@
 #include "src/broker/topics.h"
 
+#include "common/log.h"
 #include "src/broker/broker.h"
-#include "src/util/log.h"
 #include "storage/store.h"
 
 namespace kgw {

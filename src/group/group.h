@@ -22,8 +22,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/timer_queue.h"
 #include "protocol/wire/error_code.h"
-#include "src/util/timer_queue.h"
 #include "storage/offsets_store.h"
 
 namespace kgw {

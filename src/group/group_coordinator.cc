@@ -7,8 +7,9 @@
 #include <random>
 #include <set>
 
+#include "common/clock.h"
+#include "common/log.h"
 #include "src/group/consumer_protocol.h"
-#include "src/util/log.h"
 
 namespace kgw {
 
@@ -54,12 +55,6 @@ GroupCoordinator::GroupCoordinator(uv_loop_t* loop, OffsetsStore& store,
 
 GroupCoordinator::~GroupCoordinator() {
   stop();
-}
-
-std::int64_t GroupCoordinator::wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // --- Groups ---------------------------------------------------------------

@@ -40,8 +40,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/timer_queue.h"
 #include "src/group/group.h"
-#include "src/util/timer_queue.h"
 #include "storage/offsets_store.h"
 
 namespace kgw {
@@ -277,7 +277,6 @@ class GroupCoordinator {
   void expire_offsets();
 
   void compute_subscribed_topics(Group& g);
-  static std::int64_t wall_ms();
 
   OffsetsStore& store_;
   GroupCoordinatorConfig config_;

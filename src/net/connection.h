@@ -37,8 +37,8 @@
 #include <string>
 #include <vector>
 
+#include "common/log.h"
 #include "src/net/server.h"
-#include "src/util/log.h"
 
 namespace kgw {
 

@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/log.h"
 #include "src/net/connection.h"
-#include "src/util/log.h"
 
 namespace kgw {
 

@@ -4,11 +4,12 @@
 #include <chrono>
 #include <climits>
 
+#include "common/clock.h"
+#include "common/log.h"
 #include "protocol/records/control_record.h"
 #include "protocol/records/record_batch_builder.h"
 #include "src/group/group_coordinator.h"
 #include "src/txn/producer_state_manager.h"
-#include "src/util/log.h"
 #include "storage/store.h"
 
 namespace kgw {
@@ -74,9 +75,7 @@ TransactionCoordinator::~TransactionCoordinator() {
 
 std::int64_t TransactionCoordinator::wall_ms() const {
   if (config_.clock) return config_.clock();
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return kgw::wall_ms();
 }
 
 void TransactionCoordinator::arm_txn_expiry() {

@@ -26,13 +26,13 @@
 #include <thread>
 #include <vector>
 
+#include "common/log.h"
 #include "src/broker/broker.h"
 #include "src/broker/broker_config.h"
 #include "src/group/group_coordinator.h"
 #include "src/net/server.h"
 #include "src/txn/producer_state_manager.h"
 #include "src/txn/transaction_coordinator.h"
-#include "src/util/log.h"
 #include "storage/offsets_store.h"
 #include "storage/producer_store.h"
 #include "storage/store.h"

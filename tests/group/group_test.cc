@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "common/timer_queue.h"
 #include "protocol/wire/writer.h"
 #include "src/group/consumer_protocol.h"
 #include "src/group/group_coordinator.h"
-#include "src/util/timer_queue.h"
 #include "storage/offsets_store.h"
 #include "storage/store.h"
 

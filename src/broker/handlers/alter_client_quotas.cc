@@ -6,9 +6,9 @@
 #include <memory>
 
 #include "all_messages.h"
+#include "common/log.h"
 #include "src/broker/client_quotas.h"
 #include "src/broker/handlers/handlers.h"
-#include "src/util/log.h"
 #include "storage/store.h"
 
 namespace kgw {

@@ -11,9 +11,9 @@
 #include <set>
 
 #include "all_messages.h"
+#include "common/log.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/txn/producer_state_manager.h"
-#include "src/util/log.h"
 #include "storage/store.h"
 
 namespace kgw {

@@ -3,10 +3,10 @@
 #include <memory>
 
 #include "all_messages.h"
+#include "common/log.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/group_coordinator.h"
 #include "src/txn/producer_state_manager.h"
-#include "src/util/log.h"
 #include "storage/store.h"
 
 namespace kgw {

@@ -24,6 +24,8 @@
 #include <span>
 
 #include "all_messages.h"
+#include "common/clock.h"
+#include "common/log.h"
 #include "protocol/records/legacy_message_set.h"
 #include "protocol/records/record_batch.h"
 #include "protocol/records/record_validator.h"
@@ -33,7 +35,6 @@
 #include "src/broker/record_rules.h"
 #include "src/txn/producer_state_manager.h"
 #include "src/txn/transaction_coordinator.h"
-#include "src/util/log.h"
 #include "storage/store.h"
 
 namespace kgw {
@@ -67,12 +68,6 @@ ErrorCode record_error_code(RecordError e) {
     default:
       return ErrorCode::kCorruptMessage;
   }
-}
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 void finish_one(Broker& broker, const std::shared_ptr<ProduceCall>& call) {
@@ -157,7 +152,7 @@ bool check_producers(Broker& broker, const std::shared_ptr<ProduceCall>& callp, 
   const PartitionState* ps = broker.store().partition(topic_id, partition);
   if (ps == nullptr) return true;  // deleted meanwhile: the store refuses it
   AppendCheck c =
-      broker.producers().check_append(topic_id, partition, headers, ps->log_end_offset, now_ms());
+      broker.producers().check_append(topic_id, partition, headers, ps->log_end_offset, wall_ms());
   if (c.error != ErrorCode::kNone) return refuse(c.error, std::move(c.message));
   if (c.duplicate_of) {
     ++call.pending;
@@ -309,7 +304,7 @@ void handle_produce(Broker& broker, RequestPtr req) {
         if (!check_producers(broker, call, ti, pi, id, name, partition, bs, writes)) return;
         std::int64_t append_time = -1;
         if (log_append_time) {
-          append_time = now_ms();
+          append_time = wall_ms();
           for (auto& b : work->views) set_log_append_time(b, append_time);
           for (auto& b : work->owned) set_log_append_time(b, append_time);
         }
@@ -345,7 +340,7 @@ void handle_produce(Broker& broker, RequestPtr req) {
               }
               work->owned = {std::move(batch)};
             }
-            const RecordChecks checks = rules.checks(now_ms(), kMaxDecompressed);
+            const RecordChecks checks = rules.checks(wall_ms(), kMaxDecompressed);
             std::vector<std::uint8_t> scratch;
             auto validate = [&](std::span<std::uint8_t> b) {
               RecordBatchHeader h;

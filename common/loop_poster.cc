@@ -1,4 +1,4 @@
-#include "storage/loop_poster.h"
+#include "common/loop_poster.h"
 
 namespace kgw {
 

@@ -1,4 +1,4 @@
-#include "src/util/log.h"
+#include "common/log.h"
 
 #include <unistd.h>
 

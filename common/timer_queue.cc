@@ -1,4 +1,4 @@
-#include "src/util/timer_queue.h"
+#include "common/timer_queue.h"
 
 namespace kgw {
 

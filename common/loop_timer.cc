@@ -1,4 +1,4 @@
-#include "storage/loop_timer.h"
+#include "common/loop_timer.h"
 
 namespace kgw {
 
