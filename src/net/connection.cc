@@ -47,7 +47,10 @@ void format_peer(const uv_tcp_t* tcp, std::string& peer, std::string& ip) {
 
 }  // namespace
 
-Connection::Connection(Server* server, ConnectionId id) : server_(server), id_(id) {}
+Connection::Connection(Server* server, ConnectionId id, const ListenerConfig& listener)
+    : server_(server),
+      id_(id),
+      session_(std::make_shared<Session>(Session::on_listener(listener))) {}
 
 bool Connection::open(uv_stream_t* listener) {
   if (uv_tcp_init(server_->loop_, &tcp_) != 0) return false;
@@ -58,6 +61,7 @@ bool Connection::open(uv_stream_t* listener) {
     return true;
   }
   format_peer(&tcp_, peer_, ip_);
+  session_->peer = peer_;
   touch();
   if (std::string why = server_->admit(*this); !why.empty()) {
     // Kafka closes a connection over max.connections.per.ip at once; over
@@ -252,6 +256,7 @@ void Connection::deliver_frame() {
   frame.connection = id_;
   frame.sequence = next_sequence_++;
   frame.peer = &peer_;
+  frame.session = session_;
   frame.bytes = std::move(frame_);
   frame_ = {};
   in_body_ = false;

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -44,7 +45,8 @@ namespace kgw {
 
 class Connection {
  public:
-  Connection(Server* server, ConnectionId id);
+  // `listener`: the one the socket is accepted from, for the Session.
+  Connection(Server* server, ConnectionId id, const ListenerConfig& listener);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -78,6 +80,7 @@ class Connection {
   }
   ConnectionId id() const { return id_; }
   const std::string& peer() const { return peer_; }
+  const std::shared_ptr<Session>& session() const { return session_; }
 
  private:
   enum class SlotState : std::uint8_t { kPending, kReady, kSkipped };
@@ -137,7 +140,9 @@ class Connection {
   Server* server_;
   ConnectionId id_;
   std::string peer_ = "unknown peer";
-  std::string ip_;         // the peer's address alone, for max.connections.per.ip
+  std::string ip_;  // the peer's address alone, for max.connections.per.ip
+  // Shared with every frame delivered (InboundFrame::session).
+  std::shared_ptr<Session> session_;
   bool admitted_ = false;  // counted by the Server's connection caps
   bool closing_ = false;
   bool reading_ = false;

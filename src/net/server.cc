@@ -175,10 +175,16 @@ Server::Server(uv_loop_t* loop, ServerOptions options, FrameHandler on_frame)
   // forever; 1 is the strictest that still works.
   if (options_.max_inflight_requests == 0) options_.max_inflight_requests = 1;
   if (options_.max_queued_response_bytes == 0) options_.max_queued_response_bytes = 1;
+  if (options_.listeners.empty()) {
+    ListenerConfig l;
+    l.host = options_.host;
+    l.port = options_.port;
+    options_.listeners.push_back(std::move(l));
+  }
 }
 
 Server::~Server() {
-  if ((listening_ && !listener_closed_) || (idle_open_ && !idle_closed_) ||
+  if ((listening_ && !listeners_closed()) || (idle_open_ && !idle_closed_) ||
       (sweep_open_ && !sweep_closed_) || !connections_.empty()) {
     // libuv would touch the freed handles on its next iteration.
     LOG_ERROR("net",
@@ -189,49 +195,71 @@ Server::~Server() {
   }
 }
 
-bool Server::start(std::string& error) {
-  const std::string where = format_address(options_.host, options_.port);
-  if (listening_ || stopping_) {
-    error = where + ": server already started";
-    return false;
-  }
-  if (options_.port < 0 || options_.port > 65535) {
-    error = where + ": port out of range 0-65535";
-    return false;
-  }
-  std::vector<sockaddr_storage> addrs;
-  std::string why;
-  if (!resolve(loop_, options_.host, options_.port, addrs, why)) {
-    error = where + ": " + why;
-    return false;
-  }
-  // Take the first address that binds: "localhost" may name ::1 first on a
-  // host without IPv6.
-  int fd = -1;
-  int err = UV_EADDRNOTAVAIL;
-  for (const auto& a : addrs) {
-    fd = listen_socket(a, err);
-    if (fd >= 0) break;
-  }
-  if (fd < 0) {
-    error = where + ": " + uv_strerror(err);
-    return false;
-  }
-  bound_port_ = bound_port(fd);
+bool Server::listeners_closed() const {
+  return std::all_of(listeners_.begin(), listeners_.end(),
+                     [](const std::unique_ptr<Listening>& l) { return l->closed; });
+}
 
-  uv_tcp_init(loop_, &listener_);  // cannot fail without a domain
-  listener_.data = this;
-  listening_ = true;
-  int rc = uv_tcp_open(&listener_, fd);
-  if (rc != 0) ::close(fd);  // not adopted by the handle
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), kBacklog, on_connection);
-  if (rc != 0) {
-    // Not expected on a socket we just bound; the handle exists now, so
-    // it must be closed through the loop (stop() waits for it).
-    error = where + ": " + uv_strerror(rc);
-    listener_closing_ = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), on_listener_closed);
+bool Server::start(std::string& error) {
+  const ListenerConfig& first = options_.listeners.front();
+  if (listening_ || stopping_) {
+    error = format_address(first.host, first.port) + ": server already started";
     return false;
+  }
+  if (std::string why = refuse_unsupported(options_.listeners); !why.empty()) {
+    error = why;
+    return false;
+  }
+  // Every socket is bound before any libuv handle exists, so a listener
+  // that cannot bind leaves nothing behind (rule 7).
+  std::vector<int> fds;
+  auto fail = [&fds, &error](const std::string& why) {
+    for (int fd : fds) ::close(fd);
+    error = why;
+    return false;
+  };
+  for (const ListenerConfig& l : options_.listeners) {
+    const std::string where = format_address(l.host, l.port);
+    if (l.port < 0 || l.port > 65535) return fail(where + ": port out of range 0-65535");
+    std::vector<sockaddr_storage> addrs;
+    std::string why;
+    if (!resolve(loop_, l.host, l.port, addrs, why)) return fail(where + ": " + why);
+    // Take the first address that binds: "localhost" may name ::1 first
+    // on a host without IPv6.
+    int fd = -1;
+    int err = UV_EADDRNOTAVAIL;
+    for (const auto& a : addrs) {
+      fd = listen_socket(a, err);
+      if (fd >= 0) break;
+    }
+    if (fd < 0) return fail(where + ": " + uv_strerror(err));
+    fds.push_back(fd);
+  }
+
+  listening_ = true;
+  for (std::size_t i = 0; i < fds.size(); ++i) {
+    auto listening = std::make_unique<Listening>();
+    listening->server = this;
+    listening->config = &options_.listeners[i];
+    listening->bound_port = bound_port(fds[i]);
+    uv_tcp_init(loop_, &listening->handle);  // cannot fail without a domain
+    listening->handle.data = listening.get();
+    Listening& l = *listening;
+    listeners_.push_back(std::move(listening));
+    int rc = uv_tcp_open(&l.handle, fds[i]);
+    if (rc != 0) ::close(fds[i]);  // not adopted by the handle
+    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&l.handle), kBacklog, on_connection);
+    if (rc != 0) {
+      // Not expected on a socket we just bound; the handles exist now, so
+      // they must be closed through the loop (stop() waits for them).
+      for (std::size_t j = i + 1; j < fds.size(); ++j) ::close(fds[j]);
+      error = format_address(l.config->host, l.config->port) + ": " + uv_strerror(rc);
+      listener_closing_ = true;
+      for (auto& open : listeners_) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&open->handle), on_listener_closed);
+      }
+      return false;
+    }
   }
   uv_idle_init(loop_, &resume_idle_);
   resume_idle_.data = this;
@@ -245,30 +273,35 @@ bool Server::start(std::string& error) {
     // The sweep alone must not keep a loop with nothing else to do alive.
     uv_unref(reinterpret_cast<uv_handle_t*>(&sweep_timer_));
   }
-  LOG_INFO("net", "listening on %s", format_address(options_.host, bound_port_).c_str());
+  for (const auto& l : listeners_) {
+    LOG_INFO("net", "listening on %s (listener %s, %s)",
+             format_address(l->config->host, l->bound_port).c_str(), l->config->name.c_str(),
+             security_protocol_name(l->config->protocol));
+  }
   return true;
 }
 
 void Server::on_connection(uv_stream_t* server, int status) {
-  auto* self = static_cast<Server*>(server->data);
+  auto* listening = static_cast<Listening*>(server->data);
+  Server* self = listening->server;
   if (status < 0) {
     // EMFILE and friends: libuv already dropped the pending connection.
-    LOG_WARN("net", "accept on port %d failed: %s", self->bound_port_, uv_strerror(status));
+    LOG_WARN("net", "accept on port %d failed: %s", listening->bound_port, uv_strerror(status));
     return;
   }
   try {
-    self->accept_one();
+    self->accept_one(*listening);
   } catch (const std::exception& e) {
-    LOG_ERROR("net", "accept on port %d failed: %s", self->bound_port_, e.what());
+    LOG_ERROR("net", "accept on port %d failed: %s", listening->bound_port, e.what());
   }
 }
 
-void Server::accept_one() {
+void Server::accept_one(Listening& listening) {
   if (stopping_) return;
   ConnectionId id = next_id_++;
-  auto* conn = new Connection(this, id);
+  auto* conn = new Connection(this, id, *listening.config);
   connections_.emplace(id, conn);
-  if (!conn->open(reinterpret_cast<uv_stream_t*>(&listener_))) {
+  if (!conn->open(reinterpret_cast<uv_stream_t*>(&listening.handle))) {
     connections_.erase(id);
     delete conn;
   }
@@ -421,7 +454,9 @@ void Server::stop(std::function<void()> done) {
     stopping_ = true;
     if (listening_ && !listener_closing_) {
       listener_closing_ = true;
-      uv_close(reinterpret_cast<uv_handle_t*>(&listener_), on_listener_closed);
+      for (auto& l : listeners_) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&l->handle), on_listener_closed);
+      }
     }
     if (idle_open_) {
       uv_close(reinterpret_cast<uv_handle_t*>(&resume_idle_), on_idle_closed);
@@ -439,9 +474,9 @@ void Server::stop(std::function<void()> done) {
 }
 
 void Server::on_listener_closed(uv_handle_t* handle) {
-  auto* self = static_cast<Server*>(handle->data);
-  self->listener_closed_ = true;
-  self->maybe_finish_stop();
+  auto* listening = static_cast<Listening*>(handle->data);
+  listening->closed = true;
+  listening->server->maybe_finish_stop();
 }
 
 void Server::on_idle_closed(uv_handle_t* handle) {
@@ -458,7 +493,7 @@ void Server::on_sweep_closed(uv_handle_t* handle) {
 
 void Server::maybe_finish_stop() {
   if (!stopping_ || stopped_) return;
-  if (listening_ && !listener_closed_) return;
+  if (listening_ && !listeners_closed()) return;
   if (idle_open_ && !idle_closed_) return;
   if (sweep_open_ && !sweep_closed_) return;
   if (!connections_.empty()) return;

@@ -1,4 +1,4 @@
-// Server: the libuv TCP listener and its connections (the `net` layer).
+// Server: the libuv TCP listeners and their connections (the `net` layer).
 //
 // Ownership and threading, in order:
 // 1. Everything here runs on the one loop thread that owns the uv_loop_t.
@@ -24,6 +24,10 @@
 //    start() never succeeded (a failed start() leaves no handle in the
 //    loop). Destroying it with handles still open is a programmer error and
 //    aborts, because libuv would later touch the freed handles.
+// 8. Listeners: the Server binds every listener in ServerOptions (all or
+//    none: a start() that fails on one leaves none bound); each connection
+//    carries a Session naming the listener it came in on, shared with every
+//    frame it delivers.
 #pragma once
 
 #include <uv.h>
@@ -35,11 +39,17 @@
 #include <unordered_map>
 #include <vector>
 
+#include "src/net/listener.h"
+#include "src/net/session.h"
+
 namespace kgw {
 
 using ConnectionId = std::uint64_t;
 
 struct ServerOptions {
+  // The listeners to bind, in order; empty: one PLAINTEXT listener named
+  // PLAINTEXT on host:port.
+  std::vector<ListenerConfig> listeners;
   std::string host = "127.0.0.1";  // Default: 127.0.0.1
   int port = 9092;                 // Default: 9092; 0 picks a free port
   // Largest request frame accepted (socket.request.max.bytes). Default: 100 MiB.
@@ -77,6 +87,9 @@ struct InboundFrame {
   std::uint64_t sequence = 0;         // per connection, 0, 1, 2, ...
   const std::string* peer = nullptr;  // "ip:port", valid during the call
   std::vector<std::uint8_t> bytes;
+  // The connection's session (listener, peer, principal); shared by every
+  // frame of the connection, and kept alive by whoever holds a frame.
+  std::shared_ptr<Session> session;
 };
 
 class Connection;
@@ -92,11 +105,19 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens; on failure returns a one-line reason naming the
-  // address (e.g. "127.0.0.1:9092: address already in use").
+  // Binds and listens on every listener; on failure returns a one-line
+  // reason naming the address (e.g. "127.0.0.1:9092: address already in
+  // use") and leaves none bound.
   bool start(std::string& error);
-  // The port actually bound (useful with port 0).
-  int port() const { return bound_port_; }
+  // The port actually bound by the first listener (useful with port 0).
+  int port() const { return port(0); }
+  // The port actually bound by listener `index` (0 before start()).
+  int port(std::size_t index) const {
+    return index < listeners_.size() ? listeners_[index]->bound_port : 0;
+  }
+  // The listeners, as configured (ServerOptions::listeners, or the one made
+  // from host and port), in order.
+  const std::vector<ListenerConfig>& listeners() const { return options_.listeners; }
 
   // Queue the response for request `sequence` on `connection`: `bytes` is
   // the whole response frame including its 4-byte size prefix.
@@ -137,6 +158,14 @@ class Server {
 
  private:
   friend class Connection;
+  // One bound listener: its libuv handle (data points here) and config.
+  struct Listening {
+    Server* server = nullptr;
+    const ListenerConfig* config = nullptr;  // in options_.listeners
+    uv_tcp_t handle{};
+    int bound_port = 0;
+    bool closed = false;  // its close callback ran
+  };
   static void on_connection(uv_stream_t* server, int status);
   static void on_listener_closed(uv_handle_t* handle);
   static void on_resume_idle(uv_idle_t* idle);
@@ -148,7 +177,8 @@ class Server {
   // Called from a Connection's close callback before it frees itself.
   void release(const Connection& conn);
   void sweep_idle();
-  void accept_one();
+  void accept_one(Listening& listening);
+  bool listeners_closed() const;
   // Called from a Connection's close callback, after it freed itself.
   void forget(ConnectionId id);
   void maybe_finish_stop();
@@ -161,11 +191,10 @@ class Server {
   ServerOptions options_;
   FrameHandler on_frame_;
   ClosedHandler on_closed_;
-  uv_tcp_t listener_{};
+  // Stable addresses: libuv holds pointers to the handles.
+  std::vector<std::unique_ptr<Listening>> listeners_;
   bool listening_ = false;
   bool stopping_ = false;
-  bool listener_closed_ = false;
-  int bound_port_ = 0;
   ConnectionId next_id_ = 1;
   // Every Connection whose close callback has not run yet, closing or not.
   std::unordered_map<ConnectionId, Connection*> connections_;

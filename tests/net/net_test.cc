@@ -70,6 +70,7 @@ struct Got {
   std::uint64_t sequence;
   std::string peer;
   Bytes bytes;
+  std::shared_ptr<kgw::Session> session;
 };
 
 // One loop, one Server, and the frames it delivered. The destructor stops
@@ -86,7 +87,7 @@ struct Harness {
     options.host = "127.0.0.1";
     options.port = 0;
     server = std::make_unique<Server>(&loop, options, [this](InboundFrame&& f) {
-      got.push_back(Got{f.connection, f.sequence, *f.peer, std::move(f.bytes)});
+      got.push_back(Got{f.connection, f.sequence, *f.peer, std::move(f.bytes), f.session});
       if (on_got) on_got(got.back());
     });
     std::string error;
@@ -128,12 +129,13 @@ struct Harness {
     for (int i = 0; i < 3; ++i) uv_run(&loop, UV_RUN_NOWAIT);
   }
 
-  int connect_client() {
+  // To the first listener, or to listener `index`.
+  int connect_client(std::size_t index = 0) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     REQUIRE(fd >= 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(server->port()));
+    addr.sin_port = htons(static_cast<std::uint16_t>(server->port(index)));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
     // Byte-at-a-time tests must not wait on Nagle and delayed ACKs.
@@ -689,4 +691,100 @@ TEST_CASE("net: host names and IPv6 literals") {
     }
     CHECK(uv_loop_close(&loop) == 0);
   }
+}
+
+namespace {
+
+kgw::ListenerConfig plaintext_listener(const char* name) {
+  kgw::ListenerConfig l;
+  l.name = name;
+  l.host = "127.0.0.1";
+  l.port = 0;
+  return l;
+}
+
+}  // namespace
+
+TEST_CASE("net: every listener accepts, and frames carry their connection's listener") {
+  ServerOptions o;
+  o.listeners = {plaintext_listener("PLAINTEXT"), plaintext_listener("INTERNAL")};
+  Harness h(o);
+  REQUIRE(h.server->listeners().size() == 2);
+  CHECK(h.server->port(0) > 0);
+  CHECK(h.server->port(1) > 0);
+  CHECK(h.server->port(0) != h.server->port(1));
+  CHECK(h.server->port() == h.server->port(0));
+
+  int a = h.connect_client(0);
+  int b = h.connect_client(1);
+  send_all(a, frame_of(text("to-a")));
+  REQUIRE(h.pump_until([&] { return h.got.size() == 1; }));
+  send_all(b, frame_of(text("to-b")));
+  send_all(a, frame_of(text("to-a-again")));
+  REQUIRE(h.pump_until([&] { return h.got.size() == 3; }));
+  for (const Got& g : h.got) {
+    REQUIRE(g.session != nullptr);
+    const bool from_a = g.bytes != text("to-b");
+    CHECK(g.session->listener == (from_a ? "PLAINTEXT" : "INTERNAL"));
+    CHECK(g.session->protocol == kgw::SecurityProtocol::kPlaintext);
+    CHECK(g.session->principal == "User:ANONYMOUS");
+    CHECK(g.session->peer == g.peer);
+  }
+  // The two frames after the first may arrive in either order.
+  auto from = [&](const std::string& body) -> const Got& {
+    for (const Got& g : h.got) {
+      if (g.bytes == text(body)) return g;
+    }
+    FAIL("no frame " << body);
+    return h.got.front();
+  };
+  const Got& a0 = from("to-a");
+  const Got& a1 = from("to-a-again");
+  const Got& b0 = from("to-b");
+  CHECK(a1.sequence == 1);
+  CHECK(b0.sequence == 0);
+  // One session per connection, shared by its frames.
+  CHECK(a0.session == a1.session);
+  CHECK(a0.session != b0.session);
+  // Answers go back on the connection each frame came from.
+  h.server->respond(b0.connection, 0, response_for(0));
+  h.server->respond(a0.connection, 0, response_for(0));
+  h.server->respond(a1.connection, 1, response_for(1));
+  CHECK(h.recv_n(b, response_for(0).size()) == response_for(0));
+  Bytes both = response_for(0);
+  append(both, response_for(1));
+  CHECK(h.recv_n(a, both.size()) == both);
+  ::close(a);
+  ::close(b);
+}
+
+TEST_CASE("net: a listener that cannot start leaves no listener bound") {
+  Harness h;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  const int taken = h.server->port();
+  {
+    ServerOptions o;
+    auto second = plaintext_listener("INTERNAL");
+    second.port = taken;
+    o.listeners = {plaintext_listener("PLAINTEXT"), second};
+    Server other(&loop, o, [](InboundFrame&&) {});
+    std::string error;
+    CHECK_FALSE(other.start(error));
+    CHECK(error == "127.0.0.1:" + std::to_string(taken) + ": address already in use");
+    CHECK(other.port(0) == 0);
+    // Nothing open: destroying it at once is fine (rule 7).
+  }
+  {
+    ServerOptions o;
+    auto ssl = plaintext_listener("SSL");
+    ssl.protocol = kgw::SecurityProtocol::kSsl;
+    o.listeners = {plaintext_listener("PLAINTEXT"), ssl};
+    Server other(&loop, o, [](InboundFrame&&) {});
+    std::string error;
+    CHECK_FALSE(other.start(error));
+    CHECK(error.find("listener SSL://127.0.0.1:0 uses security protocol SSL: TLS and SASL are "
+                     "not supported yet") == 0);
+  }
+  CHECK(uv_loop_close(&loop) == 0);
 }
