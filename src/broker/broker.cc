@@ -3,6 +3,7 @@
 #include "all_messages.h"
 #include "api_table.h"
 #include "common/log.h"
+#include "src/broker/admission.h"
 #include "src/broker/append_sequencer.h"
 #include "src/broker/client_quotas.h"
 #include "src/broker/config_changes.h"
@@ -84,7 +85,11 @@ void Broker::close(const RequestContext& req, const std::string& reason) {
 
 void Broker::on_frame(InboundFrame&& frame) {
   auto req = std::make_shared<RequestContext>();
-  req->peer_ = frame.peer ? *frame.peer : std::string("?");
+  if (!frame.session) {
+    // A frame from outside a Server (the fuzz target): a PLAINTEXT session.
+    frame.session = std::make_shared<Session>();
+    frame.session->peer = frame.peer ? *frame.peer : std::string("?");
+  }
   req->frame = std::move(frame);
   req->frame.peer = nullptr;  // only valid during the net callback
   dispatch(std::move(req));
@@ -107,6 +112,12 @@ void Broker::dispatch(RequestPtr req) {
   if (!peek_api(Bytes(req->frame.bytes), key, version)) {
     close(*req, "frame of " + std::to_string(req->frame.bytes.size()) +
                     " bytes is shorter than a request header");
+    return;
+  }
+  // The session's rules come before any handler (SASL before
+  // authentication, per-listener rules).
+  if (std::string why = admit(req->session(), key); !why.empty()) {
+    close(*req, why);
     return;
   }
   const ApiInfo* api = find_api(key);

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,7 +37,8 @@ class ProducerStateManager;
 class ClientQuotas;
 class AppendSequencer;
 
-// One request: the frame (which decoded views point into) and its header.
+// One request: the frame (which decoded views point into), its header and
+// its connection's session (never null once dispatched).
 struct RequestContext {
   InboundFrame frame;
   RequestHeader header;
@@ -45,8 +47,9 @@ struct RequestContext {
   std::int16_t api_key() const { return header.api_key; }
   std::int16_t version() const { return header.api_version; }
   Bytes body() const { return Bytes(frame.bytes).subspan(body_offset); }
-  const std::string& peer() const { return peer_; }
-  std::string peer_;
+  const std::string& peer() const { return frame.session->peer; }
+  // The listener, peer and principal of the connection this came on.
+  Session& session() const { return *frame.session; }
 };
 // Handlers that wait for storage keep the request (and so the frame the
 // decoded views point into) alive by sharing it with their completions.
@@ -61,10 +64,23 @@ struct BrokerServices {
 
 // Who this node is and how clients reach it.
 struct BrokerIdentity {
+  struct Endpoint {
+    std::string host;
+    std::int32_t port = 0;
+  };
   std::int32_t node_id = 1;
+  // The first listener's advertised address.
   std::string advertised_host = "127.0.0.1";
   std::int32_t advertised_port = 9092;
   std::string cluster_id;
+  // Each listener's advertised address, by listener name (as Kafka, a
+  // client is told the address of the listener it asked on).
+  std::map<std::string, Endpoint> listener_endpoints;
+
+  Endpoint advertised(const std::string& listener) const {
+    auto it = listener_endpoints.find(listener);
+    return it != listener_endpoints.end() ? it->second : Endpoint{advertised_host, advertised_port};
+  }
 };
 
 class Broker {
