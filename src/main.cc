@@ -193,8 +193,7 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   }
 
   ServerOptions server_opts;
-  server_opts.host = opts.listen_host;
-  server_opts.port = opts.listen_port;
+  server_opts.listeners = opts.listeners;
   server_opts.max_frame_bytes =
       static_cast<std::size_t>(config.get_long("socket.request.max.bytes"));
   server_opts.connections_max_idle_ms = config.get_long("connections.max.idle.ms");
@@ -221,8 +220,16 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     std::fprintf(stderr, "kgw: cannot listen on %s\n", error.c_str());
     return 1;
   }
-  identity.advertised_host = opts.advertise_host.empty() ? opts.listen_host : opts.advertise_host;
-  identity.advertised_port = opts.advertise_port >= 0 ? opts.advertise_port : server.port();
+  for (std::size_t i = 0; i < server.listeners().size(); ++i) {
+    const ListenerConfig& l = server.listeners()[i];
+    BrokerIdentity::Endpoint e{l.advertised_host.empty() ? l.host : l.advertised_host,
+                               l.advertised_port >= 0 ? l.advertised_port : server.port(i)};
+    if (i == 0) {
+      identity.advertised_host = e.host;
+      identity.advertised_port = e.port;
+    }
+    identity.listener_endpoints[l.name] = std::move(e);
+  }
   Broker broker(loop, server, *store, BrokerServices{groups, txns, producers}, config, identity);
   txns.start();
   broker_ptr = &broker;
@@ -259,11 +266,17 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     shutdown(app);
   });
 
+  const std::string& host = server.listeners().front().host;
   LOG_INFO("kgw", "kgw %s listening on %s:%d (advertised %s:%d), data in %s, fsync %s", KGW_VERSION,
-           opts.listen_host.c_str(), server.port(), identity.advertised_host.c_str(),
-           identity.advertised_port, opts.data_dir.c_str(), opts.fsync ? "batch" : "never");
-  // Tests and scripts read the bound port from this line.
-  std::printf("kgw: listening on %s:%d\n", opts.listen_host.c_str(), server.port());
+           host.c_str(), server.port(), identity.advertised_host.c_str(), identity.advertised_port,
+           opts.data_dir.c_str(), opts.fsync ? "batch" : "never");
+  // Tests and scripts read the bound port from this line (the first
+  // listener's); further listeners follow, one line each, with their name.
+  std::printf("kgw: listening on %s:%d\n", host.c_str(), server.port());
+  for (std::size_t i = 1; i < server.listeners().size(); ++i) {
+    std::printf("kgw: listening on %s:%d (%s)\n", server.listeners()[i].host.c_str(),
+                server.port(i), server.listeners()[i].name.c_str());
+  }
   std::fflush(stdout);
 
   // Returns once shutdown() has closed every handle.

@@ -33,6 +33,11 @@ constexpr const char* kUsage =
     "  --log-level LEVEL      error, warn, info (default) or debug\n"
     "  --set NAME=VALUE       a broker config by its Kafka name, e.g.\n"
     "                         --set num.partitions=4 --set auto.create.topics.enable=false\n"
+    "                         Kafka's listeners, advertised.listeners and\n"
+    "                         listener.security.protocol.map are taken too (instead of\n"
+    "                         --listen), e.g. --set listeners=PLAINTEXT://127.0.0.1:9092,\n"
+    "                         INTERNAL://127.0.0.1:9093 --set listener.security.protocol.map=\n"
+    "                         PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT (PLAINTEXT only for now)\n"
     "  --help                 print this help and exit\n"
     "  --version              print the version and exit\n"
     "\n"
@@ -58,7 +63,7 @@ bool apply_fsync(const std::string& v, Options& out, std::string& error, const s
   return true;
 }
 
-bool load_file(const std::string& path, Options& out, std::string& error) {
+bool load_file(const std::string& path, Options& out, bool& listen_given, std::string& error) {
   std::ifstream in(path);
   if (!in) {
     error = "--config " + path + ": cannot read the file";
@@ -92,6 +97,7 @@ bool load_file(const std::string& path, Options& out, std::string& error) {
     }
     const std::string s = v.get<std::string>();
     if (key == "listen") {
+      listen_given = true;
       if (!parse_host_port(s, out.listen_host, out.listen_port)) {
         error = where + ": '" + s + "' is not HOST:PORT";
         return false;
@@ -119,6 +125,98 @@ bool load_file(const std::string& path, Options& out, std::string& error) {
   return true;
 }
 
+bool is_meta_address(const std::string& host) {
+  return host == "0.0.0.0" || host == "::";
+}
+
+// Takes Kafka's listener settings out of the broker configs (they shape the
+// Server, not BrokerConfig) and makes out.listeners from them or from
+// --listen / --advertise. `listen_given`: --listen (flag or file) was set.
+bool resolve_listeners(Options& out, bool listen_given, std::string& error) {
+  std::string listeners;
+  std::string protocol_map;
+  std::string advertised;
+  bool any = false;
+  std::vector<std::pair<std::string, std::string>> rest;
+  for (auto& [name, value] : out.broker_configs) {
+    if (name == "listeners") {
+      listeners = value;
+    } else if (name == "listener.security.protocol.map") {
+      protocol_map = value;
+    } else if (name == "advertised.listeners") {
+      advertised = value;
+    } else {
+      rest.emplace_back(std::move(name), std::move(value));
+      continue;
+    }
+    any = true;
+  }
+  out.broker_configs = std::move(rest);
+  if (!any) {
+    // Metadata tells clients where to connect; the wildcard address is not a
+    // place (Kafka refuses to start the same way).
+    const std::string& shown = out.advertise_host.empty() ? out.listen_host : out.advertise_host;
+    if (is_meta_address(shown)) {
+      error = std::string(out.advertise_host.empty()
+                              ? "--listen " + shown + " without --advertise: the advertised"
+                              : "--advertise") +
+              " address cannot be the nonroutable meta-address " + shown +
+              "; set --advertise HOST:PORT to an address clients can reach";
+      return false;
+    }
+    ListenerConfig l;
+    l.host = out.listen_host;
+    l.port = out.listen_port;
+    l.advertised_host = out.advertise_host;
+    l.advertised_port = out.advertise_port;
+    out.listeners = {std::move(l)};
+    return true;
+  }
+  if (!listeners.empty() && listen_given) {
+    error = "--listen and listeners both given; use one of them";
+    return false;
+  }
+  if (!advertised.empty() && !out.advertise_host.empty()) {
+    error = "--advertise and advertised.listeners both given; use one of them";
+    return false;
+  }
+  if (listeners.empty()) {
+    // Only the map or advertised.listeners given: they apply to --listen.
+    ListenerConfig l;
+    l.host = out.listen_host;
+    l.port = out.listen_port;
+    listeners = describe_listener(l);
+  }
+  std::vector<ListenerConfig> parsed;
+  if (!parse_listeners(listeners, protocol_map, parsed, error) ||
+      !parse_advertised_listeners(advertised, parsed, error)) {
+    return false;
+  }
+  if (!out.advertise_host.empty()) {
+    parsed.front().advertised_host = out.advertise_host;
+    parsed.front().advertised_port = out.advertise_port;
+  }
+  if (std::string why = refuse_unsupported(parsed); !why.empty()) {
+    error = why;
+    return false;
+  }
+  for (const ListenerConfig& l : parsed) {
+    if (is_meta_address(l.advertised_host)) {
+      error = "--advertise: the advertised address cannot be the nonroutable meta-address " +
+              l.advertised_host + "; set --advertise HOST:PORT to an address clients can reach";
+      return false;
+    }
+    if (l.advertised_host.empty() && (l.host.empty() || is_meta_address(l.host))) {
+      error = "listener " + describe_listener(l) +
+              " binds every address and has no advertised address; name it in "
+              "advertised.listeners with an address clients can reach";
+      return false;
+    }
+  }
+  out.listeners = std::move(parsed);
+  return true;
+}
+
 }  // namespace
 
 bool parse_host_port(const std::string& text, std::string& host, int& port) {
@@ -141,11 +239,16 @@ bool parse_host_port(const std::string& text, std::string& host, int& port) {
 }
 
 bool parse_options(int argc, char** argv, Options& out, std::string& error) {
+  bool listen_given = false;
   // The config file comes first so that flags override it, wherever they are.
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--config" && i + 1 < argc && !load_file(argv[i + 1], out, error)) return false;
-    if (a.rfind("--config=", 0) == 0 && !load_file(a.substr(9), out, error)) return false;
+    if (a == "--config" && i + 1 < argc && !load_file(argv[i + 1], out, listen_given, error)) {
+      return false;
+    }
+    if (a.rfind("--config=", 0) == 0 && !load_file(a.substr(9), out, listen_given, error)) {
+      return false;
+    }
   }
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
@@ -185,6 +288,7 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error) {
       value = argv[++i];
     }
     if (flag == "--listen") {
+      listen_given = true;
       if (!parse_host_port(value, out.listen_host, out.listen_port)) {
         error = "--listen: '" + value + "' is not HOST:PORT";
         return false;
@@ -213,18 +317,7 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error) {
     }
     // --config was loaded above.
   }
-  // Metadata tells clients where to connect; the wildcard address is not a
-  // place (Kafka refuses to start the same way).
-  const std::string& advertised = out.advertise_host.empty() ? out.listen_host : out.advertise_host;
-  if (advertised == "0.0.0.0" || advertised == "::") {
-    error = std::string(out.advertise_host.empty()
-                            ? "--listen " + advertised + " without --advertise: the advertised"
-                            : "--advertise") +
-            " address cannot be the nonroutable meta-address " + advertised +
-            "; set --advertise HOST:PORT to an address clients can reach";
-    return false;
-  }
-  return true;
+  return resolve_listeners(out, listen_given, error);
 }
 
 }  // namespace kgw

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "src/net/listener.h"
 
 namespace kgw {
 
@@ -16,9 +17,15 @@ struct Options {
   int listen_port = 9092;                 // Default: 9092
   std::string advertise_host;             // Default: the listen host
   int advertise_port = -1;                // Default: the bound port
-  std::string data_dir = "./data";        // Default: ./data
-  bool fsync = false;                     // --fsync=batch; Default: never
-  LogLevel log_level = LogLevel::kInfo;   // Default: info
+  // The listeners to serve, never empty after parse_options(): Kafka's
+  // listeners / listener.security.protocol.map / advertised.listeners when
+  // given (--set or the file's "broker"), else one PLAINTEXT listener on
+  // --listen advertising --advertise. With listeners, --advertise is the
+  // first listener's advertised address.
+  std::vector<ListenerConfig> listeners;
+  std::string data_dir = "./data";       // Default: ./data
+  bool fsync = false;                    // --fsync=batch; Default: never
+  LogLevel log_level = LogLevel::kInfo;  // Default: info
   // Broker configs by Kafka name, in the order given (file first).
   std::vector<std::pair<std::string, std::string>> broker_configs;
   bool exit_now = false;  // --help or --version was handled

@@ -20,8 +20,9 @@ void handle_describe_cluster(Broker& broker, RequestPtr req) {
   resp.controller_id = id.node_id;
   auto& b = resp.brokers.emplace_back();
   b.broker_id = id.node_id;
-  b.host = id.advertised_host;
-  b.port = id.advertised_port;
+  auto endpoint = id.advertised(req->session().listener);
+  b.host = std::move(endpoint.host);
+  b.port = endpoint.port;
   if (body.include_cluster_authorized_operations) {
     // No ACLs yet: every cluster operation is allowed. Bits are Kafka's
     // AclOperation codes: ALTER(7) DESCRIBE(8) CLUSTER_ACTION(9)

@@ -10,6 +10,7 @@ void handle_find_coordinator(Broker& broker, RequestPtr req) {
   if (!broker.decode(*req, body)) return;
   FindCoordinatorResponse resp;
   const auto& id = broker.identity();
+  const auto endpoint = id.advertised(req->session().listener);
   const bool known_type = body.key_type == 0 || body.key_type == 1;
   if (req->version() < 4) {
     if (!known_type) {
@@ -20,8 +21,8 @@ void handle_find_coordinator(Broker& broker, RequestPtr req) {
           code(body.key_type == 0 ? ErrorCode::kInvalidGroupId : ErrorCode::kInvalidRequest);
     } else {
       resp.node_id = id.node_id;
-      resp.host = id.advertised_host;
-      resp.port = id.advertised_port;
+      resp.host = endpoint.host;
+      resp.port = endpoint.port;
       resp.error_message = std::nullopt;
     }
     if (resp.error_code != 0) {
@@ -41,8 +42,8 @@ void handle_find_coordinator(Broker& broker, RequestPtr req) {
         continue;
       }
       c.node_id = id.node_id;
-      c.host = id.advertised_host;
-      c.port = id.advertised_port;
+      c.host = endpoint.host;
+      c.port = endpoint.port;
       c.error_message = std::nullopt;
     }
   }

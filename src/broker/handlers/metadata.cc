@@ -43,8 +43,10 @@ void finish(Broker& broker, MetadataCall& call) {
   const auto& id = broker.identity();
   auto& b = call.resp.brokers.emplace_back();
   b.node_id = id.node_id;
-  b.host = id.advertised_host;
-  b.port = id.advertised_port;
+  // The address of the listener the client asked on, as Kafka.
+  auto endpoint = id.advertised(call.req->session().listener);
+  b.host = std::move(endpoint.host);
+  b.port = endpoint.port;
   call.resp.cluster_id = id.cluster_id;
   call.resp.controller_id = id.node_id;
   broker.respond(*call.req, call.resp);
