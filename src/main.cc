@@ -28,6 +28,7 @@
 #include "src/group/group_coordinator.h"
 #include "src/net/server.h"
 #include "src/options.h"
+#include "src/replica/replica_manager.h"
 #include "src/txn/producer_state_manager.h"
 #include "src/txn/transaction_coordinator.h"
 #include "storage/offsets_store.h"
@@ -231,6 +232,11 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     identity.listener_endpoints[l.name] = std::move(e);
   }
   Broker broker(loop, server, *store, BrokerServices{groups, txns, producers}, config, identity);
+  // This node leads every partition there is, at epoch 0: one node never
+  // changes leader. The metadata layer takes this over.
+  for (const TopicInfo* t : store->topics()) {
+    for (std::int32_t p = 0; p < t->partitions; ++p) broker.replicas().become_leader(t->id, p, 0);
+  }
   txns.start();
   broker_ptr = &broker;
 

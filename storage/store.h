@@ -261,16 +261,6 @@ class Store {
                        std::shared_ptr<const void> owner, std::function<void(AppendResult)> done,
                        std::vector<RecordWrite> producer_writes = {});
 
-  // Runs `done` on the loop thread once the partition's high watermark has
-  // reached `end` (every offset below it written, durable as the fsync
-  // setting says): kWritten; or kFailed with the error when a write fails
-  // first (failures are sticky, so it never will); or kGone when the topic
-  // is deleted first. Produce answers a retried idempotent batch with it:
-  // only once the batch it repeats is stored.
-  enum class WaitOutcome { kWritten, kFailed, kGone };
-  void when_written(const Uuid& topic, std::int32_t partition, std::int64_t end,
-                    std::function<void(WaitOutcome, const std::string& error)> done);
-
   // Called once, on the loop thread, after the first write that failed
   // (every later one fails too; see group_writer.h), with its error (one
   // line naming the data dir). kgw stops then, as Kafka stops a broker
@@ -279,9 +269,10 @@ class Store {
   // "" until a write failed, then that write's error.
   const std::string& failure() const { return failure_; }
 
-  // Called on the loop thread after partitions' high watermarks advance
-  // (once per partition per group commit); the broker wakes long-polling
-  // fetches with it.
+  // Called on the loop thread after partitions' high watermarks (the
+  // written ends) advance, once per partition per group commit: the
+  // ReplicaManager (src/replica/) moves its high watermarks and wakes the
+  // waits on them with it.
   void set_append_listener(std::function<void(const Uuid& topic, std::int32_t partition)> fn);
 
   // Batches starting with the one that contains `offset` (or the first
@@ -442,12 +433,6 @@ class Store {
   std::function<void(const Uuid&, std::int32_t)> append_listener_;
   std::function<void(const std::string&)> failure_listener_;
   std::string failure_;
-  // when_written() waits, per partition, by the end offset they wait for.
-  std::map<std::pair<Uuid, std::int32_t>,
-           std::multimap<std::int64_t, std::function<void(WaitOutcome, const std::string&)>>>
-      written_waits_;
-  void finish_written_waits(const Uuid& topic, std::int32_t partition, std::int64_t high_watermark);
-  void fail_written_waits(const Uuid* topic, WaitOutcome outcome, const std::string& error);
 
   PolicyResolver policy_resolver_;
   MaintenanceOptions maintenance_;

@@ -1,5 +1,7 @@
-// Helpers shared by store.cc and store_maintenance.cc (the two halves of
-// Store); not part of the store's interface.
+// Helpers shared by the files of Store (store.cc: opening, loading and
+// stopping; store_catalogue.cc: topics; store_append.cc: appends and
+// writes; store_read.cc: reads; store_maintenance.cc: retention and
+// compaction); not part of the store's interface.
 #pragma once
 
 #include <rocksdb/slice.h>

@@ -4,12 +4,13 @@
 #include "api_table.h"
 #include "common/log.h"
 #include "src/broker/admission.h"
-#include "src/broker/append_sequencer.h"
+#include "src/broker/append_policy.h"
 #include "src/broker/client_quotas.h"
 #include "src/broker/config_changes.h"
-#include "src/broker/fetch_waiters.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/group_coordinator.h"
+#include "src/replica/partition_resolver.h"
+#include "src/replica/replica_manager.h"
 #include "src/txn/transaction_coordinator.h"
 #include "storage/store.h"
 
@@ -23,9 +24,11 @@ Broker::Broker(uv_loop_t* loop, Server& server, Store& store, BrokerServices ser
       services_(services),
       config_(config),
       identity_(std::move(identity)),
-      fetch_waiters_(std::make_unique<FetchWaiters>(loop)),
       quotas_(std::make_unique<ClientQuotas>()),
-      append_sequencer_(std::make_unique<AppendSequencer>()) {
+      resolver_(std::make_unique<PartitionResolver>(store)),
+      replicas_(std::make_unique<ReplicaManager>(
+          loop, store, services.producers, services.txns,
+          [this](const TopicInfo& t) { return append_policy(config_, t.configs); })) {
   decode_limits_.max_bytes = static_cast<std::size_t>(config_.get_long("socket.request.max.bytes"));
   const std::int64_t queued = config_.get_long("queued.max.request.bytes");
   max_produce_bytes_ = queued < 0 ? SIZE_MAX : static_cast<std::size_t>(queued);
@@ -41,10 +44,7 @@ Broker::Broker(uv_loop_t* loop, Server& server, Store& store, BrokerServices ser
   }
   store_.set_policy_resolver([this](const TopicInfo& t) { return config_.log_policy(t.configs); });
   store_.set_maintenance(config_.maintenance());
-  store_.set_append_listener([this](const Uuid& topic, std::int32_t partition) {
-    fetch_waiters_->notify(topic, partition);
-  });
-  server_.set_closed_handler([this](ConnectionId id) { fetch_waiters_->forget_connection(id); });
+  server_.set_closed_handler([this](ConnectionId id) { replicas_->forget_connection(id); });
 }
 
 Broker::~Broker() {
@@ -68,9 +68,8 @@ std::string client_host(const RequestContext& req) {
 }
 
 void Broker::stop() {
-  store_.set_append_listener(nullptr);
   server_.set_closed_handler(nullptr);
-  fetch_waiters_->stop();
+  replicas_->stop();
   services_.txns.stop();
   services_.groups.stop();
 }

@@ -30,12 +30,12 @@
 namespace kgw {
 
 class Store;
-class FetchWaiters;
 class GroupCoordinator;
 class TransactionCoordinator;
 class ProducerStateManager;
 class ClientQuotas;
-class AppendSequencer;
+class PartitionResolver;
+class ReplicaManager;
 
 // One request: the frame (which decoded views point into), its header and
 // its connection's session (never null once dispatched).
@@ -148,9 +148,9 @@ class Broker {
   ProducerStateManager& producers() { return services_.producers; }
   BrokerConfig& config() { return config_; }
   const BrokerIdentity& identity() const { return identity_; }
-  FetchWaiters& fetch_waiters() { return *fetch_waiters_; }
   ClientQuotas& quotas() { return *quotas_; }
-  AppendSequencer& append_sequencer() { return *append_sequencer_; }
+  const PartitionResolver& resolver() const { return *resolver_; }
+  ReplicaManager& replicas() { return *replicas_; }
 
  private:
   template <typename Response>
@@ -173,9 +173,9 @@ class Broker {
   DecodeLimits decode_limits_;
   std::size_t produce_bytes_ = 0;
   std::size_t max_produce_bytes_ = SIZE_MAX;
-  std::unique_ptr<FetchWaiters> fetch_waiters_;
   std::unique_ptr<ClientQuotas> quotas_;
-  std::unique_ptr<AppendSequencer> append_sequencer_;
+  std::unique_ptr<PartitionResolver> resolver_;
+  std::unique_ptr<ReplicaManager> replicas_;
 };
 
 }  // namespace kgw

@@ -13,6 +13,7 @@
 #include "all_messages.h"
 #include "common/log.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/replica/partition_resolver.h"
 #include "src/txn/producer_state_manager.h"
 #include "storage/store.h"
 
@@ -29,6 +30,21 @@ struct DeleteCall {
 void finish_one(Broker& broker, const std::shared_ptr<DeleteCall>& call) {
   if (--call->pending == 0) broker.respond(*call->req, call->resp);
 }
+
+// The request's and response's field names for for_each_partition().
+struct DeleteRecordsShape {
+  TopicKey topic(const auto& in, auto& out) const {
+    out.name = in.name;
+    return TopicKey::by_name(in.name);
+  }
+  const auto& in_partitions(const auto& t) const { return t.partitions; }
+  auto& out_partitions(auto& t) const { return t.partitions; }
+  std::int32_t index(const auto& p) const { return p.partition_index; }
+  void start(const auto& in, auto& out) const {
+    out.partition_index = in.partition_index;
+    out.low_watermark = -1;
+  }
+};
 }  // namespace
 
 void handle_delete_records(Broker& broker, RequestPtr req) {
@@ -37,59 +53,43 @@ void handle_delete_records(Broker& broker, RequestPtr req) {
   if (!broker.decode(*req, call->body)) return;
   Store& store = broker.store();
   std::set<std::pair<std::string_view, std::int32_t>> seen;
-  call->resp.topics.resize(call->body.topics.size());
-  for (std::size_t ti = 0; ti < call->body.topics.size(); ++ti) {
-    const auto& t = call->body.topics[ti];
-    auto& tout = call->resp.topics[ti];
-    tout.name = t.name;
-    const TopicInfo* topic = store.find_topic(t.name);
-    tout.partitions.resize(t.partitions.size());
-    for (std::size_t pi = 0; pi < t.partitions.size(); ++pi) {
-      const auto& p = t.partitions[pi];
-      auto& out = tout.partitions[pi];
-      out.partition_index = p.partition_index;
-      out.low_watermark = -1;
-      const PartitionState* st = topic ? store.partition(topic->id, p.partition_index) : nullptr;
-      if (st == nullptr) {
-        out.error_code = code(ErrorCode::kUnknownTopicOrPartition);
-        continue;
-      }
-      if (!seen.insert({t.name, p.partition_index}).second) {
-        out.error_code = code(ErrorCode::kInvalidRequest);  // named twice
-        continue;
-      }
-      if (!broker.config().log_policy(topic->configs).delete_enabled) {
-        out.error_code = code(ErrorCode::kPolicyViolation);
-        continue;
-      }
-      const std::int64_t offset = p.offset == -1 ? st->high_watermark : p.offset;
-      if (offset < 0 || offset > st->high_watermark) {
-        out.error_code = code(ErrorCode::kOffsetOutOfRange);
-        continue;
-      }
-      ++call->pending;
-      const Uuid id = topic->id;
-      const std::int32_t partition = p.partition_index;
-      store.set_log_start_offset(
-          id, partition, offset,
-          [&broker, call, ti, pi, id, partition, name = topic->name, offset](std::string error) {
-            auto& o = call->resp.topics[ti].partitions[pi];
-            if (!error.empty()) {
-              LOG_ERROR("broker", "DeleteRecords on %s-%d: %s", name.c_str(), partition,
-                        error.c_str());
-              o.error_code = code(ErrorCode::kKafkaStorageError);
-            } else {
-              const PartitionState* now = broker.store().partition(id, partition);
-              o.low_watermark = now != nullptr ? now->log_start_offset : offset;
-              // Aborted transactions wholly below it concern no fetch now.
-              broker.producers().on_log_start(id, partition, o.low_watermark);
-              LOG_INFO("broker", "DeleteRecords: %s-%d log start offset now %lld", name.c_str(),
-                       partition, static_cast<long long>(o.low_watermark));
-            }
-            finish_one(broker, call);
-          });
-    }
-  }
+  for_each_partition(
+      broker.resolver(), DeleteRecordsShape{}, call->body.topics, call->resp.topics, NoGuard{},
+      [&](std::size_t ti, std::size_t pi, const auto& p, auto&,
+          const LocalPartition& local) -> ErrorCode {
+        const TopicInfo* topic = local.topic;
+        const PartitionState* st = local.state;
+        if (!seen.insert({call->body.topics[ti].name, p.partition_index}).second) {
+          return ErrorCode::kInvalidRequest;  // named twice
+        }
+        if (!broker.config().log_policy(topic->configs).delete_enabled) {
+          return ErrorCode::kPolicyViolation;
+        }
+        const std::int64_t offset = p.offset == -1 ? st->high_watermark : p.offset;
+        if (offset < 0 || offset > st->high_watermark) return ErrorCode::kOffsetOutOfRange;
+        ++call->pending;
+        const Uuid id = topic->id;
+        const std::int32_t partition = p.partition_index;
+        store.set_log_start_offset(
+            id, partition, offset,
+            [&broker, call, ti, pi, id, partition, name = topic->name, offset](std::string error) {
+              auto& o = call->resp.topics[ti].partitions[pi];
+              if (!error.empty()) {
+                LOG_ERROR("broker", "DeleteRecords on %s-%d: %s", name.c_str(), partition,
+                          error.c_str());
+                o.error_code = code(ErrorCode::kKafkaStorageError);
+              } else {
+                const PartitionState* now = broker.store().partition(id, partition);
+                o.low_watermark = now != nullptr ? now->log_start_offset : offset;
+                // Aborted transactions wholly below it concern no fetch now.
+                broker.producers().on_log_start(id, partition, o.low_watermark);
+                LOG_INFO("broker", "DeleteRecords: %s-%d log start offset now %lld", name.c_str(),
+                         partition, static_cast<long long>(o.low_watermark));
+              }
+              finish_one(broker, call);
+            });
+        return ErrorCode::kNone;
+      });
   finish_one(broker, call);
 }
 

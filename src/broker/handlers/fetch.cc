@@ -28,8 +28,9 @@
 
 #include "all_messages.h"
 #include "protocol/records/record_batch.h"
-#include "src/broker/fetch_waiters.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/replica/partition_resolver.h"
+#include "src/replica/replica_manager.h"
 #include "src/txn/producer_state_manager.h"
 #include "storage/store.h"
 
@@ -67,6 +68,30 @@ struct FetchCall {
 };
 
 void run(Broker& broker, const std::shared_ptr<FetchCall>& call);
+
+// The request's and response's field names for for_each_partition().
+struct FetchShape {
+  bool by_id = false;  // v13+: topics by id
+  bool read_committed = false;
+
+  TopicKey topic(const auto& in, auto& out) const {
+    out.topic = in.topic;
+    out.topic_id = in.topic_id;
+    return by_id ? TopicKey::by_id(in.topic_id) : TopicKey::by_name(in.topic);
+  }
+  const auto& in_partitions(const auto& t) const { return t.partitions; }
+  auto& out_partitions(auto& t) const { return t.partitions; }
+  std::int32_t index(const auto& p) const { return p.partition; }
+  void start(const auto& in, auto& out) const {
+    out.partition_index = in.partition;
+    out.high_watermark = -1;
+    out.records = Bytes();
+    if (read_committed)
+      out.aborted_transactions.emplace();
+    else
+      out.aborted_transactions.reset();
+  }
+};
 
 // Applies the response-wide max_bytes in partition order: the first
 // partition with data keeps everything it read (at least one whole batch),
@@ -137,15 +162,15 @@ void reads_done(Broker& broker, const std::shared_ptr<FetchCall>& call) {
     respond(broker, c);
     return;
   }
-  std::vector<FetchWaiters::PartitionKey> keys;
+  std::vector<ReplicaManager::PartitionKey> keys;
   for (const auto& pr : c.reads) keys.emplace_back(pr.topic_id, pr.partition);
-  broker.fetch_waiters().wait(c.req->frame.connection, keys,
-                              static_cast<std::uint32_t>(c.deadline_ms - now),
-                              [&broker, call](bool timed_out) {
-                                if (timed_out) call->deadline_ms = 0;
-                                for (auto& pr : call->reads) pr.tried = false;
-                                run(broker, call);
-                              });
+  broker.replicas().wait_for_data(c.req->frame.connection, keys,
+                                  static_cast<std::uint32_t>(c.deadline_ms - now),
+                                  [&broker, call](bool timed_out) {
+                                    if (timed_out) call->deadline_ms = 0;
+                                    for (auto& pr : call->reads) pr.tried = false;
+                                    run(broker, call);
+                                  });
 }
 
 void run(Broker& broker, const std::shared_ptr<FetchCall>& call) {
@@ -166,11 +191,12 @@ void run(Broker& broker, const std::shared_ptr<FetchCall>& call) {
       c.any_error = true;
       continue;
     }
-    out.high_watermark = st->high_watermark;
+    const std::int64_t high_watermark = broker.replicas().high_watermark(pr.topic_id, pr.partition);
+    out.high_watermark = high_watermark;
     out.last_stable_offset =
-        broker.producers().last_stable_offset(pr.topic_id, pr.partition, st->high_watermark);
+        broker.producers().last_stable_offset(pr.topic_id, pr.partition, high_watermark);
     out.log_start_offset = st->log_start_offset;
-    if (pr.offset < st->log_start_offset || pr.offset > st->high_watermark) {
+    if (pr.offset < st->log_start_offset || pr.offset > high_watermark) {
       out.error_code = code(ErrorCode::kOffsetOutOfRange);
       c.any_error = true;
       continue;
@@ -178,7 +204,7 @@ void run(Broker& broker, const std::shared_ptr<FetchCall>& call) {
     pr.read = true;
     // read_committed stops at the last stable offset: nothing of an open
     // transaction (nor anything after it) is handed out yet.
-    const std::int64_t upper = c.read_committed ? out.last_stable_offset : st->high_watermark;
+    const std::int64_t upper = c.read_committed ? out.last_stable_offset : high_watermark;
     pr.stable = upper;
     if (pr.offset >= upper || !pr.data.empty()) {
       pr.tried = true;
@@ -237,62 +263,38 @@ void handle_fetch(Broker& broker, RequestPtr req) {
   const bool by_id = req->version() >= 13;
   const bool read_committed = body.isolation_level == 1;
   call->read_committed = read_committed;
-  Store& store = broker.store();
   // Kafka: min(request max_bytes, fetch.max.bytes); before v3 the request
   // has no max_bytes.
   call->budget = broker.config().get_long("fetch.max.bytes");
   if (req->version() >= 3)
     call->budget = std::min<std::int64_t>(call->budget, std::max(body.max_bytes, 0));
   std::int64_t claimed = 0;
-  resp.responses.resize(body.topics.size());
   std::size_t wanted = 0;
   for (const auto& t : body.topics) wanted += t.partitions.size();
   call->reads.reserve(wanted);
-  for (std::size_t ti = 0; ti < body.topics.size(); ++ti) {
-    const auto& t = body.topics[ti];
-    auto& tout = resp.responses[ti];
-    tout.topic = t.topic;
-    tout.topic_id = t.topic_id;
-    const TopicInfo* topic = by_id ? store.find_topic(t.topic_id) : store.find_topic(t.topic);
-    tout.partitions.resize(t.partitions.size());
-    for (std::size_t pi = 0; pi < t.partitions.size(); ++pi) {
-      const auto& p = t.partitions[pi];
-      auto& pout = tout.partitions[pi];
-      pout.partition_index = p.partition;
-      pout.high_watermark = -1;
-      pout.records = Bytes();
-      if (read_committed)
-        pout.aborted_transactions.emplace();
-      else
-        pout.aborted_transactions.reset();
-      if (topic == nullptr) {
-        pout.error_code =
-            code(by_id ? ErrorCode::kUnknownTopicId : ErrorCode::kUnknownTopicOrPartition);
-        call->any_error = true;
-        continue;
-      }
-      if (p.partition < 0 || p.partition >= topic->partitions) {
-        pout.error_code = code(ErrorCode::kUnknownTopicOrPartition);
-        call->any_error = true;
-        continue;
-      }
-      if (p.current_leader_epoch > 0) {  // our leader epoch is 0 on one node
-        pout.error_code = code(ErrorCode::kUnknownLeaderEpoch);
-        call->any_error = true;
-        continue;
-      }
-      PartitionRead pr;
-      pr.topic_index = ti;
-      pr.partition_index = pi;
-      pr.topic_id = topic->id;
-      pr.partition = p.partition;
-      pr.offset = p.fetch_offset;
-      pr.max_bytes = std::max<std::int32_t>(p.partition_max_bytes, 0);
-      pr.max_bytes = static_cast<std::int32_t>(std::min<std::int64_t>(pr.max_bytes, call->budget));
-      claimed += pr.max_bytes;
-      call->reads.push_back(std::move(pr));
-    }
-  }
+  const std::size_t errors = for_each_partition(
+      broker.resolver(), FetchShape{by_id, read_committed}, body.topics, resp.responses, NoGuard{},
+      [&](std::size_t ti, std::size_t pi, const auto& p, auto&,
+          const LocalPartition& local) -> ErrorCode {
+        // A client that knows of a later epoch than ours.
+        if (p.current_leader_epoch >
+            broker.replicas().leader_epoch(local.topic->id, local.partition)) {
+          return ErrorCode::kUnknownLeaderEpoch;
+        }
+        PartitionRead pr;
+        pr.topic_index = ti;
+        pr.partition_index = pi;
+        pr.topic_id = local.topic->id;
+        pr.partition = p.partition;
+        pr.offset = p.fetch_offset;
+        pr.max_bytes = std::max<std::int32_t>(p.partition_max_bytes, 0);
+        pr.max_bytes =
+            static_cast<std::int32_t>(std::min<std::int64_t>(pr.max_bytes, call->budget));
+        claimed += pr.max_bytes;
+        call->reads.push_back(std::move(pr));
+        return ErrorCode::kNone;
+      });
+  call->any_error = errors != 0;
   // Until answered, the response counts against the connection's queued
   // bytes: at most the budget plus one oversized first batch, usually far
   // less, but what the reads may bring is what memory must allow for.

@@ -5,6 +5,8 @@
 
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/replica/partition_resolver.h"
+#include "src/replica/replica_manager.h"
 #include "src/txn/producer_state_manager.h"
 #include "storage/store.h"
 
@@ -30,15 +32,27 @@ void finish_one(Broker& broker, const std::shared_ptr<ListCall>& call) {
 }
 
 void set_offset(std::int16_t version, ListOffsetsResponse::ListOffsetsPartitionResponse& out,
-                std::int64_t offset, std::int64_t timestamp) {
+                std::int64_t offset, std::int64_t timestamp, std::int32_t leader_epoch) {
   if (version == 0) {
     out.old_style_offsets = {offset};
   } else {
     out.offset = offset;
     out.timestamp = timestamp;
   }
-  out.leader_epoch = 0;
+  out.leader_epoch = leader_epoch;
 }
+
+// The request's and response's field names for for_each_partition().
+struct ListOffsetsShape {
+  TopicKey topic(const auto& in, auto& out) const {
+    out.name = in.name;
+    return TopicKey::by_name(in.name);
+  }
+  const auto& in_partitions(const auto& t) const { return t.partitions; }
+  auto& out_partitions(auto& t) const { return t.partitions; }
+  std::int32_t index(const auto& p) const { return p.partition_index; }
+  void start(const auto& in, auto& out) const { out.partition_index = in.partition_index; }
+};
 
 }  // namespace
 
@@ -51,73 +65,63 @@ void handle_list_offsets(Broker& broker, RequestPtr req) {
   std::set<std::pair<std::string_view, std::int32_t>> seen;
   // Kafka's isolation level 1: READ_COMMITTED.
   const bool read_committed = call->body.isolation_level == 1;
-  call->resp.topics.resize(call->body.topics.size());
-  for (std::size_t ti = 0; ti < call->body.topics.size(); ++ti) {
-    const auto& t = call->body.topics[ti];
-    auto& tout = call->resp.topics[ti];
-    tout.name = t.name;
-    const TopicInfo* topic = store.find_topic(t.name);
-    tout.partitions.resize(t.partitions.size());
-    for (std::size_t pi = 0; pi < t.partitions.size(); ++pi) {
-      const auto& p = t.partitions[pi];
-      auto& out = tout.partitions[pi];
-      out.partition_index = p.partition_index;
-      if (!seen.insert({t.name, p.partition_index}).second) {
-        out.error_code = code(ErrorCode::kInvalidRequest);  // asked twice
-        continue;
-      }
-      const PartitionState* st = topic ? store.partition(topic->id, p.partition_index) : nullptr;
-      if (st == nullptr) {
-        out.error_code = code(ErrorCode::kUnknownTopicOrPartition);
-        continue;
-      }
-      if (p.current_leader_epoch > 0) {
-        out.error_code = code(ErrorCode::kUnknownLeaderEpoch);
-        continue;
-      }
-      switch (p.timestamp) {
-        case kLatest:
-        case kLatestTiered:
-          // read_committed stops at the last stable offset: the first
-          // offset of the first open transaction, else the high watermark.
-          set_offset(version, out,
-                     read_committed ? broker.producers().last_stable_offset(
-                                          topic->id, p.partition_index, st->high_watermark)
-                                    : st->high_watermark,
-                     -1);
-          continue;
-        case kEarliest:
-        case kEarliestLocal:
-          set_offset(version, out, st->log_start_offset, -1);
-          continue;
-        default:
-          break;
-      }
-      if (p.timestamp < 0 && p.timestamp != kMaxTimestamp) {
-        out.error_code = code(ErrorCode::kInvalidRequest);
-        continue;
-      }
-      if (p.timestamp == kMaxTimestamp && st->high_watermark == st->log_start_offset) {
-        set_offset(version, out, -1, -1);
-        continue;
-      }
-      const std::int64_t target = p.timestamp == kMaxTimestamp ? st->max_timestamp : p.timestamp;
-      ++call->pending;
-      store.offset_for_timestamp(topic->id, p.partition_index, target,
-                                 [&broker, call, ti, pi, version](
-                                     std::int64_t offset, std::int64_t ts, std::string error) {
-                                   auto& o = call->resp.topics[ti].partitions[pi];
-                                   if (!error.empty()) {
-                                     o.error_code = code(ErrorCode::kKafkaStorageError);
-                                   } else if (offset < 0) {
-                                     set_offset(version, o, -1, -1);
-                                   } else {
-                                     set_offset(version, o, offset, ts);
-                                   }
-                                   finish_one(broker, call);
-                                 });
-    }
-  }
+  for_each_partition(
+      broker.resolver(), ListOffsetsShape{}, call->body.topics, call->resp.topics,
+      [&](std::size_t ti, std::size_t, const auto& p) {
+        // Asked twice: checked before the topic is.
+        return seen.insert({call->body.topics[ti].name, p.partition_index}).second
+                   ? ErrorCode::kNone
+                   : ErrorCode::kInvalidRequest;
+      },
+      [&](std::size_t ti, std::size_t pi, const auto& p, auto& out,
+          const LocalPartition& local) -> ErrorCode {
+        const TopicInfo* topic = local.topic;
+        const PartitionState* st = local.state;
+        ReplicaManager& replicas = broker.replicas();
+        const std::int32_t epoch = replicas.leader_epoch(topic->id, local.partition);
+        // A client that knows of a later epoch than ours.
+        if (p.current_leader_epoch > epoch) return ErrorCode::kUnknownLeaderEpoch;
+        const std::int64_t high_watermark = replicas.high_watermark(topic->id, local.partition);
+        switch (p.timestamp) {
+          case kLatest:
+          case kLatestTiered:
+            // read_committed stops at the last stable offset: the first
+            // offset of the first open transaction, else the high watermark.
+            set_offset(version, out,
+                       read_committed ? broker.producers().last_stable_offset(
+                                            topic->id, p.partition_index, high_watermark)
+                                      : high_watermark,
+                       -1, epoch);
+            return ErrorCode::kNone;
+          case kEarliest:
+          case kEarliestLocal:
+            set_offset(version, out, st->log_start_offset, -1, epoch);
+            return ErrorCode::kNone;
+          default:
+            break;
+        }
+        if (p.timestamp < 0 && p.timestamp != kMaxTimestamp) return ErrorCode::kInvalidRequest;
+        if (p.timestamp == kMaxTimestamp && high_watermark == st->log_start_offset) {
+          set_offset(version, out, -1, -1, epoch);
+          return ErrorCode::kNone;
+        }
+        const std::int64_t target = p.timestamp == kMaxTimestamp ? st->max_timestamp : p.timestamp;
+        ++call->pending;
+        store.offset_for_timestamp(topic->id, p.partition_index, target,
+                                   [&broker, call, ti, pi, version, epoch](
+                                       std::int64_t offset, std::int64_t ts, std::string error) {
+                                     auto& o = call->resp.topics[ti].partitions[pi];
+                                     if (!error.empty()) {
+                                       o.error_code = code(ErrorCode::kKafkaStorageError);
+                                     } else if (offset < 0) {
+                                       set_offset(version, o, -1, -1, epoch);
+                                     } else {
+                                       set_offset(version, o, offset, ts, epoch);
+                                     }
+                                     finish_one(broker, call);
+                                   });
+        return ErrorCode::kNone;
+      });
   finish_one(broker, call);
 }
 

@@ -1,4 +1,4 @@
-#include "src/broker/fetch_waiters.h"
+#include "src/replica/fetch_waiters.h"
 
 namespace kgw {
 

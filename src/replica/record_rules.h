@@ -24,8 +24,6 @@
 
 namespace kgw {
 
-class BrokerConfig;
-
 struct RecordRules {
   bool require_keys = false;
   // kNoLimit: no check (the default).
@@ -37,9 +35,6 @@ struct RecordRules {
   // Whether batches must be rewritten (recompressed), so copied out of the
   // request frame; otherwise they are checked in place and appended from it.
   bool rewrites() const { return codec.has_value(); }
-
-  static RecordRules of(const BrokerConfig& config,
-                        const std::map<std::string, std::string>& overrides);
 
   // The per-record checks for record_validator.h.
   RecordChecks checks(std::int64_t now_ms, std::size_t max_decompressed) const;

@@ -1,33 +1,13 @@
-#include "src/broker/record_rules.h"
+#include "src/replica/record_rules.h"
 
 #include <cstdlib>
 
 #include "protocol/records/record_batch.h"
 #include "protocol/records/record_batch_builder.h"
 #include "protocol/records/record_iterator.h"
-#include "src/broker/broker_config.h"
 #include "storage/log_policy.h"
 
 namespace kgw {
-
-RecordRules RecordRules::of(const BrokerConfig& config,
-                            const std::map<std::string, std::string>& overrides) {
-  RecordRules r;
-  for (const std::string& p :
-       split_config_list(config.topic_value(overrides, "cleanup.policy").value_or(""))) {
-    r.require_keys = r.require_keys || p == "compact";
-  }
-  r.max_timestamp_difference_ms =
-      config.topic_long(overrides, "message.timestamp.difference.max.ms");
-  r.log_append_time = config.topic_value(overrides, "message.timestamp.type") == "LogAppendTime";
-  const std::string codec = config.topic_value(overrides, "compression.type").value_or("producer");
-  if (codec == "uncompressed") r.codec = CompressionCodec::kNone;
-  if (codec == "gzip") r.codec = CompressionCodec::kGzip;
-  if (codec == "snappy") r.codec = CompressionCodec::kSnappy;
-  if (codec == "lz4") r.codec = CompressionCodec::kLz4;
-  if (codec == "zstd") r.codec = CompressionCodec::kZstd;
-  return r;
-}
 
 RecordChecks RecordRules::checks(std::int64_t now_ms, std::size_t max_decompressed) const {
   RecordChecks c;

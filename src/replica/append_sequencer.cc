@@ -1,4 +1,4 @@
-#include "src/broker/append_sequencer.h"
+#include "src/replica/append_sequencer.h"
 
 namespace kgw {
 

@@ -1,4 +1,4 @@
-#include "src/broker/pool_work.h"
+#include "src/replica/pool_work.h"
 
 namespace kgw {
 

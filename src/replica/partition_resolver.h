@@ -1,0 +1,126 @@
+// PartitionResolver: the one place that turns a request's (topic, partition)
+// into an error or a local partition handle, and for_each_partition(), the
+// topics x partitions loop every partitioned request runs through it.
+//
+// Threads: loop thread only (it reads the Store's in-memory catalogue).
+//
+// The happy path is: a handler names a topic (by name or id) and a
+// partition index -> resolve() finds the topic and checks the index -> the
+// handler gets a LocalPartition and does its work. Possible failure modes
+// (each answered as a Kafka error code, never thrown): an unknown topic
+// name (UNKNOWN_TOPIC_OR_PARTITION), an unknown topic id (UNKNOWN_TOPIC_ID),
+// a partition index outside the topic (UNKNOWN_TOPIC_OR_PARTITION). The
+// checks still to come (not the leader: NOT_LEADER_OR_FOLLOWER; a proxied
+// partition: an upstream route; not authorised: TOPIC_AUTHORIZATION_FAILED)
+// go into resolve() and lookup(), so no handler has to change for them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "protocol/wire/error_code.h"
+#include "protocol/wire/types.h"
+#include "storage/topic_info.h"
+
+namespace kgw {
+
+class Store;
+
+// How a request names a topic: by name (most APIs) or by id (Fetch v13+).
+struct TopicKey {
+  std::string_view name;
+  const Uuid* id = nullptr;  // set: look up by id, `name` is ignored
+
+  static TopicKey by_name(std::string_view n) { return TopicKey{n, nullptr}; }
+  static TopicKey by_id(const Uuid& i) { return TopicKey{{}, &i}; }
+};
+
+// A partition this node serves. The pointers stay valid as long as the
+// topic exists (storage/topic_info.h): use them in the same loop turn, or
+// look the partition up again after waiting.
+struct LocalPartition {
+  const TopicInfo* topic = nullptr;
+  std::int32_t partition = 0;
+  const PartitionState* state = nullptr;
+};
+
+struct Resolved {
+  ErrorCode error = ErrorCode::kNone;
+  LocalPartition local;  // meaningful only when error is kNone
+  bool ok() const { return error == ErrorCode::kNone; }
+};
+
+class PartitionResolver {
+ public:
+  explicit PartitionResolver(const Store& store) : store_(store) {}
+
+  // The topic, or nullptr (unknown). For handlers that need the topic
+  // itself before its partitions (e.g. to answer topic-level fields).
+  const TopicInfo* topic(const TopicKey& key) const { return lookup(key); }
+  // `topic` as lookup() found it (nullptr: unknown) and a partition index.
+  Resolved resolve(const TopicKey& key, const TopicInfo* topic, std::int32_t partition) const;
+  Resolved resolve(const TopicKey& key, std::int32_t partition) const {
+    return resolve(key, lookup(key), partition);
+  }
+
+ private:
+  // Every topic lookup of every partitioned request goes through here.
+  const TopicInfo* lookup(const TopicKey& key) const;
+
+  const Store& store_;
+};
+
+// The topics x partitions loop of a request, in request order. `shape`
+// names the request's and response's fields:
+//   TopicKey topic(const InTopic&, OutTopic&)   fills the response topic
+//   in_partitions(const InTopic&), out_partitions(OutTopic&)
+//   std::int32_t index(const InPartition&)
+//   void start(const InPartition&, OutPartition&)  index and defaults
+// For each partition: start() -> before(ti, pi, in) (a guard that comes
+// before the topic is looked up; kNone to go on) -> resolve -> if
+// resolved, on_partition(ti, pi, in, out, local) which returns its own
+// error or kNone. Every error lands in out.error_code; on_partition runs
+// only for resolved partitions. Returns how many partitions got an error.
+template <typename Shape, typename InTopics, typename OutTopics, typename Before,
+          typename OnPartition>
+std::size_t for_each_partition(const PartitionResolver& resolver, const Shape& shape,
+                               const InTopics& in, OutTopics& out, Before&& before,
+                               OnPartition&& on_partition) {
+  std::size_t errors = 0;
+  out.resize(in.size());
+  for (std::size_t ti = 0; ti < in.size(); ++ti) {
+    const auto& tin = in[ti];
+    auto& tout = out[ti];
+    const TopicKey key = shape.topic(tin, tout);
+    const TopicInfo* topic = resolver.topic(key);
+    const auto& pins = shape.in_partitions(tin);
+    auto& pouts = shape.out_partitions(tout);
+    pouts.resize(pins.size());
+    for (std::size_t pi = 0; pi < pins.size(); ++pi) {
+      const auto& pin = pins[pi];
+      auto& pout = pouts[pi];
+      shape.start(pin, pout);
+      ErrorCode e = before(ti, pi, pin);
+      if (e == ErrorCode::kNone) {
+        Resolved r = resolver.resolve(key, topic, shape.index(pin));
+        e = r.ok() ? on_partition(ti, pi, pin, pout, r.local) : r.error;
+      }
+      if (e != ErrorCode::kNone) {
+        pout.error_code = code(e);
+        ++errors;
+      }
+    }
+  }
+  return errors;
+}
+
+// No guard before the lookup.
+struct NoGuard {
+  template <typename P>
+  ErrorCode operator()(std::size_t, std::size_t, const P&) const {
+    return ErrorCode::kNone;
+  }
+};
+
+}  // namespace kgw

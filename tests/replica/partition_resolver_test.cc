@@ -1,0 +1,125 @@
+// PartitionResolver and for_each_partition() against a real Store.
+#include "src/replica/partition_resolver.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/replica/store_fixture.h"
+
+namespace kgw {
+namespace {
+
+// A request and response shaped like Kafka's partitioned ones.
+struct InPartition {
+  std::int32_t index = 0;
+};
+struct InTopic {
+  std::string name;
+  std::vector<InPartition> partitions;
+};
+struct OutPartition {
+  std::int32_t index = -9;
+  std::int16_t error_code = 0;
+  std::int64_t answer = -1;
+};
+struct OutTopic {
+  std::string name;
+  std::vector<OutPartition> partitions;
+};
+
+struct TestShape {
+  TopicKey topic(const InTopic& in, OutTopic& out) const {
+    out.name = in.name;
+    return TopicKey::by_name(in.name);
+  }
+  const auto& in_partitions(const InTopic& t) const { return t.partitions; }
+  auto& out_partitions(OutTopic& t) const { return t.partitions; }
+  std::int32_t index(const InPartition& p) const { return p.index; }
+  void start(const InPartition& in, OutPartition& out) const { out.index = in.index; }
+};
+
+TEST_CASE("resolve: unknown topic, bad partition index, resolved handle") {
+  test::StoreFixture f;
+  const Uuid id = f.create("orders", 2);
+  PartitionResolver resolver(*f.store);
+
+  CHECK(resolver.resolve(TopicKey::by_name("nope"), 0).error ==
+        ErrorCode::kUnknownTopicOrPartition);
+  Uuid unknown_id;
+  unknown_id.bytes[0] = 7;
+  CHECK(resolver.resolve(TopicKey::by_id(unknown_id), 0).error == ErrorCode::kUnknownTopicId);
+  CHECK(resolver.resolve(TopicKey::by_name("orders"), 2).error ==
+        ErrorCode::kUnknownTopicOrPartition);
+  CHECK(resolver.resolve(TopicKey::by_name("orders"), -1).error ==
+        ErrorCode::kUnknownTopicOrPartition);
+
+  const Resolved byname = resolver.resolve(TopicKey::by_name("orders"), 1);
+  REQUIRE(byname.ok());
+  CHECK(byname.local.topic->id == id);
+  CHECK(byname.local.topic->name == "orders");
+  CHECK(byname.local.partition == 1);
+  CHECK(byname.local.state == f.store->partition(id, 1));
+  const Resolved byid = resolver.resolve(TopicKey::by_id(id), 0);
+  REQUIRE(byid.ok());
+  CHECK(byid.local.topic->name == "orders");
+  CHECK(byid.local.state == f.store->partition(id, 0));
+}
+
+TEST_CASE("for_each_partition fills each partition's error in request order") {
+  test::StoreFixture f;
+  const Uuid id = f.create("orders", 2);
+  PartitionResolver resolver(*f.store);
+
+  std::vector<InTopic> in = {
+      {"orders", {{0}, {5}, {1}, {0}}},
+      {"missing", {{0}, {1}}},
+  };
+  std::vector<OutTopic> out;
+  std::vector<std::pair<std::size_t, std::size_t>> called;
+  std::vector<std::pair<std::size_t, std::size_t>> guarded;
+  const std::size_t errors = for_each_partition(
+      resolver, TestShape{}, in, out,
+      [&](std::size_t ti, std::size_t pi, const InPartition&) {
+        guarded.emplace_back(ti, pi);
+        // The guard runs before the lookup: it wins over an unknown topic.
+        return ti == 1 && pi == 1 ? ErrorCode::kInvalidRequest : ErrorCode::kNone;
+      },
+      [&](std::size_t ti, std::size_t pi, const InPartition& p, OutPartition& o,
+          const LocalPartition& local) {
+        called.emplace_back(ti, pi);
+        CHECK(local.topic->id == id);
+        CHECK(local.partition == p.index);
+        if (pi == 3) return ErrorCode::kOffsetOutOfRange;  // the handler's own error
+        o.answer = 100 + p.index;
+        return ErrorCode::kNone;
+      });
+
+  CHECK(errors == 4);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].name == "orders");
+  CHECK(out[1].name == "missing");
+  REQUIRE(out[0].partitions.size() == 4);
+  REQUIRE(out[1].partitions.size() == 2);
+  // Every partition answered, in request order, with its index.
+  CHECK(out[0].partitions[0].index == 0);
+  CHECK(out[0].partitions[1].index == 5);
+  CHECK(out[0].partitions[2].index == 1);
+  CHECK(out[1].partitions[1].index == 1);
+  CHECK(out[0].partitions[0].error_code == 0);
+  CHECK(out[0].partitions[0].answer == 100);
+  CHECK(out[0].partitions[1].error_code == code(ErrorCode::kUnknownTopicOrPartition));
+  CHECK(out[0].partitions[1].answer == -1);
+  CHECK(out[0].partitions[2].error_code == 0);
+  CHECK(out[0].partitions[2].answer == 101);
+  CHECK(out[0].partitions[3].error_code == code(ErrorCode::kOffsetOutOfRange));
+  CHECK(out[1].partitions[0].error_code == code(ErrorCode::kUnknownTopicOrPartition));
+  CHECK(out[1].partitions[1].error_code == code(ErrorCode::kInvalidRequest));
+  // The guard saw every partition; the handler only the resolved ones.
+  CHECK(guarded.size() == 6);
+  CHECK(called == std::vector<std::pair<std::size_t, std::size_t>>{{0, 0}, {0, 2}, {0, 3}});
+}
+
+}  // namespace
+}  // namespace kgw

@@ -1,0 +1,224 @@
+// ReplicaManager against a real Store in a temp dir, with the loop running:
+// appends, the high watermark, the waits on it, and leader epochs.
+#include "src/replica/replica_manager.h"
+
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "protocol/records/record_batch_builder.h"
+#include "src/group/group_coordinator.h"
+#include "src/txn/producer_state_manager.h"
+#include "src/txn/transaction_coordinator.h"
+#include "storage/log_policy.h"
+#include "storage/offsets_store.h"
+#include "storage/producer_store.h"
+#include "tests/replica/store_fixture.h"
+
+namespace kgw {
+namespace {
+
+std::vector<std::uint8_t> make_batch(int records, std::int64_t producer_id = -1,
+                                     std::int16_t epoch = -1, std::int32_t sequence = -1) {
+  RecordBatchOptions o;
+  o.producer_id = producer_id;
+  o.producer_epoch = epoch;
+  o.base_sequence = sequence;
+  RecordBatchBuilder b(o);
+  const std::string value = "value";
+  for (int i = 0; i < records; ++i) {
+    REQUIRE(b.add(wall_ms(), std::nullopt, Bytes(std::string_view(value))) == RecordError::kNone);
+  }
+  std::vector<std::uint8_t> out;
+  REQUIRE(b.build(out) == RecordError::kNone);
+  return out;
+}
+
+// The whole replica layer on a fixture's store, as main.cc wires it.
+struct Replicas {
+  explicit Replicas(test::StoreFixture& f)
+      : offsets(*f.store),
+        groups(f.loop(), offsets, GroupCoordinatorConfig{}),
+        records(*f.store),
+        producers(records),
+        txns(f.loop(), records, *f.store, producers, groups, TransactionCoordinatorConfig{}),
+        rm(f.loop(), *f.store, producers, txns, [](const TopicInfo&) {
+          AppendPolicy p;
+          p.rules.max_timestamp_difference_ms = kNoLimit;
+          return p;
+        }) {}
+  ~Replicas() {
+    rm.stop();
+    txns.stop();
+    groups.stop();
+  }
+
+  OffsetsStore offsets;
+  GroupCoordinator groups;
+  ProducerStore records;
+  ProducerStateManager producers;
+  TransactionCoordinator txns;
+  ReplicaManager rm;
+};
+
+// Appends `batch` (a buffer of its own, as a request frame would be).
+void append(test::StoreFixture& f, ReplicaManager& rm, const Uuid& topic, std::int32_t partition,
+            std::vector<std::uint8_t> batch, std::optional<AppendOutcome>& out) {
+  auto buffer = std::make_shared<std::vector<std::uint8_t>>(std::move(batch));
+  Resolved r = PartitionResolver(*f.store).resolve(TopicKey::by_id(topic), partition);
+  REQUIRE(r.ok());
+  AppendRequest req;
+  req.partition = r.local;
+  req.records = std::span<std::uint8_t>(*buffer);
+  req.owner = buffer;
+  rm.append(std::move(req), [&out](AppendOutcome o) { out = std::move(o); });
+}
+
+TEST_CASE("append moves the high watermark and wakes a waiting fetch") {
+  test::StoreFixture f;
+  const Uuid t = f.create("events", 2);
+  {
+    Replicas r(f);
+    CHECK(r.rm.high_watermark(t, 0) == 0);
+    CHECK(r.rm.high_watermark(t, 2) == -1);
+
+    std::optional<bool> woken;
+    r.rm.wait_for_data(1, {{t, 0}}, 20000, [&](bool timed_out) { woken = timed_out; });
+    std::optional<bool> other;  // waits on the other partition: not woken
+    r.rm.wait_for_data(2, {{t, 1}}, 20000, [&](bool timed_out) { other = timed_out; });
+
+    std::optional<AppendOutcome> out;
+    append(f, r.rm, t, 0, make_batch(3), out);
+    f.run_until([&] { return out.has_value() && woken.has_value(); });
+    CHECK(out->error == ErrorCode::kNone);
+    CHECK(out->base_offset == 0);
+    CHECK(out->log_start_offset == 0);
+    CHECK(*woken == false);  // by the write, not the timer
+    CHECK(r.rm.high_watermark(t, 0) == 3);
+    CHECK(!other.has_value());
+
+    // A second append goes after the first.
+    out.reset();
+    append(f, r.rm, t, 0, make_batch(2), out);
+    f.run_until([&] { return out.has_value(); });
+    CHECK(out->base_offset == 3);
+    CHECK(r.rm.high_watermark(t, 0) == 5);
+
+    // A connection that is gone: its wait is dropped, never woken.
+    r.rm.forget_connection(2);
+    out.reset();
+    append(f, r.rm, t, 1, make_batch(1), out);
+    f.run_until([&] { return out.has_value(); });
+    CHECK(!other.has_value());
+
+    // A wait that nothing satisfies times out.
+    std::optional<bool> timer;
+    r.rm.wait_for_data(3, {{t, 0}}, 10, [&](bool timed_out) { timer = timed_out; });
+    f.run_until([&] { return timer.has_value(); });
+    CHECK(*timer == true);
+  }
+  f.close_store();
+}
+
+TEST_CASE("refused records are answered without an append") {
+  test::StoreFixture f;
+  const Uuid t = f.create("events", 1);
+  {
+    Replicas r(f);
+    std::optional<AppendOutcome> out;
+    append(f, r.rm, t, 0, {}, out);
+    REQUIRE(out.has_value());  // answered at once, on the loop thread
+    CHECK(out->error == ErrorCode::kCorruptMessage);
+
+    std::vector<std::uint8_t> bad = make_batch(1);
+    bad.back() ^= 0xff;  // the CRC no longer matches
+    out.reset();
+    append(f, r.rm, t, 0, bad, out);
+    REQUIRE(out.has_value());
+    CHECK(out->error == ErrorCode::kCorruptMessage);
+    CHECK(r.rm.high_watermark(t, 0) == 0);
+  }
+  f.close_store();
+}
+
+TEST_CASE("an idempotent duplicate is answered once the original is written") {
+  test::StoreFixture f;
+  const Uuid t = f.create("events", 1);
+  {
+    Replicas r(f);
+    std::optional<ProducerIdAndEpoch> id;
+    r.txns.init_producer_id(std::nullopt, 60000, -1, -1, [&](ProducerIdAndEpoch p) { id = p; });
+    f.run_until([&] { return id.has_value(); });
+    REQUIRE(id->error == ErrorCode::kNone);
+
+    const std::vector<std::uint8_t> batch = make_batch(4, id->producer_id, id->epoch, 0);
+    std::optional<AppendOutcome> first;
+    std::optional<AppendOutcome> retry;
+    bool first_done_before_retry = false;
+    std::int64_t hw_at_retry = -1;
+    append(f, r.rm, t, 0, batch, first);
+    // The retry (same producer, epoch and sequence) is sent before the
+    // first write is done.
+    auto buffer = std::make_shared<std::vector<std::uint8_t>>(batch);
+    AppendRequest req;
+    req.partition = PartitionResolver(*f.store).resolve(TopicKey::by_id(t), 0).local;
+    req.records = std::span<std::uint8_t>(*buffer);
+    req.owner = buffer;
+    r.rm.append(std::move(req), [&](AppendOutcome o) {
+      first_done_before_retry = first.has_value();
+      hw_at_retry = r.rm.high_watermark(t, 0);
+      retry = std::move(o);
+    });
+    f.run_until([&] { return first.has_value() && retry.has_value(); });
+    CHECK(first->error == ErrorCode::kNone);
+    CHECK(first->base_offset == 0);
+    CHECK(retry->error == ErrorCode::kNone);
+    CHECK(retry->base_offset == 0);  // the original's offset, not a new one
+    CHECK(first_done_before_retry);
+    CHECK(hw_at_retry >= 4);
+    CHECK(r.rm.high_watermark(t, 0) == 4);  // stored once
+
+    // when_written: at once when reached, or when the partition is gone.
+    std::optional<ReplicaManager::WaitOutcome> w;
+    r.rm.when_written(t, 0, 4, [&](ReplicaManager::WaitOutcome o) { w = o; });
+    REQUIRE(w.has_value());
+    CHECK(*w == ReplicaManager::WaitOutcome::kWritten);
+    w.reset();
+    r.rm.when_written(t, 5, 1, [&](ReplicaManager::WaitOutcome o) { w = o; });
+    REQUIRE(w.has_value());
+    CHECK(*w == ReplicaManager::WaitOutcome::kGone);
+    // Not yet reached: waits for the write that reaches it.
+    w.reset();
+    r.rm.when_written(t, 0, 6, [&](ReplicaManager::WaitOutcome o) { w = o; });
+    CHECK(!w.has_value());
+    std::optional<AppendOutcome> more;
+    append(f, r.rm, t, 0, make_batch(2), more);
+    f.run_until([&] { return w.has_value(); });
+    CHECK(*w == ReplicaManager::WaitOutcome::kWritten);
+    CHECK(r.rm.high_watermark(t, 0) >= 6);
+    f.run_until([&] { return more.has_value(); });
+  }
+  f.close_store();
+}
+
+TEST_CASE("leader epochs: 0 until become_leader, then what it set") {
+  test::StoreFixture f;
+  const Uuid t = f.create("events", 2);
+  {
+    Replicas r(f);
+    CHECK(r.rm.leader_epoch(t, 0) == 0);
+    r.rm.become_leader(t, 0, 7);
+    CHECK(r.rm.leader_epoch(t, 0) == 7);
+    CHECK(r.rm.leader_epoch(t, 1) == 0);
+    r.rm.become_leader(t, 0, 8);
+    CHECK(r.rm.leader_epoch(t, 0) == 8);
+  }
+  f.close_store();
+}
+
+}  // namespace
+}  // namespace kgw
