@@ -9,6 +9,7 @@
 #include "src/broker/fetch_waiters.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/group_coordinator.h"
+#include "src/group/offset_manager.h"
 #include "src/txn/transaction_coordinator.h"
 #include "storage/store.h"
 
@@ -72,6 +73,7 @@ void Broker::stop() {
   fetch_waiters_->stop();
   services_.txns.stop();
   services_.groups.stop();
+  services_.offsets.stop();
 }
 
 void Broker::send(const RequestContext& req, std::vector<std::uint8_t> frame) {
