@@ -26,6 +26,7 @@
 #include "src/broker/broker.h"
 #include "src/broker/broker_config.h"
 #include "src/group/group_coordinator.h"
+#include "src/group/offset_manager.h"
 #include "src/net/server.h"
 #include "src/options.h"
 #include "src/replica/replica_manager.h"
@@ -131,6 +132,11 @@ GroupCoordinatorConfig group_config(const BrokerConfig& config) {
   c.initial_rebalance_delay_ms =
       static_cast<std::int32_t>(config.get_long("group.initial.rebalance.delay.ms"));
   c.max_size = static_cast<std::int32_t>(config.get_long("group.max.size"));
+  return c;
+}
+
+OffsetManagerConfig offset_config(const BrokerConfig& config) {
+  OffsetManagerConfig c;
   c.offsets_retention_ms = config.get_long("offsets.retention.minutes") * 60 * 1000;
   c.offsets_retention_check_interval_ms = config.get_long("offsets.retention.check.interval.ms");
   c.max_metadata_bytes = static_cast<std::int32_t>(config.get_long("offset.metadata.max.bytes"));
@@ -152,7 +158,9 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   }
   OffsetsStore offsets(*store);
   GroupCoordinator groups(loop, offsets, group_config(config));
-  if (error = groups.load(); !error.empty()) {
+  OffsetManager offset_manager(loop, offsets, groups, offset_config(config));
+  if (error = groups.load(); error.empty()) error = offset_manager.load();
+  if (!error.empty()) {
     std::fprintf(stderr, "kgw: %s\n", error.c_str());
     return 1;
   }
@@ -167,7 +175,8 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   txn_config.producer_id_expiration_ms = config.get_long("producer.id.expiration.ms");
   txn_config.producer_id_check_interval_ms =
       config.get_long("producer.id.expiration.check.interval.ms");
-  TransactionCoordinator txns(loop, producer_records, *store, producers, groups, txn_config);
+  TransactionCoordinator txns(loop, producer_records, *store, producers, offset_manager,
+                              txn_config);
   {
     ProducerStore::Loaders loaders;
     loaders.state = [&producers](const Uuid& t, std::int32_t p, std::int64_t pid,
@@ -231,7 +240,8 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     }
     identity.listener_endpoints[l.name] = std::move(e);
   }
-  Broker broker(loop, server, *store, BrokerServices{groups, txns, producers}, config, identity);
+  Broker broker(loop, server, *store, BrokerServices{groups, offset_manager, txns, producers},
+                config, identity);
   // This node leads every partition there is, at epoch 0: one node never
   // changes leader. The metadata layer takes this over.
   for (const TopicInfo* t : store->topics()) {

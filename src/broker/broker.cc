@@ -9,6 +9,7 @@
 #include "src/broker/config_changes.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/group_coordinator.h"
+#include "src/group/offset_manager.h"
 #include "src/replica/partition_resolver.h"
 #include "src/replica/replica_manager.h"
 #include "src/txn/transaction_coordinator.h"
@@ -72,6 +73,7 @@ void Broker::stop() {
   replicas_->stop();
   services_.txns.stop();
   services_.groups.stop();
+  services_.offsets.stop();
 }
 
 void Broker::send(const RequestContext& req, std::vector<std::uint8_t> frame) {

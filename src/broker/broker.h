@@ -31,6 +31,7 @@ namespace kgw {
 
 class Store;
 class GroupCoordinator;
+class OffsetManager;
 class TransactionCoordinator;
 class ProducerStateManager;
 class ClientQuotas;
@@ -58,6 +59,7 @@ using RequestPtr = std::shared_ptr<RequestContext>;
 // The domain services the handlers call, owned by main.
 struct BrokerServices {
   GroupCoordinator& groups;
+  OffsetManager& offsets;
   TransactionCoordinator& txns;
   ProducerStateManager& producers;
 };
@@ -144,6 +146,7 @@ class Broker {
   uv_loop_t* loop() const { return loop_; }
   Store& store() { return store_; }
   GroupCoordinator& groups() { return services_.groups; }
+  OffsetManager& offsets() { return services_.offsets; }
   TransactionCoordinator& txns() { return services_.txns; }
   ProducerStateManager& producers() { return services_.producers; }
   BrokerConfig& config() { return config_; }

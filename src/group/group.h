@@ -1,11 +1,13 @@
 // Group: one classic consumer group as the coordinator keeps it in memory —
-// its state, generation, members and committed offsets. Plain data plus the
+// its state, generation and members (its committed offsets are the
+// OffsetManager's). Plain data plus the
 // bookkeeping Kafka's GroupMetadata does (leader, static members, pending
 // members, protocol votes); the state machine that moves it is in
 // group_coordinator.cc.
 //
 // States, as Kafka names them (DescribeGroups / ListGroups show these):
 //   Empty               no members (a new group, or everyone left); offsets may remain
+//                       (a group that only stores offsets is Empty too)
 //   PreparingRebalance  waiting for members to (re)join
 //   CompletingRebalance joined; waiting for the leader's assignment (SyncGroup)
 //   Stable              every member has its assignment
@@ -86,8 +88,6 @@ struct GroupMember {
   }
 };
 
-using TopicPartitionKey = std::pair<std::string, std::int32_t>;
-
 class Group {
  public:
   Group(std::string id, std::uint64_t incarnation)
@@ -123,17 +123,6 @@ class Group {
 
   TimerQueue::Id join_timer = 0;
   TimerQueue::Id sync_timer = 0;
-
-  std::map<TopicPartitionKey, CommittedOffset> offsets;
-  // Offsets committed inside open transactions, by producer id: visible
-  // (moved into `offsets`) when the transaction commits.
-  std::map<std::int64_t, std::map<TopicPartitionKey, CommittedOffset>> txn_offsets;
-  bool has_pending_txn_offset(const TopicPartitionKey& key) const {
-    for (const auto& [pid, offsets_of] : txn_offsets) {
-      if (offsets_of.count(key) != 0) return true;
-    }
-    return false;
-  }
 
   bool is(GroupState s) const { return state == s; }
   bool has(const std::string& member_id) const { return members.count(member_id) != 0; }

@@ -1,7 +1,13 @@
 // GroupCoordinator: Kafka's classic group protocol (JoinGroup, SyncGroup,
-// Heartbeat, LeaveGroup) and committed offsets (OffsetCommit, OffsetFetch,
-// OffsetDelete), plus the admin views (DescribeGroups, ListGroups,
-// DeleteGroups). On one node it coordinates every group.
+// Heartbeat, LeaveGroup), membership and rebalancing only, plus the admin
+// views (DescribeGroups, ListGroups). Committed offsets are the
+// OffsetManager's (offset_manager.h), which asks this coordinator through
+// the GroupMembership seam (group_membership.h): commit checks, which
+// groups exist, how their offsets age, DeleteGroups. On one node it
+// coordinates every group. The implementation is split by concern:
+// group_coordinator.cc (groups, load, admin, the membership seam),
+// group_join.cc (JoinGroup), group_rebalance.cc (rebalance, SyncGroup),
+// group_liveness.cc (Heartbeat, LeaveGroup, session timers).
 //
 // The happy path is: members join (the first JoinGroup of a v4+ client gets
 // MEMBER_ID_REQUIRED and a member id, then joins again with it) -> the
@@ -10,7 +16,8 @@
 // generation: every member gets its JoinGroup answer, the leader with every
 // member's metadata -> the leader's SyncGroup carries the assignment, which
 // is persisted and handed to every member's SyncGroup -> Stable; members
-// heartbeat and commit offsets. Possible failure modes are:
+// heartbeat (and commit offsets through the OffsetManager). Possible
+// failure modes are:
 //  - a member stops heartbeating: after its session timeout it is removed
 //    and the group rebalances;
 //  - a member does not rejoin within the rebalance timeout: removed, and
@@ -20,13 +27,13 @@
 //  - stale or unknown requests: ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
 //    REBALANCE_IN_PROGRESS, FENCED_INSTANCE_ID (a replaced static member),
 //    as Kafka answers them;
-//  - a storage write fails: the commit or the assignment answers with
-//    the error (COORDINATOR_NOT_AVAILABLE, as Kafka maps it) and memory is
-//    not changed.
+//  - a storage write fails: the assignment answers with the error
+//    (COORDINATOR_NOT_AVAILABLE, as Kafka maps it) and memory is not
+//    changed.
 // Everything runs on the loop thread; timers are entries of one TimerQueue
-// (no handle per member, no thread per group). Committed offsets and each
-// completed generation are written through the OffsetsStore and loaded at
-// start-up, so a restart keeps offsets, generations and static members.
+// (no handle per member, no thread per group). Each completed generation is
+// written through the OffsetsStore and loaded at start-up, so a restart
+// keeps generations and static members.
 #pragma once
 
 #include <uv.h>
@@ -42,6 +49,7 @@
 
 #include "common/timer_queue.h"
 #include "src/group/group.h"
+#include "src/group/group_membership.h"
 #include "storage/offsets_store.h"
 
 namespace kgw {
@@ -59,14 +67,6 @@ struct GroupCoordinatorConfig {
   std::int32_t max_size = 2147483647;
   // Default: 300000. A new member whose JoinGroup waits longer is dropped.
   std::int32_t new_member_join_timeout_ms = 300000;
-  // Default: 7 days. Offsets of an empty group (or a group that only
-  // stores offsets) expire this long after it became empty (after the
-  // commit, respectively).
-  std::int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;
-  // Default: 600000. How often expired offsets are looked for.
-  std::int64_t offsets_retention_check_interval_ms = 600000;
-  // Default: 4096. Longest commit metadata string.
-  std::int32_t max_metadata_bytes = 4096;
 };
 
 struct JoinArgs {
@@ -104,47 +104,6 @@ struct LeaveResult {
   std::vector<ErrorCode> members;      // one per LeaveMember, same order
 };
 
-struct CommitPartition {
-  std::string topic;
-  std::int32_t partition = 0;
-  std::int64_t offset = -1;
-  std::int32_t leader_epoch = -1;
-  std::optional<std::string> metadata;
-  std::int64_t commit_timestamp = -1;  // OffsetCommit v1 only; -1: now
-};
-
-struct CommitArgs {
-  std::string group_id;
-  std::int32_t generation_id = -1;
-  std::string member_id;
-  std::optional<std::string> group_instance_id;
-  std::int64_t retention_time_ms = -1;  // OffsetCommit v2-v4; -1: the broker's
-  std::vector<CommitPartition> partitions;
-};
-
-struct TxnCommitArgs {
-  std::string group_id;
-  std::int64_t producer_id = -1;
-  std::int32_t generation_id = -1;
-  std::string member_id;
-  std::optional<std::string> group_instance_id;
-  std::vector<CommitPartition> partitions;
-};
-
-struct FetchedOffset {
-  std::string topic;
-  std::int32_t partition = 0;
-  std::int64_t offset = -1;
-  std::int32_t leader_epoch = -1;
-  std::string metadata;
-  ErrorCode error = ErrorCode::kNone;
-};
-
-struct FetchOffsetsResult {
-  ErrorCode error = ErrorCode::kNone;
-  std::vector<FetchedOffset> partitions;
-};
-
 struct GroupDescription {
   ErrorCode error = ErrorCode::kNone;
   std::string group_id;
@@ -168,15 +127,16 @@ struct GroupListing {
   std::string state;
 };
 
-class GroupCoordinator {
+class GroupCoordinator final : public GroupMembership {
  public:
   GroupCoordinator(uv_loop_t* loop, OffsetsStore& store, GroupCoordinatorConfig config);
-  ~GroupCoordinator();
+  ~GroupCoordinator() override;
   GroupCoordinator(const GroupCoordinator&) = delete;
   GroupCoordinator& operator=(const GroupCoordinator&) = delete;
 
-  // Start-up, before serving (blocks on disk): loads groups and offsets;
-  // members of loaded groups get a fresh session timeout to come back in.
+  // Start-up, before serving and before the OffsetManager's load() (blocks
+  // on disk): loads the groups; members of loaded groups get a fresh
+  // session timeout to come back in.
   // Returns "" or one line naming the damage.
   std::string load();
   // Stops timers and drops waiting JoinGroup/SyncGroup answers (their
@@ -190,36 +150,21 @@ class GroupCoordinator {
                       const std::optional<std::string>& group_instance_id);
   LeaveResult leave(const std::string& group_id, const std::vector<LeaveMember>& members);
 
-  // `done` gets one error per partition, in order.
-  void commit_offsets(CommitArgs args, std::function<void(std::vector<ErrorCode>)> done);
-  // TxnOffsetCommit: offsets held back until the producer's transaction
-  // ends (the transaction coordinator has checked the producer). `done`
-  // gets one error per partition, in order.
-  void commit_txn_offsets(TxnCommitArgs args, std::function<void(std::vector<ErrorCode>)> done);
-  // The producer's transaction ended: its offsets become the committed
-  // ones (commit) or are dropped (abort). `done` gets "" or the error.
-  void complete_txn_offsets(const std::string& group_id, std::int64_t producer_id, bool commit,
-                            std::function<void(const std::string&)> done);
-  // `topics` nullopt: every committed offset of the group. With
-  // require_stable, partitions with offsets in an open transaction answer
-  // UNSTABLE_OFFSET_COMMIT.
-  FetchOffsetsResult fetch_offsets(
-      const std::string& group_id,
-      const std::optional<std::vector<std::pair<std::string, std::vector<std::int32_t>>>>& topics,
-      bool require_stable) const;
-  // `done` gets the group's error and one error per partition, in order.
-  void delete_offsets(const std::string& group_id,
-                      std::vector<std::pair<std::string, std::int32_t>> partitions,
-                      std::function<void(ErrorCode, std::vector<ErrorCode>)> done);
-
   GroupDescription describe(const std::string& group_id) const;
   // `states` empty: every group. Compared case-insensitively.
   std::vector<GroupListing> list(const std::vector<std::string>& states) const;
-  // `done` gets one error per group, in order.
-  void delete_groups(std::vector<std::string> group_ids,
-                     std::function<void(std::vector<ErrorCode>)> done);
-  // A topic was deleted: its committed offsets go too (as Kafka does).
-  void on_topic_deleted(const std::string& topic);
+  // GroupMembership, for the OffsetManager.
+  ErrorCode admit_commit(const std::string& group_id, std::int32_t generation_id,
+                         const std::string& member_id,
+                         const std::optional<std::string>& instance_id,
+                         bool transactional) override;
+  ErrorCode admit_offset_delete(const std::string& group_id,
+                                const std::vector<std::pair<std::string, std::int32_t>>& parts,
+                                std::vector<ErrorCode>& errors) const override;
+  void ensure_group(const std::string& group_id) override;
+  void for_each_retention(const std::function<void(const OffsetRetention&)>& f) const override;
+  void remove_expired_group(const std::string& group_id) override;
+  std::vector<ErrorCode> remove_groups(const std::vector<std::string>& group_ids) override;
 
   std::size_t group_count() const { return groups_.size(); }
 
@@ -266,15 +211,12 @@ class GroupCoordinator {
   void remove_pending_member(Group& g, const std::string& member_id);
   void remove_member_and_update(Group& g, const std::string& member_id, const std::string& reason);
 
-  // Offsets.
+  // Commit checks.
   std::optional<ErrorCode> validate_commit(const Group& g, std::int32_t generation_id,
                                            const std::string& member_id,
                                            const std::optional<std::string>& instance_id,
-                                           bool transactional = false) const;
-  void store_offsets(Group& g, CommitArgs& args, std::function<void(std::vector<ErrorCode>)> done);
+                                           bool transactional) const;
   void persist_group(Group& g, std::function<void(const std::string& error)> done);
-  void schedule_offset_expiry();
-  void expire_offsets();
 
   void compute_subscribed_topics(Group& g);
 
@@ -283,7 +225,6 @@ class GroupCoordinator {
   TimerQueue timers_;
   std::map<std::string, std::unique_ptr<Group>, std::less<>> groups_;
   std::uint64_t next_incarnation_ = 1;
-  TimerQueue::Id expiry_timer_ = 0;
   bool stopped_ = false;
 };
 

@@ -8,7 +8,7 @@
 #include "common/log.h"
 #include "protocol/records/control_record.h"
 #include "protocol/records/record_batch_builder.h"
-#include "src/group/group_coordinator.h"
+#include "src/group/offset_manager.h"
 #include "src/txn/producer_state_manager.h"
 #include "storage/store.h"
 
@@ -60,12 +60,12 @@ std::optional<TxnState> parse_txn_state(std::string_view name) {
 
 TransactionCoordinator::TransactionCoordinator(uv_loop_t* loop, ProducerStore& records,
                                                Store& store, ProducerStateManager& producers,
-                                               GroupCoordinator& groups,
+                                               OffsetManager& offsets,
                                                TransactionCoordinatorConfig config)
     : records_(records),
       store_(store),
       producers_(producers),
-      groups_(groups),
+      offsets_(offsets),
       config_(config),
       timers_(loop) {}
 
@@ -586,7 +586,7 @@ void TransactionCoordinator::complete(const std::string& id, bool commit,
       });
     };
     for (const auto& g : rec.groups)
-      groups_.complete_txn_offsets(g, rec.producer_id, commit, finish);
+      offsets_.complete_txn_offsets(g, rec.producer_id, commit, finish);
     finish("");
   });
 }

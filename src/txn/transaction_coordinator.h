@@ -46,7 +46,7 @@
 
 namespace kgw {
 
-class GroupCoordinator;
+class OffsetManager;
 class ProducerStateManager;
 class Store;
 
@@ -108,7 +108,7 @@ class TransactionCoordinator {
  public:
   // `store` appends the markers; `producers` is told about them.
   TransactionCoordinator(uv_loop_t* loop, ProducerStore& records, Store& store,
-                         ProducerStateManager& producers, GroupCoordinator& groups,
+                         ProducerStateManager& producers, OffsetManager& offsets,
                          TransactionCoordinatorConfig config);
   ~TransactionCoordinator();
   TransactionCoordinator(const TransactionCoordinator&) = delete;
@@ -210,7 +210,7 @@ class TransactionCoordinator {
   ProducerStore& records_;
   Store& store_;
   ProducerStateManager& producers_;
-  GroupCoordinator& groups_;
+  OffsetManager& offsets_;  // the groups' pending transactional offsets
   TransactionCoordinatorConfig config_;
   TimerQueue timers_;
   std::map<std::string, std::unique_ptr<Txn>, std::less<>> txns_;

@@ -30,6 +30,7 @@
 #include "src/broker/broker.h"
 #include "src/broker/broker_config.h"
 #include "src/group/group_coordinator.h"
+#include "src/group/offset_manager.h"
 #include "src/net/server.h"
 #include "src/txn/producer_state_manager.h"
 #include "src/txn/transaction_coordinator.h"
@@ -48,6 +49,7 @@ struct World {
   std::unique_ptr<Store> store;
   std::unique_ptr<OffsetsStore> offsets;
   std::unique_ptr<GroupCoordinator> groups;
+  std::unique_ptr<OffsetManager> offset_manager;
   std::unique_ptr<ProducerStore> producer_records;
   std::unique_ptr<ProducerStateManager> producers;
   std::unique_ptr<TransactionCoordinator> txns;
@@ -71,16 +73,20 @@ struct World {
     }
     offsets = std::make_unique<OffsetsStore>(*store);
     groups = std::make_unique<GroupCoordinator>(&loop, *offsets, GroupCoordinatorConfig{});
+    offset_manager =
+        std::make_unique<OffsetManager>(&loop, *offsets, *groups, OffsetManagerConfig{});
     producer_records = std::make_unique<ProducerStore>(*store);
     producers = std::make_unique<ProducerStateManager>(*producer_records);
-    txns = std::make_unique<TransactionCoordinator>(&loop, *producer_records, *store, *producers,
-                                                    *groups, TransactionCoordinatorConfig{});
+    txns =
+        std::make_unique<TransactionCoordinator>(&loop, *producer_records, *store, *producers,
+                                                 *offset_manager, TransactionCoordinatorConfig{});
     server = std::make_unique<Server>(&loop, ServerOptions{},
                                       [this](InboundFrame&& f) { broker->on_frame(std::move(f)); });
     BrokerIdentity identity;
     identity.cluster_id = "fuzz";
     broker = std::make_unique<Broker>(&loop, *server, *store,
-                                      BrokerServices{*groups, *txns, *producers}, config, identity);
+                                      BrokerServices{*groups, *offset_manager, *txns, *producers},
+                                      config, identity);
     txns->start();
   }
 

@@ -15,93 +15,13 @@
 #include "protocol/wire/writer.h"
 #include "src/group/consumer_protocol.h"
 #include "src/group/group_coordinator.h"
+#include "src/group/offset_manager.h"
 #include "storage/offsets_store.h"
 #include "storage/store.h"
+#include "tests/group/group_fixture.h"
 
-namespace fs = std::filesystem;
 using namespace kgw;
-
-namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/kgw-group-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-// A loop, a store and an offsets store; run() turns the loop until `done`.
-struct Fixture {
-  TempDir dir;
-  uv_loop_t loop{};
-  std::unique_ptr<Store> store;
-  std::unique_ptr<OffsetsStore> offsets;
-
-  Fixture() {
-    uv_loop_init(&loop);
-    open();
-  }
-  ~Fixture() {
-    close();
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-  }
-  void open() {
-    StoreOptions o;
-    o.data_dir = dir.path.string();
-    std::string error;
-    store = Store::open(&loop, o, error);
-    REQUIRE_MESSAGE(store != nullptr, error);
-    offsets = std::make_unique<OffsetsStore>(*store);
-  }
-  void close() {
-    if (store) CHECK(store->stop() == "");
-    offsets.reset();
-    store.reset();
-    uv_run(&loop, UV_RUN_NOWAIT);
-  }
-  // Turns the loop until pred() or ~10 s. UV_RUN_NOWAIT, not ONCE: ONCE
-  // may block in the poll phase until the next timer and run it in the
-  // same call, past the moment pred() became true.
-  void run_until(const std::function<bool()>& pred) {
-    uv_update_time(&loop);
-    const std::uint64_t start = uv_now(&loop);
-    while (!pred() && uv_now(&loop) - start < 10000) {
-      uv_run(&loop, UV_RUN_NOWAIT);
-      if (!pred()) uv_sleep(1);
-      uv_update_time(&loop);
-    }
-    REQUIRE(pred());
-  }
-};
-
-std::string subscription(const std::vector<std::string>& topics) {
-  std::vector<std::uint8_t> out;
-  Writer w(out);
-  w.i16(1);
-  w.i32(static_cast<std::int32_t>(topics.size()));
-  for (const auto& t : topics) w.string(t, false);
-  w.nullable_bytes(std::nullopt, false);
-  w.i32(0);  // owned partitions (v1)
-  return std::string(out.begin(), out.end());
-}
-
-JoinArgs join_args(const std::string& group, const std::string& member_id = "") {
-  JoinArgs a;
-  a.group_id = group;
-  a.member_id = member_id;
-  a.client_id = "c";
-  a.client_host = "/127.0.0.1";
-  a.session_timeout_ms = 10000;
-  a.rebalance_timeout_ms = 200;
-  a.protocol_type = "consumer";
-  a.protocols = {{"range", subscription({"t"})}};
-  return a;
-}
-
-}  // namespace
+using namespace kgw::test;
 
 TEST_CASE("TimerQueue fires in deadline order, honours cancel, allows re-entry") {
   uv_loop_t loop;
@@ -257,20 +177,24 @@ TEST_CASE("coordinator: a member that never sends SyncGroup is removed") {
 TEST_CASE("coordinator: offsets expire and the empty group goes away") {
   Fixture f;
   GroupCoordinatorConfig cfg;
-  cfg.offsets_retention_ms = 100;
-  cfg.offsets_retention_check_interval_ms = 20;
+  OffsetManagerConfig ocfg;
+  ocfg.offsets_retention_ms = 100;
+  ocfg.offsets_retention_check_interval_ms = 20;
   GroupCoordinator gc(&f.loop, *f.offsets, cfg);
+  OffsetManager om(&f.loop, *f.offsets, gc, ocfg);
   REQUIRE(gc.load() == "");
+  REQUIRE(om.load() == "");
   std::optional<std::vector<ErrorCode>> result;
   CommitArgs c;
   c.group_id = "simple";
   c.partitions.push_back(CommitPartition{"t", 0, 5, -1, std::nullopt, -1});
-  gc.commit_offsets(c, [&](std::vector<ErrorCode> e) { result = std::move(e); });
+  om.commit_offsets(c, [&](std::vector<ErrorCode> e) { result = std::move(e); });
   f.run_until([&] { return result.has_value(); });
   CHECK((*result)[0] == ErrorCode::kNone);
-  CHECK(gc.fetch_offsets("simple", std::nullopt, false).partitions.size() == 1);
+  CHECK(om.fetch_offsets("simple", std::nullopt, false).partitions.size() == 1);
   f.run_until([&] { return gc.group_count() == 0; });
   CHECK(gc.describe("simple").state == "Dead");
+  om.stop();
   gc.stop();
 
   // ... and it stays gone after a restart (the deletes were written).
@@ -278,7 +202,10 @@ TEST_CASE("coordinator: offsets expire and the empty group goes away") {
   f.close();
   f.open();
   GroupCoordinator again(&f.loop, *f.offsets, cfg);
+  OffsetManager again_offsets(&f.loop, *f.offsets, again, ocfg);
   REQUIRE(again.load() == "");
+  REQUIRE(again_offsets.load() == "");
   CHECK(again.group_count() == 0);
+  again_offsets.stop();
   again.stop();
 }

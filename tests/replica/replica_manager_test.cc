@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "protocol/records/record_batch_builder.h"
 #include "src/group/group_coordinator.h"
+#include "src/group/offset_manager.h"
 #include "src/txn/producer_state_manager.h"
 #include "src/txn/transaction_coordinator.h"
 #include "storage/log_policy.h"
@@ -43,9 +44,11 @@ struct Replicas {
   explicit Replicas(test::StoreFixture& f)
       : offsets(*f.store),
         groups(f.loop(), offsets, GroupCoordinatorConfig{}),
+        offset_manager(f.loop(), offsets, groups, OffsetManagerConfig{}),
         records(*f.store),
         producers(records),
-        txns(f.loop(), records, *f.store, producers, groups, TransactionCoordinatorConfig{}),
+        txns(f.loop(), records, *f.store, producers, offset_manager,
+             TransactionCoordinatorConfig{}),
         rm(f.loop(), *f.store, producers, txns, [](const TopicInfo&) {
           AppendPolicy p;
           p.rules.max_timestamp_difference_ms = kNoLimit;
@@ -54,11 +57,13 @@ struct Replicas {
   ~Replicas() {
     rm.stop();
     txns.stop();
+    offset_manager.stop();
     groups.stop();
   }
 
   OffsetsStore offsets;
   GroupCoordinator groups;
+  OffsetManager offset_manager;
   ProducerStore records;
   ProducerStateManager producers;
   TransactionCoordinator txns;

@@ -3,7 +3,7 @@
 // remain.
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
-#include "src/group/group_coordinator.h"
+#include "src/group/offset_manager.h"
 
 namespace kgw {
 
@@ -11,16 +11,16 @@ void handle_delete_groups(Broker& broker, RequestPtr req) {
   auto body = std::make_shared<DeleteGroupsRequest>();
   if (!broker.decode(*req, *body)) return;
   std::vector<std::string> ids(body->groups_names.begin(), body->groups_names.end());
-  broker.groups().delete_groups(std::move(ids),
-                                [&broker, req, body](std::vector<ErrorCode> errors) {
-                                  DeleteGroupsResponse resp;
-                                  for (std::size_t i = 0; i < body->groups_names.size(); ++i) {
-                                    auto& out = resp.results.emplace_back();
-                                    out.group_id = body->groups_names[i];
-                                    out.error_code = code(errors[i]);
-                                  }
-                                  broker.respond(*req, resp);
-                                });
+  broker.offsets().delete_groups(std::move(ids),
+                                 [&broker, req, body](std::vector<ErrorCode> errors) {
+                                   DeleteGroupsResponse resp;
+                                   for (std::size_t i = 0; i < body->groups_names.size(); ++i) {
+                                     auto& out = resp.results.emplace_back();
+                                     out.group_id = body->groups_names[i];
+                                     out.error_code = code(errors[i]);
+                                   }
+                                   broker.respond(*req, resp);
+                                 });
 }
 
 }  // namespace kgw

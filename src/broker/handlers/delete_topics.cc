@@ -5,7 +5,7 @@
 #include "all_messages.h"
 #include "common/log.h"
 #include "src/broker/handlers/handlers.h"
-#include "src/group/group_coordinator.h"
+#include "src/group/offset_manager.h"
 #include "src/txn/producer_state_manager.h"
 #include "storage/store.h"
 
@@ -62,7 +62,7 @@ void handle_delete_topics(Broker& broker, RequestPtr req) {
     std::string name = t->name;
     // Committed offsets of a deleted topic go with it (Kafka's
     // handleDeletedPartitions), so a topic created again starts afresh.
-    broker.groups().on_topic_deleted(name);
+    broker.offsets().on_topic_deleted(name);
     broker.producers().on_topic_deleted(t->id);
     broker.store().delete_topic(t->id, [call, i, name, finish_one](std::string error) {
       if (!error.empty()) {

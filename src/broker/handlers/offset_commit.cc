@@ -8,7 +8,7 @@
 // durable.
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
-#include "src/group/group_coordinator.h"
+#include "src/group/offset_manager.h"
 #include "storage/store.h"
 
 namespace kgw {
@@ -57,7 +57,7 @@ void handle_offset_commit(Broker& broker, RequestPtr req) {
     broker.respond(*req, *resp);
     return;
   }
-  broker.groups().commit_offsets(
+  broker.offsets().commit_offsets(
       std::move(args),
       [&broker, req, body, resp, slots = std::move(slots)](std::vector<ErrorCode> errors) {
         for (std::size_t i = 0; i < slots.size() && i < errors.size(); ++i) {

@@ -5,7 +5,7 @@
 // subscribe to, UNKNOWN_TOPIC_OR_PARTITION for partitions that do not exist.
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
-#include "src/group/group_coordinator.h"
+#include "src/group/offset_manager.h"
 #include "storage/store.h"
 
 namespace kgw {
@@ -33,7 +33,7 @@ void handle_offset_delete(Broker& broker, RequestPtr req) {
       slots.emplace_back(ti, pi);
     }
   }
-  broker.groups().delete_offsets(
+  broker.offsets().delete_offsets(
       std::string(body->group_id), std::move(partitions),
       [&broker, req, body, resp, slots = std::move(slots)](ErrorCode group_error,
                                                            std::vector<ErrorCode> errors) {

@@ -5,7 +5,7 @@
 
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
-#include "src/group/group_coordinator.h"
+#include "src/group/offset_manager.h"
 
 namespace kgw {
 
@@ -44,10 +44,10 @@ void handle_offset_fetch(Broker& broker, RequestPtr req) {
   OffsetFetchRequest body;
   if (!broker.decode(*req, body)) return;
   OffsetFetchResponse resp;
-  const GroupCoordinator& groups = broker.groups();
+  const OffsetManager& offsets = broker.offsets();
   if (req->version() < 8) {
-    FetchOffsetsResult r = groups.fetch_offsets(std::string(body.group_id), to_query(body.topics),
-                                                body.require_stable);
+    FetchOffsetsResult r = offsets.fetch_offsets(std::string(body.group_id), to_query(body.topics),
+                                                 body.require_stable);
     fill_topics(r, resp.topics);
     resp.error_code = code(r.error);
     broker.respond(*req, resp);
@@ -57,7 +57,7 @@ void handle_offset_fetch(Broker& broker, RequestPtr req) {
   results.reserve(body.groups.size());
   for (const auto& g : body.groups) {
     results.push_back(
-        groups.fetch_offsets(std::string(g.group_id), to_query(g.topics), body.require_stable));
+        offsets.fetch_offsets(std::string(g.group_id), to_query(g.topics), body.require_stable));
   }
   for (std::size_t i = 0; i < body.groups.size(); ++i) {
     auto& gout = resp.groups.emplace_back();

@@ -5,7 +5,7 @@
 // (v3+: UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID).
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
-#include "src/group/group_coordinator.h"
+#include "src/group/offset_manager.h"
 #include "src/txn/transaction_coordinator.h"
 #include "storage/store.h"
 
@@ -57,7 +57,7 @@ void handle_txn_offset_commit(Broker& broker, RequestPtr req) {
     broker.respond(*req, *resp);
     return;
   }
-  broker.groups().commit_txn_offsets(
+  broker.offsets().commit_txn_offsets(
       std::move(args),
       [&broker, req, body, resp, slots = std::move(slots)](std::vector<ErrorCode> errors) {
         for (std::size_t i = 0; i < slots.size() && i < errors.size(); ++i) {
