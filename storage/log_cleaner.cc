@@ -372,17 +372,7 @@ bool LogCleaner::clean(std::int64_t end, const OffsetMap& map, const Aborted& ab
         // First cleaning to see this marker: stamp its horizon.
         Bytes records;
         RecordError e = batch_records(batch, h, scratch, records, task_.max_decompressed);
-        RecordBatchOptions o;
-        o.base_offset = h.base_offset;
-        o.partition_leader_epoch = h.partition_leader_epoch;
-        o.codec = h.compression();
-        o.timestamp_type = h.timestamp_type();
-        o.transactional = h.is_transactional();
-        o.control = true;
-        o.producer_id = h.producer_id;
-        o.producer_epoch = h.producer_epoch;
-        o.base_sequence = h.base_sequence;
-        o.last_offset_delta = h.last_offset_delta;
+        RecordBatchOptions o = RecordBatchOptions::from_header(h);  // a control batch
         o.delete_horizon_ms = new_horizon;
         if (h.timestamp_type() == TimestampType::kLogAppendTime) o.max_timestamp = h.max_timestamp;
         RecordBatchBuilder b(o);
@@ -461,16 +451,7 @@ bool LogCleaner::clean(std::int64_t end, const OffsetMap& map, const Aborted& ab
       } else if (kept == 0) {
         remove();
       } else {
-        RecordBatchOptions o;
-        o.base_offset = h.base_offset;
-        o.partition_leader_epoch = h.partition_leader_epoch;
-        o.codec = h.compression();
-        o.timestamp_type = h.timestamp_type();
-        o.transactional = h.is_transactional();
-        o.producer_id = h.producer_id;
-        o.producer_epoch = h.producer_epoch;
-        o.base_sequence = h.base_sequence;
-        o.last_offset_delta = h.last_offset_delta;
+        RecordBatchOptions o = RecordBatchOptions::from_header(h);  // a data batch
         if (has_horizon) {
           o.delete_horizon_ms = horizon;
         } else if (stamp) {

@@ -26,6 +26,21 @@ void write_nullable(Writer& w, const std::optional<Bytes>& b) {
 
 }  // namespace
 
+RecordBatchOptions RecordBatchOptions::from_header(const RecordBatchHeader& h) {
+  RecordBatchOptions o;
+  o.base_offset = h.base_offset;
+  o.partition_leader_epoch = h.partition_leader_epoch;
+  o.codec = h.compression();
+  o.timestamp_type = h.timestamp_type();
+  o.transactional = h.is_transactional();
+  o.control = h.is_control();
+  o.producer_id = h.producer_id;
+  o.producer_epoch = h.producer_epoch;
+  o.base_sequence = h.base_sequence;
+  o.last_offset_delta = h.last_offset_delta;
+  return o;
+}
+
 RecordError RecordBatchBuilder::add(std::int64_t timestamp, std::optional<Bytes> key,
                                     std::optional<Bytes> value,
                                     std::span<const RecordHeader> headers) {

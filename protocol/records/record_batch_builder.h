@@ -55,6 +55,12 @@ struct RecordBatchOptions {
   // batches carry the append time here (see set_log_append_time()), which
   // a rewrite must keep.
   std::optional<std::int64_t> max_timestamp;
+
+  // The options that rebuild a batch with `h`'s header: base offset,
+  // leader epoch, codec, timestamp type, transactional and control flags,
+  // producer id, epoch, base sequence and last_offset_delta. Left unset:
+  // delete_horizon_ms and max_timestamp, which each rewrite decides.
+  static RecordBatchOptions from_header(const RecordBatchHeader& h);
 };
 
 class RecordBatchBuilder {

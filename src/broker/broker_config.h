@@ -85,6 +85,12 @@ struct ConfigDef {
   bool dynamic = false;
 };
 
+// Java's Long.MAX_VALUE as the tables write it (the default or upper bound
+// of many numeric configs) and as validation messages print it.
+inline constexpr const char* kConfigLongMax = "9223372036854775807";
+inline constexpr double kConfigLongMaxD = 9223372036854775807.0;
+
+// The tables (broker_config_defs.cc).
 std::vector<ConfigDef> const& broker_config_defs();
 std::vector<ConfigDef> const& topic_config_defs();
 const ConfigDef* find_broker_config(std::string_view name);

@@ -1,5 +1,7 @@
 #include "src/broker/config_changes.h"
 
+#include <memory>
+
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
@@ -74,6 +76,89 @@ void commit_broker_configs(Broker& broker, DynamicLayer layer,
         }
         done(std::move(error));
       });
+}
+
+namespace {
+
+struct AlterRun {
+  std::vector<ConfigResourceResult> results;
+  std::function<void(std::vector<ConfigResourceResult>)> done;
+  int pending = 1;
+};
+
+void finish_one(const std::shared_ptr<AlterRun>& run) {
+  if (--run->pending == 0) run->done(std::move(run->results));
+}
+
+}  // namespace
+
+void alter_config_resources(Broker& broker, std::vector<ConfigResourceChange> resources,
+                            bool validate_only, std::string logger_message,
+                            std::function<void(std::vector<ConfigResourceResult>)> done) {
+  auto run = std::make_shared<AlterRun>();
+  run->results.resize(resources.size());
+  run->done = std::move(done);
+  for (std::size_t i = 0; i < resources.size(); ++i) {
+    const ConfigResourceChange& want = resources[i];
+    ConfigResourceResult& out = run->results[i];
+    auto fail = [&out](ErrorCode e, std::string message) {
+      out.error = e;
+      out.message = std::move(message);
+    };
+    auto committed = [run, i](std::string error) {
+      if (!error.empty()) {
+        run->results[i].error = ErrorCode::kKafkaStorageError;
+        run->results[i].message = std::move(error);
+      }
+      finish_one(run);
+    };
+    std::string message;
+    if (want.resource_type == kTopicResource) {
+      const TopicInfo* t = broker.store().find_topic(want.resource_name);
+      if (t == nullptr) {
+        fail(ErrorCode::kUnknownTopicOrPartition,
+             "Topic '" + std::string(want.resource_name) + "' does not exist.");
+        continue;
+      }
+      std::map<std::string, std::string> configs = t->configs;
+      if (ErrorCode e = want.edit(configs, message); e != ErrorCode::kNone) {
+        fail(e, std::move(message));
+        continue;
+      }
+      if (std::string err = BrokerConfig::validate_topic_overrides(configs); !err.empty()) {
+        fail(ErrorCode::kInvalidConfig, err);
+        continue;
+      }
+      if (validate_only) continue;
+      ++run->pending;
+      commit_topic_configs(broker, *t, std::move(configs), committed);
+    } else if (want.resource_type == kBrokerResource) {
+      std::string error;
+      auto layer = broker_layer(broker, want.resource_name, error);
+      if (!layer) {
+        fail(ErrorCode::kInvalidRequest, error);
+        continue;
+      }
+      std::map<std::string, std::string> configs = broker.config().dynamic(*layer);
+      if (ErrorCode e = want.edit(configs, message); e != ErrorCode::kNone) {
+        fail(e, std::move(message));
+        continue;
+      }
+      if (std::string err = BrokerConfig::validate_dynamic(configs); !err.empty()) {
+        fail(ErrorCode::kInvalidConfig, err);
+        continue;
+      }
+      if (validate_only) continue;
+      ++run->pending;
+      commit_broker_configs(broker, *layer, std::move(configs), committed);
+    } else if (want.resource_type == kBrokerLoggerResource) {
+      fail(ErrorCode::kInvalidRequest, logger_message);
+    } else {
+      fail(ErrorCode::kInvalidRequest,
+           "Unsupported resource type " + std::to_string(want.resource_type));
+    }
+  }
+  finish_one(run);
 }
 
 std::string load_dynamic_broker_configs(const Store& store, BrokerConfig& config) {

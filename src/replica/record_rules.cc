@@ -40,17 +40,8 @@ ErrorCode RecordRules::recompress(std::vector<std::vector<std::uint8_t>>& batche
       return e == RecordError::kDecompressTooLarge ? ErrorCode::kMessageTooLarge
                                                    : ErrorCode::kCorruptMessage;
     }
-    RecordBatchOptions o;
-    o.base_offset = h.base_offset;
-    o.partition_leader_epoch = h.partition_leader_epoch;
+    RecordBatchOptions o = RecordBatchOptions::from_header(h);
     o.codec = *codec;
-    o.timestamp_type = h.timestamp_type();
-    o.transactional = h.is_transactional();
-    o.control = h.is_control();
-    o.producer_id = h.producer_id;
-    o.producer_epoch = h.producer_epoch;
-    o.base_sequence = h.base_sequence;
-    o.last_offset_delta = h.last_offset_delta;
     RecordBatchBuilder builder(o);
     RecordIterator it(records, h.record_count);
     while (it.next(record)) {

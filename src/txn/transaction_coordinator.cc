@@ -1,25 +1,17 @@
 #include "src/txn/transaction_coordinator.h"
 
 #include <algorithm>
-#include <chrono>
 #include <climits>
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "protocol/records/control_record.h"
-#include "protocol/records/record_batch_builder.h"
-#include "src/group/offset_manager.h"
-#include "src/txn/producer_state_manager.h"
-#include "storage/store.h"
 
 namespace kgw {
 
 namespace {
 
-constexpr ErrorCode kStorageFailure = ErrorCode::kCoordinatorNotAvailable;
 // Kafka's TransactionMetadata.isProducerEpochExhausted.
 constexpr std::int16_t kMaxEpoch = SHRT_MAX - 1;
-constexpr std::int16_t kNoEpoch = -1;
 
 bool has_partition(const TransactionRecord& r, const std::string& topic, std::int32_t partition) {
   return std::find(r.partitions.begin(), r.partitions.end(), std::make_pair(topic, partition)) !=
@@ -76,65 +68,6 @@ TransactionCoordinator::~TransactionCoordinator() {
 std::int64_t TransactionCoordinator::wall_ms() const {
   if (config_.clock) return config_.clock();
   return kgw::wall_ms();
-}
-
-void TransactionCoordinator::arm_txn_expiry() {
-  timers_.schedule(static_cast<std::uint64_t>(config_.transactional_id_cleanup_interval_ms),
-                   [this] {
-                     expire_transactional_ids();
-                     arm_txn_expiry();
-                   });
-}
-
-void TransactionCoordinator::arm_producer_expiry() {
-  timers_.schedule(static_cast<std::uint64_t>(config_.producer_id_check_interval_ms), [this] {
-    expire_producer_ids();
-    arm_producer_expiry();
-  });
-}
-
-std::size_t TransactionCoordinator::expire_transactional_ids() {
-  const std::int64_t now = wall_ms();
-  std::vector<std::string> expired;
-  for (const auto& [id, t] : txns_) {
-    const TxnState st = state(*t);
-    const bool idle =
-        st == TxnState::kEmpty || st == TxnState::kCompleteCommit || st == TxnState::kCompleteAbort;
-    if (idle && !t->busy && t->rec.last_update_ms <= now - config_.transactional_id_expiration_ms) {
-      expired.push_back(id);
-    }
-  }
-  if (expired.empty()) return 0;
-  std::vector<RecordWrite> writes;
-  for (const auto& id : expired) {
-    auto it = txns_.find(id);
-    by_producer_.erase(it->second->rec.producer_id);
-    timers_.cancel(it->second->timer);
-    txns_.erase(it);
-    writes.push_back(ProducerStore::delete_transaction(id));
-  }
-  LOG_INFO("txn", "forgot %zu transactional ids idle for transactional.id.expiration.ms (%lld ms)",
-           expired.size(), static_cast<long long>(config_.transactional_id_expiration_ms));
-  // A lost delete only means the id comes back after a restart and expires
-  // again: nothing to undo here.
-  records_.write(std::move(writes), [](const std::string&) {});
-  return expired.size();
-}
-
-std::size_t TransactionCoordinator::expire_producer_ids() {
-  std::vector<RecordWrite> writes = producers_.expire(
-      wall_ms(), config_.producer_id_expiration_ms,
-      [this](const Uuid& topic, std::int32_t partition) -> std::optional<std::int64_t> {
-        const PartitionState* ps = store_.partition(topic, partition);
-        return ps != nullptr ? std::optional<std::int64_t>(ps->high_watermark) : std::nullopt;
-      });
-  const std::size_t n = writes.size();
-  if (n != 0) {
-    LOG_INFO("txn", "forgot %zu producer ids idle for producer.id.expiration.ms (%lld ms)", n,
-             static_cast<long long>(config_.producer_id_expiration_ms));
-    records_.write(std::move(writes), [](const std::string&) {});
-  }
-  return n;
 }
 
 void TransactionCoordinator::load_transaction(TransactionRecord r) {
@@ -548,150 +481,6 @@ void TransactionCoordinator::end_txn(const std::string& transactional_id, std::i
             }
             complete(transactional_id, commit, std::move(done));
           });
-}
-
-void TransactionCoordinator::complete(const std::string& id, bool commit,
-                                      std::function<void(ErrorCode)> done, bool only_open) {
-  Txn* t = find(id);
-  if (t == nullptr) return done(kStorageFailure);
-  const TransactionRecord rec = t->rec;
-  write_markers(rec, commit, only_open, [this, id, commit, rec, done](const std::string& error) {
-    if (!error.empty()) {
-      LOG_ERROR("txn", "transactional id %s: cannot write markers: %s", id.c_str(), error.c_str());
-      if (Txn* tt = find(id)) tt->busy = false;
-      return done(kStorageFailure);
-    }
-    // The groups' transactional offsets become visible (or are dropped).
-    auto remaining = std::make_shared<std::size_t>(rec.groups.size() + 1);
-    auto failed = std::make_shared<bool>(false);
-    auto finish = [this, id, commit, done, remaining, failed](const std::string& err) {
-      if (!err.empty()) *failed = true;
-      if (--*remaining != 0) return;
-      if (*failed) {
-        if (Txn* tt = find(id)) tt->busy = false;
-        return done(kStorageFailure);
-      }
-      Txn* tt = find(id);
-      if (tt == nullptr) return done(kStorageFailure);
-      TransactionRecord next = tt->rec;
-      next.state =
-          static_cast<std::int8_t>(commit ? TxnState::kCompleteCommit : TxnState::kCompleteAbort);
-      next.partitions.clear();
-      next.groups.clear();
-      persist(id, std::move(next), [this, id, commit, done](const std::string& e) {
-        if (Txn* t3 = find(id)) t3->busy = false;
-        if (!e.empty()) return done(kStorageFailure);
-        LOG_DEBUG("txn", "transactional id %s: %s", id.c_str(), commit ? "committed" : "aborted");
-        done(ErrorCode::kNone);
-      });
-    };
-    for (const auto& g : rec.groups)
-      offsets_.complete_txn_offsets(g, rec.producer_id, commit, finish);
-    finish("");
-  });
-}
-
-void TransactionCoordinator::write_markers(const TransactionRecord& rec, bool commit,
-                                           bool only_open,
-                                           std::function<void(const std::string&)> done) {
-  auto remaining = std::make_shared<std::size_t>(1);
-  auto first_error = std::make_shared<std::string>();
-  auto one_done = [remaining, first_error, done](const std::string& error) {
-    if (!error.empty() && first_error->empty()) *first_error = error;
-    if (--*remaining == 0) done(*first_error);
-  };
-  const std::int64_t now = wall_ms();
-  for (const auto& [topic_name, partition] : rec.partitions) {
-    const TopicInfo* topic = store_.find_topic(topic_name);
-    const PartitionState* ps = topic ? store_.partition(topic->id, partition) : nullptr;
-    if (ps == nullptr) continue;  // deleted meanwhile: nothing to mark
-    if (only_open && !producers_.has_open_transaction(topic->id, partition, rec.producer_id)) {
-      continue;
-    }
-    RecordBatchOptions o;
-    o.control = true;
-    o.transactional = true;
-    o.producer_id = rec.producer_id;
-    o.producer_epoch = rec.epoch;
-    RecordBatchBuilder b(o);
-    std::vector<std::uint8_t> key, value;
-    encode_control_record_key(commit ? ControlRecordType::kCommit : ControlRecordType::kAbort, key);
-    encode_end_txn_marker(0, value);
-    std::vector<std::uint8_t> batch;
-    if (b.add(now, Bytes(key), Bytes(value)) != RecordError::kNone ||
-        b.build(batch) != RecordError::kNone) {
-      one_done("cannot build a transaction marker");
-      continue;
-    }
-    // The marker's offset is the partition's log end now: this call and
-    // the append below run in the same loop turn.
-    std::vector<RecordWrite> writes = producers_.on_marker(
-        topic->id, partition, rec.producer_id, rec.epoch, commit, ps->log_end_offset, 0, now);
-    ++*remaining;
-    std::vector<std::vector<std::uint8_t>> batches;
-    batches.push_back(std::move(batch));
-    store_.append(
-        topic->id, partition, std::move(batches), [one_done](AppendResult r) { one_done(r.error); },
-        std::move(writes));
-  }
-  one_done("");
-}
-
-// --- Timeouts and fencing --------------------------------------------------
-
-void TransactionCoordinator::arm_timeout(Txn& t) {
-  timers_.cancel(t.timer);
-  const std::int64_t left =
-      std::max<std::int64_t>(t.rec.start_ms + t.rec.timeout_ms - wall_ms(), 0);
-  t.timer = timers_.schedule(static_cast<std::uint64_t>(left),
-                             [this, id = t.rec.transactional_id, pid = t.rec.producer_id,
-                              epoch = t.rec.epoch] { on_timeout(id, pid, epoch); });
-}
-
-void TransactionCoordinator::on_timeout(const std::string& id, std::int64_t producer_id,
-                                        std::int16_t epoch) {
-  Txn* t = find(id);
-  if (t == nullptr) return;
-  t->timer = 0;
-  if (state(*t) != TxnState::kOngoing || t->rec.producer_id != producer_id ||
-      t->rec.epoch != epoch) {
-    return;
-  }
-  if (t->busy) {  // a transition is running: look again shortly
-    t->timer = timers_.schedule(
-        100, [this, id, producer_id, epoch] { on_timeout(id, producer_id, epoch); });
-    return;
-  }
-  LOG_INFO("txn",
-           "transactional id %s: transaction open longer than its timeout (%d ms); "
-           "fencing producer %lld epoch %d and aborting",
-           id.c_str(), t->rec.timeout_ms, static_cast<long long>(producer_id), epoch);
-  fence_and_abort(id, [](ErrorCode) {});
-}
-
-void TransactionCoordinator::fence_and_abort(const std::string& id,
-                                             std::function<void(ErrorCode)> done) {
-  Txn* t = find(id);
-  if (t == nullptr || t->busy) return done(ErrorCode::kConcurrentTransactions);
-  timers_.cancel(t->timer);
-  t->timer = 0;
-  t->busy = true;
-  // Kafka's prepareFenceProducerEpoch: the markers carry the bumped epoch,
-  // so the old producer's writes are refused everywhere, and it cannot
-  // recover by retrying (last epoch unknown).
-  TransactionRecord next = t->rec;
-  next.epoch = static_cast<std::int16_t>(t->rec.epoch + 1);
-  next.last_epoch = kNoEpoch;
-  next.state = static_cast<std::int8_t>(TxnState::kPrepareAbort);
-  persist(id, std::move(next), [this, id, done = std::move(done)](const std::string& error) {
-    Txn* tt = find(id);
-    if (tt == nullptr) return done(kStorageFailure);
-    if (!error.empty()) {
-      tt->busy = false;
-      return done(kStorageFailure);
-    }
-    complete(id, false, std::move(done));
-  });
 }
 
 // --- Admin -----------------------------------------------------------------

@@ -26,7 +26,9 @@
 //    re-arms the timeout of open ones, so nothing is half visible;
 //  - a storage write fails: the request answers COORDINATOR_NOT_AVAILABLE
 //    and the in-memory state is not moved on.
-// Everything runs on the loop thread.
+// Everything runs on the loop thread. The code is in two files:
+// transaction_coordinator.cc (the requests and the state machine) and
+// transaction_completion.cc (markers, timeouts and expiry).
 #pragma once
 
 #include <uv.h>
@@ -170,6 +172,10 @@ class TransactionCoordinator {
                                            std::int64_t duration_ms) const;
 
  private:
+  // A failed storage write: the request answers this (retriable).
+  static constexpr ErrorCode kStorageFailure = ErrorCode::kCoordinatorNotAvailable;
+  static constexpr std::int16_t kNoEpoch = -1;
+
   struct Txn {
     TransactionRecord rec;
     // A transition is being written (or markers are going out): other

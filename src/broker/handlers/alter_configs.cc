@@ -5,96 +5,51 @@
 // (INVALID_CONFIG, with Kafka's message), a broker config that cannot
 // change at run time (INVALID_CONFIG), another broker's id or a resource
 // type this API does not take (INVALID_REQUEST). validate_only checks and
-// changes nothing.
-#include <deque>
+// changes nothing. The loop over resources is config_changes.h's
+// alter_config_resources(); this handler supplies the "replace all" edit.
 #include <memory>
 
 #include "all_messages.h"
 #include "src/broker/config_changes.h"
 #include "src/broker/handlers/handlers.h"
-#include "storage/store.h"
 
 namespace kgw {
-
-namespace {
-struct AlterCall {
-  RequestPtr req;
-  AlterConfigsResponse resp;
-  std::deque<std::string> strings;
-  int pending = 1;
-};
-
-void finish_one(Broker& broker, const std::shared_ptr<AlterCall>& call) {
-  if (--call->pending == 0) broker.respond(*call->req, call->resp);
-}
-}  // namespace
 
 void handle_alter_configs(Broker& broker, RequestPtr req) {
   AlterConfigsRequest body;
   if (!broker.decode(*req, body)) return;
-  auto call = std::make_shared<AlterCall>();
-  call->req = req;
-  call->resp.responses.resize(body.resources.size());
+  auto resp = std::make_shared<AlterConfigsResponse>();
+  resp->responses.resize(body.resources.size());
+  std::vector<ConfigResourceChange> changes;
   for (std::size_t i = 0; i < body.resources.size(); ++i) {
     const auto& want = body.resources[i];
-    auto& out = call->resp.responses[i];
-    out.resource_type = want.resource_type;
-    out.resource_name = want.resource_name;
-    out.error_message = std::nullopt;
-    auto fail = [&](ErrorCode e, std::string message) {
-      out.error_code = code(e);
-      out.error_message = call->strings.emplace_back(std::move(message));
-    };
+    resp->responses[i].resource_type = want.resource_type;
+    resp->responses[i].resource_name = want.resource_name;
     // Null values mean "not set" (Kafka's legacy AlterConfigs drops them).
-    std::map<std::string, std::string> configs;
+    std::map<std::string, std::string> wanted;
     for (const auto& c : want.configs) {
-      if (c.value) configs[std::string(c.name)] = std::string(*c.value);
+      if (c.value) wanted[std::string(c.name)] = std::string(*c.value);
     }
-    auto done = [&broker, call, i](std::string error) {
-      if (!error.empty()) {
-        call->resp.responses[i].error_code = code(ErrorCode::kKafkaStorageError);
-        call->resp.responses[i].error_message = call->strings.emplace_back(std::move(error));
-      }
-      finish_one(broker, call);
-    };
-    if (want.resource_type == kTopicResource) {
-      const TopicInfo* t = broker.store().find_topic(want.resource_name);
-      if (t == nullptr) {
-        fail(ErrorCode::kUnknownTopicOrPartition,
-             "Topic '" + std::string(want.resource_name) + "' does not exist.");
-        continue;
-      }
-      if (std::string err = BrokerConfig::validate_topic_overrides(configs); !err.empty()) {
-        fail(ErrorCode::kInvalidConfig, err);
-        continue;
-      }
-      if (body.validate_only) continue;
-      ++call->pending;
-      commit_topic_configs(broker, *t, std::move(configs), done);
-    } else if (want.resource_type == kBrokerResource) {
-      std::string error;
-      auto layer = broker_layer(broker, want.resource_name, error);
-      if (!layer) {
-        fail(ErrorCode::kInvalidRequest, error);
-        continue;
-      }
-      if (std::string err = BrokerConfig::validate_dynamic(configs); !err.empty()) {
-        fail(ErrorCode::kInvalidConfig, err);
-        continue;
-      }
-      if (body.validate_only) continue;
-      ++call->pending;
-      commit_broker_configs(broker, *layer, std::move(configs), done);
-    } else if (want.resource_type == kBrokerLoggerResource) {
-      fail(ErrorCode::kInvalidRequest,
-           "AlterConfigs does not support the resource type BROKER_LOGGER; kgw's log level is set "
-           "by --log-level");
-    } else {
-      fail(ErrorCode::kInvalidRequest,
-           "Unsupported resource type " + std::to_string(want.resource_type));
-    }
+    changes.push_back(ConfigResourceChange{
+        want.resource_type, want.resource_name,
+        [wanted = std::move(wanted)](std::map<std::string, std::string>& configs, std::string&) {
+          configs = wanted;
+          return ErrorCode::kNone;
+        }});
   }
-  finish_one(broker, call);
+  alter_config_resources(
+      broker, std::move(changes), body.validate_only,
+      "AlterConfigs does not support the resource type BROKER_LOGGER; kgw's log level is set "
+      "by --log-level",
+      [&broker, req, resp](std::vector<ConfigResourceResult> results) {
+        for (std::size_t i = 0; i < results.size(); ++i) {
+          auto& out = resp->responses[i];
+          out.error_code = code(results[i].error);
+          out.error_message = std::nullopt;
+          if (results[i].error != ErrorCode::kNone) out.error_message = results[i].message;
+        }
+        broker.respond(*req, *resp);
+      });
 }
 
 }  // namespace kgw

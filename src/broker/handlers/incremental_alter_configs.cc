@@ -4,16 +4,16 @@
 // cleanup.policy. Kafka's answers: a config named twice (INVALID_REQUEST),
 // an unknown operation (INVALID_REQUEST), APPEND/SUBTRACT on a config that
 // is not a list, an unknown config or a bad value (INVALID_CONFIG, with
-// Kafka's message), an unknown topic (UNKNOWN_TOPIC_OR_PARTITION).
+// Kafka's message), an unknown topic (UNKNOWN_TOPIC_OR_PARTITION). The loop
+// over resources is config_changes.h's alter_config_resources(); this
+// handler supplies the edit that applies the operations.
 #include <algorithm>
-#include <deque>
 #include <memory>
 #include <set>
 
 #include "all_messages.h"
 #include "src/broker/config_changes.h"
 #include "src/broker/handlers/handlers.h"
-#include "storage/store.h"
 
 namespace kgw {
 
@@ -23,17 +23,6 @@ constexpr std::int8_t kSet = 0;
 constexpr std::int8_t kDelete = 1;
 constexpr std::int8_t kAppend = 2;
 constexpr std::int8_t kSubtract = 3;
-
-struct AlterCall {
-  RequestPtr req;
-  IncrementalAlterConfigsResponse resp;
-  std::deque<std::string> strings;
-  int pending = 1;
-};
-
-void finish_one(Broker& broker, const std::shared_ptr<AlterCall>& call) {
-  if (--call->pending == 0) broker.respond(*call->req, call->resp);
-}
 
 std::string join(const std::vector<std::string>& parts) {
   std::string out;
@@ -106,74 +95,37 @@ std::string apply_ops(const IncrementalAlterConfigsRequest::AlterConfigsResource
 void handle_incremental_alter_configs(Broker& broker, RequestPtr req) {
   IncrementalAlterConfigsRequest body;
   if (!broker.decode(*req, body)) return;
-  auto call = std::make_shared<AlterCall>();
-  call->req = req;
-  call->resp.responses.resize(body.resources.size());
+  auto resp = std::make_shared<IncrementalAlterConfigsResponse>();
+  resp->responses.resize(body.resources.size());
+  std::vector<ConfigResourceChange> changes;
   for (std::size_t i = 0; i < body.resources.size(); ++i) {
     const auto& want = body.resources[i];
-    auto& out = call->resp.responses[i];
-    out.resource_type = want.resource_type;
-    out.resource_name = want.resource_name;
-    out.error_message = std::nullopt;
-    auto fail = [&](ErrorCode e, std::string message) {
-      out.error_code = code(e);
-      out.error_message = call->strings.emplace_back(std::move(message));
-    };
-    auto done = [&broker, call, i](std::string error) {
-      if (!error.empty()) {
-        call->resp.responses[i].error_code = code(ErrorCode::kKafkaStorageError);
-        call->resp.responses[i].error_message = call->strings.emplace_back(std::move(error));
-      }
-      finish_one(broker, call);
-    };
-    ErrorCode e = ErrorCode::kNone;
-    if (want.resource_type == kTopicResource) {
-      const TopicInfo* t = broker.store().find_topic(want.resource_name);
-      if (t == nullptr) {
-        fail(ErrorCode::kUnknownTopicOrPartition,
-             "Topic '" + std::string(want.resource_name) + "' does not exist.");
-        continue;
-      }
-      std::map<std::string, std::string> configs = t->configs;
-      if (std::string err = apply_ops(want, &find_topic_config, configs, e); !err.empty()) {
-        fail(e, err);
-        continue;
-      }
-      if (std::string err = BrokerConfig::validate_topic_overrides(configs); !err.empty()) {
-        fail(ErrorCode::kInvalidConfig, err);
-        continue;
-      }
-      if (body.validate_only) continue;
-      ++call->pending;
-      commit_topic_configs(broker, *t, std::move(configs), done);
-    } else if (want.resource_type == kBrokerResource) {
-      std::string error;
-      auto layer = broker_layer(broker, want.resource_name, error);
-      if (!layer) {
-        fail(ErrorCode::kInvalidRequest, error);
-        continue;
-      }
-      std::map<std::string, std::string> configs = broker.config().dynamic(*layer);
-      if (std::string err = apply_ops(want, &find_broker_config, configs, e); !err.empty()) {
-        fail(e, err);
-        continue;
-      }
-      if (std::string err = BrokerConfig::validate_dynamic(configs); !err.empty()) {
-        fail(ErrorCode::kInvalidConfig, err);
-        continue;
-      }
-      if (body.validate_only) continue;
-      ++call->pending;
-      commit_broker_configs(broker, *layer, std::move(configs), done);
-    } else if (want.resource_type == kBrokerLoggerResource) {
-      fail(ErrorCode::kInvalidRequest,
-           "Broker logger configs are not supported; kgw's log level is set by --log-level");
-    } else {
-      fail(ErrorCode::kInvalidRequest,
-           "Unsupported resource type " + std::to_string(want.resource_type));
-    }
+    resp->responses[i].resource_type = want.resource_type;
+    resp->responses[i].resource_name = want.resource_name;
+    const auto find =
+        want.resource_type == kTopicResource ? &find_topic_config : &find_broker_config;
+    // `want` outlives the edit: alter_config_resources() runs it before
+    // returning.
+    changes.push_back(ConfigResourceChange{
+        want.resource_type, want.resource_name,
+        [&want, find](std::map<std::string, std::string>& configs, std::string& message) {
+          ErrorCode e = ErrorCode::kNone;
+          message = apply_ops(want, find, configs, e);
+          return e;
+        }});
   }
-  finish_one(broker, call);
+  alter_config_resources(
+      broker, std::move(changes), body.validate_only,
+      "Broker logger configs are not supported; kgw's log level is set by --log-level",
+      [&broker, req, resp](std::vector<ConfigResourceResult> results) {
+        for (std::size_t i = 0; i < results.size(); ++i) {
+          auto& out = resp->responses[i];
+          out.error_code = code(results[i].error);
+          out.error_message = std::nullopt;
+          if (results[i].error != ErrorCode::kNone) out.error_message = results[i].message;
+        }
+        broker.respond(*req, *resp);
+      });
 }
 
 }  // namespace kgw
