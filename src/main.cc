@@ -25,6 +25,7 @@
 #include "kgw_version.h"
 #include "src/broker/broker.h"
 #include "src/broker/broker_config.h"
+#include "src/cluster/local_metadata_log.h"
 #include "src/group/group_coordinator.h"
 #include "src/net/server.h"
 #include "src/options.h"
@@ -149,6 +150,14 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     std::fprintf(stderr, "kgw: %s\n", error.c_str());
     return 1;
   }
+  // The cluster metadata (topics, dynamic broker configs, client quotas)
+  // as the store kept it, changed only through this log from now on.
+  LocalMetadataLogOptions metadata_opts;
+  metadata_opts.node_id = static_cast<std::int32_t>(config.get_long("node.id"));
+  metadata_opts.check_broker_config = [](const std::string& name, const std::string& value) {
+    return BrokerConfig::validate_dynamic({{name, value}});
+  };
+  LocalMetadataLog metadata(*store, std::move(metadata_opts));
   OffsetsStore offsets(*store);
   GroupCoordinator groups(loop, offsets, group_config(config));
   if (error = groups.load(); !error.empty()) {
@@ -223,7 +232,15 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   }
   identity.advertised_host = opts.advertise_host.empty() ? opts.listen_host : opts.advertise_host;
   identity.advertised_port = opts.advertise_port >= 0 ? opts.advertise_port : server.port();
-  Broker broker(loop, server, *store, BrokerServices{groups, txns, producers}, config, identity);
+  RegisterBroker self;
+  self.broker.id = identity.node_id;
+  self.broker.host = identity.advertised_host;
+  self.broker.port = identity.advertised_port;
+  metadata.submit(std::move(self), [](ErrorCode e, std::string message) {
+    if (e != ErrorCode::kNone) LOG_ERROR("kgw", "registering this node: %s", message.c_str());
+  });
+  Broker broker(loop, server, *store, BrokerServices{groups, txns, producers, metadata}, config,
+                identity);
   txns.start();
   broker_ptr = &broker;
 

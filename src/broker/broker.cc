@@ -4,10 +4,10 @@
 #include "api_table.h"
 #include "common/log.h"
 #include "src/broker/append_sequencer.h"
-#include "src/broker/client_quotas.h"
 #include "src/broker/config_changes.h"
 #include "src/broker/fetch_waiters.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/cluster/metadata_log.h"
 #include "src/group/group_coordinator.h"
 #include "src/txn/transaction_coordinator.h"
 #include "storage/store.h"
@@ -23,21 +23,14 @@ Broker::Broker(uv_loop_t* loop, Server& server, Store& store, BrokerServices ser
       config_(config),
       identity_(std::move(identity)),
       fetch_waiters_(std::make_unique<FetchWaiters>(loop)),
-      quotas_(std::make_unique<ClientQuotas>()),
       append_sequencer_(std::make_unique<AppendSequencer>()) {
   decode_limits_.max_bytes = static_cast<std::size_t>(config_.get_long("socket.request.max.bytes"));
   const std::int64_t queued = config_.get_long("queued.max.request.bytes");
   max_produce_bytes_ = queued < 0 ? SIZE_MAX : static_cast<std::size_t>(queued);
-  // State kept by the store across restarts: dynamic broker configs (before
-  // the topics' log policies are resolved from them) and client quotas.
-  if (std::string err = load_dynamic_broker_configs(store_, config_); !err.empty()) {
-    LOG_ERROR("configs", "%s; starting with the static configs only", err.c_str());
-  }
-  if (const std::string* q = store_.cluster_record("client-quotas")) {
-    if (std::string err = quotas_->decode(*q); !err.empty()) {
-      LOG_ERROR("quotas", "%s; starting without client quotas", err.c_str());
-    }
-  }
+  // The dynamic broker configs come from the metadata image: before the
+  // topics' log policies are resolved from them, and again each time a
+  // change to them is applied.
+  follow_dynamic_broker_configs(*this);
   store_.set_policy_resolver([this](const TopicInfo& t) { return config_.log_policy(t.configs); });
   store_.set_maintenance(config_.maintenance());
   store_.set_append_listener([this](const Uuid& topic, std::int32_t partition) {

@@ -33,7 +33,7 @@ class FetchWaiters;
 class GroupCoordinator;
 class TransactionCoordinator;
 class ProducerStateManager;
-class ClientQuotas;
+class MetadataLog;
 class AppendSequencer;
 
 // One request: the frame (which decoded views point into) and its header.
@@ -57,6 +57,7 @@ struct BrokerServices {
   GroupCoordinator& groups;
   TransactionCoordinator& txns;
   ProducerStateManager& producers;
+  MetadataLog& metadata;
 };
 
 // Who this node is and how clients reach it.
@@ -133,7 +134,7 @@ class Broker {
   BrokerConfig& config() { return config_; }
   const BrokerIdentity& identity() const { return identity_; }
   FetchWaiters& fetch_waiters() { return *fetch_waiters_; }
-  ClientQuotas& quotas() { return *quotas_; }
+  MetadataLog& metadata() { return services_.metadata; }
   AppendSequencer& append_sequencer() { return *append_sequencer_; }
 
  private:
@@ -158,7 +159,6 @@ class Broker {
   std::size_t produce_bytes_ = 0;
   std::size_t max_produce_bytes_ = SIZE_MAX;
   std::unique_ptr<FetchWaiters> fetch_waiters_;
-  std::unique_ptr<ClientQuotas> quotas_;
   std::unique_ptr<AppendSequencer> append_sequencer_;
 };
 

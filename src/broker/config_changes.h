@@ -1,7 +1,8 @@
 // What AlterConfigs and IncrementalAlterConfigs share: resource types,
-// which dynamic layer a broker resource names, committing a changed set of
-// topic overrides or dynamic broker configs, and keeping dynamic broker
-// configs in the store across restarts.
+// which dynamic layer a broker resource names, and committing a changed set
+// of topic overrides or dynamic broker configs through the metadata log
+// (src/cluster/metadata_log.h); BrokerConfig's dynamic layers follow the
+// metadata image.
 #pragma once
 
 #include <cstdint>
@@ -11,13 +12,13 @@
 #include <string>
 #include <string_view>
 
+#include "protocol/wire/error_code.h"
 #include "src/broker/broker_config.h"
 
 namespace kgw {
 
 class Broker;
-class Store;
-struct TopicInfo;
+struct TopicImage;
 
 // ConfigResource types (DescribeConfigs, AlterConfigs, ...).
 inline constexpr std::int8_t kTopicResource = 2;
@@ -29,19 +30,21 @@ inline constexpr std::int8_t kBrokerLoggerResource = 8;
 std::optional<DynamicLayer> broker_layer(const Broker& broker, std::string_view name,
                                          std::string& error);
 
-// Replaces a topic's overrides; `done` gets "" or the storage error.
-void commit_topic_configs(Broker& broker, const TopicInfo& topic,
-                          std::map<std::string, std::string> configs,
-                          std::function<void(std::string)> done);
-// Replaces one layer of dynamic broker configs (validated by the caller):
-// in memory at once (topics' log policies and the background schedules
-// follow), persisted, then `done`.
-void commit_broker_configs(Broker& broker, DynamicLayer layer,
-                           std::map<std::string, std::string> configs,
-                           std::function<void(std::string)> done);
+using CommitDone = std::function<void(ErrorCode error, std::string message)>;
 
-// At start: the dynamic broker configs the store kept. Returns "" or what
-// is wrong with the record (the caller logs it and starts without them).
-std::string load_dynamic_broker_configs(const Store& store, BrokerConfig& config);
+// Replaces a topic's overrides; `done` runs once the change is applied
+// (kNone) or with the metadata log's error.
+void commit_topic_configs(Broker& broker, const TopicImage& topic,
+                          std::map<std::string, std::string> configs, CommitDone done);
+// Replaces one layer of dynamic broker configs (validated by the caller);
+// `done` runs once the change is applied, when BrokerConfig, the topics'
+// log policies and the background schedules have followed it.
+void commit_broker_configs(Broker& broker, DynamicLayer layer,
+                           std::map<std::string, std::string> configs, CommitDone done);
+
+// Called once by the Broker at start: sets BrokerConfig's dynamic layers
+// from the metadata image, and again (with the store's log policies and
+// maintenance schedules) after every applied SetBrokerConfigs.
+void follow_dynamic_broker_configs(Broker& broker);
 
 }  // namespace kgw

@@ -12,7 +12,7 @@
 #include "all_messages.h"
 #include "src/broker/config_changes.h"
 #include "src/broker/handlers/handlers.h"
-#include "storage/store.h"
+#include "src/cluster/metadata_log.h"
 
 namespace kgw {
 
@@ -35,6 +35,7 @@ void handle_alter_configs(Broker& broker, RequestPtr req) {
   auto call = std::make_shared<AlterCall>();
   call->req = req;
   call->resp.responses.resize(body.resources.size());
+  const ImagePtr image = broker.metadata().image();
   for (std::size_t i = 0; i < body.resources.size(); ++i) {
     const auto& want = body.resources[i];
     auto& out = call->resp.responses[i];
@@ -50,15 +51,15 @@ void handle_alter_configs(Broker& broker, RequestPtr req) {
     for (const auto& c : want.configs) {
       if (c.value) configs[std::string(c.name)] = std::string(*c.value);
     }
-    auto done = [&broker, call, i](std::string error) {
-      if (!error.empty()) {
-        call->resp.responses[i].error_code = code(ErrorCode::kKafkaStorageError);
+    auto done = [&broker, call, i](ErrorCode e, std::string error) {
+      if (e != ErrorCode::kNone) {
+        call->resp.responses[i].error_code = code(e);
         call->resp.responses[i].error_message = call->strings.emplace_back(std::move(error));
       }
       finish_one(broker, call);
     };
     if (want.resource_type == kTopicResource) {
-      const TopicInfo* t = broker.store().find_topic(want.resource_name);
+      const TopicPtr t = image->topic(want.resource_name);
       if (t == nullptr) {
         fail(ErrorCode::kUnknownTopicOrPartition,
              "Topic '" + std::string(want.resource_name) + "' does not exist.");

@@ -1,6 +1,8 @@
-// DescribeCluster (key 60): this node is the whole cluster and its controller.
+// DescribeCluster (key 60): the brokers of the metadata image; this node is
+// the controller.
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/cluster/metadata_log.h"
 
 namespace kgw {
 
@@ -18,10 +20,14 @@ void handle_describe_cluster(Broker& broker, RequestPtr req) {
   }
   resp.cluster_id = id.cluster_id;
   resp.controller_id = id.node_id;
-  auto& b = resp.brokers.emplace_back();
-  b.broker_id = id.node_id;
-  b.host = id.advertised_host;
-  b.port = id.advertised_port;
+  const ImagePtr image = broker.metadata().image();
+  for (const auto& [node, broker_image] : image->brokers()) {
+    auto& b = resp.brokers.emplace_back();
+    b.broker_id = node;
+    b.host = broker_image.host;
+    b.port = broker_image.port;
+    if (broker_image.rack) b.rack = *broker_image.rack;
+  }
   if (body.include_cluster_authorized_operations) {
     // No ACLs yet: every cluster operation is allowed. Bits are Kafka's
     // AclOperation codes: ALTER(7) DESCRIBE(8) CLUSTER_ACTION(9)

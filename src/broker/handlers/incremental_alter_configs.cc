@@ -13,7 +13,7 @@
 #include "all_messages.h"
 #include "src/broker/config_changes.h"
 #include "src/broker/handlers/handlers.h"
-#include "storage/store.h"
+#include "src/cluster/metadata_log.h"
 
 namespace kgw {
 
@@ -109,6 +109,7 @@ void handle_incremental_alter_configs(Broker& broker, RequestPtr req) {
   auto call = std::make_shared<AlterCall>();
   call->req = req;
   call->resp.responses.resize(body.resources.size());
+  const ImagePtr image = broker.metadata().image();
   for (std::size_t i = 0; i < body.resources.size(); ++i) {
     const auto& want = body.resources[i];
     auto& out = call->resp.responses[i];
@@ -119,16 +120,16 @@ void handle_incremental_alter_configs(Broker& broker, RequestPtr req) {
       out.error_code = code(e);
       out.error_message = call->strings.emplace_back(std::move(message));
     };
-    auto done = [&broker, call, i](std::string error) {
-      if (!error.empty()) {
-        call->resp.responses[i].error_code = code(ErrorCode::kKafkaStorageError);
+    auto done = [&broker, call, i](ErrorCode e, std::string error) {
+      if (e != ErrorCode::kNone) {
+        call->resp.responses[i].error_code = code(e);
         call->resp.responses[i].error_message = call->strings.emplace_back(std::move(error));
       }
       finish_one(broker, call);
     };
     ErrorCode e = ErrorCode::kNone;
     if (want.resource_type == kTopicResource) {
-      const TopicInfo* t = broker.store().find_topic(want.resource_name);
+      const TopicPtr t = image->topic(want.resource_name);
       if (t == nullptr) {
         fail(ErrorCode::kUnknownTopicOrPartition,
              "Topic '" + std::string(want.resource_name) + "' does not exist.");
