@@ -32,6 +32,11 @@ void commit_topic_configs(Broker& broker, const TopicImage& topic,
   const std::string name = topic.name;
   broker.metadata().submit(SetTopicConfigs{topic.id, std::move(configs)},
                            [name, done = std::move(done)](ErrorCode e, std::string error) {
+                             if (e == ErrorCode::kUnknownTopicId) {
+                               // Another request is deleting it.
+                               e = ErrorCode::kUnknownTopicOrPartition;
+                               error = "Topic '" + name + "' does not exist.";
+                             }
                              if (e == ErrorCode::kNone) {
                                LOG_INFO("configs", "changed the configs of topic %s", name.c_str());
                              } else {

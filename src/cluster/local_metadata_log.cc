@@ -115,7 +115,8 @@ void LocalMetadataLog::submit(MetadataChange change, Done done) {
 
 void LocalMetadataLog::complete(MetadataChange& change) const {
   if (auto* c = std::get_if<CreateTopic>(&change)) {
-    if (c->assignments.empty()) c->assignments = projected_->assign(c->partitions, c->replication_factor);
+    if (c->assignments.empty())
+      c->assignments = projected_->assign(c->partitions, c->replication_factor);
   } else if (auto* c = std::get_if<CreatePartitions>(&change)) {
     if (c->assignments.empty()) {
       TopicPtr t = projected_->topic(c->id);

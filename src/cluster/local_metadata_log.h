@@ -44,8 +44,7 @@ struct LocalMetadataLogOptions {
   // Checks one stored dynamic broker config at start: "" keeps it, an
   // error drops it with a warning (a config a later version no longer
   // knows must not stop kgw from starting). Unset: every one is kept.
-  std::function<std::string(const std::string& name, const std::string& value)>
-      check_broker_config;
+  std::function<std::string(const std::string& name, const std::string& value)> check_broker_config;
 };
 
 class LocalMetadataLog : public MetadataLog {
@@ -55,6 +54,7 @@ class LocalMetadataLog : public MetadataLog {
 
   void submit(MetadataChange change, Done done) override;
   ImagePtr image() const override { return image_; }
+  ImagePtr latest() const override { return projected_; }
   void add_listener(Listener fn) override { listeners_.push_back(std::move(fn)); }
 
  private:

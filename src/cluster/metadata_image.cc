@@ -129,8 +129,7 @@ const ConfigMap& MetadataImage::broker_configs(std::optional<std::int32_t> broke
   return it == broker_configs_.end() ? kNoConfigs : *it->second;
 }
 
-ReplicaAssignment MetadataImage::assign(std::int64_t count,
-                                        std::int32_t replication_factor) const {
+ReplicaAssignment MetadataImage::assign(std::int64_t count, std::int32_t replication_factor) const {
   std::vector<std::int32_t> replicas;
   for (const auto& [id, b] : brokers_) {
     if (static_cast<std::int32_t>(replicas.size()) >= replication_factor) break;

@@ -115,15 +115,13 @@ struct UuidHash {
 
 class MetadataImage {
  public:
-
   // Version 0: nothing.
   MetadataImage();
   // Version 0 holding what a log loaded at start, in one pass (applying
   // a change per topic would copy the topic maps once per topic).
-  static std::shared_ptr<const MetadataImage> build(std::vector<TopicImage> topics,
-                                                    ConfigMap default_configs,
-                                                    std::map<std::int32_t, ConfigMap> broker_configs,
-                                                    ClientQuotas quotas);
+  static std::shared_ptr<const MetadataImage> build(
+      std::vector<TopicImage> topics, ConfigMap default_configs,
+      std::map<std::int32_t, ConfigMap> broker_configs, ClientQuotas quotas);
 
   std::uint64_t version() const { return version_; }
 

@@ -41,6 +41,10 @@ class MetadataLog {
   virtual void submit(MetadataChange change, Done done) = 0;
   // The latest applied image; never null.
   virtual ImagePtr image() const = 0;
+  // image() with every accepted change still being written applied: what
+  // a read-modify-write (IncrementalAlterConfigs) starts from, so two such
+  // changes in a row do not undo each other. Never null.
+  virtual ImagePtr latest() const = 0;
   // Called after every applied change, before its `done`, in the order
   // added. Listeners are kept for the log's life.
   virtual void add_listener(Listener fn) = 0;

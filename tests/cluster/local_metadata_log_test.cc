@@ -114,16 +114,16 @@ TEST_CASE("a created topic is in the store and, once written, in the image on th
   Harness h;
   const std::uint64_t v = h.log->image()->version();
   std::vector<std::uint64_t> seen;
-  h.log->add_listener([&](const MetadataImage& before, const MetadataImage& after,
-                          const MetadataChange& change) {
-    CHECK(before.topic("t") == nullptr);
-    CHECK(after.topic("t") != nullptr);
-    CHECK(std::holds_alternative<CreateTopic>(change));
-    // The log filled in the id the store picked and the replicas.
-    CHECK(!std::get<CreateTopic>(change).id.is_zero());
-    CHECK(std::get<CreateTopic>(change).assignments.size() == 2);
-    seen.push_back(after.version());
-  });
+  h.log->add_listener(
+      [&](const MetadataImage& before, const MetadataImage& after, const MetadataChange& change) {
+        CHECK(before.topic("t") == nullptr);
+        CHECK(after.topic("t") != nullptr);
+        CHECK(std::holds_alternative<CreateTopic>(change));
+        // The log filled in the id the store picked and the replicas.
+        CHECK(!std::get<CreateTopic>(change).id.is_zero());
+        CHECK(std::get<CreateTopic>(change).assignments.size() == 2);
+        seen.push_back(after.version());
+      });
   Answer a = h.submit(topic("t", 2, {{"cleanup.policy", "compact"}}));
   CHECK(a.error == ErrorCode::kNone);
   ImagePtr img = h.log->image();
@@ -148,6 +148,7 @@ TEST_CASE("the image changes when the write completes, not before") {
   std::optional<ErrorCode> first, second;
   h.log->submit(topic("t", 1), [&](ErrorCode e, std::string) { first = e; });
   CHECK(h.log->image()->topic("t") == nullptr);  // being written
+  CHECK(h.log->latest()->topic("t") != nullptr);
   CHECK(h.store->find_topic("t") != nullptr);
   // The same name again while the first is written: refused at once.
   h.log->submit(topic("t", 1), [&](ErrorCode e, std::string) { second = e; });
@@ -156,6 +157,7 @@ TEST_CASE("the image changes when the write completes, not before") {
   h.run_until([&] { return first.has_value(); });
   CHECK(*first == ErrorCode::kNone);
   CHECK(h.log->image()->topic("t") != nullptr);
+  CHECK(h.log->latest() == h.log->image());
 }
 
 TEST_CASE("delete, partitions, configs and quotas go through the store and the image") {

@@ -135,7 +135,10 @@ void handle_incremental_alter_configs(Broker& broker, RequestPtr req) {
              "Topic '" + std::string(want.resource_name) + "' does not exist.");
         continue;
       }
-      std::map<std::string, std::string> configs = t->configs;
+      // Changes still being written count: two requests in a row each
+      // change what the other left.
+      const TopicPtr latest = broker.metadata().latest()->topic(t->id);
+      std::map<std::string, std::string> configs = latest ? latest->configs : t->configs;
       if (std::string err = apply_ops(want, &find_topic_config, configs, e); !err.empty()) {
         fail(e, err);
         continue;
@@ -154,7 +157,9 @@ void handle_incremental_alter_configs(Broker& broker, RequestPtr req) {
         fail(ErrorCode::kInvalidRequest, error);
         continue;
       }
-      std::map<std::string, std::string> configs = broker.config().dynamic(*layer);
+      std::map<std::string, std::string> configs = broker.metadata().latest()->broker_configs(
+          *layer == DynamicLayer::kBroker ? std::optional<std::int32_t>(broker.identity().node_id)
+                                          : std::nullopt);
       if (std::string err = apply_ops(want, &find_broker_config, configs, e); !err.empty()) {
         fail(e, err);
         continue;
