@@ -25,10 +25,12 @@
 #include "kgw_version.h"
 #include "src/broker/broker.h"
 #include "src/broker/broker_config.h"
+#include "src/cluster/local_metadata_log.h"
 #include "src/group/group_coordinator.h"
 #include "src/group/offset_manager.h"
 #include "src/net/server.h"
 #include "src/options.h"
+#include "src/replica/leadership.h"
 #include "src/replica/replica_manager.h"
 #include "src/txn/producer_state_manager.h"
 #include "src/txn/transaction_coordinator.h"
@@ -156,6 +158,14 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     std::fprintf(stderr, "kgw: %s\n", error.c_str());
     return 1;
   }
+  // The cluster metadata (topics, dynamic broker configs, client quotas)
+  // as the store kept it, changed only through this log from now on.
+  LocalMetadataLogOptions metadata_opts;
+  metadata_opts.node_id = static_cast<std::int32_t>(config.get_long("node.id"));
+  metadata_opts.check_broker_config = [](const std::string& name, const std::string& value) {
+    return BrokerConfig::validate_dynamic({{name, value}});
+  };
+  LocalMetadataLog metadata(*store, std::move(metadata_opts));
   OffsetsStore offsets(*store);
   GroupCoordinator groups(loop, offsets, group_config(config));
   OffsetManager offset_manager(loop, offsets, groups, offset_config(config));
@@ -240,13 +250,18 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     }
     identity.listener_endpoints[l.name] = std::move(e);
   }
-  Broker broker(loop, server, *store, BrokerServices{groups, offset_manager, txns, producers},
-                config, identity);
-  // This node leads every partition there is, at epoch 0: one node never
-  // changes leader. The metadata layer takes this over.
-  for (const TopicInfo* t : store->topics()) {
-    for (std::int32_t p = 0; p < t->partitions; ++p) broker.replicas().become_leader(t->id, p, 0);
-  }
+  RegisterBroker self;
+  self.broker.id = identity.node_id;
+  self.broker.host = identity.advertised_host;
+  self.broker.port = identity.advertised_port;
+  metadata.submit(std::move(self), [](ErrorCode e, std::string message) {
+    if (e != ErrorCode::kNone) LOG_ERROR("kgw", "registering this node: %s", message.c_str());
+  });
+  Broker broker(loop, server, *store,
+                BrokerServices{groups, offset_manager, txns, producers, metadata}, config,
+                identity);
+  // The replica manager leads what the metadata image says this node leads.
+  follow_leadership(metadata, broker.replicas(), identity.node_id);
   txns.start();
   broker_ptr = &broker;
 

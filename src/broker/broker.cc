@@ -5,9 +5,9 @@
 #include "common/log.h"
 #include "src/broker/admission.h"
 #include "src/broker/append_policy.h"
-#include "src/broker/client_quotas.h"
 #include "src/broker/config_changes.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/cluster/metadata_log.h"
 #include "src/group/group_coordinator.h"
 #include "src/group/offset_manager.h"
 #include "src/replica/partition_resolver.h"
@@ -25,24 +25,17 @@ Broker::Broker(uv_loop_t* loop, Server& server, Store& store, BrokerServices ser
       services_(services),
       config_(config),
       identity_(std::move(identity)),
-      quotas_(std::make_unique<ClientQuotas>()),
-      resolver_(std::make_unique<PartitionResolver>(store)),
+      resolver_(std::make_unique<PartitionResolver>(store, services.metadata, identity_.node_id)),
       replicas_(std::make_unique<ReplicaManager>(
           loop, store, services.producers, services.txns,
           [this](const TopicInfo& t) { return append_policy(config_, t.configs); })) {
   decode_limits_.max_bytes = static_cast<std::size_t>(config_.get_long("socket.request.max.bytes"));
   const std::int64_t queued = config_.get_long("queued.max.request.bytes");
   max_produce_bytes_ = queued < 0 ? SIZE_MAX : static_cast<std::size_t>(queued);
-  // State kept by the store across restarts: dynamic broker configs (before
-  // the topics' log policies are resolved from them) and client quotas.
-  if (std::string err = load_dynamic_broker_configs(store_, config_); !err.empty()) {
-    LOG_ERROR("configs", "%s; starting with the static configs only", err.c_str());
-  }
-  if (const std::string* q = store_.cluster_record("client-quotas")) {
-    if (std::string err = quotas_->decode(*q); !err.empty()) {
-      LOG_ERROR("quotas", "%s; starting without client quotas", err.c_str());
-    }
-  }
+  // The dynamic broker configs come from the metadata image: before the
+  // topics' log policies are resolved from them, and again each time a
+  // change to them is applied.
+  follow_dynamic_broker_configs(*this);
   store_.set_policy_resolver([this](const TopicInfo& t) { return config_.log_policy(t.configs); });
   store_.set_maintenance(config_.maintenance());
   server_.set_closed_handler([this](ConnectionId id) { replicas_->forget_connection(id); });
@@ -66,6 +59,15 @@ std::string client_host(const RequestContext& req) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
   return "/" + host;
+}
+
+AdvertisedAddress advertised_endpoint(Broker& broker, const RequestContext& req,
+                                      const BrokerImage& node) {
+  const BrokerIdentity& id = broker.identity();
+  if (node.id != id.node_id) return {node.host, node.port};
+  auto it = id.listener_endpoints.find(req.session().listener);
+  if (it != id.listener_endpoints.end()) return {it->second.host, it->second.port};
+  return {id.advertised_host, id.advertised_port};
 }
 
 void Broker::stop() {

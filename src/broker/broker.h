@@ -34,7 +34,7 @@ class GroupCoordinator;
 class OffsetManager;
 class TransactionCoordinator;
 class ProducerStateManager;
-class ClientQuotas;
+class MetadataLog;
 class PartitionResolver;
 class ReplicaManager;
 
@@ -62,6 +62,7 @@ struct BrokerServices {
   OffsetManager& offsets;
   TransactionCoordinator& txns;
   ProducerStateManager& producers;
+  MetadataLog& metadata;
 };
 
 // Who this node is and how clients reach it.
@@ -151,7 +152,7 @@ class Broker {
   ProducerStateManager& producers() { return services_.producers; }
   BrokerConfig& config() { return config_; }
   const BrokerIdentity& identity() const { return identity_; }
-  ClientQuotas& quotas() { return *quotas_; }
+  MetadataLog& metadata() { return services_.metadata; }
   const PartitionResolver& resolver() const { return *resolver_; }
   ReplicaManager& replicas() { return *replicas_; }
 
@@ -176,7 +177,6 @@ class Broker {
   DecodeLimits decode_limits_;
   std::size_t produce_bytes_ = 0;
   std::size_t max_produce_bytes_ = SIZE_MAX;
-  std::unique_ptr<ClientQuotas> quotas_;
   std::unique_ptr<PartitionResolver> resolver_;
   std::unique_ptr<ReplicaManager> replicas_;
 };

@@ -1,35 +1,14 @@
 #include "src/broker/config_changes.h"
 
 #include <memory>
-
-#include <nlohmann/json.hpp>
+#include <vector>
 
 #include "common/log.h"
 #include "src/broker/broker.h"
+#include "src/cluster/metadata_log.h"
 #include "storage/store.h"
 
 namespace kgw {
-
-namespace {
-
-constexpr const char* kBrokerConfigsRecord = "dynamic-broker-configs";
-
-nlohmann::json to_json(const std::map<std::string, std::string>& m) {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& [k, v] : m) j[k] = v;
-  return j;
-}
-
-bool from_json(const nlohmann::json& j, std::map<std::string, std::string>& out) {
-  if (!j.is_object()) return false;
-  for (const auto& [k, v] : j.items()) {
-    if (!v.is_string()) return false;
-    out[k] = v.get<std::string>();
-  }
-  return true;
-}
-
-}  // namespace
 
 std::optional<DynamicLayer> broker_layer(const Broker& broker, std::string_view name,
                                          std::string& error) {
@@ -41,40 +20,61 @@ std::optional<DynamicLayer> broker_layer(const Broker& broker, std::string_view 
   return std::nullopt;
 }
 
-void commit_topic_configs(Broker& broker, const TopicInfo& topic,
-                          std::map<std::string, std::string> configs,
-                          std::function<void(std::string)> done) {
+namespace {
+
+void use_dynamic_broker_configs(Broker& broker, const MetadataImage& image) {
+  broker.config().set_dynamic(DynamicLayer::kBroker,
+                              image.broker_configs(broker.identity().node_id));
+  broker.config().set_dynamic(DynamicLayer::kDefault, image.broker_configs(std::nullopt));
+}
+
+}  // namespace
+
+void commit_topic_configs(Broker& broker, const TopicImage& topic,
+                          std::map<std::string, std::string> configs, CommitDone done) {
   const std::string name = topic.name;
-  broker.store().set_topic_configs(
-      topic.id, std::move(configs), [name, done = std::move(done)](std::string error) {
-        if (error.empty()) {
-          LOG_INFO("configs", "changed the configs of topic %s", name.c_str());
-        } else {
-          LOG_ERROR("configs", "changing the configs of topic %s: %s", name.c_str(), error.c_str());
-        }
-        done(std::move(error));
-      });
+  broker.metadata().submit(SetTopicConfigs{topic.id, std::move(configs)},
+                           [name, done = std::move(done)](ErrorCode e, std::string error) {
+                             if (e == ErrorCode::kUnknownTopicId) {
+                               // Another request is deleting it.
+                               e = ErrorCode::kUnknownTopicOrPartition;
+                               error = "Topic '" + name + "' does not exist.";
+                             }
+                             if (e == ErrorCode::kNone) {
+                               LOG_INFO("configs", "changed the configs of topic %s", name.c_str());
+                             } else {
+                               LOG_ERROR("configs", "changing the configs of topic %s: %s",
+                                         name.c_str(), error.c_str());
+                             }
+                             done(e, std::move(error));
+                           });
 }
 
 void commit_broker_configs(Broker& broker, DynamicLayer layer,
-                           std::map<std::string, std::string> configs,
-                           std::function<void(std::string)> done) {
-  BrokerConfig& config = broker.config();
-  config.set_dynamic(layer, std::move(configs));
-  Store& store = broker.store();
-  store.refresh_policies();
-  store.set_maintenance(config.maintenance());
-  nlohmann::json j = {{"broker", to_json(config.dynamic(DynamicLayer::kBroker))},
-                      {"default", to_json(config.dynamic(DynamicLayer::kDefault))}};
+                           std::map<std::string, std::string> configs, CommitDone done) {
+  SetBrokerConfigs change;
+  if (layer == DynamicLayer::kBroker) change.broker = broker.identity().node_id;
+  change.configs = std::move(configs);
   const char* which = layer == DynamicLayer::kBroker ? "this broker" : "the cluster default";
-  store.put_cluster_record(
-      kBrokerConfigsRecord, j.dump(), [which, done = std::move(done)](std::string error) {
-        if (error.empty()) {
+  broker.metadata().submit(
+      std::move(change), [which, done = std::move(done)](ErrorCode e, std::string error) {
+        if (e == ErrorCode::kNone) {
           LOG_INFO("configs", "changed the dynamic broker configs of %s", which);
         } else {
           LOG_ERROR("configs", "saving dynamic broker configs: %s", error.c_str());
         }
-        done(std::move(error));
+        done(e, std::move(error));
+      });
+}
+
+void follow_dynamic_broker_configs(Broker& broker) {
+  use_dynamic_broker_configs(broker, *broker.metadata().image());
+  broker.metadata().add_listener(
+      [&broker](const MetadataImage&, const MetadataImage& after, const MetadataChange& change) {
+        if (!std::holds_alternative<SetBrokerConfigs>(change)) return;
+        use_dynamic_broker_configs(broker, after);
+        broker.store().refresh_policies();
+        broker.store().set_maintenance(broker.config().maintenance());
       });
 }
 
@@ -98,6 +98,10 @@ void alter_config_resources(Broker& broker, std::vector<ConfigResourceChange> re
   auto run = std::make_shared<AlterRun>();
   run->results.resize(resources.size());
   run->done = std::move(done);
+  const ImagePtr image = broker.metadata().image();
+  // Edits start from the changes still being written too: two requests in
+  // a row each change what the other left.
+  const ImagePtr latest = broker.metadata().latest();
   for (std::size_t i = 0; i < resources.size(); ++i) {
     const ConfigResourceChange& want = resources[i];
     ConfigResourceResult& out = run->results[i];
@@ -105,22 +109,23 @@ void alter_config_resources(Broker& broker, std::vector<ConfigResourceChange> re
       out.error = e;
       out.message = std::move(message);
     };
-    auto committed = [run, i](std::string error) {
-      if (!error.empty()) {
-        run->results[i].error = ErrorCode::kKafkaStorageError;
+    auto committed = [run, i](ErrorCode e, std::string error) {
+      if (e != ErrorCode::kNone) {
+        run->results[i].error = e;
         run->results[i].message = std::move(error);
       }
       finish_one(run);
     };
     std::string message;
     if (want.resource_type == kTopicResource) {
-      const TopicInfo* t = broker.store().find_topic(want.resource_name);
+      const TopicPtr t = image->topic(want.resource_name);
       if (t == nullptr) {
         fail(ErrorCode::kUnknownTopicOrPartition,
              "Topic '" + std::string(want.resource_name) + "' does not exist.");
         continue;
       }
-      std::map<std::string, std::string> configs = t->configs;
+      const TopicPtr pending = latest->topic(t->id);
+      std::map<std::string, std::string> configs = pending ? pending->configs : t->configs;
       if (ErrorCode e = want.edit(configs, message); e != ErrorCode::kNone) {
         fail(e, std::move(message));
         continue;
@@ -139,7 +144,9 @@ void alter_config_resources(Broker& broker, std::vector<ConfigResourceChange> re
         fail(ErrorCode::kInvalidRequest, error);
         continue;
       }
-      std::map<std::string, std::string> configs = broker.config().dynamic(*layer);
+      std::map<std::string, std::string> configs = latest->broker_configs(
+          *layer == DynamicLayer::kBroker ? std::optional<std::int32_t>(broker.identity().node_id)
+                                          : std::nullopt);
       if (ErrorCode e = want.edit(configs, message); e != ErrorCode::kNone) {
         fail(e, std::move(message));
         continue;
@@ -159,34 +166,6 @@ void alter_config_resources(Broker& broker, std::vector<ConfigResourceChange> re
     }
   }
   finish_one(run);
-}
-
-std::string load_dynamic_broker_configs(const Store& store, BrokerConfig& config) {
-  const std::string* value = store.cluster_record(kBrokerConfigsRecord);
-  if (value == nullptr) return "";
-  nlohmann::json j = nlohmann::json::parse(*value, nullptr, false);
-  std::map<std::string, std::string> broker, defaults;
-  if (!j.is_object() || !j.contains("broker") || !j.contains("default") ||
-      !from_json(j["broker"], broker) || !from_json(j["default"], defaults)) {
-    return "the stored dynamic broker configs are not {\"broker\": {...}, \"default\": {...}}";
-  }
-  // A config a later version no longer knows (or accepts) is dropped with
-  // a warning rather than refusing to start.
-  for (auto* m : {&broker, &defaults}) {
-    for (auto it = m->begin(); it != m->end();) {
-      std::string err = BrokerConfig::validate_dynamic({{it->first, it->second}});
-      if (!err.empty()) {
-        LOG_WARN("configs", "ignoring stored dynamic broker config %s=%s: %s", it->first.c_str(),
-                 it->second.c_str(), err.c_str());
-        it = m->erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
-  config.set_dynamic(DynamicLayer::kBroker, std::move(broker));
-  config.set_dynamic(DynamicLayer::kDefault, std::move(defaults));
-  return "";
 }
 
 }  // namespace kgw

@@ -1,9 +1,9 @@
 // What AlterConfigs and IncrementalAlterConfigs share: resource types,
 // their loop over resources (alter_config_resources), which dynamic layer
-// a broker resource names, committing a changed set of topic overrides or
-// dynamic broker configs, and keeping dynamic broker configs in the store
-// across restarts. All of it runs on the loop thread; a failed write is
-// answered as KAFKA_STORAGE_ERROR for that resource.
+// a broker resource names, and committing a changed set
+// of topic overrides or dynamic broker configs through the metadata log
+// (src/cluster/metadata_log.h); BrokerConfig's dynamic layers follow the
+// metadata image.
 #pragma once
 
 #include <cstdint>
@@ -20,8 +20,7 @@
 namespace kgw {
 
 class Broker;
-class Store;
-struct TopicInfo;
+struct TopicImage;
 
 // ConfigResource types (DescribeConfigs, AlterConfigs, ...).
 inline constexpr std::int8_t kTopicResource = 2;
@@ -33,23 +32,30 @@ inline constexpr std::int8_t kBrokerLoggerResource = 8;
 std::optional<DynamicLayer> broker_layer(const Broker& broker, std::string_view name,
                                          std::string& error);
 
-// Replaces a topic's overrides; `done` gets "" or the storage error.
-void commit_topic_configs(Broker& broker, const TopicInfo& topic,
-                          std::map<std::string, std::string> configs,
-                          std::function<void(std::string)> done);
-// Replaces one layer of dynamic broker configs (validated by the caller):
-// in memory at once (topics' log policies and the background schedules
-// follow), persisted, then `done`.
+using CommitDone = std::function<void(ErrorCode error, std::string message)>;
+
+// Replaces a topic's overrides; `done` runs once the change is applied
+// (kNone) or with the metadata log's error.
+void commit_topic_configs(Broker& broker, const TopicImage& topic,
+                          std::map<std::string, std::string> configs, CommitDone done);
+// Replaces one layer of dynamic broker configs (validated by the caller);
+// `done` runs once the change is applied, when BrokerConfig, the topics'
+// log policies and the background schedules have followed it.
 void commit_broker_configs(Broker& broker, DynamicLayer layer,
-                           std::map<std::string, std::string> configs,
-                           std::function<void(std::string)> done);
+                           std::map<std::string, std::string> configs, CommitDone done);
+
+// Called once by the Broker at start: sets BrokerConfig's dynamic layers
+// from the metadata image, and again (with the store's log policies and
+// maintenance schedules) after every applied SetBrokerConfigs.
+void follow_dynamic_broker_configs(Broker& broker);
 
 // One resource of an AlterConfigs or IncrementalAlterConfigs request: the
 // part the two handlers do differently is `edit`, which turns the
 // resource's current configs (a topic's overrides, or the dynamic broker
-// layer it names) into the set wanted: AlterConfigs replaces them all,
-// IncrementalAlterConfigs applies its operations. It returns kNone, or the
-// error with Kafka's message in `message`.
+// layer it names, as the metadata log will have them once the changes
+// being written are applied) into the set wanted: AlterConfigs replaces
+// them all, IncrementalAlterConfigs applies its operations. It returns
+// kNone, or the error with Kafka's message in `message`.
 struct ConfigResourceChange {
   std::int8_t resource_type = 0;
   std::string_view resource_name;  // read before alter_config_resources returns
@@ -66,15 +72,11 @@ struct ConfigResourceResult {
 // broker or the cluster default (INVALID_REQUEST), BROKER_LOGGER is
 // INVALID_REQUEST with `logger_message`, any other type INVALID_REQUEST;
 // then `edit`, validation of the whole new set (INVALID_CONFIG) and, unless
-// `validate_only`, the commit (a failed write: KAFKA_STORAGE_ERROR). `done`
-// runs once every commit has answered, with one result per resource in
-// request order. Edits run before this returns.
+// `validate_only`, the commit through the metadata log (its error, e.g.
+// KAFKA_STORAGE_ERROR). `done` runs once every commit has answered, with
+// one result per resource in request order. Edits run before this returns.
 void alter_config_resources(Broker& broker, std::vector<ConfigResourceChange> resources,
                             bool validate_only, std::string logger_message,
                             std::function<void(std::vector<ConfigResourceResult>)> done);
-
-// At start: the dynamic broker configs the store kept. Returns "" or what
-// is wrong with the record (the caller logs it and starts without them).
-std::string load_dynamic_broker_configs(const Store& store, BrokerConfig& config);
 
 }  // namespace kgw

@@ -2,7 +2,7 @@
 
 #include "common/log.h"
 #include "src/broker/broker.h"
-#include "storage/store.h"
+#include "src/cluster/metadata_log.h"
 
 namespace kgw {
 
@@ -33,8 +33,7 @@ PartitionBudget::PartitionBudget(Broker& broker, const RequestContext& req)
 
 std::string PartitionBudget::take(std::int64_t count) {
   if (existing_ < 0) {
-    existing_ = 0;
-    for (const TopicInfo* t : broker_.store().topics()) existing_ += t->partitions;
+    existing_ = broker_.metadata().image()->partition_count();
   }
   std::string error;
   if (taken_ + count > per_request_) {
@@ -73,7 +72,8 @@ void create_topic(Broker& broker, std::string_view name, std::int32_t partitions
   if (std::string err = topic_name_error(name); !err.empty()) {
     return fail(ErrorCode::kInvalidTopicException, err);
   }
-  if (broker.store().find_topic(name) != nullptr) {
+  const ImagePtr image = broker.metadata().image();
+  if (image->topic(name) != nullptr) {
     return fail(ErrorCode::kTopicAlreadyExists,
                 "Topic '" + std::string(name) + "' already exists.");
   }
@@ -89,12 +89,13 @@ void create_topic(Broker& broker, std::string_view name, std::int32_t partitions
   if (replication_factor <= 0) {
     return fail(ErrorCode::kInvalidReplicationFactor, "Replication factor must be larger than 0.");
   }
-  if (replication_factor > 1) {
+  const std::size_t brokers = image->brokers().size();
+  if (static_cast<std::size_t>(replication_factor) > brokers) {
     return fail(ErrorCode::kInvalidReplicationFactor,
                 "Unable to replicate the partition " + std::to_string(replication_factor) +
                     " time(s): The target replication factor of " +
-                    std::to_string(replication_factor) +
-                    " cannot be reached because only 1 broker(s) are registered.");
+                    std::to_string(replication_factor) + " cannot be reached because only " +
+                    std::to_string(brokers) + " broker(s) are registered.");
   }
   for (const auto& [key, value] : configs) {
     const ConfigDef* def = find_topic_config(key);
@@ -107,25 +108,30 @@ void create_topic(Broker& broker, std::string_view name, std::int32_t partitions
     return fail(ErrorCode::kInvalidPartitions, err);
   }
   if (validate_only) return done(std::move(result));
-  TopicInfo info;
-  info.name = std::string(name);
-  info.partitions = partitions;
-  info.configs = std::move(configs);
-  Store& store = broker.store();
-  std::string topic_name = info.name;
-  store.create_topic(
-      std::move(info), [&store, topic_name, done = std::move(done)](std::string error) {
-        TopicCreation r;
-        if (!error.empty()) {
-          LOG_ERROR("broker", "creating topic %s: %s", topic_name.c_str(), error.c_str());
-          r.error = ErrorCode::kKafkaStorageError;
-          r.message = error;
-        } else {
-          r.topic = store.find_topic(topic_name);
-          LOG_INFO("broker", "created topic %s", topic_name.c_str());
-        }
-        done(std::move(r));
-      });
+  CreateTopic change;
+  change.name = std::string(name);
+  change.partitions = partitions;
+  change.replication_factor = replication_factor;
+  change.configs = std::move(configs);
+  MetadataLog& log = broker.metadata();
+  std::string topic_name = change.name;
+  log.submit(std::move(change),
+             [&log, topic_name, done = std::move(done)](ErrorCode e, std::string error) {
+               TopicCreation r;
+               if (e != ErrorCode::kNone) {
+                 // A storage error, or a refusal of the log (the same name being
+                 // created by another request).
+                 if (e == ErrorCode::kKafkaStorageError) {
+                   LOG_ERROR("broker", "creating topic %s: %s", topic_name.c_str(), error.c_str());
+                 }
+                 r.error = e;
+                 r.message = std::move(error);
+               } else {
+                 r.topic = log.image()->topic(topic_name);
+                 LOG_INFO("broker", "created topic %s", topic_name.c_str());
+               }
+               done(std::move(r));
+             });
 }
 
 }  // namespace kgw

@@ -8,12 +8,12 @@
 #include <string_view>
 
 #include "protocol/wire/error_code.h"
+#include "src/cluster/metadata_image.h"
 
 namespace kgw {
 
 class Broker;
 struct RequestContext;
-struct TopicInfo;
 
 // "" if `name` is a legal Kafka topic name, else why not.
 std::string topic_name_error(std::string_view name);
@@ -21,7 +21,7 @@ std::string topic_name_error(std::string_view name);
 struct TopicCreation {
   ErrorCode error = ErrorCode::kNone;
   std::string message;
-  const TopicInfo* topic = nullptr;  // valid until the next topic change
+  TopicPtr topic;  // as the image has it once created; null for validate_only
 };
 
 // The partitions one request may still add: kgw.max.partitions.per.request
@@ -50,10 +50,10 @@ class PartitionBudget {
   bool logged_ = false;
 };
 
-// Validates and (unless validate_only) creates a topic; `done` runs on the
-// loop thread. partitions/replication -1 mean the broker defaults. Its
-// partitions are taken from `budget` (validate_only too), after every
-// other check.
+// Validates and (unless validate_only) creates a topic through the
+// metadata log; `done` runs on the loop thread, once the topic is in the
+// metadata image (or at once for a refusal). partitions/replication -1 mean the broker defaults.
+// Its partitions are taken from `budget` (validate_only too), after every other check.
 void create_topic(Broker& broker, std::string_view name, std::int32_t partitions,
                   std::int32_t replication_factor, std::map<std::string, std::string> configs,
                   bool validate_only, PartitionBudget& budget,

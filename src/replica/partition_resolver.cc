@@ -1,12 +1,18 @@
 #include "src/replica/partition_resolver.h"
 
+#include "src/cluster/metadata_log.h"
 #include "storage/store.h"
 
 namespace kgw {
 
 const TopicInfo* PartitionResolver::lookup(const TopicKey& key) const {
-  // Today the Store's catalogue; the metadata image once it exists.
-  return key.id != nullptr ? store_.find_topic(*key.id) : store_.find_topic(key.name);
+  // The metadata image says which topics exist; the store holds their
+  // logs. A topic being created is in the store before the image (unknown
+  // until its creation is applied), one being deleted leaves the store
+  // first (unknown at once).
+  const ImagePtr image = metadata_.image();
+  const TopicPtr t = key.id != nullptr ? image->topic(*key.id) : image->topic(key.name);
+  return t != nullptr ? store_.find_topic(t->id) : nullptr;
 }
 
 Resolved PartitionResolver::resolve(const TopicKey& key, const TopicInfo* topic,
@@ -16,9 +22,18 @@ Resolved PartitionResolver::resolve(const TopicKey& key, const TopicInfo* topic,
     r.error = key.id != nullptr ? ErrorCode::kUnknownTopicId : ErrorCode::kUnknownTopicOrPartition;
     return r;
   }
+  const ImagePtr image = metadata_.image();
+  const TopicPtr t = image->topic(topic->id);
+  const PartitionImage* p = t != nullptr ? t->partition(partition) : nullptr;
   const PartitionState* state = store_.partition(topic->id, partition);
-  if (state == nullptr) {
+  if (p == nullptr || state == nullptr) {
     r.error = ErrorCode::kUnknownTopicOrPartition;
+    return r;
+  }
+  // Only the leader serves a partition (Kafka: NOT_LEADER_OR_FOLLOWER, and
+  // the client refreshes its metadata). On one node this node leads all.
+  if (p->leader != node_id_) {
+    r.error = ErrorCode::kNotLeaderOrFollower;
     return r;
   }
   r.local = LocalPartition{topic, partition, state};

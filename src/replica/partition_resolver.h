@@ -2,17 +2,19 @@
 // into an error or a local partition handle, and for_each_partition(), the
 // topics x partitions loop every partitioned request runs through it.
 //
-// Threads: loop thread only (it reads the Store's in-memory catalogue).
+// Threads: loop thread only (it reads the metadata image and the Store's
+// in-memory catalogue).
 //
 // The happy path is: a handler names a topic (by name or id) and a
 // partition index -> resolve() finds the topic and checks the index -> the
 // handler gets a LocalPartition and does its work. Possible failure modes
 // (each answered as a Kafka error code, never thrown): an unknown topic
 // name (UNKNOWN_TOPIC_OR_PARTITION), an unknown topic id (UNKNOWN_TOPIC_ID),
-// a partition index outside the topic (UNKNOWN_TOPIC_OR_PARTITION). The
-// checks still to come (not the leader: NOT_LEADER_OR_FOLLOWER; a proxied
-// partition: an upstream route; not authorised: TOPIC_AUTHORIZATION_FAILED)
-// go into resolve() and lookup(), so no handler has to change for them.
+// a partition index outside the topic (UNKNOWN_TOPIC_OR_PARTITION), a
+// partition whose leader in the metadata image is another node
+// (NOT_LEADER_OR_FOLLOWER). The checks still to come (a proxied partition:
+// an upstream route; not authorised: TOPIC_AUTHORIZATION_FAILED) go into
+// resolve() and lookup(), so no handler has to change for them.
 #pragma once
 
 #include <cstddef>
@@ -25,6 +27,7 @@
 
 namespace kgw {
 
+class MetadataLog;
 class Store;
 
 // How a request names a topic: by name (most APIs) or by id (Fetch v13+).
@@ -53,7 +56,10 @@ struct Resolved {
 
 class PartitionResolver {
  public:
-  explicit PartitionResolver(const Store& store) : store_(store) {}
+  // Topics and leaders come from `metadata`'s image, logs from `store`;
+  // `node_id` is this node. Both outlive the resolver.
+  PartitionResolver(const Store& store, const MetadataLog& metadata, std::int32_t node_id)
+      : store_(store), metadata_(metadata), node_id_(node_id) {}
 
   // The topic, or nullptr (unknown). For handlers that need the topic
   // itself before its partitions (e.g. to answer topic-level fields).
@@ -69,6 +75,8 @@ class PartitionResolver {
   const TopicInfo* lookup(const TopicKey& key) const;
 
   const Store& store_;
+  const MetadataLog& metadata_;
+  std::int32_t node_id_;
 };
 
 // The topics x partitions loop of a request, in request order. `shape`

@@ -91,6 +91,11 @@ void ReplicaManager::become_leader(const Uuid& topic, std::int32_t partition,
   leader_epochs_[{topic, partition}] = leader_epoch;
 }
 
+void ReplicaManager::forget_topic(const Uuid& topic) {
+  leader_epochs_.erase(leader_epochs_.lower_bound({topic, INT32_MIN}),
+                       leader_epochs_.upper_bound({topic, INT32_MAX}));
+}
+
 std::int32_t ReplicaManager::leader_epoch(const Uuid& topic, std::int32_t partition) const {
   auto it = leader_epochs_.find({topic, partition});
   return it == leader_epochs_.end() ? 0 : it->second;

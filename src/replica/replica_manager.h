@@ -113,6 +113,9 @@ class ReplicaManager {
 
   // --- Leadership. This node leads the partition from `leader_epoch` on.
   void become_leader(const Uuid& topic, std::int32_t partition, std::int32_t leader_epoch);
+  // The topic is gone (or no longer led here): its partitions' leadership
+  // is forgotten.
+  void forget_topic(const Uuid& topic);
   std::int32_t leader_epoch(const Uuid& topic, std::int32_t partition) const;
   // -1 if the partition is unknown.
   std::int64_t high_watermark(const Uuid& topic, std::int32_t partition) const;

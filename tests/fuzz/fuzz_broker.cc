@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "src/broker/broker.h"
 #include "src/broker/broker_config.h"
+#include "src/cluster/local_metadata_log.h"
 #include "src/group/group_coordinator.h"
 #include "src/group/offset_manager.h"
 #include "src/net/server.h"
@@ -47,6 +48,7 @@ struct World {
   std::string dir;
   BrokerConfig config;
   std::unique_ptr<Store> store;
+  std::unique_ptr<LocalMetadataLog> metadata;
   std::unique_ptr<OffsetsStore> offsets;
   std::unique_ptr<GroupCoordinator> groups;
   std::unique_ptr<OffsetManager> offset_manager;
@@ -71,6 +73,10 @@ struct World {
       std::fprintf(stderr, "fuzz_broker: %s\n", error.c_str());
       std::abort();
     }
+    metadata = std::make_unique<LocalMetadataLog>(*store, LocalMetadataLogOptions{});
+    RegisterBroker self;
+    self.broker = {1, "127.0.0.1", 9092, std::nullopt};
+    metadata->submit(std::move(self), [](ErrorCode, std::string) {});
     offsets = std::make_unique<OffsetsStore>(*store);
     groups = std::make_unique<GroupCoordinator>(&loop, *offsets, GroupCoordinatorConfig{});
     offset_manager =
@@ -84,9 +90,9 @@ struct World {
                                       [this](InboundFrame&& f) { broker->on_frame(std::move(f)); });
     BrokerIdentity identity;
     identity.cluster_id = "fuzz";
-    broker = std::make_unique<Broker>(&loop, *server, *store,
-                                      BrokerServices{*groups, *offset_manager, *txns, *producers},
-                                      config, identity);
+    broker = std::make_unique<Broker>(
+        &loop, *server, *store,
+        BrokerServices{*groups, *offset_manager, *txns, *producers, *metadata}, config, identity);
     txns->start();
   }
 

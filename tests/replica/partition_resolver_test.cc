@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,7 +44,7 @@ struct TestShape {
 TEST_CASE("resolve: unknown topic, bad partition index, resolved handle") {
   test::StoreFixture f;
   const Uuid id = f.create("orders", 2);
-  PartitionResolver resolver(*f.store);
+  PartitionResolver resolver(*f.store, *f.metadata, test::StoreFixture::kNode);
 
   CHECK(resolver.resolve(TopicKey::by_name("nope"), 0).error ==
         ErrorCode::kUnknownTopicOrPartition);
@@ -65,12 +66,35 @@ TEST_CASE("resolve: unknown topic, bad partition index, resolved handle") {
   REQUIRE(byid.ok());
   CHECK(byid.local.topic->name == "orders");
   CHECK(byid.local.state == f.store->partition(id, 0));
+
+  // Another node's view of the same image: it leads none of them.
+  PartitionResolver other(*f.store, *f.metadata, test::StoreFixture::kNode + 1);
+  CHECK(other.resolve(TopicKey::by_name("orders"), 0).error == ErrorCode::kNotLeaderOrFollower);
+  CHECK(other.resolve(TopicKey::by_name("nope"), 0).error == ErrorCode::kUnknownTopicOrPartition);
+}
+
+TEST_CASE("resolve follows the metadata image, not the store") {
+  test::StoreFixture f;
+  PartitionResolver resolver(*f.store, *f.metadata, test::StoreFixture::kNode);
+  // Written to the store behind the metadata log's back: no topic for the
+  // resolver, which answers from the image.
+  TopicInfo info;
+  info.name = "behind";
+  info.partitions = 1;
+  std::optional<std::string> result;
+  f.store->create_topic(info, [&](std::string e) { result = e; });
+  f.run_until([&] { return result.has_value(); });
+  REQUIRE(*result == "");
+  REQUIRE(f.store->find_topic("behind") != nullptr);
+  CHECK(resolver.resolve(TopicKey::by_name("behind"), 0).error ==
+        ErrorCode::kUnknownTopicOrPartition);
+  CHECK(resolver.topic(TopicKey::by_name("behind")) == nullptr);
 }
 
 TEST_CASE("for_each_partition fills each partition's error in request order") {
   test::StoreFixture f;
   const Uuid id = f.create("orders", 2);
-  PartitionResolver resolver(*f.store);
+  PartitionResolver resolver(*f.store, *f.metadata, test::StoreFixture::kNode);
 
   std::vector<InTopic> in = {
       {"orders", {{0}, {5}, {1}, {0}}},

@@ -74,7 +74,8 @@ struct Replicas {
 void append(test::StoreFixture& f, ReplicaManager& rm, const Uuid& topic, std::int32_t partition,
             std::vector<std::uint8_t> batch, std::optional<AppendOutcome>& out) {
   auto buffer = std::make_shared<std::vector<std::uint8_t>>(std::move(batch));
-  Resolved r = PartitionResolver(*f.store).resolve(TopicKey::by_id(topic), partition);
+  Resolved r = PartitionResolver(*f.store, *f.metadata, test::StoreFixture::kNode)
+                   .resolve(TopicKey::by_id(topic), partition);
   REQUIRE(r.ok());
   AppendRequest req;
   req.partition = r.local;
@@ -170,7 +171,9 @@ TEST_CASE("an idempotent duplicate is answered once the original is written") {
     // first write is done.
     auto buffer = std::make_shared<std::vector<std::uint8_t>>(batch);
     AppendRequest req;
-    req.partition = PartitionResolver(*f.store).resolve(TopicKey::by_id(t), 0).local;
+    req.partition = PartitionResolver(*f.store, *f.metadata, test::StoreFixture::kNode)
+                        .resolve(TopicKey::by_id(t), 0)
+                        .local;
     req.records = std::span<std::uint8_t>(*buffer);
     req.owner = buffer;
     r.rm.append(std::move(req), [&](AppendOutcome o) {

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "src/cluster/local_metadata_log.h"
 #include "storage/store.h"
 
 namespace kgw::test {
@@ -37,6 +38,16 @@ class StoreFixture {
     store = Store::open(&loop_, o, error);
     INFO(error);
     REQUIRE(store != nullptr);
+    metadata = std::make_unique<LocalMetadataLog>(*store, LocalMetadataLogOptions{kNode, nullptr});
+    // This node, as main.cc registers it before serving.
+    RegisterBroker self;
+    self.broker.id = kNode;
+    self.broker.host = "127.0.0.1";
+    self.broker.port = 9092;
+    bool registered = false;
+    metadata->submit(std::move(self),
+                     [&](ErrorCode e, std::string) { registered = e == ErrorCode::kNone; });
+    run_until([&] { return registered; });
   }
   ~StoreFixture() {
     if (store) close_store();
@@ -53,6 +64,7 @@ class StoreFixture {
 
   // Call before anything else the test built on the loop is destroyed.
   void close_store() {
+    metadata.reset();
     CHECK(store->stop() == "");
     store.reset();
     uv_run(&loop_, UV_RUN_NOWAIT);
@@ -68,18 +80,26 @@ class StoreFixture {
 
   Uuid create(const std::string& name, std::int32_t partitions,
               std::map<std::string, std::string> configs = {}) {
-    TopicInfo info;
-    info.name = name;
-    info.partitions = partitions;
-    info.configs = std::move(configs);
+    // Through the metadata log, as CreateTopics does: the image (which the
+    // resolver reads) and the store both get it.
+    CreateTopic change;
+    change.name = name;
+    change.partitions = partitions;
+    change.configs = std::move(configs);
     std::optional<std::string> result;
-    store->create_topic(info, [&](std::string e) { result = e; });
+    metadata->submit(std::move(change), [&](ErrorCode e, std::string message) {
+      result = e == ErrorCode::kNone ? "" : message;
+    });
     run_until([&] { return result.has_value(); });
     REQUIRE(*result == "");
     return store->find_topic(name)->id;
   }
 
+  // This node's id: the leader of every partition the metadata log creates.
+  static constexpr std::int32_t kNode = 1;
+
   std::unique_ptr<Store> store;
+  std::unique_ptr<LocalMetadataLog> metadata;
 
  private:
   std::string dir_;

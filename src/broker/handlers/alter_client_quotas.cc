@@ -1,15 +1,14 @@
 // AlterClientQuotas (key 49): set or remove quota values per entity, with
 // Kafka's validation (INVALID_REQUEST and its message per entry), stored
-// in the store across restarts. Not enforced yet (client_quotas.h).
+// through the metadata log (in the store across restarts). Not enforced yet (client_quotas.h).
 #include <algorithm>
 #include <deque>
 #include <memory>
 
 #include "all_messages.h"
 #include "common/log.h"
-#include "src/broker/client_quotas.h"
 #include "src/broker/handlers/handlers.h"
-#include "storage/store.h"
+#include "src/cluster/metadata_log.h"
 
 namespace kgw {
 
@@ -23,7 +22,7 @@ void handle_alter_client_quotas(Broker& broker, RequestPtr req) {
   };
   auto call = std::make_shared<Call>();
   call->req = req;
-  bool changed = false;
+  SetClientQuotas change;
   for (const auto& entry : body.entries) {
     auto& out = call->resp.entries.emplace_back();
     out.error_message = std::nullopt;
@@ -46,26 +45,24 @@ void handle_alter_client_quotas(Broker& broker, RequestPtr req) {
       continue;
     }
     if (body.validate_only) continue;
-    broker.quotas().apply(entity, ops);
-    changed = true;
+    change.entries.emplace_back(std::move(entity), std::move(ops));
   }
-  if (!changed) {
+  if (change.entries.empty()) {
     broker.respond(*req, call->resp);
     return;
   }
-  broker.store().put_cluster_record(
-      "client-quotas", broker.quotas().encode(), [&broker, call](std::string error) {
-        if (!error.empty()) {
-          LOG_ERROR("quotas", "saving client quotas: %s", error.c_str());
-          for (auto& e : call->resp.entries) {
-            if (e.error_code == 0) {
-              e.error_code = code(ErrorCode::kKafkaStorageError);
-              e.error_message = call->strings.emplace_back(error);
-            }
-          }
+  broker.metadata().submit(std::move(change), [&broker, call](ErrorCode failed, std::string error) {
+    if (failed != ErrorCode::kNone) {
+      LOG_ERROR("quotas", "saving client quotas: %s", error.c_str());
+      for (auto& e : call->resp.entries) {
+        if (e.error_code == 0) {
+          e.error_code = code(failed);
+          e.error_message = call->strings.emplace_back(error);
         }
-        broker.respond(*call->req, call->resp);
-      });
+      }
+    }
+    broker.respond(*call->req, call->resp);
+  });
 }
 
 }  // namespace kgw

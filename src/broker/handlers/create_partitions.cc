@@ -5,7 +5,7 @@
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/topics.h"
-#include "storage/store.h"
+#include "src/cluster/metadata_log.h"
 
 namespace kgw {
 
@@ -27,6 +27,7 @@ void handle_create_partitions(Broker& broker, RequestPtr req) {
     if (--call->pending == 0) broker.respond(*call->req, call->resp);
   };
   PartitionBudget budget(broker, *req);
+  const ImagePtr image = broker.metadata().image();
   call->resp.results.resize(body.topics.size());
   for (std::size_t i = 0; i < body.topics.size(); ++i) {
     const auto& t = body.topics[i];
@@ -36,20 +37,21 @@ void handle_create_partitions(Broker& broker, RequestPtr req) {
       out.error_code = code(e);
       out.error_message = call->strings.emplace_back(std::move(message));
     };
-    const TopicInfo* topic = broker.store().find_topic(t.name);
+    const TopicPtr topic = image->topic(t.name);
     if (topic == nullptr) {
       fail(ErrorCode::kUnknownTopicOrPartition,
            "The topic '" + std::string(t.name) + "' does not exist.");
       continue;
     }
-    if (t.count <= topic->partitions) {
-      fail(ErrorCode::kInvalidPartitions,
-           "Topic currently has " + std::to_string(topic->partitions) +
-               " partitions, which is higher than the requested " + std::to_string(t.count) + ".");
+    const std::int32_t current = topic->partition_count();
+    if (t.count <= current) {
+      fail(ErrorCode::kInvalidPartitions, "Topic currently has " + std::to_string(current) +
+                                              " partitions, which is higher than the requested " +
+                                              std::to_string(t.count) + ".");
       continue;
     }
     if (t.assignments) {
-      bool bad = t.assignments->size() != static_cast<std::size_t>(t.count - topic->partitions);
+      bool bad = t.assignments->size() != static_cast<std::size_t>(t.count - current);
       for (const auto& a : *t.assignments) {
         bad = bad || a.broker_ids.size() != 1 || a.broker_ids[0] != broker.identity().node_id;
       }
@@ -61,19 +63,27 @@ void handle_create_partitions(Broker& broker, RequestPtr req) {
       }
     }
     // Before anything is allocated for them (the count may be 2^31 - 1).
-    if (std::string err = budget.take(std::int64_t{t.count} - topic->partitions); !err.empty()) {
+    if (std::string err = budget.take(std::int64_t{t.count} - current); !err.empty()) {
       fail(ErrorCode::kInvalidPartitions, err);
       continue;
     }
     if (body.validate_only) continue;
     ++call->pending;
-    broker.store().add_partitions(topic->id, t.count, [call, i, finish_one](std::string error) {
-      if (!error.empty()) {
-        call->resp.results[i].error_code = code(ErrorCode::kKafkaStorageError);
-        call->resp.results[i].error_message = call->strings.emplace_back(error);
-      }
-      finish_one();
-    });
+    std::string name(t.name);
+    broker.metadata().submit(CreatePartitions{topic->id, t.count, {}},
+                             [call, i, name, finish_one](ErrorCode e, std::string error) {
+                               if (e == ErrorCode::kUnknownTopicId) {
+                                 // Another request is deleting it.
+                                 e = ErrorCode::kUnknownTopicOrPartition;
+                                 error = "The topic '" + name + "' does not exist.";
+                               }
+                               if (e != ErrorCode::kNone) {
+                                 call->resp.results[i].error_code = code(e);
+                                 call->resp.results[i].error_message =
+                                     call->strings.emplace_back(error);
+                               }
+                               finish_one();
+                             });
   }
   finish_one();
 }

@@ -6,7 +6,6 @@
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/topics.h"
-#include "storage/store.h"
 
 namespace kgw {
 
@@ -112,7 +111,7 @@ void handle_create_topics(Broker& broker, RequestPtr req) {
           } else {
             if (r.topic != nullptr) {
               out.topic_id = r.topic->id;
-              out.num_partitions = r.topic->partitions;
+              out.num_partitions = r.topic->partition_count();
             } else if (validate_only) {
               out.num_partitions =
                   partitions == -1

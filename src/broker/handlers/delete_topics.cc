@@ -5,9 +5,9 @@
 #include "all_messages.h"
 #include "common/log.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/cluster/metadata_log.h"
 #include "src/group/offset_manager.h"
 #include "src/txn/producer_state_manager.h"
-#include "storage/store.h"
 
 namespace kgw {
 
@@ -39,13 +39,13 @@ void handle_delete_topics(Broker& broker, RequestPtr req) {
     if (--call->pending == 0) broker.respond(*call->req, call->resp);
   };
   const bool enabled = broker.config().get_bool("delete.topic.enable");
+  const ImagePtr image = broker.metadata().image();
   call->resp.responses.resize(wants.size());
   for (std::size_t i = 0; i < wants.size(); ++i) {
     auto& out = call->resp.responses[i];
     out.name = wants[i].name;
     out.topic_id = wants[i].id;
-    const TopicInfo* t = wants[i].name ? broker.store().find_topic(*wants[i].name)
-                                       : broker.store().find_topic(wants[i].id);
+    const TopicPtr t = wants[i].name ? image->topic(*wants[i].name) : image->topic(wants[i].id);
     if (!enabled) {
       out.error_code = code(ErrorCode::kTopicDeletionDisabled);
       out.error_message = "Topic deletion is disabled.";
@@ -60,20 +60,27 @@ void handle_delete_topics(Broker& broker, RequestPtr req) {
     out.topic_id = t->id;
     ++call->pending;
     std::string name = t->name;
+    const bool by_name = wants[i].name.has_value();
     // Committed offsets of a deleted topic go with it (Kafka's
     // handleDeletedPartitions), so a topic created again starts afresh.
     broker.offsets().on_topic_deleted(name);
     broker.producers().on_topic_deleted(t->id);
-    broker.store().delete_topic(t->id, [call, i, name, finish_one](std::string error) {
-      if (!error.empty()) {
-        LOG_ERROR("broker", "deleting topic %s: %s", name.c_str(), error.c_str());
-        call->resp.responses[i].error_code = code(ErrorCode::kKafkaStorageError);
-        call->resp.responses[i].error_message = call->strings.emplace_back(error);
-      } else {
-        LOG_INFO("broker", "deleted topic %s", name.c_str());
-      }
-      finish_one();
-    });
+    broker.metadata().submit(
+        DeleteTopic{t->id}, [call, i, name, by_name, finish_one](ErrorCode e, std::string error) {
+          auto& out = call->resp.responses[i];
+          if (e == ErrorCode::kKafkaStorageError) {
+            LOG_ERROR("broker", "deleting topic %s: %s", name.c_str(), error.c_str());
+            out.error_code = code(e);
+            out.error_message = call->strings.emplace_back(error);
+          } else if (e != ErrorCode::kNone) {
+            // Another request is deleting it: gone, as far as this one knows.
+            out.error_code =
+                code(by_name ? ErrorCode::kUnknownTopicOrPartition : ErrorCode::kUnknownTopicId);
+          } else {
+            LOG_INFO("broker", "deleted topic %s", name.c_str());
+          }
+          finish_one();
+        });
   }
   finish_one();
 }

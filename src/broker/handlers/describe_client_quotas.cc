@@ -1,11 +1,11 @@
 // DescribeClientQuotas (key 48): the stored quotas of the entities that
-// match the filters (src/broker/client_quotas.h). A bad filter is
+// match the filters (src/cluster/client_quotas.h). A bad filter is
 // INVALID_REQUEST with Kafka's message, and null entries.
 #include <deque>
 
 #include "all_messages.h"
-#include "src/broker/client_quotas.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/cluster/metadata_log.h"
 
 namespace kgw {
 
@@ -23,7 +23,7 @@ void handle_describe_client_quotas(Broker& broker, RequestPtr req) {
     filters.push_back(std::move(f));
   }
   std::string error;
-  auto found = broker.quotas().describe(filters, body.strict, error);
+  auto found = broker.metadata().image()->quotas().describe(filters, body.strict, error);
   std::deque<std::string> strings;
   if (!error.empty()) {
     resp.error_code = code(ErrorCode::kInvalidRequest);

@@ -1,6 +1,8 @@
-// DescribeCluster (key 60): this node is the whole cluster and its controller.
+// DescribeCluster (key 60): the brokers of the metadata image; this node is
+// the controller.
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/cluster/metadata_log.h"
 
 namespace kgw {
 
@@ -18,11 +20,15 @@ void handle_describe_cluster(Broker& broker, RequestPtr req) {
   }
   resp.cluster_id = id.cluster_id;
   resp.controller_id = id.node_id;
-  auto& b = resp.brokers.emplace_back();
-  b.broker_id = id.node_id;
-  auto endpoint = id.advertised(req->session().listener);
-  b.host = std::move(endpoint.host);
-  b.port = endpoint.port;
+  const ImagePtr image = broker.metadata().image();
+  for (const auto& [node, broker_image] : image->brokers()) {
+    auto& b = resp.brokers.emplace_back();
+    b.broker_id = node;
+    auto endpoint = advertised_endpoint(broker, *req, broker_image);
+    b.host = endpoint.host;
+    b.port = endpoint.port;
+    if (broker_image.rack) b.rack = *broker_image.rack;
+  }
   if (body.include_cluster_authorized_operations) {
     // No ACLs yet: every cluster operation is allowed. Bits are Kafka's
     // AclOperation codes: ALTER(7) DESCRIBE(8) CLUSTER_ACTION(9)

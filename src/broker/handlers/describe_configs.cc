@@ -4,7 +4,7 @@
 
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
-#include "storage/store.h"
+#include "src/cluster/metadata_log.h"
 
 namespace kgw {
 
@@ -51,13 +51,14 @@ void handle_describe_configs(Broker& broker, RequestPtr req) {
   DescribeConfigsResponse resp;
   std::deque<std::string> strings;
   const std::string node = std::to_string(broker.identity().node_id);
+  const ImagePtr image = broker.metadata().image();
   for (const auto& want : body.resources) {
     auto& out = resp.results.emplace_back();
     out.resource_type = want.resource_type;
     out.resource_name = want.resource_name;
     out.error_message = std::nullopt;
     if (want.resource_type == kTopicResource) {
-      const TopicInfo* t = broker.store().find_topic(want.resource_name);
+      const TopicPtr t = image->topic(want.resource_name);
       if (t == nullptr) {
         out.error_code = code(ErrorCode::kUnknownTopicOrPartition);
         out.error_message =

@@ -1,7 +1,9 @@
 // FindCoordinator (key 10): on one node, this node coordinates every group
-// and transactional id. Single key up to v3, batched keys from v4.
+// and transactional id, at the address the metadata image has for it. Single key up to v3, batched
+// keys from v4.
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/cluster/metadata_log.h"
 
 namespace kgw {
 
@@ -9,8 +11,12 @@ void handle_find_coordinator(Broker& broker, RequestPtr req) {
   FindCoordinatorRequest body;
   if (!broker.decode(*req, body)) return;
   FindCoordinatorResponse resp;
-  const auto& id = broker.identity();
-  const auto endpoint = id.advertised(req->session().listener);
+  const ImagePtr image = broker.metadata().image();
+  // Not registered yet (main registers this node before serving): no
+  // coordinator to name.
+  const BrokerImage* self = image->broker(broker.identity().node_id);
+  const AdvertisedAddress endpoint =
+      self != nullptr ? advertised_endpoint(broker, *req, *self) : AdvertisedAddress{};
   const bool known_type = body.key_type == 0 || body.key_type == 1;
   if (req->version() < 4) {
     if (!known_type) {
@@ -19,8 +25,10 @@ void handle_find_coordinator(Broker& broker, RequestPtr req) {
     } else if (body.key.empty()) {
       resp.error_code =
           code(body.key_type == 0 ? ErrorCode::kInvalidGroupId : ErrorCode::kInvalidRequest);
+    } else if (self == nullptr) {
+      resp.error_code = code(ErrorCode::kCoordinatorNotAvailable);
     } else {
-      resp.node_id = id.node_id;
+      resp.node_id = self->id;
       resp.host = endpoint.host;
       resp.port = endpoint.port;
       resp.error_message = std::nullopt;
@@ -41,7 +49,13 @@ void handle_find_coordinator(Broker& broker, RequestPtr req) {
         c.port = -1;
         continue;
       }
-      c.node_id = id.node_id;
+      if (self == nullptr) {
+        c.error_code = code(ErrorCode::kCoordinatorNotAvailable);
+        c.node_id = -1;
+        c.port = -1;
+        continue;
+      }
+      c.node_id = self->id;
       c.host = endpoint.host;
       c.port = endpoint.port;
       c.error_message = std::nullopt;

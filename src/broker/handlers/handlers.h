@@ -6,8 +6,10 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "src/broker/broker.h"
+#include "src/cluster/metadata_change.h"
 
 namespace kgw {
 
@@ -79,5 +81,16 @@ ErrorCode fenced_for_version(ErrorCode e, std::int16_t version, std::int16_t fir
 
 // Kafka's form of a client's address in group descriptions: "/127.0.0.1".
 std::string client_host(const RequestContext& req);
+
+// Where a client reaches `node`: for this node, the advertised address of
+// the listener the request came in on (as Kafka answers); for another, its
+// registered address. The views point into the broker's identity or into
+// `node` (keep the image it came from while the answer is encoded).
+struct AdvertisedAddress {
+  std::string_view host;
+  std::int32_t port = -1;
+};
+AdvertisedAddress advertised_endpoint(Broker& broker, const RequestContext& req,
+                                      const BrokerImage& node);
 
 }  // namespace kgw

@@ -1,13 +1,13 @@
-// Metadata (key 3): brokers, topics, partitions and leaders. On one node this
-// broker leads every partition. Asking for a topic that does not exist
-// creates it when auto.create.topics.enable is true and the client allows it.
+// Metadata (key 3): brokers, topics, partitions and leaders, as the
+// metadata image has them (on one node this broker leads every partition). Asking for a topic that
+// does not exist creates it when auto.create.topics.enable is true and the client allows it.
 #include <deque>
 #include <memory>
 
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/topics.h"
-#include "storage/store.h"
+#include "src/cluster/metadata_log.h"
 
 namespace kgw {
 
@@ -15,6 +15,9 @@ namespace {
 
 struct MetadataCall {
   RequestPtr req;
+  // One version for the whole answer; it also keeps the broker hosts the
+  // answer points into alive.
+  ImagePtr image;
   MetadataResponse resp;
   // Backing storage for the names in the answer: a topic may be deleted by
   // another request before an answer that waits for a creation is encoded.
@@ -24,29 +27,32 @@ struct MetadataCall {
   int pending = 1;
 };
 
-void add_topic(Broker& broker, MetadataCall& call, MetadataResponse::MetadataResponseTopic& out,
-               const TopicInfo& t) {
+void add_topic(MetadataCall& call, MetadataResponse::MetadataResponseTopic& out,
+               const TopicImage& t) {
   out.name = call.names.emplace_back(t.name);
   out.topic_id = t.id;
-  out.partitions.reserve(static_cast<std::size_t>(t.partitions));
-  for (std::int32_t p = 0; p < t.partitions; ++p) {
+  out.partitions.reserve(t.partitions.size());
+  for (const PartitionImage& p : t.partitions) {
     auto& part = out.partitions.emplace_back();
-    part.partition_index = p;
-    part.leader_id = broker.identity().node_id;
-    part.leader_epoch = 0;
-    part.replica_nodes = {broker.identity().node_id};
-    part.isr_nodes = {broker.identity().node_id};
+    part.partition_index = p.index;
+    part.leader_id = p.leader;
+    part.leader_epoch = p.leader_epoch;
+    part.replica_nodes = p.replicas;
+    part.isr_nodes = p.isr;
   }
 }
 
 void finish(Broker& broker, MetadataCall& call) {
   const auto& id = broker.identity();
-  auto& b = call.resp.brokers.emplace_back();
-  b.node_id = id.node_id;
-  // The address of the listener the client asked on, as Kafka.
-  auto endpoint = id.advertised(call.req->session().listener);
-  b.host = std::move(endpoint.host);
-  b.port = endpoint.port;
+  for (const auto& [node, broker_image] : call.image->brokers()) {
+    auto& b = call.resp.brokers.emplace_back();
+    b.node_id = node;
+    // The address of the listener the client asked on, as Kafka.
+    auto endpoint = advertised_endpoint(broker, *call.req, broker_image);
+    b.host = endpoint.host;
+    b.port = endpoint.port;
+    if (broker_image.rack) b.rack = *broker_image.rack;
+  }
   call.resp.cluster_id = id.cluster_id;
   call.resp.controller_id = id.node_id;
   broker.respond(*call.req, call.resp);
@@ -63,11 +69,13 @@ void handle_metadata(Broker& broker, RequestPtr req) {
   if (!broker.decode(*req, body)) return;
   auto call = std::make_shared<MetadataCall>();
   call->req = req;
-  Store& store = broker.store();
+  call->image = broker.metadata().image();
+  const MetadataImage& image = *call->image;
   const bool all = req->version() == 0 ? body.topics && body.topics->empty() : !body.topics;
   if (all) {
-    for (const TopicInfo* t : store.topics())
-      add_topic(broker, *call, call->resp.topics.emplace_back(), *t);
+    for (const TopicPtr& t : image.topics()) {
+      add_topic(*call, call->resp.topics.emplace_back(), *t);
+    }
     finish(broker, *call);
     return;
   }
@@ -78,14 +86,9 @@ void handle_metadata(Broker& broker, RequestPtr req) {
   // are INVALID_PARTITIONS (the first refusal is logged with the limit).
   PartitionBudget budget(broker, *req);
   for (const auto& want : *body.topics) {
-    const TopicInfo* t = nullptr;
-    if (want.name) {
-      t = store.find_topic(*want.name);
-    } else {
-      t = store.find_topic(want.topic_id);
-    }
+    const TopicPtr t = want.name ? image.topic(*want.name) : image.topic(want.topic_id);
     if (t != nullptr) {
-      add_topic(broker, *call, call->resp.topics.emplace_back(), *t);
+      add_topic(*call, call->resp.topics.emplace_back(), *t);
       continue;
     }
     if (!want.name) {
@@ -108,11 +111,15 @@ void handle_metadata(Broker& broker, RequestPtr req) {
     ++call->pending;
     create_topic(broker, name, -1, -1, {}, false, budget, [&broker, call, slot](TopicCreation r) {
       auto& out = call->resp.topics[slot];
-      if (r.error != ErrorCode::kNone || r.topic == nullptr) {
+      if (r.error == ErrorCode::kTopicAlreadyExists) {
+        // Another request is creating it: Kafka's answer for a topic whose
+        // creation is under way, which clients retry.
+        out.error_code = code(ErrorCode::kLeaderNotAvailable);
+      } else if (r.error != ErrorCode::kNone || r.topic == nullptr) {
         out.error_code =
             code(r.error == ErrorCode::kNone ? ErrorCode::kUnknownServerError : r.error);
       } else {
-        add_topic(broker, *call, out, *r.topic);
+        add_topic(*call, out, *r.topic);
       }
       done_one(broker, call);
     });

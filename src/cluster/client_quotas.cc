@@ -1,4 +1,4 @@
-#include "src/broker/client_quotas.h"
+#include "src/cluster/client_quotas.h"
 
 #include <arpa/inet.h>
 

@@ -1,0 +1,87 @@
+// MetadataChange: the typed changes a MetadataLog (metadata_log.h) takes.
+// Each is one fact the cluster agrees on; applying the same changes in the
+// same order to the same image gives the same image, which is what lets a
+// replicated log (etcd, later) rebuild every broker's view.
+//
+// Plain data, no threads. Whoever submits a change fills what it knows;
+// the log fills the rest before it is applied (a CreateTopic with a zero
+// id gets one, empty assignments get this node), so what listeners see is
+// complete.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "protocol/wire/types.h"
+#include "src/cluster/client_quotas.h"
+
+namespace kgw {
+
+using ConfigMap = std::map<std::string, std::string>;
+// Replica node ids per partition, the first being the preferred leader.
+using ReplicaAssignment = std::vector<std::vector<std::int32_t>>;
+
+struct BrokerImage {
+  std::int32_t id = -1;
+  std::string host;
+  std::int32_t port = -1;
+  std::optional<std::string> rack;
+};
+
+// A broker announces itself (today: this node, once at start).
+struct RegisterBroker {
+  BrokerImage broker;
+};
+
+struct CreateTopic {
+  std::string name;
+  Uuid id;  // zero: the log picks a random v4 id
+  std::int32_t partitions = 0;
+  std::int32_t replication_factor = 1;
+  // Empty: the log places `partitions` x `replication_factor` replicas.
+  // Otherwise one entry per partition and `partitions` must match.
+  ReplicaAssignment assignments;
+  ConfigMap configs;  // topic-level overrides only
+};
+
+struct DeleteTopic {
+  Uuid id;
+};
+
+// Grows a topic to `total` partitions.
+struct CreatePartitions {
+  Uuid id;
+  std::int32_t total = 0;
+  ReplicaAssignment assignments;  // of the new partitions only; empty: the log places them
+};
+
+// Replaces a topic's overrides.
+struct SetTopicConfigs {
+  Uuid id;
+  ConfigMap configs;
+};
+
+// Replaces one layer of dynamic broker configs: one broker's
+// (`broker` = its id) or the cluster-wide default (`broker` = nullopt).
+struct SetBrokerConfigs {
+  std::optional<std::int32_t> broker;
+  ConfigMap configs;
+};
+
+// Sets or removes quota values of entities (ClientQuotas::apply each).
+struct SetClientQuotas {
+  std::vector<std::pair<ClientQuotas::Entity, std::vector<ClientQuotas::Op>>> entries;
+};
+
+using MetadataChange = std::variant<RegisterBroker, CreateTopic, DeleteTopic, CreatePartitions,
+                                    SetTopicConfigs, SetBrokerConfigs, SetClientQuotas>;
+
+// For log lines: "CreateTopic", "DeleteTopic", ...
+const char* change_name(const MetadataChange& change);
+
+}  // namespace kgw

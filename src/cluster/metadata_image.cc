@@ -1,0 +1,298 @@
+#include "src/cluster/metadata_image.h"
+
+#include <algorithm>
+#include <iterator>
+#include <utility>
+#include <variant>
+
+namespace kgw {
+
+namespace {
+
+const ConfigMap kNoConfigs;
+
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
+
+std::string uuid_text(const Uuid& id) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (std::uint8_t b : id.bytes) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+// kNone, or why `replicas` cannot hold `count` partitions on these brokers.
+ErrorCode check_assignment(const std::map<std::int32_t, BrokerImage>& brokers,
+                           const ReplicaAssignment& replicas, std::int64_t count,
+                           std::string& message) {
+  if (static_cast<std::int64_t>(replicas.size()) != count) {
+    message = "The replica assignment names " + std::to_string(replicas.size()) +
+              " partitions where " + std::to_string(count) + " are created";
+    return ErrorCode::kInvalidReplicaAssignment;
+  }
+  for (const auto& r : replicas) {
+    if (r.empty()) {
+      message = "Every partition needs at least one replica";
+      return ErrorCode::kInvalidReplicaAssignment;
+    }
+    for (std::int32_t node : r) {
+      if (brokers.count(node) == 0) {
+        message = "Broker " + std::to_string(node) + " is not registered";
+        return ErrorCode::kInvalidReplicaAssignment;
+      }
+    }
+  }
+  return ErrorCode::kNone;
+}
+
+}  // namespace
+
+const char* change_name(const MetadataChange& change) {
+  static const char* const names[] = {"RegisterBroker",   "CreateTopic",     "DeleteTopic",
+                                      "CreatePartitions", "SetTopicConfigs", "SetBrokerConfigs",
+                                      "SetClientQuotas"};
+  static_assert(std::size(names) == std::variant_size_v<MetadataChange>);
+  return names[change.index()];
+}
+
+const PartitionImage* TopicImage::partition(std::int32_t index) const {
+  if (index < 0 || index >= partition_count()) return nullptr;
+  return &partitions[static_cast<std::size_t>(index)];
+}
+
+std::vector<PartitionImage> place_partitions(std::int32_t first,
+                                             const ReplicaAssignment& replicas) {
+  std::vector<PartitionImage> out;
+  out.reserve(replicas.size());
+  for (const auto& r : replicas) {
+    PartitionImage& p = out.emplace_back();
+    p.index = first++;
+    p.leader = r.empty() ? -1 : r.front();
+    p.leader_epoch = 0;
+    p.replicas = r;
+    p.isr = r;
+  }
+  return out;
+}
+
+MetadataImage::MetadataImage()
+    : default_configs_(std::make_shared<const ConfigMap>()),
+      quotas_(std::make_shared<const ClientQuotas>()) {}
+
+ImagePtr MetadataImage::build(std::vector<TopicImage> topics, ConfigMap default_configs,
+                              std::map<std::int32_t, ConfigMap> broker_configs,
+                              ClientQuotas quotas) {
+  auto image = std::make_shared<MetadataImage>();
+  for (TopicImage& t : topics) image->put_topic(std::make_shared<const TopicImage>(std::move(t)));
+  image->default_configs_ = std::make_shared<const ConfigMap>(std::move(default_configs));
+  for (auto& [id, configs] : broker_configs) {
+    image->broker_configs_[id] = std::make_shared<const ConfigMap>(std::move(configs));
+  }
+  image->quotas_ = std::make_shared<const ClientQuotas>(std::move(quotas));
+  return image;
+}
+
+const BrokerImage* MetadataImage::broker(std::int32_t id) const {
+  auto it = brokers_.find(id);
+  return it == brokers_.end() ? nullptr : &it->second;
+}
+
+TopicPtr MetadataImage::topic(std::string_view name) const {
+  const TopicPtr* t = by_name_.find(std::string(name));
+  return t == nullptr ? nullptr : *t;
+}
+
+TopicPtr MetadataImage::topic(const Uuid& id) const {
+  const TopicPtr* t = by_id_.find(id);
+  return t == nullptr ? nullptr : *t;
+}
+
+std::vector<TopicPtr> MetadataImage::topics() const {
+  std::vector<TopicPtr> out;
+  out.reserve(topic_count_);
+  by_name_.for_each([&](const std::string&, const TopicPtr& t) { out.push_back(t); });
+  std::sort(out.begin(), out.end(),
+            [](const TopicPtr& a, const TopicPtr& b) { return a->name < b->name; });
+  return out;
+}
+
+const ConfigMap& MetadataImage::broker_configs(std::optional<std::int32_t> broker) const {
+  if (!broker) return *default_configs_;
+  auto it = broker_configs_.find(*broker);
+  return it == broker_configs_.end() ? kNoConfigs : *it->second;
+}
+
+ReplicaAssignment MetadataImage::assign(std::int64_t count, std::int32_t replication_factor) const {
+  std::vector<std::int32_t> replicas;
+  for (const auto& [id, b] : brokers_) {
+    if (static_cast<std::int32_t>(replicas.size()) >= replication_factor) break;
+    replicas.push_back(id);
+  }
+  return ReplicaAssignment(static_cast<std::size_t>(count), replicas);
+}
+
+ErrorCode MetadataImage::check(const MetadataChange& change, std::string& message) const {
+  auto unknown_id = [&](const Uuid& id) {
+    message = "Topic id " + uuid_text(id) + " does not exist.";
+    return ErrorCode::kUnknownTopicId;
+  };
+  return std::visit(
+      Overloaded{
+          [&](const RegisterBroker& c) {
+            if (c.broker.id < 0) {
+              message = "Broker id " + std::to_string(c.broker.id) + " is negative";
+              return ErrorCode::kInvalidRequest;
+            }
+            return ErrorCode::kNone;
+          },
+          [&](const CreateTopic& c) {
+            if (c.name.empty()) {
+              message = "Topic name is illegal, it can't be empty";
+              return ErrorCode::kInvalidTopicException;
+            }
+            if (topic(c.name) != nullptr) {
+              message = "Topic '" + c.name + "' already exists.";
+              return ErrorCode::kTopicAlreadyExists;
+            }
+            if (!c.id.is_zero() && topic(c.id) != nullptr) {
+              message = "Topic id " + uuid_text(c.id) + " is already in use.";
+              return ErrorCode::kTopicAlreadyExists;
+            }
+            if (c.partitions <= 0) {
+              message = "Number of partitions must be larger than 0.";
+              return ErrorCode::kInvalidPartitions;
+            }
+            if (c.replication_factor <= 0) {
+              message = "Replication factor must be larger than 0.";
+              return ErrorCode::kInvalidReplicationFactor;
+            }
+            if (c.assignments.empty() &&
+                static_cast<std::size_t>(c.replication_factor) > brokers_.size()) {
+              message = "Unable to replicate the partition " +
+                        std::to_string(c.replication_factor) +
+                        " time(s): The target replication factor of " +
+                        std::to_string(c.replication_factor) + " cannot be reached because only " +
+                        std::to_string(brokers_.size()) + " broker(s) are registered.";
+              return ErrorCode::kInvalidReplicationFactor;
+            }
+            if (c.assignments.empty()) return ErrorCode::kNone;
+            return check_assignment(brokers_, c.assignments, c.partitions, message);
+          },
+          [&](const DeleteTopic& c) {
+            return topic(c.id) != nullptr ? ErrorCode::kNone : unknown_id(c.id);
+          },
+          [&](const CreatePartitions& c) {
+            TopicPtr t = topic(c.id);
+            if (t == nullptr) return unknown_id(c.id);
+            if (c.total <= t->partition_count()) {
+              message = "Topic currently has " + std::to_string(t->partition_count()) +
+                        " partitions, which is higher than the requested " +
+                        std::to_string(c.total) + ".";
+              return ErrorCode::kInvalidPartitions;
+            }
+            if (c.assignments.empty()) return ErrorCode::kNone;
+            return check_assignment(brokers_, c.assignments,
+                                    std::int64_t{c.total} - t->partition_count(), message);
+          },
+          [&](const SetTopicConfigs& c) {
+            return topic(c.id) != nullptr ? ErrorCode::kNone : unknown_id(c.id);
+          },
+          [&](const SetBrokerConfigs& c) {
+            if (c.broker && brokers_.count(*c.broker) == 0) {
+              message = "Broker " + std::to_string(*c.broker) + " is not registered";
+              return ErrorCode::kInvalidRequest;
+            }
+            return ErrorCode::kNone;
+          },
+          [&](const SetClientQuotas& c) {
+            for (const auto& [entity, ops] : c.entries) {
+              message = ClientQuotas::validate(entity, ops);
+              if (!message.empty()) return ErrorCode::kInvalidRequest;
+            }
+            return ErrorCode::kNone;
+          },
+      },
+      change);
+}
+
+ImagePtr MetadataImage::apply(const MetadataChange& change) const {
+  // A shallow copy: the maps' entries are pointers to shared, never
+  // changed, parts.
+  auto next = std::make_shared<MetadataImage>(*this);
+  next->apply_in_place(change);
+  next->version_ = version_ + 1;
+  return next;
+}
+
+void MetadataImage::put_topic(TopicPtr topic) {
+  if (TopicPtr old = this->topic(topic->id)) {
+    partition_count_ -= old->partition_count();
+  } else {
+    ++topic_count_;
+  }
+  partition_count_ += topic->partition_count();
+  by_id_.put(topic->id, topic);
+  const std::string name = topic->name;
+  by_name_.put(name, std::move(topic));
+}
+
+void MetadataImage::apply_in_place(const MetadataChange& change) {
+  std::visit(Overloaded{
+                 [&](const RegisterBroker& c) { brokers_[c.broker.id] = c.broker; },
+                 [&](const CreateTopic& c) {
+                   auto t = std::make_shared<TopicImage>();
+                   t->name = c.name;
+                   t->id = c.id;
+                   t->configs = c.configs;
+                   t->partitions = place_partitions(0, c.assignments);
+                   put_topic(std::move(t));
+                 },
+                 [&](const DeleteTopic& c) {
+                   TopicPtr t = topic(c.id);
+                   if (t == nullptr) return;
+                   partition_count_ -= t->partition_count();
+                   --topic_count_;
+                   by_name_.erase(t->name);
+                   by_id_.erase(c.id);
+                 },
+                 [&](const CreatePartitions& c) {
+                   TopicPtr old = topic(c.id);
+                   if (old == nullptr) return;
+                   auto t = std::make_shared<TopicImage>(*old);
+                   for (auto& p : place_partitions(old->partition_count(), c.assignments)) {
+                     t->partitions.push_back(std::move(p));
+                   }
+                   put_topic(std::move(t));
+                 },
+                 [&](const SetTopicConfigs& c) {
+                   TopicPtr old = topic(c.id);
+                   if (old == nullptr) return;
+                   auto t = std::make_shared<TopicImage>(*old);
+                   t->configs = c.configs;
+                   put_topic(std::move(t));
+                 },
+                 [&](const SetBrokerConfigs& c) {
+                   auto configs = std::make_shared<const ConfigMap>(c.configs);
+                   if (c.broker) {
+                     broker_configs_[*c.broker] = std::move(configs);
+                   } else {
+                     default_configs_ = std::move(configs);
+                   }
+                 },
+                 [&](const SetClientQuotas& c) {
+                   auto quotas = std::make_shared<ClientQuotas>(*quotas_);
+                   for (const auto& [entity, ops] : c.entries) quotas->apply(entity, ops);
+                   quotas_ = std::move(quotas);
+                 },
+             },
+             change);
+}
+
+}  // namespace kgw
