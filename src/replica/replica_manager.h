@@ -32,9 +32,9 @@
 // the high watermark is where the store has written the log up to (the
 // store reports it through its append listener); replication will make it
 // the minimum over the ISR here, without the store knowing.
-// The leader epoch: set by become_leader() (main.cc at start, the metadata
-// layer later); 0 for a partition never named there, what every partition
-// of a single node has.
+// The leader epoch: set by become_leader(), which leadership.h calls from
+// the metadata image (at start and on every applied change); 0 for a
+// partition never named there, what every partition of a single node has.
 #pragma once
 
 #include <uv.h>
