@@ -257,7 +257,8 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   metadata.submit(std::move(self), [](ErrorCode e, std::string message) {
     if (e != ErrorCode::kNone) LOG_ERROR("kgw", "registering this node: %s", message.c_str());
   });
-  Broker broker(loop, server, *store,
+  ServerResponder responder(server);
+  Broker broker(loop, responder, *store,
                 BrokerServices{groups, offset_manager, txns, producers, metadata}, config,
                 identity);
   // The replica manager leads what the metadata image says this node leads.

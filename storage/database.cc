@@ -1,6 +1,7 @@
 #include "storage/database.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 
 #include <fcntl.h>
@@ -105,7 +106,21 @@ std::string Database::describe_damage(const std::string& what) const {
   return "data dir " + dir_ + ": " + one_line(what) + ": " + kDamaged;
 }
 
-std::unique_ptr<Database> Database::open(const std::string& dir, std::string& error) {
+std::unique_ptr<Database> Database::open(const std::string& dir, std::string& error,
+                                         bool in_memory) {
+  if (in_memory) {
+    // Tests only: RocksDB's in-memory Env; `dir` only names the database
+    // in it (which must be an absolute path there), and nothing touches
+    // the disk.
+    std::unique_ptr<Database> d(new Database(dir.starts_with('/') ? dir : "/" + dir));
+    rocksdb::Options options = make_options();
+    // The in-memory Env has no files to map.
+    options.allow_mmap_reads = false;
+    d->mem_env_.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
+    options.env = d->mem_env_.get();
+    if (!d->open_db(options, {}, error)) return nullptr;
+    return d;
+  }
   std::unique_ptr<Database> d(new Database(dir));
   fs::path path(dir);
   std::error_code ec;
@@ -172,6 +187,12 @@ std::unique_ptr<Database> Database::open(const std::string& dir, std::string& er
     }
   }
 
+  if (!d->open_db(options, existing, error)) return nullptr;
+  return d;
+}
+
+bool Database::open_db(const rocksdb::Options& options, const std::vector<std::string>& existing,
+                       std::string& error) {
   std::vector<std::string> names = {
       rocksdb::kDefaultColumnFamilyName, kLog, kMeta, kTimeIndex, kOffsets, kProducers};
   for (const auto& name : existing) {
@@ -181,20 +202,18 @@ std::unique_ptr<Database> Database::open(const std::string& dir, std::string& er
   for (const auto& name : names) {
     descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions(options));
   }
-  rocksdb::Status s = rocksdb::DB::Open(options, dir, descriptors, &d->handles_, &d->db_);
+  rocksdb::Status s = rocksdb::DB::Open(options, dir_, descriptors, &handles_, &db_);
   if (!s.ok()) {
-    error = d->describe(s);
-    return nullptr;
+    error = describe(s);
+    return false;
   }
   // Open returns handles in descriptor order.
-  d->log_ = d->handles_[1];
-  d->meta_ = d->handles_[2];
-  d->timeindex_ = d->handles_[3];
-  d->offsets_ = d->handles_[4];
-  d->producers_ = d->handles_[5];
-
-  if (!d->check_format(error)) return nullptr;
-  return d;
+  log_ = handles_[1];
+  meta_ = handles_[2];
+  timeindex_ = handles_[3];
+  offsets_ = handles_[4];
+  producers_ = handles_[5];
+  return check_format(error);
 }
 
 bool Database::check_format(std::string& error) {

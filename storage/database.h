@@ -23,6 +23,7 @@ namespace rocksdb {
 class ColumnFamilyHandle;
 class DB;
 class Env;
+struct Options;
 class Status;
 }  // namespace rocksdb
 
@@ -32,7 +33,10 @@ class Database {
  public:
   // Creates `dir` if missing. Blocks on disk: call before serving. On
   // failure returns nullptr and sets `error` to one line naming the dir.
-  static std::unique_ptr<Database> open(const std::string& dir, std::string& error);
+  // `in_memory` (tests only): a new, empty database in RocksDB's in-memory
+  // Env, gone when closed; `dir` only names it.
+  static std::unique_ptr<Database> open(const std::string& dir, std::string& error,
+                                        bool in_memory = false);
 
   ~Database();
   Database(const Database&) = delete;
@@ -58,11 +62,17 @@ class Database {
 
  private:
   explicit Database(std::string dir) : dir_(std::move(dir)) {}
+  // Opens the DB in dir_ with kgw's column families and those in
+  // `existing`, then checks the format.
+  bool open_db(const rocksdb::Options& options, const std::vector<std::string>& existing,
+               std::string& error);
   bool check_format(std::string& error);
 
   std::string dir_;
   // Tests only (fault_injection.h); declared before db_ so it outlives it.
   std::unique_ptr<rocksdb::Env> fault_env_;
+  // Tests only (StoreOptions::in_memory); outlives db_ too.
+  std::unique_ptr<rocksdb::Env> mem_env_;
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // all, owned
   rocksdb::ColumnFamilyHandle* log_ = nullptr;

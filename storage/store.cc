@@ -135,7 +135,7 @@ Store::~Store() {
 
 std::unique_ptr<Store> Store::open(uv_loop_t* loop, const StoreOptions& options,
                                    std::string& error) {
-  std::unique_ptr<Database> db = Database::open(options.data_dir, error);
+  std::unique_ptr<Database> db = Database::open(options.data_dir, error, options.in_memory);
   if (db == nullptr) return nullptr;
   std::unique_ptr<Store> store(new Store(loop, options, std::move(db)));
   if (!store->load(error)) return nullptr;

@@ -117,6 +117,10 @@ struct StoreOptions {
   // Default: 64 MiB. Cap on one batch's decompressed records when
   // offset_for_timestamp() has to look inside a compressed batch.
   std::size_t max_decompressed_batch_bytes = 64u << 20;
+  // Default: false. Tests only: keep the whole store in memory (RocksDB's
+  // in-memory Env), new and empty at each open and gone at close, so a
+  // unit test needs no temporary directory; data_dir only names it.
+  bool in_memory = false;
 };
 
 struct AppendResult {

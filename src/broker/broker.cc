@@ -17,10 +17,10 @@
 
 namespace kgw {
 
-Broker::Broker(uv_loop_t* loop, Server& server, Store& store, BrokerServices services,
+Broker::Broker(uv_loop_t* loop, Responder& responder, Store& store, BrokerServices services,
                BrokerConfig& config, BrokerIdentity identity)
     : loop_(loop),
-      server_(server),
+      responder_(responder),
       store_(store),
       services_(services),
       config_(config),
@@ -38,7 +38,7 @@ Broker::Broker(uv_loop_t* loop, Server& server, Store& store, BrokerServices ser
   follow_dynamic_broker_configs(*this);
   store_.set_policy_resolver([this](const TopicInfo& t) { return config_.log_policy(t.configs); });
   store_.set_maintenance(config_.maintenance());
-  server_.set_closed_handler([this](ConnectionId id) { replicas_->forget_connection(id); });
+  responder_.set_closed_handler([this](ConnectionId id) { replicas_->forget_connection(id); });
 }
 
 Broker::~Broker() {
@@ -71,7 +71,7 @@ AdvertisedAddress advertised_endpoint(Broker& broker, const RequestContext& req,
 }
 
 void Broker::stop() {
-  server_.set_closed_handler(nullptr);
+  responder_.set_closed_handler(nullptr);
   replicas_->stop();
   services_.txns.stop();
   services_.groups.stop();
@@ -79,11 +79,11 @@ void Broker::stop() {
 }
 
 void Broker::send(const RequestContext& req, std::vector<std::uint8_t> frame) {
-  server_.respond(req.frame.connection, req.frame.sequence, std::move(frame));
+  responder_.respond(req.frame.connection, req.frame.sequence, std::move(frame));
 }
 
 void Broker::close(const RequestContext& req, const std::string& reason) {
-  server_.close_connection(req.frame.connection, reason);
+  responder_.close_connection(req.frame.connection, reason);
 }
 
 void Broker::on_frame(InboundFrame&& frame) {
@@ -100,13 +100,13 @@ void Broker::on_frame(InboundFrame&& frame) {
 
 void Broker::produce_started(const RequestContext& req) {
   produce_bytes_ += req.frame.bytes.size();
-  if (produce_bytes_ > max_produce_bytes_) server_.hold(req.frame.connection);
+  if (produce_bytes_ > max_produce_bytes_) responder_.hold(req.frame.connection);
 }
 
 void Broker::produce_finished(const RequestContext& req) {
   produce_bytes_ -= req.frame.bytes.size();
-  if (produce_bytes_ <= max_produce_bytes_ / 2 && server_.held_count() != 0) {
-    server_.release_held();
+  if (produce_bytes_ <= max_produce_bytes_ / 2 && responder_.held_count() != 0) {
+    responder_.release_held();
   }
 }
 

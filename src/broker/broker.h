@@ -24,6 +24,7 @@
 #include "protocol/wire/error_code.h"
 #include "protocol/wire/headers.h"
 #include "src/broker/broker_config.h"
+#include "src/broker/responder.h"
 #include "src/broker/response_frame.h"
 #include "src/net/server.h"
 
@@ -88,7 +89,7 @@ struct BrokerIdentity {
 
 class Broker {
  public:
-  Broker(uv_loop_t* loop, Server& server, Store& store, BrokerServices services,
+  Broker(uv_loop_t* loop, Responder& responder, Store& store, BrokerServices services,
          BrokerConfig& config, BrokerIdentity identity);
   ~Broker();
   Broker(const Broker&) = delete;
@@ -113,13 +114,15 @@ class Broker {
     send(req, std::move(frame));
   }
   // The response to `req` may be up to `bytes` large: the connection counts
-  // it against its queued-response limit until answered (Server's
+  // it against its queued-response limit until answered (Responder's
   // reserve_response), so pipelined fetches stop its reading early.
   void reserve_response(const RequestContext& req, std::size_t bytes) {
-    server_.reserve_response(req.frame.connection, req.frame.sequence, bytes);
+    responder_.reserve_response(req.frame.connection, req.frame.sequence, bytes);
   }
   // The request gets no response (acks=0 produce).
-  void skip(const RequestContext& req) { server_.skip(req.frame.connection, req.frame.sequence); }
+  void skip(const RequestContext& req) {
+    responder_.skip(req.frame.connection, req.frame.sequence);
+  }
   // Backpressure on produce (queued.max.request.bytes, as Kafka): the bytes
   // of Produce requests taken in and not yet answered (being checked on the
   // threadpool, waiting in line, or waiting for the writer). Over the
@@ -169,7 +172,7 @@ class Broker {
   void dispatch(RequestPtr req);
 
   uv_loop_t* loop_;
-  Server& server_;
+  Responder& responder_;
   Store& store_;
   BrokerServices services_;
   BrokerConfig& config_;

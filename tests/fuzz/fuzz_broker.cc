@@ -56,6 +56,7 @@ struct World {
   std::unique_ptr<ProducerStateManager> producers;
   std::unique_ptr<TransactionCoordinator> txns;
   std::unique_ptr<Server> server;
+  std::unique_ptr<ServerResponder> responder;
   std::unique_ptr<Broker> broker;
   std::uint64_t sequence = 0;
 
@@ -88,10 +89,11 @@ struct World {
                                                  *offset_manager, TransactionCoordinatorConfig{});
     server = std::make_unique<Server>(&loop, ServerOptions{},
                                       [this](InboundFrame&& f) { broker->on_frame(std::move(f)); });
+    responder = std::make_unique<ServerResponder>(*server);
     BrokerIdentity identity;
     identity.cluster_id = "fuzz";
     broker = std::make_unique<Broker>(
-        &loop, *server, *store,
+        &loop, *responder, *store,
         BrokerServices{*groups, *offset_manager, *txns, *producers, *metadata}, config, identity);
     txns->start();
   }
