@@ -19,8 +19,7 @@ namespace kgw {
 
 Broker::Broker(uv_loop_t* loop, Responder& responder, Store& store, BrokerServices services,
                BrokerConfig& config, BrokerIdentity identity)
-    : loop_(loop),
-      responder_(responder),
+    : responder_(responder),
       store_(store),
       services_(services),
       config_(config),
@@ -29,13 +28,17 @@ Broker::Broker(uv_loop_t* loop, Responder& responder, Store& store, BrokerServic
       replicas_(std::make_unique<ReplicaManager>(
           loop, store, services.producers, services.txns,
           [this](const TopicInfo& t) { return append_policy(config_, t.configs); })) {
-  decode_limits_.max_bytes = static_cast<std::size_t>(config_.get_long("socket.request.max.bytes"));
+  DecodeLimits limits;
+  limits.max_bytes = static_cast<std::size_t>(config_.get_long("socket.request.max.bytes"));
   const std::int64_t queued = config_.get_long("queued.max.request.bytes");
-  max_produce_bytes_ = queued < 0 ? SIZE_MAX : static_cast<std::size_t>(queued);
+  context_ = std::make_unique<HandlerContext>(
+      HandlerServices{loop, store, services.metadata, *resolver_, *replicas_, services.groups,
+                      services.offsets, services.txns, services.producers, config_, identity_},
+      responder_, limits, queued < 0 ? SIZE_MAX : static_cast<std::size_t>(queued));
   // The dynamic broker configs come from the metadata image: before the
   // topics' log policies are resolved from them, and again each time a
   // change to them is applied.
-  follow_dynamic_broker_configs(*this);
+  follow_dynamic_broker_configs(*context_);
   store_.set_policy_resolver([this](const TopicInfo& t) { return config_.log_policy(t.configs); });
   store_.set_maintenance(config_.maintenance());
   responder_.set_closed_handler([this](ConnectionId id) { replicas_->forget_connection(id); });
@@ -61,9 +64,9 @@ std::string client_host(const RequestContext& req) {
   return "/" + host;
 }
 
-AdvertisedAddress advertised_endpoint(Broker& broker, const RequestContext& req,
+AdvertisedAddress advertised_endpoint(const HandlerContext& ctx, const RequestContext& req,
                                       const BrokerImage& node) {
-  const BrokerIdentity& id = broker.identity();
+  const BrokerIdentity& id = ctx.identity();
   if (node.id != id.node_id) return {node.host, node.port};
   auto it = id.listener_endpoints.find(req.session().listener);
   if (it != id.listener_endpoints.end()) return {it->second.host, it->second.port};
@@ -78,14 +81,6 @@ void Broker::stop() {
   services_.offsets.stop();
 }
 
-void Broker::send(const RequestContext& req, std::vector<std::uint8_t> frame) {
-  responder_.respond(req.frame.connection, req.frame.sequence, std::move(frame));
-}
-
-void Broker::close(const RequestContext& req, const std::string& reason) {
-  responder_.close_connection(req.frame.connection, reason);
-}
-
 void Broker::on_frame(InboundFrame&& frame) {
   auto req = std::make_shared<RequestContext>();
   if (!frame.session) {
@@ -98,12 +93,12 @@ void Broker::on_frame(InboundFrame&& frame) {
   dispatch(std::move(req));
 }
 
-void Broker::produce_started(const RequestContext& req) {
+void HandlerContext::produce_started(const RequestContext& req) {
   produce_bytes_ += req.frame.bytes.size();
   if (produce_bytes_ > max_produce_bytes_) responder_.hold(req.frame.connection);
 }
 
-void Broker::produce_finished(const RequestContext& req) {
+void HandlerContext::produce_finished(const RequestContext& req) {
   produce_bytes_ -= req.frame.bytes.size();
   if (produce_bytes_ <= max_produce_bytes_ / 2 && responder_.held_count() != 0) {
     responder_.release_held();
@@ -111,22 +106,23 @@ void Broker::produce_finished(const RequestContext& req) {
 }
 
 void Broker::dispatch(RequestPtr req) {
+  HandlerContext& ctx = *context_;
   std::int16_t key = 0, version = 0;
   if (!peek_api(Bytes(req->frame.bytes), key, version)) {
-    close(*req, "frame of " + std::to_string(req->frame.bytes.size()) +
-                    " bytes is shorter than a request header");
+    ctx.close(*req, "frame of " + std::to_string(req->frame.bytes.size()) +
+                        " bytes is shorter than a request header");
     return;
   }
   // The session's rules come before any handler (SASL before
   // authentication, per-listener rules).
   if (std::string why = admit(req->session(), key); !why.empty()) {
-    close(*req, why);
+    ctx.close(*req, why);
     return;
   }
   const ApiInfo* api = find_api(key);
   const ServedApi* served = find_served_api(key);
   if (api == nullptr || served == nullptr) {
-    close(*req, "unknown or unsupported api key " + std::to_string(key));
+    ctx.close(*req, "unknown or unsupported api key " + std::to_string(key));
     return;
   }
   const std::int16_t min_version = served_min_version(*served, api->min_version);
@@ -140,23 +136,23 @@ void Broker::dispatch(RequestPtr req) {
       req->header.api_version = r.i16();
       req->header.correlation_id = r.i32();
       req->body_offset = req->frame.bytes.size();
-      served->handler(*this, std::move(req));
+      served->handler(ctx, std::move(req));
       return;
     }
-    close(*req, std::string("unsupported ") + api->name + " version " + std::to_string(version) +
-                    " (we speak " + std::to_string(min_version) + "-" +
-                    std::to_string(api->max_version) + ")");
+    ctx.close(*req, std::string("unsupported ") + api->name + " version " +
+                        std::to_string(version) + " (we speak " + std::to_string(min_version) +
+                        "-" + std::to_string(api->max_version) + ")");
     return;
   }
-  Reader r(Bytes(req->frame.bytes), decode_limits_);
+  Reader r(Bytes(req->frame.bytes), ctx.decode_limits());
   if (!req->header.decode(r, request_header_version(key, version))) {
-    close(*req, std::string("malformed request header: ") + decode_error_name(r.error()));
+    ctx.close(*req, std::string("malformed request header: ") + decode_error_name(r.error()));
     return;
   }
   req->body_offset = r.consumed();
   LOG_DEBUG("broker", "%s: %s v%d correlation %d", req->peer().c_str(), api->name, version,
             req->header.correlation_id);
-  served->handler(*this, std::move(req));
+  served->handler(ctx, std::move(req));
 }
 
 }  // namespace kgw

@@ -1,6 +1,7 @@
 // Broker: turns request frames from `net` into calls of the per-API handlers
-// (src/broker/handlers/, one file per Kafka API) and their answers back into
-// response frames.
+// (src/broker/handlers/, one file per Kafka API), which answer through the
+// HandlerContext it builds for them (handler_context.h). It owns the
+// PartitionResolver and the ReplicaManager (src/replica/).
 //
 // The happy path is: net delivers a frame -> the header is decoded -> the
 // API and version are checked against what we serve -> the handler decodes
@@ -24,68 +25,13 @@
 #include "protocol/wire/error_code.h"
 #include "protocol/wire/headers.h"
 #include "src/broker/broker_config.h"
+#include "src/broker/handler_context.h"
 #include "src/broker/responder.h"
-#include "src/broker/response_frame.h"
-#include "src/net/server.h"
 
 namespace kgw {
 
-class Store;
-class GroupCoordinator;
-class OffsetManager;
-class TransactionCoordinator;
-class ProducerStateManager;
-class MetadataLog;
 class PartitionResolver;
 class ReplicaManager;
-
-// One request: the frame (which decoded views point into), its header and
-// its connection's session (never null once dispatched).
-struct RequestContext {
-  InboundFrame frame;
-  RequestHeader header;
-  std::size_t body_offset = 0;
-
-  std::int16_t api_key() const { return header.api_key; }
-  std::int16_t version() const { return header.api_version; }
-  Bytes body() const { return Bytes(frame.bytes).subspan(body_offset); }
-  const std::string& peer() const { return frame.session->peer; }
-  // The listener, peer and principal of the connection this came on.
-  Session& session() const { return *frame.session; }
-};
-// Handlers that wait for storage keep the request (and so the frame the
-// decoded views point into) alive by sharing it with their completions.
-using RequestPtr = std::shared_ptr<RequestContext>;
-
-// The domain services the handlers call, owned by main.
-struct BrokerServices {
-  GroupCoordinator& groups;
-  OffsetManager& offsets;
-  TransactionCoordinator& txns;
-  ProducerStateManager& producers;
-  MetadataLog& metadata;
-};
-
-// Who this node is and how clients reach it.
-struct BrokerIdentity {
-  struct Endpoint {
-    std::string host;
-    std::int32_t port = 0;
-  };
-  std::int32_t node_id = 1;
-  // The first listener's advertised address.
-  std::string advertised_host = "127.0.0.1";
-  std::int32_t advertised_port = 9092;
-  std::string cluster_id;
-  // Each listener's advertised address, by listener name (as Kafka, a
-  // client is told the address of the listener it asked on).
-  std::map<std::string, Endpoint> listener_endpoints;
-
-  Endpoint advertised(const std::string& listener) const {
-    auto it = listener_endpoints.find(listener);
-    return it != listener_endpoints.end() ? it->second : Endpoint{advertised_host, advertised_port};
-  }
-};
 
 class Broker {
  public:
@@ -100,88 +46,22 @@ class Broker {
   // coordinator; call before the server and store stop.
   void stop();
 
-  // Encode `body` as the response to `req` and send it.
-  template <typename Response>
-  void respond(const RequestContext& req, const Response& body) {
-    std::vector<std::uint8_t> frame;
-    std::size_t size = 0;
-    if (!encode_response(req, body, frame, size)) {
-      // Cannot happen with the fetch limits; nothing else to answer with.
-      close(req, std::string(Response::api_name) + " response of " + std::to_string(size) +
-                     " bytes is over the 2147483647 a Kafka frame can carry");
-      return;
-    }
-    send(req, std::move(frame));
-  }
-  // The response to `req` may be up to `bytes` large: the connection counts
-  // it against its queued-response limit until answered (Responder's
-  // reserve_response), so pipelined fetches stop its reading early.
-  void reserve_response(const RequestContext& req, std::size_t bytes) {
-    responder_.reserve_response(req.frame.connection, req.frame.sequence, bytes);
-  }
-  // The request gets no response (acks=0 produce).
-  void skip(const RequestContext& req) {
-    responder_.skip(req.frame.connection, req.frame.sequence);
-  }
-  // Backpressure on produce (queued.max.request.bytes, as Kafka): the bytes
-  // of Produce requests taken in and not yet answered (being checked on the
-  // threadpool, waiting in line, or waiting for the writer). Over the
-  // bound, the connection that sent the request is held (not read) until
-  // the total is back to half of it; fetches and connections that do not
-  // produce go on. The Produce handler calls started() once it has decoded
-  // a request and finished() when it answers (or skips, for acks=0).
-  void produce_started(const RequestContext& req);
-  void produce_finished(const RequestContext& req);
-  // Malformed input: close this connection, naming the reason.
-  void close(const RequestContext& req, const std::string& reason);
-  // Decode the request body as T; on failure closes the connection and
-  // returns false.
-  template <typename Request>
-  bool decode(const RequestContext& req, Request& out) {
-    Reader r(req.body(), decode_limits_);
-    if (!out.decode(r, req.version())) {
-      close(req, std::string("malformed ") + Request::api_name + " v" +
-                     std::to_string(req.version()) + " request: " + decode_error_name(r.error()));
-      return false;
-    }
-    return true;
-  }
-
-  uv_loop_t* loop() const { return loop_; }
-  Store& store() { return store_; }
-  GroupCoordinator& groups() { return services_.groups; }
-  OffsetManager& offsets() { return services_.offsets; }
-  TransactionCoordinator& txns() { return services_.txns; }
-  ProducerStateManager& producers() { return services_.producers; }
-  BrokerConfig& config() { return config_; }
-  const BrokerIdentity& identity() const { return identity_; }
-  MetadataLog& metadata() { return services_.metadata; }
+  // What handlers get (handler_context.h).
+  HandlerContext& context() { return *context_; }
   const PartitionResolver& resolver() const { return *resolver_; }
   ReplicaManager& replicas() { return *replicas_; }
 
  private:
-  template <typename Response>
-  bool encode_response(const RequestContext& req, const Response& body,
-                       std::vector<std::uint8_t>& out, std::size_t& size) {
-    const std::int16_t hv = response_header_version(req.api_key(), req.version());
-    ResponseHeader header;
-    header.correlation_id = req.header.correlation_id;
-    return encode_response_frame(header, hv, body, req.version(), out, size);
-  }
-  void send(const RequestContext& req, std::vector<std::uint8_t> frame);
   void dispatch(RequestPtr req);
 
-  uv_loop_t* loop_;
   Responder& responder_;
   Store& store_;
   BrokerServices services_;
   BrokerConfig& config_;
   BrokerIdentity identity_;
-  DecodeLimits decode_limits_;
-  std::size_t produce_bytes_ = 0;
-  std::size_t max_produce_bytes_ = SIZE_MAX;
   std::unique_ptr<PartitionResolver> resolver_;
   std::unique_ptr<ReplicaManager> replicas_;
+  std::unique_ptr<HandlerContext> context_;
 };
 
 }  // namespace kgw

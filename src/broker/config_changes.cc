@@ -4,16 +4,16 @@
 #include <vector>
 
 #include "common/log.h"
-#include "src/broker/broker.h"
+#include "src/broker/handler_context.h"
 #include "src/cluster/metadata_log.h"
 #include "storage/store.h"
 
 namespace kgw {
 
-std::optional<DynamicLayer> broker_layer(const Broker& broker, std::string_view name,
+std::optional<DynamicLayer> broker_layer(const HandlerContext& ctx, std::string_view name,
                                          std::string& error) {
   if (name.empty()) return DynamicLayer::kDefault;
-  const std::string node = std::to_string(broker.identity().node_id);
+  const std::string node = std::to_string(ctx.identity().node_id);
   if (name == node) return DynamicLayer::kBroker;
   error = "Unexpected broker id, expected " + node + " or empty string, but received " +
           std::string(name);
@@ -22,41 +22,40 @@ std::optional<DynamicLayer> broker_layer(const Broker& broker, std::string_view 
 
 namespace {
 
-void use_dynamic_broker_configs(Broker& broker, const MetadataImage& image) {
-  broker.config().set_dynamic(DynamicLayer::kBroker,
-                              image.broker_configs(broker.identity().node_id));
-  broker.config().set_dynamic(DynamicLayer::kDefault, image.broker_configs(std::nullopt));
+void use_dynamic_broker_configs(HandlerContext& ctx, const MetadataImage& image) {
+  ctx.config().set_dynamic(DynamicLayer::kBroker, image.broker_configs(ctx.identity().node_id));
+  ctx.config().set_dynamic(DynamicLayer::kDefault, image.broker_configs(std::nullopt));
 }
 
 }  // namespace
 
-void commit_topic_configs(Broker& broker, const TopicImage& topic,
+void commit_topic_configs(HandlerContext& ctx, const TopicImage& topic,
                           std::map<std::string, std::string> configs, CommitDone done) {
   const std::string name = topic.name;
-  broker.metadata().submit(SetTopicConfigs{topic.id, std::move(configs)},
-                           [name, done = std::move(done)](ErrorCode e, std::string error) {
-                             if (e == ErrorCode::kUnknownTopicId) {
-                               // Another request is deleting it.
-                               e = ErrorCode::kUnknownTopicOrPartition;
-                               error = "Topic '" + name + "' does not exist.";
-                             }
-                             if (e == ErrorCode::kNone) {
-                               LOG_INFO("configs", "changed the configs of topic %s", name.c_str());
-                             } else {
-                               LOG_ERROR("configs", "changing the configs of topic %s: %s",
-                                         name.c_str(), error.c_str());
-                             }
-                             done(e, std::move(error));
-                           });
+  ctx.metadata().submit(SetTopicConfigs{topic.id, std::move(configs)},
+                        [name, done = std::move(done)](ErrorCode e, std::string error) {
+                          if (e == ErrorCode::kUnknownTopicId) {
+                            // Another request is deleting it.
+                            e = ErrorCode::kUnknownTopicOrPartition;
+                            error = "Topic '" + name + "' does not exist.";
+                          }
+                          if (e == ErrorCode::kNone) {
+                            LOG_INFO("configs", "changed the configs of topic %s", name.c_str());
+                          } else {
+                            LOG_ERROR("configs", "changing the configs of topic %s: %s",
+                                      name.c_str(), error.c_str());
+                          }
+                          done(e, std::move(error));
+                        });
 }
 
-void commit_broker_configs(Broker& broker, DynamicLayer layer,
+void commit_broker_configs(HandlerContext& ctx, DynamicLayer layer,
                            std::map<std::string, std::string> configs, CommitDone done) {
   SetBrokerConfigs change;
-  if (layer == DynamicLayer::kBroker) change.broker = broker.identity().node_id;
+  if (layer == DynamicLayer::kBroker) change.broker = ctx.identity().node_id;
   change.configs = std::move(configs);
   const char* which = layer == DynamicLayer::kBroker ? "this broker" : "the cluster default";
-  broker.metadata().submit(
+  ctx.metadata().submit(
       std::move(change), [which, done = std::move(done)](ErrorCode e, std::string error) {
         if (e == ErrorCode::kNone) {
           LOG_INFO("configs", "changed the dynamic broker configs of %s", which);
@@ -67,14 +66,14 @@ void commit_broker_configs(Broker& broker, DynamicLayer layer,
       });
 }
 
-void follow_dynamic_broker_configs(Broker& broker) {
-  use_dynamic_broker_configs(broker, *broker.metadata().image());
-  broker.metadata().add_listener(
-      [&broker](const MetadataImage&, const MetadataImage& after, const MetadataChange& change) {
+void follow_dynamic_broker_configs(HandlerContext& ctx) {
+  use_dynamic_broker_configs(ctx, *ctx.metadata().image());
+  ctx.metadata().add_listener(
+      [&ctx](const MetadataImage&, const MetadataImage& after, const MetadataChange& change) {
         if (!std::holds_alternative<SetBrokerConfigs>(change)) return;
-        use_dynamic_broker_configs(broker, after);
-        broker.store().refresh_policies();
-        broker.store().set_maintenance(broker.config().maintenance());
+        use_dynamic_broker_configs(ctx, after);
+        ctx.store().refresh_policies();
+        ctx.store().set_maintenance(ctx.config().maintenance());
       });
 }
 
@@ -92,16 +91,16 @@ void finish_one(const std::shared_ptr<AlterRun>& run) {
 
 }  // namespace
 
-void alter_config_resources(Broker& broker, std::vector<ConfigResourceChange> resources,
+void alter_config_resources(HandlerContext& ctx, std::vector<ConfigResourceChange> resources,
                             bool validate_only, std::string logger_message,
                             std::function<void(std::vector<ConfigResourceResult>)> done) {
   auto run = std::make_shared<AlterRun>();
   run->results.resize(resources.size());
   run->done = std::move(done);
-  const ImagePtr image = broker.metadata().image();
+  const ImagePtr image = ctx.metadata().image();
   // Edits start from the changes still being written too: two requests in
   // a row each change what the other left.
-  const ImagePtr latest = broker.metadata().latest();
+  const ImagePtr latest = ctx.metadata().latest();
   for (std::size_t i = 0; i < resources.size(); ++i) {
     const ConfigResourceChange& want = resources[i];
     ConfigResourceResult& out = run->results[i];
@@ -136,16 +135,16 @@ void alter_config_resources(Broker& broker, std::vector<ConfigResourceChange> re
       }
       if (validate_only) continue;
       ++run->pending;
-      commit_topic_configs(broker, *t, std::move(configs), committed);
+      commit_topic_configs(ctx, *t, std::move(configs), committed);
     } else if (want.resource_type == kBrokerResource) {
       std::string error;
-      auto layer = broker_layer(broker, want.resource_name, error);
+      auto layer = broker_layer(ctx, want.resource_name, error);
       if (!layer) {
         fail(ErrorCode::kInvalidRequest, error);
         continue;
       }
       std::map<std::string, std::string> configs = latest->broker_configs(
-          *layer == DynamicLayer::kBroker ? std::optional<std::int32_t>(broker.identity().node_id)
+          *layer == DynamicLayer::kBroker ? std::optional<std::int32_t>(ctx.identity().node_id)
                                           : std::nullopt);
       if (ErrorCode e = want.edit(configs, message); e != ErrorCode::kNone) {
         fail(e, std::move(message));
@@ -157,7 +156,7 @@ void alter_config_resources(Broker& broker, std::vector<ConfigResourceChange> re
       }
       if (validate_only) continue;
       ++run->pending;
-      commit_broker_configs(broker, *layer, std::move(configs), committed);
+      commit_broker_configs(ctx, *layer, std::move(configs), committed);
     } else if (want.resource_type == kBrokerLoggerResource) {
       fail(ErrorCode::kInvalidRequest, logger_message);
     } else {

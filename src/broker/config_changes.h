@@ -19,7 +19,7 @@
 
 namespace kgw {
 
-class Broker;
+class HandlerContext;
 struct TopicImage;
 
 // ConfigResource types (DescribeConfigs, AlterConfigs, ...).
@@ -29,25 +29,25 @@ inline constexpr std::int8_t kBrokerLoggerResource = 8;
 
 // "" is the cluster-wide default, this node's id is this broker; anything
 // else is Kafka's INVALID_REQUEST with the message in `error`.
-std::optional<DynamicLayer> broker_layer(const Broker& broker, std::string_view name,
+std::optional<DynamicLayer> broker_layer(const HandlerContext& ctx, std::string_view name,
                                          std::string& error);
 
 using CommitDone = std::function<void(ErrorCode error, std::string message)>;
 
 // Replaces a topic's overrides; `done` runs once the change is applied
 // (kNone) or with the metadata log's error.
-void commit_topic_configs(Broker& broker, const TopicImage& topic,
+void commit_topic_configs(HandlerContext& ctx, const TopicImage& topic,
                           std::map<std::string, std::string> configs, CommitDone done);
 // Replaces one layer of dynamic broker configs (validated by the caller);
 // `done` runs once the change is applied, when BrokerConfig, the topics'
 // log policies and the background schedules have followed it.
-void commit_broker_configs(Broker& broker, DynamicLayer layer,
+void commit_broker_configs(HandlerContext& ctx, DynamicLayer layer,
                            std::map<std::string, std::string> configs, CommitDone done);
 
 // Called once by the Broker at start: sets BrokerConfig's dynamic layers
 // from the metadata image, and again (with the store's log policies and
 // maintenance schedules) after every applied SetBrokerConfigs.
-void follow_dynamic_broker_configs(Broker& broker);
+void follow_dynamic_broker_configs(HandlerContext& ctx);
 
 // One resource of an AlterConfigs or IncrementalAlterConfigs request: the
 // part the two handlers do differently is `edit`, which turns the
@@ -75,7 +75,7 @@ struct ConfigResourceResult {
 // `validate_only`, the commit through the metadata log (its error, e.g.
 // KAFKA_STORAGE_ERROR). `done` runs once every commit has answered, with
 // one result per resource in request order. Edits run before this returns.
-void alter_config_resources(Broker& broker, std::vector<ConfigResourceChange> resources,
+void alter_config_resources(HandlerContext& ctx, std::vector<ConfigResourceChange> resources,
                             bool validate_only, std::string logger_message,
                             std::function<void(std::vector<ConfigResourceResult>)> done);
 

@@ -1,7 +1,7 @@
 #include "src/broker/topics.h"
 
 #include "common/log.h"
-#include "src/broker/broker.h"
+#include "src/broker/handler_context.h"
 #include "src/cluster/metadata_log.h"
 
 namespace kgw {
@@ -25,15 +25,15 @@ std::string topic_name_error(std::string_view name) {
   return "";
 }
 
-PartitionBudget::PartitionBudget(Broker& broker, const RequestContext& req)
-    : broker_(broker),
+PartitionBudget::PartitionBudget(HandlerContext& ctx, const RequestContext& req)
+    : ctx_(ctx),
       req_(req),
-      per_request_(broker.config().get_long("kgw.max.partitions.per.request")),
-      per_broker_(broker.config().get_long("kgw.max.partitions")) {}
+      per_request_(ctx.config().get_long("kgw.max.partitions.per.request")),
+      per_broker_(ctx.config().get_long("kgw.max.partitions")) {}
 
 std::string PartitionBudget::take(std::int64_t count) {
   if (existing_ < 0) {
-    existing_ = broker_.metadata().image()->partition_count();
+    existing_ = ctx_.metadata().image()->partition_count();
   }
   std::string error;
   if (taken_ + count > per_request_) {
@@ -59,7 +59,7 @@ std::string PartitionBudget::take(std::int64_t count) {
   return error;
 }
 
-void create_topic(Broker& broker, std::string_view name, std::int32_t partitions,
+void create_topic(HandlerContext& ctx, std::string_view name, std::int32_t partitions,
                   std::int32_t replication_factor, std::map<std::string, std::string> configs,
                   bool validate_only, PartitionBudget& budget,
                   std::function<void(TopicCreation)> done) {
@@ -72,19 +72,19 @@ void create_topic(Broker& broker, std::string_view name, std::int32_t partitions
   if (std::string err = topic_name_error(name); !err.empty()) {
     return fail(ErrorCode::kInvalidTopicException, err);
   }
-  const ImagePtr image = broker.metadata().image();
+  const ImagePtr image = ctx.metadata().image();
   if (image->topic(name) != nullptr) {
     return fail(ErrorCode::kTopicAlreadyExists,
                 "Topic '" + std::string(name) + "' already exists.");
   }
   if (partitions == -1)
-    partitions = static_cast<std::int32_t>(broker.config().get_long("num.partitions"));
+    partitions = static_cast<std::int32_t>(ctx.config().get_long("num.partitions"));
   if (partitions <= 0) {
     return fail(ErrorCode::kInvalidPartitions, "Number of partitions must be larger than 0.");
   }
   if (replication_factor == -1) {
     replication_factor =
-        static_cast<std::int32_t>(broker.config().get_long("default.replication.factor"));
+        static_cast<std::int32_t>(ctx.config().get_long("default.replication.factor"));
   }
   if (replication_factor <= 0) {
     return fail(ErrorCode::kInvalidReplicationFactor, "Replication factor must be larger than 0.");
@@ -113,7 +113,7 @@ void create_topic(Broker& broker, std::string_view name, std::int32_t partitions
   change.partitions = partitions;
   change.replication_factor = replication_factor;
   change.configs = std::move(configs);
-  MetadataLog& log = broker.metadata();
+  MetadataLog& log = ctx.metadata();
   std::string topic_name = change.name;
   log.submit(std::move(change),
              [&log, topic_name, done = std::move(done)](ErrorCode e, std::string error) {

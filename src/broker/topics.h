@@ -12,7 +12,7 @@
 
 namespace kgw {
 
-class Broker;
+class HandlerContext;
 struct RequestContext;
 
 // "" if `name` is a legal Kafka topic name, else why not.
@@ -34,14 +34,14 @@ struct TopicCreation {
 // are counted as it goes.
 class PartitionBudget {
  public:
-  PartitionBudget(Broker& broker, const RequestContext& req);
+  PartitionBudget(HandlerContext& ctx, const RequestContext& req);
   // "" if `count` more partitions fit (and takes them), else the error
   // message, naming the limit and how to raise it. The first refusal of a
   // request is logged.
   std::string take(std::int64_t count);
 
  private:
-  Broker& broker_;
+  HandlerContext& ctx_;
   const RequestContext& req_;
   std::int64_t per_request_ = 0;  // kgw.max.partitions.per.request
   std::int64_t per_broker_ = 0;   // kgw.max.partitions
@@ -54,7 +54,7 @@ class PartitionBudget {
 // metadata log; `done` runs on the loop thread, once the topic is in the
 // metadata image (or at once for a refusal). partitions/replication -1 mean the broker defaults.
 // Its partitions are taken from `budget` (validate_only too), after every other check.
-void create_topic(Broker& broker, std::string_view name, std::int32_t partitions,
+void create_topic(HandlerContext& ctx, std::string_view name, std::int32_t partitions,
                   std::int32_t replication_factor, std::map<std::string, std::string> configs,
                   bool validate_only, PartitionBudget& budget,
                   std::function<void(TopicCreation)> done);

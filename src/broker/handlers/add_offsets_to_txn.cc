@@ -6,16 +6,15 @@
 
 namespace kgw {
 
-void handle_add_offsets_to_txn(Broker& broker, RequestPtr req) {
+void handle_add_offsets_to_txn(HandlerContext& ctx, RequestPtr req) {
   AddOffsetsToTxnRequest body;
-  if (!broker.decode(*req, body)) return;
-  broker.txns().add_offsets(std::string(body.transactional_id), body.producer_id,
-                            body.producer_epoch, std::string(body.group_id),
-                            [&broker, req](ErrorCode e) {
-                              AddOffsetsToTxnResponse resp;
-                              resp.error_code = code(fenced_for_version(e, req->version(), 2));
-                              broker.respond(*req, resp);
-                            });
+  if (!ctx.decode(*req, body)) return;
+  ctx.txns().add_offsets(std::string(body.transactional_id), body.producer_id, body.producer_epoch,
+                         std::string(body.group_id), [&ctx, req](ErrorCode e) {
+                           AddOffsetsToTxnResponse resp;
+                           resp.error_code = code(fenced_for_version(e, req->version(), 2));
+                           ctx.respond(*req, resp);
+                         });
 }
 
 }  // namespace kgw

@@ -56,51 +56,51 @@ void set_all(TopicResults& results, ErrorCode e) {
 
 }  // namespace
 
-void handle_add_partitions_to_txn(Broker& broker, RequestPtr req) {
+void handle_add_partitions_to_txn(HandlerContext& ctx, RequestPtr req) {
   auto body = std::make_shared<AddPartitionsToTxnRequest>();
-  if (!broker.decode(*req, *body)) return;
+  if (!ctx.decode(*req, *body)) return;
   auto resp = std::make_shared<AddPartitionsToTxnResponse>();
   const std::int16_t version = req->version();
   if (version < 4) {
-    auto wanted = check_topics(broker.store(), body->v3_and_below_topics,
-                               resp->results_by_topic_v3_and_below);
+    auto wanted =
+        check_topics(ctx.store(), body->v3_and_below_topics, resp->results_by_topic_v3_and_below);
     if (wanted.empty()) {
-      broker.respond(*req, *resp);
+      ctx.respond(*req, *resp);
       return;
     }
-    broker.txns().add_partitions(
-        std::string(body->v3_and_below_transactional_id), body->v3_and_below_producer_id,
-        body->v3_and_below_producer_epoch, std::move(wanted),
-        [&broker, req, body, resp, version](ErrorCode e) {
-          set_all(resp->results_by_topic_v3_and_below, fenced_for_version(e, version, 2));
-          broker.respond(*req, *resp);
-        });
+    ctx.txns().add_partitions(std::string(body->v3_and_below_transactional_id),
+                              body->v3_and_below_producer_id, body->v3_and_below_producer_epoch,
+                              std::move(wanted), [&ctx, req, body, resp, version](ErrorCode e) {
+                                set_all(resp->results_by_topic_v3_and_below,
+                                        fenced_for_version(e, version, 2));
+                                ctx.respond(*req, *resp);
+                              });
     return;
   }
   // v4+: each transaction on its own; answer when all are done.
   auto pending = std::make_shared<std::size_t>(1);
-  auto finish = [&broker, req, body, resp, pending] {
-    if (--*pending == 0) broker.respond(*req, *resp);
+  auto finish = [&ctx, req, body, resp, pending] {
+    if (--*pending == 0) ctx.respond(*req, *resp);
   };
   resp->results_by_transaction.resize(body->transactions.size());
   for (std::size_t i = 0; i < body->transactions.size(); ++i) {
     const auto& t = body->transactions[i];
     auto& out = resp->results_by_transaction[i];
     out.transactional_id = t.transactional_id;
-    auto wanted = check_topics(broker.store(), t.topics, out.topic_results);
+    auto wanted = check_topics(ctx.store(), t.topics, out.topic_results);
     if (wanted.empty()) continue;
     if (t.verify_only) {
       set_all(out.topic_results,
-              broker.txns().verify_partitions(std::string(t.transactional_id), t.producer_id,
-                                              t.producer_epoch, wanted));
+              ctx.txns().verify_partitions(std::string(t.transactional_id), t.producer_id,
+                                           t.producer_epoch, wanted));
       continue;
     }
     ++*pending;
-    broker.txns().add_partitions(std::string(t.transactional_id), t.producer_id, t.producer_epoch,
-                                 std::move(wanted), [resp, i, finish](ErrorCode e) {
-                                   set_all(resp->results_by_transaction[i].topic_results, e);
-                                   finish();
-                                 });
+    ctx.txns().add_partitions(std::string(t.transactional_id), t.producer_id, t.producer_epoch,
+                              std::move(wanted), [resp, i, finish](ErrorCode e) {
+                                set_all(resp->results_by_transaction[i].topic_results, e);
+                                finish();
+                              });
   }
   finish();
 }

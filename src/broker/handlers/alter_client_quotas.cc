@@ -12,9 +12,9 @@
 
 namespace kgw {
 
-void handle_alter_client_quotas(Broker& broker, RequestPtr req) {
+void handle_alter_client_quotas(HandlerContext& ctx, RequestPtr req) {
   AlterClientQuotasRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   struct Call {
     RequestPtr req;
     AlterClientQuotasResponse resp;
@@ -48,10 +48,10 @@ void handle_alter_client_quotas(Broker& broker, RequestPtr req) {
     change.entries.emplace_back(std::move(entity), std::move(ops));
   }
   if (change.entries.empty()) {
-    broker.respond(*req, call->resp);
+    ctx.respond(*req, call->resp);
     return;
   }
-  broker.metadata().submit(std::move(change), [&broker, call](ErrorCode failed, std::string error) {
+  ctx.metadata().submit(std::move(change), [&ctx, call](ErrorCode failed, std::string error) {
     if (failed != ErrorCode::kNone) {
       LOG_ERROR("quotas", "saving client quotas: %s", error.c_str());
       for (auto& e : call->resp.entries) {
@@ -61,7 +61,7 @@ void handle_alter_client_quotas(Broker& broker, RequestPtr req) {
         }
       }
     }
-    broker.respond(*call->req, call->resp);
+    ctx.respond(*call->req, call->resp);
   });
 }
 

@@ -15,9 +15,9 @@
 
 namespace kgw {
 
-void handle_alter_configs(Broker& broker, RequestPtr req) {
+void handle_alter_configs(HandlerContext& ctx, RequestPtr req) {
   AlterConfigsRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   auto resp = std::make_shared<AlterConfigsResponse>();
   resp->responses.resize(body.resources.size());
   std::vector<ConfigResourceChange> changes;
@@ -38,17 +38,17 @@ void handle_alter_configs(Broker& broker, RequestPtr req) {
         }});
   }
   alter_config_resources(
-      broker, std::move(changes), body.validate_only,
+      ctx, std::move(changes), body.validate_only,
       "AlterConfigs does not support the resource type BROKER_LOGGER; kgw's log level is set "
       "by --log-level",
-      [&broker, req, resp](std::vector<ConfigResourceResult> results) {
+      [&ctx, req, resp](std::vector<ConfigResourceResult> results) {
         for (std::size_t i = 0; i < results.size(); ++i) {
           auto& out = resp->responses[i];
           out.error_code = code(results[i].error);
           out.error_message = std::nullopt;
           if (results[i].error != ErrorCode::kNone) out.error_message = results[i].message;
         }
-        broker.respond(*req, *resp);
+        ctx.respond(*req, *resp);
       });
 }
 

@@ -14,17 +14,17 @@
 
 namespace kgw {
 
-void handle_alter_partition_reassignments(Broker& broker, RequestPtr req) {
+void handle_alter_partition_reassignments(HandlerContext& ctx, RequestPtr req) {
   AlterPartitionReassignmentsRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   AlterPartitionReassignmentsResponse resp;
   resp.error_message = std::nullopt;
   std::deque<std::string> strings;
-  const std::int32_t node = broker.identity().node_id;
+  const std::int32_t node = ctx.identity().node_id;
   for (const auto& want : body.topics) {
     auto& out = resp.responses.emplace_back();
     out.name = want.name;
-    const TopicInfo* t = broker.store().find_topic(want.name);
+    const TopicInfo* t = ctx.store().find_topic(want.name);
     for (const auto& p : want.partitions) {
       auto& r = out.partitions.emplace_back();
       r.partition_index = p.partition_index;
@@ -64,7 +64,7 @@ void handle_alter_partition_reassignments(Broker& broker, RequestPtr req) {
       }
     }
   }
-  broker.respond(*req, resp);
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

@@ -5,7 +5,7 @@
 
 namespace kgw {
 
-void handle_api_versions(Broker& broker, RequestPtr req) {
+void handle_api_versions(HandlerContext& ctx, RequestPtr req) {
   ApiVersionsResponse resp;
   for (const ServedApi& s : served_apis()) {
     const ApiInfo* info = find_api(s.api_key);
@@ -18,12 +18,12 @@ void handle_api_versions(Broker& broker, RequestPtr req) {
     // Unknown (newer) version: answer at v0 so any client can read it.
     resp.error_code = code(ErrorCode::kUnsupportedVersion);
     req->header.api_version = 0;
-    broker.respond(*req, resp);
+    ctx.respond(*req, resp);
     return;
   }
   ApiVersionsRequest body;
-  if (!broker.decode(*req, body)) return;
-  broker.respond(*req, resp);
+  if (!ctx.decode(*req, body)) return;
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

@@ -8,16 +8,16 @@
 
 namespace kgw {
 
-void handle_create_acls(Broker& broker, RequestPtr req) {
+void handle_create_acls(HandlerContext& ctx, RequestPtr req) {
   CreateAclsRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   CreateAclsResponse resp;
   for (std::size_t i = 0; i < body.creations.size(); ++i) {
     auto& r = resp.results.emplace_back();
     r.error_code = code(ErrorCode::kSecurityDisabled);
     r.error_message = "No Authorizer is configured on the broker";
   }
-  broker.respond(*req, resp);
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

@@ -18,16 +18,16 @@ struct PartitionsCall {
 };
 }  // namespace
 
-void handle_create_partitions(Broker& broker, RequestPtr req) {
+void handle_create_partitions(HandlerContext& ctx, RequestPtr req) {
   CreatePartitionsRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   auto call = std::make_shared<PartitionsCall>();
   call->req = req;
-  auto finish_one = [&broker, call] {
-    if (--call->pending == 0) broker.respond(*call->req, call->resp);
+  auto finish_one = [&ctx, call] {
+    if (--call->pending == 0) ctx.respond(*call->req, call->resp);
   };
-  PartitionBudget budget(broker, *req);
-  const ImagePtr image = broker.metadata().image();
+  PartitionBudget budget(ctx, *req);
+  const ImagePtr image = ctx.metadata().image();
   call->resp.results.resize(body.topics.size());
   for (std::size_t i = 0; i < body.topics.size(); ++i) {
     const auto& t = body.topics[i];
@@ -53,12 +53,12 @@ void handle_create_partitions(Broker& broker, RequestPtr req) {
     if (t.assignments) {
       bool bad = t.assignments->size() != static_cast<std::size_t>(t.count - current);
       for (const auto& a : *t.assignments) {
-        bad = bad || a.broker_ids.size() != 1 || a.broker_ids[0] != broker.identity().node_id;
+        bad = bad || a.broker_ids.size() != 1 || a.broker_ids[0] != ctx.identity().node_id;
       }
       if (bad) {
         fail(ErrorCode::kInvalidReplicaAssignment,
              "Each new partition needs one replica, on broker " +
-                 std::to_string(broker.identity().node_id) + " (the only broker)");
+                 std::to_string(ctx.identity().node_id) + " (the only broker)");
         continue;
       }
     }
@@ -70,20 +70,20 @@ void handle_create_partitions(Broker& broker, RequestPtr req) {
     if (body.validate_only) continue;
     ++call->pending;
     std::string name(t.name);
-    broker.metadata().submit(CreatePartitions{topic->id, t.count, {}},
-                             [call, i, name, finish_one](ErrorCode e, std::string error) {
-                               if (e == ErrorCode::kUnknownTopicId) {
-                                 // Another request is deleting it.
-                                 e = ErrorCode::kUnknownTopicOrPartition;
-                                 error = "The topic '" + name + "' does not exist.";
-                               }
-                               if (e != ErrorCode::kNone) {
-                                 call->resp.results[i].error_code = code(e);
-                                 call->resp.results[i].error_message =
-                                     call->strings.emplace_back(error);
-                               }
-                               finish_one();
-                             });
+    ctx.metadata().submit(CreatePartitions{topic->id, t.count, {}},
+                          [call, i, name, finish_one](ErrorCode e, std::string error) {
+                            if (e == ErrorCode::kUnknownTopicId) {
+                              // Another request is deleting it.
+                              e = ErrorCode::kUnknownTopicOrPartition;
+                              error = "The topic '" + name + "' does not exist.";
+                            }
+                            if (e != ErrorCode::kNone) {
+                              call->resp.results[i].error_code = code(e);
+                              call->resp.results[i].error_message =
+                                  call->strings.emplace_back(error);
+                            }
+                            finish_one();
+                          });
   }
   finish_one();
 }

@@ -19,11 +19,11 @@ struct CreateCall {
   int pending = 1;
 };
 
-void describe_new_topic(Broker& broker, CreateCall& call,
+void describe_new_topic(HandlerContext& ctx, CreateCall& call,
                         CreateTopicsResponse::CreatableTopicResult& out,
                         const std::map<std::string, std::string>& overrides) {
   auto& configs = out.configs.emplace();
-  for (const ConfigValue& v : broker.config().describe_topic(overrides)) {
+  for (const ConfigValue& v : ctx.config().describe_topic(overrides)) {
     auto& c = configs.emplace_back();
     c.name = call.strings.emplace_back(v.name);
     if (v.value) c.value = call.strings.emplace_back(*v.value);
@@ -32,22 +32,22 @@ void describe_new_topic(Broker& broker, CreateCall& call,
   }
 }
 
-void done_one(Broker& broker, const std::shared_ptr<CreateCall>& call) {
-  if (--call->pending == 0) broker.respond(*call->req, call->resp);
+void done_one(HandlerContext& ctx, const std::shared_ptr<CreateCall>& call) {
+  if (--call->pending == 0) ctx.respond(*call->req, call->resp);
 }
 
 }  // namespace
 
-void handle_create_topics(Broker& broker, RequestPtr req) {
+void handle_create_topics(HandlerContext& ctx, RequestPtr req) {
   auto call = std::make_shared<CreateCall>();
   call->req = req;
-  if (!broker.decode(*req, call->body)) return;
+  if (!ctx.decode(*req, call->body)) return;
   const bool validate_only = call->body.validate_only;
   // A topic named twice in one request is an error for each mention.
   std::map<std::string_view, int> mentions;
   for (const auto& t : call->body.topics) mentions[t.name]++;
 
-  PartitionBudget budget(broker, *req);
+  PartitionBudget budget(ctx, *req);
   call->resp.topics.resize(call->body.topics.size());
   for (std::size_t i = 0; i < call->body.topics.size(); ++i) {
     const auto& t = call->body.topics[i];
@@ -78,12 +78,12 @@ void handle_create_topics(Broker& broker, RequestPtr req) {
       for (std::size_t p = 0; p < t.assignments.size() && !bad; ++p) {
         const auto& a = t.assignments[p];
         bad = a.partition_index != static_cast<std::int32_t>(p) || a.broker_ids.size() != 1 ||
-              a.broker_ids[0] != broker.identity().node_id;
+              a.broker_ids[0] != ctx.identity().node_id;
       }
       if (bad) {
         fail(ErrorCode::kInvalidReplicaAssignment,
              "Replica assignments must name partitions 0..N-1, each on broker " +
-                 std::to_string(broker.identity().node_id) + " (the only broker)");
+                 std::to_string(ctx.identity().node_id) + " (the only broker)");
         continue;
       }
     }
@@ -101,30 +101,30 @@ void handle_create_topics(Broker& broker, RequestPtr req) {
       continue;
     }
     ++call->pending;
-    create_topic(
-        broker, t.name, partitions, replication, configs, validate_only, budget,
-        [&broker, call, i, configs, validate_only, partitions, replication](TopicCreation r) {
-          auto& out = call->resp.topics[i];
-          if (r.error != ErrorCode::kNone) {
-            out.error_code = code(r.error);
-            out.error_message = call->strings.emplace_back(std::move(r.message));
-          } else {
-            if (r.topic != nullptr) {
-              out.topic_id = r.topic->id;
-              out.num_partitions = r.topic->partition_count();
-            } else if (validate_only) {
-              out.num_partitions =
-                  partitions == -1
-                      ? static_cast<std::int32_t>(broker.config().get_long("num.partitions"))
-                      : partitions;
-            }
-            out.replication_factor = static_cast<std::int16_t>(replication == -1 ? 1 : replication);
-            describe_new_topic(broker, *call, out, configs);
-          }
-          done_one(broker, call);
-        });
+    create_topic(ctx, t.name, partitions, replication, configs, validate_only, budget,
+                 [&ctx, call, i, configs, validate_only, partitions, replication](TopicCreation r) {
+                   auto& out = call->resp.topics[i];
+                   if (r.error != ErrorCode::kNone) {
+                     out.error_code = code(r.error);
+                     out.error_message = call->strings.emplace_back(std::move(r.message));
+                   } else {
+                     if (r.topic != nullptr) {
+                       out.topic_id = r.topic->id;
+                       out.num_partitions = r.topic->partition_count();
+                     } else if (validate_only) {
+                       out.num_partitions =
+                           partitions == -1
+                               ? static_cast<std::int32_t>(ctx.config().get_long("num.partitions"))
+                               : partitions;
+                     }
+                     out.replication_factor =
+                         static_cast<std::int16_t>(replication == -1 ? 1 : replication);
+                     describe_new_topic(ctx, *call, out, configs);
+                   }
+                   done_one(ctx, call);
+                 });
   }
-  done_one(broker, call);
+  done_one(ctx, call);
 }
 
 }  // namespace kgw

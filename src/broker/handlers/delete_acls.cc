@@ -5,16 +5,16 @@
 
 namespace kgw {
 
-void handle_delete_acls(Broker& broker, RequestPtr req) {
+void handle_delete_acls(HandlerContext& ctx, RequestPtr req) {
   DeleteAclsRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   DeleteAclsResponse resp;
   for (std::size_t i = 0; i < body.filters.size(); ++i) {
     auto& r = resp.filter_results.emplace_back();
     r.error_code = code(ErrorCode::kSecurityDisabled);
     r.error_message = "No Authorizer is configured on the broker";
   }
-  broker.respond(*req, resp);
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

@@ -7,20 +7,19 @@
 
 namespace kgw {
 
-void handle_delete_groups(Broker& broker, RequestPtr req) {
+void handle_delete_groups(HandlerContext& ctx, RequestPtr req) {
   auto body = std::make_shared<DeleteGroupsRequest>();
-  if (!broker.decode(*req, *body)) return;
+  if (!ctx.decode(*req, *body)) return;
   std::vector<std::string> ids(body->groups_names.begin(), body->groups_names.end());
-  broker.offsets().delete_groups(std::move(ids),
-                                 [&broker, req, body](std::vector<ErrorCode> errors) {
-                                   DeleteGroupsResponse resp;
-                                   for (std::size_t i = 0; i < body->groups_names.size(); ++i) {
-                                     auto& out = resp.results.emplace_back();
-                                     out.group_id = body->groups_names[i];
-                                     out.error_code = code(errors[i]);
-                                   }
-                                   broker.respond(*req, resp);
-                                 });
+  ctx.offsets().delete_groups(std::move(ids), [&ctx, req, body](std::vector<ErrorCode> errors) {
+    DeleteGroupsResponse resp;
+    for (std::size_t i = 0; i < body->groups_names.size(); ++i) {
+      auto& out = resp.results.emplace_back();
+      out.group_id = body->groups_names[i];
+      out.error_code = code(errors[i]);
+    }
+    ctx.respond(*req, resp);
+  });
 }
 
 }  // namespace kgw

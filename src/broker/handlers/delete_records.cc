@@ -27,8 +27,8 @@ struct DeleteCall {
   int pending = 1;
 };
 
-void finish_one(Broker& broker, const std::shared_ptr<DeleteCall>& call) {
-  if (--call->pending == 0) broker.respond(*call->req, call->resp);
+void finish_one(HandlerContext& ctx, const std::shared_ptr<DeleteCall>& call) {
+  if (--call->pending == 0) ctx.respond(*call->req, call->resp);
 }
 
 // The request's and response's field names for for_each_partition().
@@ -47,14 +47,14 @@ struct DeleteRecordsShape {
 };
 }  // namespace
 
-void handle_delete_records(Broker& broker, RequestPtr req) {
+void handle_delete_records(HandlerContext& ctx, RequestPtr req) {
   auto call = std::make_shared<DeleteCall>();
   call->req = req;
-  if (!broker.decode(*req, call->body)) return;
-  Store& store = broker.store();
+  if (!ctx.decode(*req, call->body)) return;
+  Store& store = ctx.store();
   std::set<std::pair<std::string_view, std::int32_t>> seen;
   for_each_partition(
-      broker.resolver(), DeleteRecordsShape{}, call->body.topics, call->resp.topics, NoGuard{},
+      ctx.resolver(), DeleteRecordsShape{}, call->body.topics, call->resp.topics, NoGuard{},
       [&](std::size_t ti, std::size_t pi, const auto& p, auto&,
           const LocalPartition& local) -> ErrorCode {
         const TopicInfo* topic = local.topic;
@@ -62,7 +62,7 @@ void handle_delete_records(Broker& broker, RequestPtr req) {
         if (!seen.insert({call->body.topics[ti].name, p.partition_index}).second) {
           return ErrorCode::kInvalidRequest;  // named twice
         }
-        if (!broker.config().log_policy(topic->configs).delete_enabled) {
+        if (!ctx.config().log_policy(topic->configs).delete_enabled) {
           return ErrorCode::kPolicyViolation;
         }
         const std::int64_t offset = p.offset == -1 ? st->high_watermark : p.offset;
@@ -72,25 +72,25 @@ void handle_delete_records(Broker& broker, RequestPtr req) {
         const std::int32_t partition = p.partition_index;
         store.set_log_start_offset(
             id, partition, offset,
-            [&broker, call, ti, pi, id, partition, name = topic->name, offset](std::string error) {
+            [&ctx, call, ti, pi, id, partition, name = topic->name, offset](std::string error) {
               auto& o = call->resp.topics[ti].partitions[pi];
               if (!error.empty()) {
                 LOG_ERROR("broker", "DeleteRecords on %s-%d: %s", name.c_str(), partition,
                           error.c_str());
                 o.error_code = code(ErrorCode::kKafkaStorageError);
               } else {
-                const PartitionState* now = broker.store().partition(id, partition);
+                const PartitionState* now = ctx.store().partition(id, partition);
                 o.low_watermark = now != nullptr ? now->log_start_offset : offset;
                 // Aborted transactions wholly below it concern no fetch now.
-                broker.producers().on_log_start(id, partition, o.low_watermark);
+                ctx.producers().on_log_start(id, partition, o.low_watermark);
                 LOG_INFO("broker", "DeleteRecords: %s-%d log start offset now %lld", name.c_str(),
                          partition, static_cast<long long>(o.low_watermark));
               }
-              finish_one(broker, call);
+              finish_one(ctx, call);
             });
         return ErrorCode::kNone;
       });
-  finish_one(broker, call);
+  finish_one(ctx, call);
 }
 
 }  // namespace kgw

@@ -20,9 +20,9 @@ struct DeleteCall {
 };
 }  // namespace
 
-void handle_delete_topics(Broker& broker, RequestPtr req) {
+void handle_delete_topics(HandlerContext& ctx, RequestPtr req) {
   DeleteTopicsRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   auto call = std::make_shared<DeleteCall>();
   call->req = req;
   struct Want {
@@ -35,11 +35,11 @@ void handle_delete_topics(Broker& broker, RequestPtr req) {
   } else {
     for (auto n : body.topic_names) wants.push_back({n, Uuid{}});
   }
-  auto finish_one = [&broker, call] {
-    if (--call->pending == 0) broker.respond(*call->req, call->resp);
+  auto finish_one = [&ctx, call] {
+    if (--call->pending == 0) ctx.respond(*call->req, call->resp);
   };
-  const bool enabled = broker.config().get_bool("delete.topic.enable");
-  const ImagePtr image = broker.metadata().image();
+  const bool enabled = ctx.config().get_bool("delete.topic.enable");
+  const ImagePtr image = ctx.metadata().image();
   call->resp.responses.resize(wants.size());
   for (std::size_t i = 0; i < wants.size(); ++i) {
     auto& out = call->resp.responses[i];
@@ -63,9 +63,9 @@ void handle_delete_topics(Broker& broker, RequestPtr req) {
     const bool by_name = wants[i].name.has_value();
     // Committed offsets of a deleted topic go with it (Kafka's
     // handleDeletedPartitions), so a topic created again starts afresh.
-    broker.offsets().on_topic_deleted(name);
-    broker.producers().on_topic_deleted(t->id);
-    broker.metadata().submit(
+    ctx.offsets().on_topic_deleted(name);
+    ctx.producers().on_topic_deleted(t->id);
+    ctx.metadata().submit(
         DeleteTopic{t->id}, [call, i, name, by_name, finish_one](ErrorCode e, std::string error) {
           auto& out = call->resp.responses[i];
           if (e == ErrorCode::kKafkaStorageError) {

@@ -5,13 +5,13 @@
 
 namespace kgw {
 
-void handle_describe_acls(Broker& broker, RequestPtr req) {
+void handle_describe_acls(HandlerContext& ctx, RequestPtr req) {
   DescribeAclsRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   DescribeAclsResponse resp;
   resp.error_code = code(ErrorCode::kSecurityDisabled);
   resp.error_message = "No Authorizer is configured on the broker";
-  broker.respond(*req, resp);
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

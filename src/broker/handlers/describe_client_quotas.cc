@@ -9,9 +9,9 @@
 
 namespace kgw {
 
-void handle_describe_client_quotas(Broker& broker, RequestPtr req) {
+void handle_describe_client_quotas(HandlerContext& ctx, RequestPtr req) {
   DescribeClientQuotasRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   DescribeClientQuotasResponse resp;
   resp.error_message = std::nullopt;
   std::vector<ClientQuotas::Filter> filters;
@@ -23,13 +23,13 @@ void handle_describe_client_quotas(Broker& broker, RequestPtr req) {
     filters.push_back(std::move(f));
   }
   std::string error;
-  auto found = broker.metadata().image()->quotas().describe(filters, body.strict, error);
+  auto found = ctx.metadata().image()->quotas().describe(filters, body.strict, error);
   std::deque<std::string> strings;
   if (!error.empty()) {
     resp.error_code = code(ErrorCode::kInvalidRequest);
     resp.error_message = strings.emplace_back(error);
     resp.entries = std::nullopt;
-    broker.respond(*req, resp);
+    ctx.respond(*req, resp);
     return;
   }
   auto& entries = resp.entries.emplace();
@@ -50,7 +50,7 @@ void handle_describe_client_quotas(Broker& broker, RequestPtr req) {
       v.value = value;
     }
   }
-  broker.respond(*req, resp);
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

@@ -6,25 +6,25 @@
 
 namespace kgw {
 
-void handle_describe_cluster(Broker& broker, RequestPtr req) {
+void handle_describe_cluster(HandlerContext& ctx, RequestPtr req) {
   DescribeClusterRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   DescribeClusterResponse resp;
-  const auto& id = broker.identity();
+  const auto& id = ctx.identity();
   resp.endpoint_type = body.endpoint_type;
   if (body.endpoint_type != 1 && body.endpoint_type != 2) {
     resp.error_code = code(ErrorCode::kUnsupportedEndpointType);
     resp.error_message = "Unsupported endpoint type";
-    broker.respond(*req, resp);
+    ctx.respond(*req, resp);
     return;
   }
   resp.cluster_id = id.cluster_id;
   resp.controller_id = id.node_id;
-  const ImagePtr image = broker.metadata().image();
+  const ImagePtr image = ctx.metadata().image();
   for (const auto& [node, broker_image] : image->brokers()) {
     auto& b = resp.brokers.emplace_back();
     b.broker_id = node;
-    auto endpoint = advertised_endpoint(broker, *req, broker_image);
+    auto endpoint = advertised_endpoint(ctx, *req, broker_image);
     b.host = endpoint.host;
     b.port = endpoint.port;
     if (broker_image.rack) b.rack = *broker_image.rack;
@@ -36,7 +36,7 @@ void handle_describe_cluster(Broker& broker, RequestPtr req) {
     resp.cluster_authorized_operations =
         (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
   }
-  broker.respond(*req, resp);
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

@@ -45,13 +45,13 @@ void fill(const DescribeConfigsRequest& body,
 
 }  // namespace
 
-void handle_describe_configs(Broker& broker, RequestPtr req) {
+void handle_describe_configs(HandlerContext& ctx, RequestPtr req) {
   DescribeConfigsRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   DescribeConfigsResponse resp;
   std::deque<std::string> strings;
-  const std::string node = std::to_string(broker.identity().node_id);
-  const ImagePtr image = broker.metadata().image();
+  const std::string node = std::to_string(ctx.identity().node_id);
+  const ImagePtr image = ctx.metadata().image();
   for (const auto& want : body.resources) {
     auto& out = resp.results.emplace_back();
     out.resource_type = want.resource_type;
@@ -65,7 +65,7 @@ void handle_describe_configs(Broker& broker, RequestPtr req) {
             strings.emplace_back("Topic '" + std::string(want.resource_name) + "' does not exist.");
         continue;
       }
-      fill(body, want, broker.config().describe_topic(t->configs), strings, out);
+      fill(body, want, ctx.config().describe_topic(t->configs), strings, out);
     } else if (want.resource_type == kBrokerResource) {
       if (!want.resource_name.empty() && want.resource_name != node) {
         out.error_code = code(ErrorCode::kInvalidRequest);
@@ -74,7 +74,7 @@ void handle_describe_configs(Broker& broker, RequestPtr req) {
                                                  std::string(want.resource_name));
         continue;
       }
-      fill(body, want, broker.config().describe_broker(), strings, out);
+      fill(body, want, ctx.config().describe_broker(), strings, out);
     } else if (want.resource_type == kBrokerLoggerResource) {
       out.error_code = code(ErrorCode::kInvalidRequest);
       out.error_message = "Broker logger configs are not supported; use --log-level";
@@ -83,7 +83,7 @@ void handle_describe_configs(Broker& broker, RequestPtr req) {
       out.error_message = "Unsupported resource type";
     }
   }
-  broker.respond(*req, resp);
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

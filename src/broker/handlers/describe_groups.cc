@@ -7,13 +7,12 @@
 
 namespace kgw {
 
-void handle_describe_groups(Broker& broker, RequestPtr req) {
+void handle_describe_groups(HandlerContext& ctx, RequestPtr req) {
   DescribeGroupsRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   std::vector<GroupDescription> described;
   described.reserve(body.groups.size());
-  for (std::string_view g : body.groups)
-    described.push_back(broker.groups().describe(std::string(g)));
+  for (std::string_view g : body.groups) described.push_back(ctx.groups().describe(std::string(g)));
   DescribeGroupsResponse resp;
   for (const auto& d : described) {
     auto& out = resp.groups.emplace_back();
@@ -36,7 +35,7 @@ void handle_describe_groups(Broker& broker, RequestPtr req) {
     if (body.include_authorized_operations)
       out.authorized_operations = (1 << 3) | (1 << 6) | (1 << 8);
   }
-  broker.respond(*req, resp);
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

@@ -13,10 +13,10 @@
 
 namespace kgw {
 
-void handle_describe_log_dirs(Broker& broker, RequestPtr req) {
+void handle_describe_log_dirs(HandlerContext& ctx, RequestPtr req) {
   DescribeLogDirsRequest body;
-  if (!broker.decode(*req, body)) return;
-  Store& store = broker.store();
+  if (!ctx.decode(*req, body)) return;
+  Store& store = ctx.store();
   DescribeLogDirsResponse resp;
   std::error_code ec;
   const std::string dir =
@@ -58,7 +58,7 @@ void handle_describe_log_dirs(Broker& broker, RequestPtr req) {
       if (t != nullptr) add(*t, &want.partitions);
     }
   }
-  broker.respond(*req, resp);
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

@@ -8,14 +8,14 @@
 
 namespace kgw {
 
-void handle_describe_producers(Broker& broker, RequestPtr req) {
+void handle_describe_producers(HandlerContext& ctx, RequestPtr req) {
   DescribeProducersRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   DescribeProducersResponse resp;
   for (const auto& t : body.topics) {
     auto& tout = resp.topics.emplace_back();
     tout.name = t.name;
-    const TopicInfo* topic = broker.store().find_topic(t.name);
+    const TopicInfo* topic = ctx.store().find_topic(t.name);
     for (std::int32_t p : t.partition_indexes) {
       auto& pout = tout.partitions.emplace_back();
       pout.partition_index = p;
@@ -23,7 +23,7 @@ void handle_describe_producers(Broker& broker, RequestPtr req) {
         pout.error_code = code(ErrorCode::kUnknownTopicOrPartition);
         continue;
       }
-      for (const auto& a : broker.producers().active(topic->id, p)) {
+      for (const auto& a : ctx.producers().active(topic->id, p)) {
         auto& ps = pout.active_producers.emplace_back();
         ps.producer_id = a.producer_id;
         ps.producer_epoch = a.epoch;
@@ -34,7 +34,7 @@ void handle_describe_producers(Broker& broker, RequestPtr req) {
       }
     }
   }
-  broker.respond(*req, resp);
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

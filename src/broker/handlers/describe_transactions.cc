@@ -7,11 +7,11 @@
 
 namespace kgw {
 
-void handle_describe_transactions(Broker& broker, RequestPtr req) {
+void handle_describe_transactions(HandlerContext& ctx, RequestPtr req) {
   DescribeTransactionsRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   std::vector<std::string> ids(body.transactional_ids.begin(), body.transactional_ids.end());
-  const std::vector<TransactionDescription> described = broker.txns().describe(ids);
+  const std::vector<TransactionDescription> described = ctx.txns().describe(ids);
   DescribeTransactionsResponse resp;
   for (const auto& d : described) {
     auto& out = resp.transaction_states.emplace_back();
@@ -29,7 +29,7 @@ void handle_describe_transactions(Broker& broker, RequestPtr req) {
       out.topics.back().partitions.push_back(partition);
     }
   }
-  broker.respond(*req, resp);
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

@@ -12,21 +12,21 @@
 
 namespace kgw {
 
-void handle_elect_leaders(Broker& broker, RequestPtr req) {
+void handle_elect_leaders(HandlerContext& ctx, RequestPtr req) {
   ElectLeadersRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   ElectLeadersResponse resp;
   resp.error_code = 0;
   if (req->version() >= 1 && body.election_type != 0 && body.election_type != 1) {
     resp.error_code = code(ErrorCode::kInvalidRequest);
-    broker.respond(*req, resp);
+    ctx.respond(*req, resp);
     return;
   }
   if (body.topic_partitions) {
     for (const auto& want : *body.topic_partitions) {
       auto& out = resp.replica_election_results.emplace_back();
       out.topic = want.topic;
-      const TopicInfo* t = broker.store().find_topic(want.topic);
+      const TopicInfo* t = ctx.store().find_topic(want.topic);
       for (std::int32_t p : want.partitions) {
         auto& r = out.partition_result.emplace_back();
         r.partition_id = p;
@@ -40,7 +40,7 @@ void handle_elect_leaders(Broker& broker, RequestPtr req) {
       }
     }
   }
-  broker.respond(*req, resp);
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

@@ -8,15 +8,15 @@
 
 namespace kgw {
 
-void handle_end_txn(Broker& broker, RequestPtr req) {
+void handle_end_txn(HandlerContext& ctx, RequestPtr req) {
   EndTxnRequest body;
-  if (!broker.decode(*req, body)) return;
-  broker.txns().end_txn(std::string(body.transactional_id), body.producer_id, body.producer_epoch,
-                        body.committed, [&broker, req](ErrorCode e) {
-                          EndTxnResponse resp;
-                          resp.error_code = code(fenced_for_version(e, req->version(), 2));
-                          broker.respond(*req, resp);
-                        });
+  if (!ctx.decode(*req, body)) return;
+  ctx.txns().end_txn(std::string(body.transactional_id), body.producer_id, body.producer_epoch,
+                     body.committed, [&ctx, req](ErrorCode e) {
+                       EndTxnResponse resp;
+                       resp.error_code = code(fenced_for_version(e, req->version(), 2));
+                       ctx.respond(*req, resp);
+                     });
 }
 
 }  // namespace kgw

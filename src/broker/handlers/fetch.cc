@@ -67,7 +67,7 @@ struct FetchCall {
   int pending = 0;
 };
 
-void run(Broker& broker, const std::shared_ptr<FetchCall>& call);
+void run(HandlerContext& ctx, const std::shared_ptr<FetchCall>& call);
 
 // The request's and response's field names for for_each_partition().
 struct FetchShape {
@@ -129,7 +129,7 @@ std::size_t total_bytes(const FetchCall& call) {
   return n;
 }
 
-void respond(Broker& broker, FetchCall& call) {
+void respond(HandlerContext& ctx, FetchCall& call) {
   apply_max_bytes(call);
   for (auto& pr : call.reads) {
     if (!pr.read) continue;
@@ -138,44 +138,44 @@ void respond(Broker& broker, FetchCall& call) {
     if (call.read_committed && !pr.data.empty()) {
       // The aborted transactions the consumer must drop from these batches.
       for (const auto& a :
-           broker.producers().aborted(pr.topic_id, pr.partition, pr.offset, pr.stable)) {
+           ctx.producers().aborted(pr.topic_id, pr.partition, pr.offset, pr.stable)) {
         auto& at = out.aborted_transactions->emplace_back();
         at.producer_id = a.producer_id;
         at.first_offset = a.first_offset;
       }
     }
   }
-  broker.respond(*call.req, call.resp);
+  ctx.respond(*call.req, call.resp);
 }
 
-void reads_done(Broker& broker, const std::shared_ptr<FetchCall>& call) {
+void reads_done(HandlerContext& ctx, const std::shared_ptr<FetchCall>& call) {
   FetchCall& c = *call;
   if (c.deferred && static_cast<std::int64_t>(total_bytes(c)) < c.budget) {
     // Reads came back under what they claimed: give the rest to the
     // partitions left out. Each round reads at least one more partition.
-    run(broker, call);
+    run(ctx, call);
     return;
   }
-  const std::uint64_t now = uv_now(broker.loop());
+  const std::uint64_t now = uv_now(ctx.loop());
   const bool enough = static_cast<std::int64_t>(total_bytes(c)) >= c.body.min_bytes;
   if (enough || c.any_error || now >= c.deadline_ms) {
-    respond(broker, c);
+    respond(ctx, c);
     return;
   }
   std::vector<ReplicaManager::PartitionKey> keys;
   for (const auto& pr : c.reads) keys.emplace_back(pr.topic_id, pr.partition);
-  broker.replicas().wait_for_data(c.req->frame.connection, keys,
-                                  static_cast<std::uint32_t>(c.deadline_ms - now),
-                                  [&broker, call](bool timed_out) {
-                                    if (timed_out) call->deadline_ms = 0;
-                                    for (auto& pr : call->reads) pr.tried = false;
-                                    run(broker, call);
-                                  });
+  ctx.replicas().wait_for_data(c.req->frame.connection, keys,
+                               static_cast<std::uint32_t>(c.deadline_ms - now),
+                               [&ctx, call](bool timed_out) {
+                                 if (timed_out) call->deadline_ms = 0;
+                                 for (auto& pr : call->reads) pr.tried = false;
+                                 run(ctx, call);
+                               });
 }
 
-void run(Broker& broker, const std::shared_ptr<FetchCall>& call) {
+void run(HandlerContext& ctx, const std::shared_ptr<FetchCall>& call) {
   FetchCall& c = *call;
-  Store& store = broker.store();
+  Store& store = ctx.store();
   c.pending = 1;
   c.deferred = false;
   // What this round may still claim; the first partition read while
@@ -191,10 +191,10 @@ void run(Broker& broker, const std::shared_ptr<FetchCall>& call) {
       c.any_error = true;
       continue;
     }
-    const std::int64_t high_watermark = broker.replicas().high_watermark(pr.topic_id, pr.partition);
+    const std::int64_t high_watermark = ctx.replicas().high_watermark(pr.topic_id, pr.partition);
     out.high_watermark = high_watermark;
     out.last_stable_offset =
-        broker.producers().last_stable_offset(pr.topic_id, pr.partition, high_watermark);
+        ctx.producers().last_stable_offset(pr.topic_id, pr.partition, high_watermark);
     out.log_start_offset = st->log_start_offset;
     if (pr.offset < st->log_start_offset || pr.offset > high_watermark) {
       out.error_code = code(ErrorCode::kOffsetOutOfRange);
@@ -224,7 +224,7 @@ void run(Broker& broker, const std::shared_ptr<FetchCall>& call) {
     ++c.pending;
     store.read(
         pr.topic_id, pr.partition, pr.offset, max_bytes,
-        [&broker, call, &pr](ReadResult r) {
+        [&ctx, call, &pr](ReadResult r) {
           auto& o = call->resp.responses[pr.topic_index].partitions[pr.partition_index];
           if (!r.error.empty()) {
             o.error_code = code(ErrorCode::kKafkaStorageError);
@@ -234,30 +234,30 @@ void run(Broker& broker, const std::shared_ptr<FetchCall>& call) {
             pr.data = std::move(r.data);
             o.log_start_offset = r.log_start_offset;
           }
-          if (--call->pending == 0) reads_done(broker, call);
+          if (--call->pending == 0) reads_done(ctx, call);
         },
         c.read_committed ? upper : -1, min_one);
   }
-  if (--c.pending == 0) reads_done(broker, call);
+  if (--c.pending == 0) reads_done(ctx, call);
 }
 
 }  // namespace
 
-void handle_fetch(Broker& broker, RequestPtr req) {
+void handle_fetch(HandlerContext& ctx, RequestPtr req) {
   auto call = std::make_shared<FetchCall>();
   call->req = req;
-  if (!broker.decode(*req, call->body)) return;
+  if (!ctx.decode(*req, call->body)) return;
   const auto& body = call->body;
   auto& resp = call->resp;
   resp.session_id = 0;
   if (body.session_id != 0) {
     resp.error_code = code(ErrorCode::kFetchSessionIdNotFound);
-    broker.respond(*req, resp);
+    ctx.respond(*req, resp);
     return;
   }
   if (body.session_epoch > 0) {
     resp.error_code = code(ErrorCode::kInvalidFetchSessionEpoch);
-    broker.respond(*req, resp);
+    ctx.respond(*req, resp);
     return;
   }
   const bool by_id = req->version() >= 13;
@@ -265,7 +265,7 @@ void handle_fetch(Broker& broker, RequestPtr req) {
   call->read_committed = read_committed;
   // Kafka: min(request max_bytes, fetch.max.bytes); before v3 the request
   // has no max_bytes.
-  call->budget = broker.config().get_long("fetch.max.bytes");
+  call->budget = ctx.config().get_long("fetch.max.bytes");
   if (req->version() >= 3)
     call->budget = std::min<std::int64_t>(call->budget, std::max(body.max_bytes, 0));
   std::int64_t claimed = 0;
@@ -273,12 +273,12 @@ void handle_fetch(Broker& broker, RequestPtr req) {
   for (const auto& t : body.topics) wanted += t.partitions.size();
   call->reads.reserve(wanted);
   const std::size_t errors = for_each_partition(
-      broker.resolver(), FetchShape{by_id, read_committed}, body.topics, resp.responses, NoGuard{},
+      ctx.resolver(), FetchShape{by_id, read_committed}, body.topics, resp.responses, NoGuard{},
       [&](std::size_t ti, std::size_t pi, const auto& p, auto&,
           const LocalPartition& local) -> ErrorCode {
         // A client that knows of a later epoch than ours.
         if (p.current_leader_epoch >
-            broker.replicas().leader_epoch(local.topic->id, local.partition)) {
+            ctx.replicas().leader_epoch(local.topic->id, local.partition)) {
           return ErrorCode::kUnknownLeaderEpoch;
         }
         PartitionRead pr;
@@ -298,10 +298,10 @@ void handle_fetch(Broker& broker, RequestPtr req) {
   // Until answered, the response counts against the connection's queued
   // bytes: at most the budget plus one oversized first batch, usually far
   // less, but what the reads may bring is what memory must allow for.
-  broker.reserve_response(*req, static_cast<std::size_t>(std::min(claimed, call->budget)));
+  ctx.reserve_response(*req, static_cast<std::size_t>(std::min(claimed, call->budget)));
   call->deadline_ms =
-      uv_now(broker.loop()) + static_cast<std::uint64_t>(std::max(body.max_wait_ms, 0));
-  run(broker, call);
+      uv_now(ctx.loop()) + static_cast<std::uint64_t>(std::max(body.max_wait_ms, 0));
+  run(ctx, call);
 }
 
 }  // namespace kgw

@@ -7,16 +7,16 @@
 
 namespace kgw {
 
-void handle_find_coordinator(Broker& broker, RequestPtr req) {
+void handle_find_coordinator(HandlerContext& ctx, RequestPtr req) {
   FindCoordinatorRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   FindCoordinatorResponse resp;
-  const ImagePtr image = broker.metadata().image();
+  const ImagePtr image = ctx.metadata().image();
   // Not registered yet (main registers this node before serving): no
   // coordinator to name.
-  const BrokerImage* self = image->broker(broker.identity().node_id);
+  const BrokerImage* self = image->broker(ctx.identity().node_id);
   const AdvertisedAddress endpoint =
-      self != nullptr ? advertised_endpoint(broker, *req, *self) : AdvertisedAddress{};
+      self != nullptr ? advertised_endpoint(ctx, *req, *self) : AdvertisedAddress{};
   const bool known_type = body.key_type == 0 || body.key_type == 1;
   if (req->version() < 4) {
     if (!known_type) {
@@ -61,7 +61,7 @@ void handle_find_coordinator(Broker& broker, RequestPtr req) {
       c.error_message = std::nullopt;
     }
   }
-  broker.respond(*req, resp);
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

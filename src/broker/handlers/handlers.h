@@ -8,12 +8,12 @@
 #include <string>
 #include <string_view>
 
-#include "src/broker/broker.h"
+#include "src/broker/handler_context.h"
 #include "src/cluster/metadata_change.h"
 
 namespace kgw {
 
-using Handler = void (*)(Broker&, RequestPtr);
+using Handler = void (*)(HandlerContext&, RequestPtr);
 
 struct ServedApi {
   std::int16_t api_key;
@@ -31,48 +31,48 @@ std::int16_t served_min_version(const ServedApi& s, std::int16_t schema_min);
 std::span<const ServedApi> served_apis();
 const ServedApi* find_served_api(std::int16_t api_key);
 
-void handle_produce(Broker&, RequestPtr);
-void handle_fetch(Broker&, RequestPtr);
-void handle_list_offsets(Broker&, RequestPtr);
-void handle_metadata(Broker&, RequestPtr);
-void handle_find_coordinator(Broker&, RequestPtr);
-void handle_api_versions(Broker&, RequestPtr);
-void handle_create_topics(Broker&, RequestPtr);
-void handle_delete_topics(Broker&, RequestPtr);
-void handle_describe_configs(Broker&, RequestPtr);
-void handle_create_partitions(Broker&, RequestPtr);
-void handle_describe_cluster(Broker&, RequestPtr);
-void handle_delete_records(Broker&, RequestPtr);
-void handle_describe_acls(Broker&, RequestPtr);
-void handle_create_acls(Broker&, RequestPtr);
-void handle_delete_acls(Broker&, RequestPtr);
-void handle_alter_configs(Broker&, RequestPtr);
-void handle_describe_log_dirs(Broker&, RequestPtr);
-void handle_elect_leaders(Broker&, RequestPtr);
-void handle_incremental_alter_configs(Broker&, RequestPtr);
-void handle_alter_partition_reassignments(Broker&, RequestPtr);
-void handle_list_partition_reassignments(Broker&, RequestPtr);
-void handle_describe_client_quotas(Broker&, RequestPtr);
-void handle_alter_client_quotas(Broker&, RequestPtr);
-void handle_join_group(Broker&, RequestPtr);
-void handle_sync_group(Broker&, RequestPtr);
-void handle_heartbeat(Broker&, RequestPtr);
-void handle_leave_group(Broker&, RequestPtr);
-void handle_offset_commit(Broker&, RequestPtr);
-void handle_offset_fetch(Broker&, RequestPtr);
-void handle_describe_groups(Broker&, RequestPtr);
-void handle_list_groups(Broker&, RequestPtr);
-void handle_delete_groups(Broker&, RequestPtr);
-void handle_offset_delete(Broker&, RequestPtr);
+void handle_produce(HandlerContext&, RequestPtr);
+void handle_fetch(HandlerContext&, RequestPtr);
+void handle_list_offsets(HandlerContext&, RequestPtr);
+void handle_metadata(HandlerContext&, RequestPtr);
+void handle_find_coordinator(HandlerContext&, RequestPtr);
+void handle_api_versions(HandlerContext&, RequestPtr);
+void handle_create_topics(HandlerContext&, RequestPtr);
+void handle_delete_topics(HandlerContext&, RequestPtr);
+void handle_describe_configs(HandlerContext&, RequestPtr);
+void handle_create_partitions(HandlerContext&, RequestPtr);
+void handle_describe_cluster(HandlerContext&, RequestPtr);
+void handle_delete_records(HandlerContext&, RequestPtr);
+void handle_describe_acls(HandlerContext&, RequestPtr);
+void handle_create_acls(HandlerContext&, RequestPtr);
+void handle_delete_acls(HandlerContext&, RequestPtr);
+void handle_alter_configs(HandlerContext&, RequestPtr);
+void handle_describe_log_dirs(HandlerContext&, RequestPtr);
+void handle_elect_leaders(HandlerContext&, RequestPtr);
+void handle_incremental_alter_configs(HandlerContext&, RequestPtr);
+void handle_alter_partition_reassignments(HandlerContext&, RequestPtr);
+void handle_list_partition_reassignments(HandlerContext&, RequestPtr);
+void handle_describe_client_quotas(HandlerContext&, RequestPtr);
+void handle_alter_client_quotas(HandlerContext&, RequestPtr);
+void handle_join_group(HandlerContext&, RequestPtr);
+void handle_sync_group(HandlerContext&, RequestPtr);
+void handle_heartbeat(HandlerContext&, RequestPtr);
+void handle_leave_group(HandlerContext&, RequestPtr);
+void handle_offset_commit(HandlerContext&, RequestPtr);
+void handle_offset_fetch(HandlerContext&, RequestPtr);
+void handle_describe_groups(HandlerContext&, RequestPtr);
+void handle_list_groups(HandlerContext&, RequestPtr);
+void handle_delete_groups(HandlerContext&, RequestPtr);
+void handle_offset_delete(HandlerContext&, RequestPtr);
 
-void handle_init_producer_id(Broker&, RequestPtr);
-void handle_add_partitions_to_txn(Broker&, RequestPtr);
-void handle_add_offsets_to_txn(Broker&, RequestPtr);
-void handle_end_txn(Broker&, RequestPtr);
-void handle_txn_offset_commit(Broker&, RequestPtr);
-void handle_describe_producers(Broker&, RequestPtr);
-void handle_describe_transactions(Broker&, RequestPtr);
-void handle_list_transactions(Broker&, RequestPtr);
+void handle_init_producer_id(HandlerContext&, RequestPtr);
+void handle_add_partitions_to_txn(HandlerContext&, RequestPtr);
+void handle_add_offsets_to_txn(HandlerContext&, RequestPtr);
+void handle_end_txn(HandlerContext&, RequestPtr);
+void handle_txn_offset_commit(HandlerContext&, RequestPtr);
+void handle_describe_producers(HandlerContext&, RequestPtr);
+void handle_describe_transactions(HandlerContext&, RequestPtr);
+void handle_list_transactions(HandlerContext&, RequestPtr);
 
 // PRODUCER_FENCED is new in InitProducerId v4 and AddPartitionsToTxn,
 // AddOffsetsToTxn, EndTxn, TxnOffsetCommit v2: older clients get
@@ -90,7 +90,7 @@ struct AdvertisedAddress {
   std::string_view host;
   std::int32_t port = -1;
 };
-AdvertisedAddress advertised_endpoint(Broker& broker, const RequestContext& req,
+AdvertisedAddress advertised_endpoint(const HandlerContext& ctx, const RequestContext& req,
                                       const BrokerImage& node);
 
 }  // namespace kgw

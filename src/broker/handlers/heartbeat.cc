@@ -7,15 +7,15 @@
 
 namespace kgw {
 
-void handle_heartbeat(Broker& broker, RequestPtr req) {
+void handle_heartbeat(HandlerContext& ctx, RequestPtr req) {
   HeartbeatRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   std::optional<std::string> instance_id;
   if (body.group_instance_id) instance_id = std::string(*body.group_instance_id);
   HeartbeatResponse resp;
-  resp.error_code = code(broker.groups().heartbeat(std::string(body.group_id), body.generation_id,
-                                                   std::string(body.member_id), instance_id));
-  broker.respond(*req, resp);
+  resp.error_code = code(ctx.groups().heartbeat(std::string(body.group_id), body.generation_id,
+                                                std::string(body.member_id), instance_id));
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

@@ -92,9 +92,9 @@ std::string apply_ops(const IncrementalAlterConfigsRequest::AlterConfigsResource
 
 }  // namespace
 
-void handle_incremental_alter_configs(Broker& broker, RequestPtr req) {
+void handle_incremental_alter_configs(HandlerContext& ctx, RequestPtr req) {
   IncrementalAlterConfigsRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   auto resp = std::make_shared<IncrementalAlterConfigsResponse>();
   resp->responses.resize(body.resources.size());
   std::vector<ConfigResourceChange> changes;
@@ -115,16 +115,16 @@ void handle_incremental_alter_configs(Broker& broker, RequestPtr req) {
         }});
   }
   alter_config_resources(
-      broker, std::move(changes), body.validate_only,
+      ctx, std::move(changes), body.validate_only,
       "Broker logger configs are not supported; kgw's log level is set by --log-level",
-      [&broker, req, resp](std::vector<ConfigResourceResult> results) {
+      [&ctx, req, resp](std::vector<ConfigResourceResult> results) {
         for (std::size_t i = 0; i < results.size(); ++i) {
           auto& out = resp->responses[i];
           out.error_code = code(results[i].error);
           out.error_message = std::nullopt;
           if (results[i].error != ErrorCode::kNone) out.error_message = results[i].message;
         }
-        broker.respond(*req, *resp);
+        ctx.respond(*req, *resp);
       });
 }
 

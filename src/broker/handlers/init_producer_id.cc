@@ -10,20 +10,20 @@
 
 namespace kgw {
 
-void handle_init_producer_id(Broker& broker, RequestPtr req) {
+void handle_init_producer_id(HandlerContext& ctx, RequestPtr req) {
   InitProducerIdRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   std::optional<std::string> txn_id;
   if (body.transactional_id) txn_id = std::string(*body.transactional_id);
-  broker.txns().init_producer_id(txn_id, body.transaction_timeout_ms, body.producer_id,
-                                 body.producer_epoch, [&broker, req](ProducerIdAndEpoch r) {
-                                   InitProducerIdResponse resp;
-                                   resp.error_code =
-                                       code(fenced_for_version(r.error, req->version(), 4));
-                                   resp.producer_id = r.producer_id;
-                                   resp.producer_epoch = r.epoch;
-                                   broker.respond(*req, resp);
-                                 });
+  ctx.txns().init_producer_id(txn_id, body.transaction_timeout_ms, body.producer_id,
+                              body.producer_epoch, [&ctx, req](ProducerIdAndEpoch r) {
+                                InitProducerIdResponse resp;
+                                resp.error_code =
+                                    code(fenced_for_version(r.error, req->version(), 4));
+                                resp.producer_id = r.producer_id;
+                                resp.producer_epoch = r.epoch;
+                                ctx.respond(*req, resp);
+                              });
 }
 
 }  // namespace kgw

@@ -9,9 +9,9 @@
 
 namespace kgw {
 
-void handle_join_group(Broker& broker, RequestPtr req) {
+void handle_join_group(HandlerContext& ctx, RequestPtr req) {
   JoinGroupRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   const std::int16_t version = req->version();
   JoinArgs args;
   args.group_id = body.group_id;
@@ -31,7 +31,7 @@ void handle_join_group(Broker& broker, RequestPtr req) {
   args.require_known_member_id = version >= 4;
   if (body.reason) args.reason = std::string(*body.reason);
 
-  broker.groups().join(std::move(args), [&broker, req, version](JoinResult r) {
+  ctx.groups().join(std::move(args), [&ctx, req, version](JoinResult r) {
     JoinGroupResponse resp;
     resp.error_code = code(r.error);
     resp.generation_id = r.generation_id;
@@ -52,7 +52,7 @@ void handle_join_group(Broker& broker, RequestPtr req) {
       if (m.group_instance_id) out.group_instance_id = *m.group_instance_id;
       out.metadata = Bytes(m.metadata);
     }
-    broker.respond(*req, resp);
+    ctx.respond(*req, resp);
   });
 }
 

@@ -7,9 +7,9 @@
 
 namespace kgw {
 
-void handle_leave_group(Broker& broker, RequestPtr req) {
+void handle_leave_group(HandlerContext& ctx, RequestPtr req) {
   LeaveGroupRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   const bool batched = req->version() >= 3;
   std::vector<LeaveMember> members;
   if (batched) {
@@ -23,7 +23,7 @@ void handle_leave_group(Broker& broker, RequestPtr req) {
   } else {
     members.push_back(LeaveMember{std::string(body.member_id), std::nullopt, ""});
   }
-  LeaveResult r = broker.groups().leave(std::string(body.group_id), members);
+  LeaveResult r = ctx.groups().leave(std::string(body.group_id), members);
   LeaveGroupResponse resp;
   resp.error_code = code(r.error);
   if (batched) {
@@ -40,7 +40,7 @@ void handle_leave_group(Broker& broker, RequestPtr req) {
     // One member, no per-member list: its result is the answer's.
     resp.error_code = code(r.members.front());
   }
-  broker.respond(*req, resp);
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

@@ -6,9 +6,9 @@
 
 namespace kgw {
 
-void handle_list_groups(Broker& broker, RequestPtr req) {
+void handle_list_groups(HandlerContext& ctx, RequestPtr req) {
   ListGroupsRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   std::vector<std::string> states(body.states_filter.begin(), body.states_filter.end());
   bool classic_wanted = body.types_filter.empty();
   for (std::string_view t : body.types_filter) {
@@ -19,7 +19,7 @@ void handle_list_groups(Broker& broker, RequestPtr req) {
     }
   }
   std::vector<GroupListing> groups;
-  if (classic_wanted) groups = broker.groups().list(states);
+  if (classic_wanted) groups = ctx.groups().list(states);
   ListGroupsResponse resp;
   for (const auto& g : groups) {
     auto& out = resp.groups.emplace_back();
@@ -28,7 +28,7 @@ void handle_list_groups(Broker& broker, RequestPtr req) {
     out.group_state = g.state;
     out.group_type = "classic";
   }
-  broker.respond(*req, resp);
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

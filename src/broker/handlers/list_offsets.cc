@@ -27,8 +27,8 @@ struct ListCall {
   int pending = 1;
 };
 
-void finish_one(Broker& broker, const std::shared_ptr<ListCall>& call) {
-  if (--call->pending == 0) broker.respond(*call->req, call->resp);
+void finish_one(HandlerContext& ctx, const std::shared_ptr<ListCall>& call) {
+  if (--call->pending == 0) ctx.respond(*call->req, call->resp);
 }
 
 void set_offset(std::int16_t version, ListOffsetsResponse::ListOffsetsPartitionResponse& out,
@@ -56,17 +56,17 @@ struct ListOffsetsShape {
 
 }  // namespace
 
-void handle_list_offsets(Broker& broker, RequestPtr req) {
+void handle_list_offsets(HandlerContext& ctx, RequestPtr req) {
   auto call = std::make_shared<ListCall>();
   call->req = req;
-  if (!broker.decode(*req, call->body)) return;
+  if (!ctx.decode(*req, call->body)) return;
   const std::int16_t version = req->version();
-  Store& store = broker.store();
+  Store& store = ctx.store();
   std::set<std::pair<std::string_view, std::int32_t>> seen;
   // Kafka's isolation level 1: READ_COMMITTED.
   const bool read_committed = call->body.isolation_level == 1;
   for_each_partition(
-      broker.resolver(), ListOffsetsShape{}, call->body.topics, call->resp.topics,
+      ctx.resolver(), ListOffsetsShape{}, call->body.topics, call->resp.topics,
       [&](std::size_t ti, std::size_t, const auto& p) {
         // Asked twice: checked before the topic is.
         return seen.insert({call->body.topics[ti].name, p.partition_index}).second
@@ -77,7 +77,7 @@ void handle_list_offsets(Broker& broker, RequestPtr req) {
           const LocalPartition& local) -> ErrorCode {
         const TopicInfo* topic = local.topic;
         const PartitionState* st = local.state;
-        ReplicaManager& replicas = broker.replicas();
+        ReplicaManager& replicas = ctx.replicas();
         const std::int32_t epoch = replicas.leader_epoch(topic->id, local.partition);
         // A client that knows of a later epoch than ours.
         if (p.current_leader_epoch > epoch) return ErrorCode::kUnknownLeaderEpoch;
@@ -88,7 +88,7 @@ void handle_list_offsets(Broker& broker, RequestPtr req) {
             // read_committed stops at the last stable offset: the first
             // offset of the first open transaction, else the high watermark.
             set_offset(version, out,
-                       read_committed ? broker.producers().last_stable_offset(
+                       read_committed ? ctx.producers().last_stable_offset(
                                             topic->id, p.partition_index, high_watermark)
                                       : high_watermark,
                        -1, epoch);
@@ -108,7 +108,7 @@ void handle_list_offsets(Broker& broker, RequestPtr req) {
         const std::int64_t target = p.timestamp == kMaxTimestamp ? st->max_timestamp : p.timestamp;
         ++call->pending;
         store.offset_for_timestamp(topic->id, p.partition_index, target,
-                                   [&broker, call, ti, pi, version, epoch](
+                                   [&ctx, call, ti, pi, version, epoch](
                                        std::int64_t offset, std::int64_t ts, std::string error) {
                                      auto& o = call->resp.topics[ti].partitions[pi];
                                      if (!error.empty()) {
@@ -118,11 +118,11 @@ void handle_list_offsets(Broker& broker, RequestPtr req) {
                                      } else {
                                        set_offset(version, o, offset, ts, epoch);
                                      }
-                                     finish_one(broker, call);
+                                     finish_one(ctx, call);
                                    });
         return ErrorCode::kNone;
       });
-  finish_one(broker, call);
+  finish_one(ctx, call);
 }
 
 }  // namespace kgw

@@ -7,12 +7,12 @@
 
 namespace kgw {
 
-void handle_list_partition_reassignments(Broker& broker, RequestPtr req) {
+void handle_list_partition_reassignments(HandlerContext& ctx, RequestPtr req) {
   ListPartitionReassignmentsRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   ListPartitionReassignmentsResponse resp;
   resp.error_message = std::nullopt;
-  broker.respond(*req, resp);
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

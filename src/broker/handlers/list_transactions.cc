@@ -7,9 +7,9 @@
 
 namespace kgw {
 
-void handle_list_transactions(Broker& broker, RequestPtr req) {
+void handle_list_transactions(HandlerContext& ctx, RequestPtr req) {
   ListTransactionsRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   ListTransactionsResponse resp;
   std::vector<TxnState> states;
   for (std::string_view s : body.state_filters) {
@@ -22,14 +22,14 @@ void handle_list_transactions(Broker& broker, RequestPtr req) {
   // Only unknown states asked for: nothing can match.
   const bool none = !body.state_filters.empty() && states.empty();
   std::vector<TransactionDescription> listed;
-  if (!none) listed = broker.txns().list(states, body.producer_id_filters, body.duration_filter);
+  if (!none) listed = ctx.txns().list(states, body.producer_id_filters, body.duration_filter);
   for (const auto& d : listed) {
     auto& out = resp.transaction_states.emplace_back();
     out.transactional_id = d.transactional_id;
     out.producer_id = d.producer_id;
     out.transaction_state = d.state;
   }
-  broker.respond(*req, resp);
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

@@ -42,49 +42,49 @@ void add_topic(MetadataCall& call, MetadataResponse::MetadataResponseTopic& out,
   }
 }
 
-void finish(Broker& broker, MetadataCall& call) {
-  const auto& id = broker.identity();
+void finish(HandlerContext& ctx, MetadataCall& call) {
+  const auto& id = ctx.identity();
   for (const auto& [node, broker_image] : call.image->brokers()) {
     auto& b = call.resp.brokers.emplace_back();
     b.node_id = node;
     // The address of the listener the client asked on, as Kafka.
-    auto endpoint = advertised_endpoint(broker, *call.req, broker_image);
+    auto endpoint = advertised_endpoint(ctx, *call.req, broker_image);
     b.host = endpoint.host;
     b.port = endpoint.port;
     if (broker_image.rack) b.rack = *broker_image.rack;
   }
   call.resp.cluster_id = id.cluster_id;
   call.resp.controller_id = id.node_id;
-  broker.respond(*call.req, call.resp);
+  ctx.respond(*call.req, call.resp);
 }
 
-void done_one(Broker& broker, const std::shared_ptr<MetadataCall>& call) {
-  if (--call->pending == 0) finish(broker, *call);
+void done_one(HandlerContext& ctx, const std::shared_ptr<MetadataCall>& call) {
+  if (--call->pending == 0) finish(ctx, *call);
 }
 
 }  // namespace
 
-void handle_metadata(Broker& broker, RequestPtr req) {
+void handle_metadata(HandlerContext& ctx, RequestPtr req) {
   MetadataRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   auto call = std::make_shared<MetadataCall>();
   call->req = req;
-  call->image = broker.metadata().image();
+  call->image = ctx.metadata().image();
   const MetadataImage& image = *call->image;
   const bool all = req->version() == 0 ? body.topics && body.topics->empty() : !body.topics;
   if (all) {
     for (const TopicPtr& t : image.topics()) {
       add_topic(*call, call->resp.topics.emplace_back(), *t);
     }
-    finish(broker, *call);
+    finish(ctx, *call);
     return;
   }
-  const bool may_create = broker.config().get_bool("auto.create.topics.enable") &&
+  const bool may_create = ctx.config().get_bool("auto.create.topics.enable") &&
                           (req->version() < 4 || body.allow_auto_topic_creation);
   // Topics auto-created by this request share the partition limits: a
   // request naming 100,000 unknown topics creates what fits, and the rest
   // are INVALID_PARTITIONS (the first refusal is logged with the limit).
-  PartitionBudget budget(broker, *req);
+  PartitionBudget budget(ctx, *req);
   for (const auto& want : *body.topics) {
     const TopicPtr t = want.name ? image.topic(*want.name) : image.topic(want.topic_id);
     if (t != nullptr) {
@@ -109,7 +109,7 @@ void handle_metadata(Broker& broker, RequestPtr req) {
     const std::size_t slot = call->resp.topics.size();
     call->resp.topics.emplace_back().name = name;
     ++call->pending;
-    create_topic(broker, name, -1, -1, {}, false, budget, [&broker, call, slot](TopicCreation r) {
+    create_topic(ctx, name, -1, -1, {}, false, budget, [&ctx, call, slot](TopicCreation r) {
       auto& out = call->resp.topics[slot];
       if (r.error == ErrorCode::kTopicAlreadyExists) {
         // Another request is creating it: Kafka's answer for a topic whose
@@ -121,10 +121,10 @@ void handle_metadata(Broker& broker, RequestPtr req) {
       } else {
         add_topic(*call, out, *r.topic);
       }
-      done_one(broker, call);
+      done_one(ctx, call);
     });
   }
-  done_one(broker, call);
+  done_one(ctx, call);
 }
 
 }  // namespace kgw

@@ -13,9 +13,9 @@
 
 namespace kgw {
 
-void handle_offset_commit(Broker& broker, RequestPtr req) {
+void handle_offset_commit(HandlerContext& ctx, RequestPtr req) {
   auto body = std::make_shared<OffsetCommitRequest>();
-  if (!broker.decode(*req, *body)) return;
+  if (!ctx.decode(*req, *body)) return;
   const std::int16_t version = req->version();
   CommitArgs args;
   args.group_id = body->group_id;
@@ -33,7 +33,7 @@ void handle_offset_commit(Broker& broker, RequestPtr req) {
     const auto& t = body->topics[ti];
     auto& tout = resp->topics[ti];
     tout.name = t.name;
-    const TopicInfo* topic = broker.store().find_topic(t.name);
+    const TopicInfo* topic = ctx.store().find_topic(t.name);
     tout.partitions.resize(t.partitions.size());
     for (std::size_t pi = 0; pi < t.partitions.size(); ++pi) {
       const auto& p = t.partitions[pi];
@@ -54,17 +54,16 @@ void handle_offset_commit(Broker& broker, RequestPtr req) {
     }
   }
   if (args.partitions.empty()) {
-    broker.respond(*req, *resp);
+    ctx.respond(*req, *resp);
     return;
   }
-  broker.offsets().commit_offsets(
-      std::move(args),
-      [&broker, req, body, resp, slots = std::move(slots)](std::vector<ErrorCode> errors) {
-        for (std::size_t i = 0; i < slots.size() && i < errors.size(); ++i) {
-          resp->topics[slots[i].first].partitions[slots[i].second].error_code = code(errors[i]);
-        }
-        broker.respond(*req, *resp);
-      });
+  ctx.offsets().commit_offsets(std::move(args), [&ctx, req, body, resp, slots = std::move(slots)](
+                                                    std::vector<ErrorCode> errors) {
+    for (std::size_t i = 0; i < slots.size() && i < errors.size(); ++i) {
+      resp->topics[slots[i].first].partitions[slots[i].second].error_code = code(errors[i]);
+    }
+    ctx.respond(*req, *resp);
+  });
 }
 
 }  // namespace kgw

@@ -10,9 +10,9 @@
 
 namespace kgw {
 
-void handle_offset_delete(Broker& broker, RequestPtr req) {
+void handle_offset_delete(HandlerContext& ctx, RequestPtr req) {
   auto body = std::make_shared<OffsetDeleteRequest>();
-  if (!broker.decode(*req, *body)) return;
+  if (!ctx.decode(*req, *body)) return;
   auto resp = std::make_shared<OffsetDeleteResponse>();
   std::vector<std::pair<std::string, std::int32_t>> partitions;
   std::vector<std::pair<std::size_t, std::size_t>> slots;
@@ -20,7 +20,7 @@ void handle_offset_delete(Broker& broker, RequestPtr req) {
     const auto& t = body->topics[ti];
     auto& tout = resp->topics.emplace_back();
     tout.name = t.name;
-    const TopicInfo* topic = broker.store().find_topic(t.name);
+    const TopicInfo* topic = ctx.store().find_topic(t.name);
     for (std::size_t pi = 0; pi < t.partitions.size(); ++pi) {
       const std::int32_t p = t.partitions[pi].partition_index;
       auto& pout = tout.partitions.emplace_back();
@@ -33,21 +33,21 @@ void handle_offset_delete(Broker& broker, RequestPtr req) {
       slots.emplace_back(ti, pi);
     }
   }
-  broker.offsets().delete_offsets(
+  ctx.offsets().delete_offsets(
       std::string(body->group_id), std::move(partitions),
-      [&broker, req, body, resp, slots = std::move(slots)](ErrorCode group_error,
-                                                           std::vector<ErrorCode> errors) {
+      [&ctx, req, body, resp, slots = std::move(slots)](ErrorCode group_error,
+                                                        std::vector<ErrorCode> errors) {
         if (group_error != ErrorCode::kNone) {
           // A group-level error answers alone, as Kafka's does.
           OffsetDeleteResponse only;
           only.error_code = code(group_error);
-          broker.respond(*req, only);
+          ctx.respond(*req, only);
           return;
         }
         for (std::size_t i = 0; i < slots.size() && i < errors.size(); ++i) {
           resp->topics[slots[i].first].partitions[slots[i].second].error_code = code(errors[i]);
         }
-        broker.respond(*req, *resp);
+        ctx.respond(*req, *resp);
       });
 }
 

@@ -40,17 +40,17 @@ void fill_topics(const FetchOffsetsResult& r, std::vector<TopicOut>& out) {
 
 }  // namespace
 
-void handle_offset_fetch(Broker& broker, RequestPtr req) {
+void handle_offset_fetch(HandlerContext& ctx, RequestPtr req) {
   OffsetFetchRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   OffsetFetchResponse resp;
-  const OffsetManager& offsets = broker.offsets();
+  const OffsetManager& offsets = ctx.offsets();
   if (req->version() < 8) {
     FetchOffsetsResult r = offsets.fetch_offsets(std::string(body.group_id), to_query(body.topics),
                                                  body.require_stable);
     fill_topics(r, resp.topics);
     resp.error_code = code(r.error);
-    broker.respond(*req, resp);
+    ctx.respond(*req, resp);
     return;
   }
   std::vector<FetchOffsetsResult> results;
@@ -65,7 +65,7 @@ void handle_offset_fetch(Broker& broker, RequestPtr req) {
     gout.error_code = code(results[i].error);
     fill_topics(results[i], gout.topics);
   }
-  broker.respond(*req, resp);
+  ctx.respond(*req, resp);
 }
 
 }  // namespace kgw

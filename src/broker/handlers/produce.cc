@@ -51,27 +51,27 @@ struct ProduceShape {
   }
 };
 
-void finish_one(Broker& broker, const std::shared_ptr<ProduceCall>& call) {
+void finish_one(HandlerContext& ctx, const std::shared_ptr<ProduceCall>& call) {
   if (--call->pending != 0) return;
-  broker.produce_finished(*call->req);
+  ctx.produce_finished(*call->req);
   // acks=0 frees its place in the connection's line only now, once its
   // writes are done: until then it counts against the connection's
   // in-flight limit like any request, so a flood of acks=0 requests cannot
   // queue more than that (and queued.max.request.bytes) in memory.
   if (call->acks_zero) {
-    broker.skip(*call->req);
+    ctx.skip(*call->req);
   } else {
-    broker.respond(*call->req, call->resp);
+    ctx.respond(*call->req, call->resp);
   }
 }
 
 }  // namespace
 
-void handle_produce(Broker& broker, RequestPtr req) {
+void handle_produce(HandlerContext& ctx, RequestPtr req) {
   auto call = std::make_shared<ProduceCall>();
   call->req = req;
-  if (!broker.decode(*req, call->body)) return;
-  broker.produce_started(*req);
+  if (!ctx.decode(*req, call->body)) return;
+  ctx.produce_started(*req);
   const auto& body = call->body;
   // Nothing goes back, not even errors (finish_one skips the response).
   call->acks_zero = body.acks == 0;
@@ -81,7 +81,7 @@ void handle_produce(Broker& broker, RequestPtr req) {
       legacy ? std::make_shared<DecompressionBudget>(kMaxLegacyDecompressed) : nullptr;
   std::uint8_t* const frame = req->frame.bytes.data();
   for_each_partition(
-      broker.resolver(), ProduceShape{}, body.topic_data, call->resp.responses,
+      ctx.resolver(), ProduceShape{}, body.topic_data, call->resp.responses,
       [bad_acks](std::size_t, std::size_t, const auto&) {
         return bad_acks ? ErrorCode::kInvalidRequiredAcks : ErrorCode::kNone;
       },
@@ -101,7 +101,7 @@ void handle_produce(Broker& broker, RequestPtr req) {
         r.legacy_budget = legacy_budget;
         r.peer = req->peer();
         ++call->pending;
-        broker.replicas().append(std::move(r), [&broker, call, ti, pi](AppendOutcome o) {
+        ctx.replicas().append(std::move(r), [&ctx, call, ti, pi](AppendOutcome o) {
           auto& out = call->resp.responses[ti].partition_responses[pi];
           out.error_code = code(o.error);
           if (o.error == ErrorCode::kNone) {
@@ -115,11 +115,11 @@ void handle_produce(Broker& broker, RequestPtr req) {
             e.batch_index = f.batch_index;
             e.batch_index_error_message = call->strings.emplace_back(f.message);
           }
-          finish_one(broker, call);
+          finish_one(ctx, call);
         });
         return ErrorCode::kNone;
       });
-  finish_one(broker, call);
+  finish_one(ctx, call);
 }
 
 }  // namespace kgw

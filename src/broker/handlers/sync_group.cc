@@ -9,9 +9,9 @@
 
 namespace kgw {
 
-void handle_sync_group(Broker& broker, RequestPtr req) {
+void handle_sync_group(HandlerContext& ctx, RequestPtr req) {
   SyncGroupRequest body;
-  if (!broker.decode(*req, body)) return;
+  if (!ctx.decode(*req, body)) return;
   SyncArgs args;
   args.group_id = body.group_id;
   args.generation_id = body.generation_id;
@@ -25,13 +25,13 @@ void handle_sync_group(Broker& broker, RequestPtr req) {
         std::string(a.member_id),
         std::string(reinterpret_cast<const char*>(a.assignment.data()), a.assignment.size()));
   }
-  broker.groups().sync(std::move(args), [&broker, req](SyncResult r) {
+  ctx.groups().sync(std::move(args), [&ctx, req](SyncResult r) {
     SyncGroupResponse resp;
     resp.error_code = code(r.error);
     if (r.protocol_type) resp.protocol_type = *r.protocol_type;
     if (r.protocol_name) resp.protocol_name = *r.protocol_name;
     resp.assignment = Bytes(r.assignment);
-    broker.respond(*req, resp);
+    ctx.respond(*req, resp);
   });
 }
 

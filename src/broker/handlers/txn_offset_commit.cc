@@ -11,13 +11,13 @@
 
 namespace kgw {
 
-void handle_txn_offset_commit(Broker& broker, RequestPtr req) {
+void handle_txn_offset_commit(HandlerContext& ctx, RequestPtr req) {
   auto body = std::make_shared<TxnOffsetCommitRequest>();
-  if (!broker.decode(*req, *body)) return;
+  if (!ctx.decode(*req, *body)) return;
   auto resp = std::make_shared<TxnOffsetCommitResponse>();
   const ErrorCode txn_error = fenced_for_version(
-      broker.txns().check_offset_commit(std::string(body->transactional_id), body->producer_id,
-                                        body->producer_epoch, std::string(body->group_id)),
+      ctx.txns().check_offset_commit(std::string(body->transactional_id), body->producer_id,
+                                     body->producer_epoch, std::string(body->group_id)),
       req->version(), 2);
   TxnCommitArgs args;
   args.group_id = body->group_id;
@@ -30,7 +30,7 @@ void handle_txn_offset_commit(Broker& broker, RequestPtr req) {
     const auto& t = body->topics[ti];
     auto& tout = resp->topics.emplace_back();
     tout.name = t.name;
-    const TopicInfo* topic = broker.store().find_topic(t.name);
+    const TopicInfo* topic = ctx.store().find_topic(t.name);
     for (std::size_t pi = 0; pi < t.partitions.size(); ++pi) {
       const auto& p = t.partitions[pi];
       auto& pout = tout.partitions.emplace_back();
@@ -54,16 +54,16 @@ void handle_txn_offset_commit(Broker& broker, RequestPtr req) {
     }
   }
   if (args.partitions.empty()) {
-    broker.respond(*req, *resp);
+    ctx.respond(*req, *resp);
     return;
   }
-  broker.offsets().commit_txn_offsets(
+  ctx.offsets().commit_txn_offsets(
       std::move(args),
-      [&broker, req, body, resp, slots = std::move(slots)](std::vector<ErrorCode> errors) {
+      [&ctx, req, body, resp, slots = std::move(slots)](std::vector<ErrorCode> errors) {
         for (std::size_t i = 0; i < slots.size() && i < errors.size(); ++i) {
           resp->topics[slots[i].first].partitions[slots[i].second].error_code = code(errors[i]);
         }
-        broker.respond(*req, *resp);
+        ctx.respond(*req, *resp);
       });
 }
 
