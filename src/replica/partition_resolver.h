@@ -69,6 +69,15 @@ class PartitionResolver {
   Resolved resolve(const TopicKey& key, std::int32_t partition) const {
     return resolve(key, lookup(key), partition);
   }
+  // Whether `partition` is one of `topic`'s (as topic() found it; nullptr:
+  // unknown), led here or not: for requests any broker answers for any
+  // partition (group offsets, producer state, admin requests), which Kafka
+  // checks only for existence. UNKNOWN_TOPIC_OR_PARTITION or kNone.
+  static ErrorCode exists(const TopicInfo* topic, std::int32_t partition) {
+    return topic == nullptr || partition < 0 || partition >= topic->partitions
+               ? ErrorCode::kUnknownTopicOrPartition
+               : ErrorCode::kNone;
+  }
 
  private:
   // Every topic lookup of every partitioned request goes through here.

@@ -73,6 +73,22 @@ TEST_CASE("resolve: unknown topic, bad partition index, resolved handle") {
   CHECK(other.resolve(TopicKey::by_name("nope"), 0).error == ErrorCode::kUnknownTopicOrPartition);
 }
 
+TEST_CASE("exists: existence only, whoever leads") {
+  test::StoreFixture f;
+  f.create("orders", 2);
+  // A node that leads none of them still finds them (group offsets are
+  // taken for any existing partition).
+  PartitionResolver other(*f.store, *f.metadata, test::StoreFixture::kNode + 1);
+  const TopicInfo* orders = other.topic(TopicKey::by_name("orders"));
+  REQUIRE(orders != nullptr);
+  CHECK(PartitionResolver::exists(orders, 0) == ErrorCode::kNone);
+  CHECK(PartitionResolver::exists(orders, 1) == ErrorCode::kNone);
+  CHECK(PartitionResolver::exists(orders, 2) == ErrorCode::kUnknownTopicOrPartition);
+  CHECK(PartitionResolver::exists(orders, -1) == ErrorCode::kUnknownTopicOrPartition);
+  CHECK(other.topic(TopicKey::by_name("nope")) == nullptr);
+  CHECK(PartitionResolver::exists(nullptr, 0) == ErrorCode::kUnknownTopicOrPartition);
+}
+
 TEST_CASE("resolve follows the metadata image, not the store") {
   test::StoreFixture f;
   PartitionResolver resolver(*f.store, *f.metadata, test::StoreFixture::kNode);
