@@ -140,4 +140,18 @@ struct NoGuard {
   }
 };
 
+// The shape most requests have: topics by `name`, their partitions in
+// `partitions`, indexed by `partition_index`. A handler whose answer has
+// more defaults derives from it and hides start().
+struct NamedTopicsShape {
+  TopicKey topic(const auto& in, auto& out) const {
+    out.name = in.name;
+    return TopicKey::by_name(in.name);
+  }
+  const auto& in_partitions(const auto& t) const { return t.partitions; }
+  auto& out_partitions(auto& t) const { return t.partitions; }
+  std::int32_t index(const auto& p) const { return p.partition_index; }
+  void start(const auto& in, auto& out) const { out.partition_index = in.partition_index; }
+};
+
 }  // namespace kgw
