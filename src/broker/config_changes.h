@@ -79,4 +79,17 @@ void alter_config_resources(HandlerContext& ctx, std::vector<ConfigResourceChang
                             bool validate_only, std::string logger_message,
                             std::function<void(std::vector<ConfigResourceResult>)> done);
 
+// The results into a response's per-resource answers (both handlers'
+// answers have error_code and error_message, null unless an error). The
+// messages point into `results`: respond before they go.
+template <typename Responses>
+void fill_config_results(Responses& responses, const std::vector<ConfigResourceResult>& results) {
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    auto& out = responses[i];
+    out.error_code = code(results[i].error);
+    out.error_message = std::nullopt;
+    if (results[i].error != ErrorCode::kNone) out.error_message = results[i].message;
+  }
+}
+
 }  // namespace kgw

@@ -69,6 +69,15 @@ class PartitionResolver {
   Resolved resolve(const TopicKey& key, std::int32_t partition) const {
     return resolve(key, lookup(key), partition);
   }
+  // Whether `partition` is one of `topic`'s (as topic() found it; nullptr:
+  // unknown), led here or not: for requests any broker answers for any
+  // partition (group offsets, producer state, admin requests), which Kafka
+  // checks only for existence. UNKNOWN_TOPIC_OR_PARTITION or kNone.
+  static ErrorCode exists(const TopicInfo* topic, std::int32_t partition) {
+    return topic == nullptr || partition < 0 || partition >= topic->partitions
+               ? ErrorCode::kUnknownTopicOrPartition
+               : ErrorCode::kNone;
+  }
 
  private:
   // Every topic lookup of every partitioned request goes through here.
@@ -129,6 +138,20 @@ struct NoGuard {
   ErrorCode operator()(std::size_t, std::size_t, const P&) const {
     return ErrorCode::kNone;
   }
+};
+
+// The shape most requests have: topics by `name`, their partitions in
+// `partitions`, indexed by `partition_index`. A handler whose answer has
+// more defaults derives from it and hides start().
+struct NamedTopicsShape {
+  TopicKey topic(const auto& in, auto& out) const {
+    out.name = in.name;
+    return TopicKey::by_name(in.name);
+  }
+  const auto& in_partitions(const auto& t) const { return t.partitions; }
+  auto& out_partitions(auto& t) const { return t.partitions; }
+  std::int32_t index(const auto& p) const { return p.partition_index; }
+  void start(const auto& in, auto& out) const { out.partition_index = in.partition_index; }
 };
 
 }  // namespace kgw

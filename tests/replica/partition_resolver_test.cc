@@ -73,6 +73,22 @@ TEST_CASE("resolve: unknown topic, bad partition index, resolved handle") {
   CHECK(other.resolve(TopicKey::by_name("nope"), 0).error == ErrorCode::kUnknownTopicOrPartition);
 }
 
+TEST_CASE("exists: existence only, whoever leads") {
+  test::StoreFixture f;
+  f.create("orders", 2);
+  // A node that leads none of them still finds them (group offsets are
+  // taken for any existing partition).
+  PartitionResolver other(*f.store, *f.metadata, test::StoreFixture::kNode + 1);
+  const TopicInfo* orders = other.topic(TopicKey::by_name("orders"));
+  REQUIRE(orders != nullptr);
+  CHECK(PartitionResolver::exists(orders, 0) == ErrorCode::kNone);
+  CHECK(PartitionResolver::exists(orders, 1) == ErrorCode::kNone);
+  CHECK(PartitionResolver::exists(orders, 2) == ErrorCode::kUnknownTopicOrPartition);
+  CHECK(PartitionResolver::exists(orders, -1) == ErrorCode::kUnknownTopicOrPartition);
+  CHECK(other.topic(TopicKey::by_name("nope")) == nullptr);
+  CHECK(PartitionResolver::exists(nullptr, 0) == ErrorCode::kUnknownTopicOrPartition);
+}
+
 TEST_CASE("resolve follows the metadata image, not the store") {
   test::StoreFixture f;
   PartitionResolver resolver(*f.store, *f.metadata, test::StoreFixture::kNode);
@@ -146,4 +162,50 @@ TEST_CASE("for_each_partition fills each partition's error in request order") {
 }
 
 }  // namespace
+
+// Kafka's most common field names, as NamedTopicsShape expects them.
+struct NamedInPartition {
+  std::int32_t partition_index = 0;
+};
+struct NamedInTopic {
+  std::string name;
+  std::vector<NamedInPartition> partitions;
+};
+struct NamedOutPartition {
+  std::int32_t partition_index = -9;
+  std::int16_t error_code = 0;
+};
+struct NamedOutTopic {
+  std::string name;
+  std::vector<NamedOutPartition> partitions;
+};
+
+TEST_CASE("NamedTopicsShape: names, indexes and errors by Kafka's usual fields") {
+  test::StoreFixture f;
+  f.create("orders", 1);
+  PartitionResolver resolver(*f.store, *f.metadata, test::StoreFixture::kNode);
+  std::vector<NamedInTopic> in = {{"orders", {{0}, {3}}}, {"missing", {{0}}}};
+  std::vector<NamedOutTopic> out;
+  int called = 0;
+  const std::size_t errors = for_each_partition(
+      resolver, NamedTopicsShape{}, in, out, NoGuard{},
+      [&](std::size_t, std::size_t, const auto&, auto&, const LocalPartition& local) {
+        ++called;
+        CHECK(local.partition == 0);
+        return ErrorCode::kNone;
+      });
+  CHECK(errors == 2);
+  CHECK(called == 1);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].name == "orders");
+  REQUIRE(out[0].partitions.size() == 2);
+  CHECK(out[0].partitions[0].partition_index == 0);
+  CHECK(out[0].partitions[0].error_code == 0);
+  CHECK(out[0].partitions[1].partition_index == 3);
+  CHECK(out[0].partitions[1].error_code == code(ErrorCode::kUnknownTopicOrPartition));
+  CHECK(out[1].name == "missing");
+  REQUIRE(out[1].partitions.size() == 1);
+  CHECK(out[1].partitions[0].error_code == code(ErrorCode::kUnknownTopicOrPartition));
+}
+
 }  // namespace kgw

@@ -5,8 +5,8 @@
 // batch of transactions, each either added or, with verify_only, checked.
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/replica/partition_resolver.h"
 #include "src/txn/transaction_coordinator.h"
-#include "storage/store.h"
 
 namespace kgw {
 
@@ -18,7 +18,7 @@ using TopicResults = std::vector<AddPartitionsToTxnResponse::AddPartitionsToTxnT
 // Fills `results` with `error` for every partition; returns the partitions
 // that exist (or, when some do not, marks those UNKNOWN_TOPIC_OR_PARTITION,
 // the rest OPERATION_NOT_ATTEMPTED, and returns none).
-std::vector<std::pair<std::string, std::int32_t>> check_topics(const Store& store,
+std::vector<std::pair<std::string, std::int32_t>> check_topics(const PartitionResolver& resolver,
                                                                const Topics& topics,
                                                                TopicResults& results) {
   std::vector<std::pair<std::string, std::int32_t>> wanted;
@@ -26,12 +26,12 @@ std::vector<std::pair<std::string, std::int32_t>> check_topics(const Store& stor
   for (const auto& t : topics) {
     auto& tr = results.emplace_back();
     tr.name = t.name;
-    const TopicInfo* topic = store.find_topic(t.name);
+    const TopicInfo* topic = resolver.topic(TopicKey::by_name(t.name));
     for (std::int32_t p : t.partitions) {
       auto& pr = tr.results_by_partition.emplace_back();
       pr.partition_index = p;
-      if (topic == nullptr || p < 0 || p >= topic->partitions) {
-        pr.partition_error_code = code(ErrorCode::kUnknownTopicOrPartition);
+      if (const ErrorCode e = PartitionResolver::exists(topic, p); e != ErrorCode::kNone) {
+        pr.partition_error_code = code(e);
         unknown = true;
       } else {
         wanted.emplace_back(std::string(t.name), p);
@@ -62,8 +62,8 @@ void handle_add_partitions_to_txn(HandlerContext& ctx, RequestPtr req) {
   auto resp = std::make_shared<AddPartitionsToTxnResponse>();
   const std::int16_t version = req->version();
   if (version < 4) {
-    auto wanted =
-        check_topics(ctx.store(), body->v3_and_below_topics, resp->results_by_topic_v3_and_below);
+    auto wanted = check_topics(ctx.resolver(), body->v3_and_below_topics,
+                               resp->results_by_topic_v3_and_below);
     if (wanted.empty()) {
       ctx.respond(*req, *resp);
       return;
@@ -87,7 +87,7 @@ void handle_add_partitions_to_txn(HandlerContext& ctx, RequestPtr req) {
     const auto& t = body->transactions[i];
     auto& out = resp->results_by_transaction[i];
     out.transactional_id = t.transactional_id;
-    auto wanted = check_topics(ctx.store(), t.topics, out.topic_results);
+    auto wanted = check_topics(ctx.resolver(), t.topics, out.topic_results);
     if (wanted.empty()) continue;
     if (t.verify_only) {
       set_all(out.topic_results,

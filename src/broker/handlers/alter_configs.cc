@@ -42,12 +42,7 @@ void handle_alter_configs(HandlerContext& ctx, RequestPtr req) {
       "AlterConfigs does not support the resource type BROKER_LOGGER; kgw's log level is set "
       "by --log-level",
       [&ctx, req, resp](std::vector<ConfigResourceResult> results) {
-        for (std::size_t i = 0; i < results.size(); ++i) {
-          auto& out = resp->responses[i];
-          out.error_code = code(results[i].error);
-          out.error_message = std::nullopt;
-          if (results[i].error != ErrorCode::kNone) out.error_message = results[i].message;
-        }
+        fill_config_results(resp->responses, results);
         ctx.respond(*req, *resp);
       });
 }

@@ -10,7 +10,7 @@
 
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
-#include "storage/store.h"
+#include "src/replica/partition_resolver.h"
 
 namespace kgw {
 
@@ -24,7 +24,7 @@ void handle_alter_partition_reassignments(HandlerContext& ctx, RequestPtr req) {
   for (const auto& want : body.topics) {
     auto& out = resp.responses.emplace_back();
     out.name = want.name;
-    const TopicInfo* t = ctx.store().find_topic(want.name);
+    const TopicInfo* t = ctx.resolver().topic(TopicKey::by_name(want.name));
     for (const auto& p : want.partitions) {
       auto& r = out.partitions.emplace_back();
       r.partition_index = p.partition_index;
@@ -33,7 +33,7 @@ void handle_alter_partition_reassignments(HandlerContext& ctx, RequestPtr req) {
         r.error_code = code(e);
         r.error_message = strings.emplace_back(std::move(message));
       };
-      if (t == nullptr || p.partition_index < 0 || p.partition_index >= t->partitions) {
+      if (PartitionResolver::exists(t, p.partition_index) != ErrorCode::kNone) {
         fail(ErrorCode::kUnknownTopicOrPartition, "The partition does not exist.");
         continue;
       }

@@ -4,17 +4,15 @@
 
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/broker/handlers/pending_call.h"
 #include "src/broker/topics.h"
 #include "src/cluster/metadata_log.h"
 
 namespace kgw {
 
 namespace {
-struct PartitionsCall {
-  RequestPtr req;
-  CreatePartitionsResponse resp;
+struct PartitionsCall : PendingAnswer<CreatePartitionsResponse> {
   std::deque<std::string> strings;
-  int pending = 1;
 };
 }  // namespace
 
@@ -23,9 +21,7 @@ void handle_create_partitions(HandlerContext& ctx, RequestPtr req) {
   if (!ctx.decode(*req, body)) return;
   auto call = std::make_shared<PartitionsCall>();
   call->req = req;
-  auto finish_one = [&ctx, call] {
-    if (--call->pending == 0) ctx.respond(*call->req, call->resp);
-  };
+  auto done = [&ctx, call] { finish_one(ctx, *call); };
   PartitionBudget budget(ctx, *req);
   const ImagePtr image = ctx.metadata().image();
   call->resp.results.resize(body.topics.size());
@@ -71,7 +67,7 @@ void handle_create_partitions(HandlerContext& ctx, RequestPtr req) {
     ++call->pending;
     std::string name(t.name);
     ctx.metadata().submit(CreatePartitions{topic->id, t.count, {}},
-                          [call, i, name, finish_one](ErrorCode e, std::string error) {
+                          [call, i, name, done](ErrorCode e, std::string error) {
                             if (e == ErrorCode::kUnknownTopicId) {
                               // Another request is deleting it.
                               e = ErrorCode::kUnknownTopicOrPartition;
@@ -82,10 +78,10 @@ void handle_create_partitions(HandlerContext& ctx, RequestPtr req) {
                               call->resp.results[i].error_message =
                                   call->strings.emplace_back(error);
                             }
-                            finish_one();
+                            done();
                           });
   }
-  finish_one();
+  done();
 }
 
 }  // namespace kgw

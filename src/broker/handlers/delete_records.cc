@@ -13,6 +13,7 @@
 #include "all_messages.h"
 #include "common/log.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/broker/handlers/pending_call.h"
 #include "src/replica/partition_resolver.h"
 #include "src/txn/producer_state_manager.h"
 #include "storage/store.h"
@@ -20,26 +21,11 @@
 namespace kgw {
 
 namespace {
-struct DeleteCall {
-  RequestPtr req;
-  DeleteRecordsRequest body;
-  DeleteRecordsResponse resp;
-  int pending = 1;
-};
+using DeleteCall = PendingCall<DeleteRecordsRequest, DeleteRecordsResponse>;
 
-void finish_one(HandlerContext& ctx, const std::shared_ptr<DeleteCall>& call) {
-  if (--call->pending == 0) ctx.respond(*call->req, call->resp);
-}
-
-// The request's and response's field names for for_each_partition().
-struct DeleteRecordsShape {
-  TopicKey topic(const auto& in, auto& out) const {
-    out.name = in.name;
-    return TopicKey::by_name(in.name);
-  }
-  const auto& in_partitions(const auto& t) const { return t.partitions; }
-  auto& out_partitions(auto& t) const { return t.partitions; }
-  std::int32_t index(const auto& p) const { return p.partition_index; }
+// The request's and response's field names for for_each_partition(): the
+// common ones, and no low watermark until one is known.
+struct DeleteRecordsShape : NamedTopicsShape {
   void start(const auto& in, auto& out) const {
     out.partition_index = in.partition_index;
     out.low_watermark = -1;
@@ -86,11 +72,11 @@ void handle_delete_records(HandlerContext& ctx, RequestPtr req) {
                 LOG_INFO("broker", "DeleteRecords: %s-%d log start offset now %lld", name.c_str(),
                          partition, static_cast<long long>(o.low_watermark));
               }
-              finish_one(ctx, call);
+              finish_one(ctx, *call);
             });
         return ErrorCode::kNone;
       });
-  finish_one(ctx, call);
+  finish_one(ctx, *call);
 }
 
 }  // namespace kgw

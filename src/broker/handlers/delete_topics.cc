@@ -5,6 +5,7 @@
 #include "all_messages.h"
 #include "common/log.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/broker/handlers/pending_call.h"
 #include "src/cluster/metadata_log.h"
 #include "src/group/offset_manager.h"
 #include "src/txn/producer_state_manager.h"
@@ -12,11 +13,8 @@
 namespace kgw {
 
 namespace {
-struct DeleteCall {
-  RequestPtr req;
-  DeleteTopicsResponse resp;
+struct DeleteCall : PendingAnswer<DeleteTopicsResponse> {
   std::deque<std::string> strings;
-  int pending = 1;
 };
 }  // namespace
 
@@ -35,9 +33,7 @@ void handle_delete_topics(HandlerContext& ctx, RequestPtr req) {
   } else {
     for (auto n : body.topic_names) wants.push_back({n, Uuid{}});
   }
-  auto finish_one = [&ctx, call] {
-    if (--call->pending == 0) ctx.respond(*call->req, call->resp);
-  };
+  auto done = [&ctx, call] { finish_one(ctx, *call); };
   const bool enabled = ctx.config().get_bool("delete.topic.enable");
   const ImagePtr image = ctx.metadata().image();
   call->resp.responses.resize(wants.size());
@@ -66,7 +62,7 @@ void handle_delete_topics(HandlerContext& ctx, RequestPtr req) {
     ctx.offsets().on_topic_deleted(name);
     ctx.producers().on_topic_deleted(t->id);
     ctx.metadata().submit(
-        DeleteTopic{t->id}, [call, i, name, by_name, finish_one](ErrorCode e, std::string error) {
+        DeleteTopic{t->id}, [call, i, name, by_name, done](ErrorCode e, std::string error) {
           auto& out = call->resp.responses[i];
           if (e == ErrorCode::kKafkaStorageError) {
             LOG_ERROR("broker", "deleting topic %s: %s", name.c_str(), error.c_str());
@@ -79,10 +75,10 @@ void handle_delete_topics(HandlerContext& ctx, RequestPtr req) {
           } else {
             LOG_INFO("broker", "deleted topic %s", name.c_str());
           }
-          finish_one();
+          done();
         });
   }
-  finish_one();
+  done();
 }
 
 }  // namespace kgw

@@ -9,6 +9,8 @@
 
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/cluster/metadata_log.h"
+#include "src/replica/partition_resolver.h"
 #include "storage/store.h"
 
 namespace kgw {
@@ -51,10 +53,15 @@ void handle_describe_log_dirs(HandlerContext& ctx, RequestPtr req) {
     if (!out.partitions.empty()) result.topics.push_back(std::move(out));
   };
   if (!body.topics) {
-    for (const TopicInfo* t : store.topics()) add(*t, nullptr);
+    // The catalogue is the metadata image (sorted by name, as the store's
+    // was); the sizes come from the store's logs.
+    for (const TopicPtr& image : ctx.metadata().image()->topics()) {
+      const TopicInfo* t = ctx.resolver().topic(TopicKey::by_id(image->id));
+      if (t != nullptr) add(*t, nullptr);
+    }
   } else {
     for (const auto& want : *body.topics) {
-      const TopicInfo* t = store.find_topic(want.topic);
+      const TopicInfo* t = ctx.resolver().topic(TopicKey::by_name(want.topic));
       if (t != nullptr) add(*t, &want.partitions);
     }
   }

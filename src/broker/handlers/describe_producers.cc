@@ -3,8 +3,8 @@
 // kafka-transactions.sh uses to find hanging transactions).
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/replica/partition_resolver.h"
 #include "src/txn/producer_state_manager.h"
-#include "storage/store.h"
 
 namespace kgw {
 
@@ -15,12 +15,12 @@ void handle_describe_producers(HandlerContext& ctx, RequestPtr req) {
   for (const auto& t : body.topics) {
     auto& tout = resp.topics.emplace_back();
     tout.name = t.name;
-    const TopicInfo* topic = ctx.store().find_topic(t.name);
+    const TopicInfo* topic = ctx.resolver().topic(TopicKey::by_name(t.name));
     for (std::int32_t p : t.partition_indexes) {
       auto& pout = tout.partitions.emplace_back();
       pout.partition_index = p;
-      if (topic == nullptr || p < 0 || p >= topic->partitions) {
-        pout.error_code = code(ErrorCode::kUnknownTopicOrPartition);
+      if (const ErrorCode e = PartitionResolver::exists(topic, p); e != ErrorCode::kNone) {
+        pout.error_code = code(e);
         continue;
       }
       for (const auto& a : ctx.producers().active(topic->id, p)) {

@@ -8,7 +8,7 @@
 
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
-#include "storage/store.h"
+#include "src/replica/partition_resolver.h"
 
 namespace kgw {
 
@@ -26,11 +26,11 @@ void handle_elect_leaders(HandlerContext& ctx, RequestPtr req) {
     for (const auto& want : *body.topic_partitions) {
       auto& out = resp.replica_election_results.emplace_back();
       out.topic = want.topic;
-      const TopicInfo* t = ctx.store().find_topic(want.topic);
+      const TopicInfo* t = ctx.resolver().topic(TopicKey::by_name(want.topic));
       for (std::int32_t p : want.partitions) {
         auto& r = out.partition_result.emplace_back();
         r.partition_id = p;
-        if (t == nullptr || p < 0 || p >= t->partitions) {
+        if (PartitionResolver::exists(t, p) != ErrorCode::kNone) {
           r.error_code = code(ErrorCode::kUnknownTopicOrPartition);
           r.error_message = "The partition does not exist.";
         } else {

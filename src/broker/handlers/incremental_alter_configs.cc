@@ -118,12 +118,7 @@ void handle_incremental_alter_configs(HandlerContext& ctx, RequestPtr req) {
       ctx, std::move(changes), body.validate_only,
       "Broker logger configs are not supported; kgw's log level is set by --log-level",
       [&ctx, req, resp](std::vector<ConfigResourceResult> results) {
-        for (std::size_t i = 0; i < results.size(); ++i) {
-          auto& out = resp->responses[i];
-          out.error_code = code(results[i].error);
-          out.error_message = std::nullopt;
-          if (results[i].error != ErrorCode::kNone) out.error_message = results[i].message;
-        }
+        fill_config_results(resp->responses, results);
         ctx.respond(*req, *resp);
       });
 }

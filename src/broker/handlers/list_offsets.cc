@@ -5,6 +5,7 @@
 
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/broker/handlers/pending_call.h"
 #include "src/replica/partition_resolver.h"
 #include "src/replica/replica_manager.h"
 #include "src/txn/producer_state_manager.h"
@@ -20,16 +21,7 @@ constexpr std::int64_t kMaxTimestamp = -3;
 constexpr std::int64_t kEarliestLocal = -4;
 constexpr std::int64_t kLatestTiered = -5;
 
-struct ListCall {
-  RequestPtr req;
-  ListOffsetsRequest body;
-  ListOffsetsResponse resp;
-  int pending = 1;
-};
-
-void finish_one(HandlerContext& ctx, const std::shared_ptr<ListCall>& call) {
-  if (--call->pending == 0) ctx.respond(*call->req, call->resp);
-}
+using ListCall = PendingCall<ListOffsetsRequest, ListOffsetsResponse>;
 
 void set_offset(std::int16_t version, ListOffsetsResponse::ListOffsetsPartitionResponse& out,
                 std::int64_t offset, std::int64_t timestamp, std::int32_t leader_epoch) {
@@ -41,18 +33,6 @@ void set_offset(std::int16_t version, ListOffsetsResponse::ListOffsetsPartitionR
   }
   out.leader_epoch = leader_epoch;
 }
-
-// The request's and response's field names for for_each_partition().
-struct ListOffsetsShape {
-  TopicKey topic(const auto& in, auto& out) const {
-    out.name = in.name;
-    return TopicKey::by_name(in.name);
-  }
-  const auto& in_partitions(const auto& t) const { return t.partitions; }
-  auto& out_partitions(auto& t) const { return t.partitions; }
-  std::int32_t index(const auto& p) const { return p.partition_index; }
-  void start(const auto& in, auto& out) const { out.partition_index = in.partition_index; }
-};
 
 }  // namespace
 
@@ -66,7 +46,7 @@ void handle_list_offsets(HandlerContext& ctx, RequestPtr req) {
   // Kafka's isolation level 1: READ_COMMITTED.
   const bool read_committed = call->body.isolation_level == 1;
   for_each_partition(
-      ctx.resolver(), ListOffsetsShape{}, call->body.topics, call->resp.topics,
+      ctx.resolver(), NamedTopicsShape{}, call->body.topics, call->resp.topics,
       [&](std::size_t ti, std::size_t, const auto& p) {
         // Asked twice: checked before the topic is.
         return seen.insert({call->body.topics[ti].name, p.partition_index}).second
@@ -118,11 +98,11 @@ void handle_list_offsets(HandlerContext& ctx, RequestPtr req) {
                                      } else {
                                        set_offset(version, o, offset, ts, epoch);
                                      }
-                                     finish_one(ctx, call);
+                                     finish_one(ctx, *call);
                                    });
         return ErrorCode::kNone;
       });
-  finish_one(ctx, call);
+  finish_one(ctx, *call);
 }
 
 }  // namespace kgw

@@ -8,8 +8,7 @@
 // durable.
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
-#include "src/group/offset_manager.h"
-#include "storage/store.h"
+#include "src/broker/handlers/offset_partitions.h"
 
 namespace kgw {
 
@@ -24,46 +23,20 @@ void handle_offset_commit(HandlerContext& ctx, RequestPtr req) {
   if (body->group_instance_id) args.group_instance_id = std::string(*body->group_instance_id);
   args.retention_time_ms = body->retention_time_ms;
 
-  // Where each committed partition's answer goes: (topic, partition) index
-  // in the response, or a guard's error.
   auto resp = std::make_shared<OffsetCommitResponse>();
-  std::vector<std::pair<std::size_t, std::size_t>> slots;
-  resp->topics.resize(body->topics.size());
-  for (std::size_t ti = 0; ti < body->topics.size(); ++ti) {
-    const auto& t = body->topics[ti];
-    auto& tout = resp->topics[ti];
-    tout.name = t.name;
-    const TopicInfo* topic = ctx.store().find_topic(t.name);
-    tout.partitions.resize(t.partitions.size());
-    for (std::size_t pi = 0; pi < t.partitions.size(); ++pi) {
-      const auto& p = t.partitions[pi];
-      tout.partitions[pi].partition_index = p.partition_index;
-      if (topic == nullptr || p.partition_index < 0 || p.partition_index >= topic->partitions) {
-        tout.partitions[pi].error_code = code(ErrorCode::kUnknownTopicOrPartition);
-        continue;
-      }
-      CommitPartition cp;
-      cp.topic = t.name;
-      cp.partition = p.partition_index;
-      cp.offset = p.committed_offset;
-      cp.leader_epoch = p.committed_leader_epoch;
-      if (p.committed_metadata) cp.metadata = std::string(*p.committed_metadata);
-      if (version == 1) cp.commit_timestamp = p.commit_timestamp;
-      args.partitions.push_back(std::move(cp));
-      slots.emplace_back(ti, pi);
-    }
-  }
+  PartitionSlots slots =
+      for_each_existing_partition(ctx.resolver(), body->topics, resp->topics, ErrorCode::kNone,
+                                  [&](std::string_view topic, const auto& p) {
+                                    CommitPartition cp = commit_partition(topic, p);
+                                    if (version == 1) cp.commit_timestamp = p.commit_timestamp;
+                                    args.partitions.push_back(std::move(cp));
+                                  });
   if (args.partitions.empty()) {
     ctx.respond(*req, *resp);
     return;
   }
-  ctx.offsets().commit_offsets(std::move(args), [&ctx, req, body, resp, slots = std::move(slots)](
-                                                    std::vector<ErrorCode> errors) {
-    for (std::size_t i = 0; i < slots.size() && i < errors.size(); ++i) {
-      resp->topics[slots[i].first].partitions[slots[i].second].error_code = code(errors[i]);
-    }
-    ctx.respond(*req, *resp);
-  });
+  ctx.offsets().commit_offsets(std::move(args),
+                               answer_commit(ctx, req, body, resp, std::move(slots)));
 }
 
 }  // namespace kgw

@@ -5,8 +5,7 @@
 // subscribe to, UNKNOWN_TOPIC_OR_PARTITION for partitions that do not exist.
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
-#include "src/group/offset_manager.h"
-#include "storage/store.h"
+#include "src/broker/handlers/offset_partitions.h"
 
 namespace kgw {
 
@@ -15,40 +14,24 @@ void handle_offset_delete(HandlerContext& ctx, RequestPtr req) {
   if (!ctx.decode(*req, *body)) return;
   auto resp = std::make_shared<OffsetDeleteResponse>();
   std::vector<std::pair<std::string, std::int32_t>> partitions;
-  std::vector<std::pair<std::size_t, std::size_t>> slots;
-  for (std::size_t ti = 0; ti < body->topics.size(); ++ti) {
-    const auto& t = body->topics[ti];
-    auto& tout = resp->topics.emplace_back();
-    tout.name = t.name;
-    const TopicInfo* topic = ctx.store().find_topic(t.name);
-    for (std::size_t pi = 0; pi < t.partitions.size(); ++pi) {
-      const std::int32_t p = t.partitions[pi].partition_index;
-      auto& pout = tout.partitions.emplace_back();
-      pout.partition_index = p;
-      if (topic == nullptr || p < 0 || p >= topic->partitions) {
-        pout.error_code = code(ErrorCode::kUnknownTopicOrPartition);
-        continue;
-      }
-      partitions.emplace_back(std::string(t.name), p);
-      slots.emplace_back(ti, pi);
-    }
-  }
-  ctx.offsets().delete_offsets(
-      std::string(body->group_id), std::move(partitions),
-      [&ctx, req, body, resp, slots = std::move(slots)](ErrorCode group_error,
-                                                        std::vector<ErrorCode> errors) {
-        if (group_error != ErrorCode::kNone) {
-          // A group-level error answers alone, as Kafka's does.
-          OffsetDeleteResponse only;
-          only.error_code = code(group_error);
-          ctx.respond(*req, only);
-          return;
-        }
-        for (std::size_t i = 0; i < slots.size() && i < errors.size(); ++i) {
-          resp->topics[slots[i].first].partitions[slots[i].second].error_code = code(errors[i]);
-        }
-        ctx.respond(*req, *resp);
-      });
+  PartitionSlots slots =
+      for_each_existing_partition(ctx.resolver(), body->topics, resp->topics, ErrorCode::kNone,
+                                  [&](std::string_view topic, const auto& p) {
+                                    partitions.emplace_back(std::string(topic), p.partition_index);
+                                  });
+  ctx.offsets().delete_offsets(std::string(body->group_id), std::move(partitions),
+                               [&ctx, req, body, resp, slots = std::move(slots)](
+                                   ErrorCode group_error, std::vector<ErrorCode> errors) {
+                                 if (group_error != ErrorCode::kNone) {
+                                   // A group-level error answers alone, as Kafka's does.
+                                   OffsetDeleteResponse only;
+                                   only.error_code = code(group_error);
+                                   ctx.respond(*req, only);
+                                   return;
+                                 }
+                                 slots.fill(resp->topics, errors);
+                                 ctx.respond(*req, *resp);
+                               });
 }
 
 }  // namespace kgw
