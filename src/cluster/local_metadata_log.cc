@@ -98,10 +98,24 @@ void LocalMetadataLog::submit(MetadataChange change, Done done) {
     return;
   }
   complete(change);
-  if (std::holds_alternative<RegisterBroker>(change)) {
-    // Nothing to write: this node's address is known at every start.
+  if (std::holds_alternative<SetPartitionStates>(change)) {
+    done(ErrorCode::kInvalidRequest,
+         "partition leaders and ISRs are decided by a cluster's controller; on one node this "
+         "node leads every partition");
+    return;
+  }
+  if (std::holds_alternative<RegisterBroker>(change) ||
+      std::holds_alternative<FenceBroker>(change) ||
+      std::holds_alternative<SetController>(change)) {
+    // Nothing to write: this node's address is known at every start, and
+    // the one node of a one-node cluster is its controller.
     projected_ = projected_->apply(change);
     applied(change, "", done);
+    const auto* r = std::get_if<RegisterBroker>(&change);
+    if (r != nullptr && r->broker.id == options_.node_id &&
+        projected_->controller_id() != options_.node_id) {
+      submit(SetController{options_.node_id, 0}, [](ErrorCode, std::string) {});
+    }
     return;
   }
   auto held = std::make_shared<MetadataChange>(std::move(change));

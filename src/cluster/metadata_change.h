@@ -31,11 +31,41 @@ struct BrokerImage {
   std::string host;
   std::int32_t port = -1;
   std::optional<std::string> rack;
+  // The incarnation (KIP-903's broker epoch): a broker that restarts
+  // registers with a higher one. 0 on one node.
+  std::int64_t epoch = 0;
+  // A fenced broker is known but not alive (its session lapsed): it leads
+  // nothing and Metadata does not list it.
+  bool fenced = false;
 };
 
-// A broker announces itself (today: this node, once at start).
+struct PartitionImage {
+  std::int32_t index = 0;
+  std::int32_t leader = -1;  // -1: offline
+  std::int32_t leader_epoch = 0;
+  // Bumped by every change of leader, replicas or ISR (KIP-497): a change
+  // decided from an older partition epoch is refused.
+  std::int32_t partition_epoch = 0;
+  std::vector<std::int32_t> replicas;
+  std::vector<std::int32_t> isr;
+};
+
+// A broker announces itself (one node: this node, once at start; a
+// cluster: each registration, unfenced, with its epoch).
 struct RegisterBroker {
   BrokerImage broker;
+};
+
+// A broker's session lapsed or it shut down: it stays known, fenced.
+struct FenceBroker {
+  std::int32_t id = -1;
+};
+
+// The broker that now decides placement and leaders, and the epoch of its
+// term (-1: none is elected).
+struct SetController {
+  std::int32_t id = -1;
+  std::int64_t epoch = 0;
 };
 
 struct CreateTopic {
@@ -78,8 +108,16 @@ struct SetClientQuotas {
   std::vector<std::pair<ClientQuotas::Entity, std::vector<ClientQuotas::Op>>> entries;
 };
 
-using MetadataChange = std::variant<RegisterBroker, CreateTopic, DeleteTopic, CreatePartitions,
-                                    SetTopicConfigs, SetBrokerConfigs, SetClientQuotas>;
+// New leader, leader epoch, ISR or replicas of some partitions of a topic:
+// each entry replaces the partition of its index.
+struct SetPartitionStates {
+  Uuid id;
+  std::vector<PartitionImage> partitions;
+};
+
+using MetadataChange =
+    std::variant<RegisterBroker, CreateTopic, DeleteTopic, CreatePartitions, SetTopicConfigs,
+                 SetBrokerConfigs, SetClientQuotas, FenceBroker, SetController, SetPartitionStates>;
 
 // For log lines: "CreateTopic", "DeleteTopic", ...
 const char* change_name(const MetadataChange& change);

@@ -55,9 +55,10 @@ ErrorCode check_assignment(const std::map<std::int32_t, BrokerImage>& brokers,
 }  // namespace
 
 const char* change_name(const MetadataChange& change) {
-  static const char* const names[] = {"RegisterBroker",   "CreateTopic",     "DeleteTopic",
-                                      "CreatePartitions", "SetTopicConfigs", "SetBrokerConfigs",
-                                      "SetClientQuotas"};
+  static const char* const names[] = {"RegisterBroker",    "CreateTopic",     "DeleteTopic",
+                                      "CreatePartitions",  "SetTopicConfigs", "SetBrokerConfigs",
+                                      "SetClientQuotas",   "FenceBroker",     "SetController",
+                                      "SetPartitionStates"};
   static_assert(std::size(names) == std::variant_size_v<MetadataChange>);
   return names[change.index()];
 }
@@ -218,6 +219,24 @@ ErrorCode MetadataImage::check(const MetadataChange& change, std::string& messag
             }
             return ErrorCode::kNone;
           },
+          [&](const FenceBroker& c) {
+            if (brokers_.count(c.id) != 0) return ErrorCode::kNone;
+            message = "Broker " + std::to_string(c.id) + " is not registered";
+            return ErrorCode::kInvalidRequest;
+          },
+          [&](const SetController&) { return ErrorCode::kNone; },
+          [&](const SetPartitionStates& c) {
+            TopicPtr t = topic(c.id);
+            if (t == nullptr) return unknown_id(c.id);
+            for (const PartitionImage& p : c.partitions) {
+              if (t->partition(p.index) == nullptr) {
+                message = "Partition " + std::to_string(p.index) + " of topic '" + t->name +
+                          "' does not exist.";
+                return ErrorCode::kUnknownTopicOrPartition;
+              }
+            }
+            return ErrorCode::kNone;
+          },
       },
       change);
 }
@@ -290,6 +309,24 @@ void MetadataImage::apply_in_place(const MetadataChange& change) {
                    auto quotas = std::make_shared<ClientQuotas>(*quotas_);
                    for (const auto& [entity, ops] : c.entries) quotas->apply(entity, ops);
                    quotas_ = std::move(quotas);
+                 },
+                 [&](const FenceBroker& c) {
+                   auto it = brokers_.find(c.id);
+                   if (it != brokers_.end()) it->second.fenced = true;
+                 },
+                 [&](const SetController& c) {
+                   controller_id_ = c.id;
+                   controller_epoch_ = c.epoch;
+                 },
+                 [&](const SetPartitionStates& c) {
+                   TopicPtr old = topic(c.id);
+                   if (old == nullptr) return;
+                   auto t = std::make_shared<TopicImage>(*old);
+                   for (const PartitionImage& p : c.partitions) {
+                     if (p.index >= 0 && p.index < t->partition_count())
+                       t->partitions[static_cast<std::size_t>(p.index)] = p;
+                   }
+                   put_topic(std::move(t));
                  },
              },
              change);

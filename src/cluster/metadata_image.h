@@ -38,14 +38,6 @@
 
 namespace kgw {
 
-struct PartitionImage {
-  std::int32_t index = 0;
-  std::int32_t leader = -1;
-  std::int32_t leader_epoch = 0;
-  std::vector<std::int32_t> replicas;
-  std::vector<std::int32_t> isr;
-};
-
 struct TopicImage {
   std::string name;
   Uuid id;
@@ -127,7 +119,11 @@ class MetadataImage {
 
   std::uint64_t version() const { return version_; }
 
+  // Every known broker, fenced ones included (BrokerImage::fenced).
   const std::map<std::int32_t, BrokerImage>& brokers() const { return brokers_; }
+  // The controller's id (-1: none elected) and the epoch of its term.
+  std::int32_t controller_id() const { return controller_id_; }
+  std::int64_t controller_epoch() const { return controller_epoch_; }
   const BrokerImage* broker(std::int32_t id) const;
 
   // nullptr if there is no such topic.
@@ -161,6 +157,8 @@ class MetadataImage {
 
   std::uint64_t version_ = 0;
   std::map<std::int32_t, BrokerImage> brokers_;
+  std::int32_t controller_id_ = -1;
+  std::int64_t controller_epoch_ = 0;
   ShardedMap<std::string, TopicPtr, std::hash<std::string>> by_name_;
   ShardedMap<Uuid, TopicPtr, UuidHash> by_id_;
   std::size_t topic_count_ = 0;

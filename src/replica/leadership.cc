@@ -29,7 +29,8 @@ void follow_leadership(MetadataLog& log, ReplicaManager& replicas, std::int32_t 
           using T = std::decay_t<decltype(c)>;
           if constexpr (std::is_same_v<T, CreateTopic>) {
             if (TopicPtr t = after.topic(c.name)) lead_topic(*t, replicas, node_id);
-          } else if constexpr (std::is_same_v<T, CreatePartitions>) {
+          } else if constexpr (std::is_same_v<T, CreatePartitions> ||
+                               std::is_same_v<T, SetPartitionStates>) {
             if (TopicPtr t = after.topic(c.id)) lead_topic(*t, replicas, node_id);
           } else if constexpr (std::is_same_v<T, DeleteTopic>) {
             if (before.topic(c.id) != nullptr) replicas.forget_topic(c.id);
