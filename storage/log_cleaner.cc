@@ -17,6 +17,7 @@
 #include "protocol/records/record_iterator.h"
 #include "storage/database.h"
 #include "storage/keys.h"
+#include "storage/partition_iterator.h"
 
 namespace kgw {
 
@@ -33,19 +34,8 @@ class BatchScan {
       : db_(d),
         topic_(topic),
         partition_(partition),
-        lower_(keys::partition_begin(topic, partition)),
-        upper_(keys::log_key(topic, partition, std::max<std::int64_t>(to, 0))) {
-    lower_slice_ = rocksdb::Slice(lower_);
-    upper_slice_ = rocksdb::Slice(upper_);
-    rocksdb::ReadOptions ro;
-    ro.iterate_lower_bound = &lower_slice_;
-    ro.iterate_upper_bound = &upper_slice_;
-    ro.fill_cache = false;  // a scan should not push out what fetches read
-    ro.readahead_size = 2u << 20;
-    it_.reset(d.db().NewIterator(ro, d.log()));
-    const std::string target = keys::log_key(topic, partition, std::max<std::int64_t>(from, 0));
-    it_->SeekForPrev(target);
-    if (!it_->Valid() && it_->status().ok()) it_->Seek(target);
+        it_(d, d.log(), topic, partition, std::max<std::int64_t>(to, 0), scan_options()) {
+    it_.seek_batch(std::max<std::int64_t>(from, 0));
   }
 
   // The next batch; false at the end or on error (check error()).
@@ -78,14 +68,17 @@ class BatchScan {
   const std::string& error() const { return error_; }
 
  private:
+  static rocksdb::ReadOptions scan_options() {
+    rocksdb::ReadOptions ro;
+    ro.fill_cache = false;  // a scan should not push out what fetches read
+    ro.readahead_size = 2u << 20;
+    return ro;
+  }
+
   Database& db_;
   Uuid topic_;
   std::int32_t partition_;
-  std::string lower_;
-  std::string upper_;
-  rocksdb::Slice lower_slice_;
-  rocksdb::Slice upper_slice_;
-  std::unique_ptr<rocksdb::Iterator> it_;
+  PartitionIterator it_;
   bool started_ = false;
   std::string error_;
 };

@@ -17,15 +17,13 @@
 #include "storage/keys.h"
 #include "storage/maintenance_thread.h"
 #include "storage/meta_codec.h"
+#include "storage/partition_iterator.h"
 #include "storage/store_internal.h"
 
 namespace kgw {
 
 namespace store_detail {
 
-rocksdb::Slice slice(const std::string& s) {
-  return rocksdb::Slice(s.data(), s.size());
-}
 Bytes bytes_of(const rocksdb::Slice& s) {
   return Bytes(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
 }
@@ -74,19 +72,13 @@ rocksdb::Status store_detail::delete_below(Database& d, const Uuid& topic, std::
                     keys::meta_segment_key(topic, partition, first_segment));
   if (!s.ok()) return s;
   const std::string lower = keys::partition_begin(topic, partition);
-  const std::string upper = keys::partition_end(topic, partition);
-  rocksdb::Slice lower_slice = slice(lower);
-  rocksdb::Slice upper_slice = slice(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lower_slice;
-  ro.iterate_upper_bound = &upper_slice;
 
   // The batch containing log_start stays, so delete below its base. It is
   // written: log_start <= high watermark, and the watermark moves only
   // after a write.
   std::int64_t end = log_start;
   {
-    std::unique_ptr<rocksdb::Iterator> it(d.db().NewIterator(ro, d.log()));
+    PartitionIterator it(d, d.log(), topic, partition);
     it->SeekForPrev(keys::log_key(topic, partition, log_start));
     if (it->Valid()) {
       RecordBatchHeader h;
@@ -109,7 +101,7 @@ rocksdb::Status store_detail::delete_below(Database& d, const Uuid& topic, std::
   // batches that hold such timestamps.
   std::string keep;
   {
-    std::unique_ptr<rocksdb::Iterator> it(d.db().NewIterator(ro, d.timeindex()));
+    PartitionIterator it(d, d.timeindex(), topic, partition);
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       if (it->value().size() != 8) {
         return rocksdb::Status::Corruption("time index entry is not 8 bytes");
@@ -338,17 +330,8 @@ bool Store::load_segments(TopicEntry& t, std::int32_t p, std::deque<Segment> rec
   }
   Segment& active = records.back();
   if (scan_from < ps.log_end_offset) {
-    const std::string lower = keys::partition_begin(t.info.id, p);
-    const std::string upper = keys::partition_end(t.info.id, p);
-    rocksdb::Slice lower_slice = slice(lower);
-    rocksdb::Slice upper_slice = slice(upper);
-    rocksdb::ReadOptions ro;
-    ro.iterate_lower_bound = &lower_slice;
-    ro.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(db_->db().NewIterator(ro, db_->log()));
-    const std::string target = keys::log_key(t.info.id, p, scan_from);
-    it->SeekForPrev(target);
-    if (!it->Valid() && it->status().ok()) it->Seek(target);
+    PartitionIterator it(*db_, db_->log(), t.info.id, p);
+    it.seek_batch(scan_from);
     bool first = true;
     for (; it->Valid(); it->Next()) {
       RecordBatchHeader h;

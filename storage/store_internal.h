@@ -27,7 +27,6 @@ namespace store_detail {
 
 inline constexpr const char* kStopped = "storage is stopped";
 
-rocksdb::Slice slice(const std::string& s);
 Bytes bytes_of(const rocksdb::Slice& s);
 // Wall clock, ms since the epoch.
 // The header fields the store relies on. `batch` must be exactly one v2

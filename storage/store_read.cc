@@ -10,6 +10,7 @@
 #include "protocol/records/record_iterator.h"
 #include "storage/database.h"
 #include "storage/keys.h"
+#include "storage/partition_iterator.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
 
@@ -33,39 +34,25 @@ using namespace store_detail;
 
 namespace {
 
-// Positions `it` (bounded to one partition) on the batch containing
-// `offset`, or on the first batch after it when `offset` falls before the
-// first batch or in a gap; !Valid() if there is none.
-void seek_batch(rocksdb::Iterator& it, const std::string& target) {
-  it.SeekForPrev(target);
-  if (!it.Valid() && it.status().ok()) it.Seek(target);
-}
-
 void read_batches(Database& d, const Uuid& topic, std::int32_t partition, std::int64_t offset,
                   std::int32_t max_bytes, std::int64_t upper_offset, bool min_one_batch,
                   ReadResult& r) {
-  const std::string lower = keys::partition_begin(topic, partition);
-  // Batches below the high watermark captured by read() are all written
-  // (its write completed before the watermark moved), and none above it
-  // may be returned: the bound does both. `upper_offset` is that watermark
-  // or a lower limit (the last stable offset).
-  const std::string upper = keys::log_key(topic, partition, upper_offset);
-  rocksdb::Slice lower_slice = slice(lower);
-  rocksdb::Slice upper_slice = slice(upper);
   rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lower_slice;
-  ro.iterate_upper_bound = &upper_slice;
   // A fetch is a forward scan of blocks that are read once (a consumer
   // reads each batch once): filling the block cache with them only
   // evicts the blocks that are read again (index, meta), and costs a copy.
   ro.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(d.db().NewIterator(ro, d.log()));
+  // Batches below the high watermark captured by read() are all written
+  // (its write completed before the watermark moved), and none above it
+  // may be returned: the bound does both. `upper_offset` is that watermark
+  // or a lower limit (the last stable offset).
+  PartitionIterator it(d, d.log(), topic, partition, upper_offset, ro);
 
   const std::size_t limit = max_bytes > 0 ? static_cast<std::size_t>(max_bytes) : 0;
   // Grown batch by batch, a multi-megabyte read would reallocate and copy
   // itself a dozen times; a read usually fills most of its limit.
   r.data.reserve(std::min<std::size_t>(limit, 8u << 20));
-  for (seek_batch(*it, keys::log_key(topic, partition, offset)); it->Valid(); it->Next()) {
+  for (it.seek_batch(offset); it->Valid(); it->Next()) {
     rocksdb::Slice value = it->value();
     RecordBatchHeader h;
     std::string why;
@@ -107,16 +94,9 @@ struct TimestampResult {
 // record with timestamp >= target and offset >= log start.
 void find_by_timestamp(Database& d, const Uuid& topic, std::int32_t partition, std::int64_t target,
                        std::size_t max_decompressed, TimestampResult& r) {
-  const std::string lower = keys::partition_begin(topic, partition);
   std::int64_t start = r.log_start_offset;
   {
-    const std::string upper = keys::partition_end(topic, partition);
-    rocksdb::Slice lower_slice = slice(lower);
-    rocksdb::Slice upper_slice = slice(upper);
-    rocksdb::ReadOptions ro;
-    ro.iterate_lower_bound = &lower_slice;
-    ro.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(d.db().NewIterator(ro, d.timeindex()));
+    PartitionIterator it(d, d.timeindex(), topic, partition);
     it->Seek(keys::time_key(topic, partition, target));
     if (!it->Valid()) {
       if (!it->status().ok()) r.error = d.describe(it->status());
@@ -131,16 +111,10 @@ void find_by_timestamp(Database& d, const Uuid& topic, std::int32_t partition, s
   }
   if (start >= r.high_watermark) return;
 
-  const std::string upper = keys::log_key(topic, partition, r.high_watermark);
-  rocksdb::Slice lower_slice = slice(lower);
-  rocksdb::Slice upper_slice = slice(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lower_slice;
-  ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(d.db().NewIterator(ro, d.log()));
+  PartitionIterator it(d, d.log(), topic, partition, r.high_watermark);
   std::vector<std::uint8_t> scratch;
   Record record;
-  for (seek_batch(*it, keys::log_key(topic, partition, start)); it->Valid(); it->Next()) {
+  for (it.seek_batch(start); it->Valid(); it->Next()) {
     Bytes batch = bytes_of(it->value());
     RecordBatchHeader h;
     std::string why;

@@ -1,5 +1,6 @@
 // What AlterConfigs and IncrementalAlterConfigs share: resource types,
-// their loop over resources (alter_config_resources), which dynamic layer
+// their request handling but for the edit (handle_config_resources) and
+// its loop over resources (alter_config_resources), which dynamic layer
 // a broker resource names, and committing a changed set
 // of topic overrides or dynamic broker configs through the metadata log
 // (src/cluster/metadata_log.h); BrokerConfig's dynamic layers follow the
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,10 +18,10 @@
 
 #include "protocol/wire/error_code.h"
 #include "src/broker/broker_config.h"
+#include "src/broker/handler_context.h"
 
 namespace kgw {
 
-class HandlerContext;
 struct TopicImage;
 
 // ConfigResource types (DescribeConfigs, AlterConfigs, ...).
@@ -79,17 +81,39 @@ void alter_config_resources(HandlerContext& ctx, std::vector<ConfigResourceChang
                             bool validate_only, std::string logger_message,
                             std::function<void(std::vector<ConfigResourceResult>)> done);
 
-// The results into a response's per-resource answers (both handlers'
-// answers have error_code and error_message, null unless an error). The
-// messages point into `results`: respond before they go.
-template <typename Responses>
-void fill_config_results(Responses& responses, const std::vector<ConfigResourceResult>& results) {
-  for (std::size_t i = 0; i < results.size(); ++i) {
-    auto& out = responses[i];
-    out.error_code = code(results[i].error);
-    out.error_message = std::nullopt;
-    if (results[i].error != ErrorCode::kNone) out.error_message = results[i].message;
+// The whole of both handlers but their edit: decode `Request`, answer
+// each resource with its type and name, take each resource's edit from
+// `make_edit(resource)` (the edit may refer to the resource: the body
+// lives until alter_config_resources() has run the edits), and answer
+// with one error_code and error_message (null unless an error) per
+// resource.
+template <typename Request, typename Response, typename MakeEdit>
+void handle_config_resources(HandlerContext& ctx, RequestPtr req, std::string logger_message,
+                             MakeEdit make_edit) {
+  Request body;
+  if (!ctx.decode(*req, body)) return;
+  auto resp = std::make_shared<Response>();
+  resp->responses.resize(body.resources.size());
+  std::vector<ConfigResourceChange> changes;
+  for (std::size_t i = 0; i < body.resources.size(); ++i) {
+    const auto& want = body.resources[i];
+    resp->responses[i].resource_type = want.resource_type;
+    resp->responses[i].resource_name = want.resource_name;
+    changes.push_back(
+        ConfigResourceChange{want.resource_type, want.resource_name, make_edit(want)});
   }
+  alter_config_resources(ctx, std::move(changes), body.validate_only, std::move(logger_message),
+                         [&ctx, req, resp](std::vector<ConfigResourceResult> results) {
+                           // The messages point into `results`: respond before they go.
+                           for (std::size_t i = 0; i < results.size(); ++i) {
+                             auto& out = resp->responses[i];
+                             out.error_code = code(results[i].error);
+                             out.error_message = std::nullopt;
+                             if (results[i].error != ErrorCode::kNone)
+                               out.error_message = results[i].message;
+                           }
+                           ctx.respond(*req, *resp);
+                         });
 }
 
 }  // namespace kgw

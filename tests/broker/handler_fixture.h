@@ -1,11 +1,14 @@
-// A whole Broker without sockets, for handler unit tests: what main.cc
-// builds (an in-memory Store, the LocalMetadataLog with this node
-// registered, the group and offset managers, producer state, the
-// transaction coordinator, the default BrokerConfig) on a real libuv loop,
-// with a FakeResponder in place of the net Server. A test encodes a request
-// with the generated types, hands the frame to Broker::on_frame as a
-// connection would, runs the loop until the answer is recorded and decodes
-// it with the generated response type.
+// Handler unit tests without sockets, on a real libuv loop with an
+// in-memory Store. ServicesFixture builds what main.cc builds for a
+// handler (the Store, the LocalMetadataLog with this node registered, the
+// group and offset managers, producer state, the transaction coordinator,
+// the default BrokerConfig). On top of it, HandlerFixture is a whole
+// Broker with a FakeResponder in place of the net Server: a test encodes a
+// request with the generated types, hands the frame to Broker::on_frame
+// as a connection would, runs the loop until the answer is recorded and
+// decodes it with the generated response type; a test can also build a
+// HandlerContext from a ServicesFixture and call a handler itself
+// (handler_context_test.cc).
 #pragma once
 
 #include <doctest/doctest.h>
@@ -67,9 +70,27 @@ class FakeResponder final : public Responder {
   ClosedHandler on_closed;
 };
 
-class HandlerFixture {
+// Decodes response frame `frame` (size prefix included) to request
+// `sequence` (also its correlation id) as `Response` at `version`; its
+// strings and bytes point into the frame.
+template <typename Response>
+Response decode_answer(const std::vector<std::uint8_t>& frame, std::uint64_t sequence,
+                       std::int16_t version) {
+  REQUIRE(frame.size() >= 4);
+  Reader r{Bytes(frame)};
+  CHECK(static_cast<std::size_t>(r.i32()) == frame.size() - 4);
+  ResponseHeader header;
+  REQUIRE(header.decode(r, response_header_version(Response::api_key, version)));
+  CHECK(header.correlation_id == static_cast<std::int32_t>(sequence));
+  Response body;
+  REQUIRE(body.decode(r, version));
+  CHECK(r.remaining() == 0);
+  return body;
+}
+
+class ServicesFixture {
  public:
-  HandlerFixture() {
+  ServicesFixture() {
     REQUIRE(uv_loop_init(&loop_) == 0);
     // Wakes UV_RUN_ONCE now and then so run_until() can give up instead of
     // hanging a broken test; unref'd so it never keeps the loop alive.
@@ -103,19 +124,11 @@ class HandlerFixture {
     txns =
         std::make_unique<TransactionCoordinator>(&loop_, *producer_records, *store, *producers,
                                                  *offset_manager, TransactionCoordinatorConfig{});
-    BrokerIdentity identity;
     identity.node_id = kNode;
     identity.cluster_id = "handler-test";
-    broker = std::make_unique<Broker>(
-        &loop_, responder, *store,
-        BrokerServices{*groups, *offset_manager, *txns, *producers, *metadata}, config, identity);
-    follow_leadership(*metadata, broker->replicas(), kNode);
-    txns->start();
   }
 
-  ~HandlerFixture() {
-    broker->stop();
-    broker.reset();
+  ~ServicesFixture() {
     txns.reset();
     producers.reset();
     producer_records.reset();
@@ -129,8 +142,8 @@ class HandlerFixture {
     uv_run(&loop_, UV_RUN_DEFAULT);
     CHECK(uv_loop_close(&loop_) == 0);
   }
-  HandlerFixture(const HandlerFixture&) = delete;
-  HandlerFixture& operator=(const HandlerFixture&) = delete;
+  ServicesFixture(const ServicesFixture&) = delete;
+  ServicesFixture& operator=(const ServicesFixture&) = delete;
 
   uv_loop_t* loop() { return &loop_; }
 
@@ -140,6 +153,41 @@ class HandlerFixture {
       REQUIRE(std::chrono::steady_clock::now() < deadline);
       uv_run(&loop_, UV_RUN_ONCE);
     }
+  }
+
+  BrokerServices services() {
+    return BrokerServices{*groups, *offset_manager, *txns, *producers, *metadata};
+  }
+
+  static constexpr std::int32_t kNode = 1;
+
+  BrokerConfig config;
+  BrokerIdentity identity;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<LocalMetadataLog> metadata;
+  std::unique_ptr<OffsetsStore> offsets;
+  std::unique_ptr<GroupCoordinator> groups;
+  std::unique_ptr<OffsetManager> offset_manager;
+  std::unique_ptr<ProducerStore> producer_records;
+  std::unique_ptr<ProducerStateManager> producers;
+  std::unique_ptr<TransactionCoordinator> txns;
+
+ private:
+  uv_loop_t loop_;
+  uv_timer_t tick_;
+};
+
+class HandlerFixture : public ServicesFixture {
+ public:
+  HandlerFixture() {
+    broker = std::make_unique<Broker>(loop(), responder, *store, services(), config, identity);
+    follow_leadership(*metadata, broker->replicas(), kNode);
+    txns->start();
+  }
+
+  ~HandlerFixture() {
+    broker->stop();
+    broker.reset();
   }
 
   // Hands `body` at `version` to the Broker as the next request on
@@ -170,17 +218,7 @@ class HandlerFixture {
     run_until(
         [&] { return responder.responses.count(sequence) != 0 || !responder.closed.empty(); });
     REQUIRE(responder.closed.empty());
-    const std::vector<std::uint8_t>& frame = responder.responses.at(sequence);
-    REQUIRE(frame.size() >= 4);
-    Reader r{Bytes(frame)};
-    CHECK(static_cast<std::size_t>(r.i32()) == frame.size() - 4);
-    ResponseHeader header;
-    REQUIRE(header.decode(r, response_header_version(Response::api_key, version)));
-    CHECK(header.correlation_id == static_cast<std::int32_t>(sequence));
-    Response body;
-    REQUIRE(body.decode(r, version));
-    CHECK(r.remaining() == 0);
-    return body;
+    return decode_answer<Response>(responder.responses.at(sequence), sequence, version);
   }
 
   // Sends `body` and returns the decoded answer.
@@ -189,24 +227,12 @@ class HandlerFixture {
     return answer<Response>(send(body, version), version);
   }
 
-  static constexpr std::int32_t kNode = 1;
   static constexpr ConnectionId kConnection = 1;
 
   FakeResponder responder;
-  BrokerConfig config;
-  std::unique_ptr<Store> store;
-  std::unique_ptr<LocalMetadataLog> metadata;
-  std::unique_ptr<OffsetsStore> offsets;
-  std::unique_ptr<GroupCoordinator> groups;
-  std::unique_ptr<OffsetManager> offset_manager;
-  std::unique_ptr<ProducerStore> producer_records;
-  std::unique_ptr<ProducerStateManager> producers;
-  std::unique_ptr<TransactionCoordinator> txns;
   std::unique_ptr<Broker> broker;
 
  private:
-  uv_loop_t loop_;
-  uv_timer_t tick_;
   std::uint64_t next_sequence_ = 0;
   const std::string peer_ = "127.0.0.1:50000";
 };

@@ -20,6 +20,7 @@ from kafka_wire import Conn, Enc, record_batch
 
 TIMEOUT = 20.0
 NONE = 0
+UNKNOWN_TOPIC_OR_PARTITION = 3
 UNKNOWN_PRODUCER_ID = 59
 TRANSACTIONAL_ID_NOT_FOUND = 105
 METADATA = 3
@@ -63,10 +64,12 @@ class ProducerExpiryTest(unittest.TestCase):
             lambda d: (d.i32(), d.i16(), d.i64(), d.i64(), d.i64()))))
         return parts[0][1], parts[0][2]
 
-    def producers(self):
-        """Producer ids DescribeProducers lists for partition 0."""
+    def describe_producers(self, topics):
+        """DescribeProducers for {topic: [partition, ...]}: per topic, its
+        name and per partition (index, error code, producer ids)."""
         body = Enc(flexible=True).array(
-            [TOPIC], lambda e, t: e.string(t).array([0], lambda e, p: e.i32(p)).tags()).tags()
+            list(topics.items()), lambda e, t: e.string(t[0]).array(
+                t[1], lambda e, p: e.i32(p)).tags()).tags()
         d = self.c.call(DESCRIBE_PRODUCERS, 0, body, flexible=True)
         d.i32()
 
@@ -75,11 +78,15 @@ class ProducerExpiryTest(unittest.TestCase):
             pids = d.array(lambda d: [d.i64(), d.i32(), d.i32(), d.i64(), d.i32(), d.i64(),
                                       d.tags()][0])
             d.tags()
-            self.assertEqual((index, err), (0, NONE))
-            return pids
+            return index, err, sorted(pids)
 
-        (_, (pids,)), = d.array(lambda d: [d.string(), d.array(partition), d.tags()][:2])
-        return sorted(pids)
+        return d.array(lambda d: [d.string(), d.array(partition), d.tags()][:2])
+
+    def producers(self):
+        """Producer ids DescribeProducers lists for partition 0."""
+        (_, ((index, err, pids),)), = self.describe_producers({TOPIC: [0]})
+        self.assertEqual((index, err), (0, NONE))
+        return pids
 
     def txn_error(self, txn_id):
         body = Enc(flexible=True).array([txn_id], lambda e, s: e.string(s)).tags()
@@ -104,6 +111,16 @@ class ProducerExpiryTest(unittest.TestCase):
         # sequence, as in Kafka.
         self.assertEqual(self.produce(record_batch([b"b"], pid, epoch, 7)), (NONE, 1))
         self.assertEqual(self.producers(), [pid])
+
+    def test_describe_producers_unknown_topic_or_partition(self):
+        # As Kafka: each partition answers for itself, in request order; a
+        # topic that does not exist or an index outside the topic is
+        # UNKNOWN_TOPIC_OR_PARTITION.
+        self.assertEqual(self.describe_producers({TOPIC: [1, 0, -1], "no-such-topic": [0]}), [
+            [TOPIC, [(1, UNKNOWN_TOPIC_OR_PARTITION, []), (0, NONE, []),
+                     (-1, UNKNOWN_TOPIC_OR_PARTITION, [])]],
+            ["no-such-topic", [(0, UNKNOWN_TOPIC_OR_PARTITION, [])]],
+        ])
 
     def test_made_up_producer_ids_are_refused(self):
         pid, epoch = self.init_pid()

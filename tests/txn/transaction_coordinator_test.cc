@@ -245,6 +245,24 @@ static bool is_state_path(const std::vector<std::string>& seen,
   return true;
 }
 
+// Runs the loop until EndTxn has answered (`answer` is set), sampling the
+// states of `id` between turns as DescribeTransactions shows them, and
+// checks that they follow `path` (is_state_path).
+static void check_states_until_answered(Fixture& f, const std::string& id,
+                                        const std::optional<ErrorCode>& answer,
+                                        const std::vector<std::string>& path) {
+  std::vector<std::string> seen{f.state(id)};
+  f.run_until([&] {
+    const std::string s = f.state(id);
+    if (s != seen.back()) seen.push_back(s);
+    return answer.has_value();
+  });
+  std::string states;
+  for (const auto& s : seen) states += s + " ";
+  INFO("states seen: " << states);
+  CHECK(is_state_path(seen, path));
+}
+
 TEST_CASE("InitProducerId issues producer ids and bumps the epoch, fencing the old one") {
   Fixture f;
   // Idempotent producers: a fresh id each time, epoch 0.
@@ -363,17 +381,8 @@ TEST_CASE("EndTxn commit: PrepareCommit -> CompleteCommit, a COMMIT marker per p
   CHECK(reinit->error == ErrorCode::kConcurrentTransactions);
 
   // The states it passes through, as DescribeTransactions shows them.
-  std::vector<std::string> seen{f.state("tx")};
-  f.run_until([&] {
-    const std::string s = f.state("tx");
-    if (s != seen.back()) seen.push_back(s);
-    return r.has_value();
-  });
+  check_states_until_answered(f, "tx", r, {"Ongoing", "PrepareCommit", "CompleteCommit"});
   CHECK(*r == ErrorCode::kNone);
-  std::string path;
-  for (const auto& s : seen) path += s + " ";
-  INFO("states seen: " << path);
-  CHECK(is_state_path(seen, {"Ongoing", "PrepareCommit", "CompleteCommit"}));
   CHECK(f.describe("tx").partitions.empty());
 
   for (std::int32_t part : {0, 2}) {
@@ -408,17 +417,8 @@ TEST_CASE("EndTxn abort: PrepareAbort -> CompleteAbort, an ABORT marker per part
 
   std::optional<ErrorCode> r;
   f.txns->end_txn("tx", p.producer_id, p.epoch, false, [&](ErrorCode e) { r = e; });
-  std::vector<std::string> seen{f.state("tx")};
-  f.run_until([&] {
-    const std::string s = f.state("tx");
-    if (s != seen.back()) seen.push_back(s);
-    return r.has_value();
-  });
+  check_states_until_answered(f, "tx", r, {"Ongoing", "PrepareAbort", "CompleteAbort"});
   CHECK(*r == ErrorCode::kNone);
-  std::string path;
-  for (const auto& s : seen) path += s + " ";
-  INFO("states seen: " << path);
-  CHECK(is_state_path(seen, {"Ongoing", "PrepareAbort", "CompleteAbort"}));
 
   const auto m = f.markers(1);
   REQUIRE(m.size() == 1);

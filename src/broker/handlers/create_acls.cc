@@ -5,19 +5,12 @@
 // believe a deny rule protects a topic.
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/broker/handlers/no_authorizer.h"
 
 namespace kgw {
 
 void handle_create_acls(HandlerContext& ctx, RequestPtr req) {
-  CreateAclsRequest body;
-  if (!ctx.decode(*req, body)) return;
-  CreateAclsResponse resp;
-  for (std::size_t i = 0; i < body.creations.size(); ++i) {
-    auto& r = resp.results.emplace_back();
-    r.error_code = code(ErrorCode::kSecurityDisabled);
-    r.error_message = "No Authorizer is configured on the broker";
-  }
-  ctx.respond(*req, resp);
+  answer_without_authorizer(ctx, *req, &CreateAclsRequest::creations, &CreateAclsResponse::results);
 }
 
 }  // namespace kgw

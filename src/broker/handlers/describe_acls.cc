@@ -2,6 +2,7 @@
 // SECURITY_DISABLED as a Kafka broker without one answers.
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/broker/handlers/no_authorizer.h"
 
 namespace kgw {
 
@@ -10,7 +11,7 @@ void handle_describe_acls(HandlerContext& ctx, RequestPtr req) {
   if (!ctx.decode(*req, body)) return;
   DescribeAclsResponse resp;
   resp.error_code = code(ErrorCode::kSecurityDisabled);
-  resp.error_message = "No Authorizer is configured on the broker";
+  resp.error_message = kNoAuthorizerMessage;
   ctx.respond(*req, resp);
 }
 

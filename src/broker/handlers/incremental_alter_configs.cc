@@ -4,9 +4,9 @@
 // cleanup.policy. Kafka's answers: a config named twice (INVALID_REQUEST),
 // an unknown operation (INVALID_REQUEST), APPEND/SUBTRACT on a config that
 // is not a list, an unknown config or a bad value (INVALID_CONFIG, with
-// Kafka's message), an unknown topic (UNKNOWN_TOPIC_OR_PARTITION). The loop
-// over resources is config_changes.h's alter_config_resources(); this
-// handler supplies the edit that applies the operations.
+// Kafka's message), an unknown topic (UNKNOWN_TOPIC_OR_PARTITION). The request
+// handling is config_changes.h's handle_config_resources(); this handler
+// supplies the edit that applies the operations.
 #include <algorithm>
 #include <memory>
 #include <set>
@@ -93,33 +93,19 @@ std::string apply_ops(const IncrementalAlterConfigsRequest::AlterConfigsResource
 }  // namespace
 
 void handle_incremental_alter_configs(HandlerContext& ctx, RequestPtr req) {
-  IncrementalAlterConfigsRequest body;
-  if (!ctx.decode(*req, body)) return;
-  auto resp = std::make_shared<IncrementalAlterConfigsResponse>();
-  resp->responses.resize(body.resources.size());
-  std::vector<ConfigResourceChange> changes;
-  for (std::size_t i = 0; i < body.resources.size(); ++i) {
-    const auto& want = body.resources[i];
-    resp->responses[i].resource_type = want.resource_type;
-    resp->responses[i].resource_name = want.resource_name;
-    const auto find =
-        want.resource_type == kTopicResource ? &find_topic_config : &find_broker_config;
-    // `want` outlives the edit: alter_config_resources() runs it before
-    // returning.
-    changes.push_back(ConfigResourceChange{
-        want.resource_type, want.resource_name,
-        [&want, find](std::map<std::string, std::string>& configs, std::string& message) {
+  handle_config_resources<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>(
+      ctx, std::move(req),
+      "Broker logger configs are not supported; kgw's log level is set by --log-level",
+      [](const IncrementalAlterConfigsRequest::AlterConfigsResource& want) {
+        const auto find =
+            want.resource_type == kTopicResource ? &find_topic_config : &find_broker_config;
+        // `want` outlives the edit: alter_config_resources() runs it before
+        // returning.
+        return [&want, find](std::map<std::string, std::string>& configs, std::string& message) {
           ErrorCode e = ErrorCode::kNone;
           message = apply_ops(want, find, configs, e);
           return e;
-        }});
-  }
-  alter_config_resources(
-      ctx, std::move(changes), body.validate_only,
-      "Broker logger configs are not supported; kgw's log level is set by --log-level",
-      [&ctx, req, resp](std::vector<ConfigResourceResult> results) {
-        fill_config_results(resp->responses, results);
-        ctx.respond(*req, *resp);
+        };
       });
 }
 
