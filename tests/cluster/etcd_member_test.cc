@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -177,6 +178,47 @@ TEST_CASE("a member destroyed without stop() is killed and leaves no handle") {
   }
   uv_run(&loop, UV_RUN_DEFAULT);  // reaps the child, closes the handles
   CHECK((::kill(pid, 0) != 0 && errno == ESRCH));
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("a member left running by a killed kgw is killed by the next start") {
+  TempDir dir;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  {
+    const EtcdMemberOptions o = one_member(dir.path);
+    // An etcd on this data dir that no EtcdMember supervises, named in the
+    // pid file, as a kgw killed without setpriv would leave it.
+    std::vector<std::string> args = EtcdMember::command(o);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const pid_t orphan = ::fork();
+    REQUIRE(orphan >= 0);
+    if (orphan == 0) {
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    std::ofstream(dir.path / "etcd.pid") << orphan << "\n";
+    REQUIRE(run_until(
+        &loop, [&] { return healthy(o.client_port); }, 30000));
+
+    EtcdMember member(&loop, o);
+    std::string error;
+    REQUIRE(member.start(error));
+    int status = 0;
+    CHECK(::waitpid(orphan, &status, 0) == orphan);
+    CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL));
+    CHECK(member.pid() != orphan);
+    REQUIRE(run_until(
+        &loop, [&] { return healthy(o.client_port); }, 30000));
+    CHECK(member.restarts() == 0);
+    bool stopped = false;
+    member.stop([&] { stopped = true; });
+    REQUIRE(run_until(
+        &loop, [&] { return stopped; }, 10000));
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
   CHECK(uv_loop_close(&loop) == 0);
 }
 
