@@ -141,7 +141,9 @@ fi
 ((base_port + 3 * n - 1 <= 65535)) ||
   die "ports $base_port..$((base_port + 3 * n - 1)) (Kafka, then etcd client and peer) exceed 65535"
 if [[ $mode == start-node ]]; then
-  [[ $node =~ ^[0-9]+$ ]] && ((node >= 1 && node <= n)) || die "--start-node: node id must be 1..$n"
+  if ! [[ $node =~ ^[0-9]+$ ]] || ((node < 1 || node > n)); then
+    die "--start-node: node id must be 1..$n"
+  fi
 fi
 for s in "${sets[@]}"; do
   [[ $s == *=* ]] || die "--set '$s' is not NAME=VALUE"
@@ -284,7 +286,7 @@ wait_serving() {
   local deadline=$((SECONDS + timeout_s)) bad
   while bad=$(unhealthy_members "$@") && [[ -n $bad ]]; do
     for id in "$@"; do kgw_alive "$id" || die "node $id's kgw exited (log: $(node_dir "$id")/kgw.log)"; done
-    ((SECONDS < deadline)) || die "after ${timeout_s}s the etcd member of node(s) $(echo $bad) does not answer /health (logs: $data/node-ID/data/etcd.log)"
+    ((SECONDS < deadline)) || die "after ${timeout_s}s the etcd member of node(s) ${bad//$'\n'/ } does not answer /health (logs: $data/node-ID/data/etcd.log)"
     sleep 0.2
   done
   [[ $wait_for == metadata ]] || return 0
@@ -299,7 +301,7 @@ wait_serving() {
 }
 
 if [[ $mode == start-node ]]; then
-  kgw_alive "$node" && die "node $node is running (pid $(kgw_pid "$node")); --stop $data first"
+  kgw_alive "$node" && die "node $node is running (pid $(kgw_pid "$node")): nothing to start"
   start_node "$node"
   nodes_started=true
   wait_listening "$node"
