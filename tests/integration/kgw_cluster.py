@@ -68,9 +68,19 @@ def _port_free(port):
 
 
 def free_port_range(count):
-    """A base port P with P..P+count-1 free a moment ago."""
+    """A base port P with P..P+count-1 free a moment ago, below Linux's
+    ephemeral range (32768-60999 by default), where outgoing connections
+    (etcd's own between members, clients) would take ports from under it."""
+    low = 10000
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            high = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        high = 32768
+    if high - low < 4 * count:
+        low, high = 1024, max(high, 1024 + 4 * count)
     for _ in range(200):
-        base = random.randrange(20000, 60000 - count)
+        base = random.randrange(low, high - count)
         if all(_port_free(p) for p in range(base, base + count)):
             return base
     raise ClusterError(f"no {count} consecutive free ports found")
