@@ -6,7 +6,7 @@
 // is one line on stderr and a non-zero exit.
 // Shutdown on SIGINT/SIGTERM: stop accepting and close connections, answer
 // waiting fetches, let the store finish queued writes and close RocksDB,
-// then exit 0.
+// stop the co-located etcd member if there is one, then exit 0.
 #include <fcntl.h>
 #include <unistd.h>
 #include <uv.h>
@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -26,6 +27,7 @@
 #include "src/broker/broker.h"
 #include "src/broker/broker_config.h"
 #include "src/cluster/local_metadata_log.h"
+#include "src/cluster_setup.h"
 #include "src/group/group_coordinator.h"
 #include "src/group/offset_manager.h"
 #include "src/net/server.h"
@@ -103,6 +105,7 @@ struct App {
   Store* store = nullptr;
   Server* server = nullptr;
   Broker* broker = nullptr;
+  etcd::EtcdMember* member = nullptr;  // the co-located etcd member, if any
   uv_signal_t sigint{};
   uv_signal_t sigterm{};
   bool stopping = false;
@@ -116,6 +119,8 @@ void shutdown(App& app) {
   app.broker->stop();
   app.server->stop([&app] {
     app.store->stop();
+    // After the broker: its last metadata writes may need the member.
+    if (app.member != nullptr) app.member->stop([] { LOG_INFO("kgw", "etcd member stopped"); });
     uv_close(reinterpret_cast<uv_handle_t*>(&app.sigint), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&app.sigterm), nullptr);
   });
@@ -158,8 +163,17 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     std::fprintf(stderr, "kgw: %s\n", error.c_str());
     return 1;
   }
+  // In the co-located mode this node's etcd member runs before anything
+  // serves (the metadata log of a cluster needs the quorum).
+  std::unique_ptr<etcd::EtcdMember> member =
+      start_colocated_member(loop, config, opts.data_dir, error);
+  if (!error.empty()) {
+    std::fprintf(stderr, "kgw: %s\n", error.c_str());
+    return 1;
+  }
   // The cluster metadata (topics, dynamic broker configs, client quotas)
   // as the store kept it, changed only through this log from now on.
+  // cluster_mode(config) is where the etcd-backed log takes its place.
   LocalMetadataLogOptions metadata_opts;
   metadata_opts.node_id = static_cast<std::int32_t>(config.get_long("node.id"));
   metadata_opts.check_broker_config = [](const std::string& name, const std::string& value) {
@@ -271,6 +285,7 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   app.store = store.get();
   app.server = &server;
   app.broker = &broker;
+  app.member = member.get();
   uv_signal_init(loop, &app.sigint);
   uv_signal_init(loop, &app.sigterm);
   app.sigint.data = &app;
@@ -335,6 +350,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "kgw: %s\n", e.c_str());
       return 2;
     }
+  }
+  if (std::string e = check_cluster_settings(config); !e.empty()) {
+    std::fprintf(stderr, "kgw: %s\n", e.c_str());
+    return 2;
   }
 
   uv_loop_t* loop = uv_default_loop();

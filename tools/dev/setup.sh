@@ -25,6 +25,8 @@ packages=(
   fuse3 libfuse3-dev
   # the conformance client matrix's Go client (Sarama, built offline)
   golang-go golang-github-shopify-sarama-dev
+  # the cluster's metadata quorum, co-located with each node (tools/dev/run-cluster.sh)
+  etcd-server etcd-client
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,43 @@
+// The cluster side of kgw's start-up, kept out of main.cc: the cluster
+// settings read from the static broker configs, whether this node runs as
+// part of a cluster, and its co-located etcd member.
+//
+// Threads: the loop thread, at start-up.
+//
+// Happy path: main checks the settings (check_cluster_settings), serve()
+// starts the member before it serves (start_colocated_member) and stops it
+// after the broker at shutdown. Failure modes: bad settings -> one line
+// naming the setting (exit 2); etcd cannot be spawned -> one line (exit 1).
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+
+#include "src/broker/broker_config.h"
+#include "src/cluster/etcd/cluster_settings.h"
+#include "src/cluster/etcd/etcd_member.h"
+
+namespace kgw {
+
+etcd::ClusterSettings cluster_settings(const BrokerConfig& config);
+
+// "" or what is wrong with the cluster settings, naming the setting.
+std::string check_cluster_settings(const BrokerConfig& config);
+
+// True when the metadata lives in etcd (metadata.etcd.endpoints or a
+// co-located member): where the etcd-backed metadata log is chosen instead
+// of LocalMetadataLog. False with no cluster settings: one node as before.
+bool cluster_mode(const BrokerConfig& config);
+
+// Starts this node's etcd member when metadata.etcd.initial.cluster is set
+// (the binary is $KGW_ETCD if set, else /usr/bin/etcd); nullptr with
+// `error` empty when there is none to start, nullptr with `error` when it
+// cannot start.
+std::unique_ptr<etcd::EtcdMember> start_colocated_member(uv_loop_t* loop,
+                                                         const BrokerConfig& config,
+                                                         const std::string& data_dir,
+                                                         std::string& error);
+
+}  // namespace kgw
