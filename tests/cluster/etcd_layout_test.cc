@@ -504,3 +504,38 @@ TEST_CASE("the difference of two images becomes changes that give the second") {
   CHECK(got->quotas().describe({}, false, err).size() == 1);
   CHECK(diff_images(*got, *b).empty());
 }
+
+TEST_CASE("cut or garbled values are refused, never thrown or crashed on") {
+  std::vector<std::string> valid{
+      encode_change(CreateTopic{"t", uuid(1), 2, 2, {{1, 2}, {2, 1}}, {{"a", "b"}}}),
+      encode_change(SetPartitionStates{uuid(1), {part(0, {1, 2}, 1, 3)}}),
+      encode_topic({uuid(2), {{"x", "y"}}, 3}),
+      encode_partition(part(0, {1}, 1)),
+      encode_broker({1, "h", 1, "r", {{"L", "h:1"}}}),
+      encode_quota({{{"user", "u"}}, {{"producer_byte_rate", 1}}}),
+      encode_result({ErrorCode::kNone, "m"})};
+  int refused = 0;
+  for (const std::string& text : valid) {
+    for (std::size_t n = 0; n < text.size(); ++n) {
+      std::string cut = text.substr(0, n);
+      std::string flipped = text;
+      flipped[n] = flipped[n] == '1' ? '"' : '1';
+      for (const std::string& bad : {cut, flipped}) {
+        MetadataChange c;
+        TopicRecord t;
+        PartitionImage p;
+        BrokerRegistration b;
+        QuotaRecord q;
+        ChangeResult r;
+        // Each may accept a value that still parses; none may throw.
+        refused += decode_change(bad, c) != "";
+        refused += decode_topic(bad, t) != "";
+        refused += decode_partition(bad, p) != "";
+        refused += decode_broker(bad, b) != "";
+        refused += decode_quota(bad, q) != "";
+        refused += decode_result(bad, r) != "";
+      }
+    }
+  }
+  CHECK(refused > 0);
+}
