@@ -449,3 +449,41 @@ TEST_CASE("stop revokes the lease: the broker key goes at once") {
   CHECK(h.kv->data().count(layout::broker_key(P, 1)) == 0);
   CHECK(h.kv->data().count(layout::registered_key(P, 1)) == 1);
 }
+
+TEST_CASE("a restart replaces the previous incarnation's registration and drops its results") {
+  Harness h;
+  // What a killed broker 1 left: its key under a lease still alive, and a
+  // result nobody will read.
+  std::optional<std::int64_t> old_lease;
+  h.kv->lease_grant(10, [&](Status, std::int64_t id, std::int64_t) { old_lease = id; });
+  h.run_until([&] { return old_lease.has_value(); });
+  const std::string stale_result = layout::result_key(P, 1, 5);
+  REQUIRE(h.txn(
+      {put(layout::cluster_key(P), layout::encode_cluster({"c"})),
+       put(layout::broker_key(P, 1), layout::encode_broker({1, "old", 1, {}, {}}), *old_lease),
+       put(stale_result, layout::encode_result({}))}));
+  const std::int64_t old_epoch = h.kv->data().at(layout::broker_key(P, 1)).create_revision;
+  h.start();
+  CHECK_FALSE(h.kv->lease_alive(*old_lease));
+  CHECK(h.log->broker_epoch() > old_epoch);
+  CHECK(h.log->image()->broker(1)->host == "127.0.0.1");
+  CHECK_FALSE(h.log->image()->broker(1)->fenced);
+  h.run_until([&] { return h.kv->data().count(stale_result) == 0; });
+}
+
+TEST_CASE("a single node with more keys than one txn takes is copied in several") {
+  Harness h;
+  for (int i = 0; i < 70; ++i) {
+    TopicInfo t;
+    t.name = std::string("t").append(std::to_string(i));
+    t.partitions = 1;
+    h.store->create_topic(t, [](std::string) {});
+  }
+  h.start();
+  CHECK(h.log->image()->topic_count() == 70);
+  CHECK(h.store->topics().size() == 70);
+  for (const TopicInfo* t : h.store->topics()) {
+    REQUIRE(h.log->image()->topic(t->name) != nullptr);
+    CHECK(h.log->image()->topic(t->name)->id == t->id);
+  }
+}
