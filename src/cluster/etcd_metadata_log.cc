@@ -459,8 +459,9 @@ void EtcdMetadataLog::submit(MetadataChange change, Done done) {
     // Kafka's broker answers REQUEST_TIMED_OUT when it cannot reach the
     // controller quorum; clients retry it.
     done(ErrorCode::kRequestTimedOut,
-         stopping_ ? "this broker is shutting down"
-                   : "the metadata quorum (etcd) is unreachable from this broker; retry later");
+         stopping_     ? "this broker is shutting down"
+         : !reachable_ ? "the metadata quorum (etcd) is unreachable from this broker; retry later"
+                       : "this broker is not registered with the cluster yet; retry later");
     return;
   }
   const std::uint64_t seq = ++next_seq_;

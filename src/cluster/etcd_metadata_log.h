@@ -50,8 +50,12 @@
 //    still exists (txn comparing it) and the change answered
 //    REQUEST_TIMED_OUT (no controller took it); if it was already taken,
 //    the result is awaited one more timeout before that answer.
-//  - start: etcd unreachable is retried (logged); etcd refusing a request
-//    or a cluster record it cannot read reaches ready(error).
+//  - start: etcd unreachable is retried (logged); etcd refusing to read or
+//    create the cluster record, or a cluster record it cannot read, reaches
+//    ready(error); the range read of the prefix is retried whatever failed
+//    (a compaction between pages starts it again).
+//  - submit() before the broker registered (start, or a lapsed lease being
+//    renewed) answers REQUEST_TIMED_OUT at once too.
 #pragma once
 
 #include <uv.h>
