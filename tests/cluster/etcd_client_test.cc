@@ -31,7 +31,9 @@
 namespace kgw::etcd {
 namespace {
 
-constexpr const char* kEtcd = "/usr/bin/etcd";
+// KGW_ETCD_BINARY overrides (a missing path shows the skip).
+const char* const kEtcd =
+    std::getenv("KGW_ETCD_BINARY") ? std::getenv("KGW_ETCD_BINARY") : "/usr/bin/etcd";
 
 int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
