@@ -459,6 +459,26 @@ TEST_CASE("callbacks: never inside the call, never after the Client is destroyed
   CHECK(after <= 1);  // the second may have finished first, never after the reset
 }
 
+TEST_CASE("connections: calls beyond max_connections wait; watches do not take them") {
+  Fixture f;
+  f.client = std::make_unique<Client>(&f.loop, ClientOptions{{g_etcd->endpoint()}, 5000, 1000, 2});
+  int watch_events = 0;
+  for (int i = 0; i < 3; ++i) {  // more streams than call connections
+    f.client->watch(
+        "mc/", prefix_end("mc/"), 0, [&](std::int64_t, std::vector<Event>) { ++watch_events; },
+        [](Status) {});
+  }
+  f.run_for(200);
+  int ok = 0, failed = 0;
+  for (int i = 0; i < 50; ++i) {
+    f.client->put("mc/" + std::to_string(i), "v", 0,
+                  [&](Status s, std::int64_t) { s.ok() ? ++ok : ++failed; });
+  }
+  REQUIRE(f.run([&] { return ok + failed == 50; }));
+  CHECK(ok == 50);
+  REQUIRE(f.run([&] { return watch_events == 150; }));
+}
+
 TEST_CASE("watch: the stream breaking (etcd killed) ends it kUnavailable") {
   EtcdServer own;
   Fixture f({own.endpoint()});

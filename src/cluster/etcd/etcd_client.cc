@@ -46,7 +46,8 @@ bool no_leader(const HttpResult& r) {
 
 }  // namespace
 
-Client::Client(uv_loop_t* loop, ClientOptions options) : http_(loop), options_(std::move(options)) {
+Client::Client(uv_loop_t* loop, ClientOptions options)
+    : http_(loop, options.max_connections), watch_http_(loop), options_(std::move(options)) {
   for (const auto& e : options_.endpoints) {
     if (!e.empty()) endpoints_.push_back(endpoint_url(e));
   }
@@ -205,7 +206,7 @@ void Client::start_watch(std::uint64_t id) {
   Watch* w = it->second.get();
   std::uint64_t now = uv_now(http_.loop());
   auto remaining = static_cast<std::int64_t>(w->deadline > now ? w->deadline - now : 1);
-  w->http_id = http_.post(
+  w->http_id = watch_http_.post(
       endpoints_[w->endpoint] + "/v3/watch", w->body, 0,
       std::min(remaining, options_.connect_timeout_ms),
       [this, id](std::string_view bytes) { on_watch_data(id, bytes); },
@@ -281,14 +282,14 @@ void Client::end_watch(std::uint64_t id, Status status) {
   if (it == watches_.end()) return;
   std::unique_ptr<Watch> w = std::move(it->second);
   watches_.erase(it);
-  if (w->http_id != 0) http_.cancel(w->http_id);
+  if (w->http_id != 0) watch_http_.cancel(w->http_id);
   w->on_end(std::move(status));
 }
 
 void Client::cancel_watch(std::uint64_t id) {
   auto it = watches_.find(id);
   if (it == watches_.end()) return;
-  if (it->second->http_id != 0) http_.cancel(it->second->http_id);
+  if (it->second->http_id != 0) watch_http_.cancel(it->second->http_id);
   watches_.erase(it);
 }
 

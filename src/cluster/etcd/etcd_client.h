@@ -7,7 +7,8 @@
 // or the watch cancelled. Nothing blocks.
 //
 // Happy path: a call posts to the current endpoint over a kept-alive
-// connection and decodes the answer. A watch is one streaming POST whose
+// connection (at most ClientOptions::max_connections at once, the rest
+// wait) and decodes the answer. A watch is one streaming POST whose
 // answer is a sequence of JSON objects: "created", then one per batch of
 // events, handed on one revision at a time.
 //
@@ -45,6 +46,9 @@ struct ClientOptions {
   // Default 1000: one endpoint's connect attempt, so a host that drops
   // packets leaves time for the others.
   std::int64_t connect_timeout_ms = 1000;
+  // Default 64: connections per endpoint for calls (watches have their
+  // own); calls beyond it wait for one to come free.
+  long max_connections = 64;
 };
 
 class Client : public KvApi {
@@ -88,7 +92,8 @@ class Client : public KvApi {
   void on_watch_data(std::uint64_t id, std::string_view bytes);
   void end_watch(std::uint64_t id, Status status);
 
-  HttpLoop http_;
+  HttpLoop http_;        // calls, and the deferred retries
+  HttpLoop watch_http_;  // watch streams: they hold their connections
   ClientOptions options_;
   std::vector<std::string> endpoints_;
   std::size_t current_ = 0;

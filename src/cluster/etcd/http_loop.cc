@@ -42,9 +42,10 @@ void close_and_free(Handle* h) {
 
 }  // namespace
 
-HttpLoop::HttpLoop(uv_loop_t* loop) : loop_(loop) {
+HttpLoop::HttpLoop(uv_loop_t* loop, long max_connections_per_host) : loop_(loop) {
   init_curl_once();
   multi_ = curl_multi_init();
+  curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, max_connections_per_host);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &HttpLoop::on_socket);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &HttpLoop::on_curl_timer);

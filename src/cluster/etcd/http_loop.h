@@ -53,7 +53,10 @@ class HttpLoop {
   // Default: an answer body larger than this ends the transfer (kBroken).
   static constexpr std::size_t kMaxBody = 256u << 20;
 
-  explicit HttpLoop(uv_loop_t* loop);
+  // max_connections_per_host: 0 no limit (default); otherwise transfers
+  // beyond it wait inside curl for a connection to come free (their
+  // timeout runs meanwhile).
+  explicit HttpLoop(uv_loop_t* loop, long max_connections_per_host = 0);
   ~HttpLoop();
   HttpLoop(const HttpLoop&) = delete;
   HttpLoop& operator=(const HttpLoop&) = delete;
