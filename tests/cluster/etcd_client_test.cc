@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -58,17 +59,20 @@ bool can_connect(int port) {
   return ok;
 }
 
-// One single-member etcd in a temp dir, killed (SIGKILL) by the destructor.
+// One etcd member in a temp dir, killed (SIGKILL) by the destructor. By
+// default a cluster of its own; with `initial_cluster` one member of it.
 class EtcdServer {
  public:
-  EtcdServer() {
+  explicit EtcdServer(std::string name = "t", int client_port = 0, int peer_port = 0,
+                      std::string initial_cluster = "")
+      : client_port_(client_port != 0 ? client_port : free_port()),
+        peer_port_(peer_port != 0 ? peer_port : free_port()) {
     char tmpl[] = "/tmp/kgw-etcd-test-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
-    client_port_ = free_port();
-    peer_port_ = free_port();
     while (peer_port_ == client_port_) peer_port_ = free_port();
     std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
     std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
+    if (initial_cluster.empty()) initial_cluster = name + "=" + peer;
     std::string log = dir_ + "/etcd.log";
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -76,14 +80,18 @@ class EtcdServer {
       int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       ::dup2(fd, 1);
       ::dup2(fd, 2);
-      std::string data = dir_ + "/data", cluster = "t=" + peer;
-      ::execl(kEtcd, kEtcd, "--name", "t", "--data-dir", data.c_str(), "--listen-client-urls",
-              client.c_str(), "--advertise-client-urls", client.c_str(), "--listen-peer-urls",
-              peer.c_str(), "--initial-advertise-peer-urls", peer.c_str(), "--initial-cluster",
-              cluster.c_str(), "--initial-cluster-state", "new", static_cast<char*>(nullptr));
+      std::string data = dir_ + "/data";
+      ::execl(kEtcd, kEtcd, "--name", name.c_str(), "--data-dir", data.c_str(),
+              "--listen-client-urls", client.c_str(), "--advertise-client-urls", client.c_str(),
+              "--listen-peer-urls", peer.c_str(), "--initial-advertise-peer-urls", peer.c_str(),
+              "--initial-cluster", initial_cluster.c_str(), "--initial-cluster-state", "new",
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
-    for (int i = 0; i < 200 && !can_connect(client_port_); ++i) {
+  }
+  // etcd listens for clients once it has joined its cluster.
+  void wait_ready() const {
+    for (int i = 0; i < 400 && !can_connect(client_port_); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
   }
@@ -479,8 +487,62 @@ TEST_CASE("connections: calls beyond max_connections wait; watches do not take t
   REQUIRE(f.run([&] { return watch_events == 150; }));
 }
 
+TEST_CASE("three members: the member in use is killed; calls and a new watch go on elsewhere") {
+  std::vector<int> ports;
+  while (ports.size() < 6) {
+    int p = free_port();
+    if (std::find(ports.begin(), ports.end(), p) == ports.end()) ports.push_back(p);
+  }
+  std::string cluster;
+  for (int i = 0; i < 3; ++i) {
+    cluster += (i ? "," : "") + std::string("m") + std::to_string(i) +
+               "=http://127.0.0.1:" + std::to_string(ports[2 * i + 1]);
+  }
+  std::vector<std::unique_ptr<EtcdServer>> members;
+  for (int i = 0; i < 3; ++i) {
+    members.push_back(std::make_unique<EtcdServer>("m" + std::to_string(i), ports[2 * i],
+                                                   ports[2 * i + 1], cluster));
+  }
+  for (auto& m : members) m->wait_ready();
+  Fixture f({members[0]->endpoint(), members[1]->endpoint(), members[2]->endpoint()}, 10000);
+  std::int64_t r1 = f.put("mm/k", "1");
+  CHECK(f.client->current_endpoint() == 0);
+  std::optional<Status> ended;
+  std::vector<std::int64_t> seen;
+  f.client->watch(
+      "mm/", prefix_end("mm/"), r1, [&](std::int64_t r, std::vector<Event>) { seen.push_back(r); },
+      [&](Status s) { ended = s; });
+  REQUIRE(f.run([&] { return seen.size() == 1; }));
+
+  members[0]->kill();
+  REQUIRE(f.run([&] { return ended.has_value(); }, 5000));
+  CHECK(ended->code == Status::kUnavailable);
+  // The quorum (two of three) goes on; the call skips the dead member. If
+  // the dead one led, a proposal may meet the election (kUnavailable,
+  // retriable: the caller retries, as here).
+  std::int64_t r2 = 0;
+  for (int attempt = 0; attempt < 10 && r2 == 0; ++attempt) {
+    std::optional<Status> st;
+    f.client->put("mm/k", "2", 0, [&](Status s, std::int64_t r) { st = s, r2 = s.ok() ? r : 0; });
+    REQUIRE(f.run([&] { return st.has_value(); }, 15000));
+    if (!st->ok()) MESSAGE("retrying after: " << st->message);
+    REQUIRE(st->code != Status::kFailed);
+  }
+  REQUIRE(r2 != 0);
+  CHECK(f.client->current_endpoint() != 0);
+  f.client->watch(
+      "mm/", prefix_end("mm/"), seen.back() + 1,
+      [&](std::int64_t r, std::vector<Event>) { seen.push_back(r); }, [](Status) {});
+  REQUIRE(f.run([&] { return seen.size() == 2; }));
+  CHECK(seen[1] == r2);
+  auto [s, r] = f.range("mm/k");
+  REQUIRE(s.ok());
+  CHECK(r.kvs.at(0).value == "2");
+}
+
 TEST_CASE("watch: the stream breaking (etcd killed) ends it kUnavailable") {
   EtcdServer own;
+  own.wait_ready();
   Fixture f({own.endpoint()});
   f.put("cl/k", "v");
   std::optional<Status> ended;
@@ -509,6 +571,7 @@ int main(int argc, char** argv) {
     return 77;  // meson: SKIP
   }
   kgw::etcd::EtcdServer etcd;
+  etcd.wait_ready();
   kgw::etcd::g_etcd = &etcd;
   doctest::Context context(argc, argv);
   return context.run();
