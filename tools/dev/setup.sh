@@ -19,8 +19,12 @@ packages=(
   clang-format
   # kgw
   libuv1-dev librocksdb-dev nlohmann-json3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
+  # the etcd client (src/cluster/etcd/): HTTP to etcd's JSON gateway
+  libcurl4-openssl-dev
   # tests and tools: doctest, and real Kafka clients to test against
   doctest-dev librdkafka-dev kcat python3-kafka python3-confluent-kafka
+  # the etcd client test starts a real etcd (etcdctl: the etcd benchmark's health check)
+  etcd-server etcd-client
   # the power-loss test's FUSE file system (tests/powerloss/)
   fuse3 libfuse3-dev
   # the conformance client matrix's Go client (Sarama, built offline)
