@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "common/log.h"
+
 namespace kgw {
 
 etcd::ClusterSettings cluster_settings(const BrokerConfig& config) {
@@ -41,6 +43,74 @@ std::unique_ptr<etcd::EtcdMember> start_colocated_member(uv_loop_t* loop,
   auto member = std::make_unique<etcd::EtcdMember>(loop, std::move(*options));
   if (!member->start(error)) return nullptr;
   return member;
+}
+
+std::unique_ptr<ClusterNode> join_cluster(uv_loop_t* loop, const BrokerConfig& config, Store& store,
+                                          BrokerIdentity& identity, std::string& error) {
+  const etcd::ClusterSettings settings = cluster_settings(config);
+  auto node = std::make_unique<ClusterNode>();
+  etcd::ClientOptions client_opts;
+  client_opts.endpoints = etcd::endpoints(settings);
+  client_opts.request_timeout_ms = settings.request_timeout_ms;
+  node->kv = std::make_unique<etcd::Client>(loop, client_opts);
+
+  EtcdMetadataLogOptions opts;
+  opts.node_id = settings.node_id;
+  opts.prefix = settings.prefix;
+  opts.registration.id = settings.node_id;
+  opts.registration.host = identity.advertised_host;
+  opts.registration.port = identity.advertised_port;
+  if (!settings.rack.empty()) opts.registration.rack = settings.rack;
+  for (const auto& [name, e] : identity.listener_endpoints) {
+    opts.registration.listeners[name] = e.host + ":" + std::to_string(e.port);
+  }
+  opts.cluster_id = identity.cluster_id;
+  opts.session_timeout_ms = settings.session_timeout_ms;
+  opts.heartbeat_interval_ms = settings.heartbeat_interval_ms;
+  opts.request_timeout_ms = settings.request_timeout_ms;
+  opts.check_broker_config = [](const std::string& name, const std::string& value) {
+    return BrokerConfig::validate_dynamic({{name, value}});
+  };
+  node->log = std::make_unique<EtcdMetadataLog>(loop, *node->kv, store, std::move(opts));
+
+  std::string endpoints;
+  for (const std::string& e : client_opts.endpoints) {
+    endpoints += (endpoints.empty() ? "" : ",") + e;
+  }
+  LOG_INFO("kgw", "joining the cluster: metadata in etcd at %s under %s", endpoints.c_str(),
+           settings.prefix.c_str());
+  bool done = false;
+  node->log->start([&](std::string e) {
+    done = true;
+    error = std::move(e);
+  });
+  // Start-up waits for the quorum (the other members may still be
+  // starting); the wait is shown, never silent.
+  const std::uint64_t started = uv_now(loop);
+  std::uint64_t next_note = started + 5000;
+  uv_timer_t tick;
+  uv_timer_init(loop, &tick);
+  uv_timer_start(
+      &tick, [](uv_timer_t*) {}, 1000, 1000);
+  while (!done) {
+    uv_run(loop, UV_RUN_ONCE);
+    if (!done && uv_now(loop) >= next_note) {
+      LOG_INFO("kgw",
+               "still waiting for etcd at %s (%llu s): is a quorum of its members up? "
+               "(co-located members start with their kgw nodes)",
+               endpoints.c_str(), static_cast<unsigned long long>((uv_now(loop) - started) / 1000));
+      next_note += 5000;
+    }
+  }
+  uv_timer_stop(&tick);
+  uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
+  uv_run(loop, UV_RUN_NOWAIT);
+  if (!error.empty()) return nullptr;
+  identity.cluster_id = node->log->cluster_id();
+  LOG_INFO("kgw", "joined cluster %s as broker %d (epoch %lld), %zu broker(s) known",
+           identity.cluster_id.c_str(), settings.node_id,
+           static_cast<long long>(node->log->broker_epoch()), node->log->image()->brokers().size());
+  return node;
 }
 
 }  // namespace kgw

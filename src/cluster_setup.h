@@ -16,8 +16,11 @@
 #include <string>
 
 #include "src/broker/broker_config.h"
+#include "src/broker/handler_context.h"
 #include "src/cluster/etcd/cluster_settings.h"
+#include "src/cluster/etcd/etcd_client.h"
 #include "src/cluster/etcd/etcd_member.h"
+#include "src/cluster/etcd_metadata_log.h"
 
 namespace kgw {
 
@@ -39,5 +42,20 @@ std::unique_ptr<etcd::EtcdMember> start_colocated_member(uv_loop_t* loop,
                                                          const BrokerConfig& config,
                                                          const std::string& data_dir,
                                                          std::string& error);
+
+// This broker's part of a cluster: its etcd client and the metadata log
+// kept by etcd. Owned by serve(); destroyed after the broker.
+struct ClusterNode {
+  std::unique_ptr<etcd::Client> kv;
+  std::unique_ptr<EtcdMetadataLog> log;
+};
+
+// Connects to etcd, builds the image and registers this broker with the
+// addresses in `identity` (its listeners are bound already), running the
+// loop until that is done and saying every 5 s what it waits for. On
+// success `identity.cluster_id` is the cluster's. nullptr and `error` when
+// etcd refuses (a bad key, another cluster's data).
+std::unique_ptr<ClusterNode> join_cluster(uv_loop_t* loop, const BrokerConfig& config, Store& store,
+                                          BrokerIdentity& identity, std::string& error);
 
 }  // namespace kgw

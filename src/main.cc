@@ -86,12 +86,17 @@ bool write_file_durably(const std::string& dir, const std::string& name, const s
 // meta.properties: clients use it to notice a different cluster. It is
 // written durably (a torn or lost id after a power loss would make a new
 // cluster id over the old data).
-bool load_cluster_id(const std::string& data_dir, std::string& id, std::string& error) {
+// A cluster node (`create` false) makes none: it takes the cluster's from
+// etcd and keeps that (keep_cluster_id).
+bool load_cluster_id(const std::string& data_dir, std::string& id, std::string& error,
+                     bool create = true) {
   const std::string path = data_dir + "/cluster.id";
   {
     std::ifstream in(path);
     if (in && std::getline(in, id) && !id.empty()) return true;
   }
+  id.clear();
+  if (!create) return true;
   static const char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::random_device rd;
@@ -106,16 +111,30 @@ struct App {
   Server* server = nullptr;
   Broker* broker = nullptr;
   etcd::EtcdMember* member = nullptr;  // the co-located etcd member, if any
+  ClusterNode* cluster = nullptr;      // this node's part of a cluster, if any
   uv_signal_t sigint{};
   uv_signal_t sigterm{};
   bool stopping = false;
   int exit_code = 0;
 };
 
+void stop_serving(App& app);
+
 void shutdown(App& app) {
   if (app.stopping) return;
   app.stopping = true;
   LOG_INFO("kgw", "shutting down");
+  if (app.cluster != nullptr) {
+    // Leave the cluster first (the lease is revoked, so the controller
+    // moves this broker's leadership at once instead of after the session
+    // timeout), then stop serving.
+    app.cluster->log->stop([&app] { stop_serving(app); });
+    return;
+  }
+  stop_serving(app);
+}
+
+void stop_serving(App& app) {
   app.broker->stop();
   app.server->stop([&app] {
     app.store->stop();
@@ -172,14 +191,19 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     return 1;
   }
   // The cluster metadata (topics, dynamic broker configs, client quotas)
-  // as the store kept it, changed only through this log from now on.
-  // cluster_mode(config) is where the etcd-backed log takes its place.
-  LocalMetadataLogOptions metadata_opts;
-  metadata_opts.node_id = static_cast<std::int32_t>(config.get_long("node.id"));
-  metadata_opts.check_broker_config = [](const std::string& name, const std::string& value) {
-    return BrokerConfig::validate_dynamic({{name, value}});
-  };
-  LocalMetadataLog metadata(*store, std::move(metadata_opts));
+  // as the store kept it, changed only through this log from now on. In a
+  // cluster the etcd-backed log takes its place once the listeners are
+  // bound (join_cluster below).
+  const bool clustered = cluster_mode(config);
+  std::unique_ptr<LocalMetadataLog> local_metadata;
+  if (!clustered) {
+    LocalMetadataLogOptions metadata_opts;
+    metadata_opts.node_id = static_cast<std::int32_t>(config.get_long("node.id"));
+    metadata_opts.check_broker_config = [](const std::string& name, const std::string& value) {
+      return BrokerConfig::validate_dynamic({{name, value}});
+    };
+    local_metadata = std::make_unique<LocalMetadataLog>(*store, std::move(metadata_opts));
+  }
   OffsetsStore offsets(*store);
   GroupCoordinator groups(loop, offsets, group_config(config));
   OffsetManager offset_manager(loop, offsets, groups, offset_config(config));
@@ -221,7 +245,7 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
 
   BrokerIdentity identity;
   identity.node_id = static_cast<std::int32_t>(config.get_long("node.id"));
-  if (!load_cluster_id(opts.data_dir, identity.cluster_id, error)) {
+  if (!load_cluster_id(opts.data_dir, identity.cluster_id, error, !clustered)) {
     std::fprintf(stderr, "kgw: %s\n", error.c_str());
     return 1;
   }
@@ -248,8 +272,16 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     return 2;
   }
   Broker* broker_ptr = nullptr;
-  Server server(loop, server_opts,
-                [&broker_ptr](InboundFrame&& f) { broker_ptr->on_frame(std::move(f)); });
+  Server* server_ptr = nullptr;
+  Server server(loop, server_opts, [&broker_ptr, &server_ptr](InboundFrame&& f) {
+    if (broker_ptr != nullptr) {
+      broker_ptr->on_frame(std::move(f));
+    } else {
+      // Only while a cluster node joins: clients retry elsewhere.
+      server_ptr->close_connection(f.connection, "kgw is still joining the cluster");
+    }
+  });
+  server_ptr = &server;
   if (!server.start(error)) {
     std::fprintf(stderr, "kgw: cannot listen on %s\n", error.c_str());
     return 1;
@@ -264,13 +296,29 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     }
     identity.listener_endpoints[l.name] = std::move(e);
   }
-  RegisterBroker self;
-  self.broker.id = identity.node_id;
-  self.broker.host = identity.advertised_host;
-  self.broker.port = identity.advertised_port;
-  metadata.submit(std::move(self), [](ErrorCode e, std::string message) {
-    if (e != ErrorCode::kNone) LOG_ERROR("kgw", "registering this node: %s", message.c_str());
-  });
+  std::unique_ptr<ClusterNode> cluster;
+  if (clustered) {
+    cluster = join_cluster(loop, config, *store, identity, error);
+    if (!cluster) {
+      std::fprintf(stderr, "kgw: joining the cluster: %s\n", error.c_str());
+      return 1;
+    }
+  }
+  if (clustered &&
+      !write_file_durably(opts.data_dir, "cluster.id", identity.cluster_id + "\n", error)) {
+    std::fprintf(stderr, "kgw: %s\n", error.c_str());
+    return 1;
+  }
+  MetadataLog& metadata = clustered ? static_cast<MetadataLog&>(*cluster->log) : *local_metadata;
+  if (!clustered) {
+    RegisterBroker self;
+    self.broker.id = identity.node_id;
+    self.broker.host = identity.advertised_host;
+    self.broker.port = identity.advertised_port;
+    metadata.submit(std::move(self), [](ErrorCode e, std::string message) {
+      if (e != ErrorCode::kNone) LOG_ERROR("kgw", "registering this node: %s", message.c_str());
+    });
+  }
   ServerResponder responder(server);
   Broker broker(loop, responder, *store,
                 BrokerServices{groups, offset_manager, txns, producers, metadata}, config,
@@ -286,6 +334,7 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   app.server = &server;
   app.broker = &broker;
   app.member = member.get();
+  app.cluster = cluster.get();
   uv_signal_init(loop, &app.sigint);
   uv_signal_init(loop, &app.sigterm);
   app.sigint.data = &app;
