@@ -22,11 +22,10 @@ TEST_CASE("a txn's compares decide, and its writes share one revision") {
   {
     FakeKv kv(&loop);
     std::vector<std::pair<std::int64_t, std::size_t>> seen;
-    kv.watch("/p/", prefix_end("/p/"), 1,
-             [&](std::int64_t rev, std::vector<Event> events) {
-               seen.emplace_back(rev, events.size());
-             },
-             [](Status) {});
+    kv.watch(
+        "/p/", prefix_end("/p/"), 1,
+        [&](std::int64_t rev, std::vector<Event> events) { seen.emplace_back(rev, events.size()); },
+        [](Status) {});
     TxnRequest create;
     create.compare.push_back(Compare{"/p/a", Compare::kCreate, Compare::kEqual, 0, ""});
     create.success.push_back(Op{Op::kPut, "/p/a", "", "1", 0});
@@ -63,16 +62,18 @@ TEST_CASE("an expired lease deletes its keys; a watch replays from its start rev
     CHECK(kv.data().count("/b/1") == 0);
     CHECK(kv.data().count("/c") == 1);
     std::vector<Event> replay;
-    kv.watch("/b/", prefix_end("/b/"), before + 1,
-             [&](std::int64_t, std::vector<Event> events) { replay = std::move(events); },
-             [](Status) {});
+    kv.watch(
+        "/b/", prefix_end("/b/"), before + 1,
+        [&](std::int64_t, std::vector<Event> events) { replay = std::move(events); },
+        [](Status) {});
     run(&loop);
     REQUIRE(replay.size() == 1);
     CHECK(replay[0].type == Event::kDelete);
     kv.compact(kv.revision());
     Status ended;
-    kv.watch("/b/", prefix_end("/b/"), 2, [](std::int64_t, std::vector<Event>) {},
-             [&](Status s) { ended = s; });
+    kv.watch(
+        "/b/", prefix_end("/b/"), 2, [](std::int64_t, std::vector<Event>) {},
+        [&](Status s) { ended = s; });
     run(&loop);
     CHECK(ended.code == Status::kCompacted);
   }

@@ -1,0 +1,625 @@
+#include "src/cluster/etcd_layout.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+namespace kgw::layout {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr int kVersion = 1;
+constexpr const char* kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string pad(std::int64_t n, int width) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%0*lld", width, static_cast<long long>(n));
+  return buf;
+}
+std::string pad_u(std::uint64_t n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%020llu", static_cast<unsigned long long>(n));
+  return buf;
+}
+
+bool parse_number(std::string_view s, std::int64_t& out) {
+  if (s.empty() || s.size() > 19) return false;
+  std::int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  out = v;
+  return true;
+}
+
+bool parse_seq(std::string_view s, std::uint64_t& out) {
+  if (s.empty() || s.size() > 20) return false;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    const auto d = static_cast<std::uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  out = v;
+  return true;
+}
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// Parses `text` as a "v":1 object; "" or what is wrong.
+std::string open(std::string_view text, const char* what, json& j) {
+  j = json::parse(text.begin(), text.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::string(what) + " is not a JSON object";
+  auto v = j.find("v");
+  if (v == j.end() || !v->is_number_integer()) return std::string(what) + " has no version";
+  if (v->get<std::int64_t>() != kVersion) {
+    return std::string(what) + " has version " + std::to_string(v->get<std::int64_t>()) +
+           ", this kgw reads version " + std::to_string(kVersion);
+  }
+  return "";
+}
+
+// Checked field readers: false if absent or of another type.
+template <typename Int>
+bool get_int(const json& j, const char* name, Int& out) {
+  auto it = j.find(name);
+  if (it == j.end() || !it->is_number_integer()) return false;
+  out = static_cast<Int>(it->get<std::int64_t>());
+  return true;
+}
+bool get_string(const json& j, const char* name, std::string& out) {
+  auto it = j.find(name);
+  if (it == j.end() || !it->is_string()) return false;
+  out = it->get<std::string>();
+  return true;
+}
+bool get_uuid(const json& j, const char* name, Uuid& out) {
+  std::string s;
+  return get_string(j, name, s) && parse_uuid_base64(s, out);
+}
+bool get_ints(const json& j, const char* name, std::vector<std::int32_t>& out) {
+  auto it = j.find(name);
+  if (it == j.end() || !it->is_array()) return false;
+  out.clear();
+  for (const json& x : *it) {
+    if (!x.is_number_integer()) return false;
+    out.push_back(static_cast<std::int32_t>(x.get<std::int64_t>()));
+  }
+  return true;
+}
+bool get_configs(const json& j, const char* name, ConfigMap& out) {
+  auto it = j.find(name);
+  if (it == j.end() || !it->is_object()) return false;
+  out.clear();
+  for (const auto& [k, v] : it->items()) {
+    if (!v.is_string()) return false;
+    out[k] = v.get<std::string>();
+  }
+  return true;
+}
+bool get_assignment(const json& j, const char* name, ReplicaAssignment& out) {
+  auto it = j.find(name);
+  if (it == j.end() || !it->is_array()) return false;
+  out.clear();
+  for (const json& r : *it) {
+    if (!r.is_array()) return false;
+    auto& replicas = out.emplace_back();
+    for (const json& x : r) {
+      if (!x.is_number_integer()) return false;
+      replicas.push_back(static_cast<std::int32_t>(x.get<std::int64_t>()));
+    }
+  }
+  return true;
+}
+
+json configs_json(const ConfigMap& m) {
+  json j = json::object();
+  for (const auto& [k, v] : m) j[k] = v;
+  return j;
+}
+
+json entity_json(const ClientQuotas::Entity& entity) {
+  json e = json::array();
+  for (const auto& [type, name] : entity) {
+    e.push_back({{"type", type}, {"name", name ? json(*name) : json()}});
+  }
+  return e;
+}
+bool get_entity(const json& j, const char* name, ClientQuotas::Entity& out) {
+  auto it = j.find(name);
+  if (it == j.end() || !it->is_array()) return false;
+  out.clear();
+  for (const json& part : *it) {
+    if (!part.is_object()) return false;
+    std::string type;
+    if (!get_string(part, "type", type)) return false;
+    std::optional<std::string> n;
+    auto nit = part.find("name");
+    if (nit != part.end() && nit->is_string()) n = nit->get<std::string>();
+    out.emplace_back(std::move(type), std::move(n));
+  }
+  std::sort(out.begin(), out.end());
+  return true;
+}
+
+json partition_json(const PartitionImage& p) {
+  return {{"leader", p.leader},         {"leader_epoch", p.leader_epoch},
+          {"partition_epoch", p.partition_epoch}, {"replicas", p.replicas},
+          {"isr", p.isr}};
+}
+bool get_partition(const json& j, PartitionImage& out) {
+  return get_int(j, "leader", out.leader) && get_int(j, "leader_epoch", out.leader_epoch) &&
+         get_int(j, "partition_epoch", out.partition_epoch) &&
+         get_ints(j, "replicas", out.replicas) && get_ints(j, "isr", out.isr);
+}
+
+std::string percent_encode(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+        c == '_' || c == '-') {
+      out += ch;
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
+
+}  // namespace
+
+// --- Uuids
+
+std::string uuid_base64(const Uuid& id) {
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (std::uint8_t b : id.bytes) {
+    acc = (acc << 8) | b;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += kB64[(acc >> bits) & 63];
+    }
+  }
+  if (bits > 0) out += kB64[(acc << (6 - bits)) & 63];
+  return out;
+}
+
+bool parse_uuid_base64(std::string_view text, Uuid& out) {
+  if (text.size() != 22) return false;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  std::size_t n = 0;
+  for (char c : text) {
+    const char* at = std::char_traits<char>::find(kB64, 64, c);
+    if (at == nullptr) return false;
+    acc = (acc << 6) | static_cast<std::uint32_t>(at - kB64);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      if (n < out.bytes.size()) out.bytes[n++] = static_cast<std::uint8_t>(acc >> bits);
+    }
+  }
+  // 22 chars carry 132 bits: the last 4 must be zero, as Kafka writes them.
+  return n == 16 && (acc & ((1u << bits) - 1)) == 0;
+}
+
+// --- Keys
+
+std::string cluster_key(std::string_view p) { return std::string(p) + "cluster"; }
+std::string controller_key(std::string_view p) { return std::string(p) + "controller"; }
+std::string producer_ids_key(std::string_view p) { return std::string(p) + "producer-ids"; }
+std::string brokers_prefix(std::string_view p) { return std::string(p) + "brokers/"; }
+std::string broker_key(std::string_view p, std::int32_t id) {
+  return brokers_prefix(p) + pad(id, 10);
+}
+std::string registered_prefix(std::string_view p) { return std::string(p) + "registered/"; }
+std::string registered_key(std::string_view p, std::int32_t id) {
+  return registered_prefix(p) + pad(id, 10);
+}
+std::string topics_prefix(std::string_view p) { return std::string(p) + "topics/"; }
+std::string topic_key(std::string_view p, std::string_view name) {
+  return topics_prefix(p) + std::string(name);
+}
+std::string partitions_prefix(std::string_view p) { return std::string(p) + "partitions/"; }
+std::string topic_partitions_prefix(std::string_view p, const Uuid& topic) {
+  return partitions_prefix(p) + uuid_base64(topic) + "/";
+}
+std::string partition_key(std::string_view p, const Uuid& topic, std::int32_t index) {
+  return topic_partitions_prefix(p, topic) + pad(index, 10);
+}
+std::string configs_prefix(std::string_view p) { return std::string(p) + "configs/"; }
+std::string default_configs_key(std::string_view p) { return configs_prefix(p) + "default"; }
+std::string broker_configs_key(std::string_view p, std::int32_t id) {
+  return configs_prefix(p) + "broker/" + pad(id, 10);
+}
+std::string quotas_prefix(std::string_view p) { return std::string(p) + "quotas/"; }
+std::string quota_key(std::string_view p, const ClientQuotas::Entity& entity) {
+  ClientQuotas::Entity sorted = entity;
+  std::sort(sorted.begin(), sorted.end());
+  std::string out = quotas_prefix(p);
+  bool first = true;
+  for (const auto& [type, name] : sorted) {
+    if (!first) out += ',';
+    first = false;
+    out += percent_encode(type);
+    if (name) out += '=' + percent_encode(*name);
+  }
+  return out;
+}
+std::string requests_prefix(std::string_view p) { return std::string(p) + "requests/"; }
+std::string request_key(std::string_view p, std::int32_t node, std::uint64_t seq) {
+  return requests_prefix(p) + pad(node, 10) + "-" + pad_u(seq);
+}
+std::string results_prefix(std::string_view p) { return std::string(p) + "results/"; }
+std::string result_key(std::string_view p, std::int32_t node, std::uint64_t seq) {
+  return results_prefix(p) + pad(node, 10) + "-" + pad_u(seq);
+}
+
+ParsedKey parse_key(std::string_view p, std::string_view key) {
+  ParsedKey out;
+  if (key.substr(0, p.size()) != p) return out;
+  std::string_view rest = key.substr(p.size());
+  auto after = [&](std::string_view head, std::string_view& tail) {
+    if (rest.substr(0, head.size()) != head) return false;
+    tail = rest.substr(head.size());
+    return true;
+  };
+  auto id32 = [](std::string_view s, std::int32_t& id) {
+    std::int64_t v = 0;
+    if (!parse_number(s, v) || v > INT32_MAX) return false;
+    id = static_cast<std::int32_t>(v);
+    return true;
+  };
+  std::string_view tail;
+  if (rest == "cluster") {
+    out.kind = ParsedKey::kCluster;
+  } else if (rest == "controller") {
+    out.kind = ParsedKey::kController;
+  } else if (rest == "producer-ids") {
+    out.kind = ParsedKey::kProducerIds;
+  } else if (after("brokers/", tail)) {
+    if (id32(tail, out.id)) out.kind = ParsedKey::kBroker;
+  } else if (after("registered/", tail)) {
+    if (id32(tail, out.id)) out.kind = ParsedKey::kRegistered;
+  } else if (after("topics/", tail)) {
+    if (!tail.empty()) {
+      out.kind = ParsedKey::kTopic;
+      out.name = std::string(tail);
+    }
+  } else if (after("partitions/", tail)) {
+    auto slash = tail.find('/');
+    if (slash != std::string_view::npos && parse_uuid_base64(tail.substr(0, slash), out.topic) &&
+        id32(tail.substr(slash + 1), out.index)) {
+      out.kind = ParsedKey::kPartition;
+    }
+  } else if (rest == "configs/default") {
+    out.kind = ParsedKey::kDefaultConfigs;
+  } else if (after("configs/broker/", tail)) {
+    if (id32(tail, out.id)) out.kind = ParsedKey::kBrokerConfigs;
+  } else if (after("quotas/", tail)) {
+    if (!tail.empty()) out.kind = ParsedKey::kQuota;
+  } else if (after("requests/", tail) || after("results/", tail)) {
+    const bool request = rest.substr(0, 9) == "requests/";
+    auto dash = tail.find('-');
+    if (dash != std::string_view::npos && id32(tail.substr(0, dash), out.id) &&
+        parse_seq(tail.substr(dash + 1), out.seq)) {
+      out.kind = request ? ParsedKey::kRequest : ParsedKey::kResult;
+    }
+  }
+  return out;
+}
+
+// --- Values
+
+std::string encode_cluster(const ClusterRecord& r) {
+  return dump({{"v", kVersion}, {"cluster_id", r.cluster_id}});
+}
+std::string decode_cluster(std::string_view text, ClusterRecord& out) {
+  json j;
+  if (std::string e = open(text, "the cluster record", j); !e.empty()) return e;
+  if (!get_string(j, "cluster_id", out.cluster_id) || out.cluster_id.empty()) {
+    return "the cluster record has no cluster_id";
+  }
+  return "";
+}
+
+std::string encode_broker(const BrokerRegistration& r, bool with_listeners) {
+  json j = {{"v", kVersion}, {"id", r.id}, {"host", r.host}, {"port", r.port}};
+  if (r.rack) j["rack"] = *r.rack;
+  if (with_listeners) j["listeners"] = configs_json(r.listeners);
+  return dump(j);
+}
+std::string decode_broker(std::string_view text, BrokerRegistration& out) {
+  json j;
+  if (std::string e = open(text, "a broker registration", j); !e.empty()) return e;
+  if (!get_int(j, "id", out.id) || !get_string(j, "host", out.host) ||
+      !get_int(j, "port", out.port)) {
+    return "a broker registration lacks id, host or port";
+  }
+  out.rack.reset();
+  if (auto it = j.find("rack"); it != j.end() && it->is_string()) out.rack = it->get<std::string>();
+  out.listeners.clear();
+  if (j.contains("listeners") && !get_configs(j, "listeners", out.listeners)) {
+    return "a broker registration's listeners are not {name: \"host:port\"}";
+  }
+  return "";
+}
+
+std::string encode_controller(const ControllerRecord& r) {
+  return dump({{"v", kVersion}, {"id", r.id}});
+}
+std::string decode_controller(std::string_view text, ControllerRecord& out) {
+  json j;
+  if (std::string e = open(text, "the controller record", j); !e.empty()) return e;
+  if (!get_int(j, "id", out.id)) return "the controller record has no id";
+  return "";
+}
+
+std::string encode_topic(const TopicRecord& r) {
+  return dump({{"v", kVersion},
+               {"id", uuid_base64(r.id)},
+               {"configs", configs_json(r.configs)},
+               {"partitions", r.partitions}});
+}
+std::string decode_topic(std::string_view text, TopicRecord& out) {
+  json j;
+  if (std::string e = open(text, "a topic record", j); !e.empty()) return e;
+  if (!get_uuid(j, "id", out.id)) return "a topic record has no valid id";
+  if (!get_configs(j, "configs", out.configs)) return "a topic record's configs are not strings";
+  if (!get_int(j, "partitions", out.partitions) || out.partitions < 0) {
+    return "a topic record has no partition count";
+  }
+  return "";
+}
+
+std::string encode_partition(const PartitionImage& p) {
+  json j = partition_json(p);
+  j["v"] = kVersion;
+  return dump(j);
+}
+std::string decode_partition(std::string_view text, PartitionImage& out) {
+  json j;
+  if (std::string e = open(text, "a partition record", j); !e.empty()) return e;
+  if (!get_partition(j, out)) {
+    return "a partition record lacks leader, leader_epoch, partition_epoch, replicas or isr";
+  }
+  return "";
+}
+
+std::string encode_configs(const ConfigMap& configs) {
+  return dump({{"v", kVersion}, {"configs", configs_json(configs)}});
+}
+std::string decode_configs(std::string_view text, ConfigMap& out) {
+  json j;
+  if (std::string e = open(text, "a configs record", j); !e.empty()) return e;
+  if (!get_configs(j, "configs", out)) return "a configs record's configs are not strings";
+  return "";
+}
+
+std::string encode_quota(const QuotaRecord& r) {
+  json values = json::object();
+  for (const auto& [k, v] : r.values) values[k] = v;
+  return dump({{"v", kVersion}, {"entity", entity_json(r.entity)}, {"values", values}});
+}
+std::string decode_quota(std::string_view text, QuotaRecord& out) {
+  json j;
+  if (std::string e = open(text, "a quota record", j); !e.empty()) return e;
+  if (!get_entity(j, "entity", out.entity)) return "a quota record has no entity";
+  auto it = j.find("values");
+  if (it == j.end() || !it->is_object()) return "a quota record has no values";
+  out.values.clear();
+  for (const auto& [k, v] : it->items()) {
+    if (!v.is_number()) return "a quota record's value is not a number";
+    out.values[k] = v.get<double>();
+  }
+  return "";
+}
+
+std::string encode_producer_ids(const ProducerIdBlock& r) {
+  return dump({{"v", kVersion}, {"next", r.next}});
+}
+std::string decode_producer_ids(std::string_view text, ProducerIdBlock& out) {
+  json j;
+  if (std::string e = open(text, "the producer-id record", j); !e.empty()) return e;
+  if (!get_int(j, "next", out.next) || out.next < 0) return "the producer-id record has no next";
+  return "";
+}
+
+std::string encode_result(const ChangeResult& r) {
+  return dump({{"v", kVersion}, {"error", static_cast<int>(r.error)}, {"message", r.message}});
+}
+std::string decode_result(std::string_view text, ChangeResult& out) {
+  json j;
+  if (std::string e = open(text, "a change result", j); !e.empty()) return e;
+  std::int16_t code = 0;
+  if (!get_int(j, "error", code)) return "a change result has no error code";
+  out.error = static_cast<ErrorCode>(code);
+  out.message.clear();
+  get_string(j, "message", out.message);
+  return "";
+}
+
+// --- Changes
+
+std::string encode_change(const MetadataChange& change) {
+  json j = std::visit(
+      Overloaded{
+          [](const RegisterBroker& c) {
+            json b = {{"id", c.broker.id},       {"host", c.broker.host},
+                      {"port", c.broker.port},   {"epoch", c.broker.epoch},
+                      {"fenced", c.broker.fenced}};
+            if (c.broker.rack) b["rack"] = *c.broker.rack;
+            return json{{"broker", b}};
+          },
+          [](const CreateTopic& c) {
+            return json{{"name", c.name},
+                        {"id", uuid_base64(c.id)},
+                        {"partitions", c.partitions},
+                        {"replication_factor", c.replication_factor},
+                        {"assignments", c.assignments},
+                        {"configs", configs_json(c.configs)}};
+          },
+          [](const DeleteTopic& c) { return json{{"id", uuid_base64(c.id)}}; },
+          [](const CreatePartitions& c) {
+            return json{
+                {"id", uuid_base64(c.id)}, {"total", c.total}, {"assignments", c.assignments}};
+          },
+          [](const SetTopicConfigs& c) {
+            return json{{"id", uuid_base64(c.id)}, {"configs", configs_json(c.configs)}};
+          },
+          [](const SetBrokerConfigs& c) {
+            return json{{"broker", c.broker ? json(*c.broker) : json()},
+                        {"configs", configs_json(c.configs)}};
+          },
+          [](const SetClientQuotas& c) {
+            json entries = json::array();
+            for (const auto& [entity, ops] : c.entries) {
+              json o = json::array();
+              for (const auto& op : ops) {
+                o.push_back({{"key", op.key}, {"value", op.value}, {"remove", op.remove}});
+              }
+              entries.push_back({{"entity", entity_json(entity)}, {"ops", o}});
+            }
+            return json{{"entries", entries}};
+          },
+          [](const FenceBroker& c) { return json{{"id", c.id}}; },
+          [](const SetController& c) { return json{{"id", c.id}, {"epoch", c.epoch}}; },
+          [](const SetPartitionStates& c) {
+            json parts = json::array();
+            for (const PartitionImage& p : c.partitions) {
+              json pj = partition_json(p);
+              pj["index"] = p.index;
+              parts.push_back(pj);
+            }
+            return json{{"id", uuid_base64(c.id)}, {"partitions", parts}};
+          },
+      },
+      change);
+  j["v"] = kVersion;
+  j["type"] = change_name(change);
+  return dump(j);
+}
+
+std::string decode_change(std::string_view text, MetadataChange& out) {
+  json j;
+  if (std::string e = open(text, "a metadata change", j); !e.empty()) return e;
+  std::string type;
+  if (!get_string(j, "type", type)) return "a metadata change has no type";
+  const std::string bad = "a " + type + " change lacks a field or has one of the wrong type";
+  if (type == "RegisterBroker") {
+    RegisterBroker c;
+    auto b = j.find("broker");
+    if (b == j.end() || !b->is_object() || !get_int(*b, "id", c.broker.id) ||
+        !get_string(*b, "host", c.broker.host) || !get_int(*b, "port", c.broker.port) ||
+        !get_int(*b, "epoch", c.broker.epoch)) {
+      return bad;
+    }
+    if (auto r = b->find("rack"); r != b->end() && r->is_string()) {
+      c.broker.rack = r->get<std::string>();
+    }
+    if (auto f = b->find("fenced"); f != b->end() && f->is_boolean()) {
+      c.broker.fenced = f->get<bool>();
+    }
+    out = std::move(c);
+  } else if (type == "CreateTopic") {
+    CreateTopic c;
+    if (!get_string(j, "name", c.name) || !get_uuid(j, "id", c.id) ||
+        !get_int(j, "partitions", c.partitions) ||
+        !get_int(j, "replication_factor", c.replication_factor) ||
+        !get_assignment(j, "assignments", c.assignments) ||
+        !get_configs(j, "configs", c.configs)) {
+      return bad;
+    }
+    out = std::move(c);
+  } else if (type == "DeleteTopic") {
+    DeleteTopic c;
+    if (!get_uuid(j, "id", c.id)) return bad;
+    out = c;
+  } else if (type == "CreatePartitions") {
+    CreatePartitions c;
+    if (!get_uuid(j, "id", c.id) || !get_int(j, "total", c.total) ||
+        !get_assignment(j, "assignments", c.assignments)) {
+      return bad;
+    }
+    out = std::move(c);
+  } else if (type == "SetTopicConfigs") {
+    SetTopicConfigs c;
+    if (!get_uuid(j, "id", c.id) || !get_configs(j, "configs", c.configs)) return bad;
+    out = std::move(c);
+  } else if (type == "SetBrokerConfigs") {
+    SetBrokerConfigs c;
+    if (!get_configs(j, "configs", c.configs)) return bad;
+    if (auto b = j.find("broker"); b != j.end() && !b->is_null()) {
+      std::int32_t id = 0;
+      if (!get_int(j, "broker", id)) return bad;
+      c.broker = id;
+    }
+    out = std::move(c);
+  } else if (type == "SetClientQuotas") {
+    SetClientQuotas c;
+    auto entries = j.find("entries");
+    if (entries == j.end() || !entries->is_array()) return bad;
+    for (const json& e : *entries) {
+      if (!e.is_object()) return bad;
+      auto& [entity, ops] = c.entries.emplace_back();
+      if (!get_entity(e, "entity", entity)) return bad;
+      auto o = e.find("ops");
+      if (o == e.end() || !o->is_array()) return bad;
+      for (const json& x : *o) {
+        ClientQuotas::Op op;
+        if (!x.is_object() || !get_string(x, "key", op.key)) return bad;
+        auto v = x.find("value");
+        if (v == x.end() || !v->is_number()) return bad;
+        op.value = v->get<double>();
+        auto r = x.find("remove");
+        op.remove = r != x.end() && r->is_boolean() && r->get<bool>();
+        ops.push_back(std::move(op));
+      }
+    }
+    out = std::move(c);
+  } else if (type == "FenceBroker") {
+    FenceBroker c;
+    if (!get_int(j, "id", c.id)) return bad;
+    out = c;
+  } else if (type == "SetController") {
+    SetController c;
+    if (!get_int(j, "id", c.id) || !get_int(j, "epoch", c.epoch)) return bad;
+    out = c;
+  } else if (type == "SetPartitionStates") {
+    SetPartitionStates c;
+    auto parts = j.find("partitions");
+    if (!get_uuid(j, "id", c.id) || parts == j.end() || !parts->is_array()) return bad;
+    for (const json& pj : *parts) {
+      PartitionImage& p = c.partitions.emplace_back();
+      if (!pj.is_object() || !get_int(pj, "index", p.index) || !get_partition(pj, p)) return bad;
+    }
+    out = std::move(c);
+  } else {
+    return "unknown metadata change type " + type;
+  }
+  return "";
+}
+
+}  // namespace kgw::layout
