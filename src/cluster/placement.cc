@@ -109,7 +109,8 @@ ErrorCode place_replicas(const std::vector<PlacementBroker>& brokers, std::int64
         const PlacementBroker& b = arranged[follower_index(first, shift * shift_factor, k++, n)];
         const std::string rack = b.rack.value_or("");
         // A rack (or broker) is reused only once every one holds a replica.
-        const bool rack_ok = !racked || used_racks.count(rack) == 0 || used_racks.size() == racks.size();
+        const bool rack_ok =
+            !racked || used_racks.count(rack) == 0 || used_racks.size() == racks.size();
         const bool broker_ok = used.count(b.id) == 0;
         if (!rack_ok || !broker_ok) continue;
         replicas.push_back(b.id);

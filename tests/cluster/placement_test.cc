@@ -144,7 +144,8 @@ TEST_CASE("a replication factor the live brokers cannot hold is refused as Kafka
         ErrorCode::kInvalidReplicationFactor);
   CHECK(message == "Replication factor must be larger than 0.");
   CHECK(place_replicas({}, 1, 1, fixed(), out, message) == ErrorCode::kInvalidReplicationFactor);
-  CHECK(message == "Unable to replicate the partition 1 time(s): All brokers are currently fenced.");
+  CHECK(message ==
+        "Unable to replicate the partition 1 time(s): All brokers are currently fenced.");
 }
 
 TEST_CASE("only unfenced brokers of the image are placed on; one node keeps everything") {
