@@ -3,6 +3,7 @@
 // controller_liveness.cc.
 #include "src/cluster/controller.h"
 
+#include <algorithm>
 #include <random>
 #include <utility>
 #include <variant>
@@ -38,13 +39,13 @@ Controller::Controller(uv_loop_t* loop, etcd::KvApi& kv, MetadataLog& log,
                        ControllerOptions options)
     : loop_(loop), kv_(kv), log_(log), options_(std::move(options)) {
   tick_.init(loop_);
-  log_.add_listener(guarded(
-      [this](const MetadataImage&, const MetadataImage&, const MetadataChange& change) {
-        on_change(change);
-      }));
+  log_.add_listener(guarded([this](const MetadataImage&, const MetadataImage&,
+                                   const MetadataChange& change) { on_change(change); }));
 }
 
-Controller::~Controller() { stop(); }
+Controller::~Controller() {
+  stop();
+}
 
 void Controller::start() {
   if (started_ || stopped_) return;
@@ -93,9 +94,9 @@ void Controller::campaign() {
   const std::string key = layout::controller_key(options_.prefix);
   etcd::TxnRequest t;
   t.compare.push_back(etcd::Compare{key, etcd::Compare::kCreate, etcd::Compare::kEqual, 0, ""});
-  t.success.push_back(etcd::Op{etcd::Op::kPut, key, "",
-                               layout::encode_controller(layout::ControllerRecord{options_.node_id}),
-                               lease});
+  t.success.push_back(
+      etcd::Op{etcd::Op::kPut, key, "",
+               layout::encode_controller(layout::ControllerRecord{options_.node_id}), lease});
   t.failure.push_back(etcd::Op{etcd::Op::kRange, key, "", "", 0});
   kv_.txn(std::move(t), guarded([this, lease](etcd::Status s, etcd::TxnResult r) {
             campaigning_ = false;
@@ -129,8 +130,7 @@ void Controller::watch_controller(std::int64_t from_revision) {
   const std::uint64_t gen = ++controller_watch_gen_;
   const std::string key = layout::controller_key(options_.prefix);
   controller_watch_ = kv_.watch(
-      key, "", from_revision,
-      guarded([this, gen](std::int64_t, std::vector<etcd::Event> events) {
+      key, "", from_revision, guarded([this, gen](std::int64_t, std::vector<etcd::Event> events) {
         if (gen != controller_watch_gen_) return;
         for (const etcd::Event& e : events) {
           if (e.type != etcd::Event::kDelete) continue;
@@ -207,40 +207,39 @@ void Controller::step_down(const char* why) {
 void Controller::load_requests() {
   const std::uint64_t term = term_;
   const std::string prefix = layout::requests_prefix(options_.prefix);
-  kv_.range(
-      prefix, etcd::prefix_end(prefix), 0,
-      guarded([this, term, prefix](etcd::Status s, etcd::RangeResult r) {
-        if (!current(term)) return;
-        if (!s.ok()) {
-          defer(options_.retry_ms, 0, true, [this] { load_requests(); });
-          return;
-        }
-        for (etcd::KeyValue& kv : r.kvs) {
-          requests_[{kv.create_revision, kv.key}] = std::move(kv);
-        }
-        cancel_watch_later(requests_watch_);
-        requests_watch_ = kv_.watch(
-            prefix, etcd::prefix_end(prefix), r.revision + 1,
-            guarded([this, term](std::int64_t, std::vector<etcd::Event> events) {
+  kv_.range(prefix, etcd::prefix_end(prefix), 0,
+            guarded([this, term, prefix](etcd::Status s, etcd::RangeResult r) {
               if (!current(term)) return;
-              for (etcd::Event& e : events) {
-                if (e.type == etcd::Event::kPut) {
-                  requests_[{e.kv.create_revision, e.kv.key}] = std::move(e.kv);
-                  continue;
-                }
-                for (auto it = requests_.begin(); it != requests_.end();) {
-                  it = it->first.second == e.kv.key ? requests_.erase(it) : std::next(it);
-                }
+              if (!s.ok()) {
+                defer(options_.retry_ms, 0, true, [this] { load_requests(); });
+                return;
               }
+              for (etcd::KeyValue& kv : r.kvs) {
+                requests_[{kv.create_revision, kv.key}] = std::move(kv);
+              }
+              cancel_watch_later(requests_watch_);
+              requests_watch_ = kv_.watch(
+                  prefix, etcd::prefix_end(prefix), r.revision + 1,
+                  guarded([this, term](std::int64_t, std::vector<etcd::Event> events) {
+                    if (!current(term)) return;
+                    for (etcd::Event& e : events) {
+                      if (e.type == etcd::Event::kPut) {
+                        requests_[{e.kv.create_revision, e.kv.key}] = std::move(e.kv);
+                        continue;
+                      }
+                      for (auto it = requests_.begin(); it != requests_.end();) {
+                        it = it->first.second == e.kv.key ? requests_.erase(it) : std::next(it);
+                      }
+                    }
+                    pump();
+                  }),
+                  guarded([this, term](etcd::Status) {
+                    if (!current(term)) return;
+                    requests_watch_.reset();
+                    defer(options_.retry_ms, 0, true, [this] { load_requests(); });
+                  }));
               pump();
-            }),
-            guarded([this, term](etcd::Status) {
-              if (!current(term)) return;
-              requests_watch_.reset();
-              defer(options_.retry_ms, 0, true, [this] { load_requests(); });
             }));
-        pump();
-      }));
 }
 
 void Controller::pump() {
@@ -296,12 +295,22 @@ void Controller::process_request(etcd::KeyValue request, int attempt) {
                 },
                 0);
             return;
+          } else if (Ops rest; resumes(change, *image, rest)) {
+            write_chunks(request, std::make_shared<std::vector<etcd::Op>>(std::move(rest.ops)), 0,
+                         attempt);
+            return;
           } else {
             error = image->check(change, message);
             if (error == ErrorCode::kNone) error = complete(change, *image, message);
           }
           Ops ops;
-          if (error == ErrorCode::kNone) ops = ops_of(change, *image, revision);
+          if (error == ErrorCode::kNone) {
+            ops = ops_of(change, *image, revision);
+            if (ops.ops.size() + 2 > options_.max_txn_ops) {
+              commit_in_chunks(request, change, std::move(ops), attempt);
+              return;
+            }
+          }
           commit_request(request, std::move(ops), error, std::move(message), attempt);
         });
 }
@@ -326,8 +335,8 @@ void Controller::commit_request(const etcd::KeyValue& request, Ops ops, ErrorCod
   t.failure.push_back(etcd::Op{etcd::Op::kRange, request.key, "", "", 0});
   const std::uint64_t term = term_;
   const bool changes_image = ops.changes_image;
-  kv_.txn(std::move(t), guarded([this, term, request, attempt, changes_image](
-                                    etcd::Status s, etcd::TxnResult r) {
+  kv_.txn(std::move(t),
+          guarded([this, term, request, attempt, changes_image](etcd::Status s, etcd::TxnResult r) {
             if (!current(term)) return;
             auto forget = [this, &request] {
               requests_.erase({request.create_revision, request.key});
@@ -336,6 +345,13 @@ void Controller::commit_request(const etcd::KeyValue& request, Ops ops, ErrorCod
             if (!s.ok()) {
               LOG_WARN("controller", "request %s not written: %s", request.key.c_str(),
                        s.message.c_str());
+              if (s.code == etcd::Status::kFailed && changes_image) {
+                // etcd refused the writes themselves (too many ops, too
+                // large): retrying cannot help; answer so.
+                commit_request(request, Ops{}, ErrorCode::kUnknownServerError,
+                               "The metadata store refused the change: " + s.message, attempt + 1);
+                return;
+              }
               process_request(request, attempt + 1);
               return;
             }
@@ -356,6 +372,91 @@ void Controller::commit_request(const etcd::KeyValue& request, Ops ops, ErrorCod
             }
             // What the decision read changed meanwhile: decide again.
             process_request(request, attempt + 1);
+          }));
+}
+
+void Controller::commit_in_chunks(etcd::KeyValue request, const MetadataChange& change, Ops ops,
+                                  int attempt) {
+  const std::size_t head = std::min(ops.ops.size(), options_.max_txn_ops - 1);
+  etcd::TxnRequest t;
+  t.compare.push_back(epoch_compare());
+  t.compare.push_back(
+      etcd::Compare{request.key, etcd::Compare::kVersion, etcd::Compare::kGreater, 0, ""});
+  for (etcd::Compare& c : ops.compare) t.compare.push_back(std::move(c));
+  t.success.assign(ops.ops.begin(), ops.ops.begin() + static_cast<std::ptrdiff_t>(head));
+  // The decision goes back into the request: a controller that takes over
+  // half way resumes it instead of refusing a topic that now exists.
+  request.value = layout::encode_change(change);
+  t.success.push_back(etcd::Op{etcd::Op::kPut, request.key, "", request.value, request.lease});
+  t.failure.push_back(
+      etcd::Op{etcd::Op::kRange, layout::controller_key(options_.prefix), "", "", 0});
+  t.failure.push_back(etcd::Op{etcd::Op::kRange, request.key, "", "", 0});
+  auto rest = std::make_shared<std::vector<etcd::Op>>(
+      ops.ops.begin() + static_cast<std::ptrdiff_t>(head), ops.ops.end());
+  const std::uint64_t term = term_;
+  kv_.txn(std::move(t),
+          guarded([this, term, request, rest, attempt](etcd::Status s, etcd::TxnResult r) {
+            if (!current(term)) return;
+            if (!s.ok()) {
+              if (s.code == etcd::Status::kFailed) {
+                commit_request(request, Ops{}, ErrorCode::kUnknownServerError,
+                               "The metadata store refused the change: " + s.message, attempt + 1);
+              } else {
+                process_request(request, attempt + 1);
+              }
+              return;
+            }
+            if (r.succeeded) {
+              last_written_ = r.revision;
+              write_chunks(request, rest, 0, attempt);
+              return;
+            }
+            if (r.ranges.size() < 2 || r.ranges[0].kvs.empty() ||
+                r.ranges[0].kvs[0].create_revision != epoch_) {
+              step_down("a write was refused: another broker is controller");
+              campaign();
+              return;
+            }
+            if (r.ranges[1].kvs.empty()) {
+              requests_.erase({request.create_revision, request.key});
+              finish_job();
+              return;
+            }
+            process_request(request, attempt + 1);
+          }));
+}
+
+// The partition keys after the first txn, then the result. They do not
+// compare the request: once the topic key is written its partitions are
+// completed even if the requester went away.
+void Controller::write_chunks(etcd::KeyValue request, std::shared_ptr<std::vector<etcd::Op>> ops,
+                              std::size_t from, int attempt) {
+  if (from >= ops->size()) {
+    commit_request(request, Ops{}, ErrorCode::kNone, "", attempt);
+    return;
+  }
+  const std::size_t to = std::min(ops->size(), from + options_.max_txn_ops - 1);
+  etcd::TxnRequest t;
+  t.compare.push_back(epoch_compare());
+  t.success.assign(ops->begin() + static_cast<std::ptrdiff_t>(from),
+                   ops->begin() + static_cast<std::ptrdiff_t>(to));
+  const std::uint64_t term = term_;
+  kv_.txn(std::move(t),
+          guarded([this, term, request, ops, from, to, attempt](etcd::Status s, etcd::TxnResult r) {
+            if (!current(term)) return;
+            if (!s.ok()) {
+              defer(options_.retry_ms, 0, true, [this, request, ops, from, attempt] {
+                write_chunks(request, ops, from, attempt);
+              });
+              return;
+            }
+            if (!r.succeeded) {
+              step_down("a write was refused: another broker is controller");
+              campaign();
+              return;
+            }
+            last_written_ = r.revision;
+            write_chunks(request, ops, to, attempt);
           }));
 }
 
@@ -382,7 +483,8 @@ ErrorCode Controller::complete(MetadataChange& change, const MetadataImage& imag
       // AddPartitions does.
       const auto arranged = rack_alternated(live);
       for (std::size_t i = 0; i < arranged.size(); ++i) {
-        if (arranged[i].id == t->partitions[0].replicas[0]) o.start_index = static_cast<std::int32_t>(i);
+        if (arranged[i].id == t->partitions[0].replicas[0])
+          o.start_index = static_cast<std::int32_t>(i);
       }
     }
     return place_replicas(live, std::int64_t{c->total} - t->partition_count(), rf, o,

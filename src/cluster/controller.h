@@ -80,6 +80,12 @@ struct ControllerOptions {
   // At most this many partitions per liveness txn (etcd's --max-txn-ops
   // is 128 by default and counts compares). Default: 60.
   std::size_t partitions_per_txn = 60;
+  // The most ops (and compares) etcd takes in one txn (etcd's
+  // --max-txn-ops). A change with more keys (a topic of many partitions)
+  // is written in several txns: the topic key first with the decided
+  // change written back into its request (so a new controller resumes
+  // it), then the partition keys, then the result. Default: 128.
+  std::size_t max_txn_ops = 128;
   // Placement starts (tests fix them; default random as Kafka).
   PlacementOptions placement;
   // A new topic id; empty: a random v4 uuid.
@@ -88,7 +94,8 @@ struct ControllerOptions {
 
 class Controller {
  public:
-  using ProducerIdsDone = std::function<void(ErrorCode error, std::int64_t first, std::int32_t count)>;
+  using ProducerIdsDone =
+      std::function<void(ErrorCode error, std::int64_t first, std::int32_t count)>;
 
   Controller(uv_loop_t* loop, etcd::KvApi& kv, MetadataLog& log, ControllerOptions options);
   ~Controller();
@@ -147,8 +154,15 @@ class Controller {
   void pump();
   void finish_job();
   void process_request(etcd::KeyValue request, int attempt);
-  void commit_request(const etcd::KeyValue& request, Ops ops, ErrorCode error,
-                      std::string message, int attempt);
+  void commit_request(const etcd::KeyValue& request, Ops ops, ErrorCode error, std::string message,
+                      int attempt);
+  // A change too big for one txn, and its continuation.
+  void commit_in_chunks(etcd::KeyValue request, const MetadataChange& change, Ops ops, int attempt);
+  void write_chunks(etcd::KeyValue request, std::shared_ptr<std::vector<etcd::Op>> ops,
+                    std::size_t from, int attempt);
+  // A CreateTopic whose topic key a previous term wrote (its request holds
+  // the decided id): the partition keys still missing.
+  bool resumes(const MetadataChange& change, const MetadataImage& image, Ops& ops) const;
   // Fills what the change leaves open; kNone or the refusal.
   ErrorCode complete(MetadataChange& change, const MetadataImage& image, std::string& message);
   // The keys `change` writes, with their compares against revision R.

@@ -55,6 +55,21 @@ std::vector<PartitionImage> initial_states(std::int32_t first, const ReplicaAssi
 
 }  // namespace
 
+bool Controller::resumes(const MetadataChange& change, const MetadataImage& image, Ops& ops) const {
+  const auto* c = std::get_if<CreateTopic>(&change);
+  if (c == nullptr || c->id.is_zero() || c->assignments.empty()) return false;
+  TopicPtr t = image.topic(c->name);
+  if (t == nullptr || t->id != c->id) return false;
+  ops.changes_image = true;
+  for (const PartitionImage& part : initial_states(0, c->assignments, image)) {
+    const PartitionImage* have = t->partition(part.index);
+    if (have != nullptr && !have->replicas.empty()) continue;  // written before
+    ops.ops.push_back(put(layout::partition_key(options_.prefix, c->id, part.index),
+                          layout::encode_partition(part)));
+  }
+  return true;
+}
+
 Controller::Ops Controller::ops_of(const MetadataChange& change, const MetadataImage& image,
                                    std::int64_t revision) {
   const std::string& p = options_.prefix;
@@ -62,7 +77,8 @@ Controller::Ops Controller::ops_of(const MetadataChange& change, const MetadataI
   out.changes_image = true;
   auto put_partitions = [&](const Uuid& id, const std::vector<PartitionImage>& parts) {
     for (const PartitionImage& part : parts) {
-      out.ops.push_back(put(layout::partition_key(p, id, part.index), layout::encode_partition(part)));
+      out.ops.push_back(
+          put(layout::partition_key(p, id, part.index), layout::encode_partition(part)));
     }
   };
   auto topic_record = [](const TopicImage& t) {
@@ -103,8 +119,8 @@ Controller::Ops Controller::ops_of(const MetadataChange& change, const MetadataI
             out.ops.push_back(put(key, layout::encode_topic(r)));
           },
           [&](const SetBrokerConfigs& c) {
-            const std::string key =
-                c.broker ? layout::broker_configs_key(p, *c.broker) : layout::default_configs_key(p);
+            const std::string key = c.broker ? layout::broker_configs_key(p, *c.broker)
+                                             : layout::default_configs_key(p);
             out.ops.push_back(put(key, layout::encode_configs(c.configs)));
           },
           [&](const SetClientQuotas& c) {
@@ -115,7 +131,8 @@ Controller::Ops Controller::ops_of(const MetadataChange& change, const MetadataI
               quotas.apply(entity, ops);
               std::vector<ClientQuotas::Filter> filters;
               for (const auto& [type, name] : entity) {
-                filters.push_back(ClientQuotas::Filter{type, name ? std::int8_t{0} : std::int8_t{1}, name});
+                filters.push_back(
+                    ClientQuotas::Filter{type, name ? std::int8_t{0} : std::int8_t{1}, name});
               }
               std::string error;
               ClientQuotas::Values values;
@@ -123,9 +140,10 @@ Controller::Ops Controller::ops_of(const MetadataChange& change, const MetadataI
                 if (e == entity) values = v;
               }
               const std::string key = layout::quota_key(p, entity);
-              by_key[key] = values.empty() ? Op{Op::kDelete, key, "", "", 0}
-                                           : put(key, layout::encode_quota(
-                                                          layout::QuotaRecord{entity, values}));
+              by_key[key] =
+                  values.empty()
+                      ? Op{Op::kDelete, key, "", "", 0}
+                      : put(key, layout::encode_quota(layout::QuotaRecord{entity, values}));
             }
             for (auto& [key, op] : by_key) out.ops.push_back(std::move(op));
           },

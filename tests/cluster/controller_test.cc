@@ -73,11 +73,15 @@ class InterceptKv : public KvApi {
   void put(std::string key, std::string value, std::int64_t lease, PutDone done) override {
     kv_.put(std::move(key), std::move(value), lease, std::move(done));
   }
-  void lease_grant(std::int64_t ttl, GrantDone done) override { kv_.lease_grant(ttl, std::move(done)); }
+  void lease_grant(std::int64_t ttl, GrantDone done) override {
+    kv_.lease_grant(ttl, std::move(done));
+  }
   void lease_keepalive(std::int64_t id, KeepAliveDone done) override {
     kv_.lease_keepalive(id, std::move(done));
   }
-  void lease_revoke(std::int64_t id, RevokeDone done) override { kv_.lease_revoke(id, std::move(done)); }
+  void lease_revoke(std::int64_t id, RevokeDone done) override {
+    kv_.lease_revoke(id, std::move(done));
+  }
   std::uint64_t watch(std::string key, std::string end, std::int64_t rev, OnEvents on_events,
                       OnEnd on_end) override {
     return kv_.watch(std::move(key), std::move(end), rev, std::move(on_events), std::move(on_end));
@@ -101,7 +105,8 @@ class Cluster {
     uv_loop_init(&loop_);
     kv_ = std::make_unique<FakeKv>(&loop_);
     uv_timer_init(&loop_, &keep_);
-    uv_timer_start(&keep_, [](uv_timer_t*) {}, 1, 1);
+    uv_timer_start(
+        &keep_, [](uv_timer_t*) {}, 1, 1);
   }
   ~Cluster() {
     nodes_.clear();
@@ -113,6 +118,7 @@ class Cluster {
   }
 
   FakeKv& kv() { return *kv_; }
+  std::size_t max_txn_ops = 128;
   uv_loop_t* loop() { return &loop_; }
 
   // Runs the loop until `done` holds (false after ~3 s of loop time).
@@ -164,6 +170,7 @@ class Cluster {
       TestEtcdLog* log = n->log.get();
       o.image_revision = [log] { return log->revision(); };
       o.retry_ms = 20;
+      o.max_txn_ops = max_txn_ops;
       o.placement.start_index = 0;
       o.placement.replica_shift = 0;
       n->controller = std::make_unique<Controller>(&loop_, through != nullptr ? *through : *kv_,
@@ -176,8 +183,8 @@ class Cluster {
   // Puts a request as broker `from` would and waits for its result.
   layout::ChangeResult request(Node& from, const MetadataChange& change) {
     const std::uint64_t seq = ++seq_;
-    kv_->put(layout::request_key(kPrefix, from.id, seq), layout::encode_change(change),
-             from.lease, [](Status, std::int64_t) {});
+    kv_->put(layout::request_key(kPrefix, from.id, seq), layout::encode_change(change), from.lease,
+             [](Status, std::int64_t) {});
     const std::string result = layout::result_key(kPrefix, from.id, seq);
     layout::ChangeResult out;
     out.error = ErrorCode::kUnknownServerError;
@@ -237,8 +244,8 @@ TEST_CASE("one controller wins, the other follows and takes over when its lease 
 
   // A write as the deposed controller makes it (its epoch compared) fails.
   TxnRequest deposed;
-  deposed.compare.push_back(Compare{layout::controller_key(kPrefix), Compare::kCreate,
-                                    Compare::kEqual, first_epoch, ""});
+  deposed.compare.push_back(
+      Compare{layout::controller_key(kPrefix), Compare::kCreate, Compare::kEqual, first_epoch, ""});
   deposed.success.push_back(Op{Op::kPut, layout::topic_key(kPrefix, "x"), "", "{}", 0});
   bool answered = false;
   bool succeeded = true;
@@ -458,12 +465,12 @@ TEST_CASE("producer id blocks from any broker are disjoint") {
   int answered = 0;
   for (int i = 0; i < 10; ++i) {
     for (Node* n : {&a, &b}) {
-      n->controller->allocate_producer_ids(1000, [&](ErrorCode e, std::int64_t first,
-                                                     std::int32_t count) {
-        CHECK(e == ErrorCode::kNone);
-        blocks.emplace_back(first, count);
-        ++answered;
-      });
+      n->controller->allocate_producer_ids(
+          1000, [&](ErrorCode e, std::int64_t first, std::int32_t count) {
+            CHECK(e == ErrorCode::kNone);
+            blocks.emplace_back(first, count);
+            ++answered;
+          });
     }
   }
   REQUIRE(c.run_until([&] { return answered == 20; }));
@@ -475,4 +482,58 @@ TEST_CASE("producer id blocks from any broker are disjoint") {
   }
   CHECK(firsts.size() == 20);
   CHECK(*firsts.rbegin() == 19000);
+}
+
+TEST_CASE("a topic too big for one txn is written in several, and a new controller resumes it") {
+  Cluster c;
+  c.max_txn_ops = 20;
+  Node& a = c.add_node(1, true);
+  Node& b = c.add_node(2, true);
+  c.add_node(3, false);
+  a.controller->start();
+  REQUIRE(c.run_until([&] { return a.controller->is_controller(); }));
+  const int before = c.kv().failed_txns();
+  CHECK(c.request(b, create("wide", 100, 2)).error == ErrorCode::kNone);
+  CHECK(c.kv().failed_txns() == before);
+  REQUIRE(c.run_until([&] {
+    TopicPtr t = b.log->image()->topic("wide");
+    if (t == nullptr || t->partition_count() != 100) return false;
+    for (const PartitionImage& p : t->partitions) {
+      if (p.replicas.size() != 2 || p.leader != p.replicas[0]) return false;
+    }
+    return true;
+  }));
+  CHECK(c.under(layout::requests_prefix(kPrefix)).empty());
+
+  // A controller died after the first txn: the topic key and some
+  // partitions exist, the request holds the decision.
+  CreateTopic half = create("half", 30, 1);
+  half.id.bytes[0] = 0x42;
+  half.id.bytes[15] = 0x07;
+  for (int i = 0; i < 30; ++i) half.assignments.push_back({1 + i % 3});
+  TxnRequest first;
+  first.success.push_back(Op{Op::kPut, layout::topic_key(kPrefix, "half"), "",
+                             layout::encode_topic(layout::TopicRecord{half.id, {}, 30}), 0});
+  for (int i = 0; i < 10; ++i) {
+    PartitionImage p;
+    p.index = i;
+    p.replicas = half.assignments[static_cast<std::size_t>(i)];
+    p.isr = p.replicas;
+    p.leader = p.replicas[0];
+    first.success.push_back(Op{Op::kPut, layout::partition_key(kPrefix, half.id, i), "",
+                               layout::encode_partition(p), 0});
+  }
+  bool written = false;
+  c.kv().txn(first, [&](Status, TxnResult) { written = true; });
+  REQUIRE(c.run_until([&] { return written; }));
+  const std::int64_t kept =
+      c.kv().data().at(layout::partition_key(kPrefix, half.id, 0)).mod_revision;
+  const layout::ChangeResult r = c.request(b, half);
+  CHECK(r.error == ErrorCode::kNone);
+  CHECK(c.under(layout::topic_partitions_prefix(kPrefix, half.id)).size() == 30);
+  CHECK(c.kv().data().at(layout::partition_key(kPrefix, half.id, 0)).mod_revision == kept);
+  REQUIRE(c.run_until([&] {
+    TopicPtr t = b.log->image()->topic("half");
+    return t != nullptr && t->partitions[29].leader == 3;
+  }));
 }
