@@ -101,10 +101,9 @@ class Changes {
       c.assignments.push_back(it == stored.end() ? std::vector<std::int32_t>{}
                                                  : it->second.replicas);
     }
-    c.replication_factor =
-        c.assignments.empty() || c.assignments[0].empty()
-            ? 1
-            : static_cast<std::int32_t>(c.assignments[0].size());
+    c.replication_factor = c.assignments.empty() || c.assignments[0].empty()
+                               ? 1
+                               : static_cast<std::int32_t>(c.assignments[0].size());
     add(std::move(c));
     states(r.id, stored);
   }

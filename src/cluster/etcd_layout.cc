@@ -5,15 +5,12 @@
 #include <utility>
 #include <variant>
 
-#include <nlohmann/json.hpp>
+#include "src/cluster/etcd_json.h"
 
 namespace kgw::layout {
 
 namespace {
 
-using nlohmann::json;
-
-constexpr int kVersion = 1;
 constexpr const char* kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::string pad(std::int64_t n, int width) {
@@ -51,117 +48,6 @@ bool parse_seq(std::string_view s, std::uint64_t& out) {
   return true;
 }
 
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-// Parses `text` as a "v":1 object; "" or what is wrong.
-std::string open(std::string_view text, const char* what, json& j) {
-  j = json::parse(text.begin(), text.end(), nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return std::string(what) + " is not a JSON object";
-  auto v = j.find("v");
-  if (v == j.end() || !v->is_number_integer()) return std::string(what) + " has no version";
-  if (v->get<std::int64_t>() != kVersion) {
-    return std::string(what) + " has version " + std::to_string(v->get<std::int64_t>()) +
-           ", this kgw reads version " + std::to_string(kVersion);
-  }
-  return "";
-}
-
-// Checked field readers: false if absent or of another type.
-template <typename Int>
-bool get_int(const json& j, const char* name, Int& out) {
-  auto it = j.find(name);
-  if (it == j.end() || !it->is_number_integer()) return false;
-  out = static_cast<Int>(it->get<std::int64_t>());
-  return true;
-}
-bool get_string(const json& j, const char* name, std::string& out) {
-  auto it = j.find(name);
-  if (it == j.end() || !it->is_string()) return false;
-  out = it->get<std::string>();
-  return true;
-}
-bool get_uuid(const json& j, const char* name, Uuid& out) {
-  std::string s;
-  return get_string(j, name, s) && parse_uuid_base64(s, out);
-}
-bool get_ints(const json& j, const char* name, std::vector<std::int32_t>& out) {
-  auto it = j.find(name);
-  if (it == j.end() || !it->is_array()) return false;
-  out.clear();
-  for (const json& x : *it) {
-    if (!x.is_number_integer()) return false;
-    out.push_back(static_cast<std::int32_t>(x.get<std::int64_t>()));
-  }
-  return true;
-}
-bool get_configs(const json& j, const char* name, ConfigMap& out) {
-  auto it = j.find(name);
-  if (it == j.end() || !it->is_object()) return false;
-  out.clear();
-  for (const auto& [k, v] : it->items()) {
-    if (!v.is_string()) return false;
-    out[k] = v.get<std::string>();
-  }
-  return true;
-}
-bool get_assignment(const json& j, const char* name, ReplicaAssignment& out) {
-  auto it = j.find(name);
-  if (it == j.end() || !it->is_array()) return false;
-  out.clear();
-  for (const json& r : *it) {
-    if (!r.is_array()) return false;
-    auto& replicas = out.emplace_back();
-    for (const json& x : r) {
-      if (!x.is_number_integer()) return false;
-      replicas.push_back(static_cast<std::int32_t>(x.get<std::int64_t>()));
-    }
-  }
-  return true;
-}
-
-json configs_json(const ConfigMap& m) {
-  json j = json::object();
-  for (const auto& [k, v] : m) j[k] = v;
-  return j;
-}
-
-json entity_json(const ClientQuotas::Entity& entity) {
-  json e = json::array();
-  for (const auto& [type, name] : entity) {
-    e.push_back({{"type", type}, {"name", name ? json(*name) : json()}});
-  }
-  return e;
-}
-bool get_entity(const json& j, const char* name, ClientQuotas::Entity& out) {
-  auto it = j.find(name);
-  if (it == j.end() || !it->is_array()) return false;
-  out.clear();
-  for (const json& part : *it) {
-    if (!part.is_object()) return false;
-    std::string type;
-    if (!get_string(part, "type", type)) return false;
-    std::optional<std::string> n;
-    auto nit = part.find("name");
-    if (nit != part.end() && nit->is_string()) n = nit->get<std::string>();
-    out.emplace_back(std::move(type), std::move(n));
-  }
-  std::sort(out.begin(), out.end());
-  return true;
-}
-
-json partition_json(const PartitionImage& p) {
-  return {{"leader", p.leader},         {"leader_epoch", p.leader_epoch},
-          {"partition_epoch", p.partition_epoch}, {"replicas", p.replicas},
-          {"isr", p.isr}};
-}
-bool get_partition(const json& j, PartitionImage& out) {
-  return get_int(j, "leader", out.leader) && get_int(j, "leader_epoch", out.leader_epoch) &&
-         get_int(j, "partition_epoch", out.partition_epoch) &&
-         get_ints(j, "replicas", out.replicas) && get_ints(j, "isr", out.isr);
-}
-
 std::string percent_encode(std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
@@ -178,13 +64,6 @@ std::string percent_encode(std::string_view s) {
   }
   return out;
 }
-
-template <class... Fs>
-struct Overloaded : Fs... {
-  using Fs::operator()...;
-};
-template <class... Fs>
-Overloaded(Fs...) -> Overloaded<Fs...>;
 
 }  // namespace
 
@@ -227,34 +106,54 @@ bool parse_uuid_base64(std::string_view text, Uuid& out) {
 
 // --- Keys
 
-std::string cluster_key(std::string_view p) { return std::string(p) + "cluster"; }
-std::string controller_key(std::string_view p) { return std::string(p) + "controller"; }
-std::string producer_ids_key(std::string_view p) { return std::string(p) + "producer-ids"; }
-std::string brokers_prefix(std::string_view p) { return std::string(p) + "brokers/"; }
+std::string cluster_key(std::string_view p) {
+  return std::string(p) + "cluster";
+}
+std::string controller_key(std::string_view p) {
+  return std::string(p) + "controller";
+}
+std::string producer_ids_key(std::string_view p) {
+  return std::string(p) + "producer-ids";
+}
+std::string brokers_prefix(std::string_view p) {
+  return std::string(p) + "brokers/";
+}
 std::string broker_key(std::string_view p, std::int32_t id) {
   return brokers_prefix(p) + pad(id, 10);
 }
-std::string registered_prefix(std::string_view p) { return std::string(p) + "registered/"; }
+std::string registered_prefix(std::string_view p) {
+  return std::string(p) + "registered/";
+}
 std::string registered_key(std::string_view p, std::int32_t id) {
   return registered_prefix(p) + pad(id, 10);
 }
-std::string topics_prefix(std::string_view p) { return std::string(p) + "topics/"; }
+std::string topics_prefix(std::string_view p) {
+  return std::string(p) + "topics/";
+}
 std::string topic_key(std::string_view p, std::string_view name) {
   return topics_prefix(p) + std::string(name);
 }
-std::string partitions_prefix(std::string_view p) { return std::string(p) + "partitions/"; }
+std::string partitions_prefix(std::string_view p) {
+  return std::string(p) + "partitions/";
+}
 std::string topic_partitions_prefix(std::string_view p, const Uuid& topic) {
   return partitions_prefix(p) + uuid_base64(topic) + "/";
 }
 std::string partition_key(std::string_view p, const Uuid& topic, std::int32_t index) {
   return topic_partitions_prefix(p, topic) + pad(index, 10);
 }
-std::string configs_prefix(std::string_view p) { return std::string(p) + "configs/"; }
-std::string default_configs_key(std::string_view p) { return configs_prefix(p) + "default"; }
+std::string configs_prefix(std::string_view p) {
+  return std::string(p) + "configs/";
+}
+std::string default_configs_key(std::string_view p) {
+  return configs_prefix(p) + "default";
+}
 std::string broker_configs_key(std::string_view p, std::int32_t id) {
   return configs_prefix(p) + "broker/" + pad(id, 10);
 }
-std::string quotas_prefix(std::string_view p) { return std::string(p) + "quotas/"; }
+std::string quotas_prefix(std::string_view p) {
+  return std::string(p) + "quotas/";
+}
 std::string quota_key(std::string_view p, const ClientQuotas::Entity& entity) {
   ClientQuotas::Entity sorted = entity;
   std::sort(sorted.begin(), sorted.end());
@@ -268,11 +167,15 @@ std::string quota_key(std::string_view p, const ClientQuotas::Entity& entity) {
   }
   return out;
 }
-std::string requests_prefix(std::string_view p) { return std::string(p) + "requests/"; }
+std::string requests_prefix(std::string_view p) {
+  return std::string(p) + "requests/";
+}
 std::string request_key(std::string_view p, std::int32_t node, std::uint64_t seq) {
   return requests_prefix(p) + pad(node, 10) + "-" + pad_u(seq);
 }
-std::string results_prefix(std::string_view p) { return std::string(p) + "results/"; }
+std::string results_prefix(std::string_view p) {
+  return std::string(p) + "results/";
+}
 std::string result_key(std::string_view p, std::int32_t node, std::uint64_t seq) {
   return results_prefix(p) + pad(node, 10) + "-" + pad_u(seq);
 }
@@ -458,167 +361,6 @@ std::string decode_result(std::string_view text, ChangeResult& out) {
   out.error = static_cast<ErrorCode>(code);
   out.message.clear();
   get_string(j, "message", out.message);
-  return "";
-}
-
-// --- Changes
-
-std::string encode_change(const MetadataChange& change) {
-  json j = std::visit(
-      Overloaded{
-          [](const RegisterBroker& c) {
-            json b = {{"id", c.broker.id},       {"host", c.broker.host},
-                      {"port", c.broker.port},   {"epoch", c.broker.epoch},
-                      {"fenced", c.broker.fenced}};
-            if (c.broker.rack) b["rack"] = *c.broker.rack;
-            return json{{"broker", b}};
-          },
-          [](const CreateTopic& c) {
-            return json{{"name", c.name},
-                        {"id", uuid_base64(c.id)},
-                        {"partitions", c.partitions},
-                        {"replication_factor", c.replication_factor},
-                        {"assignments", c.assignments},
-                        {"configs", configs_json(c.configs)}};
-          },
-          [](const DeleteTopic& c) { return json{{"id", uuid_base64(c.id)}}; },
-          [](const CreatePartitions& c) {
-            return json{
-                {"id", uuid_base64(c.id)}, {"total", c.total}, {"assignments", c.assignments}};
-          },
-          [](const SetTopicConfigs& c) {
-            return json{{"id", uuid_base64(c.id)}, {"configs", configs_json(c.configs)}};
-          },
-          [](const SetBrokerConfigs& c) {
-            return json{{"broker", c.broker ? json(*c.broker) : json()},
-                        {"configs", configs_json(c.configs)}};
-          },
-          [](const SetClientQuotas& c) {
-            json entries = json::array();
-            for (const auto& [entity, ops] : c.entries) {
-              json o = json::array();
-              for (const auto& op : ops) {
-                o.push_back({{"key", op.key}, {"value", op.value}, {"remove", op.remove}});
-              }
-              entries.push_back({{"entity", entity_json(entity)}, {"ops", o}});
-            }
-            return json{{"entries", entries}};
-          },
-          [](const FenceBroker& c) { return json{{"id", c.id}}; },
-          [](const SetController& c) { return json{{"id", c.id}, {"epoch", c.epoch}}; },
-          [](const SetPartitionStates& c) {
-            json parts = json::array();
-            for (const PartitionImage& p : c.partitions) {
-              json pj = partition_json(p);
-              pj["index"] = p.index;
-              parts.push_back(pj);
-            }
-            return json{{"id", uuid_base64(c.id)}, {"partitions", parts}};
-          },
-      },
-      change);
-  j["v"] = kVersion;
-  j["type"] = change_name(change);
-  return dump(j);
-}
-
-std::string decode_change(std::string_view text, MetadataChange& out) {
-  json j;
-  if (std::string e = open(text, "a metadata change", j); !e.empty()) return e;
-  std::string type;
-  if (!get_string(j, "type", type)) return "a metadata change has no type";
-  const std::string bad = "a " + type + " change lacks a field or has one of the wrong type";
-  if (type == "RegisterBroker") {
-    RegisterBroker c;
-    auto b = j.find("broker");
-    if (b == j.end() || !b->is_object() || !get_int(*b, "id", c.broker.id) ||
-        !get_string(*b, "host", c.broker.host) || !get_int(*b, "port", c.broker.port) ||
-        !get_int(*b, "epoch", c.broker.epoch)) {
-      return bad;
-    }
-    if (auto r = b->find("rack"); r != b->end() && r->is_string()) {
-      c.broker.rack = r->get<std::string>();
-    }
-    if (auto f = b->find("fenced"); f != b->end() && f->is_boolean()) {
-      c.broker.fenced = f->get<bool>();
-    }
-    out = std::move(c);
-  } else if (type == "CreateTopic") {
-    CreateTopic c;
-    if (!get_string(j, "name", c.name) || !get_uuid(j, "id", c.id) ||
-        !get_int(j, "partitions", c.partitions) ||
-        !get_int(j, "replication_factor", c.replication_factor) ||
-        !get_assignment(j, "assignments", c.assignments) ||
-        !get_configs(j, "configs", c.configs)) {
-      return bad;
-    }
-    out = std::move(c);
-  } else if (type == "DeleteTopic") {
-    DeleteTopic c;
-    if (!get_uuid(j, "id", c.id)) return bad;
-    out = c;
-  } else if (type == "CreatePartitions") {
-    CreatePartitions c;
-    if (!get_uuid(j, "id", c.id) || !get_int(j, "total", c.total) ||
-        !get_assignment(j, "assignments", c.assignments)) {
-      return bad;
-    }
-    out = std::move(c);
-  } else if (type == "SetTopicConfigs") {
-    SetTopicConfigs c;
-    if (!get_uuid(j, "id", c.id) || !get_configs(j, "configs", c.configs)) return bad;
-    out = std::move(c);
-  } else if (type == "SetBrokerConfigs") {
-    SetBrokerConfigs c;
-    if (!get_configs(j, "configs", c.configs)) return bad;
-    if (auto b = j.find("broker"); b != j.end() && !b->is_null()) {
-      std::int32_t id = 0;
-      if (!get_int(j, "broker", id)) return bad;
-      c.broker = id;
-    }
-    out = std::move(c);
-  } else if (type == "SetClientQuotas") {
-    SetClientQuotas c;
-    auto entries = j.find("entries");
-    if (entries == j.end() || !entries->is_array()) return bad;
-    for (const json& e : *entries) {
-      if (!e.is_object()) return bad;
-      auto& [entity, ops] = c.entries.emplace_back();
-      if (!get_entity(e, "entity", entity)) return bad;
-      auto o = e.find("ops");
-      if (o == e.end() || !o->is_array()) return bad;
-      for (const json& x : *o) {
-        ClientQuotas::Op op;
-        if (!x.is_object() || !get_string(x, "key", op.key)) return bad;
-        auto v = x.find("value");
-        if (v == x.end() || !v->is_number()) return bad;
-        op.value = v->get<double>();
-        auto r = x.find("remove");
-        op.remove = r != x.end() && r->is_boolean() && r->get<bool>();
-        ops.push_back(std::move(op));
-      }
-    }
-    out = std::move(c);
-  } else if (type == "FenceBroker") {
-    FenceBroker c;
-    if (!get_int(j, "id", c.id)) return bad;
-    out = c;
-  } else if (type == "SetController") {
-    SetController c;
-    if (!get_int(j, "id", c.id) || !get_int(j, "epoch", c.epoch)) return bad;
-    out = c;
-  } else if (type == "SetPartitionStates") {
-    SetPartitionStates c;
-    auto parts = j.find("partitions");
-    if (!get_uuid(j, "id", c.id) || parts == j.end() || !parts->is_array()) return bad;
-    for (const json& pj : *parts) {
-      PartitionImage& p = c.partitions.emplace_back();
-      if (!pj.is_object() || !get_int(pj, "index", p.index) || !get_partition(pj, p)) return bad;
-    }
-    out = std::move(c);
-  } else {
-    return "unknown metadata change type " + type;
-  }
   return "";
 }
 

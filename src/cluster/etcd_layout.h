@@ -82,15 +82,15 @@ struct ParsedKey {
     kCluster,
     kController,
     kProducerIds,
-    kBroker,          // id
-    kRegistered,      // id
-    kTopic,           // name
-    kPartition,       // topic, index
+    kBroker,      // id
+    kRegistered,  // id
+    kTopic,       // name
+    kPartition,   // topic, index
     kDefaultConfigs,
-    kBrokerConfigs,   // id
-    kQuota,           // the entity is in the value
-    kRequest,         // id (the node), seq
-    kResult,          // id (the node), seq
+    kBrokerConfigs,  // id
+    kQuota,          // the entity is in the value
+    kRequest,        // id (the node), seq
+    kResult,         // id (the node), seq
   };
   Kind kind = kUnknown;
   std::int32_t id = -1;

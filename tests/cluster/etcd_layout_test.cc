@@ -118,8 +118,7 @@ TEST_CASE("keys are padded and parse back to what they name") {
   CHECK(registered_key(P, 7) == "/kgw/registered/0000000007");
   CHECK(controller_key(P) == "/kgw/controller");
   CHECK(topic_key(P, "orders") == "/kgw/topics/orders");
-  CHECK(partition_key(P, uuid(1), 12) ==
-        "/kgw/partitions/" + uuid_base64(uuid(1)) + "/0000000012");
+  CHECK(partition_key(P, uuid(1), 12) == "/kgw/partitions/" + uuid_base64(uuid(1)) + "/0000000012");
   CHECK(default_configs_key(P) == "/kgw/configs/default");
   CHECK(broker_configs_key(P, 2) == "/kgw/configs/broker/0000000002");
   CHECK(producer_ids_key(P) == "/kgw/producer-ids");
@@ -271,7 +270,8 @@ TEST_CASE("every kind of change round-trips as a request") {
   auto sc = std::get<SetController>(round_trip(SetController{2, 99}));
   CHECK(sc.id == 2);
   CHECK(sc.epoch == 99);
-  auto ps = std::get<SetPartitionStates>(round_trip(SetPartitionStates{uuid(1), {part(1, {1, 2}, 2, 3)}}));
+  auto ps = std::get<SetPartitionStates>(
+      round_trip(SetPartitionStates{uuid(1), {part(1, {1, 2}, 2, 3)}}));
   REQUIRE(ps.partitions.size() == 1);
   CHECK(same_partition(ps.partitions[0], part(1, {1, 2}, 2, 3)));
 
@@ -345,13 +345,15 @@ TEST_CASE("a revision creating a topic becomes CreateTopic, then the states that
   CHECK(same_partition(after->topic("t")->partitions[1], moved));
 
   // Same topic again with equal content: nothing.
-  CHECK(changes_of_revision(P, *after, puts(topic_kvs("t", uuid(1), {part(0, {1, 2}, 1), moved}, 11)))
-            .empty());
+  CHECK(
+      changes_of_revision(P, *after, puts(topic_kvs("t", uuid(1), {part(0, {1, 2}, 1), moved}, 11)))
+          .empty());
 }
 
 TEST_CASE("topic and partition keys changing become the changes a single node makes") {
   ImagePtr image = build_image(P, {broker_kv(1, 3)});
-  image = apply_all(image, changes_of_revision(P, *image, puts(topic_kvs("t", uuid(1), {part(0, {1}, 1)}, 5))));
+  image = apply_all(
+      image, changes_of_revision(P, *image, puts(topic_kvs("t", uuid(1), {part(0, {1}, 1)}, 5))));
 
   // Configs changed and one partition added, in one txn.
   auto grow = puts(topic_kvs("t", uuid(1), {part(0, {1}, 1), part(1, {1}, 1)}, 6, {{"x", "y"}}));
@@ -366,23 +368,26 @@ TEST_CASE("topic and partition keys changing become the changes a single node ma
   // A leader change alone.
   PartitionImage offline = part(0, {1}, -1, 1);
   changes = changes_of_revision(
-      P, *image, puts({KeyValue{partition_key(P, uuid(1), 0), encode_partition(offline), 5, 7, 2, 0}}));
+      P, *image,
+      puts({KeyValue{partition_key(P, uuid(1), 0), encode_partition(offline), 5, 7, 2, 0}}));
   REQUIRE(changes.size() == 1);
   CHECK(std::get<SetPartitionStates>(changes[0]).partitions[0].leader == -1);
   image = apply_all(image, changes);
 
   // Partitions added without the topic key (a controller that writes only
   // the new keys) still grow the topic.
-  changes = changes_of_revision(
-      P, *image, puts({KeyValue{partition_key(P, uuid(1), 2), encode_partition(part(2, {1}, 1)), 8, 8, 1, 0}}));
+  changes = changes_of_revision(P, *image,
+                                puts({KeyValue{partition_key(P, uuid(1), 2),
+                                               encode_partition(part(2, {1}, 1)), 8, 8, 1, 0}}));
   REQUIRE(changes.size() == 1);
   CHECK(std::get<CreatePartitions>(changes[0]).total == 3);
   image = apply_all(image, changes);
 
   // The topic key and its partitions deleted: one DeleteTopic.
-  changes = changes_of_revision(P, *image,
-                                {deletion(topic_key(P, "t")), deletion(partition_key(P, uuid(1), 0)),
-                                 deletion(partition_key(P, uuid(1), 1))});
+  changes =
+      changes_of_revision(P, *image,
+                          {deletion(topic_key(P, "t")), deletion(partition_key(P, uuid(1), 0)),
+                           deletion(partition_key(P, uuid(1), 1))});
   REQUIRE(changes.size() == 1);
   CHECK(std::get<DeleteTopic>(changes[0]).id == uuid(1));
   image = apply_all(image, changes);
@@ -454,17 +459,18 @@ TEST_CASE("broker, controller, config and quota keys become their changes") {
   CHECK(image->quotas().describe({}, false, err).empty());
 
   // Keys that are not image: nothing.
-  CHECK(changes_of_revision(P, *image,
-                            puts({KeyValue{request_key(P, 3, 1), "x", 20, 20, 1, 0},
-                                  KeyValue{producer_ids_key(P), encode_producer_ids({1000}), 20,
-                                           20, 1, 0}}))
+  CHECK(changes_of_revision(
+            P, *image,
+            puts({KeyValue{request_key(P, 3, 1), "x", 20, 20, 1, 0},
+                  KeyValue{producer_ids_key(P), encode_producer_ids({1000}), 20, 20, 1, 0}}))
             .empty());
 }
 
 TEST_CASE("the difference of two images becomes changes that give the second") {
   std::vector<KeyValue> a_kvs{broker_kv(1, 3), broker_kv(2, 4)};
   for (const KeyValue& kv : topic_kvs("gone", uuid(1), {part(0, {1}, 1)}, 5)) a_kvs.push_back(kv);
-  for (const KeyValue& kv : topic_kvs("kept", uuid(2), {part(0, {1, 2}, 1)}, 5)) a_kvs.push_back(kv);
+  for (const KeyValue& kv : topic_kvs("kept", uuid(2), {part(0, {1, 2}, 1)}, 5))
+    a_kvs.push_back(kv);
   ImagePtr a = build_image(P, a_kvs);
 
   std::vector<KeyValue> b_kvs{broker_kv(1, 3), broker_kv(2, 4, true), broker_kv(4, 9)};
@@ -473,7 +479,8 @@ TEST_CASE("the difference of two images becomes changes that give the second") {
        topic_kvs("kept", uuid(2), {part(0, {1, 2}, 1, 1), part(1, {4}, 4)}, 9, {{"k", "v"}})) {
     b_kvs.push_back(kv);
   }
-  for (const KeyValue& kv : topic_kvs("new", uuid(3), {part(0, {4}, -1, 2)}, 9)) b_kvs.push_back(kv);
+  for (const KeyValue& kv : topic_kvs("new", uuid(3), {part(0, {4}, -1, 2)}, 9))
+    b_kvs.push_back(kv);
   b_kvs.push_back(KeyValue{quota_key(P, {{"user", "u"}}),
                            encode_quota({{{"user", "u"}}, {{"producer_byte_rate", 1}}}), 9, 9, 1,
                            0});

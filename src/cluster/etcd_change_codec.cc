@@ -1,0 +1,187 @@
+// A MetadataChange as the JSON of a request key (etcd_layout.h).
+#include <utility>
+#include <variant>
+
+#include "src/cluster/etcd_json.h"
+#include "src/cluster/etcd_layout.h"
+
+namespace kgw::layout {
+
+namespace {
+
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
+
+}  // namespace
+
+std::string encode_change(const MetadataChange& change) {
+  json j = std::visit(
+      Overloaded{
+          [](const RegisterBroker& c) {
+            json b = {{"id", c.broker.id},
+                      {"host", c.broker.host},
+                      {"port", c.broker.port},
+                      {"epoch", c.broker.epoch},
+                      {"fenced", c.broker.fenced}};
+            if (c.broker.rack) b["rack"] = *c.broker.rack;
+            return json{{"broker", b}};
+          },
+          [](const CreateTopic& c) {
+            return json{{"name", c.name},
+                        {"id", uuid_base64(c.id)},
+                        {"partitions", c.partitions},
+                        {"replication_factor", c.replication_factor},
+                        {"assignments", c.assignments},
+                        {"configs", configs_json(c.configs)}};
+          },
+          [](const DeleteTopic& c) {
+            return json{{"id", uuid_base64(c.id)}};
+          },
+          [](const CreatePartitions& c) {
+            return json{
+                {"id", uuid_base64(c.id)}, {"total", c.total}, {"assignments", c.assignments}};
+          },
+          [](const SetTopicConfigs& c) {
+            return json{{"id", uuid_base64(c.id)}, {"configs", configs_json(c.configs)}};
+          },
+          [](const SetBrokerConfigs& c) {
+            return json{{"broker", c.broker ? json(*c.broker) : json()},
+                        {"configs", configs_json(c.configs)}};
+          },
+          [](const SetClientQuotas& c) {
+            json entries = json::array();
+            for (const auto& [entity, ops] : c.entries) {
+              json o = json::array();
+              for (const auto& op : ops) {
+                o.push_back({{"key", op.key}, {"value", op.value}, {"remove", op.remove}});
+              }
+              entries.push_back({{"entity", entity_json(entity)}, {"ops", o}});
+            }
+            return json{{"entries", entries}};
+          },
+          [](const FenceBroker& c) {
+            return json{{"id", c.id}};
+          },
+          [](const SetController& c) {
+            return json{{"id", c.id}, {"epoch", c.epoch}};
+          },
+          [](const SetPartitionStates& c) {
+            json parts = json::array();
+            for (const PartitionImage& p : c.partitions) {
+              json pj = partition_json(p);
+              pj["index"] = p.index;
+              parts.push_back(pj);
+            }
+            return json{{"id", uuid_base64(c.id)}, {"partitions", parts}};
+          },
+      },
+      change);
+  j["v"] = kVersion;
+  j["type"] = change_name(change);
+  return dump(j);
+}
+
+std::string decode_change(std::string_view text, MetadataChange& out) {
+  json j;
+  if (std::string e = open(text, "a metadata change", j); !e.empty()) return e;
+  std::string type;
+  if (!get_string(j, "type", type)) return "a metadata change has no type";
+  const std::string bad = "a " + type + " change lacks a field or has one of the wrong type";
+  if (type == "RegisterBroker") {
+    RegisterBroker c;
+    auto b = j.find("broker");
+    if (b == j.end() || !b->is_object() || !get_int(*b, "id", c.broker.id) ||
+        !get_string(*b, "host", c.broker.host) || !get_int(*b, "port", c.broker.port) ||
+        !get_int(*b, "epoch", c.broker.epoch)) {
+      return bad;
+    }
+    if (auto r = b->find("rack"); r != b->end() && r->is_string()) {
+      c.broker.rack = r->get<std::string>();
+    }
+    if (auto f = b->find("fenced"); f != b->end() && f->is_boolean()) {
+      c.broker.fenced = f->get<bool>();
+    }
+    out = std::move(c);
+  } else if (type == "CreateTopic") {
+    CreateTopic c;
+    if (!get_string(j, "name", c.name) || !get_uuid(j, "id", c.id) ||
+        !get_int(j, "partitions", c.partitions) ||
+        !get_int(j, "replication_factor", c.replication_factor) ||
+        !get_assignment(j, "assignments", c.assignments) || !get_configs(j, "configs", c.configs)) {
+      return bad;
+    }
+    out = std::move(c);
+  } else if (type == "DeleteTopic") {
+    DeleteTopic c;
+    if (!get_uuid(j, "id", c.id)) return bad;
+    out = c;
+  } else if (type == "CreatePartitions") {
+    CreatePartitions c;
+    if (!get_uuid(j, "id", c.id) || !get_int(j, "total", c.total) ||
+        !get_assignment(j, "assignments", c.assignments)) {
+      return bad;
+    }
+    out = std::move(c);
+  } else if (type == "SetTopicConfigs") {
+    SetTopicConfigs c;
+    if (!get_uuid(j, "id", c.id) || !get_configs(j, "configs", c.configs)) return bad;
+    out = std::move(c);
+  } else if (type == "SetBrokerConfigs") {
+    SetBrokerConfigs c;
+    if (!get_configs(j, "configs", c.configs)) return bad;
+    if (auto b = j.find("broker"); b != j.end() && !b->is_null()) {
+      std::int32_t id = 0;
+      if (!get_int(j, "broker", id)) return bad;
+      c.broker = id;
+    }
+    out = std::move(c);
+  } else if (type == "SetClientQuotas") {
+    SetClientQuotas c;
+    auto entries = j.find("entries");
+    if (entries == j.end() || !entries->is_array()) return bad;
+    for (const json& e : *entries) {
+      if (!e.is_object()) return bad;
+      auto& [entity, ops] = c.entries.emplace_back();
+      if (!get_entity(e, "entity", entity)) return bad;
+      auto o = e.find("ops");
+      if (o == e.end() || !o->is_array()) return bad;
+      for (const json& x : *o) {
+        ClientQuotas::Op op;
+        if (!x.is_object() || !get_string(x, "key", op.key)) return bad;
+        auto v = x.find("value");
+        if (v == x.end() || !v->is_number()) return bad;
+        op.value = v->get<double>();
+        auto r = x.find("remove");
+        op.remove = r != x.end() && r->is_boolean() && r->get<bool>();
+        ops.push_back(std::move(op));
+      }
+    }
+    out = std::move(c);
+  } else if (type == "FenceBroker") {
+    FenceBroker c;
+    if (!get_int(j, "id", c.id)) return bad;
+    out = c;
+  } else if (type == "SetController") {
+    SetController c;
+    if (!get_int(j, "id", c.id) || !get_int(j, "epoch", c.epoch)) return bad;
+    out = c;
+  } else if (type == "SetPartitionStates") {
+    SetPartitionStates c;
+    auto parts = j.find("partitions");
+    if (!get_uuid(j, "id", c.id) || parts == j.end() || !parts->is_array()) return bad;
+    for (const json& pj : *parts) {
+      PartitionImage& p = c.partitions.emplace_back();
+      if (!pj.is_object() || !get_int(pj, "index", p.index) || !get_partition(pj, p)) return bad;
+    }
+    out = std::move(c);
+  } else {
+    return "unknown metadata change type " + type;
+  }
+  return "";
+}
+
+}  // namespace kgw::layout
