@@ -78,8 +78,9 @@ struct ControllerOptions {
   // How long controlled_shutdown() waits for the controller. Default: 5000.
   std::uint64_t shutdown_timeout_ms = 5000;
   // At most this many partitions per liveness txn (etcd's --max-txn-ops
-  // is 128 by default and counts compares). Default: 60.
-  std::size_t partitions_per_txn = 60;
+  // is 128 by default and counts compares: two per partition, one per new
+  // leader). Default: 50.
+  std::size_t partitions_per_txn = 50;
   // The most ops (and compares) etcd takes in one txn (etcd's
   // --max-txn-ops). A change with more keys (a topic of many partitions)
   // is written in several txns: the topic key first with the decided
@@ -120,8 +121,11 @@ class Controller {
   void controlled_shutdown(std::function<void()> done);
 
   // A block of `count` producer ids unique in the cluster, taken from
-  // `P producer-ids` by compare-and-swap. Any broker may call it.
-  void allocate_producer_ids(std::int32_t count, ProducerIdsDone done);
+  // `P producer-ids` by compare-and-swap, starting at `at_least` or above
+  // (a data dir that was a single node hands its own next producer id so
+  // that ids it gave out are not given again). Any broker may call it.
+  // Fails COORDINATOR_NOT_AVAILABLE (retriable) after `max_attempts`.
+  void allocate_producer_ids(std::int32_t count, ProducerIdsDone done, std::int64_t at_least = 0);
 
  private:
   struct Deferred {
@@ -186,7 +190,8 @@ class Controller {
     };
   }
 
-  void producer_ids_attempt(std::int32_t count, ProducerIdsDone done, int attempt);
+  void producer_ids_attempt(std::int32_t count, std::int64_t at_least, ProducerIdsDone done,
+                            int attempt);
 
   uv_loop_t* loop_;
   etcd::KvApi& kv_;

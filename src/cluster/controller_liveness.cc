@@ -256,54 +256,57 @@ void Controller::resign(std::function<void()> done) {
 
 // --- Producer ids ---
 
-void Controller::allocate_producer_ids(std::int32_t count, ProducerIdsDone done) {
-  producer_ids_attempt(count, std::move(done), 0);
+void Controller::allocate_producer_ids(std::int32_t count, ProducerIdsDone done,
+                                       std::int64_t at_least) {
+  producer_ids_attempt(count, at_least, std::move(done), 0);
 }
 
-void Controller::producer_ids_attempt(std::int32_t count, ProducerIdsDone done, int attempt) {
+void Controller::producer_ids_attempt(std::int32_t count, std::int64_t at_least,
+                                      ProducerIdsDone done, int attempt) {
   if (attempt >= options_.max_attempts) {
     done(ErrorCode::kCoordinatorNotAvailable, -1, 0);
     return;
   }
   const std::string key = layout::producer_ids_key(options_.prefix);
-  auto retry = [this, count, done, attempt](std::uint64_t delay) {
-    defer(delay, 0, false,
-          [this, count, done, attempt] { producer_ids_attempt(count, done, attempt + 1); });
+  auto retry = [this, count, at_least, done, attempt](std::uint64_t delay) {
+    defer(delay, 0, false, [this, count, at_least, done, attempt] {
+      producer_ids_attempt(count, at_least, done, attempt + 1);
+    });
   };
-  kv_.range(
-      key, "", 0, guarded([this, key, count, done, retry](etcd::Status s, etcd::RangeResult r) {
-        if (!s.ok()) {
-          retry(options_.retry_ms);
-          return;
-        }
-        layout::ProducerIdBlock block;
-        etcd::Compare cmp{key, etcd::Compare::kCreate, etcd::Compare::kEqual, 0, ""};
-        if (!r.kvs.empty()) {
-          const std::string bad = layout::decode_producer_ids(r.kvs[0].value, block);
-          if (!bad.empty()) {
-            LOG_ERROR("controller", "%s cannot be read: %s", key.c_str(), bad.c_str());
-            done(ErrorCode::kUnknownServerError, -1, 0);
-            return;
-          }
-          cmp = etcd::Compare{key, etcd::Compare::kMod, etcd::Compare::kEqual,
-                              r.kvs[0].mod_revision, ""};
-        }
-        const std::int64_t first = block.next;
-        etcd::TxnRequest t;
-        t.compare.push_back(cmp);
-        t.success.push_back(
-            etcd::Op{etcd::Op::kPut, key, "",
-                     layout::encode_producer_ids(layout::ProducerIdBlock{first + count}), 0});
-        kv_.txn(std::move(t),
-                guarded([this, first, count, done, retry](etcd::Status ts, etcd::TxnResult tr) {
-                  if (ts.ok() && tr.succeeded) {
-                    done(ErrorCode::kNone, first, count);
-                    return;
-                  }
-                  // Another broker took a block meanwhile: read again.
-                  retry(ts.ok() ? 0 : options_.retry_ms);
-                }));
-      }));
+  kv_.range(key, "", 0,
+            guarded([this, key, count, at_least, done, retry](etcd::Status s, etcd::RangeResult r) {
+              if (!s.ok()) {
+                retry(options_.retry_ms);
+                return;
+              }
+              layout::ProducerIdBlock block;
+              etcd::Compare cmp{key, etcd::Compare::kCreate, etcd::Compare::kEqual, 0, ""};
+              if (!r.kvs.empty()) {
+                const std::string bad = layout::decode_producer_ids(r.kvs[0].value, block);
+                if (!bad.empty()) {
+                  LOG_ERROR("controller", "%s cannot be read: %s", key.c_str(), bad.c_str());
+                  done(ErrorCode::kUnknownServerError, -1, 0);
+                  return;
+                }
+                cmp = etcd::Compare{key, etcd::Compare::kMod, etcd::Compare::kEqual,
+                                    r.kvs[0].mod_revision, ""};
+              }
+              const std::int64_t first = std::max(block.next, at_least);
+              etcd::TxnRequest t;
+              t.compare.push_back(cmp);
+              t.success.push_back(
+                  etcd::Op{etcd::Op::kPut, key, "",
+                           layout::encode_producer_ids(layout::ProducerIdBlock{first + count}), 0});
+              kv_.txn(std::move(t), guarded([this, first, count, done, retry](etcd::Status ts,
+                                                                              etcd::TxnResult tr) {
+                        if (ts.ok() && tr.succeeded) {
+                          done(ErrorCode::kNone, first, count);
+                          return;
+                        }
+                        // Another broker took a block meanwhile: read again.
+                        retry(ts.ok() ? 0 : options_.retry_ms);
+                      }));
+            }));
 }
 
 }  // namespace kgw

@@ -482,6 +482,17 @@ TEST_CASE("producer id blocks from any broker are disjoint") {
   }
   CHECK(firsts.size() == 20);
   CHECK(*firsts.rbegin() == 19000);
+  // A block never starts below what a former single node handed out.
+  std::int64_t first = -1;
+  a.controller->allocate_producer_ids(
+      10, [&](ErrorCode, std::int64_t f, std::int32_t) { first = f; }, 50000);
+  REQUIRE(c.run_until([&] { return first != -1; }));
+  CHECK(first == 50000);
+  first = -1;
+  b.controller->allocate_producer_ids(10,
+                                      [&](ErrorCode, std::int64_t f, std::int32_t) { first = f; });
+  REQUIRE(c.run_until([&] { return first != -1; }));
+  CHECK(first == 50010);
 }
 
 TEST_CASE("a topic too big for one txn is written in several, and a new controller resumes it") {
