@@ -39,8 +39,8 @@ Controller::Controller(uv_loop_t* loop, etcd::KvApi& kv, MetadataLog& log,
                        ControllerOptions options)
     : loop_(loop), kv_(kv), log_(log), options_(std::move(options)) {
   tick_.init(loop_);
-  log_.add_listener(guarded([this](const MetadataImage&, const MetadataImage&,
-                                   const MetadataChange& change) { on_change(change); }));
+  log_.add_listener(guarded([this](const MetadataImage& before, const MetadataImage&,
+                                   const MetadataChange& change) { on_change(before, change); }));
 }
 
 Controller::~Controller() {

@@ -175,7 +175,7 @@ class Controller {
   // Liveness (controller_liveness.cc).
   void liveness_pass(std::function<void()> done, int attempt);
   bool alive(const MetadataImage& image, std::int32_t id) const;
-  void on_change(const MetadataChange& change);
+  void on_change(const MetadataImage& before, const MetadataChange& change);
 
   // Deferred work and retries (controller.cc).
   void defer(std::uint64_t delay_ms, std::int64_t image_revision, bool this_term,

@@ -25,9 +25,14 @@ bool Controller::alive(const MetadataImage& image, std::int32_t id) const {
   return b != nullptr && !b->fenced;
 }
 
-void Controller::on_change(const MetadataChange& change) {
+void Controller::on_change(const MetadataImage& before, const MetadataChange& change) {
   if (const auto* r = std::get_if<RegisterBroker>(&change)) {
-    if (!r->broker.fenced) shutting_down_.erase(r->broker.id);
+    // A new incarnation ends a controlled shutdown; a re-put of the same
+    // registration does not.
+    const BrokerImage* was = before.broker(r->broker.id);
+    if (!r->broker.fenced && (was == nullptr || was->epoch != r->broker.epoch)) {
+      shutting_down_.erase(r->broker.id);
+    }
   } else if (!std::holds_alternative<FenceBroker>(change)) {
     return;
   }
