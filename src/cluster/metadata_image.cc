@@ -5,6 +5,8 @@
 #include <utility>
 #include <variant>
 
+#include "src/cluster/placement.h"
+
 namespace kgw {
 
 namespace {
@@ -131,6 +133,14 @@ const ConfigMap& MetadataImage::broker_configs(std::optional<std::int32_t> broke
 }
 
 ReplicaAssignment MetadataImage::assign(std::int64_t count, std::int32_t replication_factor) const {
+  ReplicaAssignment out;
+  std::string message;
+  if (place_replicas(live_brokers(*this), count, replication_factor, PlacementOptions{}, out,
+                     message) == ErrorCode::kNone) {
+    return out;
+  }
+  // Nothing live to place on (check() refuses what cannot be replicated):
+  // the registered brokers of lowest id, as before placement existed.
   std::vector<std::int32_t> replicas;
   for (const auto& [id, b] : brokers_) {
     if (static_cast<std::int32_t>(replicas.size()) >= replication_factor) break;

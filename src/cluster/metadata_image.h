@@ -143,9 +143,10 @@ class MetadataImage {
   // kNone if `change` can be applied to this image; else Kafka's error
   // code, and its message in `message`.
   ErrorCode check(const MetadataChange& change, std::string& message) const;
-  // Where new partitions go when a change names no replicas: each of
-  // `count` partitions on the `replication_factor` registered brokers of
-  // lowest id (on one node: this node). The cluster will spread them.
+  // Where new partitions go when a change names no replicas: Kafka's
+  // placement over the live brokers (placement.h; on one node: all on
+  // this node), or the registered brokers of lowest id if none can hold
+  // them.
   ReplicaAssignment assign(std::int64_t count, std::int32_t replication_factor) const;
   // The next image: this one with `change` (checked, assignments filled)
   // applied, version + 1.

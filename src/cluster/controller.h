@@ -1,0 +1,231 @@
+// Controller: the one broker at a time that decides placement, leaders and
+// fencing, elected through etcd. Every broker runs one; at most one of
+// them holds `P controller` and acts.
+//
+// Threads: the loop thread; KvApi and MetadataLog callbacks run there.
+//
+// The happy path is:
+//  1. Election: a txn `create_revision(P controller) == 0 -> put P
+//     controller {"v":1,"id":me}` with THIS broker's lease (so the key
+//     lapses with the broker). The controller epoch is the key's
+//     create_revision. Losers watch the key and campaign again when it is
+//     deleted (lease lapsed, or resigned).
+//  2. The new controller waits until the metadata image reflects the
+//     election revision, then reads `P requests/` and watches it. Each
+//     request (a MetadataChange as JSON) is checked against the image,
+//     completed (topic id, placement, partition states) and written in ONE
+//     txn: the change's keys + delete of the request + `P results/<req>`
+//     (with the requester's lease). Requests go one at a time, each decided
+//     on an image that includes the previous decisions.
+//  3. Liveness: whenever the image fences or registers a broker (and at
+//     takeover) a pass moves leadership off brokers that are not alive
+//     (first alive ISR member, leader and partition epoch + 1, the dead
+//     broker leaves the ISR unless last; none alive: leader -1) and back
+//     onto a returning ISR member of an offline partition.
+//
+// Every controller txn compares `create_revision(P controller) == epoch`,
+// so a deposed controller's write fails, plus what its decision read: a
+// created topic's key absent (create_revision == 0); an existing topic's
+// or partition's key present and not modified after the image revision R
+// the decision was made on (version > 0, mod_revision < R + 1); a new
+// leader's broker key present. A request key must still exist
+// (version > 0). A txn refused because the controller key is not ours any
+// more ends this term (the broker follows again).
+//
+// Failure modes: etcd unavailable: every step is retried after
+// `retry_ms`; a request that cannot be decided in `max_attempts` tries is
+// answered REQUEST_TIMED_OUT (retriable). A request that does not decode
+// is answered INVALID_REQUEST. The image lagging is waited for (polled
+// every few ms), never decided on.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/loop_timer.h"
+#include "protocol/wire/error_code.h"
+#include "src/cluster/etcd/etcd_types.h"
+#include "src/cluster/metadata_log.h"
+#include "src/cluster/placement.h"
+
+namespace kgw {
+
+struct ControllerOptions {
+  std::int32_t node_id = -1;
+  // Every key starts with it. Default: "/kgw/".
+  std::string prefix = "/kgw/";
+  // THIS broker's lease id (the one its `P brokers/<id>` key is put with);
+  // 0 while none is granted (the controller waits). Required.
+  std::function<std::int64_t()> lease;
+  // The etcd revision the metadata log's image reflects: every event up
+  // to it is applied (it may also advance on revisions that change
+  // nothing in the image). Required.
+  std::function<std::int64_t()> image_revision;
+  // Delay before retrying after etcd was unavailable or a compare failed.
+  // Default: 200.
+  std::uint64_t retry_ms = 200;
+  // Tries per request before it is answered REQUEST_TIMED_OUT. Default: 20.
+  int max_attempts = 20;
+  // How long controlled_shutdown() waits for the controller. Default: 5000.
+  std::uint64_t shutdown_timeout_ms = 5000;
+  // At most this many partitions per liveness txn (etcd's --max-txn-ops
+  // is 128 by default and counts compares: two per partition, one per new
+  // leader). Default: 50.
+  std::size_t partitions_per_txn = 50;
+  // The most ops (and compares) etcd takes in one txn (etcd's
+  // --max-txn-ops). A change with more keys (a topic of many partitions)
+  // is written in several txns: the topic key first with the decided
+  // change written back into its request (so a new controller resumes
+  // it), then the partition keys, then the result. Default: 128.
+  std::size_t max_txn_ops = 128;
+  // Placement starts (tests fix them; default random as Kafka).
+  PlacementOptions placement;
+  // A new topic id; empty: a random v4 uuid.
+  std::function<Uuid()> new_topic_id;
+};
+
+class Controller {
+ public:
+  using ProducerIdsDone =
+      std::function<void(ErrorCode error, std::int64_t first, std::int32_t count)>;
+
+  Controller(uv_loop_t* loop, etcd::KvApi& kv, MetadataLog& log, ControllerOptions options);
+  ~Controller();
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // Starts campaigning (call once the broker has its lease and registered).
+  void start();
+  // Stops acting and campaigning; no callback of this object runs after.
+  // Does not resign: the key lapses with the lease (or call
+  // controlled_shutdown first).
+  void stop();
+
+  bool is_controller() const { return acting_; }
+  // The epoch of this broker's term (0 if not controller).
+  std::int64_t epoch() const { return acting_ ? epoch_ : 0; }
+
+  // SIGTERM: moves leadership of the partitions this broker leads to other
+  // ISR members (if another live broker exists) and resigns if this
+  // broker is the controller; `done` runs when that is written or after
+  // `shutdown_timeout_ms`. The caller then stops and revokes its lease.
+  void controlled_shutdown(std::function<void()> done);
+
+  // A block of `count` producer ids unique in the cluster, taken from
+  // `P producer-ids` by compare-and-swap, starting at `at_least` or above
+  // (a data dir that was a single node hands its own next producer id so
+  // that ids it gave out are not given again). Any broker may call it.
+  // Fails COORDINATOR_NOT_AVAILABLE (retriable) after `max_attempts`.
+  void allocate_producer_ids(std::int32_t count, ProducerIdsDone done, std::int64_t at_least = 0);
+
+ private:
+  struct Deferred {
+    std::uint64_t due_ms = 0;
+    std::int64_t image_revision = 0;  // run once the image reflects it
+    std::uint64_t term = 0;           // dropped if the term changed (0: any)
+    std::function<void()> fn;
+  };
+  struct Ops {
+    std::vector<etcd::Compare> compare;
+    std::vector<etcd::Op> ops;
+    bool changes_image = false;
+  };
+
+  // Election (controller.cc).
+  void campaign();
+  void watch_controller(std::int64_t from_revision);
+  void become_controller(std::int64_t epoch);
+  void step_down(const char* why);
+  void recheck_controller();
+  void resign(std::function<void()> done);
+  bool current(std::uint64_t term) const { return elected_ && term == term_; }
+  // Cancels a watch outside of its own callback (a watch must not be
+  // destroyed while it runs).
+  void cancel_watch_later(std::optional<std::uint64_t>& id);
+  etcd::Compare epoch_compare() const;
+
+  // Requests (controller.cc).
+  void load_requests();
+  void pump();
+  void finish_job();
+  void process_request(etcd::KeyValue request, int attempt);
+  void commit_request(const etcd::KeyValue& request, Ops ops, ErrorCode error, std::string message,
+                      int attempt);
+  // A change too big for one txn, and its continuation.
+  void commit_in_chunks(etcd::KeyValue request, const MetadataChange& change, Ops ops, int attempt);
+  void write_chunks(etcd::KeyValue request, std::shared_ptr<std::vector<etcd::Op>> ops,
+                    std::size_t from, int attempt);
+  // A CreateTopic whose topic key a previous term wrote (its request holds
+  // the decided id): the partition keys still missing.
+  bool resumes(const MetadataChange& change, const MetadataImage& image, Ops& ops) const;
+  // Fills what the change leaves open; kNone or the refusal.
+  ErrorCode complete(MetadataChange& change, const MetadataImage& image, std::string& message);
+  // The keys `change` writes, with their compares against revision R.
+  Ops ops_of(const MetadataChange& change, const MetadataImage& image, std::int64_t revision);
+
+  // Liveness (controller_liveness.cc).
+  void liveness_pass(std::function<void()> done, int attempt);
+  bool alive(const MetadataImage& image, std::int32_t id) const;
+  void on_change(const MetadataImage& before, const MetadataChange& change);
+
+  // Deferred work and retries (controller.cc).
+  void defer(std::uint64_t delay_ms, std::int64_t image_revision, bool this_term,
+             std::function<void()> fn);
+  void on_tick();
+  // A callback that does nothing once this object stopped or died.
+  template <typename Fn>
+  auto guarded(Fn fn) {
+    return [weak = std::weak_ptr<bool>(alive_token_), fn = std::move(fn)](auto&&... args) mutable {
+      if (weak.expired()) return;
+      fn(std::forward<decltype(args)>(args)...);
+    };
+  }
+
+  void producer_ids_attempt(std::int32_t count, std::int64_t at_least, ProducerIdsDone done,
+                            int attempt);
+
+  uv_loop_t* loop_;
+  etcd::KvApi& kv_;
+  MetadataLog& log_;
+  ControllerOptions options_;
+  std::shared_ptr<bool> alive_token_ = std::make_shared<bool>(true);
+  LoopTimer tick_;
+  std::vector<Deferred> deferred_;
+  bool started_ = false;
+  bool stopped_ = false;
+
+  bool campaigning_ = false;
+  // No campaign once this broker resigned in a controlled shutdown.
+  bool leaving_ = false;
+  std::optional<std::uint64_t> controller_watch_;
+  std::uint64_t controller_watch_gen_ = 0;
+  bool acting_ = false;  // this broker holds P controller and the image caught up
+  bool elected_ = false;
+  std::int64_t epoch_ = 0;
+  std::uint64_t term_ = 1;
+  bool ticking_ = false;
+
+  // Requests by (create revision, key); the front is decided next.
+  std::map<std::pair<std::int64_t, std::string>, etcd::KeyValue> requests_;
+  std::optional<std::uint64_t> requests_watch_;
+  bool busy_ = false;
+  bool liveness_dirty_ = false;
+  std::vector<std::function<void()>> liveness_waiters_;
+  // The last revision this term wrote image keys at: the next decision
+  // waits for the image to reflect it.
+  std::int64_t last_written_ = 0;
+  // Brokers in controlled shutdown: not chosen as leaders until they
+  // register again.
+  std::set<std::int32_t> shutting_down_;
+};
+
+}  // namespace kgw
