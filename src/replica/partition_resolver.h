@@ -72,9 +72,8 @@ class PartitionResolver {
   // Whether `partition` is one of `topic`'s (as topic() found it; nullptr:
   // unknown), led here or not: for requests any broker answers for any
   // partition (group offsets, admin requests), which Kafka checks only for
-  // existence. UNKNOWN_TOPIC_OR_PARTITION or kNone. (DescribeProducers uses
-  // it too today; Kafka asks the leader there, so with several nodes it
-  // moves to resolve().)
+  // existence. UNKNOWN_TOPIC_OR_PARTITION or kNone. (DescribeProducers asks
+  // the leader, as Kafka: resolve().)
   static ErrorCode exists(const TopicInfo* topic, std::int32_t partition) {
     return topic == nullptr || partition < 0 || partition >= topic->partitions
                ? ErrorCode::kUnknownTopicOrPartition

@@ -19,8 +19,10 @@ void handle_describe_producers(HandlerContext& ctx, RequestPtr req) {
     for (std::int32_t p : t.partition_indexes) {
       auto& pout = tout.partitions.emplace_back();
       pout.partition_index = p;
-      if (const ErrorCode e = PartitionResolver::exists(topic, p); e != ErrorCode::kNone) {
-        pout.error_code = code(e);
+      // Only the leader knows a partition's producers (Kafka asks it:
+      // NOT_LEADER_OR_FOLLOWER elsewhere).
+      if (const Resolved r = ctx.resolver().resolve(TopicKey::by_name(t.name), topic, p); !r.ok()) {
+        pout.error_code = code(r.error);
         continue;
       }
       for (const auto& a : ctx.producers().active(topic->id, p)) {

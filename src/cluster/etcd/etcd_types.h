@@ -57,8 +57,8 @@ struct Op {
   enum Kind { kPut, kDelete, kRange };
   Kind kind = kPut;
   std::string key;
-  std::string range_end;  // kDelete, kRange: empty = the one key
-  std::string value;      // kPut
+  std::string range_end;   // kDelete, kRange: empty = the one key
+  std::string value;       // kPut
   std::int64_t lease = 0;  // kPut
 };
 
