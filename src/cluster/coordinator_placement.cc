@@ -70,8 +70,8 @@ std::int32_t coordinator_partition(std::string_view key, std::int32_t partitions
 CoordinatorPlacement place_coordinator(const MetadataImage& image, CoordinatorType type,
                                        std::string_view key, std::int32_t self) {
   CoordinatorPlacement out;
-  const TopicPtr topic = image.topic(type == CoordinatorType::kGroup ? kGroupStateTopic
-                                                                     : kTransactionStateTopic);
+  const TopicPtr topic =
+      image.topic(type == CoordinatorType::kGroup ? kGroupStateTopic : kTransactionStateTopic);
   if (topic == nullptr || topic->partition_count() == 0) {
     out.node = self;
     return out;

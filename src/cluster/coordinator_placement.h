@@ -55,8 +55,8 @@ CoordinatorPlacement place_coordinator(const MetadataImage& image, CoordinatorTy
 
 // Whether `self` coordinates `key`: the guard of every group and
 // transaction request (false: answer NOT_COORDINATOR).
-inline bool coordinates_here(const MetadataImage& image, CoordinatorType type,
-                             std::string_view key, std::int32_t self) {
+inline bool coordinates_here(const MetadataImage& image, CoordinatorType type, std::string_view key,
+                             std::int32_t self) {
   return place_coordinator(image, type, key, self).node == self;
 }
 

@@ -101,8 +101,8 @@ TEST_CASE("java_string_hash and coordinator_partition are Java's and Kafka's") {
   CHECK(java_string_hash("a") == 97);
   CHECK(java_string_hash("hello") == 99162322);
   CHECK(java_string_hash("my-group") == -1906497762);
-  CHECK(java_string_hash("caf\xC3\xA9") == 3045921);           // U+00E9: one UTF-16 unit
-  CHECK(java_string_hash("\xF0\x9F\x98\x80x") == 54959989);    // U+1F600: a surrogate pair
+  CHECK(java_string_hash("caf\xC3\xA9") == 3045921);         // U+00E9: one UTF-16 unit
+  CHECK(java_string_hash("\xF0\x9F\x98\x80x") == 54959989);  // U+1F600: a surrogate pair
   CHECK(java_string_hash("polygenelubricants") == INT32_MIN);
   // Utils.abs: a negative hash counts by its absolute value, MIN_VALUE as 0.
   CHECK(coordinator_partition("my-group", 50) == 1906497762 % 50);
@@ -416,6 +416,45 @@ TEST_CASE("Group requests for a group coordinated elsewhere are NOT_COORDINATOR"
     of_old.topics.reset();
     CHECK(c.f.call<OffsetFetchResponse>(of_old, 5).error_code == kNotCoordinator);
 
+    SyncGroupRequest sg;
+    sg.group_id = *g;
+    sg.generation_id = 1;
+    sg.member_id = "m";
+    CHECK(c.f.call<SyncGroupResponse>(sg, 5).error_code == kNotCoordinator);
+
+    LeaveGroupRequest lg;
+    lg.group_id = *g;
+    lg.members.emplace_back().member_id = "m";
+    auto lgr = c.f.call<LeaveGroupResponse>(lg, 5);
+    CHECK(lgr.error_code == kNotCoordinator);
+    CHECK(lgr.members.empty());
+    LeaveGroupRequest lg_old;
+    lg_old.group_id = *g;
+    lg_old.member_id = "m";
+    CHECK(c.f.call<LeaveGroupResponse>(lg_old, 2).error_code == kNotCoordinator);
+
+    OffsetDeleteRequest od;
+    od.group_id = *g;
+    auto& odt = od.topics.emplace_back();
+    odt.name = "spread";
+    odt.partitions.emplace_back().partition_index = 1;
+    CHECK(c.f.call<OffsetDeleteResponse>(od, 0).error_code == kNotCoordinator);
+
+    // TxnOffsetCommit goes to the group's coordinator.
+    TxnOffsetCommitRequest tc;
+    tc.transactional_id = "txn-x";
+    tc.group_id = *g;
+    tc.producer_id = 1;
+    auto& tct = tc.topics.emplace_back();
+    tct.name = "spread";
+    auto& tcp = tct.partitions.emplace_back();
+    tcp.partition_index = 1;
+    tcp.committed_offset = 0;
+    auto tcr = c.f.call<TxnOffsetCommitResponse>(tc, 3);
+    REQUIRE(tcr.topics.size() == 1);
+    REQUIRE(tcr.topics[0].partitions.size() == 1);
+    CHECK(tcr.topics[0].partitions[0].error_code == kNotCoordinator);
+
     DescribeGroupsRequest dg;
     dg.groups = {*g};
     auto dgr = c.f.call<DescribeGroupsResponse>(dg, 5);
@@ -502,6 +541,23 @@ TEST_CASE("Transaction requests for an id coordinated elsewhere are NOT_COORDINA
   REQUIRE(apr.results_by_topic_v3_and_below[0].results_by_partition.size() == 1);
   CHECK(apr.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code ==
         code(ErrorCode::kNotCoordinator));
+
+  // v4+ (brokers): each transaction on its own.
+  AddPartitionsToTxnRequest batch;
+  auto& tx = batch.transactions.emplace_back();
+  tx.transactional_id = "txn-a";
+  tx.producer_id = ir.producer_id;
+  auto& txt = tx.topics.emplace_back();
+  txt.name = "spread";
+  txt.partitions = {1};
+  auto br = c.f.call<AddPartitionsToTxnResponse>(batch, 4);
+  REQUIRE(br.results_by_transaction.size() == 1);
+  CHECK(br.results_by_transaction[0].transactional_id == "txn-a");
+  REQUIRE(br.results_by_transaction[0].topic_results.size() == 1);
+  REQUIRE(br.results_by_transaction[0].topic_results[0].results_by_partition.size() == 1);
+  CHECK(
+      br.results_by_transaction[0].topic_results[0].results_by_partition[0].partition_error_code ==
+      code(ErrorCode::kNotCoordinator));
 
   DescribeTransactionsRequest dt;
   dt.transactional_ids = {"txn-a"};
