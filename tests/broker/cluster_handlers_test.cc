@@ -215,6 +215,75 @@ TEST_CASE("DescribeCluster names the image's controller and the unfenced brokers
   }
 }
 
+CreateTopicsRequest manual(
+    std::string_view name,
+    const std::vector<std::pair<std::int32_t, std::vector<std::int32_t>>>& parts) {
+  CreateTopicsRequest req;
+  auto& t = req.topics.emplace_back();
+  t.name = name;
+  t.num_partitions = -1;
+  t.replication_factor = -1;
+  for (const auto& [index, brokers] : parts) {
+    auto& a = t.assignments.emplace_back();
+    a.partition_index = index;
+    a.broker_ids = brokers;
+  }
+  return req;
+}
+
+TEST_CASE("CreateTopics places manual assignments on other brokers, checked as Kafka") {
+  ThreeBrokers c;
+  // Given out of order: keyed by partition index.
+  auto resp = c.f.call<CreateTopicsResponse>(manual("placed", {{1, {1, 2}}, {0, {2, 1}}}), 7);
+  REQUIRE(resp.topics.size() == 1);
+  CHECK(resp.topics[0].error_code == 0);
+  CHECK(resp.topics[0].num_partitions == 2);
+  CHECK(resp.topics[0].replication_factor == 2);
+  const TopicPtr t = c.f.metadata->image()->topic("placed");
+  REQUIRE(t != nullptr);
+  CHECK(t->partitions[0].replicas == std::vector<std::int32_t>{2, 1});
+  CHECK(t->partitions[0].leader == 2);
+  CHECK(t->partitions[1].replicas == std::vector<std::int32_t>{1, 2});
+  CHECK(t->partitions[1].leader == 1);
+
+  struct Bad {
+    std::vector<std::pair<std::int32_t, std::vector<std::int32_t>>> parts;
+    std::string message;
+  };
+  const std::vector<Bad> bad = {
+      {{{0, {9}}},
+       "The manual partition assignment includes broker 9, but no such broker is "
+       "registered."},
+      {{{0, {2, 2}}}, "The manual partition assignment includes the broker 2 more than once."},
+      {{{0, {}}}, "The manual partition assignment includes an empty replica list."},
+      {{{0, {1, 2}}, {1, {2}}},
+       "The manual partition assignment includes a partition with 1 replica(s), but this is not "
+       "consistent with previous partitions, which have 2 replica(s)."},
+      {{{0, {1}}, {0, {2}}}, "Found multiple manual partition assignments for partition 0"},
+      {{{0, {1}}, {2, {2}}}, "partitions should be a consecutive 0-based integer sequence"},
+  };
+  for (const Bad& b : bad) {
+    CAPTURE(b.message);
+    auto r = c.f.call<CreateTopicsResponse>(manual("refused", b.parts), 7);
+    REQUIRE(r.topics.size() == 1);
+    CHECK(r.topics[0].error_code == code(ErrorCode::kInvalidReplicaAssignment));
+    REQUIRE(r.topics[0].error_message.has_value());
+    CHECK(*r.topics[0].error_message == b.message);
+  }
+  CHECK(c.f.metadata->image()->topic("refused") == nullptr);
+
+  // Broker 3 is fenced: two usable brokers for a replication factor of 3.
+  CreateTopicsRequest rf;
+  auto& rt = rf.topics.emplace_back();
+  rt.name = "three";
+  rt.num_partitions = 1;
+  rt.replication_factor = 3;
+  auto rr = c.f.call<CreateTopicsResponse>(rf, 7);
+  CHECK(rr.topics[0].error_code == code(ErrorCode::kInvalidReplicationFactor));
+  REQUIRE(rr.topics[0].error_message.has_value());
+  CHECK(rr.topics[0].error_message->find("only 2 broker(s)") != std::string_view::npos);
+}
+
 ProduceRequest produce_all(const std::vector<std::uint8_t>& batch) {
   ProduceRequest req;
   req.acks = 1;

@@ -131,7 +131,7 @@ void handle_metadata(HandlerContext& ctx, RequestPtr req) {
     const std::size_t slot = call->resp.topics.size();
     call->resp.topics.emplace_back().name = name;
     ++call->pending;
-    create_topic(ctx, name, -1, -1, {}, false, budget, [&ctx, call, slot](TopicCreation r) {
+    create_topic(ctx, name, -1, -1, {}, {}, false, budget, [&ctx, call, slot](TopicCreation r) {
       auto& out = call->resp.topics[slot];
       if (r.error == ErrorCode::kTopicAlreadyExists) {
         // Another request is creating it: Kafka's answer for a topic whose
