@@ -346,6 +346,41 @@ TEST_CASE("DescribeProducers asks the leader: NOT_LEADER_OR_FOLLOWER elsewhere")
   CHECK(resp.topics[0].partitions[2].error_code == code(ErrorCode::kNotLeaderOrFollower));
 }
 
+TEST_CASE("ListOffsets asks the leader; DescribeLogDirs lists this broker's replicas") {
+  ThreeBrokers c;
+  ListOffsetsRequest lo;
+  lo.replica_id = -1;
+  auto& t = lo.topics.emplace_back();
+  t.name = "spread";
+  for (std::int32_t p = 0; p < 3; ++p) {
+    auto& pp = t.partitions.emplace_back();
+    pp.partition_index = p;
+    pp.timestamp = -1;
+  }
+  auto lr = c.f.call<ListOffsetsResponse>(lo, 7);
+  REQUIRE(lr.topics.size() == 1);
+  REQUIRE(lr.topics[0].partitions.size() == 3);
+  CHECK(lr.topics[0].partitions[0].error_code == code(ErrorCode::kNotLeaderOrFollower));
+  CHECK(lr.topics[0].partitions[1].error_code == code(ErrorCode::kNone));
+  CHECK(lr.topics[0].partitions[1].offset == 0);
+  CHECK(lr.topics[0].partitions[2].error_code == code(ErrorCode::kNotLeaderOrFollower));
+
+  // Partition 0 on this broker, 1 only on brokers 2 and 3.
+  create(c.f, "partly", {{2, 1}, {2, 3}});
+  DescribeLogDirsRequest dl;
+  dl.topics.reset();
+  auto dr = c.f.call<DescribeLogDirsResponse>(dl, 4);
+  REQUIRE(dr.results.size() == 1);
+  bool found = false;
+  for (const auto& topic : dr.results[0].topics) {
+    if (topic.name != "partly") continue;
+    found = true;
+    REQUIRE(topic.partitions.size() == 1);
+    CHECK(topic.partitions[0].partition_index == 0);
+  }
+  CHECK(found);
+}
+
 FetchRequest fetch_all(const Uuid& id) {
   FetchRequest req;
   req.max_wait_ms = 0;
