@@ -559,6 +559,21 @@ TEST_CASE("Group requests for a group coordinated elsewhere are NOT_COORDINATOR"
     REQUIRE(tcr.topics[0].partitions.size() == 1);
     CHECK(tcr.topics[0].partitions[0].error_code == kNotCoordinator);
 
+    // v0-1 have no group error: each partition asked for carries it.
+    OffsetFetchRequest of_v1;
+    of_v1.group_id = *g;
+    auto& oft = of_v1.topics.emplace();
+    auto& oftt = oft.emplace_back();
+    oftt.name = "spread";
+    oftt.partition_indexes = {0, 1};
+    auto ofr1 = c.f.call<OffsetFetchResponse>(of_v1, 1);
+    REQUIRE(ofr1.topics.size() == 1);
+    REQUIRE(ofr1.topics[0].partitions.size() == 2);
+    for (const auto& p : ofr1.topics[0].partitions) {
+      CHECK(p.error_code == kNotCoordinator);
+      CHECK(p.committed_offset == -1);
+    }
+
     DescribeGroupsRequest dg;
     dg.groups = {*g};
     auto dgr = c.f.call<DescribeGroupsResponse>(dg, 5);
