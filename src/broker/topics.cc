@@ -60,9 +60,9 @@ std::string PartitionBudget::take(std::int64_t count) {
 }
 
 void create_topic(HandlerContext& ctx, std::string_view name, std::int32_t partitions,
-                  std::int32_t replication_factor, std::map<std::string, std::string> configs,
-                  bool validate_only, PartitionBudget& budget,
-                  std::function<void(TopicCreation)> done) {
+                  std::int32_t replication_factor, ReplicaAssignment assignments,
+                  std::map<std::string, std::string> configs, bool validate_only,
+                  PartitionBudget& budget, std::function<void(TopicCreation)> done) {
   TopicCreation result;
   auto fail = [&](ErrorCode e, std::string message) {
     result.error = e;
@@ -89,8 +89,11 @@ void create_topic(HandlerContext& ctx, std::string_view name, std::int32_t parti
   if (replication_factor <= 0) {
     return fail(ErrorCode::kInvalidReplicationFactor, "Replication factor must be larger than 0.");
   }
-  const std::size_t brokers = image->brokers().size();
-  if (static_cast<std::size_t>(replication_factor) > brokers) {
+  // Fenced brokers take no new replicas (Kafka counts the usable ones). A
+  // manual assignment names its brokers itself (checked by the caller).
+  std::size_t brokers = 0;
+  for (const auto& [id, b] : image->brokers()) brokers += b.fenced ? 0 : 1;
+  if (assignments.empty() && static_cast<std::size_t>(replication_factor) > brokers) {
     return fail(ErrorCode::kInvalidReplicationFactor,
                 "Unable to replicate the partition " + std::to_string(replication_factor) +
                     " time(s): The target replication factor of " +
@@ -112,6 +115,7 @@ void create_topic(HandlerContext& ctx, std::string_view name, std::int32_t parti
   change.name = std::string(name);
   change.partitions = partitions;
   change.replication_factor = replication_factor;
+  change.assignments = std::move(assignments);
   change.configs = std::move(configs);
   MetadataLog& log = ctx.metadata();
   std::string topic_name = change.name;

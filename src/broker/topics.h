@@ -54,9 +54,11 @@ class PartitionBudget {
 // metadata log; `done` runs on the loop thread, once the topic is in the
 // metadata image (or at once for a refusal). partitions/replication -1 mean the broker defaults.
 // Its partitions are taken from `budget` (validate_only too), after every other check.
+// `assignments` (checked by the caller, one entry per partition): the
+// replicas of each partition; empty: the metadata log places them.
 void create_topic(HandlerContext& ctx, std::string_view name, std::int32_t partitions,
-                  std::int32_t replication_factor, std::map<std::string, std::string> configs,
-                  bool validate_only, PartitionBudget& budget,
-                  std::function<void(TopicCreation)> done);
+                  std::int32_t replication_factor, ReplicaAssignment assignments,
+                  std::map<std::string, std::string> configs, bool validate_only,
+                  PartitionBudget& budget, std::function<void(TopicCreation)> done);
 
 }  // namespace kgw

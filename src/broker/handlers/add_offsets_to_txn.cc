@@ -1,6 +1,7 @@
 // AddOffsetsToTxn (key 25): a consumer group's offsets join a producer's
 // transaction (consume-transform-produce); TxnOffsetCommit follows.
 #include "all_messages.h"
+#include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/txn/transaction_coordinator.h"
 
@@ -9,6 +10,12 @@ namespace kgw {
 void handle_add_offsets_to_txn(HandlerContext& ctx, RequestPtr req) {
   AddOffsetsToTxnRequest body;
   if (!ctx.decode(*req, body)) return;
+  if (not_coordinator(ctx, CoordinatorType::kTransaction, body.transactional_id)) {
+    AddOffsetsToTxnResponse resp;
+    resp.error_code = code(ErrorCode::kNotCoordinator);
+    ctx.respond(*req, resp);
+    return;
+  }
   ctx.txns().add_offsets(std::string(body.transactional_id), body.producer_id, body.producer_epoch,
                          std::string(body.group_id), [&ctx, req](ErrorCode e) {
                            AddOffsetsToTxnResponse resp;

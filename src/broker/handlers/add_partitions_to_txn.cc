@@ -4,6 +4,7 @@
 // partition OPERATION_NOT_ATTEMPTED, as Kafka answers. v4+ (brokers): a
 // batch of transactions, each either added or, with verify_only, checked.
 #include "all_messages.h"
+#include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/replica/partition_resolver.h"
 #include "src/txn/transaction_coordinator.h"
@@ -64,6 +65,11 @@ void handle_add_partitions_to_txn(HandlerContext& ctx, RequestPtr req) {
   if (version < 4) {
     auto wanted = check_topics(ctx.resolver(), body->v3_and_below_topics,
                                resp->results_by_topic_v3_and_below);
+    if (!wanted.empty() &&
+        not_coordinator(ctx, CoordinatorType::kTransaction, body->v3_and_below_transactional_id)) {
+      set_all(resp->results_by_topic_v3_and_below, ErrorCode::kNotCoordinator);
+      wanted.clear();
+    }
     if (wanted.empty()) {
       ctx.respond(*req, *resp);
       return;
@@ -89,6 +95,10 @@ void handle_add_partitions_to_txn(HandlerContext& ctx, RequestPtr req) {
     out.transactional_id = t.transactional_id;
     auto wanted = check_topics(ctx.resolver(), t.topics, out.topic_results);
     if (wanted.empty()) continue;
+    if (not_coordinator(ctx, CoordinatorType::kTransaction, t.transactional_id)) {
+      set_all(out.topic_results, ErrorCode::kNotCoordinator);
+      continue;
+    }
     if (t.verify_only) {
       set_all(out.topic_results,
               ctx.txns().verify_partitions(std::string(t.transactional_id), t.producer_id,

@@ -1,11 +1,17 @@
 // CreateTopics (key 19): create topics with partitions, replication factor 1
-// on one node, and configs; validate_only checks without creating.
+// on one node, and configs; validate_only checks without creating. With
+// several brokers, a manual replica assignment may name any registered
+// brokers, checked as Kafka's controller checks it.
+#include <algorithm>
 #include <deque>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/topics.h"
+#include "src/cluster/metadata_log.h"
 
 namespace kgw {
 
@@ -30,6 +36,60 @@ void describe_new_topic(HandlerContext& ctx, CreateCall& call,
     c.read_only = v.read_only;
     c.config_source = static_cast<std::int8_t>(v.source);
   }
+}
+
+// A manual assignment checked as Kafka's controller checks it: each
+// partition index once, 0..N-1; each partition's replicas registered
+// brokers, none twice, as many as the other partitions'. The replicas by
+// partition, or empty with Kafka's message in `message`.
+template <typename Assignments>
+ReplicaAssignment manual_assignment(const MetadataImage& image, const Assignments& in,
+                                    std::string& message) {
+  ReplicaAssignment out(in.size());
+  std::vector<bool> seen(in.size(), false);
+  std::optional<std::size_t> replication;
+  for (const auto& a : in) {
+    const std::int32_t index = a.partition_index;
+    if (index >= 0 && static_cast<std::size_t>(index) < in.size() &&
+        seen[static_cast<std::size_t>(index)]) {
+      message =
+          "Found multiple manual partition assignments for partition " + std::to_string(index);
+      return {};
+    }
+    if (a.broker_ids.empty()) {
+      message = "The manual partition assignment includes an empty replica list.";
+      return {};
+    }
+    std::vector<std::int32_t> sorted(a.broker_ids.begin(), a.broker_ids.end());
+    std::sort(sorted.begin(), sorted.end());
+    for (std::size_t i = 0; i < sorted.size(); ++i) {
+      if (image.broker(sorted[i]) == nullptr) {
+        message = "The manual partition assignment includes broker " + std::to_string(sorted[i]) +
+                  ", but no such broker is registered.";
+        return {};
+      }
+      if (i > 0 && sorted[i] == sorted[i - 1]) {
+        message = "The manual partition assignment includes the broker " +
+                  std::to_string(sorted[i]) + " more than once.";
+        return {};
+      }
+    }
+    if (replication && *replication != a.broker_ids.size()) {
+      message = "The manual partition assignment includes a partition with " +
+                std::to_string(a.broker_ids.size()) +
+                " replica(s), but this is not consistent with previous partitions, which have " +
+                std::to_string(*replication) + " replica(s).";
+      return {};
+    }
+    replication = a.broker_ids.size();
+    if (index < 0 || static_cast<std::size_t>(index) >= in.size()) {
+      message = "partitions should be a consecutive 0-based integer sequence";
+      return {};
+    }
+    seen[static_cast<std::size_t>(index)] = true;
+    out[static_cast<std::size_t>(index)].assign(a.broker_ids.begin(), a.broker_ids.end());
+  }
+  return out;
 }
 
 void done_one(HandlerContext& ctx, const std::shared_ptr<CreateCall>& call) {
@@ -65,6 +125,7 @@ void handle_create_topics(HandlerContext& ctx, RequestPtr req) {
     }
     std::int32_t partitions = t.num_partitions;
     std::int32_t replication = t.replication_factor;
+    ReplicaAssignment assignments;
     if (!t.assignments.empty()) {
       if (partitions != -1 || replication != -1) {
         fail(ErrorCode::kInvalidRequest,
@@ -74,16 +135,25 @@ void handle_create_topics(HandlerContext& ctx, RequestPtr req) {
       }
       partitions = static_cast<std::int32_t>(t.assignments.size());
       replication = static_cast<std::int32_t>(t.assignments.front().broker_ids.size());
-      bool bad = false;
-      for (std::size_t p = 0; p < t.assignments.size() && !bad; ++p) {
-        const auto& a = t.assignments[p];
-        bad = a.partition_index != static_cast<std::int32_t>(p) || a.broker_ids.size() != 1 ||
-              a.broker_ids[0] != ctx.identity().node_id;
+      if (ctx.metadata().image()->brokers().size() <= 1) {
+        // One node: its own rule (and message), as before the cluster.
+        bool bad = false;
+        for (std::size_t p = 0; p < t.assignments.size() && !bad; ++p) {
+          const auto& a = t.assignments[p];
+          bad = a.partition_index != static_cast<std::int32_t>(p) || a.broker_ids.size() != 1 ||
+                a.broker_ids[0] != ctx.identity().node_id;
+        }
+        if (bad) {
+          fail(ErrorCode::kInvalidReplicaAssignment,
+               "Replica assignments must name partitions 0..N-1, each on broker " +
+                   std::to_string(ctx.identity().node_id) + " (the only broker)");
+          continue;
+        }
       }
-      if (bad) {
-        fail(ErrorCode::kInvalidReplicaAssignment,
-             "Replica assignments must name partitions 0..N-1, each on broker " +
-                 std::to_string(ctx.identity().node_id) + " (the only broker)");
+      std::string message;
+      assignments = manual_assignment(*ctx.metadata().image(), t.assignments, message);
+      if (assignments.empty()) {
+        fail(ErrorCode::kInvalidReplicaAssignment, std::move(message));
         continue;
       }
     }
@@ -101,28 +171,28 @@ void handle_create_topics(HandlerContext& ctx, RequestPtr req) {
       continue;
     }
     ++call->pending;
-    create_topic(ctx, t.name, partitions, replication, configs, validate_only, budget,
-                 [&ctx, call, i, configs, validate_only, partitions, replication](TopicCreation r) {
-                   auto& out = call->resp.topics[i];
-                   if (r.error != ErrorCode::kNone) {
-                     out.error_code = code(r.error);
-                     out.error_message = call->strings.emplace_back(std::move(r.message));
-                   } else {
-                     if (r.topic != nullptr) {
-                       out.topic_id = r.topic->id;
-                       out.num_partitions = r.topic->partition_count();
-                     } else if (validate_only) {
-                       out.num_partitions =
-                           partitions == -1
-                               ? static_cast<std::int32_t>(ctx.config().get_long("num.partitions"))
-                               : partitions;
-                     }
-                     out.replication_factor =
-                         static_cast<std::int16_t>(replication == -1 ? 1 : replication);
-                     describe_new_topic(ctx, *call, out, configs);
-                   }
-                   done_one(ctx, call);
-                 });
+    create_topic(
+        ctx, t.name, partitions, replication, std::move(assignments), configs, validate_only,
+        budget, [&ctx, call, i, configs, validate_only, partitions, replication](TopicCreation r) {
+          auto& out = call->resp.topics[i];
+          if (r.error != ErrorCode::kNone) {
+            out.error_code = code(r.error);
+            out.error_message = call->strings.emplace_back(std::move(r.message));
+          } else {
+            if (r.topic != nullptr) {
+              out.topic_id = r.topic->id;
+              out.num_partitions = r.topic->partition_count();
+            } else if (validate_only) {
+              out.num_partitions =
+                  partitions == -1
+                      ? static_cast<std::int32_t>(ctx.config().get_long("num.partitions"))
+                      : partitions;
+            }
+            out.replication_factor = static_cast<std::int16_t>(replication == -1 ? 1 : replication);
+            describe_new_topic(ctx, *call, out, configs);
+          }
+          done_one(ctx, call);
+        });
   }
   done_one(ctx, call);
 }

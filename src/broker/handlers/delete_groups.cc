@@ -2,6 +2,7 @@
 // GROUP_ID_NOT_FOUND for unknown groups, NON_EMPTY_GROUP while members
 // remain.
 #include "all_messages.h"
+#include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/offset_manager.h"
 
@@ -10,16 +11,28 @@ namespace kgw {
 void handle_delete_groups(HandlerContext& ctx, RequestPtr req) {
   auto body = std::make_shared<DeleteGroupsRequest>();
   if (!ctx.decode(*req, *body)) return;
-  std::vector<std::string> ids(body->groups_names.begin(), body->groups_names.end());
-  ctx.offsets().delete_groups(std::move(ids), [&ctx, req, body](std::vector<ErrorCode> errors) {
-    DeleteGroupsResponse resp;
-    for (std::size_t i = 0; i < body->groups_names.size(); ++i) {
-      auto& out = resp.results.emplace_back();
-      out.group_id = body->groups_names[i];
-      out.error_code = code(errors[i]);
-    }
-    ctx.respond(*req, resp);
-  });
+  // Groups another broker coordinates are NOT_COORDINATOR; the rest are
+  // deleted here, their answers put back in request order.
+  std::vector<std::string> ids;
+  std::vector<std::size_t> here;
+  for (std::size_t i = 0; i < body->groups_names.size(); ++i) {
+    if (not_coordinator(ctx, CoordinatorType::kGroup, body->groups_names[i])) continue;
+    ids.emplace_back(body->groups_names[i]);
+    here.push_back(i);
+  }
+  ctx.offsets().delete_groups(
+      std::move(ids), [&ctx, req, body, here = std::move(here)](std::vector<ErrorCode> errors) {
+        DeleteGroupsResponse resp;
+        for (std::size_t i = 0; i < body->groups_names.size(); ++i) {
+          auto& out = resp.results.emplace_back();
+          out.group_id = body->groups_names[i];
+          out.error_code = code(ErrorCode::kNotCoordinator);
+        }
+        for (std::size_t k = 0; k < here.size() && k < errors.size(); ++k) {
+          resp.results[here[k]].error_code = code(errors[k]);
+        }
+        ctx.respond(*req, resp);
+      });
 }
 
 }  // namespace kgw

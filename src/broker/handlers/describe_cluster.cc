@@ -1,5 +1,6 @@
-// DescribeCluster (key 60): the brokers of the metadata image; this node is
-// the controller.
+// DescribeCluster (key 60): the unfenced brokers of the metadata image and
+// its controller (-1: none elected; on one node, this node), as Metadata
+// names them.
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/cluster/metadata_log.h"
@@ -19,9 +20,10 @@ void handle_describe_cluster(HandlerContext& ctx, RequestPtr req) {
     return;
   }
   resp.cluster_id = id.cluster_id;
-  resp.controller_id = id.node_id;
   const ImagePtr image = ctx.metadata().image();
+  resp.controller_id = image->controller_id();
   for (const auto& [node, broker_image] : image->brokers()) {
+    if (broker_image.fenced) continue;
     auto& b = resp.brokers.emplace_back();
     b.broker_id = node;
     auto endpoint = advertised_endpoint(ctx, *req, broker_image);

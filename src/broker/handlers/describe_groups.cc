@@ -2,6 +2,7 @@
 // Metadata and assignments are shown only for Stable groups, as Kafka
 // does; an unknown group is described as Dead with no error.
 #include "all_messages.h"
+#include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/group_coordinator.h"
 
@@ -12,7 +13,16 @@ void handle_describe_groups(HandlerContext& ctx, RequestPtr req) {
   if (!ctx.decode(*req, body)) return;
   std::vector<GroupDescription> described;
   described.reserve(body.groups.size());
-  for (std::string_view g : body.groups) described.push_back(ctx.groups().describe(std::string(g)));
+  for (std::string_view g : body.groups) {
+    if (not_coordinator(ctx, CoordinatorType::kGroup, g)) {
+      GroupDescription d;
+      d.error = ErrorCode::kNotCoordinator;
+      d.group_id = std::string(g);
+      described.push_back(std::move(d));
+      continue;
+    }
+    described.push_back(ctx.groups().describe(std::string(g)));
+  }
   DescribeGroupsResponse resp;
   for (const auto& d : described) {
     auto& out = resp.groups.emplace_back();

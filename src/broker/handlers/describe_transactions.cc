@@ -2,6 +2,7 @@
 // ids (kafka-transactions.sh describe); TRANSACTIONAL_ID_NOT_FOUND for
 // unknown ones.
 #include "all_messages.h"
+#include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/txn/transaction_coordinator.h"
 
@@ -11,7 +12,16 @@ void handle_describe_transactions(HandlerContext& ctx, RequestPtr req) {
   DescribeTransactionsRequest body;
   if (!ctx.decode(*req, body)) return;
   std::vector<std::string> ids(body.transactional_ids.begin(), body.transactional_ids.end());
-  const std::vector<TransactionDescription> described = ctx.txns().describe(ids);
+  std::vector<TransactionDescription> described = ctx.txns().describe(ids);
+  // Another broker's transactional ids: NOT_COORDINATOR, as Kafka.
+  for (std::size_t i = 0; i < described.size() && i < ids.size(); ++i) {
+    if (not_coordinator(ctx, CoordinatorType::kTransaction, ids[i])) {
+      TransactionDescription d;
+      d.error = ErrorCode::kNotCoordinator;
+      d.transactional_id = ids[i];
+      described[i] = std::move(d);
+    }
+  }
   DescribeTransactionsResponse resp;
   for (const auto& d : described) {
     auto& out = resp.transaction_states.emplace_back();

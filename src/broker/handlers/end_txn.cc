@@ -3,6 +3,7 @@
 // visible (or dropped), so a read_committed consumer sees the outcome as
 // soon as the producer does.
 #include "all_messages.h"
+#include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/txn/transaction_coordinator.h"
 
@@ -11,6 +12,12 @@ namespace kgw {
 void handle_end_txn(HandlerContext& ctx, RequestPtr req) {
   EndTxnRequest body;
   if (!ctx.decode(*req, body)) return;
+  if (not_coordinator(ctx, CoordinatorType::kTransaction, body.transactional_id)) {
+    EndTxnResponse resp;
+    resp.error_code = code(ErrorCode::kNotCoordinator);
+    ctx.respond(*req, resp);
+    return;
+  }
   ctx.txns().end_txn(std::string(body.transactional_id), body.producer_id, body.producer_epoch,
                      body.committed, [&ctx, req](ErrorCode e) {
                        EndTxnResponse resp;

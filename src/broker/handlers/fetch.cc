@@ -11,7 +11,9 @@
 // non-empty partition's first batch whole (KIP-74) -> respond. Possible
 // failure modes, per partition: unknown topic or partition, an offset
 // outside [log start, log end] (OFFSET_OUT_OF_RANGE), a leader epoch from
-// the future (UNKNOWN_LEADER_EPOCH), a store error (KAFKA_STORAGE_ERROR). Fetch sessions (KIP-227)
+// the future (UNKNOWN_LEADER_EPOCH), a store error (KAFKA_STORAGE_ERROR), a
+// partition led by another broker (NOT_LEADER_OR_FOLLOWER, with its current
+// leader from v12 and, from v16, the leader's address: KIP-951). Fetch sessions (KIP-227)
 // are refused the way Kafka refuses them when its session cache is full: we answer session_id 0,
 // and a request for an incremental session we never created gets FETCH_SESSION_ID_NOT_FOUND.
 //
@@ -28,7 +30,9 @@
 
 #include "all_messages.h"
 #include "protocol/records/record_batch.h"
+#include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/cluster/metadata_log.h"
 #include "src/replica/partition_resolver.h"
 #include "src/replica/replica_manager.h"
 #include "src/txn/producer_state_manager.h"
@@ -56,6 +60,8 @@ struct FetchCall {
   RequestPtr req;
   FetchRequest body;
   FetchResponse resp;
+  // Holds the leaders' addresses node_endpoints points into.
+  ImagePtr image;
   std::vector<PartitionRead> reads;
   std::uint64_t deadline_ms = 0;
   // Response bytes allowed: min(request max_bytes, fetch.max.bytes).
@@ -295,6 +301,17 @@ void handle_fetch(HandlerContext& ctx, RequestPtr req) {
         return ErrorCode::kNone;
       });
   call->any_error = errors != 0;
+  if (errors != 0) {
+    call->image = ctx.metadata().image();
+    const ImagePtr& image = call->image;
+    fill_current_leaders(
+        ctx, *req, *image, resp.responses, resp.node_endpoints,
+        [&](const auto& t) {
+          return (by_id ? image->topic(t.topic_id) : image->topic(t.topic)).get();
+        },
+        [](auto& t) -> auto& { return t.partitions; },
+        [](const auto& p) { return p.partition_index; });
+  }
   // Until answered, the response counts against the connection's queued
   // bytes: at most the budget plus one oversized first batch, usually far
   // less, but what the reads may bring is what memory must allow for.

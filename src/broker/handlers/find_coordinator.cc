@@ -1,23 +1,52 @@
-// FindCoordinator (key 10): on one node, this node coordinates every group
-// and transactional id, at the address the metadata image has for it. Single key up to v3, batched
-// keys from v4.
+// FindCoordinator (key 10): the broker that coordinates a group or a
+// transactional id, as coordinator_placement.h places it: the leader of the
+// key's partition of `__consumer_offsets` / `__transaction_state` when that
+// topic exists, else (one node, every data dir today) this node, at the
+// address the metadata image has for it. Single key up to v3, batched keys
+// from v4. A key whose partition has no live leader is
+// COORDINATOR_NOT_AVAILABLE, which clients retry.
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/cluster/coordinator_placement.h"
 #include "src/cluster/metadata_log.h"
 
 namespace kgw {
+
+namespace {
+
+struct Found {
+  ErrorCode error = ErrorCode::kNone;
+  std::int32_t node = -1;
+  AdvertisedAddress endpoint;
+};
+
+// The coordinator of `key` (of a known type, not empty). The endpoint
+// points into `image` or the broker's identity.
+Found find(const HandlerContext& ctx, const RequestContext& req, const MetadataImage& image,
+           CoordinatorType type, std::string_view key) {
+  Found f;
+  const CoordinatorPlacement placed = place_coordinator(image, type, key, ctx.identity().node_id);
+  // This node not registered yet (main registers it before serving), or
+  // the key's partition without a live leader: no coordinator to name.
+  const BrokerImage* node = placed.node >= 0 ? image.broker(placed.node) : nullptr;
+  if (node == nullptr) {
+    f.error = ErrorCode::kCoordinatorNotAvailable;
+    return f;
+  }
+  f.node = node->id;
+  f.endpoint = advertised_endpoint(ctx, req, *node);
+  return f;
+}
+
+}  // namespace
 
 void handle_find_coordinator(HandlerContext& ctx, RequestPtr req) {
   FindCoordinatorRequest body;
   if (!ctx.decode(*req, body)) return;
   FindCoordinatorResponse resp;
   const ImagePtr image = ctx.metadata().image();
-  // Not registered yet (main registers this node before serving): no
-  // coordinator to name.
-  const BrokerImage* self = image->broker(ctx.identity().node_id);
-  const AdvertisedAddress endpoint =
-      self != nullptr ? advertised_endpoint(ctx, *req, *self) : AdvertisedAddress{};
   const bool known_type = body.key_type == 0 || body.key_type == 1;
+  const auto type = static_cast<CoordinatorType>(body.key_type);
   if (req->version() < 4) {
     if (!known_type) {
       resp.error_code = code(ErrorCode::kInvalidRequest);
@@ -25,12 +54,13 @@ void handle_find_coordinator(HandlerContext& ctx, RequestPtr req) {
     } else if (body.key.empty()) {
       resp.error_code =
           code(body.key_type == 0 ? ErrorCode::kInvalidGroupId : ErrorCode::kInvalidRequest);
-    } else if (self == nullptr) {
-      resp.error_code = code(ErrorCode::kCoordinatorNotAvailable);
+    } else if (const Found f = find(ctx, *req, *image, type, body.key);
+               f.error != ErrorCode::kNone) {
+      resp.error_code = code(f.error);
     } else {
-      resp.node_id = self->id;
-      resp.host = endpoint.host;
-      resp.port = endpoint.port;
+      resp.node_id = f.node;
+      resp.host = f.endpoint.host;
+      resp.port = f.endpoint.port;
       resp.error_message = std::nullopt;
     }
     if (resp.error_code != 0) {
@@ -49,15 +79,16 @@ void handle_find_coordinator(HandlerContext& ctx, RequestPtr req) {
         c.port = -1;
         continue;
       }
-      if (self == nullptr) {
-        c.error_code = code(ErrorCode::kCoordinatorNotAvailable);
+      const Found f = find(ctx, *req, *image, type, key);
+      if (f.error != ErrorCode::kNone) {
+        c.error_code = code(f.error);
         c.node_id = -1;
         c.port = -1;
         continue;
       }
-      c.node_id = self->id;
-      c.host = endpoint.host;
-      c.port = endpoint.port;
+      c.node_id = f.node;
+      c.host = f.endpoint.host;
+      c.port = f.endpoint.port;
       c.error_message = std::nullopt;
     }
   }

@@ -2,6 +2,7 @@
 // (REBALANCE_IN_PROGRESS) or that it is no longer a member
 // (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID).
 #include "all_messages.h"
+#include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/group_coordinator.h"
 
@@ -10,6 +11,12 @@ namespace kgw {
 void handle_heartbeat(HandlerContext& ctx, RequestPtr req) {
   HeartbeatRequest body;
   if (!ctx.decode(*req, body)) return;
+  if (not_coordinator(ctx, CoordinatorType::kGroup, body.group_id)) {
+    HeartbeatResponse resp;
+    resp.error_code = code(ErrorCode::kNotCoordinator);
+    ctx.respond(*req, resp);
+    return;
+  }
   std::optional<std::string> instance_id;
   if (body.group_instance_id) instance_id = std::string(*body.group_instance_id);
   HeartbeatResponse resp;

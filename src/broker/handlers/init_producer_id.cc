@@ -5,6 +5,7 @@
 // INVALID_TRANSACTION_TIMEOUT (above transaction.max.timeout.ms),
 // PRODUCER_FENCED (INVALID_PRODUCER_EPOCH before v4), as Kafka.
 #include "all_messages.h"
+#include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/txn/transaction_coordinator.h"
 
@@ -13,6 +14,17 @@ namespace kgw {
 void handle_init_producer_id(HandlerContext& ctx, RequestPtr req) {
   InitProducerIdRequest body;
   if (!ctx.decode(*req, body)) return;
+  // Only a transactional producer has a coordinator; an idempotent one
+  // gets its id from any broker.
+  if (body.transactional_id && !body.transactional_id->empty() &&
+      not_coordinator(ctx, CoordinatorType::kTransaction, *body.transactional_id)) {
+    InitProducerIdResponse resp;
+    resp.error_code = code(ErrorCode::kNotCoordinator);
+    resp.producer_id = -1;
+    resp.producer_epoch = -1;
+    ctx.respond(*req, resp);
+    return;
+  }
   std::optional<std::string> txn_id;
   if (body.transactional_id) txn_id = std::string(*body.transactional_id);
   ctx.txns().init_producer_id(txn_id, body.transaction_timeout_ms, body.producer_id,

@@ -4,6 +4,7 @@
 // MEMBER_ID_REQUIRED (v4+, first join), UNKNOWN_MEMBER_ID,
 // INCONSISTENT_GROUP_PROTOCOL, FENCED_INSTANCE_ID, GROUP_MAX_SIZE_REACHED.
 #include "all_messages.h"
+#include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/group_coordinator.h"
 
@@ -13,6 +14,15 @@ void handle_join_group(HandlerContext& ctx, RequestPtr req) {
   JoinGroupRequest body;
   if (!ctx.decode(*req, body)) return;
   const std::int16_t version = req->version();
+  if (not_coordinator(ctx, CoordinatorType::kGroup, body.group_id)) {
+    // Kafka's answer: the member id echoed, no generation, no protocol.
+    JoinGroupResponse resp;
+    resp.error_code = code(ErrorCode::kNotCoordinator);
+    resp.member_id = body.member_id;
+    resp.protocol_name = version >= 7 ? std::nullopt : std::optional<std::string_view>("");
+    ctx.respond(*req, resp);
+    return;
+  }
   JoinArgs args;
   args.group_id = body.group_id;
   args.member_id = body.member_id;

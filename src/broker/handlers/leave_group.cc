@@ -2,6 +2,7 @@
 // session timeout. v0-2 name one member; v3+ a batch, each with its own
 // result (static members may be named by instance id alone).
 #include "all_messages.h"
+#include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/group_coordinator.h"
 
@@ -10,6 +11,12 @@ namespace kgw {
 void handle_leave_group(HandlerContext& ctx, RequestPtr req) {
   LeaveGroupRequest body;
   if (!ctx.decode(*req, body)) return;
+  if (not_coordinator(ctx, CoordinatorType::kGroup, body.group_id)) {
+    LeaveGroupResponse resp;
+    resp.error_code = code(ErrorCode::kNotCoordinator);
+    ctx.respond(*req, resp);
+    return;
+  }
   const bool batched = req->version() >= 3;
   std::vector<LeaveMember> members;
   if (batched) {

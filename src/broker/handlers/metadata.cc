@@ -1,6 +1,13 @@
 // Metadata (key 3): brokers, topics, partitions and leaders, as the
 // metadata image has them (on one node this broker leads every partition). Asking for a topic that
 // does not exist creates it when auto.create.topics.enable is true and the client allows it.
+//
+// With several brokers, as Kafka's KRaft brokers answer: the brokers listed
+// are the unfenced ones; the controller is the image's (-1: none elected);
+// a partition's offline replicas are its replicas that are fenced or not
+// registered; a partition without a reachable leader (none, or one that is
+// fenced or unknown) is LEADER_NOT_AVAILABLE with leader -1, which clients
+// retry after refreshing their metadata.
 #include <deque>
 #include <memory>
 
@@ -27,24 +34,39 @@ struct MetadataCall {
   int pending = 1;
 };
 
+bool alive(const MetadataImage& image, std::int32_t node) {
+  const BrokerImage* b = image.broker(node);
+  return b != nullptr && !b->fenced;
+}
+
 void add_topic(MetadataCall& call, MetadataResponse::MetadataResponseTopic& out,
                const TopicImage& t) {
+  const MetadataImage& image = *call.image;
   out.name = call.names.emplace_back(t.name);
   out.topic_id = t.id;
   out.partitions.reserve(t.partitions.size());
   for (const PartitionImage& p : t.partitions) {
     auto& part = out.partitions.emplace_back();
     part.partition_index = p.index;
-    part.leader_id = p.leader;
     part.leader_epoch = p.leader_epoch;
     part.replica_nodes = p.replicas;
     part.isr_nodes = p.isr;
+    for (std::int32_t r : p.replicas) {
+      if (!alive(image, r)) part.offline_replicas.push_back(r);
+    }
+    if (alive(image, p.leader)) {
+      part.leader_id = p.leader;
+    } else {
+      part.leader_id = -1;
+      part.error_code = code(ErrorCode::kLeaderNotAvailable);
+    }
   }
 }
 
 void finish(HandlerContext& ctx, MetadataCall& call) {
   const auto& id = ctx.identity();
   for (const auto& [node, broker_image] : call.image->brokers()) {
+    if (broker_image.fenced) continue;
     auto& b = call.resp.brokers.emplace_back();
     b.node_id = node;
     // The address of the listener the client asked on, as Kafka.
@@ -54,7 +76,7 @@ void finish(HandlerContext& ctx, MetadataCall& call) {
     if (broker_image.rack) b.rack = *broker_image.rack;
   }
   call.resp.cluster_id = id.cluster_id;
-  call.resp.controller_id = id.node_id;
+  call.resp.controller_id = call.image->controller_id();
   ctx.respond(*call.req, call.resp);
 }
 
@@ -109,7 +131,7 @@ void handle_metadata(HandlerContext& ctx, RequestPtr req) {
     const std::size_t slot = call->resp.topics.size();
     call->resp.topics.emplace_back().name = name;
     ++call->pending;
-    create_topic(ctx, name, -1, -1, {}, false, budget, [&ctx, call, slot](TopicCreation r) {
+    create_topic(ctx, name, -1, -1, {}, {}, false, budget, [&ctx, call, slot](TopicCreation r) {
       auto& out = call->resp.topics[slot];
       if (r.error == ErrorCode::kTopicAlreadyExists) {
         // Another request is creating it: Kafka's answer for a topic whose

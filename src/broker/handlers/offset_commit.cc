@@ -7,6 +7,7 @@
 // while the group has no members. The answer goes out once the offsets are
 // durable.
 #include "all_messages.h"
+#include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/handlers/offset_partitions.h"
 
@@ -24,8 +25,12 @@ void handle_offset_commit(HandlerContext& ctx, RequestPtr req) {
   args.retention_time_ms = body->retention_time_ms;
 
   auto resp = std::make_shared<OffsetCommitResponse>();
+  // Another broker's group: every partition NOT_COORDINATOR, as Kafka.
+  const ErrorCode guard = not_coordinator(ctx, CoordinatorType::kGroup, body->group_id)
+                              ? ErrorCode::kNotCoordinator
+                              : ErrorCode::kNone;
   PartitionSlots slots =
-      for_each_existing_partition(ctx.resolver(), body->topics, resp->topics, ErrorCode::kNone,
+      for_each_existing_partition(ctx.resolver(), body->topics, resp->topics, guard,
                                   [&](std::string_view topic, const auto& p) {
                                     CommitPartition cp = commit_partition(topic, p);
                                     if (version == 1) cp.commit_timestamp = p.commit_timestamp;

@@ -4,6 +4,7 @@
 // GROUP_SUBSCRIBED_TO_TOPIC per partition of a topic the active consumers
 // subscribe to, UNKNOWN_TOPIC_OR_PARTITION for partitions that do not exist.
 #include "all_messages.h"
+#include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/handlers/offset_partitions.h"
 
@@ -12,6 +13,12 @@ namespace kgw {
 void handle_offset_delete(HandlerContext& ctx, RequestPtr req) {
   auto body = std::make_shared<OffsetDeleteRequest>();
   if (!ctx.decode(*req, *body)) return;
+  if (not_coordinator(ctx, CoordinatorType::kGroup, body->group_id)) {
+    OffsetDeleteResponse only;
+    only.error_code = code(ErrorCode::kNotCoordinator);
+    ctx.respond(*req, only);
+    return;
+  }
   auto resp = std::make_shared<OffsetDeleteResponse>();
   std::vector<std::pair<std::string, std::int32_t>> partitions;
   PartitionSlots slots =

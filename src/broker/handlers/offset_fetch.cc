@@ -4,6 +4,7 @@
 #include <map>
 
 #include "all_messages.h"
+#include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/offset_manager.h"
 
@@ -38,6 +39,26 @@ void fill_topics(const FetchOffsetsResult& r, std::vector<TopicOut>& out) {
   }
 }
 
+// Another broker's group: the group error, and (v0-1, which have no group
+// error field) NOT_COORDINATOR on each partition asked for, as Kafka.
+template <typename Topics>
+FetchOffsetsResult not_coordinator_result(std::int16_t version,
+                                          const std::optional<Topics>& topics) {
+  FetchOffsetsResult r;
+  r.error = ErrorCode::kNotCoordinator;
+  if (version >= 2 || !topics) return r;
+  for (const auto& t : *topics) {
+    for (std::int32_t p : t.partition_indexes) {
+      auto& out = r.partitions.emplace_back();
+      out.topic = std::string(t.name);
+      out.partition = p;
+      out.offset = -1;
+      out.error = ErrorCode::kNotCoordinator;
+    }
+  }
+  return r;
+}
+
 }  // namespace
 
 void handle_offset_fetch(HandlerContext& ctx, RequestPtr req) {
@@ -46,8 +67,10 @@ void handle_offset_fetch(HandlerContext& ctx, RequestPtr req) {
   OffsetFetchResponse resp;
   const OffsetManager& offsets = ctx.offsets();
   if (req->version() < 8) {
-    FetchOffsetsResult r = offsets.fetch_offsets(std::string(body.group_id), to_query(body.topics),
-                                                 body.require_stable);
+    FetchOffsetsResult r = not_coordinator(ctx, CoordinatorType::kGroup, body.group_id)
+                               ? not_coordinator_result(req->version(), body.topics)
+                               : offsets.fetch_offsets(std::string(body.group_id),
+                                                       to_query(body.topics), body.require_stable);
     fill_topics(r, resp.topics);
     resp.error_code = code(r.error);
     ctx.respond(*req, resp);
@@ -56,6 +79,12 @@ void handle_offset_fetch(HandlerContext& ctx, RequestPtr req) {
   std::vector<FetchOffsetsResult> results;
   results.reserve(body.groups.size());
   for (const auto& g : body.groups) {
+    if (not_coordinator(ctx, CoordinatorType::kGroup, g.group_id)) {
+      FetchOffsetsResult r;
+      r.error = ErrorCode::kNotCoordinator;
+      results.push_back(std::move(r));
+      continue;
+    }
     results.push_back(
         offsets.fetch_offsets(std::string(g.group_id), to_query(g.topics), body.require_stable));
   }

@@ -9,13 +9,17 @@
 // order of the partition's appends, and the write. Produce v0-v2 carry
 // legacy message sets (magic 0/1), up-converted there. Valid partitions
 // are appended even when others in the same request fail. acks=0 gets no
-// response at all.
+// response at all. A partition led by another broker is
+// NOT_LEADER_OR_FOLLOWER with, from v10 (KIP-951), its current leader and
+// that leader's address, so the client goes there without a Metadata round.
 #include <deque>
 #include <memory>
 #include <span>
 
 #include "all_messages.h"
+#include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/cluster/metadata_log.h"
 #include "src/replica/partition_resolver.h"
 #include "src/replica/replica_manager.h"
 
@@ -60,9 +64,16 @@ void finish_one(HandlerContext& ctx, const std::shared_ptr<ProduceCall>& call) {
   // queue more than that (and queued.max.request.bytes) in memory.
   if (call->acks_zero) {
     ctx.skip(*call->req);
-  } else {
-    ctx.respond(*call->req, call->resp);
+    return;
   }
+  // The endpoints point into the image: it lives until respond() encoded.
+  const ImagePtr image = ctx.metadata().image();
+  fill_current_leaders(
+      ctx, *call->req, *image, call->resp.responses, call->resp.node_endpoints,
+      [&](const auto& t) { return image->topic(t.name).get(); },
+      [](auto& t) -> auto& { return t.partition_responses; },
+      [](const auto& p) { return p.index; });
+  ctx.respond(*call->req, call->resp);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // REBALANCE_IN_PROGRESS, FENCED_INSTANCE_ID, INCONSISTENT_GROUP_PROTOCOL
 // (v5: protocol type or name differ from the group's).
 #include "all_messages.h"
+#include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/group_coordinator.h"
 
@@ -12,6 +13,12 @@ namespace kgw {
 void handle_sync_group(HandlerContext& ctx, RequestPtr req) {
   SyncGroupRequest body;
   if (!ctx.decode(*req, body)) return;
+  if (not_coordinator(ctx, CoordinatorType::kGroup, body.group_id)) {
+    SyncGroupResponse resp;
+    resp.error_code = code(ErrorCode::kNotCoordinator);
+    ctx.respond(*req, resp);
+    return;
+  }
   SyncArgs args;
   args.group_id = body.group_id;
   args.generation_id = body.generation_id;

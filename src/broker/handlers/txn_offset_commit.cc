@@ -4,6 +4,7 @@
 // AddOffsetsToTxn did not come first), the group coordinator the member
 // (v3+: UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID).
 #include "all_messages.h"
+#include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/handlers/offset_partitions.h"
 #include "src/txn/transaction_coordinator.h"
@@ -14,10 +15,15 @@ void handle_txn_offset_commit(HandlerContext& ctx, RequestPtr req) {
   auto body = std::make_shared<TxnOffsetCommitRequest>();
   if (!ctx.decode(*req, *body)) return;
   auto resp = std::make_shared<TxnOffsetCommitResponse>();
-  const ErrorCode txn_error = fenced_for_version(
-      ctx.txns().check_offset_commit(std::string(body->transactional_id), body->producer_id,
-                                     body->producer_epoch, std::string(body->group_id)),
-      req->version(), 2);
+  // TxnOffsetCommit goes to the group's coordinator (Kafka's client sends
+  // it there): another broker's group is NOT_COORDINATOR on every partition.
+  const ErrorCode txn_error =
+      not_coordinator(ctx, CoordinatorType::kGroup, body->group_id)
+          ? ErrorCode::kNotCoordinator
+          : fenced_for_version(ctx.txns().check_offset_commit(
+                                   std::string(body->transactional_id), body->producer_id,
+                                   body->producer_epoch, std::string(body->group_id)),
+                               req->version(), 2);
   TxnCommitArgs args;
   args.group_id = body->group_id;
   args.producer_id = body->producer_id;

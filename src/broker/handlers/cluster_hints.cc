@@ -1,0 +1,24 @@
+#include "src/broker/handlers/cluster_hints.h"
+
+#include "src/cluster/metadata_log.h"
+
+namespace kgw {
+
+LeaderHint current_leader(const MetadataImage& image, const TopicImage* topic,
+                          std::int32_t partition) {
+  LeaderHint hint;
+  const PartitionImage* p = topic != nullptr ? topic->partition(partition) : nullptr;
+  if (p == nullptr) return hint;
+  hint.leader_id = p->leader;
+  hint.leader_epoch = p->leader_epoch;
+  const BrokerImage* b = image.broker(p->leader);
+  if (b != nullptr && !b->fenced) hint.node = b;
+  return hint;
+}
+
+bool not_coordinator(HandlerContext& ctx, CoordinatorType type, std::string_view key) {
+  const ImagePtr image = ctx.metadata().image();
+  return !coordinates_here(*image, type, key, ctx.identity().node_id);
+}
+
+}  // namespace kgw
