@@ -45,6 +45,13 @@ std::unique_ptr<etcd::EtcdMember> start_colocated_member(uv_loop_t* loop,
   return member;
 }
 
+void ClusterNode::leave(std::function<void()> done) {
+  controller->controlled_shutdown([this, done = std::move(done)]() mutable {
+    controller->stop();
+    log->stop(std::move(done));
+  });
+}
+
 std::unique_ptr<ClusterNode> join_cluster(uv_loop_t* loop, const BrokerConfig& config, Store& store,
                                           BrokerIdentity& identity, std::string& error) {
   const etcd::ClusterSettings settings = cluster_settings(config);
@@ -107,6 +114,14 @@ std::unique_ptr<ClusterNode> join_cluster(uv_loop_t* loop, const BrokerConfig& c
   uv_run(loop, UV_RUN_NOWAIT);
   if (!error.empty()) return nullptr;
   identity.cluster_id = node->log->cluster_id();
+  ControllerOptions controller_opts;
+  controller_opts.node_id = settings.node_id;
+  controller_opts.prefix = settings.prefix;
+  controller_opts.lease = [log = node->log.get()] { return log->lease(); };
+  controller_opts.image_revision = [log = node->log.get()] { return log->revision(); };
+  node->controller =
+      std::make_unique<Controller>(loop, *node->kv, *node->log, std::move(controller_opts));
+  node->controller->start();
   LOG_INFO("kgw", "joined cluster %s as broker %d (epoch %lld), %zu broker(s) known",
            identity.cluster_id.c_str(), settings.node_id,
            static_cast<long long>(node->log->broker_epoch()), node->log->image()->brokers().size());

@@ -17,6 +17,7 @@
 
 #include "src/broker/broker_config.h"
 #include "src/broker/handler_context.h"
+#include "src/cluster/controller.h"
 #include "src/cluster/etcd/cluster_settings.h"
 #include "src/cluster/etcd/etcd_client.h"
 #include "src/cluster/etcd/etcd_member.h"
@@ -48,11 +49,18 @@ std::unique_ptr<etcd::EtcdMember> start_colocated_member(uv_loop_t* loop,
 struct ClusterNode {
   std::unique_ptr<etcd::Client> kv;
   std::unique_ptr<EtcdMetadataLog> log;
+  // Campaigns on every broker; acts on the one elected.
+  std::unique_ptr<Controller> controller;
+
+  // SIGTERM: leadership moved away (controlled shutdown), the controller
+  // stopped, the lease revoked; then `done`.
+  void leave(std::function<void()> done);
 };
 
 // Connects to etcd, builds the image and registers this broker with the
 // addresses in `identity` (its listeners are bound already), running the
-// loop until that is done and saying every 5 s what it waits for. On
+// loop until that is done and saying every 5 s what it waits for; then
+// starts this broker's controller campaign. On
 // success `identity.cluster_id` is the cluster's. nullptr and `error` when
 // etcd refuses (a bad key, another cluster's data).
 std::unique_ptr<ClusterNode> join_cluster(uv_loop_t* loop, const BrokerConfig& config, Store& store,

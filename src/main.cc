@@ -128,7 +128,7 @@ void shutdown(App& app) {
     // Leave the cluster first (the lease is revoked, so the controller
     // moves this broker's leadership at once instead of after the session
     // timeout), then stop serving.
-    app.cluster->log->stop([&app] { stop_serving(app); });
+    app.cluster->leave([&app] { stop_serving(app); });
     return;
   }
   stop_serving(app);
@@ -325,6 +325,14 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
                 identity);
   // The replica manager leads what the metadata image says this node leads.
   follow_leadership(metadata, broker.replicas(), identity.node_id);
+  if (cluster) {
+    // Producer ids unique in the cluster: blocks from etcd, above any id
+    // this data dir gave out as a single node.
+    txns.set_id_block_source(
+        [c = cluster.get(), &txns](std::int32_t count, TransactionCoordinator::IdBlockDone done) {
+          c->controller->allocate_producer_ids(count, std::move(done), txns.next_producer_id());
+        });
+  }
   txns.start();
   broker_ptr = &broker;
 

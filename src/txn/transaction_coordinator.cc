@@ -144,6 +144,24 @@ void TransactionCoordinator::allocate_producer_id(
   // Reserve the next block durably before handing out any id of it, so a
   // crash never gives an id to two producers.
   reserving_ = true;
+  if (id_blocks_) {
+    id_blocks_(static_cast<std::int32_t>(config_.id_block_size),
+               [this](ErrorCode e, std::int64_t first, std::int32_t count) {
+                 reserving_ = false;
+                 auto waiting = std::move(waiting_for_ids_);
+                 waiting_for_ids_.clear();
+                 if (e != ErrorCode::kNone) {
+                   LOG_WARN("txn", "no producer id block from the cluster: %s", error_name(e));
+                   // As Kafka while its producer-id block is on the way: retriable.
+                   for (auto& w : waiting) w(-1, ErrorCode::kCoordinatorLoadInProgress);
+                   return;
+                 }
+                 next_producer_id_ = first;
+                 block_end_ = first + count;
+                 for (auto& w : waiting) allocate_producer_id(std::move(w));
+               });
+    return;
+  }
   const std::int64_t end = block_end_ + config_.id_block_size;
   records_.write({ProducerStore::put_next_producer_id(end)}, [this, end](const std::string& error) {
     reserving_ = false;

@@ -161,9 +161,19 @@ class TransactionCoordinator {
   // before it on this data dir): a batch carrying one is UNKNOWN_PRODUCER_ID,
   // so that made-up ids cannot fill the producer state, and a client that
   // kept an id across a wiped data dir asks for a new one.
+  // In a cluster other brokers hand out ids too (blocks from etcd), so
+  // any id is taken as issued.
   bool issued(std::int64_t producer_id) const {
-    return producer_id >= 0 && producer_id < next_producer_id_;
+    return producer_id >= 0 && (id_blocks_ != nullptr || producer_id < next_producer_id_);
   }
+
+  // A cluster's producer ids: blocks of `count` ids, unique cluster-wide,
+  // from `source` instead of this node's store.
+  using IdBlockDone = std::function<void(ErrorCode, std::int64_t first, std::int32_t count)>;
+  using IdBlockSource = std::function<void(std::int32_t count, IdBlockDone done)>;
+  void set_id_block_source(IdBlockSource source) { id_blocks_ = std::move(source); }
+  // The next id this node would hand out (a single node's high mark).
+  std::int64_t next_producer_id() const { return next_producer_id_; }
 
   std::vector<TransactionDescription> describe(const std::vector<std::string>& ids) const;
   // Filters as ListTransactions: empty means all; duration_ms < 0: none.
@@ -225,6 +235,7 @@ class TransactionCoordinator {
   // Producer ids below block_end_ are durably reserved; next_ is the next
   // one to hand out.
   std::int64_t next_producer_id_ = 0;
+  IdBlockSource id_blocks_;
   std::int64_t block_end_ = 0;
   bool reserving_ = false;
   std::vector<std::function<void(std::int64_t, ErrorCode)>> waiting_for_ids_;

@@ -50,7 +50,8 @@ def describe_controller(port):
 
 
 def create_topic(bootstrap, name, partitions, timeout=30):
-    futures = admin(bootstrap).create_topics(
+    client = admin(bootstrap)  # alive until the answer: its futures die with it
+    futures = client.create_topics(
         [NewTopic(name, num_partitions=partitions, replication_factor=1)],
         operation_timeout=timeout,
         request_timeout=timeout,
