@@ -245,6 +245,7 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
 
   BrokerIdentity identity;
   identity.node_id = static_cast<std::int32_t>(config.get_long("node.id"));
+  identity.clustered = clustered;
   if (!load_cluster_id(opts.data_dir, identity.cluster_id, error, !clustered)) {
     std::fprintf(stderr, "kgw: %s\n", error.c_str());
     return 1;

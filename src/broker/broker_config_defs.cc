@@ -16,6 +16,24 @@ using T = ConfigType;
 const std::vector<ConfigDef> kBrokerDefs = {
     {"node.id", T::kInt, "1", "The id of this node in the cluster."},
     {"broker.id", T::kInt, "1", "Synonym of node.id."},
+    // A cluster's coordinators: a group's (transactional id's) coordinator
+    // leads its partition of these internal topics, created on first use.
+    {"offsets.topic.num.partitions",
+     T::kInt,
+     "50",
+     "Partitions of __consumer_offsets (a cluster places group coordinators by them).",
+     {},
+     Check::kRange,
+     1,
+     2147483647},
+    {"transaction.state.log.num.partitions",
+     T::kInt,
+     "50",
+     "Partitions of __transaction_state (a cluster places transaction coordinators by them).",
+     {},
+     Check::kRange,
+     1,
+     2147483647},
     // The cluster (static: read at start). No metadata.etcd.endpoints and
     // no metadata.etcd.initial.cluster: one node, metadata in its own store.
     {"broker.rack", T::kString, nullptr,

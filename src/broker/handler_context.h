@@ -79,6 +79,8 @@ struct BrokerIdentity {
     std::int32_t port = 0;
   };
   std::int32_t node_id = 1;
+  // Part of a cluster (metadata in etcd), not a single node.
+  bool clustered = false;
   // The first listener's advertised address.
   std::string advertised_host = "127.0.0.1";
   std::int32_t advertised_port = 9092;

@@ -31,6 +31,10 @@ enum class CoordinatorType : std::int8_t { kGroup = 0, kTransaction = 1 };
 inline constexpr std::string_view kGroupStateTopic = "__consumer_offsets";
 inline constexpr std::string_view kTransactionStateTopic = "__transaction_state";
 
+inline std::string_view coordinator_topic(CoordinatorType type) {
+  return type == CoordinatorType::kGroup ? kGroupStateTopic : kTransactionStateTopic;
+}
+
 // Java's String.hashCode of `key` read as UTF-8 (over its UTF-16 code
 // units, as Java strings are; a malformed byte counts as U+FFFD, as Java's
 // decoder replaces it).

@@ -230,6 +230,48 @@ class ClusterTest(unittest.TestCase):
 
         wait_for(f"broker {victim} back as leader of {led}", back, 60)
 
+    def test_5_one_group_whatever_broker_its_members_bootstrap_to(self):
+        from confluent_kafka import TopicPartition
+
+        topic = "group-" + uuid.uuid4().hex[:8]
+        create_topic(self.bootstrap(), topic, 6)
+        group = "g-" + topic
+        consumers = []
+        for node in (1, 3):
+            c = Consumer(
+                {
+                    "bootstrap.servers": f"127.0.0.1:{self.cluster.port(node)}",
+                    "group.id": group,
+                    "auto.offset.reset": "earliest",
+                    "enable.auto.commit": False,
+                    "session.timeout.ms": 10000,
+                }
+            )
+            c.subscribe([topic])
+            consumers.append(c)
+
+        def assigned():
+            for c in consumers:
+                c.poll(0.2)
+            sizes = [len(c.assignment()) for c in consumers]
+            return sizes if sorted(sizes) == [3, 3] else None
+
+        # Both members found the same coordinator (the leader of the
+        # group's __consumer_offsets partition), so they share the six.
+        wait_for("one group of two members sharing six partitions", assigned, 60)
+        consumers[0].commit(
+            offsets=[TopicPartition(topic, tp.partition, 7) for tp in consumers[0].assignment()],
+            asynchronous=False,
+        )
+        for c in consumers:
+            c.close()
+        md = admin(self.bootstrap()).list_topics(timeout=10)
+        self.assertIn("__consumer_offsets", md.topics)
+        reader = Consumer({"bootstrap.servers": f"127.0.0.1:{self.cluster.port(2)}", "group.id": group})
+        committed = reader.committed([TopicPartition(topic, p) for p in range(6)], timeout=20)
+        reader.close()
+        self.assertEqual(sorted(tp.offset for tp in committed).count(7), 3, f"committed: {committed}")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

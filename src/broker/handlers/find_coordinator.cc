@@ -6,6 +6,7 @@
 // from v4. A key whose partition has no live leader is
 // COORDINATOR_NOT_AVAILABLE, which clients retry.
 #include "all_messages.h"
+#include "common/log.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/cluster/coordinator_placement.h"
 #include "src/cluster/metadata_log.h"
@@ -20,11 +21,43 @@ struct Found {
   AdvertisedAddress endpoint;
 };
 
+// Asks the controller for `__consumer_offsets` / `__transaction_state`
+// (once at a time per type). One replica each: until partitions are
+// replicated (Cluster II) a coordinator's state lives in its leader's
+// store, and a second replica would take over the role without the state.
+void create_coordinator_topic(HandlerContext& ctx, CoordinatorType type) {
+  static bool creating[2] = {false, false};
+  const auto i = static_cast<std::size_t>(type == CoordinatorType::kGroup ? 0 : 1);
+  if (creating[i]) return;
+  creating[i] = true;
+  CreateTopic c;
+  c.name = coordinator_topic(type);
+  c.partitions = static_cast<std::int32_t>(ctx.config().get_long(
+      type == CoordinatorType::kGroup ? "offsets.topic.num.partitions"
+                                      : "transaction.state.log.num.partitions"));
+  c.replication_factor = 1;
+  if (type == CoordinatorType::kGroup) c.configs["cleanup.policy"] = "compact";
+  ctx.metadata().submit(std::move(c), [i, name = std::string(coordinator_topic(type))](
+                                          ErrorCode e, std::string message) {
+    creating[i] = false;
+    if (e != ErrorCode::kNone && e != ErrorCode::kTopicAlreadyExists) {
+      LOG_WARN("coordinator", "cannot create %s yet: %s", name.c_str(), message.c_str());
+    }
+  });
+}
+
 // The coordinator of `key` (of a known type, not empty). The endpoint
 // points into `image` or the broker's identity.
-Found find(const HandlerContext& ctx, const RequestContext& req, const MetadataImage& image,
+Found find(HandlerContext& ctx, const RequestContext& req, const MetadataImage& image,
            CoordinatorType type, std::string_view key) {
   Found f;
+  if (ctx.identity().clustered && !image.topic(coordinator_topic(type))) {
+    // As Kafka: the internal topic is made on first use; until it is
+    // there, clients retry.
+    create_coordinator_topic(ctx, type);
+    f.error = ErrorCode::kCoordinatorNotAvailable;
+    return f;
+  }
   const CoordinatorPlacement placed = place_coordinator(image, type, key, ctx.identity().node_id);
   // This node not registered yet (main registers it before serving), or
   // the key's partition without a live leader: no coordinator to name.

@@ -14,6 +14,7 @@
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/topics.h"
+#include "src/cluster/coordinator_placement.h"
 #include "src/cluster/metadata_log.h"
 
 namespace kgw {
@@ -32,6 +33,9 @@ struct MetadataCall {
   // One for the request loop itself: create_topic() may call back at once
   // (an illegal name), which must not answer before every topic is in.
   int pending = 1;
+  // A cluster's coordinator topics are internal, as Kafka marks them (on
+  // one node a topic of that name is a user's own, as it always was).
+  bool clustered = false;
 };
 
 bool alive(const MetadataImage& image, std::int32_t node) {
@@ -44,6 +48,8 @@ void add_topic(MetadataCall& call, MetadataResponse::MetadataResponseTopic& out,
   const MetadataImage& image = *call.image;
   out.name = call.names.emplace_back(t.name);
   out.topic_id = t.id;
+  out.is_internal =
+      call.clustered && (t.name == kGroupStateTopic || t.name == kTransactionStateTopic);
   out.partitions.reserve(t.partitions.size());
   for (const PartitionImage& p : t.partitions) {
     auto& part = out.partitions.emplace_back();
@@ -92,6 +98,7 @@ void handle_metadata(HandlerContext& ctx, RequestPtr req) {
   auto call = std::make_shared<MetadataCall>();
   call->req = req;
   call->image = ctx.metadata().image();
+  call->clustered = ctx.identity().clustered;
   const MetadataImage& image = *call->image;
   const bool all = req->version() == 0 ? body.topics && body.topics->empty() : !body.topics;
   if (all) {
