@@ -89,6 +89,12 @@ struct ControllerOptions {
   std::size_t max_txn_ops = 128;
   // Placement starts (tests fix them; default random as Kafka).
   PlacementOptions placement;
+  // New partitions start with every live replica in the ISR. Off (the
+  // default) until followers replicate (issue 16): the ISR is then the
+  // leader alone, so a fenced leader's partition waits for it rather
+  // than move to a replica without its data. On in the tests of the
+  // election logic that replication will use.
+  bool followers_in_sync = false;
   // A new topic id; empty: a random v4 uuid.
   std::function<Uuid()> new_topic_id;
 };

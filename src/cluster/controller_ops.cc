@@ -31,11 +31,15 @@ Op put(std::string key, std::string value) {
   return Op{Op::kPut, std::move(key), "", std::move(value), 0};
 }
 
-// Initial states of new partitions: led by the first live replica, the
-// ISR the live replicas (all of them when none is live, leader -1), as
-// KRaft's controller does for a manual assignment naming fenced brokers.
+// Initial states of new partitions: led by the first live replica (none
+// live: leader -1, ISR all replicas, as KRaft's controller does for a
+// manual assignment naming fenced brokers). The ISR is the leader alone:
+// followers join it once they have fetched the leader's log (partition
+// replication, issue 16); until then electing one would lose what the
+// leader acknowledged, so a partition whose leader is fenced waits for it
+// (offline), as Kafka without unclean leader election.
 std::vector<PartitionImage> initial_states(std::int32_t first, const ReplicaAssignment& replicas,
-                                           const MetadataImage& image) {
+                                           const MetadataImage& image, bool followers_in_sync) {
   std::vector<PartitionImage> out = place_partitions(first, replicas);
   for (PartitionImage& p : out) {
     std::vector<std::int32_t> isr;
@@ -47,7 +51,7 @@ std::vector<PartitionImage> initial_states(std::int32_t first, const ReplicaAssi
       p.leader = -1;
     } else {
       p.leader = isr.front();
-      p.isr = std::move(isr);
+      p.isr = followers_in_sync ? std::move(isr) : std::vector<std::int32_t>{p.leader};
     }
   }
   return out;
@@ -61,7 +65,8 @@ bool Controller::resumes(const MetadataChange& change, const MetadataImage& imag
   TopicPtr t = image.topic(c->name);
   if (t == nullptr || t->id != c->id) return false;
   ops.changes_image = true;
-  for (const PartitionImage& part : initial_states(0, c->assignments, image)) {
+  for (const PartitionImage& part :
+       initial_states(0, c->assignments, image, options_.followers_in_sync)) {
     const PartitionImage* have = t->partition(part.index);
     if (have != nullptr && !have->replicas.empty()) continue;  // written before
     ops.ops.push_back(put(layout::partition_key(options_.prefix, c->id, part.index),
@@ -91,7 +96,8 @@ Controller::Ops Controller::ops_of(const MetadataChange& change, const MetadataI
             out.compare.push_back(Compare{key, Compare::kCreate, Compare::kEqual, 0, ""});
             out.ops.push_back(
                 put(key, layout::encode_topic(layout::TopicRecord{c.id, c.configs, c.partitions})));
-            put_partitions(c.id, initial_states(0, c.assignments, image));
+            put_partitions(c.id,
+                           initial_states(0, c.assignments, image, options_.followers_in_sync));
           },
           [&](const DeleteTopic& c) {
             TopicPtr t = image.topic(c.id);
@@ -108,7 +114,8 @@ Controller::Ops Controller::ops_of(const MetadataChange& change, const MetadataI
             layout::TopicRecord r = topic_record(*t);
             r.partitions = c.total;
             out.ops.push_back(put(key, layout::encode_topic(r)));
-            put_partitions(c.id, initial_states(t->partition_count(), c.assignments, image));
+            put_partitions(c.id, initial_states(t->partition_count(), c.assignments, image,
+                                                options_.followers_in_sync));
           },
           [&](const SetTopicConfigs& c) {
             TopicPtr t = image.topic(c.id);

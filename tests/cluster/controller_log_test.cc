@@ -59,6 +59,7 @@ class Cluster {
       c.lease = [log] { return log->lease(); };
       c.image_revision = [log] { return log->revision(); };
       c.retry_ms = 20;
+      c.followers_in_sync = true;
       b->controller = std::make_unique<Controller>(&loop_, *kv, *b->log, std::move(c));
       brokers.push_back(std::move(b));
     }

@@ -119,6 +119,9 @@ class Cluster {
 
   FakeKv& kv() { return *kv_; }
   std::size_t max_txn_ops = 128;
+  // As when followers replicate (the election logic); false is kgw's
+  // default until they do: the ISR is the leader alone.
+  bool followers_in_sync = true;
   uv_loop_t* loop() { return &loop_; }
 
   // Runs the loop until `done` holds (false after ~3 s of loop time).
@@ -171,6 +174,7 @@ class Cluster {
       o.image_revision = [log] { return log->revision(); };
       o.retry_ms = 20;
       o.max_txn_ops = max_txn_ops;
+      o.followers_in_sync = followers_in_sync;
       o.placement.start_index = 0;
       o.placement.replica_shift = 0;
       n->controller = std::make_unique<Controller>(&loop_, through != nullptr ? *through : *kv_,
@@ -403,6 +407,32 @@ TEST_CASE("a fenced broker's leadership moves to another ISR member; RF=1 goes o
   CHECK(back.partition_epoch == 2);
   // Leadership it lost elsewhere stays where it went.
   CHECK(a.log->image()->topic("r3")->partitions[2].leader == 1);
+}
+
+TEST_CASE("until followers replicate, a fenced leader's partition waits for it") {
+  Cluster c;
+  c.followers_in_sync = false;
+  Node& a = c.add_node(1, true);
+  Node& b = c.add_node(2, false);
+  Node& x = c.add_node(3, false);
+  a.controller->start();
+  REQUIRE(c.run_until([&] { return a.controller->is_controller(); }));
+  REQUIRE(c.request(b, create("r3", 3, 3)).error == ErrorCode::kNone);
+  REQUIRE(c.run_until([&] { return a.log->image()->topic("r3") != nullptr; }));
+  const PartitionImage created = a.log->image()->topic("r3")->partitions[2];
+  REQUIRE(created.leader == 3);
+  // Followers have none of the leader's data yet: only it is in sync.
+  CHECK(created.isr == std::vector<std::int32_t>{3});
+
+  c.kv().expire_lease(x.lease);
+  REQUIRE(c.run_until([&] { return a.log->image()->topic("r3")->partitions[2].leader != 3; }));
+  const PartitionImage offline = a.log->image()->topic("r3")->partitions[2];
+  CHECK(offline.leader == -1);  // not broker 1 or 2, which lack its records
+  CHECK(offline.isr == std::vector<std::int32_t>{3});
+  CHECK(a.log->image()->topic("r3")->partitions[0].leader == 1);
+
+  c.register_broker(x);
+  REQUIRE(c.run_until([&] { return a.log->image()->topic("r3")->partitions[2].leader == 3; }));
 }
 
 TEST_CASE("a new controller fences what lapsed before it took over") {
