@@ -79,7 +79,11 @@ std::string sync_dir(const fs::path& dir) {
 bool has_rocksdb_files(const fs::path& dir, std::error_code& ec) {
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     std::string name = it->path().filename().string();
-    if (name.rfind("MANIFEST-", 0) == 0 || name.ends_with(".sst") || name.ends_with(".log")) {
+    // RocksDB's WALs are "<number>.log"; other .log files (kgw.log,
+    // etcd.log of a cluster node) are not a database.
+    const bool wal = name.size() > 4 && name.ends_with(".log") &&
+                     name.find_first_not_of("0123456789") == name.size() - 4;
+    if (name.rfind("MANIFEST-", 0) == 0 || name.ends_with(".sst") || wal) {
       return true;
     }
   }

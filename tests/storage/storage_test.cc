@@ -801,6 +801,17 @@ TEST_CASE("a bad data dir is one clear error, never a crash") {
     fs::remove(dir.sub("db/CURRENT"));
     CHECK(open_error(dir.sub("db")).find("no CURRENT") != std::string::npos);
   }
+  SUBCASE("a new data dir may hold other .log files (a node's kgw.log)") {
+    fs::create_directories(dir.sub("fresh"));
+    std::ofstream(dir.sub("fresh/kgw.log")) << "kgw: listening\n";
+    std::ofstream(dir.sub("fresh/etcd.log")) << "etcd\n";
+    std::ofstream(dir.sub("fresh/000012.log")) << "";  // but a RocksDB WAL is one
+    CHECK(open_error(dir.sub("fresh")).find("no CURRENT") != std::string::npos);
+    fs::remove(dir.sub("fresh/000012.log"));
+    Harness h(dir.sub("fresh"));
+    h.open();
+    h.create("x", 1);
+  }
   SUBCASE("a store already open") {
     Harness h(dir.sub("db"));
     h.open();
