@@ -130,12 +130,12 @@ class KgwCluster:
         return ",".join(f"127.0.0.1:{self.client_port(i)}" for i in range(1, self.n + 1))
 
     def node_dir(self, node_id):
-        """DIR/node-ID: kgw.log, kgw.pid and kgw's data dir data/."""
+        """DIR/node-ID: kgw's data dir, with kgw.log, kgw.pid and etcd's files."""
         return os.path.join(self.dir, f"node-{node_id}")
 
     def data_dir(self, node_id):
         """kgw's data dir (its etcd member's data, log and pid file inside)."""
-        return os.path.join(self.node_dir(node_id), "data")
+        return self.node_dir(node_id)
 
     # -- lifecycle ----------------------------------------------------------
 

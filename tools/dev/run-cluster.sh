@@ -7,11 +7,9 @@
 #   tools/dev/run-cluster.sh --start-node ID DIR [--wait metadata|members]
 #
 # Node ID (1..N) listens for Kafka on 127.0.0.1:P+ID-1, keeps its data in
-# DIR/node-ID: kgw's data dir DIR/node-ID/data (its etcd member's data in
-# DIR/node-ID/data/etcd, log DIR/node-ID/data/etcd.log, pid
-# DIR/node-ID/data/etcd.pid), kgw's log DIR/node-ID/kgw.log and pid
-# DIR/node-ID/kgw.pid. (kgw's data dir is a subdirectory because a new
-# store refuses a directory that holds *.log files.) The etcd members use
+# DIR/node-ID, kgw's data dir: RocksDB, its etcd member's data in
+# DIR/node-ID/etcd, log DIR/node-ID/etcd.log, pid DIR/node-ID/etcd.pid,
+# and kgw's log DIR/node-ID/kgw.log and pid DIR/node-ID/kgw.pid. The etcd members use
 # the ports above the Kafka ones, never P..P+N-1: client P+N+2(ID-1), peer
 # P+N+2(ID-1)+1; all in all P..P+3N-1.
 #
@@ -80,7 +78,7 @@ runs_on() {
   [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]]
 }
 node_dir() { echo "$data/node-$1"; }
-kgw_data() { echo "$data/node-$1/data"; }
+kgw_data() { echo "$data/node-$1"; }
 kgw_pid() { cat "$(node_dir "$1")/kgw.pid" 2>/dev/null || true; }
 etcd_pid() { cat "$(kgw_data "$1")/etcd.pid" 2>/dev/null || true; }
 kgw_alive() { runs_on "$(kgw_pid "$1")" "$(kgw_data "$1")"; }
@@ -286,7 +284,7 @@ wait_serving() {
   local deadline=$((SECONDS + timeout_s)) bad
   while bad=$(unhealthy_members "$@") && [[ -n $bad ]]; do
     for id in "$@"; do kgw_alive "$id" || die "node $id's kgw exited (log: $(node_dir "$id")/kgw.log)"; done
-    ((SECONDS < deadline)) || die "after ${timeout_s}s the etcd member of node(s) ${bad//$'\n'/ } does not answer /health (logs: $data/node-ID/data/etcd.log)"
+    ((SECONDS < deadline)) || die "after ${timeout_s}s the etcd member of node(s) ${bad//$'\n'/ } does not answer /health (logs: $data/node-ID/etcd.log)"
     sleep 0.2
   done
   [[ $wait_for == metadata ]] || return 0
