@@ -1,7 +1,7 @@
 """kgw-admin's cluster views against a three-node kgw cluster (co-located
-etcd members, run-cluster.sh): `kgw-admin cluster` lists the three brokers,
-the controller and, with --etcd, the three etcd members healthy; topics
-describe shows each partition's leader, replicas and ISR as
+etcd members, run-cluster.sh): `kgw-admin cluster` lists the three brokers
+with their rack, the controller and, with --etcd, the three etcd members
+healthy; topics describe shows each partition's leader, replicas and ISR as
 kafka-topics.sh --describe, leaders on all three brokers. After kill -9 of
 one node its etcd member is reported unreachable and, once its session
 timed out, its broker is gone from the list and its replica offline."""
@@ -20,6 +20,7 @@ kgw_cluster.require_etcd()
 
 TIMEOUT = 60.0
 SESSION_MS = 4000  # broker.session.timeout.ms: the fencing check waits for it
+RACK = "rack-a"  # every node's broker.rack (run-cluster.sh passes --set to all)
 BUILD_DIR = os.path.dirname(kgw_harness.kgw_path())
 ADMIN = os.path.join(BUILD_DIR, "tools", "admin", "kgw-admin")
 
@@ -77,7 +78,11 @@ class AdminCluster(unittest.TestCase):
     def setUpClass(cls):
         cls.cluster = kgw_cluster.KgwCluster(
             3,
-            sets=[f"broker.session.timeout.ms={SESSION_MS}", "broker.heartbeat.interval.ms=1000"],
+            sets=[
+                f"broker.session.timeout.ms={SESSION_MS}",
+                "broker.heartbeat.interval.ms=1000",
+                f"broker.rack={RACK}",
+            ],
         )
         cls.cluster.start()
 
@@ -95,7 +100,7 @@ class AdminCluster(unittest.TestCase):
         brokers = brokers_of(out)
         self.assertEqual(sorted(brokers), [1, 2, 3], out)
         for node in (1, 2, 3):
-            self.assertEqual(brokers[node][0], f"127.0.0.1:{self.cluster.port(node)}", out)
+            self.assertEqual(brokers[node], (f"127.0.0.1:{self.cluster.port(node)}", RACK), out)
         m = re.search(r"(?m)^Controller: (\d+) \(127\.0\.0\.1:(\d+)\)$", out)
         self.assertIsNotNone(m, out)
         self.assertIn(int(m.group(1)), (1, 2, 3))
