@@ -41,6 +41,7 @@ constexpr const char* kUsage =
     "  groups    list | describe | reset-offsets | delete          (kafka-consumer-groups.sh)\n"
     "  records   delete                                            (kafka-delete-records.sh)\n"
     "  acls      add | list | remove                               (kafka-acls.sh)\n"
+    "  cluster   [describe] [--etcd HOST:PORT,...]                 (brokers, controller, etcd)\n"
     "\n"
     "Examples:\n"
     "  kgw-admin topics create --bootstrap-server 127.0.0.1:9092 --topic t --partitions 3 \\\n"
@@ -65,8 +66,10 @@ int main(int argc, char** argv) {
   if (group == "groups" || group == "consumer-groups") return groups_command(rest);
   if (group == "records" || group == "delete-records") return records_command(rest);
   if (group == "acls") return acls_command(rest);
-  std::fprintf(stderr,
-               "kgw-admin: unknown command group '%s' (topics, configs, groups, records, acls)\n",
-               group.c_str());
+  if (group == "cluster") return cluster_command(rest);
+  std::fprintf(
+      stderr,
+      "kgw-admin: unknown command group '%s' (topics, configs, groups, records, acls, cluster)\n",
+      group.c_str());
   return 2;
 }

@@ -27,6 +27,7 @@ constexpr const char* kUsage =
     "             [--if-not-exists]\n"
     "  list       [--topic REGEX] [--exclude-internal]\n"
     "  describe   [--topic REGEX] [--exclude-internal] [--if-exists]\n"
+    "             [--under-replicated-partitions] [--unavailable-partitions]\n"
     "  alter      --topic REGEX --partitions N [--if-exists]\n"
     "  delete     --topic REGEX [--if-exists]\n"
     "Other options: --command-config FILE (librdkafka properties), --help\n";
@@ -161,11 +162,23 @@ int describe(const AdminClient& c, const Args& a) {
   }
   Metadata md = c.metadata(error);
   if (!md) return fail(kWhat, error);
+  // Metadata lists the live (unfenced) brokers; a replica on any other is
+  // offline, what Metadata v5+'s offline_replicas carries (librdkafka 2.0
+  // does not expose that field).
+  std::set<int32_t> live;
+  for (int b = 0; b < md->broker_cnt; ++b) live.insert(md->brokers[b].id);
+  // As kafka-topics.sh: with a partition filter, only the matching
+  // partitions' lines, without the topic lines.
+  const bool under_replicated = a.has("under-replicated-partitions");
+  const bool unavailable = a.has("unavailable-partitions");
+  const bool filtered = under_replicated || unavailable;
   for (const TopicView& t : topics) {
-    std::string configs = overrides_of(c, t.name, error);
-    if (!error.empty()) return fail(kWhat, error);
-    std::printf("Topic: %s\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: %s\n",
-                t.name.c_str(), t.partitions, t.replication, configs.c_str());
+    if (!filtered) {
+      std::string configs = overrides_of(c, t.name, error);
+      if (!error.empty()) return fail(kWhat, error);
+      std::printf("Topic: %s\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: %s\n",
+                  t.name.c_str(), t.partitions, t.replication, configs.c_str());
+    }
     for (int i = 0; i < md->topic_cnt; ++i) {
       if (t.name != md->topics[i].topic) continue;
       std::map<int, const rd_kafka_metadata_partition_t*> parts;
@@ -173,19 +186,28 @@ int describe(const AdminClient& c, const Args& a) {
         parts[md->topics[i].partitions[p].id] = &md->topics[i].partitions[p];
       }
       for (const auto& [id, p] : parts) {
-        auto list = [](const int32_t* v, int n) {
+        auto list = [](const std::vector<int32_t>& v) {
           std::string s;
           // Appended piecewise: `"," + std::to_string(...)` draws GCC 12's
           // false -Wrestrict at -O3 (bug 105329).
-          for (int k = 0; k < n; ++k) {
+          for (std::size_t k = 0; k < v.size(); ++k) {
             if (k) s += ',';
             s += std::to_string(v[k]);
           }
           return s;
         };
-        std::printf("\tTopic: %s\tPartition: %d\tLeader: %d\tReplicas: %s\tIsr: %s\n",
-                    t.name.c_str(), id, p->leader, list(p->replicas, p->replica_cnt).c_str(),
-                    list(p->isrs, p->isr_cnt).c_str());
+        const std::vector<int32_t> replicas(p->replicas, p->replicas + p->replica_cnt);
+        const std::vector<int32_t> isr(p->isrs, p->isrs + p->isr_cnt);
+        std::vector<int32_t> offline;
+        for (int32_t r : replicas)
+          if (live.count(r) == 0) offline.push_back(r);
+        const bool is_under = isr.size() < replicas.size();
+        const bool is_unavailable = p->leader < 0 || live.count(p->leader) == 0;
+        if (filtered && !((under_replicated && is_under) || (unavailable && is_unavailable)))
+          continue;
+        std::printf("\tTopic: %s\tPartition: %d\tLeader: %d\tReplicas: %s\tIsr: %s%s%s\n",
+                    t.name.c_str(), id, p->leader, list(replicas).c_str(), list(isr).c_str(),
+                    offline.empty() ? "" : "\tOffline: ", list(offline).c_str());
       }
     }
   }
