@@ -11,6 +11,7 @@ Stdlib, confluent_kafka (librdkafka) and the tests' own kafka_wire.
 import threading
 import time
 
+import kgw_cluster
 import kgw_harness
 from kafka_wire import Conn, Enc
 
@@ -60,7 +61,7 @@ def wait_for(what, fn, timeout, every=0.3):
             last = fn()
             if last:
                 return last
-        except (KafkaException, OSError, ValueError) as e:
+        except (KafkaException, OSError, ValueError, kgw_cluster.ClusterError) as e:
             last = e
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {last!r}")
@@ -124,9 +125,10 @@ def judge_topics(views, acked, unacked, partitions_of):
     views: {node: broker_metadata(...)}; acked: names whose create was
     acknowledged; unacked: names whose create failed or timed out;
     partitions_of(name) -> the partition count asked. Returns a list of
-    problems (empty: lost = duplicated = divergent = 0) and the counts."""
+    problems (empty: lost = duplicated = divergent = 0) and the counts
+    (with how many unacknowledged creates took effect)."""
     problems = []
-    lost = duplicated = divergent = 0
+    lost = duplicated = divergent = unacked_present = 0
     nodes = sorted(views)
     for node in nodes:
         seen = views[node]["names_seen"]
@@ -152,6 +154,8 @@ def judge_topics(views, acked, unacked, partitions_of):
             continue
         if not present:
             continue
+        if name not in acked:
+            unacked_present += 1
         shapes = {(t["id"], len(t["partitions"])) for t in per_node.values()}
         if len(shapes) != 1:
             divergent += 1
@@ -160,7 +164,8 @@ def judge_topics(views, acked, unacked, partitions_of):
             divergent += 1
             problems.append(f"topic {name} has {next(iter(shapes))[1]} partitions, "
                             f"{partitions_of(name)} were asked")
-    return problems, {"lost": lost, "duplicated": duplicated, "divergent": divergent}
+    return problems, {"lost": lost, "duplicated": duplicated, "divergent": divergent,
+                      "unacknowledged_present": unacked_present}
 
 
 # -- topics created in the background ------------------------------------------

@@ -18,6 +18,7 @@ in the README). Prints each failover time (kill -9 to the new controller
 named in both survivors' Metadata).
 """
 
+import json
 import os
 import sys
 import time
@@ -33,11 +34,14 @@ from cluster_checks import TopicCreator, broker_metadata, judge_topics, wait_for
 
 ROUNDS = int(os.environ.get("KGW_FAILOVER_ROUNDS", "3"))
 SESSION_MS = 4000
-# The controller key's lease lapses SESSION_MS after the last keepalive;
-# when the killed node's etcd member was the etcd leader, the new leader
-# restarts every lease's TTL after its election (~1-2 s). The rest is
-# slack for a machine shared by many builds.
-FAILOVER_BOUND_S = SESSION_MS / 1000 + 6
+# The controller key's lease lapses SESSION_MS after the last keepalive,
+# the new controller is elected on its deletion: that is the bound, plus
+# slack for a machine shared by many builds. When the killed node's etcd
+# member led etcd too (its kgw takes it along), the two others first elect
+# a new etcd leader, which restarts every lease's TTL (etcd's lessor
+# Promote): the bound adds that election.
+FAILOVER_BOUND_S = SESSION_MS / 1000 + 4
+ETCD_LEADER_FAILOVER_BOUND_S = SESSION_MS / 1000 + 8
 NODES = (1, 2, 3)
 
 
@@ -65,10 +69,14 @@ class ControllerFailoverTest(unittest.TestCase):
 
     def test_controller_killed_while_topics_are_created(self):
         acked, unacked, partitions = set(), set(), {}
-        times = []
+        times, slow = [], []
         for rnd in range(1, ROUNDS + 1):
             controller = wait_for("one controller named by every broker",
                                   lambda: self.agreed_controller(NODES), 60)
+            # The previous round's restarted member has caught up: each
+            # round starts from a healthy quorum.
+            wait_for("every etcd member healthy", self.etcd_leader, 60, every=0.5)
+            etcd_leader = self.etcd_leader()
             others = tuple(n for n in NODES if n != controller)
             survivors = ",".join(f"127.0.0.1:{self.cluster.port(n)}" for n in others)
             # Through the survivors on the wire, and through librdkafka
@@ -96,7 +104,6 @@ class ControllerFailoverTest(unittest.TestCase):
                                      lambda: self.agreed_controller(others),
                                      FAILOVER_BOUND_S + 30, every=0.1)
                 took = time.monotonic() - killed_at
-                times.append(took)
                 before = acks()
                 # Creates go on through the new controller.
                 wait_for("topics acknowledged after the failover",
@@ -109,10 +116,13 @@ class ControllerFailoverTest(unittest.TestCase):
                 unacked |= set(c.failed)
                 print(f"round {rnd}: {c.prefix}: creates acknowledged {len(c.acked)}, not "
                       f"{len(c.failed)} {sorted(set(c.failed.values()))[:3]}", file=sys.stderr)
-            print(f"round {rnd}: controller {controller} killed, {successor} took over in "
-                  f"{took:.2f} s", file=sys.stderr)
-            self.assertLessEqual(took, FAILOVER_BOUND_S,
-                                 f"round {rnd}: failover took {took:.2f} s")
+            bound = ETCD_LEADER_FAILOVER_BOUND_S if etcd_leader == controller else FAILOVER_BOUND_S
+            print(f"round {rnd}: controller {controller} killed"
+                  f"{' (with the etcd leader)' if etcd_leader == controller else ''}, {successor} "
+                  f"took over in {took:.2f} s (bound {bound:.0f} s)", file=sys.stderr)
+            times.append((took, etcd_leader == controller))
+            if took > bound:
+                slow.append(f"round {rnd}: {took:.2f} s > {bound:.0f} s")
             self.cluster.start_node(controller)
 
             def judged():
@@ -129,11 +139,32 @@ class ControllerFailoverTest(unittest.TestCase):
                 problems, counts = judged()
             print(f"round {rnd}: lost {counts['lost']}, duplicated {counts['duplicated']}, "
                   f"divergent {counts['divergent']} over {len(acked)} acknowledged and "
-                  f"{len(unacked)} unacknowledged creates", file=sys.stderr)
+                  f"{len(unacked)} unacknowledged creates ({counts['unacknowledged_present']} of them "
+                  f"took effect)", file=sys.stderr)
             self.assertEqual(problems, [], f"round {rnd}")
-        times.sort()
-        print(f"failover over {len(times)} rounds: min {times[0]:.2f} s, median "
-              f"{times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s", file=sys.stderr)
+        for with_leader in (False, True):
+            t = sorted(took for took, w in times if w == with_leader)
+            if t:
+                print(f"failover{' with the etcd leader' if with_leader else ''} over {len(t)} "
+                      f"rounds: min {t[0]:.2f} s, median {t[len(t) // 2]:.2f} s, max {t[-1]:.2f} s",
+                      file=sys.stderr)
+        self.assertEqual(slow, [], "failovers slower than the bound")
+
+    def etcd_leader(self):
+        """The node whose etcd member leads, once every member is healthy."""
+        try:
+            self.cluster.etcdctl("endpoint", "health")  # fails unless all are
+            status = json.loads(self.cluster.etcdctl("endpoint", "status", "-w", "json"))
+        except kgw_cluster.ClusterError:
+            return None
+        leaders = {s["Status"]["leader"] for s in status}
+        if len(leaders) != 1:
+            return None
+        for s in status:
+            if s["Status"]["header"]["member_id"] in leaders:
+                port = int(s["Endpoint"].rsplit(":", 1)[1])
+                return next(n for n in NODES if self.cluster.client_port(n) == port)
+        return None
 
 
 if __name__ == "__main__":
