@@ -21,7 +21,9 @@ judged on what clients were told against what they read afterwards.
   works again within a bound, every broker agrees on the topics, and every
   acknowledged record, before, during and after, is read back once at the
   partition and offset it was acknowledged at (lost = duplicated =
-  divergent = 0).
+  divergent = 0). Printed, not asserted: the paused etcd leader expires,
+  on resume, every lease it could not renew while paused, so every broker
+  is fenced for a moment and registers again (a new epoch).
 """
 
 import json
