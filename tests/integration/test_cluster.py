@@ -11,7 +11,6 @@ Checks what clients were told against what they read: the counts of lost
 and duplicated records must be zero.
 """
 
-import os
 import sys
 import time
 import unittest
@@ -23,54 +22,17 @@ import kgw_harness
 kgw_cluster.require_etcd()
 kgw_harness.require_modules("confluent_kafka")
 
-from confluent_kafka import Consumer, KafkaException, Producer  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+from confluent_kafka import Consumer, Producer  # noqa: E402
+
+from cluster_checks import (  # noqa: E402
+    admin,
+    cluster_view,
+    create_topic,
+    describe_controller,
+    wait_for,
+)
 
 SESSION_MS = 4000  # broker.session.timeout.ms: the fencing tests wait for it
-
-
-def admin(bootstrap):
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000})
-
-
-def cluster_view(bootstrap):
-    """(controller id, {broker id: host:port}, {topic: {partition: leader}})."""
-    md = admin(bootstrap).list_topics(timeout=10)
-    brokers = {b.id: f"{b.host}:{b.port}" for b in md.brokers.values()}
-    topics = {
-        name: {p.id: p.leader for p in t.partitions.values()} for name, t in md.topics.items()
-    }
-    return md.controller_id, brokers, topics
-
-
-def describe_controller(port):
-    """The controller id one broker names (Metadata asked of that broker only)."""
-    md = admin(f"127.0.0.1:{port}").list_topics(timeout=10)
-    return md.controller_id
-
-
-def create_topic(bootstrap, name, partitions, timeout=30):
-    client = admin(bootstrap)  # alive until the answer: its futures die with it
-    futures = client.create_topics(
-        [NewTopic(name, num_partitions=partitions, replication_factor=1)],
-        operation_timeout=timeout,
-        request_timeout=timeout,
-    )
-    futures[name].result(timeout=timeout + 5)
-
-
-def wait_for(what, fn, timeout):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except KafkaException as e:
-            last = e
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {last!r}")
 
 
 class ClusterTest(unittest.TestCase):
