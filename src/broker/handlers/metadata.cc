@@ -83,6 +83,13 @@ void finish(HandlerContext& ctx, MetadataCall& call) {
   }
   call.resp.cluster_id = id.cluster_id;
   call.resp.controller_id = call.image->controller_id();
+  if (call.resp.controller_id < 0 && call.clustered) {
+    // Between two controllers: clients send admin requests to the broker
+    // named here, and any broker of a cluster takes them (they reach the
+    // controller through etcd), so name this one, as KRaft brokers name
+    // a live broker. -1 made librdkafka wait out its whole timeout.
+    call.resp.controller_id = id.node_id;
+  }
   ctx.respond(*call.req, call.resp);
 }
 
