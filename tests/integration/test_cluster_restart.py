@@ -33,7 +33,8 @@ import kgw_harness
 kgw_cluster.require_etcd()
 kgw_harness.require_modules("confluent_kafka")
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import (OFFSET_BEGINNING, Consumer, KafkaError, KafkaException,  # noqa: E402
+                             Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # noqa: E402
 
 SESSION_MS = 4000
@@ -71,6 +72,26 @@ def wait_for(what, fn, timeout):
             last = e
         time.sleep(0.5)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {last!r}")
+
+
+RETRIABLE = (KafkaError.REQUEST_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError.NOT_CONTROLLER)
+
+
+def retried(fn, done_code, timeout=90):
+    """Runs an admin call until it succeeds or fails with `done_code` (its
+    own earlier attempt took effect), retrying retriable errors."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            return fn()
+        except KafkaException as e:
+            code = e.args[0].code()
+            if code == done_code:
+                return None
+            if code not in RETRIABLE or time.time() > deadline:
+                raise
+            print(f"retrying after {e.args[0]}", flush=True)
+            time.sleep(1)
 
 
 def images(cluster, nodes=(1, 2, 3)):
@@ -261,22 +282,29 @@ class ClusterRestartTest(unittest.TestCase):
             os.kill(etcd, signal.SIGKILL)
         alive = ",".join(f"127.0.0.1:{self.cluster.client_port(n)}" for n in others)
         survivors = ",".join(f"127.0.0.1:{self.cluster.port(n)}" for n in others)
-        # Changes while it is down: a topic created, one deleted, a config altered.
+        # etcd lost a member (maybe its leader): wait for the survivors'
+        # quorum, then make the changes.
+        t0 = time.monotonic()
+        wait_for("the surviving etcd members healthy",
+                 lambda: "unhealthy" not in self.cluster.etcdctl("endpoint", "health", endpoints=alive),
+                 60)
+        print(f"etcd healthy {time.monotonic() - t0:.1f} s after node {victim} was killed", flush=True)
+        # Changes while it is down: a topic deleted, one created, a config
+        # altered. A change may still time out at kgw (REQUEST_TIMED_OUT,
+        # retriable) and may have been applied by etcd all the same: the
+        # retry then meets its own first attempt (UNKNOWN_TOPIC_OR_PART for
+        # the delete, TOPIC_ALREADY_EXISTS for the create), as a retried
+        # request does on Kafka; the image is checked below either way.
         client = admin(survivors)
-        try:
-            client.delete_topics(["cp-gone"], operation_timeout=30)["cp-gone"].result(timeout=40)
-        except Exception:
-            print(f"DeleteTopics failed with node {victim} down; the others see (controller, brokers, cp-gone there):",
-                  {n: (i["controller_id"], sorted(i["brokers"]), "cp-gone" in i["topics"])
-                   for n, i in images(self.cluster, others).items()}, flush=True)
-            print(self.cluster.logs_tail(15), flush=True)
-            raise
-        create_topics(survivors, {"cp-new": (3, {"retention.ms": "60000"})})
         res = ConfigResource("topic", "cp-alter", set_config={"retention.ms": "1800000"})
-        client.alter_configs([res])[res].result(timeout=40)
+        retried(lambda: client.delete_topics(["cp-gone"], operation_timeout=30)["cp-gone"].result(40),
+                KafkaError.UNKNOWN_TOPIC_OR_PART)
+        retried(lambda: create_topics(survivors, {"cp-new": (3, {"retention.ms": "60000"})}),
+                KafkaError.TOPIC_ALREADY_EXISTS)
+        retried(lambda: client.alter_configs([res])[res].result(timeout=40), None)
         wait_for("the changes on the survivors",
                  lambda: all("cp-new" in i["topics"] and "cp-gone" not in i["topics"]
-                             for i in images(self.cluster, others).values()), 30)
+                             for i in images(self.cluster, others).values()), 60)
         # Compact away every revision the victim has not seen.
         header = json.loads(self.cluster.etcdctl("get", "/kgw/cluster", "-w", "json",
                                                  endpoints=alive))["header"]
