@@ -334,5 +334,43 @@ class ClusterRestartTest(unittest.TestCase):
               f"{read_at[0]}; {time.monotonic() - started:.1f} s", flush=True)
 
 
+    def test_4_running_broker_whose_watch_was_compacted(self):
+        """A broker that keeps running but misses revisions that etcd then
+        compacts (its kgw stopped with SIGSTOP, its member killed so the
+        watch stream breaks) resumes its watch, is told the revisions are
+        compacted, and rebuilds its image from a range read (resync)."""
+        controller = cluster_image.metadata(f"127.0.0.1:{self.cluster.port(1)}")["controller_id"]
+        victim = next(n for n in (2, 3, 1) if n != controller)
+        others = [n for n in (1, 2, 3) if n != victim]
+        alive = ",".join(f"127.0.0.1:{self.cluster.client_port(n)}" for n in others)
+        survivors = ",".join(f"127.0.0.1:{self.cluster.port(n)}" for n in others)
+        log_before = len(self.cluster.kgw_log(victim))
+        kgw = self.cluster.kgw_pid(victim)
+        os.kill(kgw, signal.SIGSTOP)
+        try:
+            os.kill(self.cluster.etcd_pid(victim), signal.SIGKILL)
+            wait_for("the surviving etcd members healthy",
+                     lambda: "unhealthy" not in self.cluster.etcdctl("endpoint", "health",
+                                                                     endpoints=alive), 60)
+            retried(lambda: create_topics(survivors, {"wc-new": (2, {"retention.ms": "90000"})}),
+                    KafkaError.TOPIC_ALREADY_EXISTS)
+            wait_for("the topic on the survivors",
+                     lambda: all("wc-new" in i["topics"] for i in images(self.cluster, others).values()),
+                     60)
+            header = json.loads(self.cluster.etcdctl("get", "/kgw/cluster", "-w", "json",
+                                                     endpoints=alive))["header"]
+            revision = int(header["revision"])
+            self.cluster.etcdctl("compact", str(revision), "--physical", endpoints=alive)
+        finally:
+            os.kill(kgw, signal.SIGCONT)
+        image = settled_image(self.cluster, ["wc-new", OFFSETS_TOPIC, *TOPICS], timeout=90)
+        self.assertIn("wc-new", image["topics"])
+        self.assertEqual(cluster_image.metadata(f"127.0.0.1:{self.cluster.port(victim)}"),
+                         cluster_image.metadata(f"127.0.0.1:{self.cluster.port(others[0])}"))
+        self.assertEqual(self.cluster.kgw_pid(victim), kgw, "the broker was restarted")
+        log = self.cluster.kgw_log(victim)[log_before:]
+        self.assertIn("etcd compacted past revision", log,
+                      f"node {victim} did not rebuild after a compaction; its log:\n{log[-3000:]}")
+
 if __name__ == "__main__":
     kgw_harness.main()
