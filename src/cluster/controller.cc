@@ -39,6 +39,7 @@ Controller::Controller(uv_loop_t* loop, etcd::KvApi& kv, MetadataLog& log,
                        ControllerOptions options)
     : loop_(loop), kv_(kv), log_(log), options_(std::move(options)) {
   tick_.init(loop_);
+  cancel_tick_.init(loop_);
   log_.add_listener(guarded([this](const MetadataImage& before, const MetadataImage&,
                                    const MetadataChange& change) { on_change(before, change); }));
 }
@@ -57,12 +58,11 @@ void Controller::stop() {
   if (stopped_) return;
   stopped_ = true;
   alive_token_.reset();
-  // Stopping is not inside a watch callback of ours unless the owner
-  // does so; the watches are cancelled now so none runs after.
-  if (controller_watch_) kv_.cancel_watch(*controller_watch_);
-  if (requests_watch_) kv_.cancel_watch(*requests_watch_);
-  controller_watch_.reset();
-  requests_watch_.reset();
+  // stop() may run inside a watch callback of ours (a controlled
+  // shutdown ends in one), so the watches are cancelled on the next turn of
+  // the loop; their callbacks are guarded, so none acts meanwhile.
+  cancel_watch_later(controller_watch_);
+  cancel_watch_later(requests_watch_);
   deferred_.clear();
   tick_.close();
   acting_ = false;
@@ -78,7 +78,19 @@ void Controller::cancel_watch_later(std::optional<std::uint64_t>& id) {
   if (!id) return;
   const std::uint64_t w = *id;
   id.reset();
-  defer(0, 0, false, [this, w] { kv_.cancel_watch(w); });
+  cancel_watch_soon(w);
+}
+
+void Controller::cancel_watch_soon(std::uint64_t id) {
+  // Not through defer(): stop() drops deferred work, and a watch left open
+  // keeps its HTTP stream, hence the loop, alive after a controlled
+  // shutdown (on an etcd the operator runs, which stays up, kgw would
+  // never exit). This timer outlives stop().
+  cancelling_.push_back(id);
+  cancel_tick_.start(1, [this] {
+    cancel_tick_.stop();
+    for (std::uint64_t w : std::exchange(cancelling_, {})) kv_.cancel_watch(w);
+  });
 }
 
 // --- Election ---

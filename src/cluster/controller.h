@@ -157,6 +157,7 @@ class Controller {
   // Cancels a watch outside of its own callback (a watch must not be
   // destroyed while it runs).
   void cancel_watch_later(std::optional<std::uint64_t>& id);
+  void cancel_watch_soon(std::uint64_t id);
   etcd::Compare epoch_compare() const;
 
   // Requests (controller.cc).
@@ -206,6 +207,11 @@ class Controller {
   std::shared_ptr<bool> alive_token_ = std::make_shared<bool>(true);
   LoopTimer tick_;
   std::vector<Deferred> deferred_;
+  // Watches to cancel on the next turn of the loop (cancel_watch_soon);
+  // kept through stop(), which cannot cancel them in place (it may run
+  // inside one of their callbacks).
+  LoopTimer cancel_tick_;
+  std::vector<std::uint64_t> cancelling_;
   bool started_ = false;
   bool stopped_ = false;
 

@@ -235,8 +235,7 @@ void Controller::controlled_shutdown(std::function<void()> done) {
             *watch = kv_.watch(
                 result, "", revision + 1,
                 guarded([this, result, finish, watch](std::int64_t, std::vector<etcd::Event>) {
-                  const std::uint64_t id = *watch;
-                  defer(0, 0, false, [this, id] { kv_.cancel_watch(id); });
+                  cancel_watch_soon(*watch);
                   etcd::TxnRequest t;
                   t.success.push_back(etcd::Op{etcd::Op::kDelete, result, "", "", 0});
                   kv_.txn(std::move(t), [](etcd::Status, etcd::TxnResult) {});
