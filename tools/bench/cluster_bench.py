@@ -35,6 +35,7 @@ docs/BENCHMARKS.md's "Cluster metadata (issue 15)" section. Stdlib only.
 """
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -155,6 +156,21 @@ class Bench:
             3, sets=[f"broker.session.timeout.ms={session_ms}",
                      f"broker.heartbeat.interval.ms={heartbeat_ms}"])
         self.alive = {1, 2, 3}
+        self.refs = []  # (seq, pipelined) etcd reference before and after each repetition
+
+    def etcd_leader(self):
+        """The node whose etcd member is the Raft leader (None if unknown)."""
+        try:
+            out = self.cluster.etcdctl("endpoint", "status", "-w", "json",
+                                       endpoints=",".join(f"127.0.0.1:{self.cluster.client_port(n)}"
+                                                          for n in sorted(self.alive)))
+            for st in json.loads(out):
+                if st["Status"]["leader"] == st["Status"]["header"]["member_id"]:
+                    port = int(st["Endpoint"].rsplit(":", 1)[1])
+                    return (port - self.cluster.base_port - self.cluster.n) // 2 + 1
+        except Exception as e:  # noqa: BLE001 - a figure without the leader is still a figure
+            log(f"  etcd leader unknown: {e!r}")
+        return None
 
     def start(self):
         t0 = time.monotonic()
@@ -248,17 +264,23 @@ class Bench:
             other = min(n for n in self.alive if n != ctl)
             seq_ref, pipe_ref = self.etcd_reference(ctl, a.n, a.clients)
             log(f"rep {rep + 1}: etcd txn seq {seq_ref:.0f}/s, put {a.clients} in flight {pipe_ref:.0f}/s")
+            rep_results = []
             for where, node in (("controller", ctl), ("non-controller", other)):
                 for clients in (1, a.clients):
                     names = [f"b{rep}-{where[:3]}-{clients}-{i}-{uuid.uuid4().hex[:6]}"
                              for i in range(a.n)]
-                    ref = seq_ref if clients == 1 else pipe_ref
                     for kind in ("create", "alter"):
                         rate = self.changes(self.cluster.port(node), kind, names, clients)
-                        key = (kind, where, clients)
-                        results.setdefault(key, []).append((rate, ref))
-                        log(f"  {kind:6} via {where:14} {clients} client(s): {rate:7.1f}/s "
-                            f"(ratio {rate / ref:.3f})")
+                        rep_results.append(((kind, where, clients), rate))
+                        log(f"  {kind:6} via {where:14} {clients} client(s): {rate:7.1f}/s")
+            # The reference again after the kgw cases: load from other work
+            # changes within minutes; the ratio uses the mean of both.
+            seq2, pipe2 = self.etcd_reference(ctl, a.n, a.clients)
+            log(f"rep {rep + 1} after: etcd txn seq {seq2:.0f}/s, put {a.clients} in flight {pipe2:.0f}/s")
+            self.refs.append((seq_ref, pipe_ref, seq2, pipe2))
+            for key, rate in rep_results:
+                ref = (seq_ref + seq2) / 2 if key[2] == 1 else (pipe_ref + pipe2) / 2
+                results.setdefault(key, []).append((rate, ref))
         for (kind, where, clients), vals in results.items():
             rows.append((kind, where, clients, vals))
         return rows
@@ -292,6 +314,7 @@ class Bench:
                     created.setdefault("errors", []).append(repr(e))
                 time.sleep(0.05)
 
+        leader = self.etcd_leader()
         pid = self.cluster.kgw_pid(ctl)
         th = threading.Thread(target=create)
         t0 = time.monotonic()
@@ -312,13 +335,13 @@ class Bench:
         first_named = min(named.values()) - t0 if named else None
         all_named = max(named.values()) - t0 if len(named) == len(survivors) else None
         decision = created["t"] - t0 if "t" in created else None
-        log(f"  failover round {rnd}: controller {ctl} killed; a survivor names the new one after "
+        log(f"  failover round {rnd}: controller {ctl} killed (etcd leader: node {leader}); a survivor names the new one after "
             f"{first_named}, all after {all_named}; CreateTopics through {via} after {decision} "
             f"(errors before: {created.get('errors', [])[:3]})")
         self.cluster.start_node(ctl)
         self.alive.add(ctl)
         self.wait_all_registered()
-        return first_named, all_named, decision
+        return first_named, all_named, decision, leader == ctl
 
     # -- 3. fencing ----------------------------------------------------------
 
@@ -331,9 +354,10 @@ class Bench:
         victims = [n for n in sorted(self.alive) if n != ctl and leads.get(n)]
         if not victims:
             log(f"  fencing round {rnd}: no non-controller broker leads {topic}: {leads}")
-            return None, None
+            return None, None, False
         victim = victims[rnd % len(victims)]
         survivors = sorted(self.alive - {victim})
+        leader = self.etcd_leader()
         pid = self.cluster.kgw_pid(victim)
         t0 = time.monotonic()
         os.kill(pid, 9)
@@ -355,12 +379,12 @@ class Bench:
             time.sleep(0.02)
         fenced = max(done.values()) - t0 if len(done) == len(survivors) else None
         gone = max(unlisted.values()) - t0 if len(unlisted) == len(survivors) else None
-        log(f"  fencing round {rnd}: broker {victim} (led {leads[victim]}) killed; no longer a "
+        log(f"  fencing round {rnd}: broker {victim} (led {leads[victim]}, etcd leader: node {leader}) killed; no longer a "
             f"leader on every survivor after {fenced}, unlisted after {gone}")
         self.cluster.start_node(victim)
         self.alive.add(victim)
         self.wait_all_registered()
-        return fenced, gone
+        return fenced, gone, leader == victim
 
     # -- 4. many partitions --------------------------------------------------
 
@@ -446,7 +470,7 @@ def main():
     skip = set(filter(None, a.skip.split(",")))
     load_before = loadavg()
     t_start = time.monotonic()
-    thr, fo, fe, big = [], {}, {}, []
+    thr, fo, fe, big, thr_refs = [], {}, {}, [], []
     for i, pair in enumerate(a.sessions.split(",")):
         session_ms, hb_ms = (int(x) for x in pair.split(":"))
         b = Bench(a, session_ms, hb_ms)
@@ -454,6 +478,7 @@ def main():
             b.start()
             if i == 0 and "throughput" not in skip:
                 thr = b.throughput()
+                thr_refs = b.refs
             if "failover" not in skip:
                 fo[session_ms] = [b.failover_round(r) for r in range(a.rounds)]
             if "fencing" not in skip:
@@ -490,7 +515,10 @@ def main():
         lines.append(f"Metadata changes committed per second, {a.n} changes per case, "
                      f"{a.reps} repetitions. Reference (same run, the controller's etcd member): "
                      f"kgw-etcd-bench sequential compare-and-swap txns for 1 client, puts with "
-                     f"{a.clients} in flight for {a.clients} clients.")
+                     f"{a.clients} in flight for {a.clients} clients, run before and after the kgw cases "
+                     f"of each repetition (ratio against their mean); measured: "
+                     + "; ".join(f"{x[0]:.0f}/{x[2]:.0f} txn/s, {x[1]:.0f}/{x[3]:.0f} put/s"
+                                 for x in thr_refs) + ".")
         lines.append("")
         lines.append("| change | through | clients | kgw changes/s | etcd reference ops/s | kgw ÷ etcd |")
         lines.append("|---|---|---:|---:|---:|---:|")
@@ -502,16 +530,30 @@ def main():
         lines.append("")
     if fo or fe:
         lines.append(f"Failover and fencing, seconds from kill -9, {a.rounds} rounds per setting "
-                     f"(the killed node's etcd member dies with it; the two others keep the quorum).")
+                     f"(the killed node's etcd member dies with it; the two others keep the "
+                     f"quorum). Each round's values in order; * marks a round whose killed node "
+                     f"also held the etcd Raft leader.")
         lines.append("")
-        lines.append("| broker.session.timeout.ms | controller failover: a survivor names the new controller | every survivor names it | CreateTopics through a survivor succeeds (first decision) | fencing: no survivor names the killed broker as leader | fencing: killed broker unlisted by every survivor |")
-        lines.append("|---:|---:|---:|---:|---:|---:|")
+        lines.append("| broker.session.timeout.ms | what | median (min–max) | rounds |")
+        lines.append("|---:|---|---:|---|")
+
+        def rounds(vals, flags):
+            return " ".join(fmt(v, 1) + ("*" if f else "") for v, f in zip(vals, flags))
+
         for s in sorted(set(fo) | set(fe), reverse=True):
             f = fo.get(s, [])
             g = fe.get(s, [])
-            lines.append(f"| {s} | {spread_of([x[0] for x in f])} | {spread_of([x[1] for x in f])} | "
-                         f"{spread_of([x[2] for x in f])} | {spread_of([x[0] for x in g])} | "
-                         f"{spread_of([x[1] for x in g])} |")
+            for what, vals, flags in (
+                    ("failover: a survivor names the new controller", [x[0] for x in f], [x[3] for x in f]),
+                    ("failover: every survivor names it", [x[1] for x in f], [x[3] for x in f]),
+                    ("failover: CreateTopics through a survivor succeeds (first decision)",
+                     [x[2] for x in f], [x[3] for x in f]),
+                    ("fencing: no survivor names the killed broker as leader",
+                     [x[0] for x in g], [x[2] for x in g]),
+                    ("fencing: every survivor's Metadata omits the killed broker",
+                     [x[1] for x in g], [x[2] for x in g])):
+                if vals:
+                    lines.append(f"| {s} | {what} | {spread_of(vals)} | {rounds(vals, flags)} |")
         lines.append("")
     if big:
         lines.append("CreateTopics of many partitions (RF 1) on 3 brokers, one request through a "
