@@ -15,7 +15,13 @@ namespace kgw {
 
 namespace {
 
-constexpr std::uint64_t kTickMs = 5;
+// How often deferred work checks "due, and the image shows revision R".
+// Every decision waits for at least one tick (the timer starts when work
+// is deferred), so the tick is on each metadata change's path: at 5 ms
+// one sequential CreateTopics took 15-18 ms p50 on 3 nodes, at 1 ms 8-9 ms
+// (docs/BENCHMARKS.md, "Cluster metadata"). The timer runs only while
+// work is deferred.
+constexpr std::uint64_t kTickMs = 1;
 
 Uuid random_uuid() {
   static std::mt19937_64 gen{std::random_device{}()};
