@@ -130,8 +130,14 @@ void EtcdMetadataLog::read_cluster() {
                 return fail_start(e);
               }
               if (!options_.cluster_id.empty() && options_.cluster_id != c.cluster_id) {
-                LOG_WARN("cluster", "this data dir was cluster %s; joining cluster %s",
-                         options_.cluster_id.c_str(), c.cluster_id.c_str());
+                // As Kafka refuses a broker whose meta.properties names
+                // another cluster: joining would delete this data dir's
+                // topics and records (the store mirrors the cluster).
+                return fail_start("this data dir belongs to cluster " + options_.cluster_id +
+                                  ", but etcd (prefix " + options_.prefix + ") holds cluster " +
+                                  c.cluster_id +
+                                  ": start it with an empty data dir to join that cluster, "
+                                  "or with another metadata.etcd.prefix to make its own");
               }
               cluster_id_ = c.cluster_id;
               read_all([this](std::int64_t rev, std::vector<KeyValue> kvs) {

@@ -175,6 +175,22 @@ CreateTopic create(const std::string& name, std::int32_t partitions) {
 
 }  // namespace
 
+TEST_CASE("a data dir of another cluster is refused, its topics kept") {
+  Harness h;
+  REQUIRE(h.txn({put(layout::cluster_key(P), layout::encode_cluster({"the-cluster"}))}));
+  TopicInfo mine;
+  mine.name = "mine";
+  h.store->create_topic(mine, [](std::string) {});
+  h.options.cluster_id = "local-cluster-id";  // this data dir was a single node
+  h.log = std::make_unique<EtcdMetadataLog>(&h.loop_, *h.kv, *h.store, h.options);
+  std::optional<std::string> ready;
+  h.log->start([&](std::string error) { ready = error; });
+  h.run_until([&] { return ready.has_value(); });
+  CHECK(ready->find("belongs to cluster local-cluster-id") != std::string::npos);
+  CHECK(ready->find("holds cluster the-cluster") != std::string::npos);
+  CHECK(h.store->find_topic("mine") != nullptr);
+}
+
 TEST_CASE("start adopts the cluster, builds the image from etcd, mirrors it and registers") {
   Harness h;
   // A cluster that exists: another broker and a topic.
@@ -186,7 +202,9 @@ TEST_CASE("start adopts the cluster, builds the image from etcd, mirrors it and 
     ops.push_back(std::move(op));
   }
   REQUIRE(h.txn(ops));
-  // This data dir holds a topic the cluster does not know: it goes.
+  // This data dir (of this cluster) holds a topic the cluster no longer
+  // knows (deleted while it was down): it goes.
+  h.options.cluster_id = "the-cluster";
   TopicInfo stray;
   stray.name = "stray";
   h.store->create_topic(stray, [](std::string) {});

@@ -210,14 +210,11 @@ class ExternalEtcdTest(unittest.TestCase):
                     k.stop()
                 k.close()
 
-    @unittest.expectedFailure
     def test_3_one_coordinator_without_offsets_topic(self):
-        """Every broker should name the same coordinator for a group. KNOWN
-        BUG: no broker creates __consumer_offsets in a cluster (Kafka
-        creates it on the first FindCoordinator), and without it
-        coordinator_placement.h makes every broker the coordinator of
-        every group, so a group's commits land on whichever broker a client
-        asked (test_cluster_restart.py creates the topic to get past it)."""
+        """Every broker names the same coordinator for a group: the first
+        FindCoordinator creates __consumer_offsets, as Kafka does (before,
+        every broker named itself, and a group's commits landed on
+        whichever broker a client asked)."""
         nodes = [node(i, self.etcd.endpoints, "/coord/") for i in (1, 2, 3)]
         try:
             for k in nodes:
@@ -226,14 +223,19 @@ class ExternalEtcdTest(unittest.TestCase):
                 wait_for(f"{k.name} listing 3 brokers",
                          lambda k=k: sorted(cluster_image.metadata(k.bootstrap)["brokers"]) == [1, 2, 3],
                          30)
-            named = {}
-            for k in nodes:
-                c = kafka_wire.Conn(k.bootstrap, timeout=10)
-                d = c.call(api_key=10, version=1, body=kafka_wire.Enc().string("g-coord").i8(0))
-                c.close()
-                d.i32()  # throttle
-                error, _, coordinator = d.i16(), d.string(), d.i32()
-                named[k.name] = (error, coordinator)
+            def ask():
+                named = {}
+                for k in nodes:
+                    c = kafka_wire.Conn(k.bootstrap, timeout=10)
+                    d = c.call(api_key=10, version=1, body=kafka_wire.Enc().string("g-coord").i8(0))
+                    c.close()
+                    d.i32()  # throttle
+                    error, _, coordinator = d.i16(), d.string(), d.i32()
+                    named[k.name] = (error, coordinator)
+                # COORDINATOR_NOT_AVAILABLE (15) while __consumer_offsets is made.
+                return named if all(e == 0 for e, _ in named.values()) else None
+
+            named = wait_for("every broker naming a coordinator", ask, 30)
             self.assertEqual(len(set(named.values())), 1, f"FindCoordinator answers: {named}")
         finally:
             for k in nodes:
@@ -241,17 +243,13 @@ class ExternalEtcdTest(unittest.TestCase):
                     k.stop()
                 k.close()
 
-    @unittest.expectedFailure
     def test_4_single_node_joining_a_cluster_made_by_others_keeps_its_data(self):
         """A single node's data dir started as a cluster node after other
         nodes created the cluster (they won the race to create it, e.g. all
-        three co-located nodes started at once) should be refused, as
-        Kafka refuses a broker whose meta.properties names another cluster
-        id, or keep its topics. KNOWN BUG: EtcdMetadataLog logs "this data
-        dir was cluster X; joining cluster Y" and StoreMirror::reconcile
-        deletes every topic of the data dir the cluster lacks, records
-        included (etcd_metadata_log_test.cc asserts that deletion on
-        purpose, so it is a design question, left to the log's owner)."""
+        three co-located nodes started at once) is refused, as Kafka
+        refuses a broker whose meta.properties names another cluster id,
+        and its topics are kept (before, the store mirror deleted every
+        topic of the data dir the cluster lacked, records included)."""
         single = kgw_harness.Kgw(name="lone")
         others = []
         try:

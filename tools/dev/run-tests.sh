@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The default test run: builds (installing what is missing), runs every test
-# in a release build, then every test again under ASan+UBSan, then each
+# in a release build, then every test again under ASan+UBSan (but the
+# three-node cluster tests, suite 'cluster': minutes each, their C++ is
+# under ASan in tests/cluster/'s unit tests), then each
 # libFuzzer target for a short while (tests/fuzz/run.sh, its own clang
 # build; the long run is its own command, see README).
 # Then, once, the quick conformance subset (librdkafka's suite; the first
@@ -21,7 +23,7 @@ tools/dev/setup.sh build-asan -Dsanitize=true -Dwerror=true
 status=0
 meson test -C build --print-errorlogs --num-processes 2 || status=1
 KGW_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  meson test -C build-asan --print-errorlogs --num-processes 2 || status=1
+  meson test -C build-asan --print-errorlogs --num-processes 2 --no-suite cluster || status=1
 
 # 15 s per target: enough to replay the regressions and catch a shallow
 # new crash, short enough for the suite's 20-minute budget.
