@@ -23,6 +23,12 @@
 #   --base-port P       with --brokers N > 1: the first port tried for a
 #                       cluster's 3N ports (default 29100; the next free
 #                       block of 3N ports from P on is taken)
+#   --internal-topics   with --brokers N > 1: create __consumer_offsets and
+#                       __transaction_state (50 partitions each, replication
+#                       factor 1) right after the cluster starts, so that
+#                       one broker coordinates each group and transactional
+#                       id (kgw does not create them yet: without them every
+#                       node coordinates every group itself)
 #   --kafka-path DIR    what KAFKA_PATH points at: a dir with Kafka's
 #                       bin/kafka-*.sh scripts, which some tests shell out to
 #                       (default: tools/admin/kafka beside the gateway binary,
@@ -61,6 +67,7 @@ selection=""
 clients=""
 brokers=1
 base_port=29100
+internal_topics=0
 
 say() { echo "conformance: $*" >&2; }
 die() { echo "conformance: $*" >&2; exit 3; }
@@ -85,6 +92,7 @@ while (($#)); do
     --brokers=*) brokers=${1#*=}; [[ $brokers =~ ^[1-9][0-9]*$ ]] || usage ;;
     --base-port) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; base_port=$2; shift ;;
     --base-port=*) base_port=${1#*=}; [[ $base_port =~ ^[1-9][0-9]*$ ]] || usage ;;
+    --internal-topics) internal_topics=1 ;;
     --kafka-path) [[ -n ${2:-} ]] || usage; kafka_path=$2; shift ;;
     --kafka-path=*) kafka_path=${1#*=} ;;
     --clients) clients=1 ;;
@@ -459,7 +467,7 @@ run_cluster() { KGW=$kgw_bin "$repo/tools/dev/run-cluster.sh" "$@"; }
 # two of them (3 kgw and 3 etcd each) on a small machine slow every test, so
 # another scenario's cluster is stopped first and started again when needed.
 cluster_start() {
-  local scen=$1 out=$2 s port dir i
+  local scen=$1 out=$2 s port dir i t
   for s in "${!gw_pid[@]}"; do [[ $s == "$scen" ]] || gw_stop_one "$s"; done
   free_port_block $((3 * brokers)) >"$workdir/port" || die "no block of $((3 * brokers)) free ports from $next_port on"
   port=$(<"$workdir/port")
@@ -477,6 +485,16 @@ cluster_start() {
   for ((i = 0; i < brokers; i++)); do
     gw_bootstrap[$scen]+="${gw_bootstrap[$scen]:+,}127.0.0.1:$((port + i))"
   done
+  if ((internal_topics)); then
+    # Kafka creates these on the first FindCoordinator; kgw places
+    # coordinators by them but does not create them (without them each node
+    # answers FindCoordinator with itself and keeps its own offsets).
+    for t in __consumer_offsets __transaction_state; do
+      "$kafka_path/bin/kafka-topics.sh" --bootstrap-server "${gw_bootstrap[$scen]}" --create --topic "$t" \
+        --partitions 50 --replication-factor 1 >>"$out.start.log" 2>&1 ||
+        die "could not create $t in the $brokers-node cluster ($scen) (log: $out.start.log)"
+    done
+  fi
   say "$brokers-node kgw cluster ($scen scenario) on ${gw_bootstrap[$scen]}, data $dir, logs $out-node-*.log after it stops"
 }
 
@@ -703,6 +721,9 @@ mkdir -p "$(dirname "$results")"
   echo "- librdkafka: $suite_version (Debian source package), tests/test-runner -L, TEST_KAFKA_VERSION=3.1.0, test.timeout.multiplier=2"
   echo "- KAFKA_PATH: kgw-admin's bin/kafka-*.sh entry points"
   for note in "${build_notes[@]}"; do echo "- Build: $note"; done
+  if ((brokers > 1)); then
+    echo "- Gateway: a ${brokers}-node kgw cluster (tools/dev/run-cluster.sh, co-located etcd members), test.conf with its ${brokers} bootstrap addresses; topics with replication factor 1 (the default)$( ((internal_topics)) && echo "; __consumer_offsets and __transaction_state created first (--internal-topics)")"
+  fi
   echo "- Selection: ${selection}, ${#tests[@]} test(s); per-test limit ${timeout_s} s$( ((run_skipped)) && echo ", expected skips run too")"
   ((${#client_rows[@]} == 0)) || echo "- Client matrix: ${#client_rows[@]} client(s), in its section below and in the counts"
   echo
