@@ -435,6 +435,7 @@ gw_flags() {
 # (each one bindable now) and moves next_port past it, so that a cluster
 # started after another never reuses ports still in TIME_WAIT.
 next_port=$base_port
+cluster_starts=0
 free_port_block() {
   local count=$1 p
   p=$(python3 - "$next_port" "$count" <<'PY'
@@ -525,6 +526,7 @@ cluster_stop() {
     cp "$d/kgw.log" "$out-node-$id.log" 2>/dev/null || true
     cp "$d/data/etcd.log" "$out-node-$id-etcd.log" 2>/dev/null || true
   done
+  rm -rf "$dir"
 }
 
 # True while the scenario's gateway runs: the one kgw, or every node of the
@@ -553,6 +555,11 @@ gw_start() {
   local scen=$1 n=${gw_restarts[$1]:-0} out
   out=$rundir/kgw-$scen-$n
   if ((brokers > 1)); then
+    # Each cluster start gets its own dir and log names: a scenario's
+    # cluster is started again after another scenario's ran, and
+    # run-cluster.sh keeps a dir's ports.
+    cluster_starts=$((cluster_starts + 1))
+    out=$rundir/kgw-$scen-c$cluster_starts
     cluster_start "$scen" "$out"
   else
     # shellcheck disable=SC2046
