@@ -16,6 +16,19 @@
 #   --run-skipped       also run the tests listed in expected_skips.txt
 #   --kgw PATH          gateway binary (default: build/kgw of this checkout,
 #                       built with tools/dev/setup.sh if missing)
+#   --brokers N         run the tests against an N-node kgw cluster
+#                       (tools/dev/run-cluster.sh, co-located etcd members)
+#                       instead of one kgw; test.conf lists all N bootstrap
+#                       addresses (default 1: one kgw, no etcd)
+#   --base-port P       with --brokers N > 1: the first port tried for a
+#                       cluster's 3N ports (default 29100; the next free
+#                       block of 3N ports from P on is taken)
+#   --internal-topics   with --brokers N > 1: create __consumer_offsets and
+#                       __transaction_state (50 partitions each, replication
+#                       factor 1) right after the cluster starts, so that
+#                       one broker coordinates each group and transactional
+#                       id (kgw does not create them yet: without them every
+#                       node coordinates every group itself)
 #   --kafka-path DIR    what KAFKA_PATH points at: a dir with Kafka's
 #                       bin/kafka-*.sh scripts, which some tests shell out to
 #                       (default: tools/admin/kafka beside the gateway binary,
@@ -52,6 +65,9 @@ setup_only=0
 list_only=0
 selection=""
 clients=""
+brokers=1
+base_port=29100
+internal_topics=0
 
 say() { echo "conformance: $*" >&2; }
 die() { echo "conformance: $*" >&2; exit 3; }
@@ -72,6 +88,11 @@ while (($#)); do
     --run-skipped) run_skipped=1 ;;
     --kgw) [[ -n ${2:-} ]] || usage; kgw_src=$2; shift ;;
     --kgw=*) kgw_src=${1#*=} ;;
+    --brokers) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; brokers=$2; shift ;;
+    --brokers=*) brokers=${1#*=}; [[ $brokers =~ ^[1-9][0-9]*$ ]] || usage ;;
+    --base-port) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; base_port=$2; shift ;;
+    --base-port=*) base_port=${1#*=}; [[ $base_port =~ ^[1-9][0-9]*$ ]] || usage ;;
+    --internal-topics) internal_topics=1 ;;
     --kafka-path) [[ -n ${2:-} ]] || usage; kafka_path=$2; shift ;;
     --kafka-path=*) kafka_path=${1#*=} ;;
     --clients) clients=1 ;;
@@ -90,6 +111,12 @@ if [[ -z $selection && $setup_only -eq 0 && $list_only -eq 0 ]]; then
 fi
 [[ -n $results ]] || results=$cache/results.md
 [[ -n $clients ]] || { [[ $selection == all ]] && clients=1 || clients=0; }
+# The client matrix (clients.sh) starts its own single kgw: against a
+# cluster it would test one node, so cluster mode leaves it out.
+if ((brokers > 1 && clients)); then
+  say "--brokers $brokers: the client matrix runs against one kgw only (clients.sh); not running it"
+  clients=0
+fi
 [[ $results == /* ]] || results=$PWD/$results
 
 mkdir -p "$cache"
@@ -389,7 +416,9 @@ ln -sfn "runs/${rundir##*/}" "$cache/last-run.tmp" && mv -T "$cache/last-run.tmp
 find "$cache/runs" -mindepth 1 -maxdepth 1 -type d | sort | head -n -10 | xargs -r rm -rf
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/kgw-conformance.XXXXXX")
 
-declare -A gw_pid=() gw_port=() gw_restarts=()
+# gw_pid[SCEN]: the gateway's pid (one kgw) or "cluster" (--brokers N > 1);
+# gw_bootstrap[SCEN]: its bootstrap list; gw_dir[SCEN]: the cluster's dir.
+declare -A gw_pid=() gw_bootstrap=() gw_restarts=() gw_dir=()
 
 # Scenario name -> extra kgw flags. "default" mirrors librdkafka's
 # tests/scenarios/default.json (auto-create on, 4 partitions); its
@@ -402,33 +431,167 @@ gw_flags() {
   esac
 }
 
+# Prints the first port >= $next_port of a block of COUNT free loopback ports
+# (each one bindable now) and moves next_port past it, so that a cluster
+# started after another never reuses ports still in TIME_WAIT.
+next_port=$base_port
+cluster_starts=0
+free_port_block() {
+  local count=$1 p
+  p=$(python3 - "$next_port" "$count" <<'PY'
+import socket, sys
+start, count = int(sys.argv[1]), int(sys.argv[2])
+for p in range(start, 65536 - count, count + 1):
+    socks = []
+    try:
+        for q in range(p, p + count):
+            s = socket.socket()
+            socks.append(s)
+            s.bind(("127.0.0.1", q))
+        print(p)
+        sys.exit(0)
+    except OSError:
+        pass
+    finally:
+        for s in socks:
+            s.close()
+sys.exit(1)
+PY
+  ) || return 1
+  next_port=$((p + count + 1))
+  echo "$p"
+}
+
+run_cluster() { KGW=$kgw_bin "$repo/tools/dev/run-cluster.sh" "$@"; }
+
+# An N-node cluster for a scenario (--brokers N > 1). One cluster at a time:
+# two of them (3 kgw and 3 etcd each) on a small machine slow every test, so
+# another scenario's cluster is stopped first and started again when needed.
+cluster_start() {
+  local scen=$1 out=$2 s port dir i t
+  for s in "${!gw_pid[@]}"; do [[ $s == "$scen" ]] || gw_stop_one "$s"; done
+  free_port_block $((3 * brokers)) >"$workdir/port" || die "no block of $((3 * brokers)) free ports from $next_port on"
+  port=$(<"$workdir/port")
+  dir=$workdir/cluster-${out##*/kgw-}
+  gw_dir[$scen]=$dir
+  # shellcheck disable=SC2046
+  if ! KGW_CLUSTER_TIMEOUT=${KGW_CLUSTER_TIMEOUT:-120} run_cluster "$brokers" --base-port "$port" --data "$dir" \
+    $(gw_flags "$scen") >"$out.start.log" 2>&1; then
+    tail -5 "$out.start.log" >&2
+    cluster_stop "$scen"
+    die "the $brokers-node cluster ($scen) did not start (log: $out.start.log)"
+  fi
+  gw_pid[$scen]=cluster
+  gw_bootstrap[$scen]=""
+  for ((i = 0; i < brokers; i++)); do
+    gw_bootstrap[$scen]+="${gw_bootstrap[$scen]:+,}127.0.0.1:$((port + i))"
+  done
+  if ((internal_topics)); then
+    # Kafka creates these on the first FindCoordinator; kgw places
+    # coordinators by them but does not create them (without them each node
+    # answers FindCoordinator with itself and keeps its own offsets).
+    for t in __consumer_offsets __transaction_state; do
+      "$kafka_path/bin/kafka-topics.sh" --bootstrap-server "${gw_bootstrap[$scen]}" --create --topic "$t" \
+        --partitions 50 --replication-factor 1 >>"$out.start.log" 2>&1 ||
+        die "could not create $t in the $brokers-node cluster ($scen) (log: $out.start.log)"
+    done
+  fi
+  say "$brokers-node kgw cluster ($scen scenario) on ${gw_bootstrap[$scen]}, data $dir, logs $out-node-*.log after it stops"
+}
+
+# Stops a scenario's cluster and keeps each node's kgw and etcd log in the
+# run's folder (the data dir goes with $workdir).
+cluster_stop() {
+  local scen=$1 dir=${gw_dir[$1]:-} d id out
+  [[ -n $dir && -d $dir ]] || return 0
+  unset "gw_dir[$scen]"
+  # SIGTERM to every node at once first: run-cluster.sh --stop stops them one
+  # by one, and once two of three etcd members are gone the last node waits
+  # for a quorum that never comes (up to its 30 s SIGKILL). Its data is
+  # thrown away here, so a quick stop is all that matters; --stop then reaps
+  # what is left and any etcd member a node left behind.
+  if [[ -f $dir/nodes.tsv ]]; then
+    awk -F'\t' 'NR > 1 && $2 ~ /^[0-9]+$/ { print $2 }' "$dir/nodes.tsv" | while read -r pid; do
+      # (only a process running on this dir: pids get recycled)
+      if grep -qsF -- "$dir/" "/proc/$pid/cmdline"; then kill -TERM "$pid" 2>/dev/null || true; fi
+    done
+  fi
+  run_cluster --stop "$dir" >>"$rundir/cluster-stop.log" 2>&1 ||
+    say "run-cluster.sh --stop $dir failed (see $rundir/cluster-stop.log)"
+  out=$rundir/kgw-${dir##*/cluster-}
+  for d in "$dir"/node-*/; do
+    [[ -d $d ]] || continue
+    id=${d%/}
+    id=${id##*/node-}
+    cp "$d/kgw.log" "$out-node-$id.log" 2>/dev/null || true
+    cp "$d/data/etcd.log" "$out-node-$id-etcd.log" 2>/dev/null || true
+  done
+  rm -rf "$dir"
+}
+
+# True while the scenario's gateway runs: the one kgw, or every node of the
+# cluster (the nodes are not our children: checked by pid, a zombie counts
+# as gone). Otherwise sets gw_gone to what is not running.
+gw_alive() {
+  local scen=$1 pid=${gw_pid[$1]:-} id kpid port
+  gw_gone=""
+  if [[ $pid != cluster ]]; then
+    kill -0 "$pid" 2>/dev/null && return 0
+    local st=0
+    wait "$pid" 2>/dev/null || st=$?
+    gw_gone="kgw exited with status $st"
+    return 1
+  fi
+  while IFS=$'\t' read -r id kpid port _; do
+    [[ $id =~ ^[0-9]+$ ]] || continue
+    if ! kill -0 "$kpid" 2>/dev/null || [[ $(awk '{print $3}' "/proc/$kpid/stat" 2>/dev/null) == Z ]]; then
+      gw_gone+="${gw_gone:+, }node $id's kgw (port $port) exited"
+    fi
+  done <"${gw_dir[$scen]}/nodes.tsv"
+  [[ -z $gw_gone ]]
+}
+
 gw_start() {
   local scen=$1 n=${gw_restarts[$1]:-0} out
   out=$rundir/kgw-$scen-$n
-  # shellcheck disable=SC2046
-  kgw_start "$kgw_bin" "$workdir/data-$scen-$n" "$out" $(gw_flags "$scen") || die "kgw ($scen) did not start"
-  gw_pid[$scen]=$kgw_pid
-  gw_port[$scen]=$kgw_port
+  if ((brokers > 1)); then
+    # Each cluster start gets its own dir and log names: a scenario's
+    # cluster is started again after another scenario's ran, and
+    # run-cluster.sh keeps a dir's ports.
+    cluster_starts=$((cluster_starts + 1))
+    out=$rundir/kgw-$scen-c$cluster_starts
+    cluster_start "$scen" "$out"
+  else
+    # shellcheck disable=SC2046
+    kgw_start "$kgw_bin" "$workdir/data-$scen-$n" "$out" $(gw_flags "$scen") || die "kgw ($scen) did not start"
+    gw_pid[$scen]=$kgw_pid
+    gw_bootstrap[$scen]=127.0.0.1:$kgw_port
+    say "kgw ($scen scenario) listening on 127.0.0.1:$kgw_port, pid $kgw_pid, log $out.log"
+  fi
+  # bootstrap.servers is librdkafka's alias of metadata.broker.list.
   cat >"$rundir/test-$scen.conf" <<EOF
-bootstrap.servers=127.0.0.1:${gw_port[$scen]}
+bootstrap.servers=${gw_bootstrap[$scen]}
 broker.address.family=v4
 broker.version.fallback=0.10.0.0
 api.version.fallback.ms=0
 test.timeout.multiplier=2
 EOF
-  say "kgw ($scen scenario) listening on 127.0.0.1:${gw_port[$scen]}, pid $kgw_pid, log $out.log"
 }
 
 gw_stop_one() {
   local scen=$1 pid=${gw_pid[$1]:-}
-  [[ -n $pid ]] || return 0
   unset "gw_pid[$scen]"
-  kgw_stop "$pid"
+  if [[ $pid == cluster || -n ${gw_dir[$scen]:-} ]]; then
+    cluster_stop "$scen"
+  elif [[ -n $pid ]]; then
+    kgw_stop "$pid"
+  fi
 }
 
 cleanup() {
   local s
-  for s in "${!gw_pid[@]}"; do gw_stop_one "$s"; done
+  # A cluster that failed to start has gw_dir but no gw_pid.
+  for s in "${!gw_pid[@]}" "${!gw_dir[@]}"; do gw_stop_one "$s"; done
   rm -rf "$workdir" "$kgw_bin"
 }
 trap cleanup EXIT
@@ -464,7 +627,7 @@ run_one() { # NUM SCENARIO -> sets r_status and r_reason
   (
     cd "$tests_dir"
     env LD_LIBRARY_PATH="$tests_dir/../src:$tests_dir/../src-cpp" \
-      KAFKA_PATH="$kafka_path" BROKERS="127.0.0.1:${gw_port[$scen]}" \
+      KAFKA_PATH="$kafka_path" BROKERS="${gw_bootstrap[$scen]}" \
       RDKAFKA_TEST_CONF="$rundir/test-$scen.conf" TEST_KAFKA_VERSION=3.1.0 TESTS="$num" \
       timeout -k 10 "$timeout_s" "$tests_dir/test-runner" -L -s "$scen" >"$log" 2>&1 </dev/null
     exit $?
@@ -474,15 +637,12 @@ run_one() { # NUM SCENARIO -> sets r_status and r_reason
   out=$(python3 "$here/suite.py" outcome "$log" "$num" "$scen" "$entries" "$rc" "$timeout_s")
   r_status=${out%%$'\t'*}
   r_reason=${out#*$'\t'}
-  pid=${gw_pid[$scen]}
-  if ! kill -0 "$pid" 2>/dev/null; then
-    local st=0
-    wait "$pid" 2>/dev/null || st=$?
-    unset "gw_pid[$scen]"
+  if ! gw_alive "$scen"; then
+    gw_stop_one "$scen"
     gw_restarts[$scen]=$((${gw_restarts[$scen]:-0} + 1))
-    say "kgw ($scen) exited with status $st during $num; the next test gets a fresh one"
+    say "$gw_gone ($scen) during $num; the next test gets a fresh one"
     r_status=failed
-    r_reason="kgw exited with status $st during the test (see $rundir/kgw-$scen-*.log); test said: $r_reason"
+    r_reason="$gw_gone during the test (see $rundir/kgw-$scen-*.log); test said: $r_reason"
   fi
 }
 
@@ -568,6 +728,9 @@ mkdir -p "$(dirname "$results")"
   echo "- librdkafka: $suite_version (Debian source package), tests/test-runner -L, TEST_KAFKA_VERSION=3.1.0, test.timeout.multiplier=2"
   echo "- KAFKA_PATH: kgw-admin's bin/kafka-*.sh entry points"
   for note in "${build_notes[@]}"; do echo "- Build: $note"; done
+  if ((brokers > 1)); then
+    echo "- Gateway: a ${brokers}-node kgw cluster (tools/dev/run-cluster.sh, co-located etcd members), test.conf with its ${brokers} bootstrap addresses; topics with replication factor 1 (the default)$( ((internal_topics)) && echo "; __consumer_offsets and __transaction_state created first (--internal-topics)")"
+  fi
   echo "- Selection: ${selection}, ${#tests[@]} test(s); per-test limit ${timeout_s} s$( ((run_skipped)) && echo ", expected skips run too")"
   ((${#client_rows[@]} == 0)) || echo "- Client matrix: ${#client_rows[@]} client(s), in its section below and in the counts"
   echo
