@@ -284,6 +284,39 @@ TEST_CASE("CreateTopics places manual assignments on other brokers, checked as K
   CHECK(rr.topics[0].error_message->find("only 2 broker(s)") != std::string_view::npos);
 }
 
+TEST_CASE("CreatePartitions places manual assignments on other brokers") {
+  ThreeBrokers c;
+  REQUIRE(c.f.call<CreateTopicsResponse>(manual("grow", {{0, {1, 2}}}), 7).topics[0].error_code ==
+          0);
+  CreatePartitionsRequest req;
+  req.timeout_ms = 30000;
+  auto& t = req.topics.emplace_back();
+  t.name = "grow";
+  t.count = 3;
+  t.assignments = std::vector<CreatePartitionsRequest::CreatePartitionsAssignment>(2);
+  (*t.assignments)[0].broker_ids = {2, 1};
+  (*t.assignments)[1].broker_ids = {1, 2};
+  auto resp = c.f.call<CreatePartitionsResponse>(req, 3);
+  REQUIRE(resp.results.size() == 1);
+  CHECK(resp.results[0].error_code == 0);
+  const TopicPtr topic = c.f.metadata->image()->topic("grow");
+  REQUIRE(topic->partition_count() == 3);
+  CHECK(topic->partitions[1].replicas == std::vector<std::int32_t>{2, 1});
+  CHECK(topic->partitions[1].leader == 2);
+  CHECK(topic->partitions[2].replicas == std::vector<std::int32_t>{1, 2});
+
+  // One assignment short, and a broker that is not registered.
+  t.count = 5;
+  t.assignments->resize(1);
+  resp = c.f.call<CreatePartitionsResponse>(req, 3);
+  CHECK(resp.results[0].error_code == code(ErrorCode::kInvalidReplicaAssignment));
+  t.assignments->resize(2);
+  (*t.assignments)[0].broker_ids = {9, 1};
+  resp = c.f.call<CreatePartitionsResponse>(req, 3);
+  CHECK(resp.results[0].error_code == code(ErrorCode::kInvalidReplicaAssignment));
+  CHECK(c.f.metadata->image()->topic("grow")->partition_count() == 3);
+}
+
 ProduceRequest produce_all(const std::vector<std::uint8_t>& batch) {
   ProduceRequest req;
   req.acks = 1;

@@ -46,7 +46,18 @@ void handle_create_partitions(HandlerContext& ctx, RequestPtr req) {
                                               std::to_string(t.count) + ".");
       continue;
     }
-    if (t.assignments) {
+    ReplicaAssignment assignments;
+    if (t.assignments && image->brokers().size() > 1) {
+      // Several brokers: the image checks the replicas when the change is
+      // submitted (known brokers, one count for every partition).
+      if (t.assignments->size() != static_cast<std::size_t>(t.count - current)) {
+        fail(ErrorCode::kInvalidReplicaAssignment,
+             "Increasing the number of partitions by " + std::to_string(t.count - current) +
+                 " but " + std::to_string(t.assignments->size()) + " assignments provided.");
+        continue;
+      }
+      for (const auto& a : *t.assignments) assignments.push_back(a.broker_ids);
+    } else if (t.assignments) {
       bool bad = t.assignments->size() != static_cast<std::size_t>(t.count - current);
       for (const auto& a : *t.assignments) {
         bad = bad || a.broker_ids.size() != 1 || a.broker_ids[0] != ctx.identity().node_id;
@@ -66,7 +77,7 @@ void handle_create_partitions(HandlerContext& ctx, RequestPtr req) {
     if (body.validate_only) continue;
     ++call->pending;
     std::string name(t.name);
-    ctx.metadata().submit(CreatePartitions{topic->id, t.count, {}},
+    ctx.metadata().submit(CreatePartitions{topic->id, t.count, std::move(assignments)},
                           [call, i, name, done](ErrorCode e, std::string error) {
                             if (e == ErrorCode::kUnknownTopicId) {
                               // Another request is deleting it.
