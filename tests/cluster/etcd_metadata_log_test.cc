@@ -180,7 +180,9 @@ TEST_CASE("a data dir of another cluster is refused, its topics kept") {
   REQUIRE(h.txn({put(layout::cluster_key(P), layout::encode_cluster({"the-cluster"}))}));
   TopicInfo mine;
   mine.name = "mine";
+  mine.partitions = 1;
   h.store->create_topic(mine, [](std::string) {});
+  REQUIRE(h.store->find_topic("mine") != nullptr);
   h.options.cluster_id = "local-cluster-id";  // this data dir was a single node
   h.log = std::make_unique<EtcdMetadataLog>(&h.loop_, *h.kv, *h.store, h.options);
   std::optional<std::string> ready;
@@ -207,7 +209,9 @@ TEST_CASE("start adopts the cluster, builds the image from etcd, mirrors it and 
   h.options.cluster_id = "the-cluster";
   TopicInfo stray;
   stray.name = "stray";
+  stray.partitions = 1;
   h.store->create_topic(stray, [](std::string) {});
+  REQUIRE(h.store->find_topic("stray") != nullptr);
 
   h.start();
   CHECK(h.log->cluster_id() == "the-cluster");
@@ -481,6 +485,7 @@ TEST_CASE("a restart replaces the previous incarnation's registration and drops 
        put(layout::broker_key(P, 1), layout::encode_broker({1, "old", 1, {}, {}}), *old_lease),
        put(stale_result, layout::encode_result({}))}));
   const std::int64_t old_epoch = h.kv->data().at(layout::broker_key(P, 1)).create_revision;
+  h.options.cluster_id = "c";  // this broker's data dir, of that cluster
   h.start();
   CHECK_FALSE(h.kv->lease_alive(*old_lease));
   CHECK(h.log->broker_epoch() > old_epoch);
