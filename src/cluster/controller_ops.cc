@@ -27,10 +27,6 @@ void unchanged_since(std::vector<Compare>& out, const std::string& key, std::int
   out.push_back(Compare{key, Compare::kMod, Compare::kLess, revision + 1, ""});
 }
 
-Op put(std::string key, std::string value) {
-  return Op{Op::kPut, std::move(key), "", std::move(value), 0};
-}
-
 // Initial states of new partitions: led by the first live replica (none
 // live: leader -1, ISR all replicas, as KRaft's controller does for a
 // manual assignment naming fenced brokers). The ISR is the leader alone:
@@ -69,8 +65,8 @@ bool Controller::resumes(const MetadataChange& change, const MetadataImage& imag
        initial_states(0, c->assignments, image, options_.followers_in_sync)) {
     const PartitionImage* have = t->partition(part.index);
     if (have != nullptr && !have->replicas.empty()) continue;  // written before
-    ops.ops.push_back(put(layout::partition_key(options_.prefix, c->id, part.index),
-                          layout::encode_partition(part)));
+    ops.ops.push_back(etcd::put_op(layout::partition_key(options_.prefix, c->id, part.index),
+                                   layout::encode_partition(part)));
   }
   return true;
 }
@@ -83,7 +79,7 @@ Controller::Ops Controller::ops_of(const MetadataChange& change, const MetadataI
   auto put_partitions = [&](const Uuid& id, const std::vector<PartitionImage>& parts) {
     for (const PartitionImage& part : parts) {
       out.ops.push_back(
-          put(layout::partition_key(p, id, part.index), layout::encode_partition(part)));
+          etcd::put_op(layout::partition_key(p, id, part.index), layout::encode_partition(part)));
     }
   };
   auto topic_record = [](const TopicImage& t) {
@@ -94,8 +90,8 @@ Controller::Ops Controller::ops_of(const MetadataChange& change, const MetadataI
           [&](const CreateTopic& c) {
             const std::string key = layout::topic_key(p, c.name);
             out.compare.push_back(Compare{key, Compare::kCreate, Compare::kEqual, 0, ""});
-            out.ops.push_back(
-                put(key, layout::encode_topic(layout::TopicRecord{c.id, c.configs, c.partitions})));
+            out.ops.push_back(etcd::put_op(
+                key, layout::encode_topic(layout::TopicRecord{c.id, c.configs, c.partitions})));
             put_partitions(c.id,
                            initial_states(0, c.assignments, image, options_.followers_in_sync));
           },
@@ -103,9 +99,9 @@ Controller::Ops Controller::ops_of(const MetadataChange& change, const MetadataI
             TopicPtr t = image.topic(c.id);
             const std::string key = layout::topic_key(p, t->name);
             unchanged_since(out.compare, key, revision);
-            out.ops.push_back(Op{Op::kDelete, key, "", "", 0});
+            out.ops.push_back(etcd::delete_op(key));
             const std::string parts = layout::topic_partitions_prefix(p, c.id);
-            out.ops.push_back(Op{Op::kDelete, parts, etcd::prefix_end(parts), "", 0});
+            out.ops.push_back(etcd::delete_op(parts, etcd::prefix_end(parts)));
           },
           [&](const CreatePartitions& c) {
             TopicPtr t = image.topic(c.id);
@@ -113,7 +109,7 @@ Controller::Ops Controller::ops_of(const MetadataChange& change, const MetadataI
             unchanged_since(out.compare, key, revision);
             layout::TopicRecord r = topic_record(*t);
             r.partitions = c.total;
-            out.ops.push_back(put(key, layout::encode_topic(r)));
+            out.ops.push_back(etcd::put_op(key, layout::encode_topic(r)));
             put_partitions(c.id, initial_states(t->partition_count(), c.assignments, image,
                                                 options_.followers_in_sync));
           },
@@ -123,12 +119,12 @@ Controller::Ops Controller::ops_of(const MetadataChange& change, const MetadataI
             unchanged_since(out.compare, key, revision);
             layout::TopicRecord r = topic_record(*t);
             r.configs = c.configs;
-            out.ops.push_back(put(key, layout::encode_topic(r)));
+            out.ops.push_back(etcd::put_op(key, layout::encode_topic(r)));
           },
           [&](const SetBrokerConfigs& c) {
             const std::string key = c.broker ? layout::broker_configs_key(p, *c.broker)
                                              : layout::default_configs_key(p);
-            out.ops.push_back(put(key, layout::encode_configs(c.configs)));
+            out.ops.push_back(etcd::put_op(key, layout::encode_configs(c.configs)));
           },
           [&](const SetClientQuotas& c) {
             ClientQuotas quotas = image.quotas();
@@ -149,8 +145,9 @@ Controller::Ops Controller::ops_of(const MetadataChange& change, const MetadataI
               const std::string key = layout::quota_key(p, entity);
               by_key[key] =
                   values.empty()
-                      ? Op{Op::kDelete, key, "", "", 0}
-                      : put(key, layout::encode_quota(layout::QuotaRecord{entity, values}));
+                      ? etcd::delete_op(key)
+                      : etcd::put_op(key,
+                                     layout::encode_quota(layout::QuotaRecord{entity, values}));
             }
             for (auto& [key, op] : by_key) out.ops.push_back(std::move(op));
           },

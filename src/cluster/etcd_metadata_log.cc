@@ -14,9 +14,11 @@ namespace kgw {
 namespace {
 
 using etcd::Compare;
+using etcd::delete_op;
 using etcd::Event;
 using etcd::KeyValue;
 using etcd::Op;
+using etcd::put_op;
 using etcd::RangeResult;
 using etcd::Status;
 using etcd::TxnRequest;
@@ -36,22 +38,6 @@ void close_timer(uv_timer_t* t) {
   uv_timer_stop(t);
   uv_close(reinterpret_cast<uv_handle_t*>(t),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-}
-
-Op put_op(std::string key, std::string value, std::int64_t lease = 0) {
-  Op op;
-  op.kind = Op::kPut;
-  op.key = std::move(key);
-  op.value = std::move(value);
-  op.lease = lease;
-  return op;
-}
-
-Op delete_op(std::string key) {
-  Op op;
-  op.kind = Op::kDelete;
-  op.key = std::move(key);
-  return op;
 }
 
 std::string random_cluster_id() {

@@ -51,18 +51,11 @@ PartitionImage part(std::int32_t index, std::vector<std::int32_t> replicas, std:
 }
 
 Op put(std::string key, std::string value, std::int64_t lease = 0) {
-  Op op;
-  op.key = std::move(key);
-  op.value = std::move(value);
-  op.lease = lease;
-  return op;
+  return put_op(std::move(key), std::move(value), lease);
 }
 
 Op del(std::string key) {
-  Op op;
-  op.kind = Op::kDelete;
-  op.key = std::move(key);
-  return op;
+  return delete_op(std::move(key));
 }
 
 // The puts a controller makes for a topic.

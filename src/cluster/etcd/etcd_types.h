@@ -62,6 +62,15 @@ struct Op {
   std::int64_t lease = 0;  // kPut
 };
 
+// The two ops every writer builds: a put (with a lease or 0) and a delete
+// of one key or of [key, range_end).
+inline Op put_op(std::string key, std::string value, std::int64_t lease = 0) {
+  return Op{Op::kPut, std::move(key), "", std::move(value), lease};
+}
+inline Op delete_op(std::string key, std::string range_end = "") {
+  return Op{Op::kDelete, std::move(key), std::move(range_end), "", 0};
+}
+
 struct TxnRequest {
   std::vector<Compare> compare;
   std::vector<Op> success;
