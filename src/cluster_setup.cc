@@ -121,6 +121,8 @@ std::unique_ptr<ClusterNode> join_cluster(uv_loop_t* loop, const BrokerConfig& c
   controller_opts.image_revision = [log = node->log.get()] { return log->revision(); };
   node->controller =
       std::make_unique<Controller>(loop, *node->kv, *node->log, std::move(controller_opts));
+  node->log->on_revision(
+      [controller = node->controller.get()](std::int64_t) { controller->image_advanced(); });
   node->controller->start();
   LOG_INFO("kgw", "joined cluster %s as broker %d (epoch %lld), %zu broker(s) known",
            identity.cluster_id.c_str(), settings.node_id,

@@ -15,14 +15,6 @@ namespace kgw {
 
 namespace {
 
-// How often deferred work checks "due, and the image shows revision R".
-// Every decision waits for at least one tick (the timer starts when work
-// is deferred), so the tick is on each metadata change's path: at 5 ms
-// one sequential CreateTopics took 15-18 ms p50 on 3 nodes, at 1 ms 8-9 ms
-// (docs/BENCHMARKS.md, "Cluster metadata"). The timer runs only while
-// work is deferred.
-constexpr std::uint64_t kTickMs = 1;
-
 Uuid random_uuid() {
   static std::mt19937_64 gen{std::random_device{}()};
   for (;;) {
@@ -523,13 +515,35 @@ void Controller::defer(std::uint64_t delay_ms, std::int64_t image_revision, bool
   if (stopped_) return;
   deferred_.push_back(
       Deferred{uv_now(loop_) + delay_ms, image_revision, this_term ? term_ : 0, std::move(fn)});
-  if (!ticking_) {
-    ticking_ = true;
-    tick_.start(kTickMs, [this] { on_tick(); });
+  schedule();
+}
+
+void Controller::image_advanced() {
+  if (!stopped_ && !deferred_.empty()) schedule();
+}
+
+// The timer is set for the earliest work whose image revision is shown;
+// work waiting for a revision is woken by image_advanced(), not polled.
+// Work never runs inside defer() or image_advanced(): their callers are
+// in the middle of something (a watch callback, a decision).
+void Controller::schedule() {
+  const std::uint64_t now = uv_now(loop_);
+  const std::int64_t revision = options_.image_revision ? options_.image_revision() : 0;
+  std::optional<std::uint64_t> next;
+  for (const Deferred& d : deferred_) {
+    if (d.image_revision > revision) continue;
+    const std::uint64_t wait = d.due_ms > now ? d.due_ms - now : 0;
+    if (!next || wait < *next) next = wait;
   }
+  if (!next) {
+    tick_.stop();
+    return;
+  }
+  tick_.start(*next, [this] { on_tick(); });
 }
 
 void Controller::on_tick() {
+  tick_.stop();
   const std::uint64_t now = uv_now(loop_);
   const std::int64_t revision = options_.image_revision ? options_.image_revision() : 0;
   std::vector<std::function<void()>> ready;
@@ -543,14 +557,11 @@ void Controller::on_tick() {
     }
   }
   deferred_ = std::move(waiting);
-  if (deferred_.empty() && ready.empty()) {
-    ticking_ = false;
-    tick_.stop();
-  }
   for (auto& fn : ready) {
     if (stopped_) return;
     fn();
   }
+  if (!stopped_) schedule();
 }
 
 }  // namespace kgw

@@ -115,6 +115,10 @@ class Controller {
   // Does not resign: the key lapses with the lease (or call
   // controlled_shutdown first).
   void stop();
+  // The metadata log's image moved on to options.image_revision(): work
+  // that waited for it runs on the next turn of the loop. The owner wires
+  // it to EtcdMetadataLog::on_revision (nothing polls).
+  void image_advanced();
 
   bool is_controller() const { return acting_; }
   // The epoch of this broker's term (0 if not controller).
@@ -187,6 +191,7 @@ class Controller {
   // Deferred work and retries (controller.cc).
   void defer(std::uint64_t delay_ms, std::int64_t image_revision, bool this_term,
              std::function<void()> fn);
+  void schedule();
   void on_tick();
   // A callback that does nothing once this object stopped or died.
   template <typename Fn>
@@ -224,7 +229,6 @@ class Controller {
   bool elected_ = false;
   std::int64_t epoch_ = 0;
   std::uint64_t term_ = 1;
-  bool ticking_ = false;
 
   // Requests by (create revision, key); the front is decided next.
   std::map<std::pair<std::int64_t, std::string>, etcd::KeyValue> requests_;

@@ -231,7 +231,7 @@ void EtcdMetadataLog::built(std::int64_t revision, std::vector<KeyValue> kvs) {
   std::vector<std::string> errors;
   image_ = layout::build_image(options_.prefix, kvs, &errors);
   for (const std::string& e : errors) LOG_WARN("cluster", "ignoring %s", e.c_str());
-  revision_ = revision;
+  advance_to(revision);
   mirror_.reconcile(*image_);
   std::vector<KeyValue> results;
   const std::string mine = layout::broker_key(options_.prefix, options_.node_id);
@@ -248,6 +248,11 @@ void EtcdMetadataLog::built(std::int64_t revision, std::vector<KeyValue> kvs) {
   answer_results(results);
   watch_from(revision + 1);
   grant();
+}
+
+void EtcdMetadataLog::advance_to(std::int64_t revision) {
+  revision_ = revision;
+  if (on_revision_) on_revision_(revision);
 }
 
 void EtcdMetadataLog::watch_from(std::int64_t revision) {
@@ -268,7 +273,7 @@ void EtcdMetadataLog::on_events(std::int64_t revision, const std::vector<Event>&
     apply(c);
   }
   for (const std::string& e : errors) LOG_WARN("cluster", "ignoring %s", e.c_str());
-  revision_ = revision;
+  advance_to(revision);
 
   std::vector<KeyValue> results;
   bool lost = false;
@@ -337,7 +342,7 @@ void EtcdMetadataLog::resync() {
     ImagePtr next = layout::build_image(options_.prefix, kvs, &errors);
     for (const std::string& e : errors) LOG_WARN("cluster", "ignoring %s", e.c_str());
     for (const MetadataChange& c : layout::diff_images(*image_, *next)) apply(c);
-    revision_ = rev;
+    advance_to(rev);
     std::vector<KeyValue> results;
     for (KeyValue& kv : kvs) {
       layout::ParsedKey k = layout::parse_key(options_.prefix, kv.key);

@@ -123,6 +123,9 @@ class EtcdMetadataLog : public MetadataLog {
   const std::string& cluster_id() const { return cluster_id_; }
   // The etcd revision the image is at.
   std::int64_t revision() const { return revision_; }
+  // Called on the loop thread each time revision() moves on, after the
+  // changes up to it were applied (the controller waits on it).
+  void on_revision(std::function<void(std::int64_t revision)> fn) { on_revision_ = std::move(fn); }
   // This broker's epoch: the create_revision of its current registration.
   std::int64_t broker_epoch() const { return broker_epoch_; }
   std::int64_t lease() const { return lease_; }
@@ -168,6 +171,7 @@ class EtcdMetadataLog : public MetadataLog {
   void retry_later(std::function<void()> fn);
   void start_timer(uv_timer_t* t, std::uint64_t ms, std::uint64_t repeat);
   void maybe_ready();
+  void advance_to(std::int64_t revision);
 
   uv_loop_t* loop_;
   etcd::KvApi& kv_;
@@ -179,6 +183,7 @@ class EtcdMetadataLog : public MetadataLog {
   std::vector<Listener> listeners_;
   std::string cluster_id_;
   std::int64_t revision_ = 0;
+  std::function<void(std::int64_t)> on_revision_;
   std::uint64_t watch_id_ = 0;
   bool watching_ = false;
   std::int64_t lease_ = 0;

@@ -61,6 +61,8 @@ class Cluster {
       c.retry_ms = 20;
       c.followers_in_sync = true;
       b->controller = std::make_unique<Controller>(&loop_, *kv, *b->log, std::move(c));
+      Controller* controller = b->controller.get();
+      b->log->on_revision([controller](std::int64_t) { controller->image_advanced(); });
       brokers.push_back(std::move(b));
     }
     for (auto& b : brokers) {

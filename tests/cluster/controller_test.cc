@@ -39,6 +39,7 @@ class TestEtcdLog : public MetadataLog {
               for (auto& l : listeners_) l(*before, *image_, c);
             }
             revision_ = rev;
+            if (on_revision_) on_revision_();
           },
           [](Status) {});
     });
@@ -48,8 +49,10 @@ class TestEtcdLog : public MetadataLog {
   ImagePtr latest() const override { return image_; }
   void add_listener(Listener fn) override { listeners_.push_back(std::move(fn)); }
   std::int64_t revision() const { return revision_; }
+  void on_revision(std::function<void()> fn) { on_revision_ = std::move(fn); }
 
  private:
+  std::function<void()> on_revision_;
   FakeKv& kv_;
   ImagePtr image_ = std::make_shared<MetadataImage>();
   std::int64_t revision_ = 0;
@@ -179,6 +182,8 @@ class Cluster {
       o.placement.replica_shift = 0;
       n->controller = std::make_unique<Controller>(&loop_, through != nullptr ? *through : *kv_,
                                                    *n->log, std::move(o));
+      Controller* c = n->controller.get();
+      n->log->on_revision([c] { c->image_advanced(); });
     }
     nodes_.push_back(std::move(n));
     return *nodes_.back();
