@@ -348,41 +348,46 @@ void Controller::commit_request(const etcd::KeyValue& request, Ops ops, ErrorCod
   kv_.txn(std::move(t),
           guarded([this, term, request, attempt, changes_image](etcd::Status s, etcd::TxnResult r) {
             if (!current(term)) return;
-            auto forget = [this, &request] {
-              requests_.erase({request.create_revision, request.key});
-              finish_job();
-            };
-            if (!s.ok()) {
-              LOG_WARN("controller", "request %s not written: %s", request.key.c_str(),
-                       s.message.c_str());
-              if (s.code == etcd::Status::kFailed && changes_image) {
-                // etcd refused the writes themselves (too many ops, too
-                // large): retrying cannot help; answer so.
-                commit_request(request, Ops{}, ErrorCode::kUnknownServerError,
-                               "The metadata store refused the change: " + s.message, attempt + 1);
-                return;
-              }
-              process_request(request, attempt + 1);
-              return;
-            }
-            if (r.succeeded) {
-              if (changes_image) last_written_ = r.revision;
-              forget();
-              return;
-            }
-            if (r.ranges.size() < 2 || r.ranges[0].kvs.empty() ||
-                r.ranges[0].kvs[0].create_revision != epoch_) {
-              step_down("a write was refused: another broker is controller");
-              campaign();
-              return;
-            }
-            if (r.ranges[1].kvs.empty()) {
-              forget();  // the requester went away (its lease lapsed)
-              return;
-            }
-            // What the decision read changed meanwhile: decide again.
-            process_request(request, attempt + 1);
+            if (!request_written(request, s, r, changes_image, attempt)) return;
+            if (changes_image) last_written_ = r.revision;
+            forget_request(request);
           }));
+}
+
+void Controller::forget_request(const etcd::KeyValue& request) {
+  requests_.erase({request.create_revision, request.key});
+  finish_job();
+}
+
+// The outcome of a txn that writes a request's decision (it compares the
+// controller epoch and the request key, and ranges both on failure).
+// True when it succeeded; otherwise the request is retried, answered,
+// forgotten or left to the next controller here.
+bool Controller::request_written(const etcd::KeyValue& request, const etcd::Status& s,
+                                 const etcd::TxnResult& r, bool changes_image, int attempt) {
+  if (!s.ok()) {
+    LOG_WARN("controller", "request %s not written: %s", request.key.c_str(), s.message.c_str());
+    if (s.code == etcd::Status::kFailed && changes_image) {
+      // etcd refused the writes themselves (too many ops, too large):
+      // retrying cannot help; answer so.
+      commit_request(request, Ops{}, ErrorCode::kUnknownServerError,
+                     "The metadata store refused the change: " + s.message, attempt + 1);
+    } else {
+      process_request(request, attempt + 1);
+    }
+    return false;
+  }
+  if (r.succeeded) return true;
+  if (r.ranges.size() < 2 || r.ranges[0].kvs.empty() ||
+      r.ranges[0].kvs[0].create_revision != epoch_) {
+    step_down("a write was refused: another broker is controller");
+    campaign();
+  } else if (r.ranges[1].kvs.empty()) {
+    forget_request(request);  // the requester went away (its lease lapsed)
+  } else {
+    process_request(request, attempt + 1);  // what the decision read changed: decide again
+  }
+  return false;
 }
 
 void Controller::commit_in_chunks(etcd::KeyValue request, const MetadataChange& change, Ops ops,
@@ -406,33 +411,9 @@ void Controller::commit_in_chunks(etcd::KeyValue request, const MetadataChange& 
   const std::uint64_t term = term_;
   kv_.txn(std::move(t),
           guarded([this, term, request, rest, attempt](etcd::Status s, etcd::TxnResult r) {
-            if (!current(term)) return;
-            if (!s.ok()) {
-              if (s.code == etcd::Status::kFailed) {
-                commit_request(request, Ops{}, ErrorCode::kUnknownServerError,
-                               "The metadata store refused the change: " + s.message, attempt + 1);
-              } else {
-                process_request(request, attempt + 1);
-              }
-              return;
-            }
-            if (r.succeeded) {
-              last_written_ = r.revision;
-              write_chunks(request, rest, 0, attempt);
-              return;
-            }
-            if (r.ranges.size() < 2 || r.ranges[0].kvs.empty() ||
-                r.ranges[0].kvs[0].create_revision != epoch_) {
-              step_down("a write was refused: another broker is controller");
-              campaign();
-              return;
-            }
-            if (r.ranges[1].kvs.empty()) {
-              requests_.erase({request.create_revision, request.key});
-              finish_job();
-              return;
-            }
-            process_request(request, attempt + 1);
+            if (!current(term) || !request_written(request, s, r, true, attempt)) return;
+            last_written_ = r.revision;
+            write_chunks(request, rest, 0, attempt);
           }));
 }
 

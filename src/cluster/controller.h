@@ -169,6 +169,9 @@ class Controller {
   void pump();
   void finish_job();
   void process_request(etcd::KeyValue request, int attempt);
+  bool request_written(const etcd::KeyValue& request, const etcd::Status& s,
+                       const etcd::TxnResult& r, bool changes_image, int attempt);
+  void forget_request(const etcd::KeyValue& request);
   void commit_request(const etcd::KeyValue& request, Ops ops, ErrorCode error, std::string message,
                       int attempt);
   // A change too big for one txn, and its continuation.
