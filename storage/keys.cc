@@ -189,6 +189,27 @@ std::string meta_topic_segments_end(const Uuid& topic) {
   return k;
 }
 
+std::string meta_epoch_key(const Uuid& topic, std::int32_t partition, std::int32_t epoch) {
+  std::string k(1, kMetaEpoch);
+  put_id(k, topic);
+  put_u32(k, static_cast<std::uint32_t>(partition));
+  put_u32(k, static_cast<std::uint32_t>(epoch));
+  return k;
+}
+
+std::string meta_topic_epochs_begin(const Uuid& topic) {
+  std::string k(1, kMetaEpoch);
+  put_id(k, topic);
+  return k;
+}
+
+std::string meta_topic_epochs_end(const Uuid& topic) {
+  std::string k(1, kMetaEpoch);
+  put_id(k, topic);
+  put_u32(k, kTopicEndPartition);
+  return k;
+}
+
 std::string meta_cluster_key(std::string_view name) {
   std::string k(1, kMetaCluster);
   k.append(name);

@@ -11,6 +11,11 @@
 //              'S' | topic id | partition (u32) | base offset (i64)
 //                                                   -> segment JSON (end offset,
 //                                                      bytes, max timestamp, ...)
+//              'E' | topic id | partition (u32) | leader epoch (u32)
+//                                                   -> start offset (i64): the
+//                                                      partition's leader-epoch
+//                                                      cache (Kafka's
+//                                                      leader-epoch-checkpoint)
 //              'X' | name                           -> cluster-wide JSON records
 //                                                      (dynamic broker configs,
 //                                                      client quotas)
@@ -81,6 +86,7 @@ inline constexpr char kMetaFormat = 'V';
 inline constexpr char kMetaTopic = 'T';
 inline constexpr char kMetaPartition = 'P';
 inline constexpr char kMetaSegment = 'S';
+inline constexpr char kMetaEpoch = 'E';
 inline constexpr char kMetaCluster = 'X';
 std::string meta_format_key();
 std::string meta_topic_key(const Uuid& topic);
@@ -93,6 +99,11 @@ std::string meta_segments_begin(const Uuid& topic, std::int32_t partition);
 std::string meta_segments_end(const Uuid& topic, std::int32_t partition);
 std::string meta_topic_segments_begin(const Uuid& topic);
 std::string meta_topic_segments_end(const Uuid& topic);
+// Leader-epoch entries: one partition's epoch -> start offset, and the
+// bounds of a whole topic's.
+std::string meta_epoch_key(const Uuid& topic, std::int32_t partition, std::int32_t epoch);
+std::string meta_topic_epochs_begin(const Uuid& topic);
+std::string meta_topic_epochs_end(const Uuid& topic);
 std::string meta_cluster_key(std::string_view name);
 
 // For error messages and the meta JSON: 32 lowercase hex digits.

@@ -183,6 +183,7 @@ bool Store::load(std::string& error) {
   rocksdb::DB& db = db_->db();
   std::map<std::pair<Uuid, std::int32_t>, PartitionRecord> partition_records;
   std::map<std::pair<Uuid, std::int32_t>, std::deque<Segment>> segment_records;
+  std::map<std::pair<Uuid, std::int32_t>, std::map<std::int32_t, std::int64_t>> epoch_records;
   {
     std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), db_->meta()));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -231,6 +232,18 @@ bool Store::load(std::string& error) {
           return false;
         }
         segment_records[{id, p}].push_back(seg);  // keys come in offset order
+      } else if (key.size() == 1 + keys::kIdSize + 4 + 4 && key[0] == keys::kMetaEpoch) {
+        Uuid id;
+        std::memcpy(id.bytes.data(), key.data() + 1, keys::kIdSize);
+        auto p = static_cast<std::int32_t>(keys::get_u32(key.data() + 1 + keys::kIdSize));
+        auto epoch = static_cast<std::int32_t>(keys::get_u32(key.data() + 1 + keys::kIdSize + 4));
+        if (value.size() != 8 || epoch < 0) {
+          error = db_->describe_damage("topic " + keys::uuid_hex(id) + " partition " +
+                                       std::to_string(p) + ": leader epoch entry " +
+                                       std::to_string(epoch) + " is malformed");
+          return false;
+        }
+        epoch_records[{id, p}][epoch] = keys::get_i64(value.data());
       } else if (!key.empty() && key[0] == keys::kMetaCluster) {
         cluster_records_[std::string(key.substr(1))] = std::string(value);
       }
@@ -282,6 +295,9 @@ bool Store::load(std::string& error) {
       // Everything may have been deleted up to the log start.
       ps.log_end_offset = std::max(log_end, ps.log_start_offset);
       ps.high_watermark = ps.log_end_offset;
+      if (auto e = epoch_records.find({id, p}); e != epoch_records.end()) {
+        pl.epochs = std::move(e->second);
+      }
       auto segs = segment_records.find({id, p});
       if (!load_segments(
               *t, p,

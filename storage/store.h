@@ -315,6 +315,36 @@ class Store {
   void set_log_start_offset(const Uuid& topic, std::int32_t partition, std::int64_t offset,
                             Done done);
 
+  // --- Leader epochs: Kafka's leader-epoch cache, the first offset of
+  // each leader epoch of the partition's log, persisted in the same write
+  // as the batch that starts the epoch (so they never disagree after a
+  // crash) and loaded at open. Entries are never trimmed by retention or
+  // DeleteRecords (one per leader change: small, and a truncation check
+  // below the log start still gets a true answer); the topic's deletion
+  // removes them.
+  //
+  // From set_leader_epoch() on, every appended batch is stamped with
+  // `epoch` (partition_leader_epoch, outside the CRC), as a Kafka leader
+  // stamps what it appends; -1 (the default) keeps the batches' own
+  // epochs, as a follower does. Either way a batch whose epoch is above
+  // the latest entry starts a new entry at its base offset.
+  void set_leader_epoch(const Uuid& topic, std::int32_t partition, std::int32_t epoch);
+  struct EpochEnd {
+    std::int32_t epoch = -1;       // -1: undefined
+    std::int64_t end_offset = -1;  // -1: undefined
+  };
+  // OffsetForLeaderEpoch's answer from this log (Kafka's
+  // LeaderEpochFileCache.endOffsetFor): the latest epoch ends at the
+  // written end of the log; an earlier one at the start of the next epoch
+  // above it, named by the largest epoch at or below the one asked (or
+  // the one asked, if the log starts with a later epoch); undefined for -1,
+  // an empty cache, or an epoch above every entry.
+  EpochEnd end_offset_for_epoch(const Uuid& topic, std::int32_t partition,
+                                std::int32_t epoch) const;
+  // The cache as it is: epoch -> start offset (tests, DescribeLogDirs).
+  std::map<std::int32_t, std::int64_t> leader_epochs(const Uuid& topic,
+                                                     std::int32_t partition) const;
+
   // --- Records (see RecordFamily). Written by the same writer as appends,
   // so they are ordered with them and group-committed with them; `done`
   // runs once they are durable as the fsync setting says.
@@ -353,6 +383,10 @@ class Store {
     // Base offset of the last batch in the log (-1: none), which the
     // cleaner never touches.
     std::int64_t last_batch_base = -1;
+    // The leader-epoch cache: epoch -> first offset (see set_leader_epoch).
+    std::map<std::int32_t, std::int64_t> epochs;
+    // Epoch stamped on appended batches; -1: keep theirs.
+    std::int32_t stamp_epoch = -1;
     bool cleaning = false;
     // Earliest delete horizon the last pass left (tombstones or markers
     // to drop once it passes).

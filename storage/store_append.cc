@@ -72,6 +72,12 @@ void Store::append_in_place(const Uuid& topic, std::int32_t partition,
   }
 
   PartitionLog* pl = mutable_log(t, partition);
+  if (pl->stamp_epoch >= 0) {
+    for (std::size_t i = 0; i < batches.size(); ++i) {
+      set_partition_leader_epoch(batches[i], pl->stamp_epoch);
+      headers[i].partition_leader_epoch = pl->stamp_epoch;
+    }
+  }
   const std::int64_t now = wall_ms();
   const std::int64_t base = ps->log_end_offset;
   std::vector<std::int64_t> offsets;
@@ -80,8 +86,14 @@ void Store::append_in_place(const Uuid& topic, std::int32_t partition,
   // Segment records to write with this append: those it rolled, and the
   // new active segment.
   std::vector<std::pair<std::int64_t, std::string>> segment_records;
+  std::vector<std::pair<std::int32_t, std::int64_t>> new_epochs;  // (epoch, start offset)
   for (std::size_t i = 0; i < batches.size(); ++i) {
     std::int64_t offset = ps->log_end_offset;
+    const std::int32_t epoch = headers[i].partition_leader_epoch;
+    if (epoch >= 0 && (pl->epochs.empty() || epoch > pl->epochs.rbegin()->first)) {
+      pl->epochs.emplace(epoch, offset);
+      new_epochs.emplace_back(epoch, offset);
+    }
     const auto size = static_cast<std::int64_t>(batches[i].size());
     if (pl->segments.should_roll(size, now, t->policy)) {
       Segment closed = pl->segments.roll(offset, now);
@@ -112,7 +124,7 @@ void Store::append_in_place(const Uuid& topic, std::int32_t partition,
   op.bytes = bytes;
   op.apply = [d = db_.get(), topic, partition, batches = std::move(batches),
               offsets = std::move(offsets), index = std::move(index),
-              segment_records = std::move(segment_records),
+              segment_records = std::move(segment_records), new_epochs = std::move(new_epochs),
               producer_writes = std::move(producer_writes)](rocksdb::DB&, rocksdb::WriteBatch& b) {
     for (const auto& w : producer_writes) {
       rocksdb::Status s =
@@ -133,6 +145,11 @@ void Store::append_in_place(const Uuid& topic, std::int32_t partition,
     for (const auto& [segment_base, value] : segment_records) {
       rocksdb::Status s =
           b.Put(d->meta(), keys::meta_segment_key(topic, partition, segment_base), value);
+      if (!s.ok()) return s;
+    }
+    for (const auto& [epoch, start] : new_epochs) {
+      rocksdb::Status s =
+          b.Put(d->meta(), keys::meta_epoch_key(topic, partition, epoch), keys::encode_i64(start));
       if (!s.ok()) return s;
     }
     return rocksdb::Status::OK();
@@ -224,6 +241,30 @@ void Store::set_log_start_offset(const Uuid& topic, std::int32_t partition, std:
   };
   op.complete = [done = std::move(done)](const std::string& error) { done(error); };
   writer_->submit(std::move(op));
+}
+
+void Store::set_leader_epoch(const Uuid& topic, std::int32_t partition, std::int32_t epoch) {
+  if (PartitionLog* pl = mutable_log(entry(topic), partition)) pl->stamp_epoch = epoch;
+}
+
+Store::EpochEnd Store::end_offset_for_epoch(const Uuid& topic, std::int32_t partition,
+                                            std::int32_t epoch) const {
+  TopicEntry* t = entry(topic);
+  const PartitionState* ps = mutable_partition(t, partition);
+  const PartitionLog* pl = mutable_log(t, partition);
+  if (ps == nullptr || pl == nullptr || epoch < 0 || pl->epochs.empty()) return {};
+  const auto& epochs = pl->epochs;
+  if (epoch == epochs.rbegin()->first) return {epoch, ps->high_watermark};
+  auto higher = epochs.upper_bound(epoch);
+  if (higher == epochs.end()) return {};
+  if (higher == epochs.begin()) return {epoch, higher->second};
+  return {std::prev(higher)->first, higher->second};
+}
+
+std::map<std::int32_t, std::int64_t> Store::leader_epochs(const Uuid& topic,
+                                                          std::int32_t partition) const {
+  const PartitionLog* pl = mutable_log(entry(topic), partition);
+  return pl != nullptr ? pl->epochs : std::map<std::int32_t, std::int64_t>{};
 }
 
 namespace {

@@ -175,6 +175,10 @@ void Store::delete_topic(Uuid id, Done done) {
       s = b.DeleteRange(d->meta(), keys::meta_topic_segments_begin(id),
                         keys::meta_topic_segments_end(id));
     }
+    if (s.ok()) {
+      s = b.DeleteRange(d->meta(), keys::meta_topic_epochs_begin(id),
+                        keys::meta_topic_epochs_end(id));
+    }
     if (s.ok()) s = b.DeleteRange(d->log(), keys::topic_begin(id), keys::topic_end(id));
     if (s.ok()) s = b.DeleteRange(d->timeindex(), keys::topic_begin(id), keys::topic_end(id));
     // Producer state and aborted transactions of its partitions.

@@ -89,6 +89,9 @@ void ReplicaManager::stop() {
 void ReplicaManager::become_leader(const Uuid& topic, std::int32_t partition,
                                    std::int32_t leader_epoch) {
   leader_epochs_[{topic, partition}] = leader_epoch;
+  // What this node appends from now on carries the epoch (Kafka's
+  // appendAsLeader), and the log's leader-epoch cache starts it.
+  store_.set_leader_epoch(topic, partition, leader_epoch);
 }
 
 void ReplicaManager::forget_topic(const Uuid& topic) {

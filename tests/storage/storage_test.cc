@@ -996,3 +996,83 @@ TEST_CASE("overloaded() reports a full write queue") {
   CHECK(!h.store->overloaded());
   check_partition_contents(h, t, 0, 200);
 }
+
+TEST_CASE("the leader-epoch cache: stamped appends, end offsets, reopen, topic deletion") {
+  TempDir dir;
+  Harness h(dir.path());
+  h.open();
+  Uuid t = h.create("epochs", 2);
+  auto append_n = [&](std::int32_t p, std::int64_t first, int n) {
+    std::vector<std::vector<std::uint8_t>> b;
+    b.push_back(tagged_batch(p, first, n));
+    REQUIRE(h.append(t, p, std::move(b)).error == "");
+  };
+  // Before any epoch: batches keep theirs (the builder's -1), no entry.
+  append_n(0, 0, 2);
+  CHECK(h.store->leader_epochs(t, 0).empty());
+  CHECK(h.store->end_offset_for_epoch(t, 0, 0).epoch == -1);
+  CHECK(h.store->end_offset_for_epoch(t, 0, 0).end_offset == -1);
+
+  // Epoch 3 from offset 2, epoch 5 from offset 6 (epochs 1, 2 and 4 led
+  // elsewhere, or never appended).
+  h.store->set_leader_epoch(t, 0, 3);
+  append_n(0, 2, 4);
+  h.store->set_leader_epoch(t, 0, 5);
+  append_n(0, 6, 3);
+  append_n(0, 9, 1);
+  const std::map<std::int32_t, std::int64_t> want{{3, 2}, {5, 6}};
+  CHECK(h.store->leader_epochs(t, 0) == want);
+  // A stale epoch set again changes no entry, and the batch is stamped 2
+  // but starts no epoch: an entry is only for a newer epoch.
+  h.store->set_leader_epoch(t, 0, 2);
+  append_n(0, 10, 1);
+  CHECK(h.store->leader_epochs(t, 0) == want);
+  h.store->set_leader_epoch(t, 0, 5);
+
+  // The batches carry the epochs (partition_leader_epoch is outside the
+  // CRC: parse() checks it).
+  auto batches = parse(h.read(t, 0, 0, 1 << 20).data);
+  REQUIRE(batches.size() == 5);
+  CHECK(batches[0].header.partition_leader_epoch == -1);
+  CHECK(batches[1].header.partition_leader_epoch == 3);
+  CHECK(batches[2].header.partition_leader_epoch == 5);
+  CHECK(batches[3].header.partition_leader_epoch == 5);
+  CHECK(batches[4].header.partition_leader_epoch == 2);
+
+  auto end = [&](std::int32_t e) {
+    Store::EpochEnd r = h.store->end_offset_for_epoch(t, 0, e);
+    return std::pair{r.epoch, r.end_offset};
+  };
+  CHECK(end(5) == std::pair<std::int32_t, std::int64_t>{5, 11});  // latest: the log end
+  CHECK(end(4) == std::pair<std::int32_t, std::int64_t>{3, 6});   // ends where 5 starts
+  CHECK(end(3) == std::pair<std::int32_t, std::int64_t>{3, 6});
+  CHECK(end(1) == std::pair<std::int32_t, std::int64_t>{1, 2});    // below the first entry
+  CHECK(end(6) == std::pair<std::int32_t, std::int64_t>{-1, -1});  // above every entry
+  CHECK(end(-1) == std::pair<std::int32_t, std::int64_t>{-1, -1});
+  CHECK(h.store->leader_epochs(t, 1).empty());
+
+  // Persisted with the batches: the same after a reopen, and the stamp is
+  // the broker's to set again (it is not persisted).
+  h.reopen();
+  CHECK(h.store->leader_epochs(t, 0) == want);
+  CHECK(end(5) == std::pair<std::int32_t, std::int64_t>{5, 11});
+  append_n(0, 11, 1);
+  CHECK(h.store->leader_epochs(t, 0) == want);
+  CHECK(parse(h.read(t, 0, 11, 1 << 20).data).back().header.partition_leader_epoch == -1);
+
+  // Deleting the topic deletes its entries (a new topic of the same name
+  // starts empty), in the database too.
+  CHECK(h.wait_done([&](Store::Done d) { h.store->delete_topic(t, std::move(d)); }) == "");
+  Uuid again = h.create("epochs", 2);
+  CHECK(h.store->leader_epochs(again, 0).empty());
+  h.close();
+  int entries = 0;
+  with_raw_db(dir.path(), "meta", [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf) {
+    std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), cf));
+    for (it->Seek(kgw::keys::meta_topic_epochs_begin(t));
+         it->Valid() && it->key().compare(kgw::keys::meta_topic_epochs_end(t)) < 0; it->Next()) {
+      ++entries;
+    }
+  });
+  CHECK(entries == 0);
+}

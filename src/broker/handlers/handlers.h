@@ -34,6 +34,7 @@ const ServedApi* find_served_api(std::int16_t api_key);
 void handle_produce(HandlerContext&, RequestPtr);
 void handle_fetch(HandlerContext&, RequestPtr);
 void handle_list_offsets(HandlerContext&, RequestPtr);
+void handle_offset_for_leader_epoch(HandlerContext&, RequestPtr);
 void handle_metadata(HandlerContext&, RequestPtr);
 void handle_find_coordinator(HandlerContext&, RequestPtr);
 void handle_api_versions(HandlerContext&, RequestPtr);

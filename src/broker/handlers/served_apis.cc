@@ -28,6 +28,7 @@ constexpr std::array kServed = {
     ServedApi{DeleteTopicsRequest::api_key, handle_delete_topics},
     ServedApi{DeleteRecordsRequest::api_key, handle_delete_records},
     ServedApi{InitProducerIdRequest::api_key, handle_init_producer_id},
+    ServedApi{OffsetForLeaderEpochRequest::api_key, handle_offset_for_leader_epoch},
     ServedApi{AddPartitionsToTxnRequest::api_key, handle_add_partitions_to_txn},
     ServedApi{AddOffsetsToTxnRequest::api_key, handle_add_offsets_to_txn},
     ServedApi{EndTxnRequest::api_key, handle_end_txn},
