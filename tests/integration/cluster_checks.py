@@ -71,7 +71,7 @@ def wait_for(what, fn, timeout, every=0.3):
 
 def broker_metadata(port, timeout=10):
     """Metadata v12 asked of the broker on `port` alone (its own image):
-    {"controller": id, "brokers": {id: port},
+    {"controller": id, "brokers": {id: port}, "racks": {id: rack or None},
      "topics": {name: {"id": hex, "error": code, "partitions": {index: leader}}},
      "names_seen": [every topic name in the answer, repeats kept]}."""
     c = Conn(f"127.0.0.1:{port}", timeout=timeout)
@@ -86,11 +86,12 @@ def broker_metadata(port, timeout=10):
         node = d.i32()
         d.string()  # host
         bport = d.i32()
-        d.string()  # rack
+        rack = d.string()
         d.tags()
-        return node, bport
+        return node, bport, rack
 
-    brokers = dict(d.array(broker))
+    listed = d.array(broker)
+    brokers = {node: bport for node, bport, _ in listed}
     d.string()  # cluster id
     controller = d.i32()
 
@@ -115,6 +116,7 @@ def broker_metadata(port, timeout=10):
     return {
         "controller": controller,
         "brokers": brokers,
+        "racks": {node: rack for node, _, rack in listed},
         "topics": {n: {"id": t, "error": e, "partitions": p} for n, t, e, p in topics},
         "names_seen": [n for n, _, _, _ in topics],
     }

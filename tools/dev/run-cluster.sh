@@ -452,8 +452,15 @@ if [[ $mode == add-node ]]; then
     # A member added by an earlier try that failed later is taken as is.
     if ! grep -qF ", $peer," <<<"$members"; then
       echo "run-cluster: etcdctl member add kgw-$node --peer-urls=$peer" >&2
-      etcdctl_members member add "kgw-$node" --peer-urls="$peer" >&2 ||
-        die "--add-node: etcdctl member add kgw-$node failed"
+      # etcd refuses a reconfiguration ("unhealthy cluster") until every
+      # member has been connected for a few seconds, e.g. after a start.
+      deadline=$((SECONDS + timeout_s))
+      until out=$(etcdctl_members member add "kgw-$node" --peer-urls="$peer" 2>&1); do
+        grep -q 'unhealthy cluster' <<<"$out" && ((SECONDS < deadline)) ||
+          die "--add-node: etcdctl member add kgw-$node failed: $out"
+        sleep 0.5
+      done
+      echo "$out" >&2
     fi
   fi
   write_conf
@@ -564,7 +571,13 @@ if [[ $mode == remove-node ]]; then
       die "--remove-node: etcdctl member list failed"
     if [[ -n $member ]]; then
       echo "run-cluster: etcdctl member remove $member (kgw-$node)" >&2
-      etcdctl_members member remove "$member" >&2 || die "--remove-node: etcdctl member remove $member failed"
+      deadline=$((SECONDS + timeout_s))
+      until out=$(etcdctl_members member remove "$member" 2>&1); do
+        grep -q 'unhealthy cluster' <<<"$out" && ((SECONDS < deadline)) ||
+          die "--remove-node: etcdctl member remove $member failed: $out"
+        sleep 0.5
+      done
+      echo "$out" >&2
     fi
   fi
   is_removed[$node]=1
