@@ -135,8 +135,12 @@ if [[ $mode == stop ]]; then
   [[ -d $data ]] || die "--stop: no directory $data"
   data=$(cd "$data" && pwd)
   stopped=0
-  for d in "$data"/node-*/; do
-    [[ -d $d ]] || continue
+  # Nodes without an etcd member (--add-node --no-member) first: stopped
+  # after the members, each would wait for a quorum that is gone.
+  dirs=()
+  for d in "$data"/node-*/; do [[ -d $d && ! -d $d/etcd ]] && dirs+=("$d"); done
+  for d in "$data"/node-*/; do [[ -d $d/etcd ]] && dirs+=("$d"); done
+  for d in ${dirs[@]+"${dirs[@]}"}; do
     id=${d%/}
     id=${id##*/node-}
     if kgw_alive "$id"; then
