@@ -242,8 +242,10 @@ class TopicCreator(threading.Thread):
 # -- records ----------------------------------------------------------------
 
 def produce(bootstrap, topic, partitions, count, acks="all", prefix="v", timeout=30):
-    """Produces `count` records spread over the partitions; returns
-    ({value: (partition, offset)} acknowledged, [delivery errors])."""
+    """Produces `count` records spread over the partitions (a count, or a
+    list of partition indexes); returns ({value: (partition, offset)}
+    acknowledged, [delivery errors])."""
+    targets = list(range(partitions)) if isinstance(partitions, int) else list(partitions)
     told, errors = {}, []
 
     def delivered(err, msg):
@@ -255,7 +257,7 @@ def produce(bootstrap, topic, partitions, count, acks="all", prefix="v", timeout
     producer = Producer({"bootstrap.servers": bootstrap, "acks": acks, "linger.ms": 5,
                          "message.timeout.ms": timeout * 1000})
     for i in range(count):
-        producer.produce(topic, value=b"%s-%d" % (prefix.encode(), i), partition=i % partitions,
+        producer.produce(topic, value=b"%s-%d" % (prefix.encode(), i), partition=targets[i % len(targets)],
                          on_delivery=delivered)
         producer.poll(0)
     left = producer.flush(timeout + 5)

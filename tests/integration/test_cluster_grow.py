@@ -20,8 +20,6 @@ import kgw_harness
 kgw_cluster.require_etcd()
 kgw_harness.require_modules("confluent_kafka")
 
-from confluent_kafka import Producer  # noqa: E402
-
 from cluster_checks import (  # noqa: E402
     broker_metadata,
     cluster_view,
@@ -75,21 +73,7 @@ class ClusterGrowTest(unittest.TestCase):
                            lambda: cluster_view(c.bootstrap)[2].get(grow), 20)
         self.assertEqual(set(leaders.values()), {1, 2, 3, 4, 5}, leaders)
         elsewhere = [p for p, leader in leaders.items() if leader != 4]
-        told = {}
-        producer = Producer({"bootstrap.servers": f"127.0.0.1:{c.port(4)}", "acks": "all",
-                             "linger.ms": 5})
-        errors = []
-
-        def delivered(err, msg):
-            if err is not None:
-                errors.append(str(err))
-            else:
-                told[msg.value()] = (msg.partition(), msg.offset())
-
-        for i in range(100):
-            producer.produce(grow, value=b"g-%d" % i, partition=elsewhere[i % len(elsewhere)],
-                             on_delivery=delivered)
-        self.assertEqual(producer.flush(30), 0)
+        told, errors = produce(f"127.0.0.1:{c.port(4)}", grow, elsewhere, 100, prefix="g")
         self.assertEqual(errors, [])
         read, dups = read_all(f"127.0.0.1:{c.port(5)}", grow, 10, len(told))
         self.assertEqual(judge_records(told, read, dups), ZERO)

@@ -222,7 +222,9 @@ fi
   die "ports $base_port..$((base_port + 3 * max_id - 1)) (Kafka, then etcd client and peer) exceed 65535"
 if [[ $mode == start-node || $mode == remove-node ]]; then
   if ! [[ $node =~ ^[0-9]+$ ]] || [[ -z ${member_of[$node]:-} ]]; then
-    die "--$mode: node id must be one of $(current_ids | paste -sd' ')"
+    ids_text="one of $(current_ids | paste -sd' ')"
+    [[ $ids_text == "one of $(seq -s' ' 1 "$n")" ]] && ids_text=1..$n
+    die "--$mode: node id must be $ids_text"
   fi
   [[ -z ${is_removed[$node]:-} ]] || die "--$mode: node $node was removed from $data"
 fi
@@ -445,6 +447,19 @@ fi
 etcdctl_members() {
   ETCDCTL_API=3 /usr/bin/etcdctl --endpoints="$(current_endpoints)" --command-timeout=5s "$@"
 }
+# The same for a membership change: etcd refuses one ("unhealthy cluster")
+# until every member has been connected for a few seconds, e.g. after a
+# start, so it is tried again until the timeout.
+etcdctl_reconfigure() {
+  local deadline=$((SECONDS + timeout_s)) out
+  until out=$(etcdctl_members "$@" 2>&1); do
+    if ! grep -q 'unhealthy cluster' <<<"$out" || ((SECONDS >= deadline)); then
+      die "etcdctl $* failed: $out"
+    fi
+    sleep 0.5
+  done
+  echo "$out" >&2
+}
 
 if [[ $mode == add-node ]]; then
   for id in $(current_ids); do
@@ -452,19 +467,11 @@ if [[ $mode == add-node ]]; then
   done
   if [[ ${member_of[$node]} == member ]]; then
     peer=http://127.0.0.1:$(peer_port "$node")
-    members=$(etcdctl_members member list) || die "--add-node: etcdctl member list failed"
+    member_list=$(etcdctl_members member list) || die "--add-node: etcdctl member list failed"
     # A member added by an earlier try that failed later is taken as is.
-    if ! grep -qF ", $peer," <<<"$members"; then
+    if ! grep -qF ", $peer," <<<"$member_list"; then
       echo "run-cluster: etcdctl member add kgw-$node --peer-urls=$peer" >&2
-      # etcd refuses a reconfiguration ("unhealthy cluster") until every
-      # member has been connected for a few seconds, e.g. after a start.
-      deadline=$((SECONDS + timeout_s))
-      until out=$(etcdctl_members member add "kgw-$node" --peer-urls="$peer" 2>&1); do
-        grep -q 'unhealthy cluster' <<<"$out" && ((SECONDS < deadline)) ||
-          die "--add-node: etcdctl member add kgw-$node failed: $out"
-        sleep 0.5
-      done
-      echo "$out" >&2
+      etcdctl_reconfigure member add "kgw-$node" --peer-urls="$peer"
     fi
   fi
   write_conf
@@ -563,7 +570,7 @@ if [[ $mode == remove-node ]]; then
   if ! $force; then
     busy=$(partitions_with_data "$node") || die "--remove-node: cannot read the cluster's partitions"
     if [[ -n $busy ]]; then
-      echo "$busy" | sed "s/^/run-cluster: node $node: /" >&2
+      while read -r line; do echo "run-cluster: node $node: $line" >&2; done <<<"$busy"
       die "--remove-node: node $node holds the only copy of $(wc -l <<<"$busy") partition(s) with records (above): removing it loses them (replication factor 1). Moving partitions to other brokers needs reassignment (issue 16, not there yet); delete those topics, or --force to remove it and leave them offline"
     fi
   fi
@@ -575,13 +582,7 @@ if [[ $mode == remove-node ]]; then
       die "--remove-node: etcdctl member list failed"
     if [[ -n $member ]]; then
       echo "run-cluster: etcdctl member remove $member (kgw-$node)" >&2
-      deadline=$((SECONDS + timeout_s))
-      until out=$(etcdctl_members member remove "$member" 2>&1); do
-        grep -q 'unhealthy cluster' <<<"$out" && ((SECONDS < deadline)) ||
-          die "--remove-node: etcdctl member remove $member failed: $out"
-        sleep 0.5
-      done
-      echo "$out" >&2
+      etcdctl_reconfigure member remove "$member"
     fi
   fi
   is_removed[$node]=1
