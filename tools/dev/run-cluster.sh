@@ -7,7 +7,7 @@
 #   tools/dev/run-cluster.sh --start-node ID DIR [--wait metadata|members]
 #   tools/dev/run-cluster.sh N --base-port P --data DIR --racks R1,R2,...   (one rack per node)
 #   tools/dev/run-cluster.sh --add-node DIR [--rack R] [--no-member] [--wait metadata|members]
-#   tools/dev/run-cluster.sh --remove-node ID DIR [--force]
+#   tools/dev/run-cluster.sh --remove-node ID DIR [--force] [--wait metadata|members]
 #
 # Node ID (1..N) listens for Kafka on 127.0.0.1:P+ID-1, keeps its data in
 # DIR/node-ID, kgw's data dir: RocksDB, its etcd member's data in
@@ -38,18 +38,21 @@
 # Installs and builds what is missing (tools/dev/setup.sh), as
 # run-gateway.sh does; KGW=/path/to/kgw uses that binary instead of
 # building. Extra --set NAME=VALUE go to every node. Returns once every node
-# serves Metadata listing all N brokers (--wait members: once every etcd
-# member is healthy and every Kafka port accepts), or fails after
-# $KGW_CLUSTER_TIMEOUT seconds (default 60) saying what is missing. Then
-# DIR/nodes.tsv has a header line and one line per node: node id, kgw pid,
-# Kafka port, etcd pid.
+# serves Metadata listing all N brokers (all current ones, after --add-node
+# or --remove-node; --wait members: once every etcd member is healthy and
+# every Kafka port accepts), or fails after $KGW_CLUSTER_TIMEOUT seconds
+# (default 60) saying what is missing. Then DIR/nodes.tsv has a header line
+# and one line per node: node id, kgw pid, Kafka port, etcd pid (empty for
+# a --no-member node).
 #
 # DIR/cluster.conf keeps N, P and the --set values, so --start-node (after
 # a kill) and a later start with the same DIR bring the same cluster back
 # with its data; also the racks (racks=), the added nodes (added=ID:member
 # or ID:client, then :RACK) and the removed ones (removed=ID), so the grown
-# or shrunk cluster comes back; nodes.tsv lists the current nodes. Nodes run in their own sessions: they outlive this script
-# and the terminal; --stop ends them (SIGTERM, SIGKILL after 30 s).
+# or shrunk cluster comes back; nodes.tsv lists the current nodes. Nodes
+# run in their own sessions: they outlive this script and the terminal;
+# --stop ends them (SIGTERM, SIGKILL after 30 s; nodes without a member
+# first).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 src_root=$(pwd)
