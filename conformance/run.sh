@@ -23,6 +23,9 @@
 #   --base-port P       with --brokers N > 1: the first port tried for a
 #                       cluster's 3N ports (default 29100; the next free
 #                       block of 3N ports from P on is taken)
+#   --racks R1,R2,...   with --brokers N > 1: broker.rack of each node, one
+#                       rack per node (run-cluster.sh --racks), for the
+#                       tests that need racks (0101)
 #   --internal-topics   with --brokers N > 1: create __consumer_offsets and
 #                       __transaction_state (50 partitions each, replication
 #                       factor 1) right after the cluster starts, so that
@@ -68,6 +71,7 @@ clients=""
 brokers=1
 base_port=29100
 internal_topics=0
+racks=""
 
 say() { echo "conformance: $*" >&2; }
 die() { echo "conformance: $*" >&2; exit 3; }
@@ -93,6 +97,8 @@ while (($#)); do
     --base-port) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; base_port=$2; shift ;;
     --base-port=*) base_port=${1#*=}; [[ $base_port =~ ^[1-9][0-9]*$ ]] || usage ;;
     --internal-topics) internal_topics=1 ;;
+    --racks) [[ -n ${2:-} ]] || usage; racks=$2; shift ;;
+    --racks=*) racks=${1#*=} ;;
     --kafka-path) [[ -n ${2:-} ]] || usage; kafka_path=$2; shift ;;
     --kafka-path=*) kafka_path=${1#*=} ;;
     --clients) clients=1 ;;
@@ -116,6 +122,12 @@ fi
 if ((brokers > 1 && clients)); then
   say "--brokers $brokers: the client matrix runs against one kgw only (clients.sh); not running it"
   clients=0
+fi
+if [[ -n $racks ]]; then
+  ((brokers > 1)) || { echo "conformance: --racks goes with --brokers N > 1" >&2; usage; }
+  IFS=, read -r -a rack_list <<<"$racks"
+  ((${#rack_list[@]} == brokers)) ||
+    { echo "conformance: --racks names ${#rack_list[@]} rack(s) for $brokers brokers (one per broker)" >&2; usage; }
 fi
 [[ $results == /* ]] || results=$PWD/$results
 
@@ -476,7 +488,7 @@ cluster_start() {
   gw_dir[$scen]=$dir
   # shellcheck disable=SC2046
   if ! KGW_CLUSTER_TIMEOUT=${KGW_CLUSTER_TIMEOUT:-120} run_cluster "$brokers" --base-port "$port" --data "$dir" \
-    $(gw_flags "$scen") >"$out.start.log" 2>&1; then
+    ${racks:+--racks "$racks"} $(gw_flags "$scen") >"$out.start.log" 2>&1; then
     tail -5 "$out.start.log" >&2
     cluster_stop "$scen"
     die "the $brokers-node cluster ($scen) did not start (log: $out.start.log)"
@@ -729,7 +741,7 @@ mkdir -p "$(dirname "$results")"
   echo "- KAFKA_PATH: kgw-admin's bin/kafka-*.sh entry points"
   for note in "${build_notes[@]}"; do echo "- Build: $note"; done
   if ((brokers > 1)); then
-    echo "- Gateway: a ${brokers}-node kgw cluster (tools/dev/run-cluster.sh, co-located etcd members), test.conf with its ${brokers} bootstrap addresses; topics with replication factor 1 (the default)$( ((internal_topics)) && echo "; __consumer_offsets and __transaction_state created first (--internal-topics)")"
+    echo "- Gateway: a ${brokers}-node kgw cluster (tools/dev/run-cluster.sh, co-located etcd members), test.conf with its ${brokers} bootstrap addresses; topics with replication factor 1 (the default)$( ((internal_topics)) && echo "; __consumer_offsets and __transaction_state created first (--internal-topics)")$([[ -n $racks ]] && echo "; broker.rack $racks (--racks)")"
   fi
   echo "- Selection: ${selection}, ${#tests[@]} test(s); per-test limit ${timeout_s} s$( ((run_skipped)) && echo ", expected skips run too")"
   ((${#client_rows[@]} == 0)) || echo "- Client matrix: ${#client_rows[@]} client(s), in its section below and in the counts"

@@ -17,6 +17,7 @@ etcd::ClusterSettings cluster_settings(const BrokerConfig& config) {
   s.member_peer_port = static_cast<int>(config.get_long("metadata.etcd.member.peer.port"));
   s.initial_cluster = config.get("metadata.etcd.initial.cluster").value_or("");
   s.initial_cluster_token = config.get("metadata.etcd.initial.cluster.token").value_or("kgw");
+  s.initial_cluster_state = config.get("metadata.etcd.initial.cluster.state").value_or("new");
   s.session_timeout_ms = config.get_long("broker.session.timeout.ms");
   s.heartbeat_interval_ms = config.get_long("broker.heartbeat.interval.ms");
   s.request_timeout_ms = config.get_long("metadata.etcd.request.timeout.ms");

@@ -67,6 +67,17 @@ const std::vector<ConfigDef> kBrokerDefs = {
      "127.0.0.1:2382; its data in <data dir>/etcd, its log in <data dir>/etcd.log."},
     {"metadata.etcd.initial.cluster.token", T::kString, "kgw",
      "kgw only: etcd --initial-cluster-token of the co-located member (one per cluster)."},
+    {"metadata.etcd.initial.cluster.state",
+     T::kString,
+     "new",
+     "kgw only: etcd --initial-cluster-state of the co-located member: new (the members of "
+     "metadata.etcd.initial.cluster start together) or existing (this member joins a running "
+     "cluster after etcdctl member add). Read only while <data dir>/etcd is empty.",
+     {},
+     Check::kOneOf,
+     0,
+     0,
+     "new|existing"},
     {"broker.session.timeout.ms",
      T::kInt,
      "9000",

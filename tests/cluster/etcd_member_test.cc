@@ -259,6 +259,22 @@ TEST_CASE("the command line names the member, its URLs and the initial cluster")
   CHECK(line.find("--initial-cluster-state new ") != std::string::npos);
 }
 
+TEST_CASE("metadata.etcd.initial.cluster.state existing reaches the member's command line") {
+  ClusterSettings s;
+  s.node_id = 4;
+  s.member_peer_port = 2386;
+  s.member_client_port = 2385;
+  s.initial_cluster = "kgw-1=http://127.0.0.1:2380,kgw-4=http://127.0.0.1:2386";
+  s.initial_cluster_state = "existing";
+  REQUIRE(check(s).empty());
+  const auto o = member_options(s, "/data", "");
+  REQUIRE(o.has_value());
+  std::string line;
+  for (const auto& a : EtcdMember::command(*o)) line += a + " ";
+  CHECK(line.find("--initial-cluster-state existing ") != std::string::npos);
+  CHECK(line.find("--name kgw-4 ") != std::string::npos);
+}
+
 TEST_CASE("cluster settings: none means one node, and bad ones name the setting") {
   ClusterSettings s;
   CHECK_FALSE(cluster_mode(s));

@@ -71,7 +71,7 @@ def wait_for(what, fn, timeout, every=0.3):
 
 def broker_metadata(port, timeout=10):
     """Metadata v12 asked of the broker on `port` alone (its own image):
-    {"controller": id, "brokers": {id: port},
+    {"controller": id, "brokers": {id: port}, "racks": {id: rack or None},
      "topics": {name: {"id": hex, "error": code, "partitions": {index: leader}}},
      "names_seen": [every topic name in the answer, repeats kept]}."""
     c = Conn(f"127.0.0.1:{port}", timeout=timeout)
@@ -86,11 +86,12 @@ def broker_metadata(port, timeout=10):
         node = d.i32()
         d.string()  # host
         bport = d.i32()
-        d.string()  # rack
+        rack = d.string()
         d.tags()
-        return node, bport
+        return node, bport, rack
 
-    brokers = dict(d.array(broker))
+    listed = d.array(broker)
+    brokers = {node: bport for node, bport, _ in listed}
     d.string()  # cluster id
     controller = d.i32()
 
@@ -115,6 +116,7 @@ def broker_metadata(port, timeout=10):
     return {
         "controller": controller,
         "brokers": brokers,
+        "racks": {node: rack for node, _, rack in listed},
         "topics": {n: {"id": t, "error": e, "partitions": p} for n, t, e, p in topics},
         "names_seen": [n for n, _, _, _ in topics],
     }
@@ -240,8 +242,10 @@ class TopicCreator(threading.Thread):
 # -- records ----------------------------------------------------------------
 
 def produce(bootstrap, topic, partitions, count, acks="all", prefix="v", timeout=30):
-    """Produces `count` records spread over the partitions; returns
-    ({value: (partition, offset)} acknowledged, [delivery errors])."""
+    """Produces `count` records spread over the partitions (a count, or a
+    list of partition indexes); returns ({value: (partition, offset)}
+    acknowledged, [delivery errors])."""
+    targets = list(range(partitions)) if isinstance(partitions, int) else list(partitions)
     told, errors = {}, []
 
     def delivered(err, msg):
@@ -253,7 +257,7 @@ def produce(bootstrap, topic, partitions, count, acks="all", prefix="v", timeout
     producer = Producer({"bootstrap.servers": bootstrap, "acks": acks, "linger.ms": 5,
                          "message.timeout.ms": timeout * 1000})
     for i in range(count):
-        producer.produce(topic, value=b"%s-%d" % (prefix.encode(), i), partition=i % partitions,
+        producer.produce(topic, value=b"%s-%d" % (prefix.encode(), i), partition=targets[i % len(targets)],
                          on_delivery=delivered)
         producer.poll(0)
     left = producer.flush(timeout + 5)

@@ -11,6 +11,12 @@ Stdlib only. A test does:
         cluster.start_node(2)                        # run-cluster.sh --start-node 2 DIR
         cluster.kill_etcd(1)                         # SIGKILL node 1's etcd member only
         cluster.etcdctl("member", "list")            # etcdctl against every member
+        cluster.add_node(rack="r1")                  # run-cluster.sh --add-node DIR: node N+1
+        cluster.remove_node(4)                       # run-cluster.sh --remove-node 4 DIR
+
+KgwCluster(n, racks=[...]) gives node i broker.rack racks[i-1] (--racks);
+spare=K reserves the ports of K nodes added later (run-cluster.sh puts
+node ID > N at P+3N+3(ID-N-1): Kafka, etcd client, etcd peer).
 
 The happy path is: start() picks 3N free consecutive loopback ports
 (Kafka P..P+N-1, then the etcd members' client and peer ports), runs
@@ -99,23 +105,35 @@ _clusters = []
 
 
 class KgwCluster:
-    def __init__(self, n=3, sets=(), wait=None, name="cluster"):
+    def __init__(self, n=3, sets=(), wait=None, name="cluster", racks=None, spare=0):
         self.n = n
         self.sets = list(sets)
+        self.racks = list(racks) if racks else None
+        self.spare = spare
+        self.ids = list(range(1, n + 1))  # the current nodes
+        self.ever = list(self.ids)  # every node the dir had (ids are not reused)
         self.wait = wait or os.environ.get("KGW_CLUSTER_WAIT", "metadata")
         self.name = name
         self.root = tempfile.mkdtemp(prefix="kgw-cluster-")
         self.dir = os.path.join(self.root, "cluster")
         self.base_port = None
         self.output = ""  # run-cluster.sh's output, last call
+        self.no_member = set()  # nodes added with --no-member
         _clusters.append(self)
 
     # -- addresses ----------------------------------------------------------
 
+    def _added_port(self, node_id, k):
+        return self.base_port + 3 * self.n + 3 * (node_id - self.n - 1) + k
+
     def port(self, node_id):
+        if node_id > self.n:
+            return self._added_port(node_id, 0)
         return self.base_port + node_id - 1
 
     def client_port(self, node_id):
+        if node_id > self.n:
+            return self._added_port(node_id, 1)
         return self.base_port + self.n + 2 * (node_id - 1)
 
     def peer_port(self, node_id):
@@ -123,11 +141,14 @@ class KgwCluster:
 
     @property
     def bootstrap(self):
-        return ",".join(f"127.0.0.1:{self.port(i)}" for i in range(1, self.n + 1))
+        return ",".join(f"127.0.0.1:{self.port(i)}" for i in self.ids)
 
     @property
     def etcd_endpoints(self):
-        return ",".join(f"127.0.0.1:{self.client_port(i)}" for i in range(1, self.n + 1))
+        """The client addresses of the current nodes' members (a --no-member
+        node's ports stay unused)."""
+        return ",".join(f"127.0.0.1:{self.client_port(i)}" for i in self.ids
+                        if i not in self.no_member)
 
     def node_dir(self, node_id):
         """DIR/node-ID: kgw's data dir, with kgw.log, kgw.pid and etcd's files."""
@@ -154,9 +175,11 @@ class KgwCluster:
     def start(self):
         """Starts the cluster (again, on the same dir and ports, after stop())."""
         if self.base_port is None:
-            self.base_port = free_port_range(3 * self.n)
+            self.base_port = free_port_range(3 * (self.n + self.spare))
         args = [str(self.n), "--base-port", str(self.base_port), "--data", self.dir,
                 "--wait", self.wait]
+        if self.racks:
+            args += ["--racks", ",".join(self.racks)]
         for s in self.sets:
             args += ["--set", s]
         self._run(*args)
@@ -169,6 +192,35 @@ class KgwCluster:
 
     def start_node(self, node_id):
         self._run("--start-node", str(node_id), self.dir, "--wait", self.wait)
+
+    def add_node(self, rack=None, member=True):
+        """run-cluster.sh --add-node DIR [--rack R] [--no-member]: the next
+        node id joins the running cluster (its etcd member added first,
+        unless member=False); returns the id once every node's Metadata
+        lists all current brokers."""
+        if len(self.ever) >= self.n + self.spare:
+            raise ClusterError(f"no ports reserved for another node (spare={self.spare})")
+        args = ["--add-node", self.dir, "--wait", self.wait]
+        if rack is not None:
+            args += ["--rack", rack]
+        if not member:
+            args.append("--no-member")
+        self._run(*args)
+        node_id = self.ever[-1] + 1
+        self.ever.append(node_id)
+        self.ids.append(node_id)
+        if not member:
+            self.no_member.add(node_id)
+        return node_id
+
+    def remove_node(self, node_id, force=False):
+        """run-cluster.sh --remove-node ID DIR [--force]; ClusterError (with
+        the script's message) when it refuses."""
+        args = ["--remove-node", str(node_id), self.dir]
+        if force:
+            args.append("--force")
+        self._run(*args)
+        self.ids.remove(node_id)
 
     def kill_node(self, node_id, sig=signal.SIGKILL, wait=True):
         """Sends `sig` to node_id's kgw and (wait) waits until it is gone."""
@@ -189,7 +241,7 @@ class KgwCluster:
             self.stop()
         except (ClusterError, subprocess.TimeoutExpired):
             # Leave nothing running, whatever the script said.
-            for i in range(1, self.n + 1):
+            for i in self.ever:
                 for pid in (self._read_pid(i, "kgw.pid"), self._read_pid(i, "etcd.pid")):
                     if pid and _alive(pid) and self._ours(pid):
                         os.kill(pid, signal.SIGKILL)
@@ -206,11 +258,13 @@ class KgwCluster:
     # -- inspection ---------------------------------------------------------
 
     def nodes(self):
-        """DIR/nodes.tsv as dicts: node_id, kgw_pid, kafka_port, etcd_pid (ints)."""
+        """DIR/nodes.tsv as dicts: node_id, kgw_pid, kafka_port, etcd_pid (ints;
+        None for a pid not there, e.g. the etcd_pid of a --no-member node)."""
         with open(os.path.join(self.dir, "nodes.tsv")) as f:
             lines = f.read().splitlines()
         header = lines[0].split("\t")
-        return [{k: int(v) for k, v in zip(header, line.split("\t"))} for line in lines[1:]]
+        return [{k: int(v) if v else None for k, v in zip(header, line.split("\t"))}
+                for line in lines[1:]]
 
     def _read_pid(self, node_id, name):
         where = self.data_dir(node_id) if name == "etcd.pid" else self.node_dir(node_id)
@@ -269,7 +323,7 @@ class KgwCluster:
 
     def logs_tail(self, lines=30):
         out = []
-        for i in range(1, self.n + 1):
+        for i in self.ever:
             tail = self.kgw_log(i).splitlines()[-lines:]
             out.append(f"---- last {len(tail)} lines of node {i}'s kgw.log ----\n" +
                        "\n".join(tail))

@@ -5,27 +5,54 @@
 #   tools/dev/run-cluster.sh N --base-port P --data DIR [--set NAME=VALUE]... [--wait metadata|members]
 #   tools/dev/run-cluster.sh --stop DIR
 #   tools/dev/run-cluster.sh --start-node ID DIR [--wait metadata|members]
+#   tools/dev/run-cluster.sh N --base-port P --data DIR --racks R1,R2,...   (one rack per node)
+#   tools/dev/run-cluster.sh --add-node DIR [--rack R] [--no-member] [--wait metadata|members]
+#   tools/dev/run-cluster.sh --remove-node ID DIR [--force] [--wait metadata|members]
 #
 # Node ID (1..N) listens for Kafka on 127.0.0.1:P+ID-1, keeps its data in
 # DIR/node-ID, kgw's data dir: RocksDB, its etcd member's data in
 # DIR/node-ID/etcd, log DIR/node-ID/etcd.log, pid DIR/node-ID/etcd.pid,
 # and kgw's log DIR/node-ID/kgw.log and pid DIR/node-ID/kgw.pid. The etcd members use
 # the ports above the Kafka ones, never P..P+N-1: client P+N+2(ID-1), peer
-# P+N+2(ID-1)+1; all in all P..P+3N-1.
+# P+N+2(ID-1)+1; all in all P..P+3N-1. --racks sets broker.rack of node
+# ID to the ID-th rack.
+#
+# --add-node grows a running cluster by one node, ID = the highest id the
+# DIR ever had + 1 (ids are never reused). Node ID > N takes the three
+# ports above all others: Kafka A=P+3N+3(ID-N-1), etcd client A+1, peer A+2
+# (ports above 65535 are refused). It adds the node's etcd member first
+# (etcdctl member add kgw-ID --peer-urls=http://127.0.0.1:A+2 against the
+# current members), then starts kgw with metadata.etcd.initial.cluster.state=
+# existing and the current members as metadata.etcd.initial.cluster;
+# --no-member starts a broker without a member of its own, a client of the
+# current members (metadata.etcd.endpoints; its client and peer ports stay
+# unused). --rack R sets its broker.rack.
+#
+# --remove-node stops node ID (SIGTERM), removes its etcd member (etcdctl
+# member remove) and records it as removed. It refuses while the node leads,
+# or is the only replica of, a partition with records (or one whose data it
+# cannot see, its leader down): with replication factor 1 that is data
+# loss, and moving partitions needs reassignment (issue 16). --force removes
+# it all the same; those partitions stay offline.
 #
 # Installs and builds what is missing (tools/dev/setup.sh), as
 # run-gateway.sh does; KGW=/path/to/kgw uses that binary instead of
 # building. Extra --set NAME=VALUE go to every node. Returns once every node
-# serves Metadata listing all N brokers (--wait members: once every etcd
-# member is healthy and every Kafka port accepts), or fails after
-# $KGW_CLUSTER_TIMEOUT seconds (default 60) saying what is missing. Then
-# DIR/nodes.tsv has a header line and one line per node: node id, kgw pid,
-# Kafka port, etcd pid.
+# serves Metadata listing all N brokers (all current ones, after --add-node
+# or --remove-node; --wait members: once every etcd member is healthy and
+# every Kafka port accepts), or fails after $KGW_CLUSTER_TIMEOUT seconds
+# (default 60) saying what is missing. Then DIR/nodes.tsv has a header line
+# and one line per node: node id, kgw pid, Kafka port, etcd pid (empty for
+# a --no-member node).
 #
 # DIR/cluster.conf keeps N, P and the --set values, so --start-node (after
 # a kill) and a later start with the same DIR bring the same cluster back
-# with its data. Nodes run in their own sessions: they outlive this script
-# and the terminal; --stop ends them (SIGTERM, SIGKILL after 30 s).
+# with its data; also the racks (racks=), the added nodes (added=ID:member
+# or ID:client, then :RACK) and the removed ones (removed=ID), so the grown
+# or shrunk cluster comes back; nodes.tsv lists the current nodes. Nodes
+# run in their own sessions: they outlive this script and the terminal;
+# --stop ends them (SIGTERM, SIGKILL after 30 s; nodes without a member
+# first).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 src_root=$(pwd)
@@ -42,7 +69,7 @@ die() {
 }
 
 mode=start n="" base_port="" data="" node="" wait_for=metadata
-sets=()
+sets=() racks_arg="" rack_arg="" no_member=false force=false
 while (($#)); do
   case $1 in
     --base-port) base_port=${2:?--base-port needs a port}; shift 2 ;;
@@ -55,6 +82,16 @@ while (($#)); do
       mode=start-node
       node=${2:?--start-node needs ID DIR}
       data=${3:?--start-node needs ID DIR}
+      shift 3 ;;
+    --racks) racks_arg=${2:?--racks needs R1,R2,...}; shift 2 ;;
+    --rack) rack_arg=${2:?--rack needs a rack name}; shift 2 ;;
+    --no-member) no_member=true; shift ;;
+    --force) force=true; shift ;;
+    --add-node) mode=add-node; data=${2:?--add-node needs the cluster DIR}; shift 2 ;;
+    --remove-node)
+      mode=remove-node
+      node=${2:?--remove-node needs ID DIR}
+      data=${3:?--remove-node needs ID DIR}
       shift 3 ;;
     -h | --help) usage ;;
     [0-9]*) n=$1; shift ;;
@@ -101,8 +138,12 @@ if [[ $mode == stop ]]; then
   [[ -d $data ]] || die "--stop: no directory $data"
   data=$(cd "$data" && pwd)
   stopped=0
-  for d in "$data"/node-*/; do
-    [[ -d $d ]] || continue
+  # Nodes without an etcd member (--add-node --no-member) first: stopped
+  # after the members, each would wait for a quorum that is gone.
+  dirs=()
+  for d in "$data"/node-*/; do [[ -d $d && ! -d $d/etcd ]] && dirs+=("$d"); done
+  for d in "$data"/node-*/; do [[ -d $d/etcd ]] && dirs+=("$d"); done
+  for d in ${dirs[@]+"${dirs[@]}"}; do
     id=${d%/}
     id=${id##*/node-}
     if kgw_alive "$id"; then
@@ -131,17 +172,64 @@ if [[ -f $conf ]]; then
   if ((${#sets[@]} == 0)); then
     mapfile -t sets < <(sed -n 's/^set=//p' "$conf")
   fi
-elif [[ $mode == start-node ]]; then
-  die "--start-node: $data has no cluster.conf (start the cluster first)"
+  saved_racks=$(sed -n 's/^racks=//p' "$conf")
+  [[ -n $racks_arg ]] || racks_arg=$saved_racks
+  mapfile -t added < <(sed -n 's/^added=//p' "$conf")
+  mapfile -t removed < <(sed -n 's/^removed=//p' "$conf")
+elif [[ $mode != start ]]; then
+  die "--$mode: $data has no cluster.conf (start the cluster first)"
 fi
+[[ $mode == add-node ]] || [[ -z $rack_arg && $no_member == false ]] || die "--rack and --no-member go with --add-node"
+[[ $mode == remove-node ]] || ! $force || die "--force goes with --remove-node"
+[[ $mode == start ]] || [[ -z $racks_arg || $racks_arg == "${saved_racks:-}" ]] || die "--racks goes with starting a cluster"
+[[ $mode != add-node ]] || ((${#sets[@]} == 0)) ||
+  die "--add-node takes the cluster's --set values from $conf, not new ones"
 [[ $n =~ ^[1-9][0-9]*$ ]] || die "the number of nodes N is missing or not a positive number"
+racks=()
+if [[ -n $racks_arg ]]; then
+  IFS=, read -r -a racks <<<"$racks_arg"
+  ((${#racks[@]} == n)) || die "--racks names ${#racks[@]} rack(s) for $n nodes (one per node)"
+fi
+
+# Every node the DIR ever had: 1..N, then the added ones; the current ones
+# are those not removed.
+declare -A rack_of=() member_of=() is_removed=()
+for ((i = 1; i <= n; i++)); do
+  rack_of[$i]=${racks[i - 1]:-}
+  member_of[$i]=member
+done
+max_id=$n
+for a in ${added[@]+"${added[@]}"}; do
+  IFS=: read -r id kind rack <<<"$a"
+  [[ $id =~ ^[0-9]+$ && ($kind == member || $kind == client) ]] || die "$conf: bad line added=$a"
+  rack_of[$id]=$rack
+  member_of[$id]=$kind
+  ((id > max_id)) && max_id=$id
+done
+for id in ${removed[@]+"${removed[@]}"}; do is_removed[$id]=1; done
+current_ids() {
+  local id
+  for ((id = 1; id <= max_id; id++)); do
+    [[ -n ${member_of[$id]:-} && -z ${is_removed[$id]:-} ]] && echo "$id"
+  done
+  return 0
+}
+if [[ $mode == add-node ]]; then
+  node=$((max_id + 1))
+  max_id=$node
+  rack_of[$node]=$rack_arg
+  if $no_member; then member_of[$node]=client; else member_of[$node]=member; fi
+fi
 [[ $base_port =~ ^[1-9][0-9]*$ ]] || die "--base-port P is missing or not a port number"
-((base_port + 3 * n - 1 <= 65535)) ||
-  die "ports $base_port..$((base_port + 3 * n - 1)) (Kafka, then etcd client and peer) exceed 65535"
-if [[ $mode == start-node ]]; then
-  if ! [[ $node =~ ^[0-9]+$ ]] || ((node < 1 || node > n)); then
-    die "--start-node: node id must be 1..$n"
+((base_port + 3 * max_id - 1 <= 65535)) ||
+  die "ports $base_port..$((base_port + 3 * max_id - 1)) (Kafka, then etcd client and peer) exceed 65535"
+if [[ $mode == start-node || $mode == remove-node ]]; then
+  if ! [[ $node =~ ^[0-9]+$ ]] || [[ -z ${member_of[$node]:-} ]]; then
+    ids_text="one of $(current_ids | paste -sd' ')"
+    [[ $ids_text == "one of $(seq -s' ' 1 "$n")" ]] && ids_text=1..$n
+    die "--$mode: node id must be $ids_text"
   fi
+  [[ -z ${is_removed[$node]:-} ]] || die "--$mode: node $node was removed from $data"
 fi
 for s in "${sets[@]}"; do
   [[ $s == *=* ]] || die "--set '$s' is not NAME=VALUE"
@@ -149,22 +237,57 @@ done
 
 mkdir -p "$data"
 data=$(cd "$data" && pwd)
-{
-  echo "nodes=$n"
-  echo "base_port=$base_port"
-  for s in "${sets[@]}"; do echo "set=$s"; done
-} >"$conf.tmp"
-mv "$conf.tmp" "$conf"
+write_conf() {
+  local id
+  {
+    echo "nodes=$n"
+    echo "base_port=$base_port"
+    for s in "${sets[@]}"; do echo "set=$s"; done
+    if ((${#racks[@]})); then echo "racks=$(
+      IFS=,
+      echo "${racks[*]}"
+    )"; fi
+    for ((id = n + 1; id <= max_id; id++)); do
+      if [[ -n ${member_of[$id]:-} ]]; then echo "added=$id:${member_of[$id]}:${rack_of[$id]}"; fi
+    done
+    for ((id = 1; id <= max_id; id++)); do
+      if [[ -n ${is_removed[$id]:-} ]]; then echo "removed=$id"; fi
+    done
+  } >"$conf.tmp"
+  mv "$conf.tmp" "$conf"
+}
+# --add-node records its node once its member is added.
+[[ $mode == add-node ]] || write_conf
 
-kafka_port() { echo $((base_port + $1 - 1)); }
-client_port() { echo $((base_port + n + 2 * ($1 - 1))); }
-peer_port() { echo $((base_port + n + 2 * ($1 - 1) + 1)); }
+# Nodes 1..N as the header says; an added node ID > N at A=P+3N+3(ID-N-1).
+added_port() { echo $((base_port + 3 * n + 3 * ($1 - n - 1) + $2)); }
+kafka_port() { if (($1 <= n)); then echo $((base_port + $1 - 1)); else added_port "$1" 0; fi; }
+client_port() { if (($1 <= n)); then echo $((base_port + n + 2 * ($1 - 1))); else added_port "$1" 1; fi; }
+peer_port() { if (($1 <= n)); then echo $((base_port + n + 2 * ($1 - 1) + 1)); else added_port "$1" 2; fi; }
+# Nodes 1..N start with the first N members (etcd reads the list only while
+# a member's data dir is empty); an added node with the members current
+# when it is added, itself included, which is what etcd checks then.
 initial_cluster=""
 endpoints=""
 for ((i = 1; i <= n; i++)); do
   initial_cluster+="${initial_cluster:+,}kgw-$i=http://127.0.0.1:$(peer_port "$i")"
   endpoints+="${endpoints:+,}127.0.0.1:$(client_port "$i")"
 done
+current_members() {
+  local id
+  for id in $(current_ids); do [[ ${member_of[$id]} == member ]] && echo "$id"; done
+  return 0
+}
+current_initial_cluster() {
+  local id out=""
+  for id in $(current_members); do out+="${out:+,}kgw-$id=http://127.0.0.1:$(peer_port "$id")"; done
+  echo "$out"
+}
+current_endpoints() {
+  local id out=""
+  for id in $(current_members); do out+="${out:+,}127.0.0.1:$(client_port "$id")"; done
+  echo "$out"
+}
 
 # --- what it needs --------------------------------------------------------------
 
@@ -187,12 +310,24 @@ python=/usr/bin/python3
 node_command() {
   local id=$1
   local cmd=("$KGW" --listen "127.0.0.1:$(kafka_port "$id")" --data-dir "$(kgw_data "$id")"
-    --set "node.id=$id"
-    --set "metadata.etcd.initial.cluster=$initial_cluster"
-    --set "metadata.etcd.initial.cluster.token=kgw-$base_port"
-    --set "metadata.etcd.member.client.port=$(client_port "$id")"
-    --set "metadata.etcd.member.peer.port=$(peer_port "$id")"
-    --set "metadata.etcd.endpoints=$endpoints")
+    --set "node.id=$id")
+  if ((id <= n)); then
+    cmd+=(--set "metadata.etcd.initial.cluster=$initial_cluster"
+      --set "metadata.etcd.initial.cluster.token=kgw-$base_port"
+      --set "metadata.etcd.member.client.port=$(client_port "$id")"
+      --set "metadata.etcd.member.peer.port=$(peer_port "$id")"
+      --set "metadata.etcd.endpoints=$endpoints")
+  elif [[ ${member_of[$id]} == member ]]; then
+    cmd+=(--set "metadata.etcd.initial.cluster=$(current_initial_cluster)"
+      --set "metadata.etcd.initial.cluster.token=kgw-$base_port"
+      --set "metadata.etcd.initial.cluster.state=existing"
+      --set "metadata.etcd.member.client.port=$(client_port "$id")"
+      --set "metadata.etcd.member.peer.port=$(peer_port "$id")"
+      --set "metadata.etcd.endpoints=$(current_endpoints)")
+  else
+    cmd+=(--set "metadata.etcd.endpoints=$(current_endpoints)")
+  fi
+  [[ -z ${rack_of[$id]} ]] || cmd+=(--set "broker.rack=${rack_of[$id]}")
   for s in "${sets[@]}"; do cmd+=(--set "$s"); done
   printf '%q ' "${cmd[@]}"
 }
@@ -231,7 +366,7 @@ wait_listening() {
 write_nodes_tsv() {
   {
     printf 'node_id\tkgw_pid\tkafka_port\tetcd_pid\n'
-    for ((i = 1; i <= n; i++)); do
+    for i in $(current_ids); do
       printf '%s\t%s\t%s\t%s\n' "$i" "$(kgw_pid "$i")" "$(kafka_port "$i")" "$(etcd_pid "$i")"
     done
   } >"$data/nodes.tsv.tmp"
@@ -254,15 +389,15 @@ EOF
 }
 
 # Prints "ID: what is missing" for each node among "$@" whose Metadata
-# does not list brokers 1..N.
+# does not list the current brokers.
 metadata_missing() {
   local ports=() id
   for id in "$@"; do ports+=("$id:$(kafka_port "$id")"); done
-  PYTHONPATH=$src_root/tests/integration $python - "$n" "${ports[@]}" <<'EOF'
+  PYTHONPATH=$src_root/tests/integration $python - "$(current_ids | paste -sd,)" "${ports[@]}" <<'EOF'
 import sys
 import kafka_wire
 
-want = set(range(1, int(sys.argv[1]) + 1))
+want = {int(i) for i in sys.argv[1].split(",")}
 for arg in sys.argv[2:]:
     node, port = arg.split(":")
     try:
@@ -281,8 +416,9 @@ EOF
 # Waits until the nodes "$@" serve: members healthy, then (--wait
 # metadata) every node's Metadata listing all N brokers.
 wait_serving() {
-  local deadline=$((SECONDS + timeout_s)) bad
-  while bad=$(unhealthy_members "$@") && [[ -n $bad ]]; do
+  local deadline=$((SECONDS + timeout_s)) bad members=() id
+  for id in "$@"; do [[ ${member_of[$id]} == member ]] && members+=("$id"); done
+  while bad=$(unhealthy_members ${members[@]+"${members[@]}"}) && [[ -n $bad ]]; do
     for id in "$@"; do kgw_alive "$id" || die "node $id's kgw exited (log: $(node_dir "$id")/kgw.log)"; done
     ((SECONDS < deadline)) || die "after ${timeout_s}s the etcd member of node(s) ${bad//$'\n'/ } does not answer /health (logs: $data/node-ID/etcd.log)"
     sleep 0.2
@@ -292,7 +428,7 @@ wait_serving() {
     for id in "$@"; do kgw_alive "$id" || die "node $id's kgw exited (log: $(node_dir "$id")/kgw.log)"; done
     if ((SECONDS >= deadline)); then
       echo "$bad" | sed 's/^/run-cluster: node /' >&2
-      die "after ${timeout_s}s not every node's Metadata lists all $n brokers (is the etcd metadata log in this kgw? --wait members skips this check)"
+      die "after ${timeout_s}s not every node's Metadata lists all $(current_ids | wc -l) brokers (is the etcd metadata log in this kgw? --wait members skips this check)"
     fi
     sleep 0.2
   done
@@ -310,20 +446,174 @@ if [[ $mode == start-node ]]; then
   exit 0
 fi
 
-for ((i = 1; i <= n; i++)); do
+# etcdctl (API v3) against the current members.
+etcdctl_members() {
+  ETCDCTL_API=3 /usr/bin/etcdctl --endpoints="$(current_endpoints)" --command-timeout=5s "$@"
+}
+# The same for a membership change: etcd refuses one ("unhealthy cluster")
+# until every member has been connected for a few seconds, e.g. after a
+# start, so it is tried again until the timeout.
+etcdctl_reconfigure() {
+  local deadline=$((SECONDS + timeout_s)) out
+  until out=$(etcdctl_members "$@" 2>&1); do
+    if ! grep -q 'unhealthy cluster' <<<"$out" || ((SECONDS >= deadline)); then
+      die "etcdctl $* failed: $out"
+    fi
+    sleep 0.5
+  done
+  echo "$out" >&2
+}
+
+if [[ $mode == add-node ]]; then
+  for id in $(current_ids); do
+    ((id == node)) || kgw_alive "$id" || die "--add-node: node $id is not running; start the cluster first ($0 --data $data)"
+  done
+  if [[ ${member_of[$node]} == member ]]; then
+    peer=http://127.0.0.1:$(peer_port "$node")
+    member_list=$(etcdctl_members member list) || die "--add-node: etcdctl member list failed"
+    # A member added by an earlier try that failed later is taken as is.
+    if ! grep -qF ", $peer," <<<"$member_list"; then
+      echo "run-cluster: etcdctl member add kgw-$node --peer-urls=$peer" >&2
+      etcdctl_reconfigure member add "kgw-$node" --peer-urls="$peer"
+    fi
+  fi
+  write_conf
+  start_node "$node"
+  nodes_started=true
+  wait_listening "$node"
+  write_nodes_tsv
+  mapfile -t ids < <(current_ids)
+  wait_serving "${ids[@]}"
+  write_nodes_tsv
+  echo "run-cluster: node $node added, serves on 127.0.0.1:$(kafka_port "$node"); $data/nodes.tsv:" >&2
+  cat "$data/nodes.tsv" >&2
+  exit 0
+fi
+
+# Prints one line per partition that node $1 leads or is the only replica
+# of and that holds records (or whose records cannot be seen, its leader
+# down), from the first current node answering Metadata and the leader's
+# ListOffsets; fails if no node answers Metadata.
+partitions_with_data() {
+  local ports=() id
+  for id in $(current_ids); do ports+=("$(kafka_port "$id")"); done
+  PYTHONPATH=$src_root/tests/integration $python - "$1" "${ports[@]}" <<'EOF'
+import sys
+import kafka_wire
+
+node = int(sys.argv[1])
+
+
+def call(port, api_key, body):
+    c = kafka_wire.Conn(f"127.0.0.1:{port}", client_id="run-cluster", timeout=5)
+    try:
+        return c.call(api_key=api_key, version=1, body=body)
+    finally:
+        c.close()
+
+
+def metadata(port):
+    d = call(port, 3, kafka_wire.Enc().i32(-1))  # Metadata v1, all topics
+    brokers = {b[0]: b[2] for b in d.array(lambda d: (d.i32(), d.string(), d.i32(), d.string()))}
+    d.i32()  # controller
+
+    def partition(d):
+        d.i16()
+        index, leader = d.i32(), d.i32()
+        replicas = d.array(lambda d: d.i32())
+        d.array(lambda d: d.i32())  # isr
+        return index, leader, replicas
+
+    return brokers, d.array(lambda d: (d.i16(), d.string(), d.boolean(), d.array(partition)))
+
+
+def span(port, topic, index):
+    """[log start, log end] on the leader, or None when it cannot tell."""
+    out = []
+    for ts in (-2, -1):  # ListOffsets v1: earliest, latest
+        body = kafka_wire.Enc().i32(-1).array(
+            [topic], lambda e, t: e.string(t).array([index], lambda e, p: e.i32(p).i64(ts)))
+        try:
+            d = call(port, 2, body)
+        except OSError:
+            return None
+        parts = d.array(lambda d: (d.string(), d.array(
+            lambda d: (d.i32(), d.i16(), d.i64(), d.i64()))))
+        _, err, _, offset = parts[0][1][0]
+        if err != 0:
+            return None
+        out.append(offset)
+    return out
+
+
+answer = None
+for port in sys.argv[2:]:
+    try:
+        answer = metadata(port)
+        break
+    except Exception:
+        continue
+if answer is None:
+    sys.exit("no node answers Metadata")
+brokers, topics = answer
+for _, name, _, parts in topics:
+    for index, leader, replicas in parts:
+        if leader != node and replicas != [node]:
+            continue
+        what = "leads it" if leader == node else "is its only replica"
+        s = span(brokers[leader], name, index) if leader in brokers else None
+        if s is None:
+            print(f"{name}-{index} ({what}; its records cannot be seen, leader {leader})")
+        elif s[1] > s[0]:
+            print(f"{name}-{index} ({what}; offsets {s[0]}..{s[1]})")
+EOF
+}
+
+if [[ $mode == remove-node ]]; then
+  if ! $force; then
+    busy=$(partitions_with_data "$node") || die "--remove-node: cannot read the cluster's partitions"
+    if [[ -n $busy ]]; then
+      while read -r line; do echo "run-cluster: node $node: $line" >&2; done <<<"$busy"
+      die "--remove-node: node $node holds the only copy of $(wc -l <<<"$busy") partition(s) with records (above): removing it loses them (replication factor 1). Moving partitions to other brokers needs reassignment (issue 16, not there yet); delete those topics, or --force to remove it and leave them offline"
+    fi
+  fi
+  stop_pid "$(kgw_pid "$node")" "$(kgw_data "$node")" "node $node's kgw"
+  stop_pid "$(etcd_pid "$node")" "$(kgw_data "$node")/etcd" "node $node's etcd"
+  if [[ ${member_of[$node]} == member ]]; then
+    is_removed[$node]=1 # its own endpoint is not asked
+    member=$(etcdctl_members member list | awk -F', ' -v name="kgw-$node" '$3 == name { print $1 }') ||
+      die "--remove-node: etcdctl member list failed"
+    if [[ -n $member ]]; then
+      echo "run-cluster: etcdctl member remove $member (kgw-$node)" >&2
+      etcdctl_reconfigure member remove "$member"
+    fi
+  fi
+  is_removed[$node]=1
+  write_conf
+  write_nodes_tsv
+  mapfile -t ids < <(current_ids)
+  for id in "${ids[@]}"; do
+    kgw_alive "$id" || die "node $node is removed, but node $id is not running: not waiting for the rest"
+  done
+  wait_serving "${ids[@]}"
+  echo "run-cluster: node $node removed; $data/nodes.tsv:" >&2
+  cat "$data/nodes.tsv" >&2
+  exit 0
+fi
+
+mapfile -t ids < <(current_ids)
+for i in "${ids[@]}"; do
   kgw_alive "$i" && die "node $i of $data is running (pid $(kgw_pid "$i")); --stop $data first, or --start-node a stopped one"
 done
 # All nodes first, then wait: a node's metadata needs the others' members
 # (the quorum) to be up.
-for ((i = 1; i <= n; i++)); do start_node "$i"; done
+for i in "${ids[@]}"; do start_node "$i"; done
 nodes_started=true
-for ((i = 1; i <= n; i++)); do wait_listening "$i"; done
+for i in "${ids[@]}"; do wait_listening "$i"; done
 write_nodes_tsv
-ids=()
-for ((i = 1; i <= n; i++)); do ids+=("$i"); done
 wait_serving "${ids[@]}"
 write_nodes_tsv
 bootstrap=""
-for ((i = 1; i <= n; i++)); do bootstrap+="${bootstrap:+,}127.0.0.1:$(kafka_port "$i")"; done
-echo "run-cluster: $n nodes serve; bootstrap $bootstrap; $data/nodes.tsv:" >&2
+for i in "${ids[@]}"; do bootstrap+="${bootstrap:+,}127.0.0.1:$(kafka_port "$i")"; done
+echo "run-cluster: ${#ids[@]} nodes serve; bootstrap $bootstrap; $data/nodes.tsv:" >&2
 cat "$data/nodes.tsv" >&2

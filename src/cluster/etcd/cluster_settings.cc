@@ -141,6 +141,7 @@ std::optional<EtcdMemberOptions> member_options(const ClusterSettings& s,
   o.peer_port = s.member_peer_port;
   o.initial_cluster = s.initial_cluster;
   o.token = s.initial_cluster_token;
+  o.cluster_state = s.initial_cluster_state;
   return o;
 }
 

@@ -32,6 +32,7 @@ struct ClusterSettings {
   int member_peer_port = 2380;                // metadata.etcd.member.peer.port
   std::string initial_cluster;                // metadata.etcd.initial.cluster; "" = no member
   std::string initial_cluster_token = "kgw";  // metadata.etcd.initial.cluster.token
+  std::string initial_cluster_state = "new";  // metadata.etcd.initial.cluster.state
   std::int64_t session_timeout_ms = 9000;     // broker.session.timeout.ms
   std::int64_t heartbeat_interval_ms = 2000;  // broker.heartbeat.interval.ms
   std::int64_t request_timeout_ms = 5000;     // metadata.etcd.request.timeout.ms

@@ -129,8 +129,8 @@ std::vector<std::string> EtcdMember::command(const EtcdMemberOptions& o) {
           "--initial-advertise-peer-urls", peer, "--initial-cluster", o.initial_cluster,
           "--initial-cluster-token", o.token,
           // etcd reads the initial flags only while its data dir is empty,
-          // so "new" is right for every later start too.
-          "--initial-cluster-state", "new", "--logger", "zap", "--log-outputs", "stderr"};
+          // so the first start's state is right for every later start too.
+          "--initial-cluster-state", o.cluster_state, "--logger", "zap", "--log-outputs", "stderr"};
 }
 
 bool EtcdMember::State::spawn(std::string& error) {

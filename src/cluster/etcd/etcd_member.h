@@ -41,6 +41,7 @@ struct EtcdMemberOptions {
   int peer_port = 2380;                       // Default: 2380
   std::string initial_cluster;                // etcd --initial-cluster
   std::string token = "kgw";                  // etcd --initial-cluster-token; Default: kgw
+  std::string cluster_state = "new";          // etcd --initial-cluster-state; Default: new
   std::int64_t min_backoff_ms = 100;          // Default: 100
   std::int64_t max_backoff_ms = 5000;         // Default: 5000
   std::int64_t stop_timeout_ms = 5000;        // SIGTERM -> SIGKILL; Default: 5000

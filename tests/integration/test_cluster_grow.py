@@ -1,0 +1,111 @@
+"""A kgw cluster grown and shrunk with run-cluster.sh (--add-node,
+--remove-node): three nodes with records, a 4th added with its own etcd
+member (etcdctl member add, metadata.etcd.initial.cluster.state=existing)
+and a 5th with --no-member (a client of the members); every node's
+Metadata lists all five, a new topic gets partitions on the new brokers,
+librdkafka produces and reads back through the new nodes; --remove-node
+refuses a node that leads partitions with records (naming them and issue
+16), removes one whose partitions are empty (its etcd member too); the
+whole dir stopped and started again brings back exactly the current nodes
+with their records.
+"""
+
+import sys
+import unittest
+import uuid
+
+import kgw_cluster
+import kgw_harness
+
+kgw_cluster.require_etcd()
+kgw_harness.require_modules("confluent_kafka")
+
+from cluster_checks import (  # noqa: E402
+    broker_metadata,
+    cluster_view,
+    create_topic,
+    judge_records,
+    produce,
+    read_all,
+    wait_for,
+)
+
+ZERO = {"lost": 0, "duplicated": 0, "divergent": 0}
+
+
+class ClusterGrowTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = kgw_cluster.KgwCluster(3, spare=2)
+        cls.cluster.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.close()
+
+    def brokers_seen(self, node):
+        return set(broker_metadata(self.cluster.port(node))["brokers"])
+
+    def test_grow_remove_restart(self):
+        c = self.cluster
+        before = "before-" + uuid.uuid4().hex[:8]
+        create_topic(c.bootstrap, before, 3)
+        told_before, errors = produce(c.bootstrap, before, 3, 60)
+        self.assertEqual(errors, [])
+
+        # A 4th node with its own etcd member, a 5th with none.
+        self.assertEqual(c.add_node(), 4)
+        self.assertEqual(c.add_node(member=False), 5)
+        members = c.etcdctl("member", "list")
+        self.assertEqual(sorted(line.split(", ")[2] for line in members.splitlines()),
+                         ["kgw-1", "kgw-2", "kgw-3", "kgw-4"], members)
+        self.assertEqual([n["node_id"] for n in c.nodes()], [1, 2, 3, 4, 5])
+        self.assertIsNone(c.nodes()[4]["etcd_pid"])
+        for node in c.ids:
+            self.assertEqual(self.brokers_seen(node), {1, 2, 3, 4, 5}, f"node {node}")
+
+        # A new topic is placed over all five; records go in through node 4
+        # and come back through node 5, to every partition node 4 does not
+        # lead (so that node 4 stays empty for the removal below).
+        grow = "grow-" + uuid.uuid4().hex[:8]
+        create_topic(c.bootstrap, grow, 10)
+        leaders = wait_for(f"leaders of {grow}",
+                           lambda: cluster_view(c.bootstrap)[2].get(grow), 20)
+        self.assertEqual(set(leaders.values()), {1, 2, 3, 4, 5}, leaders)
+        elsewhere = [p for p, leader in leaders.items() if leader != 4]
+        told, errors = produce(f"127.0.0.1:{c.port(4)}", grow, elsewhere, 100, prefix="g")
+        self.assertEqual(errors, [])
+        read, dups = read_all(f"127.0.0.1:{c.port(5)}", grow, 10, len(told))
+        self.assertEqual(judge_records(told, read, dups), ZERO)
+
+        # Node 5 leads partitions with records: refused, naming them.
+        with self.assertRaises(kgw_cluster.ClusterError) as refused:
+            c.remove_node(5)
+        message = str(refused.exception)
+        self.assertIn("issue 16", message)
+        for p, leader in leaders.items():
+            if leader == 5:
+                self.assertIn(f"{grow}-{p} ", message)
+        self.assertTrue(c.kgw_alive(5))
+
+        # Node 4's partitions are empty: removed, its etcd member too.
+        c.remove_node(4)
+        self.assertFalse(c.kgw_alive(4))
+        members = c.etcdctl("member", "list")
+        self.assertEqual(sorted(line.split(", ")[2] for line in members.splitlines()),
+                         ["kgw-1", "kgw-2", "kgw-3"], members)
+        for node in c.ids:
+            self.assertEqual(self.brokers_seen(node), {1, 2, 3, 5}, f"node {node}")
+
+        # The whole dir stopped and started again: the current set, no more.
+        c.stop()
+        c.start()
+        self.assertEqual([n["node_id"] for n in c.nodes()], [1, 2, 3, 5])
+        for node in c.ids:
+            self.assertEqual(self.brokers_seen(node), {1, 2, 3, 5}, f"node {node}")
+        read, dups = read_all(c.bootstrap, before, 3, len(told_before))
+        self.assertEqual(judge_records(told_before, read, dups), ZERO)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=[sys.argv[0], "-v"])
