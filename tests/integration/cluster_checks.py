@@ -37,9 +37,15 @@ def cluster_view(bootstrap):
     return md.controller_id, brokers, topics
 
 
+def address(port):
+    """A broker's "host:port": `port` itself when it is one (nodes on other
+    addresses than loopback, netns_cluster.py), else 127.0.0.1:port."""
+    return port if isinstance(port, str) else f"127.0.0.1:{port}"
+
+
 def describe_controller(port):
     """The controller id one broker names (Metadata asked of that broker only)."""
-    md = admin(f"127.0.0.1:{port}").list_topics(timeout=10)
+    md = admin(address(port)).list_topics(timeout=10)
     return md.controller_id
 
 
@@ -70,11 +76,11 @@ def wait_for(what, fn, timeout, every=0.3):
 # -- one broker's Metadata on the wire ----------------------------------------
 
 def broker_metadata(port, timeout=10):
-    """Metadata v12 asked of the broker on `port` alone (its own image):
+    """Metadata v12 asked of the broker on `port` (or "host:port") alone (its own image):
     {"controller": id, "brokers": {id: port},
      "topics": {name: {"id": hex, "error": code, "partitions": {index: leader}}},
      "names_seen": [every topic name in the answer, repeats kept]}."""
-    c = Conn(f"127.0.0.1:{port}", timeout=timeout)
+    c = Conn(address(port), timeout=timeout)
     try:
         body = Enc(flexible=True).uvarint(0).boolean(False).boolean(False).tags()  # all topics
         d = c.call(api_key=3, version=12, body=body, flexible=True)
@@ -176,7 +182,7 @@ def create_topic_wire(port, name, partitions, timeout_ms=8000):
     Returns (error code, message)."""
     body = (Enc().array([name], lambda e, n: e.string(n).i32(partitions).i16(1).i32(0).i32(0))
             .i32(timeout_ms).boolean(False))
-    c = Conn(f"127.0.0.1:{port}", timeout=timeout_ms / 1000 + 10)
+    c = Conn(address(port), timeout=timeout_ms / 1000 + 10)
     try:
         d = c.call(api_key=19, version=4, body=body)
     finally:
@@ -240,9 +246,11 @@ class TopicCreator(threading.Thread):
 # -- records ----------------------------------------------------------------
 
 def produce(bootstrap, topic, partitions, count, acks="all", prefix="v", timeout=30):
-    """Produces `count` records spread over the partitions; returns
+    """Produces `count` records spread over the partitions (a count, or a
+    list of the partition indexes to use); returns
     ({value: (partition, offset)} acknowledged, [delivery errors])."""
     told, errors = {}, []
+    parts = list(range(partitions)) if isinstance(partitions, int) else list(partitions)
 
     def delivered(err, msg):
         if err is not None:
@@ -253,7 +261,7 @@ def produce(bootstrap, topic, partitions, count, acks="all", prefix="v", timeout
     producer = Producer({"bootstrap.servers": bootstrap, "acks": acks, "linger.ms": 5,
                          "message.timeout.ms": timeout * 1000})
     for i in range(count):
-        producer.produce(topic, value=b"%s-%d" % (prefix.encode(), i), partition=i % partitions,
+        producer.produce(topic, value=b"%s-%d" % (prefix.encode(), i), partition=parts[i % len(parts)],
                          on_delivery=delivered)
         producer.poll(0)
     left = producer.flush(timeout + 5)
