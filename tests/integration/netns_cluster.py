@@ -33,7 +33,8 @@ output) or a node does not serve Metadata listing all N brokers within
 START_TIMEOUT (NetnsError with the tail of every kgw.log). Whatever
 happens, close() (also at exit, on SIGTERM from meson's timeout) kills the
 nodes (SIGTERM, SIGKILL after EXIT_TIMEOUT) and deletes the namespaces, the
-veths and the bridge; cleanup_leftovers() deletes what a harness killed
+veths and the bridge; KGW_NETNS_KEEP_LOGS=DIR keeps a copy of every node's kgw.log and etcd.log
+there. cleanup_leftovers() deletes what a harness killed
 with SIGKILL left behind (namespaces and links with the "kgwp" prefix whose
 pid no longer runs).
 """
@@ -336,6 +337,14 @@ class NetnsCluster:
             _ip("netns", "delete", self.ns(i), check=False)
             _ip("link", "delete", self.port_link(i), check=False)
         _ip("link", "delete", self.bridge, check=False)
+        keep = os.environ.get("KGW_NETNS_KEEP_LOGS")
+        if keep:
+            for i in range(1, self.n + 1):
+                for name in ("kgw.log", "etcd.log"):
+                    src = os.path.join(self.node_dir(i), name)
+                    if os.path.exists(src):
+                        os.makedirs(keep, exist_ok=True)
+                        shutil.copy(src, os.path.join(keep, f"node-{i}-{name}"))
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self):

@@ -26,6 +26,7 @@ convergence-after-heal times, as one JSON line "partition-times".
 """
 
 import json
+import re
 import socket
 import time
 import unittest
@@ -142,6 +143,17 @@ class PartitionTest(unittest.TestCase):
                 unacked.add(isolated_name)
                 self.assertTrue(code is None or code in RETRIABLE,
                                 f"the cut-off node answered {code} ({msg}), not a retriable error")
+
+            # The cut-off controller stops acting while cut off (its lease
+            # can no longer be confirmed), not only once the heal shows it
+            # the new controller. Its image (what its Metadata names) stays
+            # the last one it saw until then: only the log tells.
+            stepped_down = re.compile(rf"node {old} stops being controller \(epoch \d+\): (.*)")
+            why = wait_for(f"broker {old}, cut off, to stop acting as controller",
+                           lambda: stepped_down.search(cluster.kgw_log(old)), TAKEOVER_BOUND)
+            times["stepped_down_s"] = round(time.monotonic() - cut_at, 2)
+            print(f"broker {old} stopped acting as controller after "
+                  f"{times['stepped_down_s']} s: {why.group(1)}", flush=True)
 
             # CreateTopics through the majority.
             during = f"during-{tag}"
