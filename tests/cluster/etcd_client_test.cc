@@ -438,6 +438,85 @@ TEST_CASE("failover: a dead first endpoint is skipped; none alive is kUnavailabl
   CHECK(wend->code == Status::kUnavailable);
 }
 
+// A port that accepts connections (the kernel completes them into the
+// backlog) and never reads or answers: what a stopped etcd member, or one
+// cut off from its quorum, looks like to a client.
+class SilentServer {
+ public:
+  SilentServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd_, 64) == 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  ~SilentServer() { ::close(fd_); }
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST_CASE("an endpoint that accepts and never answers: reads and watches move on, txns once") {
+  SilentServer silent;
+
+  // A read is sent again to the next endpoint after the attempt timeout
+  // (2 s), well inside the request timeout.
+  Fixture reads({silent.endpoint(), g_etcd->endpoint()}, 8000);
+  Fixture writer;
+  writer.put("sl/k", "v");
+  auto [st, r] = reads.range("sl/k");
+  REQUIRE_MESSAGE(st.ok(), st.message);
+  CHECK(r.kvs.size() == 1);
+  CHECK(reads.client->current_endpoint() == 1);
+
+  // A lease keepalive too (the controller's term depends on it).
+  std::optional<Status> granted;
+  std::int64_t lease = 0;
+  writer.client->lease_grant(10, [&](Status s, std::int64_t id, std::int64_t) {
+    granted = s;
+    lease = id;
+  });
+  REQUIRE(writer.run([&] { return granted.has_value(); }));
+  REQUIRE(granted->ok());
+  Fixture keep({silent.endpoint(), g_etcd->endpoint()}, 8000);
+  std::optional<Status> kept;
+  std::int64_t ttl = 0;
+  keep.client->lease_keepalive(lease, [&](Status s, std::int64_t t) { kept = s, ttl = t; });
+  REQUIRE(keep.run([&] { return kept.has_value(); }));
+  REQUIRE_MESSAGE(kept->ok(), kept->message);
+  CHECK(ttl > 0);
+
+  // A txn is never sent twice: unanswered, it is kUnavailable (it may
+  // have been applied), and the next call starts at the next endpoint.
+  Fixture writes({silent.endpoint(), g_etcd->endpoint()}, 3000);
+  TxnRequest t;
+  t.success.push_back(Op{Op::kPut, "sl/t", "", "1", 0});
+  auto [ts, tr] = writes.txn(t);
+  CHECK(ts.code == Status::kUnavailable);
+  CHECK(writes.client->current_endpoint() == 1);
+  CHECK(writes.range("sl/t").second.kvs.empty());
+  writes.put("sl/t", "2");
+
+  // A watch whose create goes unanswered moves on and is created elsewhere.
+  Fixture watches({silent.endpoint(), g_etcd->endpoint()}, 8000);
+  std::vector<std::int64_t> revs;
+  std::optional<Status> ended;
+  const std::int64_t from = writer.put("sl/x", "0") + 1;
+  watches.client->watch(
+      "sl/w", "", from, [&](std::int64_t rev, std::vector<Event>) { revs.push_back(rev); },
+      [&](Status s) { ended = s; });
+  const std::int64_t rev = writer.put("sl/w", "1");
+  REQUIRE(watches.run([&] { return !revs.empty() || ended; }));
+  REQUIRE_FALSE(ended.has_value());
+  CHECK(revs == std::vector<std::int64_t>{rev});
+}
+
 TEST_CASE("callbacks: never inside the call, never after the Client is destroyed") {
   Fixture f;
   bool inside = true, called_inside = false;
