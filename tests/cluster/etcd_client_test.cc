@@ -107,6 +107,9 @@ class EtcdServer {
     pid_ = -1;
   }
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(client_port_); }
+  void signal(int sig) const {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
 
  private:
   std::string dir_;
@@ -640,6 +643,66 @@ TEST_CASE("watch: the stream breaking (etcd killed) ends it kUnavailable") {
   quick.range("cl/k", "", 0, [&](Status s, RangeResult) { st = s; });
   REQUIRE(f.run([&] { return st.has_value(); }, 3000));
   CHECK(st->code == Status::kUnavailable);
+}
+
+TEST_CASE(
+    "a watch on a member that lost its leader ends kUnavailable; the next one goes elsewhere") {
+  std::vector<int> ports;
+  while (ports.size() < 6) {
+    int p = free_port();
+    if (std::find(ports.begin(), ports.end(), p) == ports.end()) ports.push_back(p);
+  }
+  std::string cluster;
+  for (int i = 0; i < 3; ++i) {
+    cluster += (i ? "," : "") + std::string("n") + std::to_string(i) +
+               "=http://127.0.0.1:" + std::to_string(ports[2 * i + 1]);
+  }
+  std::vector<std::unique_ptr<EtcdServer>> members;
+  for (int i = 0; i < 3; ++i) {
+    members.push_back(std::make_unique<EtcdServer>("n" + std::to_string(i), ports[2 * i],
+                                                   ports[2 * i + 1], cluster));
+  }
+  for (auto& m : members) m->wait_ready();
+  Fixture f({members[0]->endpoint(), members[1]->endpoint(), members[2]->endpoint()}, 10000);
+  const std::int64_t r1 = f.put("nl/k", "1");
+  REQUIRE(f.client->current_endpoint() == 0);
+  std::optional<Status> ended;
+  std::vector<std::int64_t> seen;
+  f.client->watch(
+      "nl/", prefix_end("nl/"), r1, [&](std::int64_t r, std::vector<Event>) { seen.push_back(r); },
+      [&](Status s) { ended = s; });
+  REQUIRE(f.run([&] { return seen.size() == 1; }));
+
+  // Member 0 alone, alive, without a leader: what a member cut off from
+  // its quorum is. The stream breaks nowhere; etcd must end the watch.
+  members[1]->signal(SIGSTOP);
+  members[2]->signal(SIGSTOP);
+  const bool ended_in_time = f.run([&] { return ended.has_value(); }, 20000);
+  members[1]->signal(SIGCONT);
+  members[2]->signal(SIGCONT);
+  REQUIRE(ended_in_time);
+  CHECK(ended->code == Status::kUnavailable);
+  CHECK(ended->message.find("no leader") != std::string::npos);
+  CHECK(f.client->current_endpoint() != 0);
+
+  // Healed (a put is committed): a new watch from the next revision sees it.
+  std::int64_t r2 = 0;
+  for (int i = 0; i < 20 && r2 == 0; ++i) {
+    std::optional<Status> put;
+    f.client->put("nl/k", "2", 0, [&](Status s, std::int64_t r) { put = s, r2 = r; });
+    REQUIRE(f.run([&] { return put.has_value(); }, 20000));
+    if (!put->ok()) r2 = 0;
+  }
+  REQUIRE(r2 > r1);
+  std::vector<std::int64_t> again;
+  std::optional<Status> ended2;
+  f.client->watch(
+      "nl/", prefix_end("nl/"), r1 + 1,
+      [&](std::int64_t r, std::vector<Event>) { again.push_back(r); },
+      [&](Status s) { ended2 = s; });
+  REQUIRE(f.run([&] { return !again.empty() || ended2; }, 20000));
+  REQUIRE_FALSE(ended2.has_value());
+  CHECK(again == std::vector<std::int64_t>{r2});
 }
 
 }  // namespace kgw::etcd

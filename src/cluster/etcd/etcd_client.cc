@@ -48,8 +48,15 @@ bool no_leader(const HttpResult& r) {
 
 }  // namespace
 
+// etcd's gateway passes Grpc-Metadata-* headers on as gRPC metadata; with
+// "hasleader: true" (clientv3.WithRequireLeader) the member refuses the
+// watch, or ends it with "no leader", once it has had no leader for a few
+// election timeouts: a member cut off from its quorum would otherwise keep
+// the stream open and quiet, and the watcher would miss every change.
 Client::Client(uv_loop_t* loop, ClientOptions options)
-    : http_(loop, options.max_connections), watch_http_(loop), options_(std::move(options)) {
+    : http_(loop, options.max_connections),
+      watch_http_(loop, 0, {"Grpc-Metadata-hasleader: true"}),
+      options_(std::move(options)) {
   for (const auto& e : options_.endpoints) {
     if (!e.empty()) endpoints_.push_back(endpoint_url(e));
   }
@@ -273,7 +280,13 @@ void Client::on_watch_data(std::uint64_t id, std::string_view bytes) {
     WatchMessage m;
     Status s = got < 0 ? Status{Status::kFailed, "etcd watch: malformed stream", 0}
                        : decode_watch(object, &m);
-    if (!s.ok()) return end_watch(id, std::move(s));
+    if (!s.ok()) {
+      // "no leader": the next watch (and call) starts at the next endpoint.
+      if (s.code == Status::kUnavailable && current_ == w->endpoint) {
+        current_ = (w->endpoint + 1) % endpoints_.size();
+      }
+      return end_watch(id, std::move(s));
+    }
     if (m.created) {
       w->created = true;
       current_ = w->endpoint;

@@ -42,7 +42,8 @@ void close_and_free(Handle* h) {
 
 }  // namespace
 
-HttpLoop::HttpLoop(uv_loop_t* loop, long max_connections_per_host) : loop_(loop) {
+HttpLoop::HttpLoop(uv_loop_t* loop, long max_connections_per_host, std::vector<std::string> headers)
+    : loop_(loop), headers_(std::move(headers)) {
   init_curl_once();
   multi_ = curl_multi_init();
   curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, max_connections_per_host);
@@ -94,6 +95,7 @@ std::uint64_t HttpLoop::post(const std::string& url, std::string body, std::int6
   t->headers = curl_slist_append(nullptr, "Content-Type: application/json");
   // No "Expect: 100-continue" round trip for bodies over 1 KiB.
   t->headers = curl_slist_append(t->headers, "Expect:");
+  for (const std::string& h : headers_) t->headers = curl_slist_append(t->headers, h.c_str());
   curl_easy_setopt(e, CURLOPT_URL, url.c_str());
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
   curl_easy_setopt(e, CURLOPT_POST, 1L);

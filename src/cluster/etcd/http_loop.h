@@ -55,8 +55,10 @@ class HttpLoop {
 
   // max_connections_per_host: 0 no limit (default); otherwise transfers
   // beyond it wait inside curl for a connection to come free (their
-  // timeout runs meanwhile).
-  explicit HttpLoop(uv_loop_t* loop, long max_connections_per_host = 0);
+  // timeout runs meanwhile). headers: sent with every request ("Name:
+  // value"), besides the JSON content type.
+  explicit HttpLoop(uv_loop_t* loop, long max_connections_per_host = 0,
+                    std::vector<std::string> headers = {});
   ~HttpLoop();
   HttpLoop(const HttpLoop&) = delete;
   HttpLoop& operator=(const HttpLoop&) = delete;
@@ -92,6 +94,7 @@ class HttpLoop {
   void remove(Transfer* t);
 
   uv_loop_t* loop_;
+  std::vector<std::string> headers_;
   CURLM* multi_ = nullptr;
   uv_timer_t* curl_timer_ = nullptr;
   uv_timer_t* deferred_timer_ = nullptr;
