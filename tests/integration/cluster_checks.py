@@ -271,12 +271,14 @@ def produce(bootstrap, topic, partitions, count, acks="all", prefix="v", timeout
 
 
 def read_all(bootstrap, topic, partitions, expect, timeout=40):
-    """Reads every partition from the start (assigned, no group commits)
+    """Reads every partition (a count, or a list of the partition indexes
+    to read) from the start (assigned, no group commits)
     until `expect` records arrived or the timeout; returns
     ({value: (partition, offset)}, duplicates)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "read-" + topic,
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    parts = range(partitions) if isinstance(partitions, int) else partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
     read, duplicates = {}, 0
     deadline = time.time() + timeout
     try:
