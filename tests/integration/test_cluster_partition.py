@@ -67,8 +67,11 @@ NODES = (1, 2, 3)
 PARTITIONS = 6
 # CreateTopics answers a client may retry: REQUEST_TIMED_OUT, NOT_CONTROLLER.
 RETRIABLE = (7, 41)
-# Generous bounds that only keep a broken kgw from hanging the test.
-TAKEOVER_BOUND = SESSION_MS / 1000 + 30
+# Takeover and fencing: the lease TTL plus a margin for etcd's election
+# (the cut node may hold etcd's Raft leadership: a new leader extends every
+# lease by its TTL) and for noticing a connection the cut left half-open.
+TAKEOVER_BOUND = 2 * SESSION_MS / 1000 + 10
+# A bound that only keeps a broken kgw from hanging the test.
 HEAL_BOUND = 60
 
 
