@@ -24,7 +24,8 @@
 // re-reads). etcd refusing is kFailed, a
 // compacted revision kCompacted. A watch ends (on_end, once) with
 // kCompacted and the compact revision, kUnavailable when its stream
-// breaks or its member has had no leader for a few election timeouts (it
+// breaks (a cut link: TCP keepalive, about 5 s; http_loop.h) or its
+// member has had no leader for a few election timeouts (it
 // asks for that, as clientv3.WithRequireLeader: a member cut off from its
 // quorum would keep a quiet stream open; the next call and watch then
 // start at the next endpoint), or kFailed when etcd cancels it for another
