@@ -118,12 +118,17 @@ std::unique_ptr<ClusterNode> join_cluster(uv_loop_t* loop, const BrokerConfig& c
   ControllerOptions controller_opts;
   controller_opts.node_id = settings.node_id;
   controller_opts.prefix = settings.prefix;
-  controller_opts.lease = [log = node->log.get()] { return log->lease(); };
+  // No campaign on a lease etcd has not confirmed within its TTL.
+  controller_opts.lease = [log = node->log.get()] {
+    return log->lease_confirmed() ? log->lease() : 0;
+  };
   controller_opts.image_revision = [log = node->log.get()] { return log->revision(); };
   node->controller =
       std::make_unique<Controller>(loop, *node->kv, *node->log, std::move(controller_opts));
   node->log->on_revision(
       [controller = node->controller.get()](std::int64_t) { controller->image_advanced(); });
+  node->log->on_lease_unconfirmed(
+      [controller = node->controller.get()] { controller->lease_unconfirmed(); });
   node->controller->start();
   LOG_INFO("kgw", "joined cluster %s as broker %d (epoch %lld), %zu broker(s) known",
            identity.cluster_id.c_str(), settings.node_id,

@@ -179,6 +179,14 @@ void Controller::recheck_controller() {
             }));
 }
 
+void Controller::lease_unconfirmed() {
+  if (stopped_ || !elected_) return;
+  ++controller_watch_gen_;
+  cancel_watch_later(controller_watch_);
+  step_down("its lease could not be renewed within its TTL: it may have lapsed");
+  defer(options_.retry_ms, 0, false, [this] { campaign(); });
+}
+
 void Controller::become_controller(std::int64_t epoch) {
   elected_ = true;
   epoch_ = epoch;

@@ -32,7 +32,9 @@
 // (version > 0). A txn refused because the controller key is not ours any
 // more ends this term (the broker follows again).
 //
-// Failure modes: etcd unavailable: every step is retried after
+// Failure modes: this broker's lease unconfirmed for its TTL
+// (lease_unconfirmed()): the term ends at once, the controller campaigns
+// again once the lease is confirmed. etcd unavailable: every step is retried after
 // `retry_ms`; a request that cannot be decided in `max_attempts` tries is
 // answered REQUEST_TIMED_OUT (retriable). A request that does not decode
 // is answered INVALID_REQUEST. The image lagging is waited for (polled
@@ -119,6 +121,13 @@ class Controller {
   // that waited for it runs on the next turn of the loop. The owner wires
   // it to EtcdMetadataLog::on_revision (nothing polls).
   void image_advanced();
+
+  // This broker's lease can no longer be confirmed (etcd unanswered for
+  // its TTL: EtcdMetadataLog::on_lease_unconfirmed): it may have lapsed and
+  // another broker be elected, so a controller stops acting now, not when
+  // a write of its is refused. Campaigns again once options.lease() gives
+  // a lease (wire it to return 0 while the lease is unconfirmed).
+  void lease_unconfirmed();
 
   bool is_controller() const { return acting_; }
   // The epoch of this broker's term (0 if not controller).

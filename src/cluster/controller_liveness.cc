@@ -221,6 +221,11 @@ void Controller::controlled_shutdown(std::function<void()> done) {
   // Ask the controller: a FenceBroker request for this broker means "move
   // my leadership away"; its result says it is done.
   const std::int64_t lease = options_.lease ? options_.lease() : 0;
+  if (lease == 0) {
+    // Unconfirmed: a request put without it would stay forever.
+    finish();
+    return;
+  }
   const std::uint64_t seq = uv_hrtime();
   const std::string& p = options_.prefix;
   const std::string result = layout::result_key(p, options_.node_id, seq);

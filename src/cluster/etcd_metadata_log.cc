@@ -73,7 +73,8 @@ EtcdMetadataLog::EtcdMetadataLog(uv_loop_t* loop, etcd::KvApi& kv, Store& store,
       image_(std::make_shared<const MetadataImage>()),
       heartbeat_(new_timer(loop, this)),
       deadlines_(new_timer(loop, this)),
-      retry_(new_timer(loop, this)) {
+      retry_(new_timer(loop, this)),
+      lease_timer_(new_timer(loop, this)) {
   options_.registration.id = options_.node_id;
   // Unique across restarts of this node: a request key of a previous
   // incarnation (kept until its lease lapses) never names a new change.
@@ -88,6 +89,7 @@ EtcdMetadataLog::~EtcdMetadataLog() {
   close_timer(heartbeat_);
   close_timer(deadlines_);
   close_timer(retry_);
+  close_timer(lease_timer_);
 }
 
 void EtcdMetadataLog::start(std::function<void(std::string error)> ready) {
@@ -367,19 +369,23 @@ void EtcdMetadataLog::grant() {
     return;
   }
   const std::int64_t ttl = std::max<std::int64_t>(1, (options_.session_timeout_ms + 999) / 1000);
-  kv_.lease_grant(ttl, guarded([this](Status s, std::int64_t id, std::int64_t) {
-                    if (!s.ok()) {
-                      unreachable(s);
-                      return retry_later([this] { grant(); });
-                    }
-                    lease_ = id;
-                    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(heartbeat_))) {
-                      const auto every = static_cast<std::uint64_t>(
-                          std::max<std::int64_t>(1, options_.heartbeat_interval_ms));
-                      start_timer(heartbeat_, every, every);
-                    }
-                    register_broker();
-                  }));
+  kv_.lease_grant(
+      ttl,
+      guarded([this, sent_at = uv_now(loop_)](Status s, std::int64_t id, std::int64_t granted_ttl) {
+        if (!s.ok()) {
+          unreachable(s);
+          return retry_later([this] { grant(); });
+        }
+        lease_ = id;
+        lease_valid_until_ = 0;
+        lease_confirmed_until(sent_at, granted_ttl);
+        if (!uv_is_active(reinterpret_cast<uv_handle_t*>(heartbeat_))) {
+          const auto every =
+              static_cast<std::uint64_t>(std::max<std::int64_t>(1, options_.heartbeat_interval_ms));
+          start_timer(heartbeat_, every, every);
+        }
+        register_broker();
+      }));
 }
 
 void EtcdMetadataLog::register_broker() {
@@ -420,16 +426,33 @@ void EtcdMetadataLog::maybe_ready() {
 
 void EtcdMetadataLog::keepalive() {
   if (lease_ == 0 || registering_ || stopping_) return;
-  kv_.lease_keepalive(lease_, guarded([this, lease = lease_](Status s, std::int64_t ttl) {
-                        if (lease != lease_) return;
-                        if (!s.ok()) {
-                          if (s.code != Status::kUnavailable) return lease_lost();
-                          return unreachable(s);
-                        }
-                        reachable_ = true;
-                        backoff_ms_ = 0;
-                        if (ttl == 0) lease_lost();
-                      }));
+  kv_.lease_keepalive(
+      lease_, guarded([this, lease = lease_, sent_at = uv_now(loop_)](Status s, std::int64_t ttl) {
+        if (lease != lease_) return;
+        if (!s.ok()) {
+          if (s.code != Status::kUnavailable) return lease_lost();
+          return unreachable(s);
+        }
+        reachable_ = true;
+        backoff_ms_ = 0;
+        if (ttl == 0) return lease_lost();
+        lease_confirmed_until(sent_at, ttl);
+      }));
+}
+
+void EtcdMetadataLog::lease_confirmed_until(std::uint64_t sent_at, std::int64_t ttl_seconds) {
+  if (stopping_ || ttl_seconds <= 0) return;
+  const std::uint64_t until = sent_at + static_cast<std::uint64_t>(ttl_seconds) * 1000;
+  // An answer to an older keepalive that arrives late confirms less.
+  if (until <= lease_valid_until_) return;
+  lease_valid_until_ = until;
+  if (!lease_confirmed_) {
+    LOG_INFO("cluster", "broker %d's lease %lld confirmed", options_.node_id,
+             static_cast<long long>(lease_));
+  }
+  lease_confirmed_ = true;
+  const std::uint64_t now = uv_now(loop_);
+  start_timer(lease_timer_, until > now ? until - now : 0, 0);
 }
 
 void EtcdMetadataLog::lease_lost() {
@@ -437,6 +460,9 @@ void EtcdMetadataLog::lease_lost() {
   LOG_WARN("cluster", "broker %d lost its session (lease %lld); registering again",
            options_.node_id, static_cast<long long>(lease_));
   lease_ = 0;
+  uv_timer_stop(lease_timer_);
+  lease_valid_until_ = 0;
+  if (std::exchange(lease_confirmed_, false) && on_lease_unconfirmed_) on_lease_unconfirmed_();
   grant();
 }
 
@@ -556,6 +582,14 @@ void EtcdMetadataLog::start_timer(uv_timer_t* t, std::uint64_t ms, std::uint64_t
       t,
       [](uv_timer_t* h) {
         auto* self = static_cast<EtcdMetadataLog*>(h->data);
+        if (h == self->lease_timer_) {
+          self->lease_confirmed_ = false;
+          LOG_WARN("cluster",
+                   "broker %d could not renew its lease %lld for its TTL: it may have lapsed",
+                   self->options_.node_id, static_cast<long long>(self->lease_));
+          if (self->on_lease_unconfirmed_) self->on_lease_unconfirmed_();
+          return;
+        }
         if (h == self->heartbeat_) {
           self->keepalive();
         } else if (h == self->deadlines_) {
@@ -576,6 +610,7 @@ void EtcdMetadataLog::stop(std::function<void()> done) {
   uv_timer_stop(heartbeat_);
   uv_timer_stop(deadlines_);
   uv_timer_stop(retry_);
+  uv_timer_stop(lease_timer_);
   retry_fns_.clear();
   while (!pending_.empty()) {
     finish(pending_.begin()->first, ErrorCode::kRequestTimedOut, "this broker is shutting down");

@@ -43,6 +43,10 @@
 //    could not forward to the controller quorum (retriable).
 //  - the watch ends kCompacted: range-read again and apply the difference
 //    of the images as changes (diff_images), then watch on.
+//  - keepalives unanswered for the lease's TTL (counted from the last
+//    confirmed one's sending): lease_confirmed() turns false and
+//    on_lease_unconfirmed runs (the controller steps down); a later
+//    confirmation turns it true again.
 //  - the lease lapsed (keepalive answers ttl 0, or the broker key is
 //    deleted): a new lease is granted and the broker registers again (a new
 //    create_revision: a new broker epoch).
@@ -131,6 +135,15 @@ class EtcdMetadataLog : public MetadataLog {
   std::int64_t lease() const { return lease_; }
   // False while etcd is known unreachable (submit() refuses at once).
   bool reachable() const { return reachable_; }
+  // True while etcd confirmed the lease less than its TTL ago, counted
+  // from when the confirming grant or keepalive was sent: etcd cannot have
+  // let it lapse yet. False before the first grant, and once a TTL passed
+  // without a confirmation (etcd unreachable, a partition): the lease may
+  // have lapsed and another broker may hold what it held.
+  bool lease_confirmed() const { return lease_confirmed_; }
+  // Called on the loop thread when lease_confirmed() turns false (the
+  // controller stops acting then).
+  void on_lease_unconfirmed(std::function<void()> fn) { on_lease_unconfirmed_ = std::move(fn); }
 
  private:
   struct Pending {
@@ -164,6 +177,9 @@ class EtcdMetadataLog : public MetadataLog {
   void register_broker();
   void keepalive();
   void lease_lost();
+  // etcd answered a grant or keepalive sent at `sent_at` (uv_now) with
+  // `ttl_seconds`: the lease lives at least until sent_at + TTL.
+  void lease_confirmed_until(std::uint64_t sent_at, std::int64_t ttl_seconds);
   void check_deadlines();
   void timed_out(std::uint64_t seq);
   void finish(std::uint64_t seq, ErrorCode error, std::string message);
@@ -191,6 +207,9 @@ class EtcdMetadataLog : public MetadataLog {
   std::int64_t registered_at_ = 0;  // the revision of the last registration
   bool registering_ = false;
   bool reachable_ = true;
+  bool lease_confirmed_ = false;
+  std::uint64_t lease_valid_until_ = 0;  // uv_now; lease_timer_ fires then
+  std::function<void()> on_lease_unconfirmed_;
   bool stopping_ = false;
   std::int64_t backoff_ms_ = 0;
   std::function<void(std::string)> ready_;
@@ -201,6 +220,7 @@ class EtcdMetadataLog : public MetadataLog {
   uv_timer_t* heartbeat_;
   uv_timer_t* deadlines_;
   uv_timer_t* retry_;
+  uv_timer_t* lease_timer_;
   std::vector<std::function<void()>> retry_fns_;
   std::int64_t stale_lease_ = 0;  // a previous incarnation's, revoked before registering
 };

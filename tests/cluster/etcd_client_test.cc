@@ -107,6 +107,9 @@ class EtcdServer {
     pid_ = -1;
   }
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(client_port_); }
+  void signal(int sig) const {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
 
  private:
   std::string dir_;
@@ -438,6 +441,85 @@ TEST_CASE("failover: a dead first endpoint is skipped; none alive is kUnavailabl
   CHECK(wend->code == Status::kUnavailable);
 }
 
+// A port that accepts connections (the kernel completes them into the
+// backlog) and never reads or answers: what a stopped etcd member, or one
+// cut off from its quorum, looks like to a client.
+class SilentServer {
+ public:
+  SilentServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd_, 64) == 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  ~SilentServer() { ::close(fd_); }
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST_CASE("an endpoint that accepts and never answers: reads and watches move on, txns once") {
+  SilentServer silent;
+
+  // A read is sent again to the next endpoint after the attempt timeout
+  // (2 s), well inside the request timeout.
+  Fixture reads({silent.endpoint(), g_etcd->endpoint()}, 8000);
+  Fixture writer;
+  writer.put("sl/k", "v");
+  auto [st, r] = reads.range("sl/k");
+  REQUIRE_MESSAGE(st.ok(), st.message);
+  CHECK(r.kvs.size() == 1);
+  CHECK(reads.client->current_endpoint() == 1);
+
+  // A lease keepalive too (the controller's term depends on it).
+  std::optional<Status> granted;
+  std::int64_t lease = 0;
+  writer.client->lease_grant(10, [&](Status s, std::int64_t id, std::int64_t) {
+    granted = s;
+    lease = id;
+  });
+  REQUIRE(writer.run([&] { return granted.has_value(); }));
+  REQUIRE(granted->ok());
+  Fixture keep({silent.endpoint(), g_etcd->endpoint()}, 8000);
+  std::optional<Status> kept;
+  std::int64_t ttl = 0;
+  keep.client->lease_keepalive(lease, [&](Status s, std::int64_t t) { kept = s, ttl = t; });
+  REQUIRE(keep.run([&] { return kept.has_value(); }));
+  REQUIRE_MESSAGE(kept->ok(), kept->message);
+  CHECK(ttl > 0);
+
+  // A txn is never sent twice: unanswered, it is kUnavailable (it may
+  // have been applied), and the next call starts at the next endpoint.
+  Fixture writes({silent.endpoint(), g_etcd->endpoint()}, 3000);
+  TxnRequest t;
+  t.success.push_back(Op{Op::kPut, "sl/t", "", "1", 0});
+  auto [ts, tr] = writes.txn(t);
+  CHECK(ts.code == Status::kUnavailable);
+  CHECK(writes.client->current_endpoint() == 1);
+  CHECK(writes.range("sl/t").second.kvs.empty());
+  writes.put("sl/t", "2");
+
+  // A watch whose create goes unanswered moves on and is created elsewhere.
+  Fixture watches({silent.endpoint(), g_etcd->endpoint()}, 8000);
+  std::vector<std::int64_t> revs;
+  std::optional<Status> ended;
+  const std::int64_t from = writer.put("sl/x", "0") + 1;
+  watches.client->watch(
+      "sl/w", "", from, [&](std::int64_t rev, std::vector<Event>) { revs.push_back(rev); },
+      [&](Status s) { ended = s; });
+  const std::int64_t rev = writer.put("sl/w", "1");
+  REQUIRE(watches.run([&] { return !revs.empty() || ended; }));
+  REQUIRE_FALSE(ended.has_value());
+  CHECK(revs == std::vector<std::int64_t>{rev});
+}
+
 TEST_CASE("callbacks: never inside the call, never after the Client is destroyed") {
   Fixture f;
   bool inside = true, called_inside = false;
@@ -561,6 +643,66 @@ TEST_CASE("watch: the stream breaking (etcd killed) ends it kUnavailable") {
   quick.range("cl/k", "", 0, [&](Status s, RangeResult) { st = s; });
   REQUIRE(f.run([&] { return st.has_value(); }, 3000));
   CHECK(st->code == Status::kUnavailable);
+}
+
+TEST_CASE(
+    "a watch on a member that lost its leader ends kUnavailable; the next one goes elsewhere") {
+  std::vector<int> ports;
+  while (ports.size() < 6) {
+    int p = free_port();
+    if (std::find(ports.begin(), ports.end(), p) == ports.end()) ports.push_back(p);
+  }
+  std::string cluster;
+  for (int i = 0; i < 3; ++i) {
+    cluster += (i ? "," : "") + std::string("n") + std::to_string(i) +
+               "=http://127.0.0.1:" + std::to_string(ports[2 * i + 1]);
+  }
+  std::vector<std::unique_ptr<EtcdServer>> members;
+  for (int i = 0; i < 3; ++i) {
+    members.push_back(std::make_unique<EtcdServer>("n" + std::to_string(i), ports[2 * i],
+                                                   ports[2 * i + 1], cluster));
+  }
+  for (auto& m : members) m->wait_ready();
+  Fixture f({members[0]->endpoint(), members[1]->endpoint(), members[2]->endpoint()}, 10000);
+  const std::int64_t r1 = f.put("nl/k", "1");
+  REQUIRE(f.client->current_endpoint() == 0);
+  std::optional<Status> ended;
+  std::vector<std::int64_t> seen;
+  f.client->watch(
+      "nl/", prefix_end("nl/"), r1, [&](std::int64_t r, std::vector<Event>) { seen.push_back(r); },
+      [&](Status s) { ended = s; });
+  REQUIRE(f.run([&] { return seen.size() == 1; }));
+
+  // Member 0 alone, alive, without a leader: what a member cut off from
+  // its quorum is. The stream breaks nowhere; etcd must end the watch.
+  members[1]->signal(SIGSTOP);
+  members[2]->signal(SIGSTOP);
+  const bool ended_in_time = f.run([&] { return ended.has_value(); }, 20000);
+  members[1]->signal(SIGCONT);
+  members[2]->signal(SIGCONT);
+  REQUIRE(ended_in_time);
+  CHECK(ended->code == Status::kUnavailable);
+  CHECK(ended->message.find("no leader") != std::string::npos);
+  CHECK(f.client->current_endpoint() != 0);
+
+  // Healed (a put is committed): a new watch from the next revision sees it.
+  std::int64_t r2 = 0;
+  for (int i = 0; i < 20 && r2 == 0; ++i) {
+    std::optional<Status> put;
+    f.client->put("nl/k", "2", 0, [&](Status s, std::int64_t r) { put = s, r2 = r; });
+    REQUIRE(f.run([&] { return put.has_value(); }, 20000));
+    if (!put->ok()) r2 = 0;
+  }
+  REQUIRE(r2 > r1);
+  std::vector<std::int64_t> again;
+  std::optional<Status> ended2;
+  f.client->watch(
+      "nl/", prefix_end("nl/"), r1 + 1,
+      [&](std::int64_t r, std::vector<Event>) { again.push_back(r); },
+      [&](Status s) { ended2 = s; });
+  REQUIRE(f.run([&] { return !again.empty() || ended2; }, 20000));
+  REQUIRE_FALSE(ended2.has_value());
+  CHECK(again == std::vector<std::int64_t>{r2});
 }
 
 }  // namespace kgw::etcd

@@ -37,9 +37,15 @@ def cluster_view(bootstrap):
     return md.controller_id, brokers, topics
 
 
+def address(port):
+    """A broker's "host:port": `port` itself when it is one (nodes on other
+    addresses than loopback, netns_cluster.py), else 127.0.0.1:port."""
+    return port if isinstance(port, str) else f"127.0.0.1:{port}"
+
+
 def describe_controller(port):
     """The controller id one broker names (Metadata asked of that broker only)."""
-    md = admin(f"127.0.0.1:{port}").list_topics(timeout=10)
+    md = admin(address(port)).list_topics(timeout=10)
     return md.controller_id
 
 
@@ -70,11 +76,11 @@ def wait_for(what, fn, timeout, every=0.3):
 # -- one broker's Metadata on the wire ----------------------------------------
 
 def broker_metadata(port, timeout=10):
-    """Metadata v12 asked of the broker on `port` alone (its own image):
+    """Metadata v12 asked of the broker on `port` (or "host:port") alone (its own image):
     {"controller": id, "brokers": {id: port}, "racks": {id: rack or None},
      "topics": {name: {"id": hex, "error": code, "partitions": {index: leader}}},
      "names_seen": [every topic name in the answer, repeats kept]}."""
-    c = Conn(f"127.0.0.1:{port}", timeout=timeout)
+    c = Conn(address(port), timeout=timeout)
     try:
         body = Enc(flexible=True).uvarint(0).boolean(False).boolean(False).tags()  # all topics
         d = c.call(api_key=3, version=12, body=body, flexible=True)
@@ -178,7 +184,7 @@ def create_topic_wire(port, name, partitions, timeout_ms=8000):
     Returns (error code, message)."""
     body = (Enc().array([name], lambda e, n: e.string(n).i32(partitions).i16(1).i32(0).i32(0))
             .i32(timeout_ms).boolean(False))
-    c = Conn(f"127.0.0.1:{port}", timeout=timeout_ms / 1000 + 10)
+    c = Conn(address(port), timeout=timeout_ms / 1000 + 10)
     try:
         d = c.call(api_key=19, version=4, body=body)
     finally:
@@ -267,12 +273,14 @@ def produce(bootstrap, topic, partitions, count, acks="all", prefix="v", timeout
 
 
 def read_all(bootstrap, topic, partitions, expect, timeout=40):
-    """Reads every partition from the start (assigned, no group commits)
+    """Reads every partition (a count, or a list of the partition indexes
+    to read) from the start (assigned, no group commits)
     until `expect` records arrived or the timeout; returns
     ({value: (partition, offset)}, duplicates)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "read-" + topic,
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    parts = range(partitions) if isinstance(partitions, int) else partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
     read, duplicates = {}, 0
     deadline = time.time() + timeout
     try:

@@ -11,6 +11,7 @@ struct Client::Call {
   std::size_t endpoint;
   std::size_t tried = 0;  // failed connects so far
   std::string last_error;
+  bool repeatable = false;
   Answer answer;
 };
 
@@ -22,6 +23,7 @@ struct Client::Watch {
   std::size_t endpoint;
   std::size_t tried = 0;
   std::uint64_t http_id = 0;
+  std::uint64_t attempt = 0;  // which start_watch the create timer belongs to
   JsonStream stream;
   bool created = false;
 };
@@ -46,8 +48,15 @@ bool no_leader(const HttpResult& r) {
 
 }  // namespace
 
+// etcd's gateway passes Grpc-Metadata-* headers on as gRPC metadata; with
+// "hasleader: true" (clientv3.WithRequireLeader) the member refuses the
+// watch, or ends it with "no leader", once it has had no leader for a few
+// election timeouts: a member cut off from its quorum would otherwise keep
+// the stream open and quiet, and the watcher would miss every change.
 Client::Client(uv_loop_t* loop, ClientOptions options)
-    : http_(loop, options.max_connections), watch_http_(loop), options_(std::move(options)) {
+    : http_(loop, options.max_connections),
+      watch_http_(loop, 0, {"Grpc-Metadata-hasleader: true"}),
+      options_(std::move(options)) {
   for (const auto& e : options_.endpoints) {
     if (!e.empty()) endpoints_.push_back(endpoint_url(e));
   }
@@ -59,10 +68,11 @@ Client::~Client() {
   // deferred call without running them.
 }
 
-void Client::call(const char* path, std::string body, Answer answer) {
+void Client::call(const char* path, std::string body, bool repeatable, Answer answer) {
   auto c = std::make_shared<Call>();
   c->path = path;
   c->body = std::move(body);
+  c->repeatable = repeatable;
   c->deadline = uv_now(http_.loop()) + static_cast<std::uint64_t>(options_.request_timeout_ms);
   c->endpoint = current_;
   c->answer = std::move(answer);
@@ -90,10 +100,13 @@ bool Client::next_endpoint(std::size_t* endpoint, std::size_t* tried, std::uint6
 void Client::attempt(std::shared_ptr<Call> c) {
   std::uint64_t now = uv_now(http_.loop());
   auto remaining = static_cast<std::int64_t>(c->deadline > now ? c->deadline - now : 1);
+  const std::int64_t timeout =
+      c->repeatable ? std::min(remaining, options_.attempt_timeout_ms) : remaining;
   const std::string url = endpoints_[c->endpoint] + c->path;
-  http_.post(url, c->body, remaining, std::min(remaining, options_.connect_timeout_ms), nullptr,
+  http_.post(url, c->body, timeout, std::min(timeout, options_.connect_timeout_ms), nullptr,
              [this, c](HttpResult r) {
                if (r.outcome == HttpResult::kConnectFailed ||
+                   (r.outcome == HttpResult::kTimedOut && c->repeatable) ||
                    (r.outcome == HttpResult::kOk && no_leader(r))) {
                  c->last_error = endpoints_[c->endpoint] + ": " +
                                  (r.outcome == HttpResult::kOk ? "no leader" : r.error);
@@ -109,6 +122,10 @@ void Client::attempt(std::shared_ptr<Call> c) {
                  return;
                }
                if (r.outcome != HttpResult::kOk) {
+                 // Unanswered: the next call starts at the next endpoint.
+                 if (r.outcome == HttpResult::kTimedOut && current_ == c->endpoint) {
+                   current_ = (c->endpoint + 1) % endpoints_.size();
+                 }
                  c->answer(
                      unavailable("etcd " + endpoints_[c->endpoint] + c->path + ": " + r.error), 0,
                      {});
@@ -120,7 +137,7 @@ void Client::attempt(std::shared_ptr<Call> c) {
 }
 
 void Client::range(std::string key, std::string range_end, std::int64_t revision, RangeDone done) {
-  call("/v3/kv/range", encode_range(key, range_end, revision),
+  call("/v3/kv/range", encode_range(key, range_end, revision), true,
        [done = std::move(done)](Status s, int http, const std::string& body) {
          RangeResult r;
          if (s.ok()) s = decode_range(http, body, &r);
@@ -129,7 +146,7 @@ void Client::range(std::string key, std::string range_end, std::int64_t revision
 }
 
 void Client::txn(TxnRequest request, TxnDone done) {
-  call("/v3/kv/txn", encode_txn(request),
+  call("/v3/kv/txn", encode_txn(request), false,
        [done = std::move(done)](Status s, int http, const std::string& body) {
          TxnResult r;
          if (s.ok()) s = decode_txn(http, body, &r);
@@ -138,7 +155,7 @@ void Client::txn(TxnRequest request, TxnDone done) {
 }
 
 void Client::put(std::string key, std::string value, std::int64_t lease, PutDone done) {
-  call("/v3/kv/put", encode_put(key, value, lease),
+  call("/v3/kv/put", encode_put(key, value, lease), false,
        [done = std::move(done)](Status s, int http, const std::string& body) {
          std::int64_t revision = 0;
          if (s.ok()) s = decode_put(http, body, &revision);
@@ -147,7 +164,7 @@ void Client::put(std::string key, std::string value, std::int64_t lease, PutDone
 }
 
 void Client::lease_grant(std::int64_t ttl_seconds, GrantDone done) {
-  call("/v3/lease/grant", encode_lease_grant(ttl_seconds),
+  call("/v3/lease/grant", encode_lease_grant(ttl_seconds), true,
        [done = std::move(done)](Status s, int http, const std::string& body) {
          std::int64_t id = 0, ttl = 0;
          if (s.ok()) s = decode_lease_grant(http, body, &id, &ttl);
@@ -158,7 +175,7 @@ void Client::lease_grant(std::int64_t ttl_seconds, GrantDone done) {
 void Client::lease_keepalive(std::int64_t id, KeepAliveDone done) {
   // The gateway maps the keepalive stream onto one POST: our one request,
   // its one answer, then the end of the body ends the stream.
-  call("/v3/lease/keepalive", encode_lease_id(id),
+  call("/v3/lease/keepalive", encode_lease_id(id), true,
        [done = std::move(done)](Status s, int http, const std::string& body) {
          std::int64_t ttl = 0;
          if (s.ok()) s = decode_lease_keepalive(http, body, &ttl);
@@ -167,7 +184,7 @@ void Client::lease_keepalive(std::int64_t id, KeepAliveDone done) {
 }
 
 void Client::lease_revoke(std::int64_t id, RevokeDone done) {
-  call("/v3/lease/revoke", encode_lease_id(id),
+  call("/v3/lease/revoke", encode_lease_id(id), true,
        [done = std::move(done)](Status s, int http, const std::string& body) {
          if (s.ok()) s = decode_empty(http, body);
          done(std::move(s));
@@ -175,7 +192,7 @@ void Client::lease_revoke(std::int64_t id, RevokeDone done) {
 }
 
 void Client::compact(std::int64_t revision, RevokeDone done) {
-  call("/v3/kv/compaction", encode_compaction(revision),
+  call("/v3/kv/compaction", encode_compaction(revision), true,
        [done = std::move(done)](Status s, int http, const std::string& body) {
          if (s.ok()) s = decode_empty(http, body);
          done(std::move(s));
@@ -226,6 +243,26 @@ void Client::start_watch(std::uint64_t id) {
                               : r.error;
         end_watch(id, unavailable("etcd watch: " + why));
       });
+  // No "created" within the attempt timeout: the endpoint accepted and does
+  // not answer (a stopped member); try the next one (nothing was watched).
+  const std::uint64_t attempt = ++w->attempt;
+  http_.after(static_cast<std::uint64_t>(std::min(remaining, options_.attempt_timeout_ms)),
+              [this, id, attempt] {
+                auto it = watches_.find(id);
+                if (it == watches_.end()) return;
+                Watch* w = it->second.get();
+                if (w->attempt != attempt || w->created || w->http_id == 0) return;
+                watch_http_.cancel(w->http_id);
+                w->http_id = 0;
+                w->stream = JsonStream{};
+                std::uint64_t delay = 0;
+                if (next_endpoint(&w->endpoint, &w->tried, w->deadline, &delay)) {
+                  http_.after(delay, [this, id] { start_watch(id); });
+                  return;
+                }
+                end_watch(id, unavailable("etcd watch: no endpoint answered its create within " +
+                                          std::to_string(options_.request_timeout_ms) + " ms"));
+              });
 }
 
 void Client::on_watch_data(std::uint64_t id, std::string_view bytes) {
@@ -243,7 +280,13 @@ void Client::on_watch_data(std::uint64_t id, std::string_view bytes) {
     WatchMessage m;
     Status s = got < 0 ? Status{Status::kFailed, "etcd watch: malformed stream", 0}
                        : decode_watch(object, &m);
-    if (!s.ok()) return end_watch(id, std::move(s));
+    if (!s.ok()) {
+      // "no leader": the next watch (and call) starts at the next endpoint.
+      if (s.code == Status::kUnavailable && current_ == w->endpoint) {
+        current_ = (w->endpoint + 1) % endpoints_.size();
+      }
+      return end_watch(id, std::move(s));
+    }
     if (m.created) {
       w->created = true;
       current_ = w->endpoint;

@@ -14,12 +14,22 @@
 //
 // Failure modes: an endpoint that cannot be reached (refused, connect
 // timeout) or that has no leader is left for the next one, round robin,
-// until the request timeout: then kUnavailable. A connection that breaks
-// after the request went out is kUnavailable at once (the request may have
-// been applied; the caller re-reads). etcd refusing is kFailed, a
+// until the request timeout: then kUnavailable. So is one that does not
+// answer a call safe to repeat (reads, leases) within the attempt timeout,
+// or a watch's create (a member cut off from its quorum, a blackholed
+// host). A txn or put is not sent twice: one that goes unanswered is
+// kUnavailable at the request timeout, and the next call starts at the
+// next endpoint. A connection that breaks after the request went out is
+// kUnavailable at once (the request may have been applied; the caller
+// re-reads). etcd refusing is kFailed, a
 // compacted revision kCompacted. A watch ends (on_end, once) with
 // kCompacted and the compact revision, kUnavailable when its stream
-// breaks, or kFailed when etcd cancels it for another reason.
+// breaks (a cut link: TCP keepalive, about 5 s; http_loop.h) or its
+// member has had no leader for a few election timeouts (it
+// asks for that, as clientv3.WithRequireLeader: a member cut off from its
+// quorum would keep a quiet stream open; the next call and watch then
+// start at the next endpoint), or kFailed when etcd cancels it for another
+// reason.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +59,11 @@ struct ClientOptions {
   // Default 64: connections per endpoint for calls (watches have their
   // own); calls beyond it wait for one to come free.
   long max_connections = 64;
+  // Default 2000: one endpoint's answer to a call that is safe to repeat
+  // (range, lease grant/keepalive/revoke, compaction), and to a watch's
+  // create; then the next endpoint is tried. A stopped member, or one cut off
+  // from its quorum, accepts connections and requests and never answers.
+  std::int64_t attempt_timeout_ms = 2000;
 };
 
 class Client : public KvApi {
@@ -83,7 +98,9 @@ class Client : public KvApi {
   struct Watch;
   using Answer = std::function<void(Status, int http_status, const std::string& body)>;
 
-  void call(const char* path, std::string body, Answer answer);
+  // repeatable: the request may be sent to another endpoint when one does
+  // not answer within the attempt timeout.
+  void call(const char* path, std::string body, bool repeatable, Answer answer);
   void attempt(std::shared_ptr<Call> c);
   // After a failed connect to `endpoint`: the next one, or kUnavailable.
   bool next_endpoint(std::size_t* endpoint, std::size_t* tried, std::uint64_t deadline,

@@ -305,7 +305,17 @@ Status decode_watch(std::string_view object, WatchMessage* out) {
   Status s = parse(200, object, &j, "watch");
   if (!s.ok()) return s;
   const json* r = get_object(j, "result");
-  if (r == nullptr) return malformed("watch");
+  if (r == nullptr) {
+    // The stream's last object when etcd ends it: {"error":{"grpc_code":14,
+    // "message":"etcdserver: no leader",...}}; 14 is gRPC's UNAVAILABLE.
+    if (const json* e = get_object(j, "error"); e != nullptr) {
+      std::int64_t code = 0;
+      get_i64(*e, "grpc_code", &code);
+      return Status{code == 14 ? Status::kUnavailable : Status::kFailed,
+                    "etcd watch: " + get_string(*e, "message"), 0};
+    }
+    return malformed("watch");
+  }
   *out = WatchMessage{};
   out->created = get_bool(*r, "created");
   out->canceled = get_bool(*r, "canceled");

@@ -15,6 +15,8 @@
 // Failure modes: HttpResult::outcome says whether the endpoint could not
 // be reached (kConnectFailed: safe to try elsewhere, nothing was sent),
 // timed out, or broke after connecting (the request may have been applied).
+// Connections use TCP keepalive (idle 2 s, 3 probes 1 s apart): one a cut
+// link left half-open, a watch stream above all, breaks after about 5 s.
 //
 // Ownership, libuv style:
 //  1. The uv handles live in heap blocks freed by their close callbacks, so
@@ -55,8 +57,10 @@ class HttpLoop {
 
   // max_connections_per_host: 0 no limit (default); otherwise transfers
   // beyond it wait inside curl for a connection to come free (their
-  // timeout runs meanwhile).
-  explicit HttpLoop(uv_loop_t* loop, long max_connections_per_host = 0);
+  // timeout runs meanwhile). headers: sent with every request ("Name:
+  // value"), besides the JSON content type.
+  explicit HttpLoop(uv_loop_t* loop, long max_connections_per_host = 0,
+                    std::vector<std::string> headers = {});
   ~HttpLoop();
   HttpLoop(const HttpLoop&) = delete;
   HttpLoop& operator=(const HttpLoop&) = delete;
@@ -92,6 +96,7 @@ class HttpLoop {
   void remove(Transfer* t);
 
   uv_loop_t* loop_;
+  std::vector<std::string> headers_;
   CURLM* multi_ = nullptr;
   uv_timer_t* curl_timer_ = nullptr;
   uv_timer_t* deferred_timer_ = nullptr;
