@@ -432,6 +432,11 @@ ErrorCode TransactionCoordinator::check_offset_commit(const std::string& transac
                                                       std::int64_t producer_id, std::int16_t epoch,
                                                       const std::string& group_id) const {
   const Txn* t = find(transactional_id);
+  // In a cluster the group's coordinator and the transaction's may be
+  // different brokers: a transaction coordinated elsewhere is taken as
+  // Kafka's group coordinator takes it (it does not ask the transaction
+  // coordinator); its marker completes or drops the offsets.
+  if (t == nullptr && id_blocks_ != nullptr) return ErrorCode::kNone;
   if (t == nullptr || t->rec.producer_id != producer_id) {
     return ErrorCode::kInvalidProducerIdMapping;
   }

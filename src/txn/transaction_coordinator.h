@@ -144,7 +144,8 @@ class TransactionCoordinator {
                    std::function<void(ErrorCode)> done);
   void end_txn(const std::string& transactional_id, std::int64_t producer_id, std::int16_t epoch,
                bool commit, std::function<void(ErrorCode)> done);
-  // TxnOffsetCommit: the producer's transaction is open and has the group.
+  // TxnOffsetCommit: the producer's transaction is open and has the group
+  // (in a cluster, a transaction coordinated elsewhere passes).
   ErrorCode check_offset_commit(const std::string& transactional_id, std::int64_t producer_id,
                                 std::int16_t epoch, const std::string& group_id) const;
   // Produce of a transactional batch (KIP-890 verification): the producer's
