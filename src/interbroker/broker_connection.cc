@@ -357,9 +357,7 @@ void BrokerConnection::drop(CallError error, const std::string& why) {
   if (state_ != State::kReady && state_ != State::kNegotiating) return;
   LOG_INFO("interbroker", "connection to %s:%d dropped: %s", host_.c_str(), port_, why.c_str());
   const bool was_ready = state_ == State::kReady;
-  if (socket_ != nullptr) socket_->close();
-  socket_ = nullptr;
-  read_buf_.clear();
+  release_socket();
   std::map<std::int32_t, Call> in_flight;
   in_flight.swap(in_flight_);
   if (was_ready) {
@@ -381,14 +379,7 @@ void BrokerConnection::connect_failed(const std::string& why) {
   LOG_INFO("interbroker", "cannot connect to %s:%d: %s", host_.c_str(), port_, why.c_str());
   timers_.cancel(connect_timer_);
   connect_timer_ = 0;
-  if (resolve_ != nullptr) {
-    resolve_->owner = nullptr;
-    uv_cancel(reinterpret_cast<uv_req_t*>(&resolve_->req));
-    resolve_ = nullptr;
-  }
-  if (socket_ != nullptr) socket_->close();
-  socket_ = nullptr;
-  read_buf_.clear();
+  release_socket();
   for (auto& [corr, c] : in_flight_) timers_.cancel(c.timer);
   in_flight_.clear();  // only the ApiVersions call can be here
   backoff_ms_ = backoff_ms_ == 0 ? options_.reconnect_backoff_ms
@@ -425,9 +416,7 @@ void BrokerConnection::fail_all(CallError error) {
   }
 }
 
-void BrokerConnection::close() {
-  if (state_ == State::kClosed) return;
-  state_ = State::kClosed;
+void BrokerConnection::release_socket() {
   if (resolve_ != nullptr) {
     resolve_->owner = nullptr;
     uv_cancel(reinterpret_cast<uv_req_t*>(&resolve_->req));
@@ -436,6 +425,12 @@ void BrokerConnection::close() {
   if (socket_ != nullptr) socket_->close();
   socket_ = nullptr;
   read_buf_.clear();
+}
+
+void BrokerConnection::close() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  release_socket();
   timers_.cancel(connect_timer_);
   timers_.cancel(backoff_timer_);
   connect_timer_ = backoff_timer_ = 0;

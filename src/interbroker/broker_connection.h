@@ -152,6 +152,9 @@ class BrokerConnection {
   // Drops the socket; calls in flight get `error`. Queued ones stay.
   void drop(CallError error, const std::string& why);
   void connect_failed(const std::string& why);
+  // Lets go of the address lookup and the socket (their callbacks then do
+  // nothing) and of the bytes read.
+  void release_socket();
   // Sends queued calls while ready.
   void flush();
   void write_call(Call& c);

@@ -27,8 +27,9 @@ import kgw_harness
 kgw_cluster.require_etcd()
 kgw_harness.require_modules("confluent_kafka")
 
-from confluent_kafka import (Consumer, KafkaError, KafkaException, Producer,  # noqa: E402
-                             TopicPartition)
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+
+import test_transactions  # noqa: E402  (its consume_all)
 
 from cluster_checks import cluster_view, create_topic, wait_for  # noqa: E402
 
@@ -63,30 +64,8 @@ def txn_producer(bootstrap, txn_id):
                      "log.connection.close": False})
 
 
-def consume_all(bootstrap, topic, isolation, timeout=TIMEOUT):
-    """Every data record of the topic, assigned from the start, until each
-    partition's end (for this isolation level) is reached."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "reader-" + uuid.uuid4().hex,
-                  "isolation.level": isolation, "enable.auto.commit": False,
-                  "enable.partition.eof": True, "log.connection.close": False})
-    try:
-        c.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
-        values, eof = [], set()
-        deadline = time.monotonic() + timeout
-        while len(eof) < PARTITIONS and time.monotonic() < deadline:
-            m = c.poll(0.2)
-            if m is None:
-                continue
-            if m.error():
-                if m.error().code() == KafkaError._PARTITION_EOF:
-                    eof.add(m.partition())
-                    continue
-                raise KafkaException(m.error())
-            values.append(m.value().decode())
-        assert len(eof) == PARTITIONS, f"{topic}: end reached on {sorted(eof)} only"
-        return values
-    finally:
-        c.close()
+def consume_all(bootstrap, topic, isolation):
+    return test_transactions.consume_all(bootstrap, topic, PARTITIONS, isolation, timeout=TIMEOUT)
 
 
 def produce_each(p, topic, prefix):
