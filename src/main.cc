@@ -26,10 +26,13 @@
 #include "kgw_version.h"
 #include "src/broker/broker.h"
 #include "src/broker/broker_config.h"
+#include "src/cluster/coordinator_placement.h"
 #include "src/cluster/local_metadata_log.h"
 #include "src/cluster_setup.h"
 #include "src/group/group_coordinator.h"
 #include "src/group/offset_manager.h"
+#include "src/interbroker/inter_broker_client.h"
+#include "src/interbroker/txn_marker_sender.h"
 #include "src/net/server.h"
 #include "src/options.h"
 #include "src/replica/leadership.h"
@@ -110,8 +113,9 @@ struct App {
   Store* store = nullptr;
   Server* server = nullptr;
   Broker* broker = nullptr;
-  etcd::EtcdMember* member = nullptr;  // the co-located etcd member, if any
-  ClusterNode* cluster = nullptr;      // this node's part of a cluster, if any
+  etcd::EtcdMember* member = nullptr;        // the co-located etcd member, if any
+  ClusterNode* cluster = nullptr;            // this node's part of a cluster, if any
+  InterBrokerClient* interbroker = nullptr;  // calls to the other brokers, if any
   uv_signal_t sigint{};
   uv_signal_t sigterm{};
   bool stopping = false;
@@ -136,6 +140,7 @@ void shutdown(App& app) {
 
 void stop_serving(App& app) {
   app.broker->stop();
+  if (app.interbroker != nullptr) app.interbroker->stop();
   app.server->stop([&app] {
     app.store->stop();
     // After the broker: its last metadata writes may need the member.
@@ -147,6 +152,33 @@ void stop_serving(App& app) {
 
 void on_signal(uv_signal_t* handle, int) {
   shutdown(*static_cast<App*>(handle->data));
+}
+
+// Where a transaction's markers go in a cluster: each partition's leader,
+// and each group's coordinator, in the image this broker has applied.
+MarkerCluster marker_cluster(MetadataLog& metadata, std::int32_t self, MarkerTransport& transport) {
+  MarkerCluster c;
+  c.route = [&metadata, self](const std::string& topic, std::int32_t partition) {
+    const ImagePtr image = metadata.image();
+    const TopicPtr t = image->topic(topic);
+    const PartitionImage* p = t ? t->partition(partition) : nullptr;
+    if (p == nullptr) return MarkerRoute{MarkerRoute::Kind::kGone};
+    if (p->leader == self) return MarkerRoute{MarkerRoute::Kind::kLocal, self};
+    if (p->leader < 0) return MarkerRoute{MarkerRoute::Kind::kOffline};
+    return MarkerRoute{MarkerRoute::Kind::kRemote, p->leader};
+  };
+  c.group_route = [&metadata, self](const std::string& group) {
+    const CoordinatorPlacement where =
+        place_coordinator(*metadata.image(), CoordinatorType::kGroup, group, self);
+    MarkerRoute r{MarkerRoute::Kind::kLocal, self};
+    if (where.by_topic && where.node != self) {
+      r = where.node < 0 ? MarkerRoute{MarkerRoute::Kind::kOffline}
+                         : MarkerRoute{MarkerRoute::Kind::kRemote, where.node};
+    }
+    return std::make_pair(r, where.partition);
+  };
+  c.transport = &transport;
+  return c;
 }
 
 GroupCoordinatorConfig group_config(const BrokerConfig& config) {
@@ -334,6 +366,16 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
           c->controller->allocate_producer_ids(count, std::move(done), txns.next_producer_id());
         });
   }
+  // Transaction markers for partitions led by other brokers leave as
+  // WriteTxnMarkers requests to their leaders.
+  std::unique_ptr<InterBrokerClient> interbroker;
+  std::unique_ptr<TxnMarkerSender> marker_sender;
+  if (cluster) {
+    interbroker = std::make_unique<InterBrokerClient>(loop, identity.node_id,
+                                                      [&metadata] { return metadata.image(); });
+    marker_sender = std::make_unique<TxnMarkerSender>(*interbroker);
+    txns.markers().set_cluster(marker_cluster(metadata, identity.node_id, *marker_sender));
+  }
   txns.start();
   broker_ptr = &broker;
 
@@ -344,6 +386,7 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   app.broker = &broker;
   app.member = member.get();
   app.cluster = cluster.get();
+  app.interbroker = interbroker.get();
   uv_signal_init(loop, &app.sigint);
   uv_signal_init(loop, &app.sigterm);
   app.sigint.data = &app;

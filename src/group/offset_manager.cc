@@ -162,6 +162,14 @@ void OffsetManager::commit_txn_offsets(TxnCommitArgs args,
   });
 }
 
+std::vector<std::string> OffsetManager::groups_with_txn_offsets(std::int64_t producer_id) const {
+  std::vector<std::string> out;
+  for (const auto& [id, g] : groups_) {
+    if (g.txn_offsets.count(producer_id) != 0) out.push_back(id);
+  }
+  return out;
+}
+
 void OffsetManager::complete_txn_offsets(const std::string& group_id, std::int64_t producer_id,
                                          bool commit,
                                          std::function<void(const std::string&)> done) {

@@ -112,6 +112,10 @@ class OffsetManager {
   // ones (commit) or are dropped (abort). `done` gets "" or the error.
   void complete_txn_offsets(const std::string& group_id, std::int64_t producer_id, bool commit,
                             std::function<void(const std::string&)> done);
+  // The groups holding offsets of `producer_id`'s open transaction (a
+  // WriteTxnMarkers marker for a __consumer_offsets partition completes
+  // those the partition coordinates).
+  std::vector<std::string> groups_with_txn_offsets(std::int64_t producer_id) const;
   // `topics` nullopt: every committed offset of the group. With
   // require_stable, partitions with offsets in an open transaction answer
   // UNSTABLE_OFFSET_COMMIT.

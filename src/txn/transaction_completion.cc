@@ -8,9 +8,6 @@
 #include <memory>
 
 #include "common/log.h"
-#include "protocol/records/control_record.h"
-#include "protocol/records/record_batch_builder.h"
-#include "src/group/offset_manager.h"
 #include "src/txn/producer_state_manager.h"
 #include "src/txn/transaction_coordinator.h"
 #include "storage/store.h"
@@ -24,86 +21,34 @@ void TransactionCoordinator::complete(const std::string& id, bool commit,
   Txn* t = find(id);
   if (t == nullptr) return done(kStorageFailure);
   const TransactionRecord rec = t->rec;
-  write_markers(rec, commit, only_open, [this, id, commit, rec, done](const std::string& error) {
+  TxnMarker marker;
+  marker.producer_id = rec.producer_id;
+  marker.epoch = rec.epoch;
+  marker.commit = commit;
+  marker.partitions = rec.partitions;
+  // The markers on every partition's leader (here or through
+  // WriteTxnMarkers), and the groups' transactional offsets made visible
+  // (or dropped) on their coordinators.
+  markers_.write(marker, rec.groups, only_open, [this, id, commit, done](const std::string& error) {
     if (!error.empty()) {
       LOG_ERROR("txn", "transactional id %s: cannot write markers: %s", id.c_str(), error.c_str());
       if (Txn* tt = find(id)) tt->busy = false;
       return done(kStorageFailure);
     }
-    // The groups' transactional offsets become visible (or are dropped).
-    auto remaining = std::make_shared<std::size_t>(rec.groups.size() + 1);
-    auto failed = std::make_shared<bool>(false);
-    auto finish = [this, id, commit, done, remaining, failed](const std::string& err) {
-      if (!err.empty()) *failed = true;
-      if (--*remaining != 0) return;
-      if (*failed) {
-        if (Txn* tt = find(id)) tt->busy = false;
-        return done(kStorageFailure);
-      }
-      Txn* tt = find(id);
-      if (tt == nullptr) return done(kStorageFailure);
-      TransactionRecord next = tt->rec;
-      next.state =
-          static_cast<std::int8_t>(commit ? TxnState::kCompleteCommit : TxnState::kCompleteAbort);
-      next.partitions.clear();
-      next.groups.clear();
-      persist(id, std::move(next), [this, id, commit, done](const std::string& e) {
-        if (Txn* t3 = find(id)) t3->busy = false;
-        if (!e.empty()) return done(kStorageFailure);
-        LOG_DEBUG("txn", "transactional id %s: %s", id.c_str(), commit ? "committed" : "aborted");
-        done(ErrorCode::kNone);
-      });
-    };
-    for (const auto& g : rec.groups)
-      offsets_.complete_txn_offsets(g, rec.producer_id, commit, finish);
-    finish("");
+    Txn* tt = find(id);
+    if (tt == nullptr) return done(kStorageFailure);
+    TransactionRecord next = tt->rec;
+    next.state =
+        static_cast<std::int8_t>(commit ? TxnState::kCompleteCommit : TxnState::kCompleteAbort);
+    next.partitions.clear();
+    next.groups.clear();
+    persist(id, std::move(next), [this, id, commit, done](const std::string& e) {
+      if (Txn* t3 = find(id)) t3->busy = false;
+      if (!e.empty()) return done(kStorageFailure);
+      LOG_DEBUG("txn", "transactional id %s: %s", id.c_str(), commit ? "committed" : "aborted");
+      done(ErrorCode::kNone);
+    });
   });
-}
-
-void TransactionCoordinator::write_markers(const TransactionRecord& rec, bool commit,
-                                           bool only_open,
-                                           std::function<void(const std::string&)> done) {
-  auto remaining = std::make_shared<std::size_t>(1);
-  auto first_error = std::make_shared<std::string>();
-  auto one_done = [remaining, first_error, done](const std::string& error) {
-    if (!error.empty() && first_error->empty()) *first_error = error;
-    if (--*remaining == 0) done(*first_error);
-  };
-  const std::int64_t now = wall_ms();
-  for (const auto& [topic_name, partition] : rec.partitions) {
-    const TopicInfo* topic = store_.find_topic(topic_name);
-    const PartitionState* ps = topic ? store_.partition(topic->id, partition) : nullptr;
-    if (ps == nullptr) continue;  // deleted meanwhile: nothing to mark
-    if (only_open && !producers_.has_open_transaction(topic->id, partition, rec.producer_id)) {
-      continue;
-    }
-    RecordBatchOptions o;
-    o.control = true;
-    o.transactional = true;
-    o.producer_id = rec.producer_id;
-    o.producer_epoch = rec.epoch;
-    RecordBatchBuilder b(o);
-    std::vector<std::uint8_t> key, value;
-    encode_control_record_key(commit ? ControlRecordType::kCommit : ControlRecordType::kAbort, key);
-    encode_end_txn_marker(0, value);
-    std::vector<std::uint8_t> batch;
-    if (b.add(now, Bytes(key), Bytes(value)) != RecordError::kNone ||
-        b.build(batch) != RecordError::kNone) {
-      one_done("cannot build a transaction marker");
-      continue;
-    }
-    // The marker's offset is the partition's log end now: this call and
-    // the append below run in the same loop turn.
-    std::vector<RecordWrite> writes = producers_.on_marker(
-        topic->id, partition, rec.producer_id, rec.epoch, commit, ps->log_end_offset, 0, now);
-    ++*remaining;
-    std::vector<std::vector<std::uint8_t>> batches;
-    batches.push_back(std::move(batch));
-    store_.append(
-        topic->id, partition, std::move(batches), [one_done](AppendResult r) { one_done(r.error); },
-        std::move(writes));
-  }
-  one_done("");
 }
 
 // --- Timeouts and fencing --------------------------------------------------

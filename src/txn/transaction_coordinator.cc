@@ -59,7 +59,8 @@ TransactionCoordinator::TransactionCoordinator(uv_loop_t* loop, ProducerStore& r
       producers_(producers),
       offsets_(offsets),
       config_(config),
-      timers_(loop) {}
+      timers_(loop),
+      markers_(loop, store, producers, offsets, [this] { return wall_ms(); }) {}
 
 TransactionCoordinator::~TransactionCoordinator() {
   stop();
@@ -116,6 +117,7 @@ void TransactionCoordinator::stop() {
   if (stopped_) return;
   stopped_ = true;
   timers_.stop();
+  markers_.stop();
 }
 
 TransactionCoordinator::Txn* TransactionCoordinator::find(const std::string& id) {
@@ -430,6 +432,11 @@ ErrorCode TransactionCoordinator::check_offset_commit(const std::string& transac
                                                       std::int64_t producer_id, std::int16_t epoch,
                                                       const std::string& group_id) const {
   const Txn* t = find(transactional_id);
+  // In a cluster the group's coordinator and the transaction's may be
+  // different brokers: a transaction coordinated elsewhere is taken as
+  // Kafka's group coordinator takes it (it does not ask the transaction
+  // coordinator); its marker completes or drops the offsets.
+  if (t == nullptr && id_blocks_ != nullptr) return ErrorCode::kNone;
   if (t == nullptr || t->rec.producer_id != producer_id) {
     return ErrorCode::kInvalidProducerIdMapping;
   }
@@ -446,6 +453,11 @@ ErrorCode TransactionCoordinator::check_produce(std::int64_t producer_id, std::i
                                                 const std::string& topic,
                                                 std::int32_t partition) const {
   const Txn* t = find_by_producer(producer_id);
+  // In a cluster the producer's transaction coordinator may be another
+  // broker, which alone knows its transaction: the leader accepts the batch
+  // as Kafka before 3.6 did (no KIP-890 verification), and the
+  // ProducerStateManager still enforces the epoch and the sequence.
+  if (t == nullptr && id_blocks_ != nullptr) return ErrorCode::kNone;
   if (t == nullptr) return ErrorCode::kInvalidTxnState;
   if (epoch < t->rec.epoch) return ErrorCode::kInvalidProducerEpoch;
   if (epoch != t->rec.epoch || state(*t) != TxnState::kOngoing ||

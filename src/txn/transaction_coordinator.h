@@ -44,6 +44,7 @@
 
 #include "common/timer_queue.h"
 #include "protocol/wire/error_code.h"
+#include "src/txn/txn_markers.h"
 #include "storage/producer_store.h"
 
 namespace kgw {
@@ -143,11 +144,13 @@ class TransactionCoordinator {
                    std::function<void(ErrorCode)> done);
   void end_txn(const std::string& transactional_id, std::int64_t producer_id, std::int16_t epoch,
                bool commit, std::function<void(ErrorCode)> done);
-  // TxnOffsetCommit: the producer's transaction is open and has the group.
+  // TxnOffsetCommit: the producer's transaction is open and has the group
+  // (in a cluster, a transaction coordinated elsewhere passes).
   ErrorCode check_offset_commit(const std::string& transactional_id, std::int64_t producer_id,
                                 std::int16_t epoch, const std::string& group_id) const;
   // Produce of a transactional batch (KIP-890 verification): the producer's
-  // transaction is open, at this epoch, and has the partition.
+  // transaction is open, at this epoch, and has the partition. In a
+  // cluster a producer whose transaction is coordinated elsewhere passes.
   ErrorCode check_produce(std::int64_t producer_id, std::int16_t epoch, const std::string& topic,
                           std::int32_t partition) const;
 
@@ -172,6 +175,9 @@ class TransactionCoordinator {
   using IdBlockDone = std::function<void(ErrorCode, std::int64_t first, std::int32_t count)>;
   using IdBlockSource = std::function<void(std::int32_t count, IdBlockDone done)>;
   void set_id_block_source(IdBlockSource source) { id_blocks_ = std::move(source); }
+  // Where the markers go: every partition's leader (set_cluster in a
+  // cluster); the WriteTxnMarkers handler appends through it too.
+  TxnMarkerChannel& markers() { return markers_; }
   // The next id this node would hand out (a single node's high mark).
   std::int64_t next_producer_id() const { return next_producer_id_; }
 
@@ -212,8 +218,6 @@ class TransactionCoordinator {
   // From Prepare* (or a fence): markers, group offsets, Complete*.
   void complete(const std::string& id, bool commit, std::function<void(ErrorCode)> done,
                 bool only_open = false);
-  void write_markers(const TransactionRecord& rec, bool commit, bool only_open,
-                     std::function<void(const std::string& error)> done);
   void arm_timeout(Txn& t);
   void on_timeout(const std::string& id, std::int64_t producer_id, std::int16_t epoch);
   // Fences the current producer of an open transaction and aborts it.
@@ -229,6 +233,7 @@ class TransactionCoordinator {
   OffsetManager& offsets_;  // the groups' pending transactional offsets
   TransactionCoordinatorConfig config_;
   TimerQueue timers_;
+  TxnMarkerChannel markers_;
   std::map<std::string, std::unique_ptr<Txn>, std::less<>> txns_;
   std::map<std::int64_t, std::string> by_producer_;  // producer id -> transactional id
 

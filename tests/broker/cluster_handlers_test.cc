@@ -365,6 +365,37 @@ TEST_CASE("Produce to partitions led elsewhere: NOT_LEADER_OR_FOLLOWER with KIP-
   CHECK(old.node_endpoints.empty());
 }
 
+TEST_CASE("WriteTxnMarkers appends where led here; elsewhere and unknown answer per partition") {
+  ThreeBrokers c;
+  WriteTxnMarkersRequest req;
+  auto& m = req.markers.emplace_back();
+  m.producer_id = 4242;
+  m.producer_epoch = 3;
+  m.transaction_result = true;
+  m.topics.push_back({"spread", {0, 1, 2, 9}, {}});
+  m.topics.push_back({"nope", {0}, {}});
+  for (std::int16_t v = 0; v <= 1; ++v) {
+    const std::int64_t end_before = c.f.store->partition(c.spread, 1)->log_end_offset;
+    auto resp = c.f.call<WriteTxnMarkersResponse>(req, v);
+    REQUIRE(resp.markers.size() == 1);
+    CHECK(resp.markers[0].producer_id == 4242);
+    REQUIRE(resp.markers[0].topics.size() == 2);
+    const auto& spread = resp.markers[0].topics[0];
+    CHECK(spread.name == "spread");
+    REQUIRE(spread.partitions.size() == 4);
+    CHECK(spread.partitions[0].error_code == code(ErrorCode::kNotLeaderOrFollower));
+    CHECK(spread.partitions[1].partition_index == 1);
+    CHECK(spread.partitions[1].error_code == code(ErrorCode::kNone));
+    CHECK(spread.partitions[2].error_code == code(ErrorCode::kNotLeaderOrFollower));
+    CHECK(spread.partitions[3].error_code == code(ErrorCode::kUnknownTopicOrPartition));
+    const auto& nope = resp.markers[0].topics[1];
+    REQUIRE(nope.partitions.size() == 1);
+    CHECK(nope.partitions[0].error_code == code(ErrorCode::kUnknownTopicOrPartition));
+    // The control batch is in partition 1's log.
+    CHECK(c.f.store->partition(c.spread, 1)->log_end_offset == end_before + 1);
+  }
+}
+
 TEST_CASE("DescribeProducers asks the leader: NOT_LEADER_OR_FOLLOWER elsewhere") {
   ThreeBrokers c;
   DescribeProducersRequest req;

@@ -14,6 +14,7 @@
 #include <climits>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -555,4 +556,94 @@ TEST_CASE("Idle transactional ids expire after transactional.id.expiration.ms") 
   REQUIRE(again.error == ErrorCode::kNone);
   CHECK(again.producer_id != done.producer_id);
   CHECK(again.epoch == 0);
+}
+
+// --- In a cluster: markers on other brokers' partitions ---------------------
+
+namespace {
+
+// The MarkerTransport of a cluster test: keeps each request until the test
+// answers it.
+struct FakeTransport : MarkerTransport {
+  struct Sent {
+    std::int32_t node;
+    TxnMarker marker;
+    std::function<void(std::vector<ErrorCode>)> done;
+  };
+  std::vector<Sent> sent;
+  void send(std::int32_t node, const TxnMarker& marker,
+            std::function<void(std::vector<ErrorCode>)> done) override {
+    sent.push_back(Sent{node, marker, std::move(done)});
+  }
+  // Answers request `i` with `e` for every partition.
+  void answer(std::size_t i, ErrorCode e) {
+    auto done = std::move(sent.at(i).done);
+    done(std::vector<ErrorCode>(sent.at(i).marker.partitions.size(), e));
+  }
+};
+
+using Part = std::pair<std::string, std::int32_t>;
+
+}  // namespace
+
+TEST_CASE("in a cluster, markers go to each leader, grouped, retried from the latest image") {
+  Fixture f;
+  FakeTransport transport;
+  // t-0 here, t-1 on broker 2 (then on 3), t-2 on broker 3; the group's
+  // coordinator is broker 3 (its __consumer_offsets partition 7); topic
+  // "gone" was deleted.
+  std::map<Part, std::int32_t> leaders{
+      {{"t", 0}, 1}, {{"t", 1}, 2}, {{"t", 2}, 3}, {{"__consumer_offsets", 7}, 3}};
+  MarkerCluster c;
+  c.route = [&](const std::string& topic, std::int32_t p) {
+    auto it = leaders.find({topic, p});
+    if (it == leaders.end()) return MarkerRoute{MarkerRoute::Kind::kGone};
+    if (it->second == 1) return MarkerRoute{MarkerRoute::Kind::kLocal, 1};
+    return MarkerRoute{MarkerRoute::Kind::kRemote, it->second};
+  };
+  c.group_route = [](const std::string&) {
+    return std::make_pair(MarkerRoute{MarkerRoute::Kind::kRemote, 3}, std::int32_t{7});
+  };
+  c.transport = &transport;
+  f.txns->markers().set_cluster(std::move(c));
+  f.txns->set_id_block_source([](std::int32_t count, TransactionCoordinator::IdBlockDone done) {
+    done(ErrorCode::kNone, 5000, count);
+  });
+
+  const ProducerIdAndEpoch p = f.init("tx");
+  REQUIRE(p.error == ErrorCode::kNone);
+  REQUIRE(f.add("tx", p, {0, 1, 2}) == ErrorCode::kNone);
+  REQUIRE(f.add_offsets("tx", p, "g") == ErrorCode::kNone);
+  // A leader takes a batch of a transaction coordinated elsewhere.
+  CHECK(f.txns->check_produce(p.producer_id + 77, 0, "t", 1) == ErrorCode::kNone);
+
+  std::optional<ErrorCode> answer;
+  f.txns->end_txn("tx", p.producer_id, p.epoch, true, [&](ErrorCode e) { answer = e; });
+  f.run_until([&] { return transport.sent.size() == 2; });
+  std::map<std::int32_t, std::vector<Part>> by_node;
+  for (const auto& s : transport.sent) {
+    CHECK(s.marker.producer_id == p.producer_id);
+    CHECK(s.marker.commit);
+    by_node[s.node] = s.marker.partitions;
+  }
+  CHECK(by_node[2] == std::vector<Part>{{"t", 1}});
+  CHECK(by_node[3] == std::vector<Part>{{"__consumer_offsets", 7}, {"t", 2}});
+
+  // Broker 2 no longer leads t-1: routed again, now to broker 3.
+  leaders[{"t", 1}] = 3;
+  const std::size_t to_2 = transport.sent[0].node == 2 ? 0 : 1;
+  transport.answer(to_2, ErrorCode::kNotLeaderOrFollower);
+  transport.answer(1 - to_2, ErrorCode::kNone);
+  f.run_until([&] { return transport.sent.size() == 3; });
+  CHECK(transport.sent[2].node == 3);
+  CHECK(transport.sent[2].marker.partitions == std::vector<Part>{{"t", 1}});
+  CHECK_FALSE(answer.has_value());  // not complete until every marker is written
+  CHECK(f.state("tx") == "PrepareCommit");
+  transport.answer(2, ErrorCode::kNone);
+  f.run_until([&] { return answer.has_value(); });
+  CHECK(*answer == ErrorCode::kNone);
+  CHECK(f.state("tx") == "CompleteCommit");
+  CHECK(f.markers(0).size() == 1);  // led here: appended here
+  CHECK(f.markers(1).empty());      // led elsewhere: not in this store
+  CHECK(f.markers(2).empty());
 }

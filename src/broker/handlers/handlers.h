@@ -70,6 +70,7 @@ void handle_init_producer_id(HandlerContext&, RequestPtr);
 void handle_add_partitions_to_txn(HandlerContext&, RequestPtr);
 void handle_add_offsets_to_txn(HandlerContext&, RequestPtr);
 void handle_end_txn(HandlerContext&, RequestPtr);
+void handle_write_txn_markers(HandlerContext&, RequestPtr);
 void handle_txn_offset_commit(HandlerContext&, RequestPtr);
 void handle_describe_producers(HandlerContext&, RequestPtr);
 void handle_describe_transactions(HandlerContext&, RequestPtr);

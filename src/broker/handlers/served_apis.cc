@@ -32,6 +32,7 @@ constexpr std::array kServed = {
     ServedApi{AddPartitionsToTxnRequest::api_key, handle_add_partitions_to_txn},
     ServedApi{AddOffsetsToTxnRequest::api_key, handle_add_offsets_to_txn},
     ServedApi{EndTxnRequest::api_key, handle_end_txn},
+    ServedApi{WriteTxnMarkersRequest::api_key, handle_write_txn_markers},
     ServedApi{TxnOffsetCommitRequest::api_key, handle_txn_offset_commit},
     ServedApi{DescribeAclsRequest::api_key, handle_describe_acls},
     ServedApi{CreateAclsRequest::api_key, handle_create_acls},
