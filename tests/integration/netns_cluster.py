@@ -189,20 +189,9 @@ class NetnsCluster:
     def node_dir(self, node_id):
         return os.path.join(self.root, f"node-{node_id}")
 
-    def kgw_log(self, node_id):
-        try:
-            with open(os.path.join(self.node_dir(node_id), "kgw.log"), "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
-
-    def logs_tail(self, lines=30):
-        out = []
-        for i in range(1, self.n + 1):
-            tail = self.kgw_log(i).splitlines()[-lines:]
-            out.append(f"---- last {len(tail)} lines of node {i}'s kgw.log ----\n" +
-                       "\n".join(tail))
-        return "\n".join(out)
+    # kgw.log under node_dir(), as KgwCluster keeps it.
+    kgw_log = kgw_cluster.KgwCluster.kgw_log
+    logs_tail = kgw_cluster.KgwCluster.logs_tail
 
     # -- the network ----------------------------------------------------------
 
