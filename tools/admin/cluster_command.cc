@@ -1,6 +1,8 @@
 // kgw-admin cluster: the cluster id, the controller and every live broker
 // (DescribeCluster, with racks), and with --etcd the etcd members holding
-// the metadata with each one's health. Read-only.
+// the metadata with each one's health. Read-only, but for
+// `cluster unregister --id N` (kafka-cluster.sh's verb): UnregisterBroker,
+// which forgets a broker that was removed for good.
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -12,6 +14,7 @@
 #include "tools/admin/commands.h"
 #include "tools/admin/etcd_status.h"
 #include "tools/admin/kafka_call.h"
+#include "unregister_broker.h"
 
 namespace kgw::admin {
 
@@ -27,7 +30,11 @@ constexpr const char* kUsage =
     "  --etcd HOST:PORT[,...]   etcd client endpoints (the cluster's metadata.etcd.endpoints,\n"
     "                           or the co-located members' client ports)\n"
     "  --timeout-ms N           per etcd request (default 3000)\n"
-    "  --command-config FILE    librdkafka properties, --help\n";
+    "  --command-config FILE    librdkafka properties, --help\n"
+    "\n"
+    "Usage: kgw-admin cluster unregister --bootstrap-server HOST:PORT --id N\n"
+    "Forgets broker N, removed for good (stopped, its session ended): the cluster no longer\n"
+    "knows it, and partitions that still name it stay offline there until reassigned.\n";
 
 struct BrokerRow {
   int id = 0;
@@ -148,9 +155,66 @@ void print_etcd(const EtcdClusterStatus& s) {
   for (const auto& u : s.unreachable) std::printf("  endpoint unreachable: %s\n", u.c_str());
 }
 
+// What an UnregisterBroker error means for the operator.
+std::string unregister_error(int id, std::int16_t code, const std::string& message) {
+  const std::string broker = "Broker " + std::to_string(id);
+  const std::string detail = message.empty() ? "" : " (" + message + ")";
+  switch (code) {
+    case 102:  // BROKER_ID_NOT_REGISTERED
+      return broker + " is not registered: the cluster does not know it, or it was unregistered" +
+             " already" + detail;
+    case 42:  // INVALID_REQUEST
+      return broker + " cannot be unregistered now: a live broker is refused; stop it and wait " +
+             "for its session to end (metadata.session.timeout.ms)" + detail;
+    case 7:  // REQUEST_TIMED_OUT
+      return "No controller decided in time (etcd unreachable or no controller elected); retry" +
+             detail;
+    case 35:  // UNSUPPORTED_VERSION
+      return "The broker does not support UnregisterBroker" + detail;
+    default:
+      return "UnregisterBroker failed with error code " + std::to_string(code) + detail;
+  }
+}
+
+int unregister_command(const std::vector<std::string>& args) {
+  Args a;
+  std::string error;
+  if (!a.parse(args, {"bootstrap-server", "id", "command-config"}, {"help"}, error)) {
+    std::fprintf(stderr, "%s", kUsage);
+    return fail(kWhat, error, 2);
+  }
+  if (a.has("help")) {
+    std::printf("%s", kUsage);
+    return 0;
+  }
+  auto bootstrap = a.get("bootstrap-server");
+  if (!bootstrap) return fail(kWhat, "--bootstrap-server HOST:PORT is required", 2);
+  auto id_text = a.get("id");
+  long long id = -1;
+  if (!id_text) return fail(kWhat, "--id N (the broker to unregister) is required", 2);
+  if (!parse_long(*id_text, id) || id < 0 || id > 0x7fffffff)
+    return fail(kWhat, "--id '" + *id_text + "' is not a broker id", 2);
+  KafkaCall call;
+  if (!call.connect(*bootstrap, AdminClient::kTimeoutMs, error)) return fail(kWhat, error);
+  UnregisterBrokerRequest req;
+  req.broker_id = static_cast<std::int32_t>(id);
+  UnregisterBrokerResponse resp;
+  if (!call.call(req, 0, resp, error)) return fail(kWhat, error);
+  if (resp.error_code != 0) {
+    return fail(kWhat, unregister_error(
+                           req.broker_id, resp.error_code,
+                           resp.error_message ? std::string(*resp.error_message) : std::string()));
+  }
+  std::printf("Broker %d is no longer registered.\n", req.broker_id);
+  return 0;
+}
+
 }  // namespace
 
 int cluster_command(const std::vector<std::string>& raw) {
+  if (!raw.empty() && raw[0] == "unregister") {
+    return unregister_command(std::vector<std::string>(raw.begin() + 1, raw.end()));
+  }
   const auto args = with_action_flag(raw, {"describe"});
   Args a;
   std::string error;
