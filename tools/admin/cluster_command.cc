@@ -158,14 +158,15 @@ void print_etcd(const EtcdClusterStatus& s) {
 // What an UnregisterBroker error means for the operator.
 std::string unregister_error(int id, std::int16_t code, const std::string& message) {
   const std::string broker = "Broker " + std::to_string(id);
-  const std::string detail = message.empty() ? "" : " (" + message + ")";
+  const std::string detail = message.empty() ? "" : ": " + message;
   switch (code) {
     case 102:  // BROKER_ID_NOT_REGISTERED
-      return broker + " is not registered: the cluster does not know it, or it was unregistered" +
-             " already" + detail;
-    case 42:  // INVALID_REQUEST
-      return broker + " cannot be unregistered now: a live broker is refused; stop it and wait " +
-             "for its session to end (metadata.session.timeout.ms)" + detail;
+      return broker +
+             " is not registered (the cluster does not know it, or it was unregistered "
+             "already)";
+    case 42:  // INVALID_REQUEST: a live broker, or the only one of a single node
+      return broker + " cannot be unregistered now" +
+             (message.empty() ? ": stop it and wait for its session to end" : detail);
     case 7:  // REQUEST_TIMED_OUT
       return "No controller decided in time (etcd unreachable or no controller elected); retry" +
              detail;
