@@ -5,6 +5,8 @@
 // which forgets a broker that was removed for good.
 #include <algorithm>
 #include <cstdio>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -177,10 +179,13 @@ std::string unregister_error(int id, std::int16_t code, const std::string& messa
   }
 }
 
-int unregister_command(const std::vector<std::string>& args) {
-  Args a;
+// Parses `args` into `a` and the bootstrap server; a status to return at
+// once (bad usage, --help) or nullopt to go on.
+std::optional<int> parse_args(const std::vector<std::string>& args,
+                              const std::set<std::string>& valued,
+                              const std::set<std::string>& flags, Args& a, std::string& bootstrap) {
   std::string error;
-  if (!a.parse(args, {"bootstrap-server", "id", "command-config"}, {"help"}, error)) {
+  if (!a.parse(args, valued, flags, error)) {
     std::fprintf(stderr, "%s", kUsage);
     return fail(kWhat, error, 2);
   }
@@ -188,15 +193,27 @@ int unregister_command(const std::vector<std::string>& args) {
     std::printf("%s", kUsage);
     return 0;
   }
-  auto bootstrap = a.get("bootstrap-server");
-  if (!bootstrap) return fail(kWhat, "--bootstrap-server HOST:PORT is required", 2);
+  auto b = a.get("bootstrap-server");
+  if (!b) return fail(kWhat, "--bootstrap-server HOST:PORT is required", 2);
+  bootstrap = *b;
+  return std::nullopt;
+}
+
+int unregister_command(const std::vector<std::string>& args) {
+  Args a;
+  std::string bootstrap;
+  if (auto status =
+          parse_args(args, {"bootstrap-server", "id", "command-config"}, {"help"}, a, bootstrap)) {
+    return *status;
+  }
+  std::string error;
   auto id_text = a.get("id");
   long long id = -1;
   if (!id_text) return fail(kWhat, "--id N (the broker to unregister) is required", 2);
   if (!parse_long(*id_text, id) || id < 0 || id > 0x7fffffff)
     return fail(kWhat, "--id '" + *id_text + "' is not a broker id", 2);
   KafkaCall call;
-  if (!call.connect(*bootstrap, AdminClient::kTimeoutMs, error)) return fail(kWhat, error);
+  if (!call.connect(bootstrap, AdminClient::kTimeoutMs, error)) return fail(kWhat, error);
   UnregisterBrokerRequest req;
   req.broker_id = static_cast<std::int32_t>(id);
   UnregisterBrokerResponse resp;
@@ -218,18 +235,12 @@ int cluster_command(const std::vector<std::string>& raw) {
   }
   const auto args = with_action_flag(raw, {"describe"});
   Args a;
+  std::string bootstrap;
+  if (auto status = parse_args(args, {"bootstrap-server", "command-config", "etcd", "timeout-ms"},
+                               {"describe", "help"}, a, bootstrap)) {
+    return *status;
+  }
   std::string error;
-  if (!a.parse(args, {"bootstrap-server", "command-config", "etcd", "timeout-ms"},
-               {"describe", "help"}, error)) {
-    std::fprintf(stderr, "%s", kUsage);
-    return fail(kWhat, error, 2);
-  }
-  if (a.has("help")) {
-    std::printf("%s", kUsage);
-    return 0;
-  }
-  auto bootstrap = a.get("bootstrap-server");
-  if (!bootstrap) return fail(kWhat, "--bootstrap-server HOST:PORT is required", 2);
   long long timeout_ms = 3000;
   if (auto t = a.get("timeout-ms"); t && (!parse_long(*t, timeout_ms) || timeout_ms <= 0))
     return fail(kWhat, "--timeout-ms '" + *t + "' is not a positive number", 2);
@@ -241,12 +252,12 @@ int cluster_command(const std::vector<std::string>& raw) {
   bool connected = true;
   // A --command-config may name TLS or SASL, which only librdkafka speaks.
   // Nothing listening: librdkafka would only wait its timeout to say so.
-  if (command_config.empty() && !describe_cluster(*bootstrap, kafka, connected, raw_error) &&
+  if (command_config.empty() && !describe_cluster(bootstrap, kafka, connected, raw_error) &&
       !connected) {
     status = fail(kWhat, "brokers: " + raw_error);
   } else if (!command_config.empty() || !raw_error.empty()) {
     kafka = KafkaView{};
-    if (metadata_view(*bootstrap, command_config, kafka, error)) {
+    if (metadata_view(bootstrap, command_config, kafka, error)) {
       kafka.note = raw_error.empty() ? "racks not shown: librdkafka's metadata does not carry them"
                                      : "racks not shown: DescribeCluster failed: " + raw_error;
     } else {
