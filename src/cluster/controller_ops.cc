@@ -157,6 +157,13 @@ Controller::Ops Controller::ops_of(const MetadataChange& change, const MetadataI
             }
             put_partitions(c.id, c.partitions);
           },
+          [&](const UnregisterBroker& c) {
+            // Only once the broker's session key is gone (its lease lapsed
+            // or was revoked): a live broker is never forgotten.
+            out.compare.push_back(
+                Compare{layout::broker_key(p, c.id), Compare::kVersion, Compare::kEqual, 0, ""});
+            out.ops.push_back(etcd::delete_op(layout::registered_key(p, c.id)));
+          },
           // Not requests (complete() refuses them; FenceBroker is a
           // controlled shutdown, handled before).
           [&](const RegisterBroker&) { out.changes_image = false; },

@@ -78,6 +78,9 @@ std::string encode_change(const MetadataChange& change) {
             }
             return json{{"id", uuid_base64(c.id)}, {"partitions", parts}};
           },
+          [](const UnregisterBroker& c) {
+            return json{{"id", c.id}};
+          },
       },
       change);
   j["v"] = kVersion;
@@ -163,6 +166,10 @@ std::string decode_change(std::string_view text, MetadataChange& out) {
     out = std::move(c);
   } else if (type == "FenceBroker") {
     FenceBroker c;
+    if (!get_int(j, "id", c.id)) return bad;
+    out = c;
+  } else if (type == "UnregisterBroker") {
+    UnregisterBroker c;
     if (!get_int(j, "id", c.id)) return bad;
     out = c;
   } else if (type == "SetController") {

@@ -296,7 +296,16 @@ std::vector<MetadataChange> changes_of_revision(std::string_view p, const Metada
   }
   for (const Event* e : registered) {
     ParsedKey k = parse_key(p, e->kv.key);
-    if (e->type != Event::kPut || put_brokers.count(k.id) != 0) continue;
+    if (e->type == Event::kDelete) {
+      // UnregisterBroker: the controller deletes the key only once the
+      // session key is gone, so the broker is fenced here.
+      const BrokerImage* have = out.now().broker(k.id);
+      if (have != nullptr && have->fenced && put_brokers.count(k.id) == 0) {
+        out.add(UnregisterBroker{k.id});
+      }
+      continue;
+    }
+    if (put_brokers.count(k.id) != 0) continue;
     if (out.now().broker(k.id) != nullptr) continue;
     BrokerRegistration r;
     if (std::string err = decode_broker(e->kv.value, r); !err.empty() || r.id != k.id) {
@@ -421,7 +430,7 @@ std::vector<MetadataChange> diff_images(const MetadataImage& from, const Metadat
     }
   }
   for (const auto& [id, b] : from.brokers()) {
-    if (to.broker(id) == nullptr && !b.fenced) out.add(FenceBroker{id});
+    if (to.broker(id) == nullptr) out.add(UnregisterBroker{id});
   }
   if (from.controller_id() != to.controller_id() ||
       from.controller_epoch() != to.controller_epoch()) {

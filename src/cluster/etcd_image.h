@@ -13,7 +13,8 @@
 // The translation of one revision:
 //  - brokers/<id> put -> RegisterBroker (epoch = the key's create_revision,
 //    unfenced); deleted -> FenceBroker; registered/<id> of an unknown broker
-//    -> RegisterBroker fenced;
+//    -> RegisterBroker fenced; registered/<id> deleted (of a fenced broker)
+//    -> UnregisterBroker;
 //  - controller put -> SetController (epoch = create_revision); deleted ->
 //    SetController{-1, 0};
 //  - topics/<name> deleted -> DeleteTopic; a new topic (with its partition
@@ -51,8 +52,8 @@ std::vector<MetadataChange> changes_of_revision(std::string_view p, const Metada
 
 // The changes that turn `from` into `to` (applying them in order to `from`
 // gives an image equal to `to` in brokers, controller, topics, partitions,
-// configs of known brokers and quotas). A broker gone from `to` is fenced
-// (no change removes a broker).
+// configs of known brokers and quotas). A broker gone from `to` is
+// unregistered (neither of its keys is left).
 std::vector<MetadataChange> diff_images(const MetadataImage& from, const MetadataImage& to);
 
 // Equal in what the image keeps of a partition / broker.

@@ -97,6 +97,14 @@ void LocalMetadataLog::submit(MetadataChange change, Done done) {
     done(e, std::move(message));
     return;
   }
+  if (std::holds_alternative<UnregisterBroker>(change)) {
+    // check() refuses every id but this node's once it is fenced (its
+    // shutdown): the one broker of a one-node cluster is never forgotten.
+    done(ErrorCode::kInvalidRequest,
+         "a single node cannot unregister itself; unregistering is for a cluster's removed "
+         "brokers");
+    return;
+  }
   complete(change);
   if (std::holds_alternative<SetPartitionStates>(change)) {
     done(ErrorCode::kInvalidRequest,

@@ -61,6 +61,15 @@ struct FenceBroker {
   std::int32_t id = -1;
 };
 
+// An operator forgets a broker that is gone for good (Kafka's
+// UnregisterBroker, KIP-631): it leaves the image. Only a fenced broker is
+// unregistered (a live one would come straight back); partitions that
+// still name it as a replica keep naming it, offline there, until they are
+// reassigned.
+struct UnregisterBroker {
+  std::int32_t id = -1;
+};
+
 // The broker that now decides placement and leaders, and the epoch of its
 // term (-1: none is elected).
 struct SetController {
@@ -115,9 +124,9 @@ struct SetPartitionStates {
   std::vector<PartitionImage> partitions;
 };
 
-using MetadataChange =
-    std::variant<RegisterBroker, CreateTopic, DeleteTopic, CreatePartitions, SetTopicConfigs,
-                 SetBrokerConfigs, SetClientQuotas, FenceBroker, SetController, SetPartitionStates>;
+using MetadataChange = std::variant<RegisterBroker, CreateTopic, DeleteTopic, CreatePartitions,
+                                    SetTopicConfigs, SetBrokerConfigs, SetClientQuotas, FenceBroker,
+                                    SetController, SetPartitionStates, UnregisterBroker>;
 
 // For log lines: "CreateTopic", "DeleteTopic", ...
 const char* change_name(const MetadataChange& change);

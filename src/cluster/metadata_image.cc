@@ -57,10 +57,10 @@ ErrorCode check_assignment(const std::map<std::int32_t, BrokerImage>& brokers,
 }  // namespace
 
 const char* change_name(const MetadataChange& change) {
-  static const char* const names[] = {"RegisterBroker",    "CreateTopic",     "DeleteTopic",
-                                      "CreatePartitions",  "SetTopicConfigs", "SetBrokerConfigs",
-                                      "SetClientQuotas",   "FenceBroker",     "SetController",
-                                      "SetPartitionStates"};
+  static const char* const names[] = {"RegisterBroker",     "CreateTopic",     "DeleteTopic",
+                                      "CreatePartitions",   "SetTopicConfigs", "SetBrokerConfigs",
+                                      "SetClientQuotas",    "FenceBroker",     "SetController",
+                                      "SetPartitionStates", "UnregisterBroker"};
   static_assert(std::size(names) == std::variant_size_v<MetadataChange>);
   return names[change.index()];
 }
@@ -247,6 +247,23 @@ ErrorCode MetadataImage::check(const MetadataChange& change, std::string& messag
             }
             return ErrorCode::kNone;
           },
+          [&](const UnregisterBroker& c) {
+            const BrokerImage* b = broker(c.id);
+            if (b == nullptr) {
+              message = "Broker ID " + std::to_string(c.id) + " is not currently registered";
+              return ErrorCode::kBrokerIdNotRegistered;
+            }
+            if (!b->fenced) {
+              // Kafka unregisters a live broker too (it registers again at
+              // its next heartbeat); here its session key would keep it,
+              // so it is refused: stop the broker first.
+              message = "Broker " + std::to_string(c.id) +
+                        " is alive (its session is open); stop it and wait for its session to "
+                        "end before unregistering it";
+              return ErrorCode::kInvalidRequest;
+            }
+            return ErrorCode::kNone;
+          },
       },
       change);
 }
@@ -338,6 +355,7 @@ void MetadataImage::apply_in_place(const MetadataChange& change) {
                    }
                    put_topic(std::move(t));
                  },
+                 [&](const UnregisterBroker& c) { brokers_.erase(c.id); },
              },
              change);
 }

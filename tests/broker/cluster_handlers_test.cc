@@ -215,6 +215,22 @@ TEST_CASE("DescribeCluster names the image's controller and the unfenced brokers
   }
 }
 
+TEST_CASE("UnregisterBroker on one node: unknown ids, itself and a fenced broker are refused") {
+  ThreeBrokers c;
+  UnregisterBrokerRequest req;
+  req.broker_id = 9;
+  auto resp = c.f.call<UnregisterBrokerResponse>(req, 0);
+  CHECK(resp.error_code == code(ErrorCode::kBrokerIdNotRegistered));
+  REQUIRE(resp.error_message.has_value());
+  CHECK(*resp.error_message == "Broker ID 9 is not currently registered");
+  req.broker_id = 1;  // this node, alive
+  CHECK(c.f.call<UnregisterBrokerResponse>(req, 0).error_code == code(ErrorCode::kInvalidRequest));
+  req.broker_id = 3;  // fenced, but a single node's log never forgets a broker
+  resp = c.f.call<UnregisterBrokerResponse>(req, 0);
+  CHECK(resp.error_code == code(ErrorCode::kInvalidRequest));
+  CHECK(c.f.metadata->image()->broker(3) != nullptr);
+}
+
 CreateTopicsRequest manual(
     std::string_view name,
     const std::vector<std::pair<std::int32_t, std::vector<std::int32_t>>>& parts) {

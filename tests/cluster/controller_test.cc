@@ -583,3 +583,64 @@ TEST_CASE("a topic too big for one txn is written in several, and a new controll
     return t != nullptr && t->partitions[29].leader == 3;
   }));
 }
+
+TEST_CASE("UnregisterBroker deletes a fenced broker's registration; live or unknown is refused") {
+  Cluster c;
+  InterceptKv through(c.kv());
+  Node& a = c.add_node(1, true, &through);
+  Node& b = c.add_node(2, false);
+  Node& x = c.add_node(3, false);
+  a.controller->start();
+  REQUIRE(c.run_until([&] { return a.controller->is_controller(); }));
+  CreateTopic single = create("r1", 1, 1);
+  single.assignments = {{3}};
+  REQUIRE(c.request(b, single).error == ErrorCode::kNone);
+
+  const std::string registered = layout::registered_key(kPrefix, 3);
+  CHECK(c.request(b, UnregisterBroker{3}).error == ErrorCode::kInvalidRequest);
+  CHECK(c.kv().data().count(registered) == 1);
+  const layout::ChangeResult unknown = c.request(b, UnregisterBroker{9});
+  CHECK(unknown.error == ErrorCode::kBrokerIdNotRegistered);
+  CHECK(unknown.message == "Broker ID 9 is not currently registered");
+
+  c.kv().expire_lease(x.lease);
+  auto fenced = [&](const Node& n) {
+    const BrokerImage* br = n.log->image()->broker(3);
+    return br != nullptr && br->fenced;
+  };
+  REQUIRE(c.run_until([&] { return fenced(a) && fenced(b); }));
+
+  SUBCASE("fenced: the registration goes in one txn and every image forgets the broker") {
+    CHECK(c.request(b, UnregisterBroker{3}).error == ErrorCode::kNone);
+    CHECK(c.kv().data().count(registered) == 0);
+    REQUIRE(c.run_until([&] {
+      return a.log->image()->broker(3) == nullptr && b.log->image()->broker(3) == nullptr;
+    }));
+    // The partition still names it, offline, as Kafka leaves it.
+    const PartitionImage p = b.log->image()->topic("r1")->partitions[0];
+    CHECK(p.replicas == std::vector<std::int32_t>{3});
+    CHECK(p.leader == -1);
+    CHECK(layout::build_image(kPrefix, c.under(kPrefix))->broker(3) == nullptr);
+    CHECK(c.request(b, UnregisterBroker{3}).error == ErrorCode::kBrokerIdNotRegistered);
+  }
+  SUBCASE("back between the decision and the write: the compare refuses it, then it is alive") {
+    const std::int64_t lease = c.grant();
+    bool back = false;
+    through.before_txn = [&](const TxnRequest& t) {
+      for (const Op& op : t.success) {
+        if (op.kind != Op::kDelete || op.key != registered || back) continue;
+        back = true;
+        layout::BrokerRegistration r;
+        r.id = 3;
+        r.host = "127.0.0.1";
+        r.port = 9003;
+        c.kv().put(layout::broker_key(kPrefix, 3), layout::encode_broker(r), lease,
+                   [](Status, std::int64_t) {});
+      }
+    };
+    CHECK(c.request(b, UnregisterBroker{3}).error == ErrorCode::kInvalidRequest);
+    CHECK(back);
+    CHECK(c.kv().data().count(registered) == 1);
+    REQUIRE(c.run_until([&] { return a.log->image()->broker(3) != nullptr && !fenced(a); }));
+  }
+}

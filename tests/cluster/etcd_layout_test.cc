@@ -267,6 +267,7 @@ TEST_CASE("every kind of change round-trips as a request") {
   CHECK(q2.entries[0].second[1].remove);
 
   CHECK(std::get<FenceBroker>(round_trip(FenceBroker{3})).id == 3);
+  CHECK(std::get<UnregisterBroker>(round_trip(UnregisterBroker{4})).id == 4);
   auto sc = std::get<SetController>(round_trip(SetController{2, 99}));
   CHECK(sc.id == 2);
   CHECK(sc.epoch == 99);
@@ -538,4 +539,26 @@ TEST_CASE("cut or garbled values are refused, never thrown or crashed on") {
     }
   }
   CHECK(refused > 0);
+}
+
+TEST_CASE("a deleted registered key forgets a fenced broker, in a revision and a rebuild") {
+  ImagePtr image = build_image(P, {broker_kv(3, 10), broker_kv(3, 10, true)});
+  // Alive (its session key is there): a lone deletion of the registered
+  // key, which the controller never writes, changes nothing.
+  CHECK(changes_of_revision(P, *image, {deletion(registered_key(P, 3))}).empty());
+
+  image = apply_all(image, changes_of_revision(P, *image, {deletion(broker_key(P, 3))}));
+  REQUIRE(image->broker(3)->fenced);
+  auto changes = changes_of_revision(P, *image, {deletion(registered_key(P, 3))});
+  REQUIRE(changes.size() == 1);
+  CHECK(std::get<UnregisterBroker>(changes[0]).id == 3);
+  ImagePtr gone = apply_all(image, changes);
+  CHECK(gone->broker(3) == nullptr);
+
+  // A rebuild after a gap: the broker missing from the new image is
+  // unregistered, not left fenced.
+  changes = diff_images(*image, *build_image(P, {}));
+  REQUIRE(changes.size() == 1);
+  CHECK(std::get<UnregisterBroker>(changes[0]).id == 3);
+  CHECK(apply_all(image, changes)->brokers().empty());
 }

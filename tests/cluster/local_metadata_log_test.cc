@@ -224,10 +224,21 @@ TEST_CASE("bad changes are refused with Kafka's error codes and change nothing")
   SetClientQuotas bad;
   bad.entries.push_back({{}, {}});
   CHECK(h.submit(bad).error == ErrorCode::kInvalidRequest);
+  // The one broker is this node: an unknown id is not registered, this one
+  // is alive, and once fenced (its shutdown) it is still never forgotten.
+  CHECK(h.submit(UnregisterBroker{9}).error == ErrorCode::kBrokerIdNotRegistered);
+  const std::int32_t self = h.log->image()->brokers().begin()->first;
+  CHECK(h.submit(UnregisterBroker{self}).error == ErrorCode::kInvalidRequest);
 
   CHECK(h.log->image()->version() == v);
   CHECK(h.store->find_topic(t)->partitions == 2);
   CHECK(h.store->cluster_record("client-quotas") == nullptr);
+
+  REQUIRE(h.submit(FenceBroker{self}).error == ErrorCode::kNone);
+  const Answer fenced = h.submit(UnregisterBroker{self});
+  CHECK(fenced.error == ErrorCode::kInvalidRequest);
+  CHECK(fenced.message.find("single node") != std::string::npos);
+  CHECK(h.log->image()->broker(self) != nullptr);
 }
 
 TEST_CASE("a reopened store rebuilds the same image") {

@@ -165,3 +165,33 @@ TEST_CASE("broker configs by layer and client quotas") {
   CHECK(all[0].second.at("producer_byte_rate") == 1024);
   CHECK(img->quotas().describe({}, false, error).empty());
 }
+
+TEST_CASE("UnregisterBroker forgets a fenced broker only; its replicas stay named") {
+  ImagePtr image = with_broker(1)->apply(RegisterBroker{{2, "127.0.0.1", 9093, std::nullopt}});
+  CreateTopic c;
+  c.name = "t";
+  c.id = id_of(1);
+  c.partitions = 1;
+  c.assignments = {{2, 1}};
+  image = image->apply(c);
+  std::string message;
+  CHECK(image->check(UnregisterBroker{7}, message) == ErrorCode::kBrokerIdNotRegistered);
+  CHECK(message == "Broker ID 7 is not currently registered");
+  CHECK(image->check(UnregisterBroker{2}, message) == ErrorCode::kInvalidRequest);
+  CHECK(message.find("is alive") != std::string::npos);
+
+  image = image->apply(FenceBroker{2});
+  CHECK(image->check(UnregisterBroker{2}, message) == ErrorCode::kNone);
+  image = image->apply(UnregisterBroker{2});
+  CHECK(image->broker(2) == nullptr);
+  CHECK(image->brokers().size() == 1);
+  CHECK(image->topic("t")->partitions[0].replicas == std::vector<std::int32_t>{2, 1});
+  // Gone: it cannot be named in a new assignment nor unregistered again.
+  CHECK(image->check(UnregisterBroker{2}, message) == ErrorCode::kBrokerIdNotRegistered);
+  CreateTopic named;
+  named.name = "u";
+  named.partitions = 1;
+  named.assignments = {{2}};
+  CHECK(image->check(named, message) == ErrorCode::kInvalidReplicaAssignment);
+  CHECK(std::string(change_name(UnregisterBroker{2})) == "UnregisterBroker");
+}

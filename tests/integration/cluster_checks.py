@@ -78,7 +78,8 @@ def wait_for(what, fn, timeout, every=0.3):
 def broker_metadata(port, timeout=10):
     """Metadata v12 asked of the broker on `port` (or "host:port") alone (its own image):
     {"controller": id, "brokers": {id: port}, "racks": {id: rack or None},
-     "topics": {name: {"id": hex, "error": code, "partitions": {index: leader}}},
+     "topics": {name: {"id": hex, "error": code, "partitions": {index: leader},
+                       "replicas": {index: (replicas, offline replicas)}}},
      "names_seen": [every topic name in the answer, repeats kept]}."""
     c = Conn(address(port), timeout=timeout)
     try:
@@ -104,11 +105,11 @@ def broker_metadata(port, timeout=10):
     def partition(d):
         err, index, leader = d.i16(), d.i32(), d.i32()
         d.i32()  # leader epoch
-        d.array(lambda d: d.i32())
-        d.array(lambda d: d.i32())
-        d.array(lambda d: d.i32())
+        replicas = d.array(lambda d: d.i32())
+        d.array(lambda d: d.i32())  # isr
+        offline = d.array(lambda d: d.i32())
         d.tags()
-        return index, leader, err
+        return index, leader, err, replicas, offline
 
     def topic(d):
         err, name, tid = d.i16(), d.string(), d.take(16).hex()
@@ -116,14 +117,16 @@ def broker_metadata(port, timeout=10):
         parts = d.array(partition)
         d.i32()  # authorized operations
         d.tags()
-        return name, tid, err, {i: leader for i, leader, _ in parts}
+        return name, tid, err, parts
 
     topics = d.array(topic)
     return {
         "controller": controller,
         "brokers": brokers,
         "racks": {node: rack for node, _, rack in listed},
-        "topics": {n: {"id": t, "error": e, "partitions": p} for n, t, e, p in topics},
+        "topics": {n: {"id": t, "error": e, "partitions": {p[0]: p[1] for p in ps},
+                       "replicas": {p[0]: (p[3], p[4]) for p in ps}}
+                   for n, t, e, ps in topics},
         "names_seen": [n for n, _, _, _ in topics],
     }
 

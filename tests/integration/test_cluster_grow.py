@@ -7,7 +7,10 @@ librdkafka produces and reads back through the new nodes; --remove-node
 refuses a node that leads partitions with records (naming them and issue
 16), removes one whose partitions are empty (its etcd member too); the
 whole dir stopped and started again brings back exactly the current nodes
-with their records.
+with their records. The removed broker is unregistered (UnregisterBroker):
+its registered/ key is gone, Metadata on every node lists it only as an
+offline replica of the partitions still naming it, an assignment naming it
+is refused; unregistering a live broker or an unknown id is refused.
 """
 
 import sys
@@ -20,6 +23,7 @@ import kgw_harness
 kgw_cluster.require_etcd()
 kgw_harness.require_modules("confluent_kafka")
 
+from kafka_wire import Conn, Enc  # noqa: E402
 from cluster_checks import (  # noqa: E402
     broker_metadata,
     cluster_view,
@@ -45,6 +49,32 @@ class ClusterGrowTest(unittest.TestCase):
 
     def brokers_seen(self, node):
         return set(broker_metadata(self.cluster.port(node))["brokers"])
+
+    def unregister(self, node, broker):
+        """UnregisterBroker v0 asked of `node`: (error code, message)."""
+        c = Conn(f"127.0.0.1:{self.cluster.port(node)}", timeout=30)
+        try:
+            d = c.call(api_key=64, version=0, body=Enc(flexible=True).i32(broker).tags(),
+                       flexible=True)
+        finally:
+            c.close()
+        d.i32()  # throttle
+        return d.i16(), d.string()
+
+    def create_assigned(self, node, name, replicas):
+        """CreateTopics v5 of one partition on `replicas`: the topic's error code."""
+        body = Enc(flexible=True).array([name], lambda e, n: e.string(n).i32(-1).i16(-1).array(
+            [replicas], lambda e, r: e.i32(0).array(r, lambda e, b: e.i32(b)).tags())
+            .array([], None).tags()).i32(30000).boolean(False).tags()
+        c = Conn(f"127.0.0.1:{self.cluster.port(node)}", timeout=30)
+        try:
+            d = c.call(api_key=19, version=5, body=body, flexible=True)
+        finally:
+            c.close()
+        d.i32()  # throttle
+        d.uvarint()  # one topic
+        d.string()
+        return d.i16()
 
     def test_grow_remove_restart(self):
         c = self.cluster
@@ -88,14 +118,35 @@ class ClusterGrowTest(unittest.TestCase):
                 self.assertIn(f"{grow}-{p} ", message)
         self.assertTrue(c.kgw_alive(5))
 
-        # Node 4's partitions are empty: removed, its etcd member too.
+        # A live broker is not unregistered; an unknown id is not registered.
+        self.assertEqual(self.unregister(1, 4)[0], 42)  # INVALID_REQUEST
+        self.assertEqual(self.unregister(2, 77),
+                         (102, "Broker ID 77 is not currently registered"))
+
+        # Node 4's partitions are empty: removed, its etcd member too, and
+        # its broker unregistered.
         c.remove_node(4)
+        self.assertIn("Broker 4 is no longer registered.", c.output)
         self.assertFalse(c.kgw_alive(4))
         members = c.etcdctl("member", "list")
         self.assertEqual(sorted(line.split(", ")[2] for line in members.splitlines()),
                          ["kgw-1", "kgw-2", "kgw-3"], members)
+        self.assertEqual(c.etcdctl("get", "--prefix", "--keys-only", "/kgw/registered/").split(),
+                         [f"/kgw/registered/{b:010d}" for b in (1, 2, 3, 5)])
+        led_by_4 = sorted(p for p, leader in leaders.items() if leader == 4)
         for node in c.ids:
             self.assertEqual(self.brokers_seen(node), {1, 2, 3, 5}, f"node {node}")
+            # Partitions naming it keep naming it, offline (as Kafka).
+            view = wait_for(f"node {node} forgets broker 4", lambda: (
+                lambda m: m if all(m["topics"][grow]["partitions"][p] == -1
+                                   for p in led_by_4) else None)(
+                broker_metadata(c.port(node))), 20)
+            for p in led_by_4:
+                self.assertEqual(view["topics"][grow]["replicas"][p], ([4], [4]), f"node {node}")
+            # Forgotten: an assignment naming it is refused, and it is not
+            # unregistered twice.
+            self.assertEqual(self.create_assigned(node, f"on4-{node}-{grow}", [4]), 39)
+            self.assertEqual(self.unregister(node, 4)[0], 102)
 
         # The whole dir stopped and started again: the current set, no more.
         c.stop()

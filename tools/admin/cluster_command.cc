@@ -1,8 +1,12 @@
 // kgw-admin cluster: the cluster id, the controller and every live broker
 // (DescribeCluster, with racks), and with --etcd the etcd members holding
-// the metadata with each one's health. Read-only.
+// the metadata with each one's health. Read-only, but for
+// `cluster unregister --id N` (kafka-cluster.sh's verb): UnregisterBroker,
+// which forgets a broker that was removed for good.
 #include <algorithm>
 #include <cstdio>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -12,6 +16,7 @@
 #include "tools/admin/commands.h"
 #include "tools/admin/etcd_status.h"
 #include "tools/admin/kafka_call.h"
+#include "unregister_broker.h"
 
 namespace kgw::admin {
 
@@ -27,7 +32,11 @@ constexpr const char* kUsage =
     "  --etcd HOST:PORT[,...]   etcd client endpoints (the cluster's metadata.etcd.endpoints,\n"
     "                           or the co-located members' client ports)\n"
     "  --timeout-ms N           per etcd request (default 3000)\n"
-    "  --command-config FILE    librdkafka properties, --help\n";
+    "  --command-config FILE    librdkafka properties, --help\n"
+    "\n"
+    "Usage: kgw-admin cluster unregister --bootstrap-server HOST:PORT --id N\n"
+    "Forgets broker N, removed for good (stopped, its session ended): the cluster no longer\n"
+    "knows it, and partitions that still name it stay offline there until reassigned.\n";
 
 struct BrokerRow {
   int id = 0;
@@ -148,14 +157,35 @@ void print_etcd(const EtcdClusterStatus& s) {
   for (const auto& u : s.unreachable) std::printf("  endpoint unreachable: %s\n", u.c_str());
 }
 
-}  // namespace
+// What an UnregisterBroker error means for the operator.
+std::string unregister_error(int id, std::int16_t code, const std::string& message) {
+  const std::string broker = "Broker " + std::to_string(id);
+  const std::string detail = message.empty() ? "" : ": " + message;
+  switch (code) {
+    case 102:  // BROKER_ID_NOT_REGISTERED
+      return broker +
+             " is not registered (the cluster does not know it, or it was unregistered "
+             "already)";
+    case 42:  // INVALID_REQUEST: a live broker, or the only one of a single node
+      return broker + " cannot be unregistered now" +
+             (message.empty() ? ": stop it and wait for its session to end" : detail);
+    case 7:  // REQUEST_TIMED_OUT
+      return "No controller decided in time (etcd unreachable or no controller elected); retry" +
+             detail;
+    case 35:  // UNSUPPORTED_VERSION
+      return "The broker does not support UnregisterBroker" + detail;
+    default:
+      return "UnregisterBroker failed with error code " + std::to_string(code) + detail;
+  }
+}
 
-int cluster_command(const std::vector<std::string>& raw) {
-  const auto args = with_action_flag(raw, {"describe"});
-  Args a;
+// Parses `args` into `a` and the bootstrap server; a status to return at
+// once (bad usage, --help) or nullopt to go on.
+std::optional<int> parse_args(const std::vector<std::string>& args,
+                              const std::set<std::string>& valued,
+                              const std::set<std::string>& flags, Args& a, std::string& bootstrap) {
   std::string error;
-  if (!a.parse(args, {"bootstrap-server", "command-config", "etcd", "timeout-ms"},
-               {"describe", "help"}, error)) {
+  if (!a.parse(args, valued, flags, error)) {
     std::fprintf(stderr, "%s", kUsage);
     return fail(kWhat, error, 2);
   }
@@ -163,8 +193,54 @@ int cluster_command(const std::vector<std::string>& raw) {
     std::printf("%s", kUsage);
     return 0;
   }
-  auto bootstrap = a.get("bootstrap-server");
-  if (!bootstrap) return fail(kWhat, "--bootstrap-server HOST:PORT is required", 2);
+  auto b = a.get("bootstrap-server");
+  if (!b) return fail(kWhat, "--bootstrap-server HOST:PORT is required", 2);
+  bootstrap = *b;
+  return std::nullopt;
+}
+
+int unregister_command(const std::vector<std::string>& args) {
+  Args a;
+  std::string bootstrap;
+  if (auto status =
+          parse_args(args, {"bootstrap-server", "id", "command-config"}, {"help"}, a, bootstrap)) {
+    return *status;
+  }
+  std::string error;
+  auto id_text = a.get("id");
+  long long id = -1;
+  if (!id_text) return fail(kWhat, "--id N (the broker to unregister) is required", 2);
+  if (!parse_long(*id_text, id) || id < 0 || id > 0x7fffffff)
+    return fail(kWhat, "--id '" + *id_text + "' is not a broker id", 2);
+  KafkaCall call;
+  if (!call.connect(bootstrap, AdminClient::kTimeoutMs, error)) return fail(kWhat, error);
+  UnregisterBrokerRequest req;
+  req.broker_id = static_cast<std::int32_t>(id);
+  UnregisterBrokerResponse resp;
+  if (!call.call(req, 0, resp, error)) return fail(kWhat, error);
+  if (resp.error_code != 0) {
+    return fail(kWhat, unregister_error(
+                           req.broker_id, resp.error_code,
+                           resp.error_message ? std::string(*resp.error_message) : std::string()));
+  }
+  std::printf("Broker %d is no longer registered.\n", req.broker_id);
+  return 0;
+}
+
+}  // namespace
+
+int cluster_command(const std::vector<std::string>& raw) {
+  if (!raw.empty() && raw[0] == "unregister") {
+    return unregister_command(std::vector<std::string>(raw.begin() + 1, raw.end()));
+  }
+  const auto args = with_action_flag(raw, {"describe"});
+  Args a;
+  std::string bootstrap;
+  if (auto status = parse_args(args, {"bootstrap-server", "command-config", "etcd", "timeout-ms"},
+                               {"describe", "help"}, a, bootstrap)) {
+    return *status;
+  }
+  std::string error;
   long long timeout_ms = 3000;
   if (auto t = a.get("timeout-ms"); t && (!parse_long(*t, timeout_ms) || timeout_ms <= 0))
     return fail(kWhat, "--timeout-ms '" + *t + "' is not a positive number", 2);
@@ -176,12 +252,12 @@ int cluster_command(const std::vector<std::string>& raw) {
   bool connected = true;
   // A --command-config may name TLS or SASL, which only librdkafka speaks.
   // Nothing listening: librdkafka would only wait its timeout to say so.
-  if (command_config.empty() && !describe_cluster(*bootstrap, kafka, connected, raw_error) &&
+  if (command_config.empty() && !describe_cluster(bootstrap, kafka, connected, raw_error) &&
       !connected) {
     status = fail(kWhat, "brokers: " + raw_error);
   } else if (!command_config.empty() || !raw_error.empty()) {
     kafka = KafkaView{};
-    if (metadata_view(*bootstrap, command_config, kafka, error)) {
+    if (metadata_view(bootstrap, command_config, kafka, error)) {
       kafka.note = raw_error.empty() ? "racks not shown: librdkafka's metadata does not carry them"
                                      : "racks not shown: DescribeCluster failed: " + raw_error;
     } else {

@@ -42,6 +42,7 @@ constexpr const char* kUsage =
     "  records   delete                                            (kafka-delete-records.sh)\n"
     "  acls      add | list | remove                               (kafka-acls.sh)\n"
     "  cluster   [describe] [--etcd HOST:PORT,...]                 (brokers, controller, etcd)\n"
+    "  cluster   unregister --id N                                 (kafka-cluster.sh)\n"
     "\n"
     "Examples:\n"
     "  kgw-admin topics create --bootstrap-server 127.0.0.1:9092 --topic t --partitions 3 \\\n"

@@ -33,7 +33,11 @@
 # or is the only replica of, a partition with records (or one whose data it
 # cannot see, its leader down): with replication factor 1 that is data
 # loss, and moving partitions needs reassignment (issue 16). --force removes
-# it all the same; those partitions stay offline.
+# it all the same; those partitions stay offline. Once the node has stopped
+# (its session lease revoked, or lapsed), it unregisters the broker
+# (kgw-admin cluster unregister --id ID, UnregisterBroker; a raw request
+# when kgw-admin is not built; KGW_ADMIN=path picks one), so the cluster
+# forgets it: DescribeCluster, Metadata and placement no longer know it.
 #
 # Installs and builds what is missing (tools/dev/setup.sh), as
 # run-gateway.sh does; KGW=/path/to/kgw uses that binary instead of
@@ -569,6 +573,43 @@ for _, name, _, parts in topics:
 EOF
 }
 
+# UnregisterBroker $1 through the node on port $2, tried again while the
+# broker is still alive (its session not yet ended) or no controller
+# decides, until the timeout. Prints what kgw-admin says.
+unregister_broker() {
+  local admin=${KGW_ADMIN:-$(dirname "$KGW")/tools/admin/kgw-admin}
+  local deadline=$((SECONDS + timeout_s)) out
+  while :; do
+    if [[ -x $admin ]]; then
+      out=$("$admin" cluster unregister --bootstrap-server "127.0.0.1:$2" --id "$1" 2>&1) && break
+    else
+      out=$(PYTHONPATH=$src_root/tests/integration $python - "$1" "$2" 2>&1 <<'EOF'
+import sys
+import kafka_wire
+
+c = kafka_wire.Conn(f"127.0.0.1:{sys.argv[2]}", client_id="run-cluster", timeout=10)
+body = kafka_wire.Enc(flexible=True).i32(int(sys.argv[1])).tags()
+d = c.call(api_key=64, version=0, body=body, flexible=True)
+d.i32()
+code, message = d.i16(), d.string()
+if code == 0:
+    print(f"Broker {sys.argv[1]} is no longer registered.")
+    sys.exit(0)
+sys.exit(f"UnregisterBroker error {code}: {message}")
+EOF
+) && break
+    fi
+    # Already forgotten (an earlier try): nothing left to do.
+    grep -qE 'is not registered|error 102:' <<<"$out" && break
+    if ! grep -qE 'cannot be unregistered now|No controller decided|error (42|7):' <<<"$out" ||
+      ((SECONDS >= deadline)); then
+      die "node $1 is removed, but its broker could not be unregistered: $out"
+    fi
+    sleep 0.5
+  done
+  echo "run-cluster: $out" >&2
+}
+
 if [[ $mode == remove-node ]]; then
   if ! $force; then
     busy=$(partitions_with_data "$node") || die "--remove-node: cannot read the cluster's partitions"
@@ -596,6 +637,7 @@ if [[ $mode == remove-node ]]; then
     kgw_alive "$id" || die "node $node is removed, but node $id is not running: not waiting for the rest"
   done
   wait_serving "${ids[@]}"
+  unregister_broker "$node" "$(kafka_port "${ids[0]}")"
   echo "run-cluster: node $node removed; $data/nodes.tsv:" >&2
   cat "$data/nodes.tsv" >&2
   exit 0

@@ -52,6 +52,7 @@ void handle_describe_log_dirs(HandlerContext&, RequestPtr);
 void handle_elect_leaders(HandlerContext&, RequestPtr);
 void handle_incremental_alter_configs(HandlerContext&, RequestPtr);
 void handle_alter_partition_reassignments(HandlerContext&, RequestPtr);
+void handle_unregister_broker(HandlerContext&, RequestPtr);
 void handle_list_partition_reassignments(HandlerContext&, RequestPtr);
 void handle_describe_client_quotas(HandlerContext&, RequestPtr);
 void handle_alter_client_quotas(HandlerContext&, RequestPtr);

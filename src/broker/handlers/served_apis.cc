@@ -51,6 +51,7 @@ constexpr std::array kServed = {
     ServedApi{AlterClientQuotasRequest::api_key, handle_alter_client_quotas},
     ServedApi{DescribeClusterRequest::api_key, handle_describe_cluster},
     ServedApi{DescribeProducersRequest::api_key, handle_describe_producers},
+    ServedApi{UnregisterBrokerRequest::api_key, handle_unregister_broker},
     ServedApi{DescribeTransactionsRequest::api_key, handle_describe_transactions},
     ServedApi{ListTransactionsRequest::api_key, handle_list_transactions},
 };
