@@ -1,5 +1,6 @@
 #include "src/replica/leadership.h"
 
+#include <algorithm>
 #include <type_traits>
 #include <variant>
 
@@ -10,9 +11,20 @@ namespace kgw {
 
 namespace {
 
+// This node's role in each of the topic's partitions: leader, follower
+// of the leader the image names, or neither (offline, or not a replica:
+// a replica that left stops fetching; its log stays until the topic goes).
 void lead_topic(const TopicImage& topic, ReplicaManager& replicas, std::int32_t node_id) {
   for (const PartitionImage& p : topic.partitions) {
-    if (p.leader == node_id) replicas.become_leader(topic.id, p.index, p.leader_epoch);
+    ReplicaRole role{p.leader, p.leader_epoch, p.partition_epoch, p.replicas, p.isr};
+    if (p.leader == node_id) {
+      replicas.become_leader(topic.id, p.index, role);
+    } else if (p.leader >= 0 &&
+               std::find(p.replicas.begin(), p.replicas.end(), node_id) != p.replicas.end()) {
+      replicas.become_follower(topic.id, p.index, role);
+    } else {
+      replicas.stop_replica(topic.id, p.index);
+    }
   }
 }
 

@@ -60,6 +60,8 @@ struct ReplicaManager::AppendJob {
   std::shared_ptr<const void> owner;  // keeps the frame alive
   std::string_view peer;
   BatchCheck check;
+  std::int16_t acks = 1;
+  std::int32_t timeout_ms = 0;
   AppendDone done;
 };
 
@@ -70,7 +72,8 @@ ReplicaManager::ReplicaManager(uv_loop_t* loop, Store& store, ProducerStateManag
       producers_(producers),
       txns_(txns),
       policy_(std::move(policy)),
-      fetch_waiters_(loop) {
+      fetch_waiters_(loop),
+      timers_(loop) {
   store_.set_append_listener(
       [this](const Uuid& topic, std::int32_t partition) { on_written(topic, partition); });
 }
@@ -82,6 +85,8 @@ ReplicaManager::~ReplicaManager() {
 
 void ReplicaManager::stop() {
   fetch_waiters_.stop();
+  isr_tick_.reset();
+  timers_.stop();
 }
 
 // --- Leadership -------------------------------------------------------------
@@ -97,18 +102,19 @@ void ReplicaManager::become_leader(const Uuid& topic, std::int32_t partition,
 void ReplicaManager::forget_topic(const Uuid& topic) {
   leader_epochs_.erase(leader_epochs_.lower_bound({topic, INT32_MIN}),
                        leader_epochs_.upper_bound({topic, INT32_MAX}));
+  auto from = replication_.lower_bound({topic, INT32_MIN});
+  auto to = replication_.upper_bound({topic, INT32_MAX});
+  for (auto it = from; it != to; ++it) {
+    if (!it->second.leading && replication_options_.following != nullptr) {
+      replication_options_.following->unfollow(topic, it->first.second);
+    }
+  }
+  replication_.erase(from, to);
 }
 
 std::int32_t ReplicaManager::leader_epoch(const Uuid& topic, std::int32_t partition) const {
   auto it = leader_epochs_.find({topic, partition});
   return it == leader_epochs_.end() ? 0 : it->second;
-}
-
-std::int64_t ReplicaManager::high_watermark(const Uuid& topic, std::int32_t partition) const {
-  // One node: the ISR is this node, so the high watermark is the store's
-  // written end.
-  const PartitionState* ps = store_.partition(topic, partition);
-  return ps != nullptr ? ps->high_watermark : -1;
 }
 
 // --- Waits ------------------------------------------------------------------
@@ -124,6 +130,9 @@ void ReplicaManager::forget_connection(std::uint64_t connection) {
 }
 
 void ReplicaManager::on_written(const Uuid& topic, std::int32_t partition) {
+  // A leader's own log end is one of the ISR's; a follower's fetches
+  // long-poll on the leader's log end, not its high watermark.
+  if (Replication* r = replication(topic, partition)) update_high_watermark(topic, partition, *r);
   check_written_waits(topic, partition);
   fetch_waiters_.notify(topic, partition);
 }
@@ -152,6 +161,15 @@ void ReplicaManager::check_written_waits(const Uuid& topic, std::int32_t partiti
   for (auto& done : ready) done(hw < 0 ? WaitOutcome::kGone : WaitOutcome::kWritten);
 }
 
+void ReplicaManager::end_written_waits(const Uuid& topic, std::int32_t partition,
+                                       WaitOutcome outcome) {
+  auto it = written_waits_.find({topic, partition});
+  if (it == written_waits_.end()) return;
+  auto waits = std::move(it->second);
+  written_waits_.erase(it);
+  for (auto& [end, done] : waits) done(outcome);
+}
+
 void ReplicaManager::fail_all_written_waits(WaitOutcome outcome) {
   std::vector<std::function<void(WaitOutcome)>> failed;
   for (auto& [key, waits] : written_waits_) {
@@ -168,9 +186,13 @@ void ReplicaManager::append(AppendRequest request, AppendDone done) {
   const std::int32_t partition = request.partition.partition;
   if (request.records.empty()) return done(refused(ErrorCode::kCorruptMessage));
   AppendPolicy policy = policy_(topic);
-  // One node is the whole in-sync replica set.
-  if (request.acks == -1 && policy.min_insync_replicas > 1) {
-    return done(refused(ErrorCode::kNotEnoughReplicas));
+  if (!leads(topic.id, partition)) return done(refused(ErrorCode::kNotLeaderOrFollower));
+  const std::size_t isr = isr_size(topic.id, partition);
+  if (request.acks == -1 && static_cast<std::int64_t>(isr) < policy.min_insync_replicas) {
+    return done(refused(ErrorCode::kNotEnoughReplicas,
+                        "the ISR of " + topic.name + "-" + std::to_string(partition) + " has " +
+                            std::to_string(isr) + " replica(s), min.insync.replicas is " +
+                            std::to_string(policy.min_insync_replicas)));
   }
   // Produce v0-v2 carry legacy message sets (magic 0/1): up-converted to
   // one v2 batch on the threadpool below (legacy_message_set.h).
@@ -229,6 +251,8 @@ void ReplicaManager::append(AppendRequest request, AppendDone done) {
   }
   job->owner = std::move(request.owner);
   job->peer = request.peer;
+  job->acks = request.acks;
+  job->timeout_ms = request.timeout_ms;
   job->done = std::move(done);
   job->ticket = sequencer_.enter({job->topic, partition});
   run_on_pool(
@@ -327,9 +351,18 @@ void ReplicaManager::write(const std::shared_ptr<AppendJob>& job) {
     append_time = wall_ms();
     for (auto& b : job->views) set_log_append_time(b, append_time);
   }
+  // Offsets the append takes (they are contiguous): acks=all waits for the
+  // high watermark to pass them.
+  std::int64_t count = 0;
+  for (const auto& b : job->views) {
+    RecordBatchHeader h;
+    if (parse_record_batch_header(Bytes(b.data(), b.size()), h) == RecordError::kNone) {
+      count += static_cast<std::int64_t>(h.last_offset_delta) + 1;
+    }
+  }
   store_.append_in_place(
       job->topic, job->partition, std::move(job->views), std::move(owner),
-      [this, job, append_time](AppendResult r) {
+      [this, job, append_time, count](AppendResult r) {
         AppendOutcome o;
         if (!r.error.empty()) {
           // The store reports the failure once (kgw stops on it); one line
@@ -342,7 +375,12 @@ void ReplicaManager::write(const std::shared_ptr<AppendJob>& job) {
           o.log_append_time = append_time;
         }
         AppendDone done = std::move(job->done);
-        done(std::move(o));
+        if (r.error.empty() && job->acks == -1 && replication(job->topic, job->partition)) {
+          wait_for_isr(job->topic, job->partition, r.base_offset + count, job->timeout_ms,
+                       job->policy.min_insync_replicas, std::move(o), std::move(done));
+        } else {
+          done(std::move(o));
+        }
         // Retries waiting for a write: a failed write fails them all
         // (failures are sticky: none of theirs will be written); a
         // partition deleted meanwhile ends those on it.

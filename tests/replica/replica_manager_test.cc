@@ -49,9 +49,10 @@ struct Replicas {
         producers(records),
         txns(f.loop(), records, *f.store, producers, offset_manager,
              TransactionCoordinatorConfig{}),
-        rm(f.loop(), *f.store, producers, txns, [](const TopicInfo&) {
+        rm(f.loop(), *f.store, producers, txns, [this](const TopicInfo&) {
           AppendPolicy p;
           p.rules.max_timestamp_difference_ms = kNoLimit;
+          p.min_insync_replicas = min_insync_replicas;
           return p;
         }) {}
   ~Replicas() {
@@ -67,12 +68,14 @@ struct Replicas {
   ProducerStore records;
   ProducerStateManager producers;
   TransactionCoordinator txns;
+  std::int64_t min_insync_replicas = 1;
   ReplicaManager rm;
 };
 
 // Appends `batch` (a buffer of its own, as a request frame would be).
 void append(test::StoreFixture& f, ReplicaManager& rm, const Uuid& topic, std::int32_t partition,
-            std::vector<std::uint8_t> batch, std::optional<AppendOutcome>& out) {
+            std::vector<std::uint8_t> batch, std::optional<AppendOutcome>& out,
+            std::int16_t acks = 1, std::int32_t timeout_ms = 30000) {
   auto buffer = std::make_shared<std::vector<std::uint8_t>>(std::move(batch));
   Resolved r = PartitionResolver(*f.store, *f.metadata, test::StoreFixture::kNode)
                    .resolve(TopicKey::by_id(topic), partition);
@@ -81,6 +84,8 @@ void append(test::StoreFixture& f, ReplicaManager& rm, const Uuid& topic, std::i
   req.partition = r.local;
   req.records = std::span<std::uint8_t>(*buffer);
   req.owner = buffer;
+  req.acks = acks;
+  req.timeout_ms = timeout_ms;
   rm.append(std::move(req), [&out](AppendOutcome o) { out = std::move(o); });
 }
 
@@ -224,6 +229,120 @@ TEST_CASE("leader epochs: 0 until become_leader, then what it set") {
     CHECK(r.rm.leader_epoch(t, 1) == 0);
     r.rm.become_leader(t, 0, 8);
     CHECK(r.rm.leader_epoch(t, 0) == 8);
+  }
+  f.close_store();
+}
+
+TEST_CASE("replication: the high watermark over the ISR, acks=all, ISR changes") {
+  test::StoreFixture f;
+  const Uuid t = f.create("events", 1);
+  {
+    Replicas r(f);
+    const std::int32_t self = test::StoreFixture::kNode;
+    const std::int32_t a = self + 100;
+    const std::int32_t b = self + 101;
+    std::vector<IsrChangeRequest> asked;
+    ReplicationOptions options;
+    options.lag_time_max_ms = 500;
+    options.isr_channel = [&](IsrChangeRequest req, std::function<void(ErrorCode, std::string)>) {
+      asked.push_back(std::move(req));
+    };
+    r.rm.configure_replication(std::move(options));
+    r.rm.become_leader(t, 0, ReplicaRole{self, 1, 0, {self, a, b}, {self, a, b}});
+    CHECK(r.rm.leader_epoch(t, 0) == 1);
+    CHECK(r.rm.isr_size(t, 0) == 3);
+    auto written_end = [&] { return f.store->partition(t, 0)->high_watermark; };
+
+    // acks=1: answered once written here; the high watermark waits for
+    // both followers.
+    std::optional<AppendOutcome> out;
+    append(f, r.rm, t, 0, make_batch(3), out);
+    f.run_until([&] { return out.has_value(); });
+    CHECK(out->base_offset == 0);
+    CHECK(r.rm.high_watermark(t, 0) == 0);
+    CHECK(r.rm.on_follower_fetch(t, 0, a, 7, 3) == ErrorCode::kNone);
+    CHECK(r.rm.high_watermark(t, 0) == 0);
+    CHECK(r.rm.on_follower_fetch(t, 0, b, 7, 2) == ErrorCode::kNone);
+    CHECK(r.rm.high_watermark(t, 0) == 2);
+    CHECK(r.rm.on_follower_fetch(t, 0, b, 7, 3) == ErrorCode::kNone);
+    CHECK(r.rm.high_watermark(t, 0) == 3);
+    // Not a replica of the partition.
+    CHECK(r.rm.on_follower_fetch(t, 0, self + 200, 7, 3) == ErrorCode::kNotLeaderOrFollower);
+
+    // acks=all: answered when both followers fetched past it.
+    out.reset();
+    append(f, r.rm, t, 0, make_batch(2), out, -1);
+    f.run_until([&] { return written_end() == 5; });
+    f.run_for(20);
+    CHECK(!out.has_value());
+    r.rm.on_follower_fetch(t, 0, a, 7, 5);
+    CHECK(!out.has_value());
+    r.rm.on_follower_fetch(t, 0, b, 7, 5);
+    REQUIRE(out.has_value());
+    CHECK(out->error == ErrorCode::kNone);
+    CHECK(out->base_offset == 3);
+    CHECK(r.rm.high_watermark(t, 0) == 5);
+
+    // acks=all that nobody replicates: REQUEST_TIMED_OUT after its timeout.
+    out.reset();
+    append(f, r.rm, t, 0, make_batch(1), out, -1, 30);
+    f.run_until([&] { return out.has_value(); });
+    CHECK(out->error == ErrorCode::kRequestTimedOut);
+
+    // b lags behind the log end for longer than replica.lag.time.max.ms:
+    // the leader asks for an ISR without it (a keeps up).
+    for (int i = 0; i < 50 && asked.empty(); ++i) {
+      r.rm.on_follower_fetch(t, 0, a, 7, written_end());
+      f.run_for(40);
+    }
+    REQUIRE(asked.size() == 1);
+    CHECK(asked[0].leader_epoch == 1);
+    CHECK(asked[0].partition_epoch == 0);
+    REQUIRE(asked[0].isr.size() == 2);
+    CHECK(asked[0].isr[0].first == self);
+    CHECK(asked[0].isr[1] == std::pair<std::int32_t, std::int64_t>{a, 7});
+    // The committed change comes back through the image.
+    r.rm.become_leader(t, 0, ReplicaRole{self, 1, 1, {self, a, b}, {self, a}});
+    CHECK(r.rm.isr_size(t, 0) == 2);
+
+    // min.insync.replicas=3 with an ISR of 2: refused before the append.
+    r.min_insync_replicas = 3;
+    out.reset();
+    const std::int64_t end = written_end();
+    append(f, r.rm, t, 0, make_batch(1), out, -1);
+    REQUIRE(out.has_value());
+    CHECK(out->error == ErrorCode::kNotEnoughReplicas);
+    CHECK(written_end() == end);
+    r.min_insync_replicas = 1;
+
+    // b catches up to the high watermark: the leader asks to add it back.
+    r.rm.on_follower_fetch(t, 0, b, 7, written_end());
+    REQUIRE(asked.size() == 2);
+    CHECK(asked[1].partition_epoch == 1);
+    CHECK(asked[1].isr.size() == 3);
+
+    // Leadership moves away: a waiting acks=all append is answered
+    // NOT_LEADER_OR_FOLLOWER (the producer retries on the new leader), and
+    // appends are refused.
+    r.rm.become_leader(t, 0, ReplicaRole{self, 1, 2, {self, a, b}, {self, a, b}});
+    out.reset();
+    append(f, r.rm, t, 0, make_batch(1), out, -1);
+    f.run_until([&] { return written_end() == end + 1; });
+    CHECK(!out.has_value());
+    r.rm.become_follower(t, 0, ReplicaRole{a, 2, 3, {self, a, b}, {self, a, b}});
+    REQUIRE(out.has_value());
+    CHECK(out->error == ErrorCode::kNotLeaderOrFollower);
+    CHECK(!r.rm.leads(t, 0));
+    CHECK(r.rm.leader_epoch(t, 0) == 2);
+    out.reset();
+    append(f, r.rm, t, 0, make_batch(1), out, -1);
+    REQUIRE(out.has_value());
+    CHECK(out->error == ErrorCode::kNotLeaderOrFollower);
+    // A follower's high watermark is the leader's, never above its own log.
+    r.rm.on_leader_high_watermark(t, 0, end);
+    CHECK(r.rm.high_watermark(t, 0) == end);
+    r.rm.on_leader_high_watermark(t, 0, end + 100);
+    CHECK(r.rm.high_watermark(t, 0) == written_end());
   }
   f.close_store();
 }

@@ -78,6 +78,12 @@ class StoreFixture {
     }
   }
 
+  // Runs the loop for about `ms` (timers due meanwhile fire).
+  void run_for(int ms) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    run_until([&] { return std::chrono::steady_clock::now() >= until; });
+  }
+
   Uuid create(const std::string& name, std::int32_t partitions,
               std::map<std::string, std::string> configs = {}) {
     // Through the metadata log, as CreateTopics does: the image (which the

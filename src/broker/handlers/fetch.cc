@@ -70,6 +70,9 @@ struct FetchCall {
   bool deferred = false;
   bool any_error = false;
   bool read_committed = false;
+  // A follower's fetch (replica id >= 0): reads up to the log end, not
+  // the high watermark, and reports the follower's position.
+  bool from_replica = false;
   int pending = 0;
 };
 
@@ -202,7 +205,9 @@ void run(HandlerContext& ctx, const std::shared_ptr<FetchCall>& call) {
     out.last_stable_offset =
         ctx.producers().last_stable_offset(pr.topic_id, pr.partition, high_watermark);
     out.log_start_offset = st->log_start_offset;
-    if (pr.offset < st->log_start_offset || pr.offset > high_watermark) {
+    // A follower may read everything written; a consumer what the ISR has.
+    const std::int64_t readable = c.from_replica ? st->high_watermark : high_watermark;
+    if (pr.offset < st->log_start_offset || pr.offset > readable) {
       out.error_code = code(ErrorCode::kOffsetOutOfRange);
       c.any_error = true;
       continue;
@@ -210,7 +215,7 @@ void run(HandlerContext& ctx, const std::shared_ptr<FetchCall>& call) {
     pr.read = true;
     // read_committed stops at the last stable offset: nothing of an open
     // transaction (nor anything after it) is handed out yet.
-    const std::int64_t upper = c.read_committed ? out.last_stable_offset : high_watermark;
+    const std::int64_t upper = c.read_committed ? out.last_stable_offset : readable;
     pr.stable = upper;
     if (pr.offset >= upper || !pr.data.empty()) {
       pr.tried = true;
@@ -242,9 +247,39 @@ void run(HandlerContext& ctx, const std::shared_ptr<FetchCall>& call) {
           }
           if (--call->pending == 0) reads_done(ctx, call);
         },
-        c.read_committed ? upper : -1, min_one);
+        c.read_committed || !c.from_replica ? upper : -1, min_one);
   }
   if (--c.pending == 0) reads_done(ctx, call);
+}
+
+// A follower's fetch of one partition this node leads (Kafka's
+// Partition.fetchRecords for a replica): a stale epoch is fenced; a log
+// that diverged from ours (its last fetched epoch ends earlier here, or is
+// not ours) is told where ours ends (diverging_epoch, v12+) and gets no
+// records; otherwise the leader records the follower's position (which
+// moves the high watermark and the ISR).
+ErrorCode follower_fetch(HandlerContext& ctx, std::int16_t version, std::int32_t replica,
+                         std::int64_t replica_epoch, std::int32_t epoch, const auto& p, auto& out,
+                         const LocalPartition& local) {
+  const Uuid& topic = local.topic->id;
+  if (p.current_leader_epoch >= 0 && p.current_leader_epoch < epoch) {
+    return ErrorCode::kFencedLeaderEpoch;
+  }
+  if (!ctx.replicas().leads(topic, local.partition)) return ErrorCode::kNotLeaderOrFollower;
+  if (version >= 12 && p.last_fetched_epoch >= 0) {
+    const Store::EpochEnd end =
+        ctx.store().end_offset_for_epoch(topic, local.partition, p.last_fetched_epoch);
+    if (end.epoch != p.last_fetched_epoch || end.end_offset < p.fetch_offset) {
+      out.diverging_epoch.epoch = end.epoch;
+      out.diverging_epoch.end_offset = end.end_offset;
+      out.high_watermark = ctx.replicas().high_watermark(topic, local.partition);
+      const PartitionState* st = ctx.store().partition(topic, local.partition);
+      if (st != nullptr) out.log_start_offset = st->log_start_offset;
+      return ErrorCode::kNone;
+    }
+  }
+  return ctx.replicas().on_follower_fetch(topic, local.partition, replica, replica_epoch,
+                                          p.fetch_offset);
 }
 
 }  // namespace
@@ -269,23 +304,35 @@ void handle_fetch(HandlerContext& ctx, RequestPtr req) {
   const bool by_id = req->version() >= 13;
   const bool read_committed = body.isolation_level == 1;
   call->read_committed = read_committed;
+  // Followers name themselves: replica_id before v15, ReplicaState (with
+  // their broker epoch, KIP-903) from v15.
+  const std::int32_t replica =
+      req->version() >= 15 ? body.replica_state.replica_id : body.replica_id;
+  const std::int64_t replica_epoch = req->version() >= 15 ? body.replica_state.replica_epoch : -1;
+  call->from_replica = replica >= 0;
   // Kafka: min(request max_bytes, fetch.max.bytes); before v3 the request
   // has no max_bytes.
   call->budget = ctx.config().get_long("fetch.max.bytes");
   if (req->version() >= 3)
     call->budget = std::min<std::int64_t>(call->budget, std::max(body.max_bytes, 0));
   std::int64_t claimed = 0;
+  bool diverged = false;
   std::size_t wanted = 0;
   for (const auto& t : body.topics) wanted += t.partitions.size();
   call->reads.reserve(wanted);
   const std::size_t errors = for_each_partition(
       ctx.resolver(), FetchShape{by_id, read_committed}, body.topics, resp.responses, NoGuard{},
-      [&](std::size_t ti, std::size_t pi, const auto& p, auto&,
+      [&](std::size_t ti, std::size_t pi, const auto& p, auto& out,
           const LocalPartition& local) -> ErrorCode {
+        const std::int32_t epoch = ctx.replicas().leader_epoch(local.topic->id, local.partition);
         // A client that knows of a later epoch than ours.
-        if (p.current_leader_epoch >
-            ctx.replicas().leader_epoch(local.topic->id, local.partition)) {
-          return ErrorCode::kUnknownLeaderEpoch;
+        if (p.current_leader_epoch > epoch) return ErrorCode::kUnknownLeaderEpoch;
+        if (call->from_replica) {
+          ErrorCode e =
+              follower_fetch(ctx, req->version(), replica, replica_epoch, epoch, p, out, local);
+          // A diverged log is answered at once: it has nothing to wait for.
+          diverged |= out.diverging_epoch.epoch >= 0;
+          if (e != ErrorCode::kNone || out.diverging_epoch.epoch >= 0) return e;
         }
         PartitionRead pr;
         pr.topic_index = ti;
@@ -300,7 +347,7 @@ void handle_fetch(HandlerContext& ctx, RequestPtr req) {
         call->reads.push_back(std::move(pr));
         return ErrorCode::kNone;
       });
-  call->any_error = errors != 0;
+  call->any_error = errors != 0 || diverged;
   if (errors != 0) {
     call->image = ctx.metadata().image();
     const ImagePtr& image = call->image;

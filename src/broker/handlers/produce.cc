@@ -109,6 +109,7 @@ void handle_produce(HandlerContext& ctx, RequestPtr req) {
         r.owner = req;
         r.legacy = legacy;
         r.acks = body.acks;
+        r.timeout_ms = body.timeout_ms;
         r.legacy_budget = legacy_budget;
         r.peer = req->peer();
         ++call->pending;
