@@ -15,6 +15,7 @@
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/handlers/pending_call.h"
 #include "src/replica/partition_resolver.h"
+#include "src/replica/replica_manager.h"
 #include "src/txn/producer_state_manager.h"
 #include "storage/store.h"
 
@@ -44,15 +45,17 @@ void handle_delete_records(HandlerContext& ctx, RequestPtr req) {
       [&](std::size_t ti, std::size_t pi, const auto& p, auto&,
           const LocalPartition& local) -> ErrorCode {
         const TopicInfo* topic = local.topic;
-        const PartitionState* st = local.state;
         if (!seen.insert({call->body.topics[ti].name, p.partition_index}).second) {
           return ErrorCode::kInvalidRequest;  // named twice
         }
         if (!ctx.config().log_policy(topic->configs).delete_enabled) {
           return ErrorCode::kPolicyViolation;
         }
-        const std::int64_t offset = p.offset == -1 ? st->high_watermark : p.offset;
-        if (offset < 0 || offset > st->high_watermark) return ErrorCode::kOffsetOutOfRange;
+        // Up to the high watermark (over the ISR), as Kafka: -1 means it;
+        // followers learn the new log start from their fetches.
+        const std::int64_t hw = ctx.replicas().high_watermark(topic->id, p.partition_index);
+        const std::int64_t offset = p.offset == -1 ? hw : p.offset;
+        if (offset < 0 || offset > hw) return ErrorCode::kOffsetOutOfRange;
         ++call->pending;
         const Uuid id = topic->id;
         const std::int32_t partition = p.partition_index;

@@ -206,8 +206,10 @@ void run(HandlerContext& ctx, const std::shared_ptr<FetchCall>& call) {
         ctx.producers().last_stable_offset(pr.topic_id, pr.partition, high_watermark);
     out.log_start_offset = st->log_start_offset;
     // A follower may read everything written; a consumer what the ISR has.
+    // An offset between the two is valid for both: a consumer gets nothing
+    // yet (Kafka: out of range only past the log end).
     const std::int64_t readable = c.from_replica ? st->high_watermark : high_watermark;
-    if (pr.offset < st->log_start_offset || pr.offset > readable) {
+    if (pr.offset < st->log_start_offset || pr.offset > st->high_watermark) {
       out.error_code = code(ErrorCode::kOffsetOutOfRange);
       c.any_error = true;
       continue;

@@ -1,0 +1,117 @@
+"""Partition replication end to end (issue 16): a three-node cluster, a
+topic with replication factor 3 and min.insync.replicas=2, librdkafka
+producing with acks=all. Every acknowledged record must survive the
+partition leader's kill -9 at the offset it was acknowledged at (the new
+leader is a follower that fetched it), the restarted node must catch up
+and rejoin the ISR, and then survive being the only copy that leads once
+the others are killed in turn. With two of three nodes down an acks=all
+produce is refused (NOT_ENOUGH_REPLICAS) rather than acknowledged by one
+copy.
+"""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import kgw_cluster  # noqa: E402
+from cluster_checks import admin, judge_records, produce, read_all, wait_for  # noqa: E402
+from confluent_kafka.admin import NewTopic  # noqa: E402
+
+SESSION_MS = 4000
+TOPIC = "replicated"
+
+
+class ReplicationTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = kgw_cluster.KgwCluster(
+            3,
+            sets=[f"broker.session.timeout.ms={SESSION_MS}", "broker.heartbeat.interval.ms=1000",
+                  "replica.lag.time.max.ms=5000"],
+        )
+        cls.cluster.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.close()
+
+    def bootstrap(self, nodes):
+        return ",".join(f"127.0.0.1:{self.cluster.port(n)}" for n in nodes)
+
+    def partition(self, nodes):
+        """(leader, replicas, isr) of partition 0 as one of `nodes` sees it."""
+        md = admin(self.bootstrap(nodes)).list_topics(TOPIC, timeout=10)
+        p = md.topics[TOPIC].partitions[0]
+        return p.leader, sorted(p.replicas), sorted(p.isrs)
+
+    def test_acknowledged_writes_survive_leader_failures(self):
+        everyone = (1, 2, 3)
+        client = admin(self.bootstrap(everyone))
+        futures = client.create_topics(
+            [NewTopic(TOPIC, num_partitions=1, replication_factor=3,
+                      config={"min.insync.replicas": "2"})],
+            operation_timeout=30, request_timeout=30)
+        futures[TOPIC].result(timeout=40)
+        wait_for("all three replicas in the ISR",
+                 lambda: self.partition(everyone)[2] == [1, 2, 3], 30)
+
+        told, errors = produce(self.bootstrap(everyone), TOPIC, 1, 500, prefix="a")
+        self.assertEqual(errors, [])
+        self.assertEqual(len(told), 500)
+
+        # kill -9 of the leader: a follower takes over with every record.
+        leader = self.partition(everyone)[0]
+        self.cluster.kill_node(leader)
+        survivors = tuple(n for n in everyone if n != leader)
+        wait_for("a new leader among the survivors",
+                 lambda: self.partition(survivors)[0] in survivors, SESSION_MS / 1000 + 30)
+        more, errors = produce(self.bootstrap(survivors), TOPIC, 1, 500, prefix="b")
+        self.assertEqual(errors, [])
+        told.update(more)
+        read, duplicates = read_all(self.bootstrap(survivors), TOPIC, 1, len(told))
+        counts = judge_records(told, read, duplicates)
+        print(f"after killing leader {leader}: {counts}", file=sys.stderr)
+        self.assertEqual(counts, {"lost": 0, "duplicated": 0, "divergent": 0})
+
+        # The killed node comes back as a follower, catches up and rejoins.
+        self.cluster.start_node(leader)
+        wait_for("the restarted node back in the ISR",
+                 lambda: self.partition(everyone)[2] == [1, 2, 3], 60)
+
+        # Kill the two others: the restarted node ends up leading alone,
+        # holding everything acknowledged.
+        for victim in everyone:
+            if victim != leader:
+                self.cluster.kill_node(victim)
+        wait_for(f"node {leader} leading alone",
+                 lambda: self.partition((leader,))[0] == leader, SESSION_MS / 1000 + 30)
+        self.assertEqual(self.partition((leader,))[0], leader)
+        read, duplicates = read_all(self.bootstrap((leader,)), TOPIC, 1, len(told))
+        counts = judge_records(told, read, duplicates)
+        print(f"with only node {leader} left: {counts}", file=sys.stderr)
+        self.assertEqual(counts, {"lost": 0, "duplicated": 0, "divergent": 0})
+
+        # One replica left and min.insync.replicas=2: acks=all is refused,
+        # acks=1 is still taken.
+        refused, errors = produce(self.bootstrap((leader,)), TOPIC, 1, 1, prefix="c", timeout=5)
+        self.assertEqual(refused, {})
+        self.assertTrue(any("NOT_ENOUGH_REPLICAS" in e for e in errors), errors)
+        taken, errors = produce(self.bootstrap((leader,)), TOPIC, 1, 1, acks="1", prefix="d")
+        self.assertEqual(errors, [])
+        self.assertEqual(len(taken), 1)
+
+        for n in everyone:
+            if not self.cluster.kgw_alive(n):
+                self.cluster.start_node(n)
+        wait_for("every replica back in the ISR",
+                 lambda: self.partition(everyone)[2] == [1, 2, 3], 60)
+        told.update(taken)
+        read, duplicates = read_all(self.bootstrap(everyone), TOPIC, 1, len(told))
+        counts = judge_records(told, read, duplicates)
+        print(f"all back: {counts}", file=sys.stderr)
+        self.assertEqual(counts, {"lost": 0, "duplicated": 0, "divergent": 0})
+
+
+if __name__ == "__main__":
+    unittest.main()
