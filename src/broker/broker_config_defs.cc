@@ -38,6 +38,9 @@ const std::vector<ConfigDef> kBrokerDefs = {
     // no metadata.etcd.initial.cluster: one node, metadata in its own store.
     {"broker.rack", T::kString, nullptr,
      "Rack of this broker; replica placement spreads a partition's replicas over racks."},
+    {"replica.selector.class", T::kString, nullptr,
+     "KIP-392: org.apache.kafka.common.replica.RackAwareReplicaSelector sends a consumer with "
+     "client.rack to an in-sync follower in its rack; unset: consumers read from leaders."},
     {"metadata.etcd.endpoints", T::kList, "",
      "kgw only: the etcd cluster that keeps the cluster metadata, HOST:PORT or http://HOST:PORT, "
      "comma-separated. Empty with no co-located member: one node, metadata in its own store."},

@@ -1,5 +1,7 @@
 #include "src/replica/partition_resolver.h"
 
+#include <algorithm>
+
 #include "src/cluster/metadata_log.h"
 #include "storage/store.h"
 
@@ -16,7 +18,7 @@ const TopicInfo* PartitionResolver::lookup(const TopicKey& key) const {
 }
 
 Resolved PartitionResolver::resolve(const TopicKey& key, const TopicInfo* topic,
-                                    std::int32_t partition) const {
+                                    std::int32_t partition, Serving serving) const {
   Resolved r;
   if (topic == nullptr) {
     r.error = key.id != nullptr ? ErrorCode::kUnknownTopicId : ErrorCode::kUnknownTopicOrPartition;
@@ -31,8 +33,12 @@ Resolved PartitionResolver::resolve(const TopicKey& key, const TopicInfo* topic,
     return r;
   }
   // Only the leader serves a partition (Kafka: NOT_LEADER_OR_FOLLOWER, and
-  // the client refreshes its metadata). On one node this node leads all.
-  if (p->leader != node_id_) {
+  // the client refreshes its metadata), or for a consumer's fetch any
+  // replica. On one node this node leads all.
+  const bool replica =
+      serving == Serving::kAnyReplica && p->leader >= 0 &&
+      std::find(p->replicas.begin(), p->replicas.end(), node_id_) != p->replicas.end();
+  if (p->leader != node_id_ && !replica) {
     r.error = ErrorCode::kNotLeaderOrFollower;
     return r;
   }

@@ -48,6 +48,11 @@ struct LocalPartition {
   const PartitionState* state = nullptr;
 };
 
+// Who may serve a partition: only its leader (everything but Fetch), or
+// any of its replicas (a consumer's Fetch v11+: KIP-392's fetch from a
+// follower, which reads up to its high watermark).
+enum class Serving { kLeader, kAnyReplica };
+
 struct Resolved {
   ErrorCode error = ErrorCode::kNone;
   LocalPartition local;  // meaningful only when error is kNone
@@ -65,7 +70,8 @@ class PartitionResolver {
   // itself before its partitions (e.g. to answer topic-level fields).
   const TopicInfo* topic(const TopicKey& key) const { return lookup(key); }
   // `topic` as lookup() found it (nullptr: unknown) and a partition index.
-  Resolved resolve(const TopicKey& key, const TopicInfo* topic, std::int32_t partition) const;
+  Resolved resolve(const TopicKey& key, const TopicInfo* topic, std::int32_t partition,
+                   Serving serving = Serving::kLeader) const;
   Resolved resolve(const TopicKey& key, std::int32_t partition) const {
     return resolve(key, lookup(key), partition);
   }
@@ -94,6 +100,7 @@ class PartitionResolver {
 //   in_partitions(const InTopic&), out_partitions(OutTopic&)
 //   std::int32_t index(const InPartition&)
 //   void start(const InPartition&, OutPartition&)  index and defaults
+// A shape with a `serving` member resolves partitions as it says (Fetch).
 // For each partition: start() -> before(ti, pi, in) (a guard that comes
 // before the topic is looked up; kNone to go on) -> resolve -> if
 // resolved, on_partition(ti, pi, in, out, local) which returns its own
@@ -120,7 +127,9 @@ std::size_t for_each_partition(const PartitionResolver& resolver, const Shape& s
       shape.start(pin, pout);
       ErrorCode e = before(ti, pi, pin);
       if (e == ErrorCode::kNone) {
-        Resolved r = resolver.resolve(key, topic, shape.index(pin));
+        Serving serving = Serving::kLeader;
+        if constexpr (requires { shape.serving; }) serving = shape.serving;
+        Resolved r = resolver.resolve(key, topic, shape.index(pin), serving);
         e = r.ok() ? on_partition(ti, pi, pin, pout, r.local) : r.error;
       }
       if (e != ErrorCode::kNone) {

@@ -214,6 +214,9 @@ class ReplicaManager {
   // replicas).
   ErrorCode on_follower_fetch(const Uuid& topic, std::int32_t partition, std::int32_t replica,
                               std::int64_t broker_epoch, std::int64_t fetch_offset);
+  // A leader's view of a follower's log end (its last fetch offset); -1
+  // when unknown or not led here.
+  std::int64_t follower_end(const Uuid& topic, std::int32_t partition, std::int32_t replica) const;
   // A follower learned the leader's high watermark.
   void on_leader_high_watermark(const Uuid& topic, std::int32_t partition, std::int64_t hw);
 

@@ -212,6 +212,14 @@ ErrorCode ReplicaManager::on_follower_fetch(const Uuid& topic, std::int32_t part
   return ErrorCode::kNone;
 }
 
+std::int64_t ReplicaManager::follower_end(const Uuid& topic, std::int32_t partition,
+                                          std::int32_t replica) const {
+  const Replication* r = replication(topic, partition);
+  if (r == nullptr || !r->leading) return -1;
+  auto f = r->followers.find(replica);
+  return f == r->followers.end() ? -1 : f->second.leo;
+}
+
 void ReplicaManager::on_leader_high_watermark(const Uuid& topic, std::int32_t partition,
                                               std::int64_t hw) {
   Replication* r = replication(topic, partition);

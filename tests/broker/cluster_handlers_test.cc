@@ -18,6 +18,7 @@
 #include "protocol/records/record_batch_builder.h"
 #include "protocol/wire/error_code.h"
 #include "src/cluster/coordinator_placement.h"
+#include "src/replica/replica_manager.h"
 #include "tests/broker/handler_fixture.h"
 
 namespace kgw {
@@ -461,14 +462,15 @@ TEST_CASE("ListOffsets asks the leader; DescribeLogDirs lists this broker's repl
   CHECK(found);
 }
 
-FetchRequest fetch_all(const Uuid& id) {
+// `name` is viewed by the request: pass a literal.
+FetchRequest fetch_all(const Uuid& id, std::string_view name = "spread") {
   FetchRequest req;
   req.max_wait_ms = 0;
   req.min_bytes = 1;
   req.max_bytes = 1 << 20;
   req.session_epoch = -1;
   auto& t = req.topics.emplace_back();
-  t.topic = "spread";
+  t.topic = name;
   t.topic_id = id;
   for (std::int32_t p = 0; p < 3; ++p) {
     auto& pd = t.partitions.emplace_back();
@@ -481,9 +483,11 @@ FetchRequest fetch_all(const Uuid& id) {
 
 TEST_CASE("Fetch from partitions led elsewhere: NOT_LEADER_OR_FOLLOWER with KIP-951's leader") {
   ThreeBrokers c;
+  // Partitions 0 and 2 have no replica on this broker.
+  const Uuid elsewhere = create(c.f, "elsewhere", {{2, 3}, {1, 2}, {3, 2}});
   for (std::int16_t version : {std::int16_t{12}, std::int16_t{13}, std::int16_t{16}}) {
     CAPTURE(version);
-    auto resp = c.f.call<FetchResponse>(fetch_all(c.spread), version);
+    auto resp = c.f.call<FetchResponse>(fetch_all(elsewhere, "elsewhere"), version);
     CHECK(resp.error_code == 0);
     REQUIRE(resp.responses.size() == 1);
     const auto& parts = resp.responses[0].partitions;
@@ -506,9 +510,49 @@ TEST_CASE("Fetch from partitions led elsewhere: NOT_LEADER_OR_FOLLOWER with KIP-
     }
   }
   // Before v12 (not flexible) there is no current leader to send.
-  auto old = c.f.call<FetchResponse>(fetch_all(c.spread), 11);
+  auto old = c.f.call<FetchResponse>(fetch_all(elsewhere, "elsewhere"), 11);
   CHECK(old.responses[0].partitions[0].error_code == code(ErrorCode::kNotLeaderOrFollower));
   CHECK(old.responses[0].partitions[0].current_leader.leader_id == -1);
+}
+
+TEST_CASE("Fetch v11+ from a consumer is served by a follower (KIP-392), not before") {
+  ThreeBrokers c;
+  // "spread": this broker is a follower of partitions 0 and 2.
+  auto resp = c.f.call<FetchResponse>(fetch_all(c.spread), 11);
+  for (const auto& p : resp.responses[0].partitions) {
+    CAPTURE(p.partition_index);
+    CHECK(p.error_code == code(ErrorCode::kNone));
+    CHECK(p.preferred_read_replica == -1);
+  }
+  auto old = c.f.call<FetchResponse>(fetch_all(c.spread), 10);
+  CHECK(old.responses[0].partitions[0].error_code == code(ErrorCode::kNotLeaderOrFollower));
+  CHECK(old.responses[0].partitions[1].error_code == code(ErrorCode::kNone));
+}
+
+TEST_CASE("RackAwareReplicaSelector: a consumer in r2 is sent to the in-sync follower there") {
+  ThreeBrokers c;
+  REQUIRE(c.f.config.set("replica.selector.class",
+                         "org.apache.kafka.common.replica.RackAwareReplicaSelector") == "");
+  // Broker 2 fetches partition 1 (led here) as a follower, at offset 0.
+  FetchRequest follower = fetch_all(c.spread);
+  follower.replica_id = 2;
+  auto fr = c.f.call<FetchResponse>(follower, 12);
+  CHECK(fr.responses[0].partitions[1].error_code == code(ErrorCode::kNone));
+  CHECK(c.f.broker->replicas().follower_end(c.spread, 1, 2) == 0);
+
+  FetchRequest consumer = fetch_all(c.spread);
+  consumer.rack_id = "r2";
+  auto resp = c.f.call<FetchResponse>(consumer, 12);
+  const auto& p1 = resp.responses[0].partitions[1];
+  CHECK(p1.error_code == code(ErrorCode::kNone));
+  CHECK(p1.preferred_read_replica == 2);
+  CHECK((!p1.records.has_value() || p1.records->size() == 0));
+  // No rack, another rack, or before v11: the leader serves it.
+  for (std::string_view rack : {"", "r9"}) {
+    consumer.rack_id = rack;
+    auto other = c.f.call<FetchResponse>(consumer, 12);
+    CHECK(other.responses[0].partitions[1].preferred_read_replica == -1);
+  }
 }
 
 // __consumer_offsets with partition 0 led by 2, 1 by this node, 2 by the

@@ -82,6 +82,8 @@ void run(HandlerContext& ctx, const std::shared_ptr<FetchCall>& call);
 struct FetchShape {
   bool by_id = false;  // v13+: topics by id
   bool read_committed = false;
+  // A consumer's fetch v11+ may be served by a follower (KIP-392).
+  Serving serving = Serving::kLeader;
 
   TopicKey topic(const auto& in, auto& out) const {
     out.topic = in.topic;
@@ -284,6 +286,39 @@ ErrorCode follower_fetch(HandlerContext& ctx, std::int16_t version, std::int32_t
                                           p.fetch_offset);
 }
 
+// KIP-392's RackAwareReplicaSelector, when replica.selector.class names
+// it: for a consumer with a rack, the in-sync follower in that rack that
+// holds the fetch offset (the one furthest ahead), unless this leader is
+// in the rack itself; -1 for "read from the leader".
+std::int32_t preferred_read_replica(HandlerContext& ctx, std::string_view rack, const Uuid& topic,
+                                    std::int32_t partition, std::int64_t fetch_offset) {
+  const std::optional<std::string> selector = ctx.config().get("replica.selector.class");
+  if (rack.empty() || !selector ||
+      selector->find("RackAwareReplicaSelector") == std::string::npos) {
+    return -1;
+  }
+  const ImagePtr image = ctx.metadata().image();
+  const BrokerImage* self = image->broker(ctx.identity().node_id);
+  if (self != nullptr && self->rack && *self->rack == rack) return -1;
+  const TopicPtr t = image->topic(topic);
+  const PartitionImage* p = t != nullptr ? t->partition(partition) : nullptr;
+  if (p == nullptr) return -1;
+  std::int32_t best = -1;
+  std::int64_t best_end = -1;
+  for (std::int32_t id : p->isr) {
+    const BrokerImage* b = image->broker(id);
+    if (id == ctx.identity().node_id || b == nullptr || b->fenced || !b->rack || *b->rack != rack) {
+      continue;
+    }
+    const std::int64_t end = ctx.replicas().follower_end(topic, partition, id);
+    if (end >= fetch_offset && end > best_end) {
+      best = id;
+      best_end = end;
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 void handle_fetch(HandlerContext& ctx, RequestPtr req) {
@@ -318,12 +353,18 @@ void handle_fetch(HandlerContext& ctx, RequestPtr req) {
   if (req->version() >= 3)
     call->budget = std::min<std::int64_t>(call->budget, std::max(body.max_bytes, 0));
   std::int64_t claimed = 0;
-  bool diverged = false;
+  // Partitions answered without a read (diverged, or sent to another
+  // replica): the response goes at once, whatever min_bytes says.
+  bool answer_now = false;
   std::size_t wanted = 0;
   for (const auto& t : body.topics) wanted += t.partitions.size();
   call->reads.reserve(wanted);
   const std::size_t errors = for_each_partition(
-      ctx.resolver(), FetchShape{by_id, read_committed}, body.topics, resp.responses, NoGuard{},
+      ctx.resolver(),
+      FetchShape{
+          by_id, read_committed,
+          call->from_replica || req->version() < 11 ? Serving::kLeader : Serving::kAnyReplica},
+      body.topics, resp.responses, NoGuard{},
       [&](std::size_t ti, std::size_t pi, const auto& p, auto& out,
           const LocalPartition& local) -> ErrorCode {
         const std::int32_t epoch = ctx.replicas().leader_epoch(local.topic->id, local.partition);
@@ -333,8 +374,20 @@ void handle_fetch(HandlerContext& ctx, RequestPtr req) {
           ErrorCode e =
               follower_fetch(ctx, req->version(), replica, replica_epoch, epoch, p, out, local);
           // A diverged log is answered at once: it has nothing to wait for.
-          diverged |= out.diverging_epoch.epoch >= 0;
+          answer_now |= out.diverging_epoch.epoch >= 0;
           if (e != ErrorCode::kNone || out.diverging_epoch.epoch >= 0) return e;
+        } else if (req->version() >= 11 && ctx.replicas().leads(local.topic->id, local.partition)) {
+          // A consumer in another rack than this leader is sent to a
+          // follower in its own (KIP-392): no records, the replica to ask.
+          const std::int32_t preferred = preferred_read_replica(ctx, body.rack_id, local.topic->id,
+                                                                local.partition, p.fetch_offset);
+          if (preferred >= 0) {
+            out.preferred_read_replica = preferred;
+            out.high_watermark = ctx.replicas().high_watermark(local.topic->id, local.partition);
+            out.log_start_offset = local.state->log_start_offset;
+            answer_now = true;
+            return ErrorCode::kNone;
+          }
         }
         PartitionRead pr;
         pr.topic_index = ti;
@@ -349,7 +402,7 @@ void handle_fetch(HandlerContext& ctx, RequestPtr req) {
         call->reads.push_back(std::move(pr));
         return ErrorCode::kNone;
       });
-  call->any_error = errors != 0 || diverged;
+  call->any_error = errors != 0 || answer_now;
   if (errors != 0) {
     call->image = ctx.metadata().image();
     const ImagePtr& image = call->image;
