@@ -365,6 +365,16 @@ while read -r num reason; do
   [[ $num =~ ^[0-9]{4}$ ]] && expected_skip[$num]=$reason
 done < <(grep -v '^[[:space:]]*#' "$here/expected_skips.txt" 2>/dev/null || true)
 
+# A reason starting "[one broker]" skips only against one broker, and
+# "[no racks]" only without --racks (expected_skips.txt).
+skip_applies() {
+  case $1 in
+    "[one broker]"*) ((brokers == 1)) ;;
+    "[no racks]"*) [[ -z $racks ]] ;;
+    *) true ;;
+  esac
+}
+
 declare -A kind=() name=() scenarios=()
 while IFS=$'\t' read -r num nm kd sc; do
   kind[$num]=$kd name[$num]=$nm scenarios[$num]=$sc
@@ -433,12 +443,13 @@ workdir=$(mktemp -d "${TMPDIR:-/tmp}/kgw-conformance.XXXXXX")
 declare -A gw_pid=() gw_bootstrap=() gw_restarts=() gw_dir=()
 
 # Scenario name -> extra kgw flags. "default" mirrors librdkafka's
-# tests/scenarios/default.json (auto-create on, 4 partitions); its
-# replication_factor 3 needs three brokers and is not mirrored.
+# tests/scenarios/default.json (auto-create on, 4 partitions, replication
+# factor 3: with three brokers or more; fewer hold fewer copies).
 gw_flags() {
+  local rf=$((brokers < 3 ? brokers : 3))
   case $1 in
-    default) echo "--set num.partitions=4" ;;
-    noautocreate) echo "--set num.partitions=4 --set auto.create.topics.enable=false" ;;
+    default) echo "--set num.partitions=4 --set default.replication.factor=$rf" ;;
+    noautocreate) echo "--set num.partitions=4 --set auto.create.topics.enable=false --set default.replication.factor=$rf" ;;
     *) return 1 ;;
   esac
 }
@@ -488,7 +499,8 @@ cluster_start() {
   gw_dir[$scen]=$dir
   # shellcheck disable=SC2046
   if ! KGW_CLUSTER_TIMEOUT=${KGW_CLUSTER_TIMEOUT:-120} run_cluster "$brokers" --base-port "$port" --data "$dir" \
-    ${racks:+--racks "$racks"} $(gw_flags "$scen") >"$out.start.log" 2>&1; then
+    ${racks:+--racks "$racks" --set replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector} \
+    $(gw_flags "$scen") >"$out.start.log" 2>&1; then
     tail -5 "$out.start.log" >&2
     cluster_stop "$scen"
     die "the $brokers-node cluster ($scen) did not start (log: $out.start.log)"
@@ -504,7 +516,7 @@ cluster_start() {
     # answers FindCoordinator with itself and keeps its own offsets).
     for t in __consumer_offsets __transaction_state; do
       "$kafka_path/bin/kafka-topics.sh" --bootstrap-server "${gw_bootstrap[$scen]}" --create --topic "$t" \
-        --partitions 50 --replication-factor 1 >>"$out.start.log" 2>&1 ||
+        --partitions 50 --replication-factor $((brokers < 3 ? brokers : 3)) >>"$out.start.log" 2>&1 ||
         die "could not create $t in the $brokers-node cluster ($scen) (log: $out.start.log)"
     done
   fi
@@ -665,7 +677,7 @@ for num in "${tests[@]}"; do
     emit "$num" skipped 0 "local test (needs no broker): not a conformance test"
     continue
   fi
-  if [[ -n ${expected_skip[$num]:-} && $run_skipped -eq 0 ]]; then
+  if [[ -n ${expected_skip[$num]:-} && $run_skipped -eq 0 ]] && skip_applies "${expected_skip[$num]}"; then
     emit "$num" skipped 0 "expected: ${expected_skip[$num]}"
     continue
   fi
@@ -741,7 +753,7 @@ mkdir -p "$(dirname "$results")"
   echo "- KAFKA_PATH: kgw-admin's bin/kafka-*.sh entry points"
   for note in "${build_notes[@]}"; do echo "- Build: $note"; done
   if ((brokers > 1)); then
-    echo "- Gateway: a ${brokers}-node kgw cluster (tools/dev/run-cluster.sh, co-located etcd members), test.conf with its ${brokers} bootstrap addresses; topics with replication factor 1 (the default)$( ((internal_topics)) && echo "; __consumer_offsets and __transaction_state created first (--internal-topics)")$([[ -n $racks ]] && echo "; broker.rack $racks (--racks)")"
+    echo "- Gateway: a ${brokers}-node kgw cluster (tools/dev/run-cluster.sh, co-located etcd members), test.conf with its ${brokers} bootstrap addresses; topics with replication factor $((brokers < 3 ? brokers : 3)) (default.replication.factor, as the suite's default scenario)$( ((internal_topics)) && echo "; __consumer_offsets and __transaction_state created first (--internal-topics)")$([[ -n $racks ]] && echo "; broker.rack $racks (--racks)")"
   fi
   echo "- Selection: ${selection}, ${#tests[@]} test(s); per-test limit ${timeout_s} s$( ((run_skipped)) && echo ", expected skips run too")"
   ((${#client_rows[@]} == 0)) || echo "- Client matrix: ${#client_rows[@]} client(s), in its section below and in the counts"
