@@ -43,7 +43,9 @@
 //    (the leader's own is the store's written end) and never moves back;
 //    while an ISR expansion is being committed the joining replica counts
 //    too (KIP-497's maximal ISR). With the ISR just this node (one node,
-//    replication factor 1) it is the store's written end, as before.
+//    replication factor 1) it is the store's written end, as before. It
+//    does not advance while the ISR is smaller than min(min.insync.replicas,
+//    replication factor) (KIP-966's strict min-ISR).
 //  - The ISR: every replica.lag.time.max.ms / 2 the leader drops followers
 //    that have not caught up to its log end within replica.lag.time.max.ms,
 //    and adds a follower as soon as it reached the high watermark and the

@@ -171,6 +171,16 @@ void ReplicaManager::update_high_watermark(const Uuid& topic, std::int32_t parti
   for (std::int32_t id : r.role.isr) count(id);
   for (std::int32_t id : r.pending_isr) count(id);
   if (hw <= r.hw) return;
+  // KIP-966's strict min-ISR: with fewer in-sync replicas than
+  // min(min.insync.replicas, replication factor) nothing more is committed,
+  // so a write held by too few copies is never read (nor acknowledged).
+  if (r.role.replicas.size() > 1 && r.role.isr.size() < r.role.replicas.size()) {
+    const TopicInfo* info = store_.find_topic(topic);
+    const std::int64_t min_isr =
+        std::min<std::int64_t>(info != nullptr ? policy_(*info).min_insync_replicas : 1,
+                               static_cast<std::int64_t>(r.role.replicas.size()));
+    if (static_cast<std::int64_t>(r.role.isr.size()) < min_isr) return;
+  }
   r.hw = hw;
   check_written_waits(topic, partition);
   fetch_waiters_.notify(topic, partition);

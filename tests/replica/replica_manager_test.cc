@@ -347,5 +347,35 @@ TEST_CASE("replication: the high watermark over the ISR, acks=all, ISR changes")
   f.close_store();
 }
 
+TEST_CASE("replication: strict min-ISR, nothing is committed while the ISR is too small") {
+  test::StoreFixture f;
+  const Uuid t = f.create("events", 1);
+  {
+    Replicas r(f);
+    r.min_insync_replicas = 2;
+    const std::int32_t self = test::StoreFixture::kNode;
+    const std::int32_t a = self + 100;
+    const std::int32_t b = self + 101;
+    r.rm.become_leader(t, 0, ReplicaRole{self, 1, 0, {self, a, b}, {self}});
+    std::optional<AppendOutcome> out;
+    append(f, r.rm, t, 0, make_batch(2), out);
+    f.run_until([&] { return out.has_value(); });
+    CHECK(out->error == ErrorCode::kNone);
+    CHECK(r.rm.high_watermark(t, 0) == 0);
+    // a is back in the ISR and holds the records: they are committed.
+    r.rm.become_leader(t, 0, ReplicaRole{self, 1, 1, {self, a, b}, {self, a}});
+    r.rm.on_follower_fetch(t, 0, a, 7, 2);
+    CHECK(r.rm.high_watermark(t, 0) == 2);
+    // Replication factor 1 with min.insync.replicas=2: min(2, 1) is 1.
+    const Uuid single = f.create("single", 1);
+    r.rm.become_leader(single, 0, ReplicaRole{self, 1, 0, {self}, {self}});
+    out.reset();
+    append(f, r.rm, single, 0, make_batch(3), out);
+    f.run_until([&] { return out.has_value(); });
+    CHECK(r.rm.high_watermark(single, 0) == 3);
+  }
+  f.close_store();
+}
+
 }  // namespace
 }  // namespace kgw
