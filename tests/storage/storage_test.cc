@@ -95,6 +95,18 @@ std::vector<std::uint8_t> tagged_batch(std::int32_t partition, std::int64_t firs
   return make_batch(recs);
 }
 
+// A batch as a leader would send it to a follower: `n` records at `base`
+// (tagged with their offsets) in the leader's `epoch`, timestamps from `ts`.
+std::vector<std::uint8_t> leader_batch(std::int64_t base, int n, std::int32_t epoch,
+                                       std::int64_t ts) {
+  std::vector<std::uint8_t> b = tagged_batch(0, base, n, ts);
+  if (kgw::set_base_offset(b, base) != kgw::RecordError::kNone ||
+      kgw::set_partition_leader_epoch(b, epoch) != kgw::RecordError::kNone) {
+    std::abort();
+  }
+  return b;
+}
+
 struct ParsedRecord {
   std::int64_t offset;
   std::int64_t ts;
@@ -328,10 +340,79 @@ int crash_child(const char* dir, int fd) {
   return 0;  // _exit() by the caller: no stop(), no destructors
 }
 
+// A follower's log that grows and is truncated round after round; each
+// acknowledged log end is reported. Then an append and a truncation are
+// left in flight (after `turns` loop turns) when the process dies.
+int truncate_child(const char* dir, int fd, int turns) {
+  uv_loop_t loop;
+  if (uv_loop_init(&loop) != 0) return 2;
+  StoreOptions o;
+  o.data_dir = dir;
+  std::string error;
+  std::unique_ptr<Store> store = Store::open(&loop, o, error);
+  if (!store) {
+    dprintf(fd, "error %s\n", error.c_str());
+    return 3;
+  }
+  store->set_policy_resolver([](const TopicInfo&) {
+    kgw::LogPolicy p;
+    p.segment_bytes = 1000;  // several segments, so truncations cross them
+    return p;
+  });
+  TopicInfo info;
+  info.name = "trunc";
+  info.partitions = 1;
+  int pending = 1;
+  bool failed = false;
+  store->create_topic(info, [&](std::string e) {
+    --pending;
+    failed |= !e.empty();
+  });
+  const Uuid id = store->find_topic("trunc")->id;
+  auto append3 = [&](std::int64_t base, std::int32_t epoch) {
+    auto owned = std::make_shared<std::vector<std::vector<std::uint8_t>>>();
+    for (int i = 0; i < 3; ++i)
+      owned->push_back(leader_batch(base + 3 * i, 3, epoch, 1000 * epoch + i));
+    std::vector<std::span<std::uint8_t>> views(owned->begin(), owned->end());
+    ++pending;
+    store->append_replica(id, 0, std::move(views), owned, [&](AppendResult r) {
+      --pending;
+      failed |= !r.error.empty();
+    });
+  };
+  auto truncate = [&](std::int64_t offset) {
+    ++pending;
+    store->truncate_to(id, 0, offset, [&](std::string e) {
+      --pending;
+      failed |= !e.empty();
+    });
+  };
+  std::int64_t end = 0;
+  for (std::int32_t epoch = 1; epoch <= 30; ++epoch) {
+    // [end, end+9) in three batches; the cut at end+7 takes the last.
+    append3(end, epoch);
+    truncate(end + 7);
+    while (pending > 0) uv_run(&loop, UV_RUN_ONCE);
+    if (failed) return 4;
+    end += 6;
+    dprintf(fd, "%lld\n", static_cast<long long>(end));
+  }
+  append3(end, 31);
+  truncate(end + 4);
+  for (int i = 0; i < turns; ++i) uv_run(&loop, UV_RUN_NOWAIT);
+  return 0;  // _exit() by the caller: no stop(), no destructors
+}
+
+constexpr const char* kChildTurnsEnv = "KGW_STORAGE_TEST_TRUNCATE_TURNS";
+
 struct CrashChildHook {
   CrashChildHook() {
     const char* dir = std::getenv(kChildDirEnv);
     const char* fd = std::getenv(kChildFdEnv);
+    const char* turns = std::getenv(kChildTurnsEnv);
+    if (dir != nullptr && fd != nullptr && turns != nullptr) {
+      _exit(truncate_child(dir, std::atoi(fd), std::atoi(turns)));
+    }
     if (dir != nullptr && fd != nullptr) _exit(crash_child(dir, std::atoi(fd)));
   }
 } crash_child_hook;
@@ -609,8 +690,9 @@ TEST_CASE("everything comes back after close and reopen") {
   CHECK(h.append(a, 0, std::move(more)).base_offset == 15);
 }
 
-TEST_CASE("acknowledged appends survive the process dying without stop()") {
-  TempDir dir;
+// Runs this binary as a crash child on `dir` (with `extra_env` added) and
+// returns what it reported, once it exited with 0.
+std::string run_crash_child(const TempDir& dir, const std::string& extra_env = "") {
   int fds[2];
   REQUIRE(pipe(fds) == 0);
   pid_t pid = fork();
@@ -619,10 +701,12 @@ TEST_CASE("acknowledged appends survive the process dying without stop()") {
     close(fds[0]);
     std::string dir_env = std::string(kChildDirEnv) + "=" + dir.path();
     std::string fd_env = std::string(kChildFdEnv) + "=" + std::to_string(fds[1]);
+    std::string extra = extra_env;
     std::vector<char*> envp;
     for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
     envp.push_back(dir_env.data());
     envp.push_back(fd_env.data());
+    if (!extra.empty()) envp.push_back(extra.data());
     envp.push_back(nullptr);
     char arg0[] = "storage_test_crash_child";
     char* argv[] = {arg0, nullptr};
@@ -640,6 +724,12 @@ TEST_CASE("acknowledged appends survive the process dying without stop()") {
   INFO("child output: " << out);
   REQUIRE(WIFEXITED(status));
   REQUIRE(WEXITSTATUS(status) == 0);
+  return out;
+}
+
+TEST_CASE("acknowledged appends survive the process dying without stop()") {
+  TempDir dir;
+  const std::string out = run_crash_child(dir);
 
   std::map<std::int32_t, std::int64_t> acked;
   std::istringstream lines(out);
@@ -1081,21 +1171,6 @@ TEST_CASE("the leader-epoch cache: stamped appends, end offsets, reopen, topic d
 
 namespace {
 
-// A batch as a leader would send it: `n` records at `base` (tagged with
-// their offsets), stamped with the leader's `epoch`, timestamps from `ts`.
-std::vector<std::uint8_t> leader_batch(std::int64_t base, int n, std::int32_t epoch,
-                                       std::int64_t ts) {
-  std::vector<std::uint8_t> b = tagged_batch(0, base, n, ts);
-  auto u = static_cast<std::uint64_t>(base);
-  for (int i = 7; i >= 0; --i) {
-    b[kgw::RecordBatchHeader::kBaseOffsetAt + static_cast<std::size_t>(i)] =
-        static_cast<std::uint8_t>(u);
-    u >>= 8;
-  }
-  REQUIRE(kgw::set_partition_leader_epoch(b, epoch) == kgw::RecordError::kNone);
-  return b;
-}
-
 AppendResult append_replica(Harness& h, const Uuid& t,
                             std::vector<std::vector<std::uint8_t>> batches) {
   auto owned = std::make_shared<std::vector<std::vector<std::uint8_t>>>(std::move(batches));
@@ -1345,4 +1420,55 @@ TEST_CASE("reset_log empties the partition and starts it at an offset") {
   CHECK(f.ps().log_start_offset == 50);
   CHECK(f.ps().log_end_offset == 50);
   CHECK(h.read(f.t, 0, 0, 1 << 20).data.empty());
+}
+
+TEST_CASE("a truncation is all or nothing when the process dies without stop()") {
+  // The child dies with an append and a truncation in flight, after 0 to
+  // 3 loop turns: the log found is the acknowledged one, or with the
+  // append, or with both, never a half-truncated log (batches, epochs,
+  // time index and segments always agree).
+  for (int turns : {0, 1, 3}) {
+    CAPTURE(turns);
+    TempDir dir;
+    const std::string out =
+        run_crash_child(dir, std::string(kChildTurnsEnv) + "=" + std::to_string(turns));
+    std::int64_t acked = -1;
+    std::istringstream lines(out);
+    for (long long v; lines >> v;) acked = v;
+    REQUIRE(acked == 180);
+
+    Harness h(dir.path());
+    h.open();
+    const TopicInfo* t = h.store->find_topic("trunc");
+    REQUIRE(t != nullptr);
+    const kgw::PartitionState& ps = *h.store->partition(t->id, 0);
+    MESSAGE("turns " << turns << ": acknowledged up to " << acked << ", recovered up to "
+                     << ps.log_end_offset);
+    CHECK((ps.log_end_offset == acked || ps.log_end_offset == acked + 9 ||
+           ps.log_end_offset == acked + 3));
+    check_partition_contents(h, t->id, 0, ps.log_end_offset);
+    const Epochs epochs = h.store->leader_epochs(t->id, 0);
+    REQUIRE(!epochs.empty());
+    CHECK(epochs.rbegin()->second < ps.log_end_offset);
+    std::map<std::int64_t, std::int32_t> epoch_at;  // start offset -> epoch
+    for (const auto& [epoch, start] : epochs) epoch_at[start] = epoch;
+    std::int64_t bytes = 0;
+    std::int64_t max_ts = kgw::kNoTimestamp;
+    for (std::int64_t next = 0; next < ps.log_end_offset;) {
+      ReadResult r = h.read(t->id, 0, next, 1 << 20);
+      REQUIRE(r.error == "");
+      REQUIRE(!r.data.empty());
+      bytes += static_cast<std::int64_t>(r.data.size());
+      for (const auto& b : parse(r.data)) {
+        auto e = epoch_at.upper_bound(b.header.base_offset);
+        REQUIRE(e != epoch_at.begin());
+        CHECK(std::prev(e)->second == b.header.partition_leader_epoch);
+        max_ts = std::max(max_ts, b.header.max_timestamp);
+        next = b.header.last_offset() + 1;
+      }
+    }
+    CHECK(ps.max_timestamp == max_ts);
+    CHECK(h.store->log_info(t->id, 0)->size_bytes == bytes);
+    CHECK(h.offset_for(t->id, 0, max_ts + 1).offset == -1);
+  }
 }
