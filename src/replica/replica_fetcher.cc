@@ -260,14 +260,23 @@ void ReplicaFetchers::request_done(const FetcherKey& fk) {
   pump(fk);
 }
 
-void ReplicaFetchers::send_epochs(const FetcherKey& fk, std::vector<PartitionKey> keys) {
-  Fetcher& f = fetchers_.at(fk);
-  f.in_flight = true;
+ReplicaFetchers::Request ReplicaFetchers::begin_request(const FetcherKey& fk) {
+  fetchers_.at(fk).in_flight = true;
   // One count for the request itself, one per store operation its answer
   // starts; the next request leaves when all are done.
-  auto pending = std::make_shared<int>(1);
-  auto names = std::make_shared<std::deque<std::string>>();
-  auto asked = std::make_shared<std::map<PartitionKey, std::uint64_t>>();
+  return {std::make_shared<int>(1), std::make_shared<std::deque<std::string>>(),
+          std::make_shared<Asked>()};
+}
+
+void ReplicaFetchers::delay_unanswered(const Asked& asked, const std::set<PartitionKey>& answered) {
+  for (const auto& [key, generation] : asked) {
+    Partition* p = current(key, generation);
+    if (p != nullptr && answered.count(key) == 0) delay(key, *p);
+  }
+}
+
+void ReplicaFetchers::send_epochs(const FetcherKey& fk, std::vector<PartitionKey> keys) {
+  const auto [pending, names, asked] = begin_request(fk);
   OffsetForLeaderEpochRequest req;
   req.replica_id = node_id_;
   for (const PartitionKey& key : keys) {
@@ -340,20 +349,13 @@ void ReplicaFetchers::send_epochs(const FetcherKey& fk, std::vector<PartitionKey
             });
           }
         }
-        for (const auto& [key, generation] : *asked) {
-          Partition* p = current(key, generation);
-          if (p != nullptr && answered.count(key) == 0) delay(key, *p);
-        }
+        delay_unanswered(*asked, answered);
         op_done(pending, fk);
       });
 }
 
 void ReplicaFetchers::send_fetch(const FetcherKey& fk, std::vector<PartitionKey> keys) {
-  Fetcher& f = fetchers_.at(fk);
-  f.in_flight = true;
-  auto pending = std::make_shared<int>(1);
-  auto names = std::make_shared<std::deque<std::string>>();
-  auto asked = std::make_shared<std::map<PartitionKey, std::uint64_t>>();
+  const auto [pending, names, asked] = begin_request(fk);
   FetchRequest req;
   req.replica_id = node_id_;
   req.replica_state.replica_id = node_id_;
@@ -409,8 +411,7 @@ void ReplicaFetchers::send_fetch(const FetcherKey& fk, std::vector<PartitionKey>
 }
 
 void ReplicaFetchers::on_fetch_answer(const FetcherKey& fk, const FetchResponse& resp,
-                                      const std::map<PartitionKey, std::uint64_t>& asked,
-                                      const std::shared_ptr<int>& pending) {
+                                      const Asked& asked, const std::shared_ptr<int>& pending) {
   std::set<PartitionKey> answered;
   for (const auto& t : resp.responses) {
     Uuid id = t.topic_id;
@@ -471,10 +472,7 @@ void ReplicaFetchers::on_fetch_answer(const FetcherKey& fk, const FetchResponse&
       }
     }
   }
-  for (const auto& [key, generation] : asked) {
-    Partition* p = current(key, generation);
-    if (p != nullptr && answered.count(key) == 0) delay(key, *p);
-  }
+  delay_unanswered(asked, answered);
 }
 
 void ReplicaFetchers::partition_error(const PartitionKey& key, Partition& p, ErrorCode ec,

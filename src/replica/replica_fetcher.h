@@ -50,6 +50,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -166,6 +167,20 @@ class ReplicaFetchers {
     std::size_t rotation = 0;
   };
 
+  // Partitions of one request, with the generation each was asked at.
+  using Asked = std::map<PartitionKey, std::uint64_t>;
+  // What one request's answer needs: its count of unfinished work, the
+  // topic names its encoding points into, the partitions asked.
+  struct Request {
+    std::shared_ptr<int> pending;
+    std::shared_ptr<std::deque<std::string>> names;
+    std::shared_ptr<Asked> asked;
+  };
+  // The fetcher is busy from now until the answer's work is done.
+  Request begin_request(const FetcherKey& fk);
+  // Partitions asked but missing from the answer wait a backoff.
+  void delay_unanswered(const Asked& asked, const std::set<PartitionKey>& answered);
+
   FetcherKey fetcher_key(const PartitionKey& key, std::int32_t leader) const;
   void detach(const PartitionKey& key, const Partition& p);
   // Sends the fetcher's next request if it has none in flight.
@@ -173,8 +188,7 @@ class ReplicaFetchers {
   void pump_later(const FetcherKey& fk, std::uint64_t delay_ms);
   void send_epochs(const FetcherKey& fk, std::vector<PartitionKey> keys);
   void send_fetch(const FetcherKey& fk, std::vector<PartitionKey> keys);
-  void on_fetch_answer(const FetcherKey& fk, const FetchResponse& resp,
-                       const std::map<PartitionKey, std::uint64_t>& asked,
+  void on_fetch_answer(const FetcherKey& fk, const FetchResponse& resp, const Asked& asked,
                        const std::shared_ptr<int>& pending);
   void partition_error(const PartitionKey& key, Partition& p, ErrorCode ec, const char* what);
   // OFFSET_OUT_OF_RANGE (Kafka's handleOutOfRangeError).

@@ -34,21 +34,14 @@
 #include "src/txn/producer_state_manager.h"
 #include "storage/producer_store.h"
 #include "storage/store.h"
+#include "tests/free_port.h"
+#include "tests/replica/test_loop.h"
 
 namespace kgw {
 namespace {
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using test::free_port;
+using test::TestLoop;
 
 // build/kgw on 127.0.0.1:port with a fresh data dir; killed at the end.
 class KgwProcess {
@@ -83,34 +76,6 @@ class KgwProcess {
   std::int32_t port_;
   std::string dir_;
   pid_t pid_ = -1;
-};
-
-class TestLoop {
- public:
-  TestLoop() {
-    REQUIRE(uv_loop_init(&loop_) == 0);
-    REQUIRE(uv_timer_init(&loop_, &tick_) == 0);
-    REQUIRE(uv_timer_start(
-                &tick_, [](uv_timer_t*) {}, 20, 20) == 0);
-    uv_unref(reinterpret_cast<uv_handle_t*>(&tick_));
-  }
-  ~TestLoop() {
-    uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
-    uv_run(&loop_, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop_) == 0);
-  }
-  uv_loop_t* get() { return &loop_; }
-  void run_until(const std::function<bool()>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (!done()) {
-      REQUIRE(std::chrono::steady_clock::now() < deadline);
-      uv_run(&loop_, UV_RUN_ONCE);
-    }
-  }
-
- private:
-  uv_loop_t loop_{};
-  uv_timer_t tick_{};
 };
 
 // A client of the kgw process: one call at a time, waited for. `take`

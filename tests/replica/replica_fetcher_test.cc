@@ -27,6 +27,7 @@
 #include "storage/producer_store.h"
 #include "storage/store.h"
 #include "tests/interbroker/loopback_server.h"
+#include "tests/replica/test_loop.h"
 
 namespace kgw {
 namespace {
@@ -34,35 +35,7 @@ namespace {
 constexpr std::int32_t kLeader = 1;
 constexpr std::int32_t kFollower = 2;
 constexpr std::int64_t kBrokerEpoch = 77;
-
-// The loop, with a tick so run_until() can give up on a broken test.
-class TestLoop {
- public:
-  TestLoop() {
-    REQUIRE(uv_loop_init(&loop_) == 0);
-    REQUIRE(uv_timer_init(&loop_, &tick_) == 0);
-    REQUIRE(uv_timer_start(
-                &tick_, [](uv_timer_t*) {}, 20, 20) == 0);
-    uv_unref(reinterpret_cast<uv_handle_t*>(&tick_));
-  }
-  ~TestLoop() {
-    uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
-    uv_run(&loop_, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop_) == 0);
-  }
-  uv_loop_t* get() { return &loop_; }
-  void run_until(const std::function<bool()>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!done()) {
-      REQUIRE(std::chrono::steady_clock::now() < deadline);
-      uv_run(&loop_, UV_RUN_ONCE);
-    }
-  }
-
- private:
-  uv_loop_t loop_{};
-  uv_timer_t tick_{};
-};
+using test::TestLoop;
 
 std::unique_ptr<Store> open_store(uv_loop_t* loop, const std::string& name) {
   StoreOptions o;
