@@ -567,6 +567,7 @@ void ReplicaFetchers::truncate(const PartitionKey& key, std::uint64_t generation
                       static_cast<long long>(offset), error.c_str());
             delay(key, *q);
           } else {
+            clamp_high_watermark(key);
             then(*q);
           }
         }
@@ -589,12 +590,15 @@ void ReplicaFetchers::reset_log(const PartitionKey& key, Partition& p, std::int6
   std::weak_ptr<bool> alive = alive_;
   store_.reset_log(
       key.first, key.second, start,
-      [this, alive, key, generation, incarnation, pending, fk](std::string error) {
+      [this, alive, key, generation, incarnation, start, pending, fk](std::string error) {
         if (alive.expired() || stopped_) return;
         op_finished(key, incarnation, fk);
         if (Partition* q = current(key, generation); q != nullptr && !error.empty()) {
           LOG_ERROR(kLog, "%s: resetting the log failed: %s", describe(key).c_str(), error.c_str());
           delay(key, *q);
+        } else if (error.empty() && hooks_.on_high_watermark) {
+          // Kafka's truncateFullyAndStartAt: the high watermark is the new start.
+          hooks_.on_high_watermark(key.first, key.second, start);
         }
         op_done(pending, fk);
       },
@@ -678,6 +682,17 @@ void ReplicaFetchers::report_high_watermark(const PartitionKey& key, std::int64_
   if (st == nullptr) return;
   // Never above what this replica has written.
   hooks_.on_high_watermark(key.first, key.second, std::min(high_watermark, st->high_watermark));
+}
+
+void ReplicaFetchers::clamp_high_watermark(const PartitionKey& key) {
+  if (!hooks_.on_high_watermark || !hooks_.high_watermark) return;
+  const PartitionState* st = store_.partition(key.first, key.second);
+  if (st == nullptr) return;
+  // A truncation below the high watermark (Kafka warns, and clamps it to
+  // the new log end).
+  if (hooks_.high_watermark(key.first, key.second) > st->log_end_offset) {
+    hooks_.on_high_watermark(key.first, key.second, st->log_end_offset);
+  }
 }
 
 void ReplicaFetchers::maybe_move_log_start(const PartitionKey& key, std::int64_t leader_log_start) {

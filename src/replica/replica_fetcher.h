@@ -93,8 +93,9 @@ struct ReplicaFetcherOptions {
 struct ReplicaFetcherHooks {
   // This broker's registration epoch (Fetch v15+ ReplicaState); -1 if unset.
   std::function<std::int64_t()> broker_epoch;
-  // The leader's high watermark of a followed partition, clamped to the
-  // local log end, after each answer that carried it.
+  // This follower's high watermark of a partition: the leader's, clamped
+  // to the local written end, after each answer that carried it; the new
+  // log end after a truncation below it; the new log start after a reset.
   std::function<void(const Uuid& topic, std::int32_t partition, std::int64_t high_watermark)>
       on_high_watermark;
   // This follower's high watermark of a partition (what on_high_watermark
@@ -227,6 +228,8 @@ class ReplicaFetchers {
               std::int64_t leader_log_start, const std::shared_ptr<int>& pending,
               const FetcherKey& fk);
   void report_high_watermark(const PartitionKey& key, std::int64_t high_watermark);
+  // After a truncation: a high watermark above the new log end comes down.
+  void clamp_high_watermark(const PartitionKey& key);
   void maybe_move_log_start(const PartitionKey& key, std::int64_t leader_log_start);
   // One store operation of the answer being processed finished.
   void op_done(const std::shared_ptr<int>& pending, const FetcherKey& fk);

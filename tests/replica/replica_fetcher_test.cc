@@ -263,6 +263,7 @@ struct Fixture {
     hooks.broker_epoch = [] { return kBrokerEpoch; };
     hooks.on_high_watermark = [this](const Uuid&, std::int32_t p, std::int64_t hw) {
       high_watermarks[p] = hw;
+      reports[p].push_back(hw);
     };
     hooks.high_watermark = [this](const Uuid&, std::int32_t p) {
       auto it = high_watermarks.find(p);
@@ -375,6 +376,7 @@ struct Fixture {
   std::unique_ptr<InterBrokerClient> client;
   std::unique_ptr<ReplicaFetchers> fetchers;
   std::map<std::int32_t, std::int64_t> high_watermarks;
+  std::map<std::int32_t, std::vector<std::int64_t>> reports;  // every high watermark reported
 };
 
 TEST_CASE("a follower's log becomes the leader's: offsets, epochs and bytes, at each version") {
@@ -427,10 +429,16 @@ TEST_CASE("a diverging follower truncates to where the leader's epoch ends") {
     Fixture fx;
     const Uuid topic = fx.create_topic("t", 1);
     diverge(fx, topic);
+    // As if this replica's high watermark had reached its own end: the
+    // truncation to 9 brings it down to 9 (then the leader's 15 comes).
+    fx.high_watermarks[0] = 17;
+    fx.reports[0].clear();
     fx.fetchers->follow(topic, 0, kLeader, 3);
     fx.wait_caught_up(topic, 0);
     fx.check_same(topic, 0);
     CHECK(fx.leader->epoch_requests >= 1);
+    REQUIRE(!fx.reports[0].empty());
+    CHECK(fx.reports[0].front() == 9);
     CHECK(fx.follower_store->leader_epochs(topic, 0) ==
           std::map<std::int32_t, std::int64_t>{{1, 0}, {3, 9}});
   }
