@@ -83,6 +83,11 @@ std::string ReplicaFetchers::describe(const PartitionKey& key) const {
 void ReplicaFetchers::follow(const Uuid& topic, std::int32_t partition, std::int32_t leader,
                              std::int32_t leader_epoch) {
   if (stopped_) return;
+  if (leader < 0 || leader == node_id_) {
+    // No leader (offline), or this node leads: nothing to fetch from.
+    unfollow(topic, partition);
+    return;
+  }
   const PartitionKey key{topic, partition};
   auto it = partitions_.find(key);
   if (it != partitions_.end()) {

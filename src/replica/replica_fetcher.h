@@ -119,7 +119,8 @@ class ReplicaFetchers {
   // Follows the partition from `leader` at `leader_epoch`: starts, or
   // starts over with truncation when the leader or the epoch changed. The
   // same leader and epoch again: no change (a fenced partition stays
-  // fenced until a newer epoch comes).
+  // fenced until a newer epoch comes). A leader of -1 (none) or this
+  // node itself: as unfollow().
   void follow(const Uuid& topic, std::int32_t partition, std::int32_t leader,
               std::int32_t leader_epoch);
   // Stops following: no answer that comes back afterwards appends to the

@@ -495,6 +495,15 @@ TEST_CASE("after unfollow an answer that comes back appends nothing") {
   fx.wait_caught_up(topic, 1);
   CHECK(fx.follower_store->partition(topic, 0)->log_end_offset == end);
   CHECK(fx.leader_store->partition(topic, 0)->log_end_offset > end);
+
+  // A partition without a leader, or led here, is not fetched.
+  fx.fetchers->follow(topic, 1, -1, 2);
+  CHECK(!fx.fetchers->status(topic, 1).has_value());
+  fx.fetchers->follow(topic, 1, kLeader, 2);
+  CHECK(fx.fetchers->status(topic, 1).has_value());
+  fx.fetchers->follow(topic, 1, kFollower, 3);
+  CHECK(!fx.fetchers->status(topic, 1).has_value());
+  CHECK(fx.fetchers->partition_count() == 0);
 }
 
 TEST_CASE("a fenced partition waits for a newer epoch; a dropped connection is retried") {
