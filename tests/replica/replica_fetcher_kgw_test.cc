@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "all_messages.h"
+#include "common/timer_queue.h"
 #include "protocol/records/record_batch_builder.h"
 #include "src/cluster/metadata_image.h"
 #include "src/interbroker/broker_connection.h"
@@ -84,14 +85,18 @@ struct Client {
   Client(TestLoop& loop, std::int32_t port) : loop(loop), conn(loop.get(), "127.0.0.1", port) {}
 
   template <typename Req, typename Resp>
-  void call(const Req& req, const std::function<void(const Resp&)>& take) {
+  void call(const Req& req, const std::function<void(const Resp&)>& take,
+            std::int16_t max_version = Req::max_version) {
     // kgw may still be starting: retry while the connection cannot be made.
     for (int attempt = 0;; ++attempt) {
       std::optional<CallError> got;
-      conn.call<Req, Resp>(req, [&](CallError e, const Resp& resp) {
-        if (e == CallError::kNone) take(resp);
-        got = e;
-      });
+      conn.call<Req, Resp>(
+          req,
+          [&](CallError e, const Resp& resp) {
+            if (e == CallError::kNone) take(resp);
+            got = e;
+          },
+          max_version);
       loop.run_until([&] { return got.has_value(); });
       if (*got == CallError::kConnectFailed && attempt < 100) continue;
       REQUIRE(*got == CallError::kNone);
@@ -100,8 +105,10 @@ struct Client {
   }
 
   // Produces one batch; returns its base offset.
-  std::int64_t produce(const std::string& topic, std::vector<std::uint8_t> batch) {
+  std::int64_t produce(const std::string& topic, std::vector<std::uint8_t> batch,
+                       std::optional<std::string_view> transactional_id = std::nullopt) {
     ProduceRequest req;
+    req.transactional_id = transactional_id;
     req.acks = -1;
     req.timeout_ms = 10000;
     auto& t = req.topic_data.emplace_back();
@@ -252,16 +259,81 @@ TEST_CASE("a follower of a real kgw leader keeps its log byte for byte") {
     CHECK(mine->data == client.consume(topic));
     CHECK(store->leader_epochs(topic, 0) == std::map<std::int32_t, std::int64_t>{{0, 0}});
     // The idempotent producer's state came with its batches.
-    const auto active = producers.active(topic, 0);
-    REQUIRE(active.size() == 1);
-    CHECK(active[0].producer_id == producer_id);
-    CHECK(active[0].last_sequence == 6);
+    bool found = false;
+    for (const ActiveProducer& a : producers.active(topic, 0)) {
+      if (a.producer_id != producer_id) continue;
+      found = true;
+      CHECK(a.last_sequence == 6);
+    }
+    CHECK(found);
   };
   check_same();
 
   // A later produce reaches the follower through the long poll.
   end = client.produce("replicated", batch_of(2, "later")) + 2;
   check_same();
+
+  // A transaction that aborts: its batch and kgw's ABORT marker reach the
+  // follower, whose producer state then knows the aborted transaction.
+  InitProducerIdRequest init_txn;
+  init_txn.transactional_id = "txn";
+  init_txn.transaction_timeout_ms = 60000;
+  std::int64_t txn_producer = -1;
+  std::int16_t txn_epoch = -1;
+  client.call<InitProducerIdRequest, InitProducerIdResponse>(
+      init_txn, [&](const InitProducerIdResponse& resp) {
+        CHECK(resp.error_code == 0);
+        txn_producer = resp.producer_id;
+        txn_epoch = resp.producer_epoch;
+      });
+  REQUIRE(txn_producer >= 0);
+  AddPartitionsToTxnRequest add;
+  add.v3_and_below_transactional_id = "txn";
+  add.v3_and_below_producer_id = txn_producer;
+  add.v3_and_below_producer_epoch = txn_epoch;
+  auto& at = add.v3_and_below_topics.emplace_back();
+  at.name = "replicated";
+  at.partitions = {0};
+  client.call<AddPartitionsToTxnRequest, AddPartitionsToTxnResponse>(
+      add, [](const AddPartitionsToTxnResponse&) {}, 3);
+  RecordBatchOptions transactional;
+  transactional.producer_id = txn_producer;
+  transactional.producer_epoch = txn_epoch;
+  transactional.base_sequence = 0;
+  transactional.transactional = true;
+  const std::int64_t txn_first =
+      client.produce("replicated", batch_of(2, "txn", transactional), std::string_view("txn"));
+  EndTxnRequest end_txn;
+  end_txn.transactional_id = "txn";
+  end_txn.producer_id = txn_producer;
+  end_txn.producer_epoch = txn_epoch;
+  end_txn.committed = false;
+  client.call<EndTxnRequest, EndTxnResponse>(
+      end_txn, [](const EndTxnResponse& resp) { CHECK(resp.error_code == 0); });
+  // The marker is written after EndTxn's answer: wait for it in the log.
+  for (int i = 0;; ++i) {
+    REQUIRE(i < 500);
+    const std::vector<std::uint8_t> log = client.consume(topic);
+    std::vector<Bytes> batches;
+    REQUIRE(split_record_batches(Bytes(log), batches) == RecordError::kNone);
+    RecordBatchHeader h;
+    REQUIRE(parse_record_batch_header(batches.back(), h) == RecordError::kNone);
+    if (h.is_control()) {
+      end = h.last_offset() + 1;
+      break;
+    }
+    bool tick = false;
+    TimerQueue wait(loop.get());
+    wait.schedule(20, [&] { tick = true; });
+    loop.run_until([&] { return tick; });
+  }
+  check_same();
+  const auto aborted = producers.aborted(topic, 0, 0, end);
+  REQUIRE(aborted.size() == 1);
+  CHECK(aborted[0].producer_id == txn_producer);
+  CHECK(aborted[0].first_offset == txn_first);
+  CHECK(aborted[0].last_offset == end - 1);
+  CHECK(!producers.has_open_transaction(topic, 0, txn_producer));
 
   fetchers.stop();
   peers.stop();
