@@ -522,7 +522,11 @@ class Store {
                       std::vector<std::span<std::uint8_t>> batches,
                       std::shared_ptr<const void> owner, std::function<void(AppendResult)> done,
                       std::vector<RecordWrite> producer_writes, bool replica);
-  // store_truncate.cc: the loop's half of truncate_to, once the lookup is done.
+  // store_truncate.cc: the partition to truncate or reset (and its state
+  // in `ps`), or nullptr after handing `done` why not; the loop's half of
+  // truncate_to, once the lookup is done.
+  PartitionLog* truncatable(const Uuid& topic, std::int32_t partition, PartitionState*& ps,
+                            Done& done);
   void finish_truncation(const Uuid& topic, std::int32_t partition, std::uint64_t incarnation,
                          const TruncationLookup& found, const std::string& error, Done done,
                          TruncateWrites more);

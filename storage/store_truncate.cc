@@ -99,21 +99,50 @@ rocksdb::Status find_cut(Database& d, const Uuid& topic, std::int32_t partition,
   return ti->status();
 }
 
+// Writer thread, the end of both removals: the record of the active
+// segment left, the partition record, and the producer state to match.
+rocksdb::Status put_what_stays(Database& d, const Uuid& topic, std::int32_t partition,
+                               std::int64_t active_base, const std::string& active,
+                               const PartitionRecord& record,
+                               const std::vector<RecordWrite>& producer_writes,
+                               rocksdb::WriteBatch& b) {
+  rocksdb::Status s =
+      b.Put(d.meta(), keys::meta_segment_key(topic, partition, active_base), active);
+  if (s.ok()) {
+    s = b.Put(d.meta(), keys::meta_partition_key(topic, partition), encode_partition(record));
+  }
+  if (s.ok()) s = put_records(d.producers(), producer_writes, b);
+  return s;
+}
+
 }  // namespace
+
+Store::PartitionLog* Store::truncatable(const Uuid& topic, std::int32_t partition,
+                                        PartitionState*& ps, Done& done) {
+  if (stopped_) {
+    done(kStopped);
+    return nullptr;
+  }
+  TopicEntry* t = entry(topic);
+  ps = mutable_partition(t, partition);
+  PartitionLog* pl = mutable_log(t, partition);
+  std::string error;
+  if (ps == nullptr || pl == nullptr) {
+    error = "unknown topic or partition";
+  } else if (pl->truncating) {
+    error = "a truncation of this partition is in progress";
+  } else {
+    return pl;
+  }
+  post([done = std::move(done), error] { done(error); });
+  return nullptr;
+}
 
 void Store::truncate_to(const Uuid& topic, std::int32_t partition, std::int64_t offset, Done done,
                         TruncateWrites more) {
-  if (stopped_) return done(kStopped);
-  TopicEntry* t = entry(topic);
-  PartitionState* ps = mutable_partition(t, partition);
-  PartitionLog* pl = mutable_log(t, partition);
-  if (ps == nullptr || pl == nullptr) {
-    return post([done = std::move(done)] { done("unknown topic or partition"); });
-  }
-  if (pl->truncating) {
-    return post(
-        [done = std::move(done)] { done("a truncation of this partition is in progress"); });
-  }
+  PartitionState* ps = nullptr;
+  PartitionLog* pl = truncatable(topic, partition, ps, done);
+  if (pl == nullptr) return;
   if (offset >= ps->log_end_offset) return post([done = std::move(done)] { done(""); });
   if (offset < ps->log_start_offset) {
     std::vector<RecordWrite> writes = more ? more(offset) : std::vector<RecordWrite>{};
@@ -136,7 +165,7 @@ void Store::truncate_to(const Uuid& topic, std::int32_t partition, std::int64_t 
   };
   // The writer hands `found` over with the completion (through the
   // poster's queue), after apply has filled it.
-  op.complete = [this, topic, partition, incarnation = t->incarnation, found,
+  op.complete = [this, topic, partition, incarnation = entry(topic)->incarnation, found,
                  done = std::move(done), more = std::move(more)](const std::string& error) mutable {
     finish_truncation(topic, partition, incarnation, *found, error, std::move(done),
                       std::move(more));
@@ -195,15 +224,11 @@ void Store::finish_truncation(const Uuid& topic, std::int32_t partition, std::ui
     for (std::int64_t base : gone) {
       if (s.ok()) s = b.Delete(d->meta(), keys::meta_segment_key(topic, partition, base));
     }
-    if (s.ok()) s = b.Put(d->meta(), keys::meta_segment_key(topic, partition, active_base), active);
     for (std::int32_t epoch : epochs_gone) {
       if (s.ok()) s = b.Delete(d->meta(), keys::meta_epoch_key(topic, partition, epoch));
     }
-    if (s.ok()) {
-      s = b.Put(d->meta(), keys::meta_partition_key(topic, partition), encode_partition(record));
-    }
-    if (s.ok()) s = put_records(d->producers(), producer_writes, b);
-    return s;
+    if (!s.ok()) return s;
+    return put_what_stays(*d, topic, partition, active_base, active, record, producer_writes, b);
   };
   op.complete = [done = std::move(done)](const std::string& error) { done(error); };
   writer_->submit(std::move(op));
@@ -211,17 +236,9 @@ void Store::finish_truncation(const Uuid& topic, std::int32_t partition, std::ui
 
 void Store::reset_log(const Uuid& topic, std::int32_t partition, std::int64_t start_offset,
                       Done done, std::vector<RecordWrite> producer_writes) {
-  if (stopped_) return done(kStopped);
-  TopicEntry* t = entry(topic);
-  PartitionState* ps = mutable_partition(t, partition);
-  PartitionLog* pl = mutable_log(t, partition);
-  if (ps == nullptr || pl == nullptr) {
-    return post([done = std::move(done)] { done("unknown topic or partition"); });
-  }
-  if (pl->truncating) {
-    return post(
-        [done = std::move(done)] { done("a truncation of this partition is in progress"); });
-  }
+  PartitionState* ps = nullptr;
+  PartitionLog* pl = truncatable(topic, partition, ps, done);
+  if (pl == nullptr) return;
   if (start_offset < 0) {
     return post([done = std::move(done), start_offset] {
       done("log start offset " + std::to_string(start_offset) + " is negative");
@@ -236,8 +253,8 @@ void Store::reset_log(const Uuid& topic, std::int32_t partition, std::int64_t st
   pl->epochs.clear();
   pl->last_batch_base = -1;
   pl->cleaned_offset = start_offset;
-  pl->cleaner_fence =
-      std::numeric_limits<std::int64_t>::min();  // a running pass's changes are all of the old log
+  // A running pass's changes are all to the old log.
+  pl->cleaner_fence = std::numeric_limits<std::int64_t>::min();
   pl->checkpoint_due = false;
 
   WriteOp op;
@@ -258,14 +275,8 @@ void Store::reset_log(const Uuid& topic, std::int32_t partition, std::int64_t st
       s = b.DeleteRange(d->meta(), keys::meta_epochs_begin(topic, partition),
                         keys::meta_epochs_end(topic, partition));
     }
-    if (s.ok()) {
-      s = b.Put(d->meta(), keys::meta_segment_key(topic, partition, start_offset), active);
-    }
-    if (s.ok()) {
-      s = b.Put(d->meta(), keys::meta_partition_key(topic, partition), encode_partition(record));
-    }
-    if (s.ok()) s = put_records(d->producers(), producer_writes, b);
-    return s;
+    if (!s.ok()) return s;
+    return put_what_stays(*d, topic, partition, start_offset, active, record, producer_writes, b);
   };
   op.complete = [done = std::move(done)](const std::string& error) { done(error); };
   writer_->submit(std::move(op));

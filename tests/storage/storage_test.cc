@@ -289,17 +289,22 @@ void check_partition_contents(Harness& h, const Uuid& t, std::int32_t p, std::in
 
 // --- Crash child: runs instead of the tests when the env var is set.
 
-int crash_child(const char* dir, int fd) {
-  uv_loop_t loop;
-  if (uv_loop_init(&loop) != 0) return 2;
+// The crash child's store on a new loop; nullptr (and the error told to
+// the parent through `fd`) if it does not open.
+std::unique_ptr<Store> open_child_store(uv_loop_t& loop, const char* dir, int fd) {
+  if (uv_loop_init(&loop) != 0) return nullptr;
   StoreOptions o;
   o.data_dir = dir;
   std::string error;
   std::unique_ptr<Store> store = Store::open(&loop, o, error);
-  if (!store) {
-    dprintf(fd, "error %s\n", error.c_str());
-    return 3;
-  }
+  if (!store) dprintf(fd, "error %s\n", error.c_str());
+  return store;
+}
+
+int crash_child(const char* dir, int fd) {
+  uv_loop_t loop;
+  std::unique_ptr<Store> store = open_child_store(loop, dir, fd);
+  if (!store) return 3;
   bool created = false;
   TopicInfo info;
   info.name = "crash";
@@ -345,15 +350,8 @@ int crash_child(const char* dir, int fd) {
 // left in flight (after `turns` loop turns) when the process dies.
 int truncate_child(const char* dir, int fd, int turns) {
   uv_loop_t loop;
-  if (uv_loop_init(&loop) != 0) return 2;
-  StoreOptions o;
-  o.data_dir = dir;
-  std::string error;
-  std::unique_ptr<Store> store = Store::open(&loop, o, error);
-  if (!store) {
-    dprintf(fd, "error %s\n", error.c_str());
-    return 3;
-  }
+  std::unique_ptr<Store> store = open_child_store(loop, dir, fd);
+  if (!store) return 3;
   store->set_policy_resolver([](const TopicInfo&) {
     kgw::LogPolicy p;
     p.segment_bytes = 1000;  // several segments, so truncations cross them
