@@ -41,7 +41,8 @@ void GroupWriter::run() {
       // WAL record bounded when a burst has queued far more.
       std::size_t bytes = 0;
       while (!queue_.empty() &&
-             (group.empty() || bytes + queue_.front().bytes <= max_group_bytes_)) {
+             (group.empty() || (bytes + queue_.front().bytes <= max_group_bytes_ &&
+                                !queue_.front().alone && !group.back().alone))) {
         bytes += queue_.front().bytes;
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();

@@ -49,6 +49,10 @@ struct WriteOp {
   std::function<void(const std::string& error)> complete;
   // Counted against the queue bound until the write completes.
   std::size_t bytes = 0;
+  // Written in a group of its own, after every earlier group: its apply()
+  // then reads everything submitted before it (a truncation looks up the
+  // batch it cuts at, which may have been appended just before).
+  bool alone = false;
 };
 
 struct CompletedOp {

@@ -197,6 +197,17 @@ std::string meta_epoch_key(const Uuid& topic, std::int32_t partition, std::int32
   return k;
 }
 
+std::string meta_epochs_begin(const Uuid& topic, std::int32_t partition) {
+  std::string k(1, kMetaEpoch);
+  put_id(k, topic);
+  put_u32(k, static_cast<std::uint32_t>(partition));
+  return k;
+}
+
+std::string meta_epochs_end(const Uuid& topic, std::int32_t partition) {
+  return meta_epochs_begin(topic, partition + 1);
+}
+
 std::string meta_topic_epochs_begin(const Uuid& topic) {
   std::string k(1, kMetaEpoch);
   put_id(k, topic);

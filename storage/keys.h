@@ -102,6 +102,8 @@ std::string meta_topic_segments_end(const Uuid& topic);
 // Leader-epoch entries: one partition's epoch -> start offset, and the
 // bounds of a whole topic's.
 std::string meta_epoch_key(const Uuid& topic, std::int32_t partition, std::int32_t epoch);
+std::string meta_epochs_begin(const Uuid& topic, std::int32_t partition);
+std::string meta_epochs_end(const Uuid& topic, std::int32_t partition);
 std::string meta_topic_epochs_begin(const Uuid& topic);
 std::string meta_topic_epochs_end(const Uuid& topic);
 std::string meta_cluster_key(std::string_view name);

@@ -43,6 +43,9 @@ std::string encode_producer_state(const ProducerStateRecord& r) {
     w.i64(b.last_offset);
     w.i64(b.timestamp);
   }
+  w.i64(r.epoch_offset);
+  w.i64(r.marker_offset);
+  w.i64(r.marker_txn_first_offset);
   return to_string(out);
 }
 
@@ -64,6 +67,14 @@ bool decode_producer_state(std::string_view value, ProducerStateRecord& out) {
     b.last_offset = r.i64();
     b.timestamp = r.i64();
     out.batches.push_back(b);
+  }
+  // The three offsets were appended later: a value without them is read
+  // with them unknown.
+  out.epoch_offset = out.marker_offset = out.marker_txn_first_offset = -1;
+  if (r.ok() && r.remaining() != 0) {
+    out.epoch_offset = r.i64();
+    out.marker_offset = r.i64();
+    out.marker_txn_first_offset = r.i64();
   }
   return r.ok() && r.remaining() == 0;
 }

@@ -39,6 +39,13 @@ struct ProducerStateRecord {
   std::int64_t txn_first_offset = -1;
   std::int64_t last_timestamp = -1;
   std::vector<ProducerBatchRecord> batches;  // oldest first, at most 5
+  // What a follower's truncation needs to undo (ProducerStateManager::
+  // truncate): the offset of the batch or marker that set `epoch`, and the
+  // last marker that ended a transaction with the first offset of that
+  // transaction. -1: unknown (a record written before they existed).
+  std::int64_t epoch_offset = -1;
+  std::int64_t marker_offset = -1;
+  std::int64_t marker_txn_first_offset = -1;
   friend bool operator==(const ProducerStateRecord&, const ProducerStateRecord&) = default;
 };
 

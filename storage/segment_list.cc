@@ -106,6 +106,30 @@ std::int64_t SegmentList::pop_front(std::size_t n, std::int64_t next_base, std::
   return removed;
 }
 
+std::vector<std::int64_t> SegmentList::truncate(std::int64_t end, std::int64_t removed_bytes,
+                                                std::int64_t max_timestamp, std::int64_t max_at,
+                                                std::int64_t now_ms) {
+  std::vector<std::int64_t> gone;
+  while (!segs_.empty() && segs_.back().base >= end && segs_.size() > 1) {
+    gone.push_back(segs_.back().base);
+    bytes_ -= segs_.back().bytes;
+    segs_.pop_back();
+  }
+  Segment& last = segs_.back();
+  if (last.base >= end) {
+    if (last.base != end) gone.push_back(last.base);
+    reset(end, now_ms);
+    return gone;
+  }
+  removed_bytes = std::min(removed_bytes, last.bytes);
+  last.bytes -= removed_bytes;
+  bytes_ -= removed_bytes;
+  last.end = end;
+  last.max_timestamp =
+      max_at >= last.base ? max_timestamp : std::min(last.max_timestamp, max_timestamp);
+  return gone;
+}
+
 Segment* SegmentList::containing(std::int64_t offset) {
   auto it = std::upper_bound(segs_.begin(), segs_.end(), offset,
                              [](std::int64_t o, const Segment& s) { return o < s.base; });

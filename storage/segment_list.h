@@ -94,6 +94,17 @@ class SegmentList {
   // segment at `next_base` does. Returns the bytes removed.
   std::int64_t pop_front(std::size_t n, std::int64_t next_base, std::int64_t now_ms);
 
+  // A truncation of the log to `end`: the segments starting at or above
+  // it go, the last one left becomes the active segment, ending at `end`
+  // and `removed_bytes` (its batches at or above `end`) smaller; if none is
+  // left, an empty active segment at `end`. Its max timestamp becomes
+  // `max_timestamp` (the largest of the batches left, first reached at
+  // offset `max_at`) if `max_at` lies in it, else the smaller of the two.
+  // Returns the bases removed.
+  std::vector<std::int64_t> truncate(std::int64_t end, std::int64_t removed_bytes,
+                                     std::int64_t max_timestamp, std::int64_t max_at,
+                                     std::int64_t now_ms);
+
   // The segment holding `offset` (base <= offset < next base), or nullptr.
   Segment* containing(std::int64_t offset);
   // The segment with this base, or nullptr.

@@ -94,6 +94,7 @@
 namespace kgw {
 
 struct CompletedOp;
+struct TruncationLookup;
 class Database;
 class GroupWriter;
 class LoopPoster;
@@ -265,6 +266,66 @@ class Store {
                        std::shared_ptr<const void> owner, std::function<void(AppendResult)> done,
                        std::vector<RecordWrite> producer_writes = {});
 
+  // --- A follower's log (replication: followers keep a byte-identical
+  // copy of the leader's log, Kafka's Log.appendAsFollower, truncateTo and
+  // truncateFullyAndStartAt). The replica fetcher calls these on the loop
+  // thread; they share the writer with appends, so they are ordered with
+  // everything else written to the partition.
+  //
+  // append_replica: as append_in_place, except that the batches KEEP their
+  // base offsets and partition_leader_epoch (the leader's; set_leader_epoch
+  // is not applied). The first base offset must be >= the log end offset
+  // (equal normally; above it after the leader compacted a gap away) and
+  // every base offset above the previous batch's last offset; otherwise
+  // `done` gets an error and nothing changes. The log end offset becomes
+  // the last batch's last offset + 1; a batch whose epoch is above the
+  // latest entry starts a leader-epoch entry at its base offset.
+  // `producer_writes` come from ProducerStateManager::apply_replicated.
+  void append_replica(const Uuid& topic, std::int32_t partition,
+                      std::vector<std::span<std::uint8_t>> batches,
+                      std::shared_ptr<const void> owner, std::function<void(AppendResult)> done,
+                      std::vector<RecordWrite> producer_writes = {});
+
+  // Records of the producers family to write with a truncation, given the
+  // new log end offset (ProducerStateManager::truncate): called on the
+  // loop thread once the new end is known, just before the write.
+  using TruncateWrites = std::function<std::vector<RecordWrite>(std::int64_t new_end)>;
+
+  // truncate_to: removes every batch whose last offset is >= `offset` (a
+  // batch straddling `offset` goes whole: the new log end offset is its
+  // base offset; otherwise it is `offset`), with their time index entries,
+  // the segments above the new end (the last one left becomes the active
+  // segment, its bytes less the removed batches), the leader-epoch entries
+  // starting at or above it (Kafka's truncateFromEnd); the cleaner
+  // checkpoint is clamped to it. max_timestamp becomes that of the last
+  // time index entry left, which is exactly the largest timestamp of the
+  // batches left (an entry marks each new maximum); a segment cut in the
+  // middle gets that timestamp if its entry lies in the segment, else the
+  // smaller of its own and that one (an upper bound: reading its batches
+  // to find out is not worth it).
+  //  - At once: the log end offset and the written end (high watermark)
+  //    move down to `offset` (to the new end once it is known, before
+  //    `done`), reads queued from now on return no batch reaching
+  //    `offset`, appends and DeleteRecords to the partition fail until the
+  //    removal is queued (a second truncate_to too: wait for `done`).
+  //  - Then one write looks up the batch at `offset` (it runs alone, after
+  //    everything queued before it is written), and the loop queues the
+  //    removal as ONE atomic write with `more`'s records: after a crash
+  //    either all of it happened or none (then the log is as before).
+  //  - `offset` >= the log end offset: no change, done(""). Below the log
+  //    start offset: reset_log(offset).
+  // A cleaner pass in flight drops its changes to batches at or above the
+  // cut (they would bring removed batches back, or delete new ones).
+  void truncate_to(const Uuid& topic, std::int32_t partition, std::int64_t offset, Done done,
+                   TruncateWrites more = {});
+  // reset_log: Kafka's truncateFullyAndStartAt (a follower whose fetch
+  // offset fell below the leader's log start): every batch, time index
+  // entry, segment and leader-epoch entry of the partition goes; log start
+  // = log end = written end = `start_offset`, at once; one atomic write
+  // with `producer_writes` (ProducerStateManager::reset's deletes).
+  void reset_log(const Uuid& topic, std::int32_t partition, std::int64_t start_offset, Done done,
+                 std::vector<RecordWrite> producer_writes = {});
+
   // Called once, on the loop thread, after the first write that failed
   // (every later one fails too; see group_writer.h), with its error (one
   // line naming the data dir). kgw stops then, as Kafka stops a broker
@@ -396,6 +457,11 @@ class Store {
     // After a failed pass, not before this (wall clock ms), so a damaged
     // log does not fill the log with the same error every round.
     std::int64_t retry_after_ms = 0;
+    // truncate_to() is between its call and the queueing of its removal.
+    bool truncating = false;
+    // Lowest offset a truncation (or reset) cut at since the running
+    // cleaner pass started: its changes to batches reaching it are dropped.
+    std::int64_t cleaner_fence = kNoLimit;
   };
 
   struct TopicEntry {
@@ -450,6 +516,20 @@ class Store {
                                  std::uint64_t incarnation, std::int64_t end,
                                  const std::string& error);
   void flush_listeners();
+  // The append path shared by append_in_place (offsets assigned here) and
+  // append_replica (`replica`: offsets and epochs kept, checked).
+  void append_batches(const Uuid& topic, std::int32_t partition,
+                      std::vector<std::span<std::uint8_t>> batches,
+                      std::shared_ptr<const void> owner, std::function<void(AppendResult)> done,
+                      std::vector<RecordWrite> producer_writes, bool replica);
+  // store_truncate.cc: the partition to truncate or reset (and its state
+  // in `ps`), or nullptr after handing `done` why not; the loop's half of
+  // truncate_to, once the lookup is done.
+  PartitionLog* truncatable(const Uuid& topic, std::int32_t partition, PartitionState*& ps,
+                            Done& done);
+  void finish_truncation(const Uuid& topic, std::int32_t partition, std::uint64_t incarnation,
+                         const TruncationLookup& found, const std::string& error, Done done,
+                         TruncateWrites more);
   // Runs the job on the libuv threadpool, then finishes it on the loop.
   void queue_work(std::unique_ptr<PoolJob> job);
   void job_finished();

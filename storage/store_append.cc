@@ -46,6 +46,24 @@ void Store::append_in_place(const Uuid& topic, std::int32_t partition,
                             std::shared_ptr<const void> owner,
                             std::function<void(AppendResult)> done,
                             std::vector<RecordWrite> producer_writes) {
+  append_batches(topic, partition, std::move(batches), std::move(owner), std::move(done),
+                 std::move(producer_writes), false);
+}
+
+void Store::append_replica(const Uuid& topic, std::int32_t partition,
+                           std::vector<std::span<std::uint8_t>> batches,
+                           std::shared_ptr<const void> owner,
+                           std::function<void(AppendResult)> done,
+                           std::vector<RecordWrite> producer_writes) {
+  append_batches(topic, partition, std::move(batches), std::move(owner), std::move(done),
+                 std::move(producer_writes), true);
+}
+
+void Store::append_batches(const Uuid& topic, std::int32_t partition,
+                           std::vector<std::span<std::uint8_t>> batches,
+                           std::shared_ptr<const void> owner,
+                           std::function<void(AppendResult)> done,
+                           std::vector<RecordWrite> producer_writes, bool replica) {
   if (stopped_) return done(AppendResult{kStopped, -1, -1});
   auto fail = [&](std::string error) {
     post([done = std::move(done), error = std::move(error)] { done(AppendResult{error, -1, -1}); });
@@ -65,21 +83,36 @@ void Store::append_in_place(const Uuid& topic, std::int32_t partition,
     }
     bytes += batches[i].size();
   }
+  PartitionLog* pl = mutable_log(t, partition);
+  if (pl->truncating) return fail("a truncation of this partition is in progress");
+  if (replica) {
+    // The leader's offsets, kept: each batch must start past the log end
+    // and past the batch before it.
+    std::int64_t next = ps->log_end_offset;
+    for (std::size_t i = 0; i < batches.size(); ++i) {
+      if (headers[i].base_offset < next) {
+        return fail("replica append batch " + std::to_string(i) + ": base offset " +
+                    std::to_string(headers[i].base_offset) + " is below " +
+                    (i == 0 ? "the log end offset " : "the end of the batch before, ") +
+                    std::to_string(next));
+      }
+      next = headers[i].last_offset() + 1;
+    }
+  }
   if (batches.empty()) {
     return post([done = std::move(done), leo = ps->log_end_offset, lso = ps->log_start_offset] {
       done(AppendResult{"", leo, lso});
     });
   }
 
-  PartitionLog* pl = mutable_log(t, partition);
-  if (pl->stamp_epoch >= 0) {
+  if (pl->stamp_epoch >= 0 && !replica) {
     for (std::size_t i = 0; i < batches.size(); ++i) {
       set_partition_leader_epoch(batches[i], pl->stamp_epoch);
       headers[i].partition_leader_epoch = pl->stamp_epoch;
     }
   }
   const std::int64_t now = wall_ms();
-  const std::int64_t base = ps->log_end_offset;
+  const std::int64_t base = replica ? headers[0].base_offset : ps->log_end_offset;
   std::vector<std::int64_t> offsets;
   offsets.reserve(batches.size());
   std::vector<std::pair<std::int64_t, std::int64_t>> index;  // (max timestamp, base offset)
@@ -88,7 +121,7 @@ void Store::append_in_place(const Uuid& topic, std::int32_t partition,
   std::vector<std::pair<std::int64_t, std::string>> segment_records;
   std::vector<std::pair<std::int32_t, std::int64_t>> new_epochs;  // (epoch, start offset)
   for (std::size_t i = 0; i < batches.size(); ++i) {
-    std::int64_t offset = ps->log_end_offset;
+    std::int64_t offset = replica ? headers[i].base_offset : ps->log_end_offset;
     const std::int32_t epoch = headers[i].partition_leader_epoch;
     if (epoch >= 0 && (pl->epochs.empty() || epoch > pl->epochs.rbegin()->first)) {
       pl->epochs.emplace(epoch, offset);
@@ -99,7 +132,7 @@ void Store::append_in_place(const Uuid& topic, std::int32_t partition,
       Segment closed = pl->segments.roll(offset, now);
       segment_records.emplace_back(closed.base, encode_segment(closed));
     }
-    put_be64(batches[i].data() + RecordBatchHeader::kBaseOffsetAt, offset);
+    if (!replica) put_be64(batches[i].data() + RecordBatchHeader::kBaseOffsetAt, offset);
     offsets.push_back(offset);
     ps->log_end_offset = offset + headers[i].last_offset_delta + 1;
     pl->segments.on_append(ps->log_end_offset, size, headers[i].max_timestamp, now);
@@ -126,11 +159,8 @@ void Store::append_in_place(const Uuid& topic, std::int32_t partition,
               offsets = std::move(offsets), index = std::move(index),
               segment_records = std::move(segment_records), new_epochs = std::move(new_epochs),
               producer_writes = std::move(producer_writes)](rocksdb::DB&, rocksdb::WriteBatch& b) {
-    for (const auto& w : producer_writes) {
-      rocksdb::Status s =
-          w.value ? b.Put(d->producers(), w.key, *w.value) : b.Delete(d->producers(), w.key);
-      if (!s.ok()) return s;
-    }
+    rocksdb::Status ps = put_records(d->producers(), producer_writes, b);
+    if (!ps.ok()) return ps;
     for (std::size_t i = 0; i < batches.size(); ++i) {
       rocksdb::Status s = b.Put(
           d->log(), keys::log_key(topic, partition, offsets[i]),
@@ -179,7 +209,10 @@ std::int64_t Store::on_append_written(const Uuid& topic, std::int32_t partition,
     ps->log_end_offset = ps->high_watermark;
     return ps->log_start_offset;
   }
-  // Completions arrive in submission order, which is offset order.
+  // Completions arrive in submission order, which is offset order. An
+  // append queued before a truncation ends above the truncated log end:
+  // the watermark stays at or below that.
+  end = std::min(end, ps->log_end_offset);
   if (end > ps->high_watermark) {
     ps->high_watermark = end;
     to_notify_.emplace_back(topic, partition);
@@ -218,9 +251,13 @@ void Store::set_log_start_offset(const Uuid& topic, std::int32_t partition, std:
     });
   }
   if (offset <= ps->log_start_offset) return post([done = std::move(done)] { done(""); });
+  PartitionLog* pl = mutable_log(t, partition);
+  if (pl->truncating) {
+    return post(
+        [done = std::move(done)] { done("a truncation of this partition is in progress"); });
+  }
   ps->log_start_offset = offset;
   // Segments wholly below go; the one holding the new log start stays.
-  PartitionLog* pl = mutable_log(t, partition);
   const std::size_t before = pl->segments.segments().size();
   const std::size_t n = pl->segments.count_below(offset);
   pl->segments.pop_front(n, ps->log_end_offset, wall_ms());
@@ -267,6 +304,16 @@ std::map<std::int32_t, std::int64_t> Store::leader_epochs(const Uuid& topic,
   return pl != nullptr ? pl->epochs : std::map<std::int32_t, std::int64_t>{};
 }
 
+rocksdb::Status store_detail::put_records(rocksdb::ColumnFamilyHandle* cf,
+                                          const std::vector<RecordWrite>& writes,
+                                          rocksdb::WriteBatch& b) {
+  for (const auto& w : writes) {
+    rocksdb::Status s = w.value ? b.Put(cf, w.key, *w.value) : b.Delete(cf, w.key);
+    if (!s.ok()) return s;
+  }
+  return rocksdb::Status::OK();
+}
+
 namespace {
 rocksdb::ColumnFamilyHandle* family_handle(Database& d, RecordFamily f) {
   return f == RecordFamily::kOffsets ? d.offsets() : d.producers();
@@ -278,13 +325,7 @@ void Store::write_records(RecordFamily family, std::vector<RecordWrite> writes, 
   WriteOp op;
   for (const auto& w : writes) op.bytes += w.key.size() + (w.value ? w.value->size() : 0);
   op.apply = [cf = family_handle(*db_, family), writes = std::move(writes)](
-                 rocksdb::DB&, rocksdb::WriteBatch& b) {
-    for (const auto& w : writes) {
-      rocksdb::Status s = w.value ? b.Put(cf, w.key, *w.value) : b.Delete(cf, w.key);
-      if (!s.ok()) return s;
-    }
-    return rocksdb::Status::OK();
-  };
+                 rocksdb::DB&, rocksdb::WriteBatch& b) { return put_records(cf, writes, b); };
   op.complete = [done = std::move(done)](const std::string& error) { done(error); };
   writer_->submit(std::move(op));
 }

@@ -9,15 +9,18 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "protocol/records/record_batch.h"
 #include "protocol/wire/types.h"
 #include "storage/meta_codec.h"
+#include "storage/store.h"
 
 namespace rocksdb {
+class ColumnFamilyHandle;
 class WriteBatch;
-}
+}  // namespace rocksdb
 
 namespace kgw {
 
@@ -37,6 +40,9 @@ std::string where(const Uuid& topic, std::int32_t partition, std::int64_t offset
 // Writer thread: persists the partition record and deletes what lies
 // wholly below its log start (batches, time index entries) and the
 // segment records below `first_segment`.
+// Writer thread: adds the puts and deletes of `writes` to the batch.
+rocksdb::Status put_records(rocksdb::ColumnFamilyHandle* cf, const std::vector<RecordWrite>& writes,
+                            rocksdb::WriteBatch& b);
 rocksdb::Status delete_below(Database& d, const Uuid& topic, std::int32_t partition,
                              const PartitionRecord& record, std::int64_t first_segment,
                              rocksdb::WriteBatch& b);

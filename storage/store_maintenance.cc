@@ -94,6 +94,7 @@ void Store::retention_round() {
     for (std::int32_t p = 0; p < t->info.partitions; ++p) {
       const PartitionState& ps = t->partitions[static_cast<std::size_t>(p)];
       PartitionLog& pl = t->logs[static_cast<std::size_t>(p)];
+      if (pl.truncating) continue;  // its segments change when the cut is known
       RetentionPlan plan = pl.segments.plan_retention(t->policy, now, ps.high_watermark);
       if (plan.count > 0) apply_retention(*t, p, plan);
     }
@@ -189,7 +190,7 @@ void Store::cleaner_round() {
     for (std::int32_t p = 0; p < t->info.partitions; ++p) {
       const PartitionState& ps = t->partitions[static_cast<std::size_t>(p)];
       PartitionLog& pl = t->logs[static_cast<std::size_t>(p)];
-      if (now < pl.retry_after_ms) continue;
+      if (now < pl.retry_after_ms || pl.truncating) continue;
       // The cleanable section ends below the active segment, the last
       // batch, what is not written yet, and records younger than
       // min.compaction.lag.ms.
@@ -252,6 +253,7 @@ void Store::start_cleaning(TopicEntry& t, std::int32_t p, std::int64_t end, std:
   task.map_bytes = static_cast<std::size_t>(maintenance_.cleaner_dedupe_buffer_bytes);
   task.max_decompressed = options_.max_decompressed_batch_bytes;
   pl.cleaning = true;
+  pl.cleaner_fence = kNoLimit;
   // A pass that finds nothing to do would otherwise run again each round.
   pl.next_horizon_ms = kNoLimit;
 
@@ -288,13 +290,15 @@ void Store::apply_cleaner_chunk(const Uuid& topic, std::int32_t partition,
   PartitionLog* pl = mutable_log(t, partition);
   if (ps == nullptr || pl == nullptr) return written("unknown partition");
   // Rewrites of batches that DeleteRecords or retention removed meanwhile
-  // are dropped: the write would bring them back. Deletes may stay.
+  // are dropped: the write would bring them back. Deletes may stay, except
+  // of batches a truncation removed: a new batch may have that offset now.
   std::vector<BatchChange> kept;
   kept.reserve(changes.size());
   std::vector<std::int64_t> touched;  // closed segments whose bytes changed
   std::size_t bytes = 0;
   for (auto& c : changes) {
     if (!c.batch.empty() && c.last_offset < ps->log_start_offset) continue;
+    if (c.last_offset >= pl->cleaner_fence) continue;
     if (Segment* s = pl->segments.containing(c.base); s != nullptr && s->base <= c.base) {
       pl->segments.add_bytes(*s, static_cast<std::int64_t>(c.batch.size()) - c.old_size);
       if (touched.empty() || touched.back() != s->base) touched.push_back(s->base);
@@ -350,7 +354,8 @@ void Store::finish_cleaning(const Uuid& topic, std::int32_t partition, std::uint
   }
   ++cleaner_passes_;
   last_cleaning_ = result.stats;
-  pl->cleaned_offset = std::max(pl->cleaned_offset, result.cleaned_end);
+  pl->cleaned_offset =
+      std::max(pl->cleaned_offset, std::min(result.cleaned_end, ps->log_end_offset));
   pl->next_horizon_ms = result.next_horizon_ms;
   // Segments the pass shrank are merged up to segment.bytes, as Kafka's
   // cleaner groups them, so the count stays proportional to the data.

@@ -64,6 +64,9 @@ void read_batches(Database& d, const Uuid& topic, std::int32_t partition, std::i
       return;
     }
     if (h.last_offset() < offset) continue;  // the batch before a gap
+    // Written ends and stable offsets fall between batches, except while a
+    // truncation cuts one (store.h, truncate_to): that batch is going.
+    if (h.last_offset() >= upper_offset) break;
     // At least one whole batch, whatever max_bytes says (Kafka's rule for
     // the first partition of a fetch); otherwise only batches that fit.
     if ((!r.data.empty() || !min_one_batch) && r.data.size() + value.size() > limit) break;
@@ -123,6 +126,7 @@ void find_by_timestamp(Database& d, const Uuid& topic, std::int32_t partition, s
       r.error = d.describe_damage(where(topic, partition, key_offset) + ": " + why);
       return;
     }
+    if (h.last_offset() >= r.high_watermark) break;  // being truncated (see read_batches)
     if (h.last_offset() < start || h.max_timestamp < target) continue;
     Bytes records;
     RecordError e = batch_records(batch, h, scratch, records, max_decompressed);

@@ -14,15 +14,16 @@ InterBrokerClient::~InterBrokerClient() {
   stop();
 }
 
-BrokerConnection* InterBrokerClient::connection(std::int32_t node) {
+BrokerConnection* InterBrokerClient::connection(std::int32_t node, std::int32_t channel) {
   if (stopped_) return nullptr;
   const ImagePtr image = image_();
   const BrokerImage* b = image ? image->broker(node) : nullptr;
   if (b == nullptr || b->fenced || b->port <= 0) return nullptr;
-  auto it = connections_.find(node);
+  const auto key = std::make_pair(node, channel);
+  auto it = connections_.find(key);
   if (it == connections_.end()) {
     it = connections_
-             .emplace(node, std::make_unique<BrokerConnection>(loop_, b->host, b->port, options_))
+             .emplace(key, std::make_unique<BrokerConnection>(loop_, b->host, b->port, options_))
              .first;
   } else if (it->second->host() != b->host || it->second->port() != b->port) {
     it->second->set_address(b->host, b->port);
@@ -33,7 +34,7 @@ BrokerConnection* InterBrokerClient::connection(std::int32_t node) {
 void InterBrokerClient::stop() {
   if (stopped_) return;
   stopped_ = true;
-  for (auto& [node, c] : connections_) c->close();
+  for (auto& [key, c] : connections_) c->close();
   // The connections' own callbacks (kClosed) ran inside close(); their
   // handles are freed by the loop.
   connections_.clear();

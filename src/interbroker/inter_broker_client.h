@@ -5,7 +5,10 @@
 //
 // The happy path is: call(node, request, done) finds the node in the
 // image, takes (or makes) its connection and hands the call to it; the
-// answer comes back through `done`.
+// answer comes back through `done`. A caller that must not queue behind
+// the others' calls (a replica fetcher's long poll) names its own channel:
+// each (node, channel) is a connection of its own, as each of Kafka's
+// replica fetcher threads has its own NetworkClient.
 //
 // Possible failure modes are: the node is not in the image or is fenced
 // (kUnknownBroker, answered on a later loop turn, never inside call()),
@@ -22,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "common/timer_queue.h"
 #include "src/cluster/metadata_image.h"
@@ -41,7 +45,14 @@ class InterBrokerClient {
   template <typename Req, typename Resp>
   void call(std::int32_t node, const Req& req, std::function<void(CallError, const Resp&)> done,
             std::int16_t max_version = Req::max_version) {
-    BrokerConnection* c = connection(node);
+    call_on<Req, Resp>(node, 0, req, std::move(done), max_version);
+  }
+  // The same on connection `channel` (0 is the one call() uses).
+  template <typename Req, typename Resp>
+  void call_on(std::int32_t node, std::int32_t channel, const Req& req,
+               std::function<void(CallError, const Resp&)> done,
+               std::int16_t max_version = Req::max_version) {
+    BrokerConnection* c = connection(node, channel);
     if (c == nullptr) {
       timers_.schedule(0, [done = std::move(done)] { done(CallError::kUnknownBroker, Resp{}); });
       return;
@@ -56,14 +67,15 @@ class InterBrokerClient {
 
  private:
   // nullptr: no live broker `node` in the image (or stopped).
-  BrokerConnection* connection(std::int32_t node);
+  BrokerConnection* connection(std::int32_t node, std::int32_t channel);
 
   uv_loop_t* loop_;
   std::int32_t self_;
   ImageSource image_;
   BrokerConnectionOptions options_;
   TimerQueue timers_;
-  std::map<std::int32_t, std::unique_ptr<BrokerConnection>> connections_;
+  // By (node, channel).
+  std::map<std::pair<std::int32_t, std::int32_t>, std::unique_ptr<BrokerConnection>> connections_;
   bool stopped_ = false;
 };
 

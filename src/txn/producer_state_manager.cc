@@ -2,6 +2,11 @@
 
 #include <algorithm>
 #include <climits>
+#include <iterator>
+#include <set>
+
+#include "protocol/records/control_record.h"
+#include "protocol/records/record_iterator.h"
 
 namespace kgw {
 
@@ -34,7 +39,26 @@ ProducerStateRecord ProducerStateManager::to_record(const Entry& e) {
   r.txn_first_offset = e.txn_first_offset;
   r.last_timestamp = e.last_timestamp;
   r.batches.assign(e.batches.begin(), e.batches.end());
+  r.epoch_offset = e.epoch_offset;
+  r.marker_offset = e.marker_offset;
+  r.marker_txn_first_offset = e.marker_txn_first_offset;
   return r;
+}
+
+bool ProducerStateManager::accept_batch(Entry& e, const RecordBatchHeader& h,
+                                        std::int64_t batch_offset, std::int64_t now_ms) {
+  if (h.producer_epoch != e.epoch) {
+    e.batches.clear();
+    e.epoch = h.producer_epoch;
+    e.epoch_offset = batch_offset;
+  }
+  e.batches.push_back(ProducerBatchRecord{h.base_sequence, last_sequence(h), batch_offset,
+                                          batch_offset + h.last_offset_delta, h.max_timestamp});
+  while (e.batches.size() > kMaxBatches) e.batches.pop_front();
+  e.last_timestamp = h.max_timestamp >= 0 ? h.max_timestamp : now_ms;
+  if (!h.is_transactional() || e.txn_first_offset >= 0) return false;
+  e.txn_first_offset = batch_offset;
+  return true;
 }
 
 void ProducerStateManager::load_state(const Uuid& topic, std::int32_t partition,
@@ -46,6 +70,9 @@ void ProducerStateManager::load_state(const Uuid& topic, std::int32_t partition,
   e.txn_first_offset = r.txn_first_offset;
   e.last_timestamp = r.last_timestamp;
   e.batches.assign(r.batches.begin(), r.batches.end());
+  e.epoch_offset = r.epoch_offset;
+  e.marker_offset = r.marker_offset;
+  e.marker_txn_first_offset = r.marker_txn_first_offset;
   if (e.txn_first_offset >= 0) p.open[e.txn_first_offset] = producer_id;
 }
 
@@ -127,19 +154,7 @@ AppendCheck ProducerStateManager::check_append(const Uuid& topic, std::int32_t p
       }
     }
     if (e == nullptr) e = &staged.emplace(pid, Entry{}).first->second;
-    if (h.producer_epoch != e->epoch) {
-      e->batches.clear();
-      e->epoch = h.producer_epoch;
-      e->epoch_offset = batch_offset;
-    }
-    e->batches.push_back(ProducerBatchRecord{h.base_sequence, last_seq, batch_offset,
-                                             batch_offset + h.last_offset_delta, h.max_timestamp});
-    while (e->batches.size() > kMaxBatches) e->batches.pop_front();
-    e->last_timestamp = h.max_timestamp >= 0 ? h.max_timestamp : now_ms;
-    if (h.is_transactional() && e->txn_first_offset < 0) {
-      e->txn_first_offset = batch_offset;
-      opened.emplace_back(batch_offset, pid);
-    }
+    if (accept_batch(*e, h, batch_offset, now_ms)) opened.emplace_back(batch_offset, pid);
   }
   if (duplicates != 0) {
     if (duplicates != batches.size()) {
@@ -175,6 +190,8 @@ std::vector<RecordWrite> ProducerStateManager::on_marker(
   e.coordinator_epoch = coordinator_epoch;
   e.last_timestamp = now_ms;
   if (e.txn_first_offset >= 0) {
+    e.marker_offset = marker_offset;
+    e.marker_txn_first_offset = e.txn_first_offset;
     if (!commit) {
       part.aborted[{marker_offset, producer_id}] = e.txn_first_offset;
       writes.push_back(ProducerStore::put_aborted(topic, partition, producer_id, e.txn_first_offset,
@@ -184,6 +201,126 @@ std::vector<RecordWrite> ProducerStateManager::on_marker(
     e.txn_first_offset = -1;
   }
   writes.push_back(ProducerStore::put_state(topic, partition, producer_id, to_record(e)));
+  return writes;
+}
+
+namespace {
+
+// The COMMIT/ABORT marker of a control batch; false for anything else.
+bool read_marker(Bytes batch, const RecordBatchHeader& h, ControlRecordKey& key,
+                 EndTxnMarker& marker) {
+  std::vector<std::uint8_t> scratch;
+  Bytes records;
+  if (batch_records(batch, h, scratch, records, std::size_t{1} << 20) != RecordError::kNone) {
+    return false;
+  }
+  RecordIterator it(records, h.record_count);
+  Record r;
+  return it.next(r) && parse_control_record_key(r.key, key) == RecordError::kNone &&
+         (key.is_commit() || key.is_abort()) &&
+         parse_end_txn_marker(r.value, marker) == RecordError::kNone;
+}
+
+}  // namespace
+
+std::vector<RecordWrite> ProducerStateManager::apply_replicated(
+    const Uuid& topic, std::int32_t partition,
+    std::span<const std::span<const std::uint8_t>> batches, std::int64_t now_ms) {
+  std::vector<RecordWrite> writes;
+  std::set<std::int64_t> touched;  // producers whose state to write at the end
+  for (std::span<const std::uint8_t> b : batches) {
+    RecordBatchHeader h;
+    if (parse_record_batch_header(Bytes(b), h) != RecordError::kNone || h.producer_id < 0) {
+      continue;
+    }
+    if (h.is_control()) {
+      ControlRecordKey key;
+      EndTxnMarker marker;
+      if (!read_marker(Bytes(b), h, key, marker)) continue;
+      std::vector<RecordWrite> w = on_marker(
+          topic, partition, h.producer_id, h.producer_epoch, key.is_commit(), h.base_offset,
+          marker.coordinator_epoch, h.max_timestamp >= 0 ? h.max_timestamp : now_ms);
+      writes.insert(writes.end(), std::make_move_iterator(w.begin()),
+                    std::make_move_iterator(w.end()));
+      touched.erase(h.producer_id);  // on_marker wrote its state
+      continue;
+    }
+    Partition& part = partitions_[{topic, partition}];
+    if (accept_batch(part.producers[h.producer_id], h, h.base_offset, now_ms)) {
+      part.open[h.base_offset] = h.producer_id;
+    }
+    touched.insert(h.producer_id);
+  }
+  for (std::int64_t pid : touched) {
+    writes.push_back(ProducerStore::put_state(
+        topic, partition, pid, to_record(partitions_[{topic, partition}].producers[pid])));
+  }
+  return writes;
+}
+
+std::vector<RecordWrite> ProducerStateManager::truncate(const Uuid& topic, std::int32_t partition,
+                                                        std::int64_t end) {
+  std::vector<RecordWrite> writes;
+  auto p = partitions_.find({topic, partition});
+  if (p == partitions_.end()) return writes;
+  Partition& part = p->second;
+  // Markers removed: their aborts are undone (the transactions reopen
+  // below, from the producers' last markers).
+  for (auto it = part.aborted.lower_bound({end, INT64_MIN}); it != part.aborted.end();) {
+    writes.push_back(
+        ProducerStore::delete_aborted(topic, partition, it->first.second, it->first.first));
+    it = part.aborted.erase(it);
+  }
+  for (auto it = part.producers.begin(); it != part.producers.end();) {
+    const std::int64_t pid = it->first;
+    Entry& e = it->second;
+    bool changed = false;
+    while (!e.batches.empty() && e.batches.back().first_offset >= end) {
+      e.batches.pop_back();
+      changed = true;
+    }
+    if (e.txn_first_offset >= end) {
+      part.open.erase(e.txn_first_offset);
+      e.txn_first_offset = -1;
+      changed = true;
+    }
+    if (e.marker_offset >= end) {
+      if (e.txn_first_offset < 0 && e.marker_txn_first_offset >= 0 &&
+          e.marker_txn_first_offset < end) {
+        e.txn_first_offset = e.marker_txn_first_offset;
+        part.open[e.txn_first_offset] = pid;
+      }
+      e.marker_offset = -1;
+      e.marker_txn_first_offset = -1;
+      changed = true;
+    }
+    if (e.epoch_offset >= end) {
+      if (e.txn_first_offset < 0) {
+        writes.push_back(ProducerStore::delete_state(topic, partition, pid));
+        it = part.producers.erase(it);
+        continue;
+      }
+      e.batches.clear();
+      e.epoch_offset = -1;
+      changed = true;
+    }
+    if (changed) writes.push_back(ProducerStore::put_state(topic, partition, pid, to_record(e)));
+    ++it;
+  }
+  return writes;
+}
+
+std::vector<RecordWrite> ProducerStateManager::reset(const Uuid& topic, std::int32_t partition) {
+  std::vector<RecordWrite> writes;
+  auto p = partitions_.find({topic, partition});
+  if (p == partitions_.end()) return writes;
+  for (const auto& [pid, e] : p->second.producers) {
+    writes.push_back(ProducerStore::delete_state(topic, partition, pid));
+  }
+  for (const auto& [key, first] : p->second.aborted) {
+    writes.push_back(ProducerStore::delete_aborted(topic, partition, key.second, key.first));
+  }
+  partitions_.erase(p);
   return writes;
 }
 

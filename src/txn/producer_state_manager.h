@@ -17,6 +17,15 @@
 // then runs ahead of the disk, which the restart discards), or load()
 // finds damage (start-up stops).
 //
+// On a follower (replication) the leader's batches arrive already
+// accepted: apply_replicated() updates the same state from them without
+// refusing anything, markers included, so the follower can take over as
+// leader with the producers' sequences and open transactions. When the
+// follower's log is truncated, truncate() rolls the state back to the new
+// log end from what the state itself remembers, not by re-reading the log
+// (there are no snapshots to replay from; see truncate() for exactly what
+// is approximate); reset() forgets a partition whose log was emptied.
+//
 // Everything runs on the loop thread.
 #pragma once
 
@@ -90,6 +99,47 @@ class ProducerStateManager {
                                      std::int64_t producer_id, std::int16_t epoch, bool commit,
                                      std::int64_t marker_offset, std::int32_t coordinator_epoch,
                                      std::int64_t now_ms);
+  // A follower's append of the leader's `batches` (whole v2 batches,
+  // validated, with the leader's offsets), before Store::append_replica:
+  // data batches of idempotent or transactional producers update their
+  // producer's epoch, last batches and open transaction as check_append()
+  // does for an accepted batch, but nothing is refused or deduplicated (the
+  // leader did that); a control batch's COMMIT/ABORT marker is applied as
+  // on_marker() (its coordinator epoch from the record, its time the
+  // batch's max timestamp, as the leader's clock stamped it). Other control
+  // records and non-idempotent batches pass. Returns the records to write
+  // with the append (pass them to append_replica).
+  std::vector<RecordWrite> apply_replicated(const Uuid& topic, std::int32_t partition,
+                                            std::span<const std::span<const std::uint8_t>> batches,
+                                            std::int64_t now_ms);
+  // A follower's log was truncated to `end` (Store::truncate_to; pass this
+  // as its TruncateWrites, so the records are written in the same atomic
+  // write). The state becomes what it was with the log ending at `end`:
+  //  - remembered batches at or after `end` are forgotten (a retry of one
+  //    is appended again, not answered as a duplicate);
+  //  - a transaction that started at or after `end` is no longer open;
+  //  - a transaction whose COMMIT/ABORT marker was at or after `end` is
+  //    open again from its first offset (and leaves the aborted index);
+  //  - aborted-index entries whose marker is at or after `end` go.
+  // Approximate, because the state keeps only the last five batches and
+  // the last marker of each producer rather than a history:
+  //  - batches older than the five remembered are not brought back, so a
+  //    retry of one of those gets OUT_OF_ORDER_SEQUENCE_NUMBER, not its
+  //    offset (only after this replica becomes leader);
+  //  - a producer whose current epoch came from a removed batch or marker
+  //    is forgotten (its earlier epoch is not remembered): its next batch is
+  //    taken as a new producer's, as Kafka does for an unknown producer id;
+  //    if it has a transaction open again (its marker went), it is kept with
+  //    that epoch and no batches;
+  //  - only the last marker's transaction is reopened (a producer with two
+  //    transactions ended at or after `end`: the earlier one, whose batches
+  //    also lie at or after `end`, is gone anyway unless it began below).
+  // Returns the puts and deletes of the partition's records.
+  std::vector<RecordWrite> truncate(const Uuid& topic, std::int32_t partition, std::int64_t end);
+  // A follower's log was emptied (Store::reset_log): forgets every producer
+  // and aborted transaction of the partition. Returns the deletes.
+  std::vector<RecordWrite> reset(const Uuid& topic, std::int32_t partition);
+
   // True if the producer has an open transaction in the partition (a
   // marker is still due there).
   bool has_open_transaction(const Uuid& topic, std::int32_t partition,
@@ -138,9 +188,13 @@ class ProducerStateManager {
     std::int64_t txn_first_offset = -1;
     std::int64_t last_timestamp = -1;
     std::deque<ProducerBatchRecord> batches;
-    // Offset of the batch that set `epoch` (-1: loaded, or from a marker):
-    // on_write_failed() forgets the entry when that batch was not stored.
+    // Offset of the batch or marker that set `epoch` (-1: unknown):
+    // on_write_failed() and truncate() forget the entry when it is gone.
     std::int64_t epoch_offset = -1;
+    // The last marker that ended a transaction, and that transaction's
+    // first offset: truncate() reopens it when the marker goes.
+    std::int64_t marker_offset = -1;
+    std::int64_t marker_txn_first_offset = -1;
   };
   struct Partition {
     std::map<std::int64_t, Entry> producers;
@@ -151,6 +205,10 @@ class ProducerStateManager {
   using Key = std::pair<Uuid, std::int32_t>;
 
   static ProducerStateRecord to_record(const Entry& e);
+  // An accepted (or replicated) data batch of e's producer at
+  // `batch_offset`. Returns true if it opened a transaction.
+  static bool accept_batch(Entry& e, const RecordBatchHeader& h, std::int64_t batch_offset,
+                           std::int64_t now_ms);
 
   ProducerStore& store_;
   std::map<Key, Partition> partitions_;

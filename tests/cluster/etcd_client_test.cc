@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "src/cluster/etcd/etcd_client.h"
+#include "tests/free_port.h"
 
 namespace kgw::etcd {
 namespace {
@@ -36,17 +37,7 @@ namespace {
 const char* const kEtcd =
     std::getenv("KGW_ETCD_BINARY") ? std::getenv("KGW_ETCD_BINARY") : "/usr/bin/etcd";
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using test::free_port;
 
 bool can_connect(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -26,6 +26,7 @@
 
 #include "src/cluster/etcd/cluster_settings.h"
 #include "src/cluster/etcd/etcd_member.h"
+#include "tests/free_port.h"
 
 namespace fs = std::filesystem;
 using namespace kgw;
@@ -38,18 +39,7 @@ const char* etcd_binary() {
   return env != nullptr ? env : "/usr/bin/etcd";
 }
 
-// A port the kernel had free a moment ago (bind to 0, read, close).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using test::free_port;
 
 // GET /health on 127.0.0.1:port with a blocking socket; true if etcd says
 // {"health":"true"}.

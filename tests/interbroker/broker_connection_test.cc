@@ -15,6 +15,7 @@
 
 #include "protocol/schema/api_versions.h"
 #include "protocol/schema/write_txn_markers.h"
+#include "tests/interbroker/loopback_server.h"
 
 namespace kgw {
 namespace {
@@ -27,99 +28,28 @@ struct FakeBehaviour {
   int close_after_markers = -1;  // closes the connection on the Nth request (0-based)
 };
 
-// A loopback listener on the test's loop: one frame at a time, answered at once.
+// A fake broker on a loopback listener of the test's loop: every request
+// answered at once.
 class FakeBroker {
  public:
-  explicit FakeBroker(uv_loop_t* loop) : loop_(loop) {
-    uv_tcp_init(loop_, server_);
-    server_->data = this;
-    sockaddr_in a{};
-    uv_ip4_addr("127.0.0.1", 0, &a);
-    REQUIRE(uv_tcp_bind(server_, reinterpret_cast<const sockaddr*>(&a), 0) == 0);
-    REQUIRE(uv_listen(reinterpret_cast<uv_stream_t*>(server_), 8, on_connection) == 0);
-    int len = sizeof a;
-    uv_tcp_getsockname(server_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
-  ~FakeBroker() {
-    for (auto* c : clients_) close_client(c);
-    // The handle outlives this object until its close callback.
-    uv_close(reinterpret_cast<uv_handle_t*>(server_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
-  }
+  explicit FakeBroker(uv_loop_t* loop)
+      : server_(loop, [this](test::LoopbackServer::Request& r) { return on_request(r); }) {}
 
-  std::int32_t port() const { return port_; }
+  std::int32_t port() const { return server_.port(); }
   FakeBehaviour behaviour;
-  int connections = 0;
+  int connections() const { return server_.connections; }
   std::vector<std::int16_t> marker_versions;  // each WriteTxnMarkers' version
   std::vector<std::int64_t> marker_producers;
 
  private:
-  struct Client {
-    uv_tcp_t tcp{};
-    FakeBroker* owner = nullptr;
-    std::vector<std::uint8_t> in;
-    char buf[65536];
-  };
-
-  static void on_connection(uv_stream_t* server, int status) {
-    auto* self = static_cast<FakeBroker*>(server->data);
-    if (status != 0) return;
-    auto* c = new Client;
-    c->owner = self;
-    uv_tcp_init(self->loop_, &c->tcp);
-    c->tcp.data = c;
-    uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp));
-    self->clients_.push_back(c);
-    ++self->connections;
-    uv_read_start(
-        reinterpret_cast<uv_stream_t*>(&c->tcp),
-        [](uv_handle_t* h, std::size_t, uv_buf_t* b) {
-          auto* cl = static_cast<Client*>(h->data);
-          *b = uv_buf_init(cl->buf, sizeof cl->buf);
-        },
-        [](uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
-          auto* cl = static_cast<Client*>(s->data);
-          if (n < 0) return cl->owner->close_client(cl);
-          cl->in.insert(cl->in.end(), b->base, b->base + n);
-          cl->owner->on_bytes(cl);
-        });
-  }
-
-  void close_client(Client* c) {
-    std::erase(clients_, c);
-    if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) return;
-    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp),
-             [](uv_handle_t* h) { delete static_cast<Client*>(h->data); });
-  }
-
-  void on_bytes(Client* c) {
-    while (c->in.size() >= 4) {
-      const std::uint32_t len = (std::uint32_t{c->in[0]} << 24) | (std::uint32_t{c->in[1]} << 16) |
-                                (std::uint32_t{c->in[2]} << 8) | std::uint32_t{c->in[3]};
-      if (c->in.size() < 4 + len) return;
-      std::vector<std::uint8_t> frame(c->in.begin() + 4, c->in.begin() + 4 + len);
-      c->in.erase(c->in.begin(), c->in.begin() + 4 + len);
-      if (!on_frame(c, frame)) return close_client(c);
-    }
-  }
-
   // False: close the connection.
-  bool on_frame(Client* c, const std::vector<std::uint8_t>& frame) {
-    std::int16_t key = 0, version = 0;
-    REQUIRE(peek_api(Bytes(frame), key, version));
-    Reader r{Bytes(frame)};
-    RequestHeader h;
-    REQUIRE(h.decode(r, request_header_version(key, version)));
-    std::vector<std::uint8_t> out;
-    Writer w(out);
-    w.i32(0);
-    ResponseHeader rh;
-    rh.correlation_id = h.correlation_id;
-    rh.encode(w, response_header_version(key, version));
-    if (key == ApiVersionsRequest::api_key) {
+  bool on_request(test::LoopbackServer::Request& q) {
+    const auto answer = [&](const auto& resp) {
+      server_.answer(q.client, q.key, q.version, q.correlation_id, resp);
+    };
+    if (q.key == ApiVersionsRequest::api_key) {
       ApiVersionsRequest req;
-      REQUIRE(req.decode(r, version));
+      REQUIRE(req.decode(q.body, q.version));
       ApiVersionsResponse resp;
       resp.api_keys.push_back({ApiVersionsRequest::api_key, 0, 3, {}});
       if (behaviour.markers) {
@@ -128,47 +58,34 @@ class FakeBroker {
                                  behaviour.markers->second,
                                  {}});
       }
-      resp.encode(w, version);
-    } else {
-      REQUIRE(key == WriteTxnMarkersRequest::api_key);
-      WriteTxnMarkersRequest req;
-      REQUIRE(req.decode(r, version));
-      const int n = static_cast<int>(marker_versions.size());
-      marker_versions.push_back(version);
-      marker_producers.push_back(req.markers.at(0).producer_id);
-      if (n == behaviour.close_after_markers) return false;
-      if (!behaviour.answer_markers) return true;
-      WriteTxnMarkersResponse resp;
-      for (const auto& m : req.markers) {
-        WriteTxnMarkersResponse::WritableTxnMarkerResult mr;
-        mr.producer_id = m.producer_id;
-        for (const auto& t : m.topics) {
-          WriteTxnMarkersResponse::WritableTxnMarkerTopicResult tr;
-          tr.name = t.name;
-          for (std::int32_t p : t.partition_indexes) tr.partitions.push_back({p, 6, {}});
-          mr.topics.push_back(std::move(tr));
-        }
-        resp.markers.push_back(std::move(mr));
-      }
-      resp.encode(w, version);
+      answer(resp);
+      return true;
     }
-    w.patch_i32(0, static_cast<std::int32_t>(out.size() - 4));
-    auto* req = new uv_write_t;
-    auto* bytes = new std::vector<std::uint8_t>(std::move(out));
-    req->data = bytes;
-    uv_buf_t b =
-        uv_buf_init(reinterpret_cast<char*>(bytes->data()), static_cast<unsigned>(bytes->size()));
-    uv_write(req, reinterpret_cast<uv_stream_t*>(&c->tcp), &b, 1, [](uv_write_t* q, int) {
-      delete static_cast<std::vector<std::uint8_t>*>(q->data);
-      delete q;
-    });
+    REQUIRE(q.key == WriteTxnMarkersRequest::api_key);
+    WriteTxnMarkersRequest req;
+    REQUIRE(req.decode(q.body, q.version));
+    const int n = static_cast<int>(marker_versions.size());
+    marker_versions.push_back(q.version);
+    marker_producers.push_back(req.markers.at(0).producer_id);
+    if (n == behaviour.close_after_markers) return false;
+    if (!behaviour.answer_markers) return true;
+    WriteTxnMarkersResponse resp;
+    for (const auto& m : req.markers) {
+      WriteTxnMarkersResponse::WritableTxnMarkerResult mr;
+      mr.producer_id = m.producer_id;
+      for (const auto& t : m.topics) {
+        WriteTxnMarkersResponse::WritableTxnMarkerTopicResult tr;
+        tr.name = t.name;
+        for (std::int32_t p : t.partition_indexes) tr.partitions.push_back({p, 6, {}});
+        mr.topics.push_back(std::move(tr));
+      }
+      resp.markers.push_back(std::move(mr));
+    }
+    answer(resp);
     return true;
   }
 
-  uv_loop_t* loop_;
-  uv_tcp_t* server_ = new uv_tcp_t;
-  std::int32_t port_ = 0;
-  std::vector<Client*> clients_;
+  test::LoopbackServer server_;
 };
 
 class Loop {
@@ -245,7 +162,7 @@ TEST_CASE("pipelined calls are negotiated, sent at the highest common version an
     CHECK(answers[i].producer_id == static_cast<std::int64_t>(100 + i));
     CHECK(answers[i].first_error == 6);
   }
-  CHECK(fake.connections == 1);
+  CHECK(fake.connections() == 1);
   CHECK(fake.marker_versions == std::vector<std::int16_t>(5, 1));
   CHECK(c.ready());
   CHECK(c.pending() == 0);
@@ -286,7 +203,7 @@ TEST_CASE("a dropped connection fails the call in flight; the next call reconnec
   REQUIRE(loop.run_until([&] { return second.done; }));
   CHECK(second.error == CallError::kNone);
   CHECK(second.producer_id == 2);
-  CHECK(fake.connections == 2);
+  CHECK(fake.connections() == 2);
 }
 
 TEST_CASE("a closed port fails with kConnectFailed, again after the backoff") {

@@ -591,3 +591,59 @@ TEST_CASE("DeleteRecords below a compacted range: nothing below the log start co
   for (const auto& g : h.read_all(t)) CHECK(g.offset >= 4);
   CHECK(h.store->partition(t, 0)->log_start_offset == 4);
 }
+
+TEST_CASE("a cleaner pass in flight writes nothing back at or above a truncation") {
+  Harness h;
+  Uuid t = h.create("follower", {{"cleanup.policy", "compact"},
+                                 {"segment.bytes", "1"},
+                                 {"min.cleanable.dirty.ratio", "0.01"}});
+  // 6000 batches of 3 records, a segment each: two keys of their own and
+  // one shared by all, so the pass rewrites every batch but the last, in
+  // two chunks (4096 changes each at most): the truncation cuts inside
+  // the second.
+  std::int64_t offset = 0;
+  for (int call = 0; call < 60; ++call) {
+    std::vector<std::vector<std::uint8_t>> batches;
+    for (int b = 0; b < 100; ++b) {
+      std::vector<Rec> recs;
+      for (int i = 0; i < 3; ++i, ++offset) {
+        recs.push_back(
+            {i < 2 ? str_of("k", offset) : "shared", str_of("v", offset), 1000 + offset});
+      }
+      batches.push_back(batch_of(recs));
+    }
+    std::optional<AppendResult> r;
+    h.store->append(t, 0, std::move(batches), [&](AppendResult x) { r = x; });
+    h.run_until([&] { return r.has_value(); });
+    REQUIRE(r->error == "");
+  }
+  const auto before = h.store->stats();
+  const std::int64_t size = h.store->partition(t, 0)->size_bytes;
+  h.store->run_cleaner_now();
+  REQUIRE(h.store->log_info(t, 0)->cleaning);
+  // Once the first chunk is queued (the segments shrank), the pass reads
+  // on for the second one while the truncation is written.
+  h.run_until([&] { return h.store->partition(t, 0)->size_bytes < size; });
+  std::optional<std::string> truncated;
+  h.store->truncate_to(t, 0, 15001, [&](std::string e) { truncated = e; });
+  h.run_until([&] {
+    return truncated.has_value() && h.store->stats().cleaner_passes > before.cleaner_passes;
+  });
+  CHECK(*truncated == "");
+  auto check = [&] {
+    const PartitionState* ps = h.store->partition(t, 0);
+    CHECK(ps->log_end_offset == 15000);  // [15000, 15003) straddled 15001
+    CHECK(ps->high_watermark == 15000);
+    CHECK(h.store->log_info(t, 0)->cleaned_offset <= 15000);
+    for (const auto& g : h.read_all(t)) {
+      REQUIRE(g.offset < 15000);
+      REQUIRE(g.value);
+      REQUIRE(*g.value == str_of("v", g.offset));
+    }
+  };
+  check();
+  // A restart finds the log end from the batches: none came back above.
+  h.reopen();
+  check();
+  CHECK(h.append(t, batch_of({{"k0", "new", 2000}})) == 15000);
+}

@@ -95,6 +95,18 @@ std::vector<std::uint8_t> tagged_batch(std::int32_t partition, std::int64_t firs
   return make_batch(recs);
 }
 
+// A batch as a leader would send it to a follower: `n` records at `base`
+// (tagged with their offsets) in the leader's `epoch`, timestamps from `ts`.
+std::vector<std::uint8_t> leader_batch(std::int64_t base, int n, std::int32_t epoch,
+                                       std::int64_t ts) {
+  std::vector<std::uint8_t> b = tagged_batch(0, base, n, ts);
+  if (kgw::set_base_offset(b, base) != kgw::RecordError::kNone ||
+      kgw::set_partition_leader_epoch(b, epoch) != kgw::RecordError::kNone) {
+    std::abort();
+  }
+  return b;
+}
+
 struct ParsedRecord {
   std::int64_t offset;
   std::int64_t ts;
@@ -277,17 +289,22 @@ void check_partition_contents(Harness& h, const Uuid& t, std::int32_t p, std::in
 
 // --- Crash child: runs instead of the tests when the env var is set.
 
-int crash_child(const char* dir, int fd) {
-  uv_loop_t loop;
-  if (uv_loop_init(&loop) != 0) return 2;
+// The crash child's store on a new loop; nullptr (and the error told to
+// the parent through `fd`) if it does not open.
+std::unique_ptr<Store> open_child_store(uv_loop_t& loop, const char* dir, int fd) {
+  if (uv_loop_init(&loop) != 0) return nullptr;
   StoreOptions o;
   o.data_dir = dir;
   std::string error;
   std::unique_ptr<Store> store = Store::open(&loop, o, error);
-  if (!store) {
-    dprintf(fd, "error %s\n", error.c_str());
-    return 3;
-  }
+  if (!store) dprintf(fd, "error %s\n", error.c_str());
+  return store;
+}
+
+int crash_child(const char* dir, int fd) {
+  uv_loop_t loop;
+  std::unique_ptr<Store> store = open_child_store(loop, dir, fd);
+  if (!store) return 3;
   bool created = false;
   TopicInfo info;
   info.name = "crash";
@@ -328,10 +345,72 @@ int crash_child(const char* dir, int fd) {
   return 0;  // _exit() by the caller: no stop(), no destructors
 }
 
+// A follower's log that grows and is truncated round after round; each
+// acknowledged log end is reported. Then an append and a truncation are
+// left in flight (after `turns` loop turns) when the process dies.
+int truncate_child(const char* dir, int fd, int turns) {
+  uv_loop_t loop;
+  std::unique_ptr<Store> store = open_child_store(loop, dir, fd);
+  if (!store) return 3;
+  store->set_policy_resolver([](const TopicInfo&) {
+    kgw::LogPolicy p;
+    p.segment_bytes = 1000;  // several segments, so truncations cross them
+    return p;
+  });
+  TopicInfo info;
+  info.name = "trunc";
+  info.partitions = 1;
+  int pending = 1;
+  bool failed = false;
+  store->create_topic(info, [&](std::string e) {
+    --pending;
+    failed |= !e.empty();
+  });
+  const Uuid id = store->find_topic("trunc")->id;
+  auto append3 = [&](std::int64_t base, std::int32_t epoch) {
+    auto owned = std::make_shared<std::vector<std::vector<std::uint8_t>>>();
+    for (int i = 0; i < 3; ++i)
+      owned->push_back(leader_batch(base + 3 * i, 3, epoch, 1000 * epoch + i));
+    std::vector<std::span<std::uint8_t>> views(owned->begin(), owned->end());
+    ++pending;
+    store->append_replica(id, 0, std::move(views), owned, [&](AppendResult r) {
+      --pending;
+      failed |= !r.error.empty();
+    });
+  };
+  auto truncate = [&](std::int64_t offset) {
+    ++pending;
+    store->truncate_to(id, 0, offset, [&](std::string e) {
+      --pending;
+      failed |= !e.empty();
+    });
+  };
+  std::int64_t end = 0;
+  for (std::int32_t epoch = 1; epoch <= 30; ++epoch) {
+    // [end, end+9) in three batches; the cut at end+7 takes the last.
+    append3(end, epoch);
+    truncate(end + 7);
+    while (pending > 0) uv_run(&loop, UV_RUN_ONCE);
+    if (failed) return 4;
+    end += 6;
+    dprintf(fd, "%lld\n", static_cast<long long>(end));
+  }
+  append3(end, 31);
+  truncate(end + 4);
+  for (int i = 0; i < turns; ++i) uv_run(&loop, UV_RUN_NOWAIT);
+  return 0;  // _exit() by the caller: no stop(), no destructors
+}
+
+constexpr const char* kChildTurnsEnv = "KGW_STORAGE_TEST_TRUNCATE_TURNS";
+
 struct CrashChildHook {
   CrashChildHook() {
     const char* dir = std::getenv(kChildDirEnv);
     const char* fd = std::getenv(kChildFdEnv);
+    const char* turns = std::getenv(kChildTurnsEnv);
+    if (dir != nullptr && fd != nullptr && turns != nullptr) {
+      _exit(truncate_child(dir, std::atoi(fd), std::atoi(turns)));
+    }
     if (dir != nullptr && fd != nullptr) _exit(crash_child(dir, std::atoi(fd)));
   }
 } crash_child_hook;
@@ -609,8 +688,9 @@ TEST_CASE("everything comes back after close and reopen") {
   CHECK(h.append(a, 0, std::move(more)).base_offset == 15);
 }
 
-TEST_CASE("acknowledged appends survive the process dying without stop()") {
-  TempDir dir;
+// Runs this binary as a crash child on `dir` (with `extra_env` added) and
+// returns what it reported, once it exited with 0.
+std::string run_crash_child(const TempDir& dir, const std::string& extra_env = "") {
   int fds[2];
   REQUIRE(pipe(fds) == 0);
   pid_t pid = fork();
@@ -619,10 +699,12 @@ TEST_CASE("acknowledged appends survive the process dying without stop()") {
     close(fds[0]);
     std::string dir_env = std::string(kChildDirEnv) + "=" + dir.path();
     std::string fd_env = std::string(kChildFdEnv) + "=" + std::to_string(fds[1]);
+    std::string extra = extra_env;
     std::vector<char*> envp;
     for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
     envp.push_back(dir_env.data());
     envp.push_back(fd_env.data());
+    if (!extra.empty()) envp.push_back(extra.data());
     envp.push_back(nullptr);
     char arg0[] = "storage_test_crash_child";
     char* argv[] = {arg0, nullptr};
@@ -640,6 +722,12 @@ TEST_CASE("acknowledged appends survive the process dying without stop()") {
   INFO("child output: " << out);
   REQUIRE(WIFEXITED(status));
   REQUIRE(WEXITSTATUS(status) == 0);
+  return out;
+}
+
+TEST_CASE("acknowledged appends survive the process dying without stop()") {
+  TempDir dir;
+  const std::string out = run_crash_child(dir);
 
   std::map<std::int32_t, std::int64_t> acked;
   std::istringstream lines(out);
@@ -1075,4 +1163,310 @@ TEST_CASE("the leader-epoch cache: stamped appends, end offsets, reopen, topic d
     }
   });
   CHECK(entries == 0);
+}
+
+// --- A follower's log: append_replica, truncate_to, reset_log.
+
+namespace {
+
+AppendResult append_replica(Harness& h, const Uuid& t,
+                            std::vector<std::vector<std::uint8_t>> batches) {
+  auto owned = std::make_shared<std::vector<std::vector<std::uint8_t>>>(std::move(batches));
+  std::vector<std::span<std::uint8_t>> views(owned->begin(), owned->end());
+  std::optional<AppendResult> result;
+  h.store->append_replica(t, 0, std::move(views), owned, [&](AppendResult r) { result = r; });
+  h.run_until([&] { return result.has_value(); });
+  return *result;
+}
+
+// Base offsets and epochs of every batch of partition 0 from `from`.
+std::vector<std::pair<std::int64_t, std::int32_t>> batch_list(Harness& h, const Uuid& t,
+                                                              std::int64_t from = 0) {
+  ReadResult r = h.read(t, 0, from, 1 << 20);
+  REQUIRE(r.error == "");
+  std::vector<std::pair<std::int64_t, std::int32_t>> out;
+  for (const auto& b : parse(r.data)) {
+    out.emplace_back(b.header.base_offset, b.header.partition_leader_epoch);
+  }
+  return out;
+}
+
+// A follower's partition: five batches of three records, [0,3) [3,6) in
+// epoch 1, [6,9) [9,12) in epoch 2, [12,15) in epoch 4, timestamps rising
+// (batch i's records at 1000 + 100 i ...), two batches to a segment.
+struct FollowerLog {
+  explicit FollowerLog(Harness& h) : h(h) {
+    batch_size = static_cast<std::int64_t>(leader_batch(0, 3, 1, 1000).size());
+    h.store->set_policy_resolver([size = batch_size](const TopicInfo&) {
+      kgw::LogPolicy p;
+      p.segment_bytes = 2 * size + size / 2;
+      return p;
+    });
+    t = h.create("follower", 1);
+    const std::int32_t epochs[] = {1, 1, 2, 2, 4};
+    for (int i = 0; i < 5; ++i) {
+      std::vector<std::vector<std::uint8_t>> b;
+      b.push_back(leader_batch(3 * i, 3, epochs[i], 1000 + 100 * i));
+      bytes_below.push_back(bytes_below.back() + static_cast<std::int64_t>(b[0].size()));
+      REQUIRE(append_replica(h, t, std::move(b)).error == "");
+    }
+  }
+  std::string truncate(std::int64_t offset) {
+    return h.wait_done([&](Store::Done d) { h.store->truncate_to(t, 0, offset, std::move(d)); });
+  }
+  const kgw::PartitionState& ps() const { return *h.store->partition(t, 0); }
+
+  Harness& h;
+  std::int64_t batch_size = 0;
+  // Bytes of the first i batches.
+  std::vector<std::int64_t> bytes_below{0};
+  Uuid t;
+};
+
+using Epochs = std::map<std::int32_t, std::int64_t>;
+using BatchList = std::vector<std::pair<std::int64_t, std::int32_t>>;
+
+}  // namespace
+
+TEST_CASE("append_replica keeps the leader's offsets and epochs and refuses going back") {
+  TempDir dir;
+  Harness h(dir.path());
+  h.open();
+  FollowerLog f(h);
+  CHECK(f.ps().log_end_offset == 15);
+  CHECK(f.ps().high_watermark == 15);
+  CHECK(f.ps().max_timestamp == 1402);
+  CHECK(h.store->leader_epochs(f.t, 0) == Epochs{{1, 0}, {2, 6}, {4, 12}});
+  CHECK(batch_list(h, f.t) == BatchList{{0, 1}, {3, 1}, {6, 2}, {9, 2}, {12, 4}});
+  CHECK(h.store->log_info(f.t, 0)->segments == 3);
+  check_partition_contents(h, f.t, 0, 15);
+
+  // Below the log end, or overlapping the batch before: refused whole.
+  std::vector<std::vector<std::uint8_t>> below;
+  below.push_back(leader_batch(14, 2, 4, 2000));
+  CHECK(append_replica(h, f.t, std::move(below)).error != "");
+  std::vector<std::vector<std::uint8_t>> overlap;
+  overlap.push_back(leader_batch(15, 3, 4, 2000));
+  overlap.push_back(leader_batch(17, 1, 4, 2000));
+  CHECK(append_replica(h, f.t, std::move(overlap)).error != "");
+  CHECK(f.ps().log_end_offset == 15);
+  CHECK(batch_list(h, f.t, 12) == BatchList{{12, 4}});
+
+  // A stamp set while this replica led does not apply to the leader's
+  // batches; a gap (the leader compacted it away) is allowed.
+  h.store->set_leader_epoch(f.t, 0, 9);
+  std::vector<std::vector<std::uint8_t>> gap;
+  gap.push_back(leader_batch(15, 1, 4, 2000));
+  gap.push_back(leader_batch(20, 2, 6, 2100));
+  AppendResult r = append_replica(h, f.t, std::move(gap));
+  CHECK(r.error == "");
+  CHECK(r.base_offset == 15);
+  CHECK(f.ps().log_end_offset == 22);
+  CHECK(h.store->leader_epochs(f.t, 0) == Epochs{{1, 0}, {2, 6}, {4, 12}, {6, 20}});
+  CHECK(batch_list(h, f.t, 15) == BatchList{{15, 4}, {20, 6}});
+  h.reopen();
+  CHECK(h.store->partition(f.t, 0)->log_end_offset == 22);
+  CHECK(h.store->leader_epochs(f.t, 0) == Epochs{{1, 0}, {2, 6}, {4, 12}, {6, 20}});
+}
+
+TEST_CASE("truncate_to removes whole batches from the end, with epochs, segments and time") {
+  TempDir dir;
+  Harness h(dir.path());
+  h.open();
+  FollowerLog f(h);
+  const std::vector<std::int64_t>& bytes = f.bytes_below;
+
+  SUBCASE("straddling a batch in the active segment") {
+    CHECK(f.truncate(13) == "");
+    CHECK(f.ps().log_end_offset == 12);
+    CHECK(f.ps().high_watermark == 12);
+    CHECK(f.ps().max_timestamp == 1302);
+    CHECK(f.ps().size_bytes == bytes[4]);
+    CHECK(h.store->leader_epochs(f.t, 0) == Epochs{{1, 0}, {2, 6}});
+    CHECK(h.store->log_info(f.t, 0)->segments == 2);
+    CHECK(h.store->log_info(f.t, 0)->active_segment_base == 6);
+    CHECK(batch_list(h, f.t) == BatchList{{0, 1}, {3, 1}, {6, 2}, {9, 2}});
+    CHECK(h.read(f.t, 0, 12, 1 << 20).data.empty());
+    // The latest epoch now ends at the new log end.
+    CHECK(h.store->end_offset_for_epoch(f.t, 0, 2).end_offset == 12);
+    CHECK(h.offset_for(f.t, 0, 1400).offset == -1);
+  }
+  SUBCASE("at a segment boundary") {
+    CHECK(f.truncate(6) == "");
+    CHECK(f.ps().log_end_offset == 6);
+    CHECK(f.ps().max_timestamp == 1102);
+    CHECK(f.ps().size_bytes == bytes[2]);
+    CHECK(h.store->leader_epochs(f.t, 0) == Epochs{{1, 0}});
+    CHECK(h.store->log_info(f.t, 0)->segments == 1);
+    CHECK(batch_list(h, f.t) == BatchList{{0, 1}, {3, 1}});
+  }
+  SUBCASE("straddling a batch in the middle of a closed segment") {
+    CHECK(f.truncate(4) == "");
+    CHECK(f.ps().log_end_offset == 3);
+    CHECK(f.ps().max_timestamp == 1002);
+    CHECK(f.ps().size_bytes == bytes[1]);
+    CHECK(h.store->leader_epochs(f.t, 0) == Epochs{{1, 0}});
+    CHECK(h.store->log_info(f.t, 0)->segments == 1);
+    CHECK(batch_list(h, f.t) == BatchList{{0, 1}});
+  }
+  SUBCASE("below every batch") {
+    CHECK(f.truncate(0) == "");
+    CHECK(f.ps().log_end_offset == 0);
+    CHECK(f.ps().max_timestamp == kgw::kNoTimestamp);
+    CHECK(f.ps().size_bytes == 0);
+    CHECK(h.store->leader_epochs(f.t, 0).empty());
+    CHECK(h.read(f.t, 0, 0, 1 << 20).data.empty());
+  }
+  SUBCASE("at or above the log end: nothing changes") {
+    CHECK(f.truncate(15) == "");
+    CHECK(f.truncate(40) == "");
+    CHECK(f.ps().log_end_offset == 15);
+    CHECK(batch_list(h, f.t).size() == 5);
+  }
+  const std::int64_t end = f.ps().log_end_offset;
+  const std::int64_t max_ts = f.ps().max_timestamp;
+  const Epochs epochs = h.store->leader_epochs(f.t, 0);
+  const BatchList batches = batch_list(h, f.t);
+  const kgw::LogInfo info = *h.store->log_info(f.t, 0);
+
+  // What a restart finds is the truncated log.
+  h.reopen();
+  CHECK(f.ps().log_end_offset == end);
+  CHECK(f.ps().high_watermark == end);
+  CHECK(f.ps().max_timestamp == max_ts);
+  CHECK(h.store->leader_epochs(f.t, 0) == epochs);
+  CHECK(batch_list(h, f.t) == batches);
+  CHECK(h.store->log_info(f.t, 0)->segments == info.segments);
+  CHECK(h.store->log_info(f.t, 0)->size_bytes == info.size_bytes);
+
+  // The leader's log continues from there, in a new epoch.
+  std::vector<std::vector<std::uint8_t>> next;
+  next.push_back(leader_batch(end, 2, 7, 5000));
+  REQUIRE(append_replica(h, f.t, std::move(next)).error == "");
+  CHECK(h.store->leader_epochs(f.t, 0).rbegin()->first == 7);
+  CHECK(h.store->leader_epochs(f.t, 0).rbegin()->second == end);
+  CHECK(f.ps().max_timestamp == 5001);
+  CHECK(h.offset_for(f.t, 0, 5000).offset == end);
+  check_partition_contents(h, f.t, 0, end + 2);
+}
+
+TEST_CASE("truncate_to: at once for reads, after appends queued before it, refuses appends") {
+  TempDir dir;
+  Harness h(dir.path());
+  h.open();
+  FollowerLog f(h);
+  // An append still queued when the truncation is called: the truncation
+  // finds its batch ([15,18) straddles 16) and removes it.
+  auto owned = std::make_shared<std::vector<std::vector<std::uint8_t>>>();
+  owned->push_back(leader_batch(15, 3, 4, 1500));
+  std::vector<std::span<std::uint8_t>> views(owned->begin(), owned->end());
+  std::optional<AppendResult> appended;
+  h.store->append_replica(f.t, 0, std::move(views), owned, [&](AppendResult r) { appended = r; });
+  std::optional<std::string> truncated;
+  h.store->truncate_to(f.t, 0, 10, [&](std::string e) { truncated = e; });
+  // At once: the ends are down, a read queued now stops before the batch
+  // that straddles 10, an append is refused.
+  CHECK(f.ps().log_end_offset == 10);
+  CHECK(f.ps().high_watermark <= 10);
+  std::optional<ReadResult> read;
+  h.store->read(f.t, 0, 0, 1 << 20, [&](ReadResult r) { read = std::move(r); });
+  std::optional<AppendResult> refused;
+  auto more = std::make_shared<std::vector<std::vector<std::uint8_t>>>();
+  more->push_back(leader_batch(10, 1, 4, 1500));
+  h.store->append_replica(f.t, 0, {more->front()}, more, [&](AppendResult r) { refused = r; });
+  h.run_until([&] { return appended && truncated && read && refused; });
+  CHECK(appended->error == "");
+  CHECK(*truncated == "");
+  CHECK(refused->error != "");
+  for (const auto& b : parse(read->data)) CHECK(b.header.last_offset() < 10);
+  CHECK(f.ps().log_end_offset == 9);
+  CHECK(f.ps().high_watermark == 9);
+  CHECK(batch_list(h, f.t) == BatchList{{0, 1}, {3, 1}, {6, 2}});
+  h.reopen();
+  CHECK(f.ps().log_end_offset == 9);
+  CHECK(batch_list(h, f.t) == BatchList{{0, 1}, {3, 1}, {6, 2}});
+}
+
+TEST_CASE("reset_log empties the partition and starts it at an offset") {
+  TempDir dir;
+  Harness h(dir.path());
+  h.open();
+  FollowerLog f(h);
+  CHECK(h.wait_done([&](Store::Done d) { h.store->reset_log(f.t, 0, 100, std::move(d)); }) == "");
+  auto check = [&] {
+    CHECK(f.ps().log_start_offset == 100);
+    CHECK(f.ps().log_end_offset == 100);
+    CHECK(f.ps().high_watermark == 100);
+    CHECK(f.ps().size_bytes == 0);
+    CHECK(f.ps().max_timestamp == kgw::kNoTimestamp);
+    CHECK(h.store->leader_epochs(f.t, 0).empty());
+    CHECK(h.store->log_info(f.t, 0)->segments == 1);
+    CHECK(h.read(f.t, 0, 0, 1 << 20).data.empty());
+    CHECK(h.offset_for(f.t, 0, 0).offset == -1);
+  };
+  check();
+  h.reopen();
+  check();
+  std::vector<std::vector<std::uint8_t>> next;
+  next.push_back(leader_batch(100, 2, 8, 3000));
+  REQUIRE(append_replica(h, f.t, std::move(next)).error == "");
+  CHECK(batch_list(h, f.t) == BatchList{{100, 8}});
+  CHECK(h.store->leader_epochs(f.t, 0) == Epochs{{8, 100}});
+
+  // truncate_to below the log start is a reset there.
+  CHECK(f.truncate(50) == "");
+  CHECK(f.ps().log_start_offset == 50);
+  CHECK(f.ps().log_end_offset == 50);
+  CHECK(h.read(f.t, 0, 0, 1 << 20).data.empty());
+}
+
+TEST_CASE("a truncation is all or nothing when the process dies without stop()") {
+  // The child dies with an append and a truncation in flight, after 0 to
+  // 3 loop turns: the log found is the acknowledged one, or with the
+  // append, or with both, never a half-truncated log (batches, epochs,
+  // time index and segments always agree).
+  for (int turns : {0, 1, 3}) {
+    CAPTURE(turns);
+    TempDir dir;
+    const std::string out =
+        run_crash_child(dir, std::string(kChildTurnsEnv) + "=" + std::to_string(turns));
+    std::int64_t acked = -1;
+    std::istringstream lines(out);
+    for (long long v; lines >> v;) acked = v;
+    REQUIRE(acked == 180);
+
+    Harness h(dir.path());
+    h.open();
+    const TopicInfo* t = h.store->find_topic("trunc");
+    REQUIRE(t != nullptr);
+    const kgw::PartitionState& ps = *h.store->partition(t->id, 0);
+    MESSAGE("turns " << turns << ": acknowledged up to " << acked << ", recovered up to "
+                     << ps.log_end_offset);
+    CHECK((ps.log_end_offset == acked || ps.log_end_offset == acked + 9 ||
+           ps.log_end_offset == acked + 3));
+    check_partition_contents(h, t->id, 0, ps.log_end_offset);
+    const Epochs epochs = h.store->leader_epochs(t->id, 0);
+    REQUIRE(!epochs.empty());
+    CHECK(epochs.rbegin()->second < ps.log_end_offset);
+    std::map<std::int64_t, std::int32_t> epoch_at;  // start offset -> epoch
+    for (const auto& [epoch, start] : epochs) epoch_at[start] = epoch;
+    std::int64_t bytes = 0;
+    std::int64_t max_ts = kgw::kNoTimestamp;
+    for (std::int64_t next = 0; next < ps.log_end_offset;) {
+      ReadResult r = h.read(t->id, 0, next, 1 << 20);
+      REQUIRE(r.error == "");
+      REQUIRE(!r.data.empty());
+      bytes += static_cast<std::int64_t>(r.data.size());
+      for (const auto& b : parse(r.data)) {
+        auto e = epoch_at.upper_bound(b.header.base_offset);
+        REQUIRE(e != epoch_at.begin());
+        CHECK(std::prev(e)->second == b.header.partition_leader_epoch);
+        max_ts = std::max(max_ts, b.header.max_timestamp);
+        next = b.header.last_offset() + 1;
+      }
+    }
+    CHECK(ps.max_timestamp == max_ts);
+    CHECK(h.store->log_info(t->id, 0)->size_bytes == bytes);
+    CHECK(h.offset_for(t->id, 0, max_ts + 1).offset == -1);
+  }
 }

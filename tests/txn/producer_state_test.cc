@@ -15,10 +15,13 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "protocol/records/control_record.h"
 #include "protocol/records/record_batch.h"
+#include "protocol/records/record_batch_builder.h"
 #include "protocol/wire/error_code.h"
 #include "src/txn/producer_state_manager.h"
 #include "storage/producer_store.h"
@@ -613,4 +616,219 @@ TEST_CASE("after a failed write a retry of a batch never stored is not a duplica
       [&](const Uuid&, std::int32_t) -> std::optional<std::int64_t> { return written + 1; });
   CHECK(f.producer(6).producer_id == -1);
   CHECK(f.producer(5).producer_id == 5);
+}
+
+// --- Followers: apply_replicated, truncate, reset.
+
+namespace {
+
+// A batch as the leader's log holds it: `records` records at `base`.
+std::vector<std::uint8_t> wire_batch(const RecordBatchHeader& h, std::int64_t base) {
+  RecordBatchOptions o;
+  o.base_offset = base;
+  o.transactional = h.is_transactional();
+  o.producer_id = h.producer_id;
+  o.producer_epoch = h.producer_epoch;
+  o.base_sequence = h.base_sequence;
+  RecordBatchBuilder b(o);
+  for (std::int32_t i = 0; i < h.record_count; ++i) {
+    REQUIRE(b.add(kNow, std::nullopt, Bytes(std::string_view("v"))) == RecordError::kNone);
+  }
+  std::vector<std::uint8_t> out;
+  REQUIRE(b.build(out) == RecordError::kNone);
+  return out;
+}
+
+// A COMMIT/ABORT marker batch at `offset`, as TxnMarkerChannel builds it.
+std::vector<std::uint8_t> wire_marker(std::int64_t pid, std::int16_t epoch, bool commit,
+                                      std::int64_t offset, std::int32_t coordinator_epoch) {
+  RecordBatchOptions o;
+  o.base_offset = offset;
+  o.control = true;
+  o.transactional = true;
+  o.producer_id = pid;
+  o.producer_epoch = epoch;
+  RecordBatchBuilder b(o);
+  std::vector<std::uint8_t> key, value;
+  encode_control_record_key(commit ? ControlRecordType::kCommit : ControlRecordType::kAbort, key);
+  encode_end_txn_marker(coordinator_epoch, value);
+  REQUIRE(b.add(kNow, Bytes(key), Bytes(value)) == RecordError::kNone);
+  std::vector<std::uint8_t> out;
+  REQUIRE(b.build(out) == RecordError::kNone);
+  return out;
+}
+
+std::vector<RecordWrite> replicate(Fixture& f, const std::vector<std::uint8_t>& batch) {
+  std::vector<std::span<const std::uint8_t>> views{std::span<const std::uint8_t>(batch)};
+  std::vector<RecordWrite> w = f.psm->apply_replicated(f.topic, kPartition, views, kNow);
+  f.persist(w);
+  return w;
+}
+
+bool same_writes(const std::vector<RecordWrite>& a, const std::vector<RecordWrite>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].key != b[i].key || a[i].value != b[i].value) return false;
+  }
+  return true;
+}
+
+void same_state(const Fixture& a, const Fixture& b) {
+  const std::vector<ActiveProducer> x = a.psm->active(a.topic, kPartition);
+  const std::vector<ActiveProducer> y = b.psm->active(b.topic, kPartition);
+  REQUIRE(x.size() == y.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    CAPTURE(x[i].producer_id);
+    CHECK(x[i].producer_id == y[i].producer_id);
+    CHECK(x[i].epoch == y[i].epoch);
+    CHECK(x[i].last_sequence == y[i].last_sequence);
+    CHECK(x[i].last_timestamp == y[i].last_timestamp);
+    CHECK(x[i].coordinator_epoch == y[i].coordinator_epoch);
+    CHECK(x[i].current_txn_start_offset == y[i].current_txn_start_offset);
+  }
+  CHECK(a.lso() == b.lso());
+  CHECK(a.aborted(0, a.log_end) == b.aborted(0, b.log_end));
+}
+
+}  // namespace
+
+TEST_CASE("apply_replicated of the leader's batches and markers writes what the leader wrote") {
+  Fixture leader;
+  Fixture follower;
+  // Each step on the leader, then its batch on the follower at the same
+  // offset: the records to persist are the same, byte for byte.
+  auto data = [&](const RecordBatchHeader& h) {
+    const std::int64_t at = leader.log_end;
+    AppendCheck c = leader.append(h);
+    REQUIRE(c.error == ErrorCode::kNone);
+    CHECK(same_writes(replicate(follower, wire_batch(h, at)), c.writes));
+    follower.log_end = leader.log_end;
+  };
+  auto marker = [&](std::int64_t pid, std::int16_t epoch, bool commit) {
+    const std::int64_t at = leader.log_end;
+    std::vector<RecordWrite> w =
+        leader.psm->on_marker(leader.topic, kPartition, pid, epoch, commit, at, 3, kNow);
+    leader.persist(w);
+    ++leader.log_end;
+    CHECK(same_writes(replicate(follower, wire_marker(pid, epoch, commit, at, 3)), w));
+    follower.log_end = leader.log_end;
+  };
+  data(batch(5, 0, 0, 2));
+  data(batch(5, 0, 2, 1));
+  data(txn_batch(7, 0, 0, 3));
+  marker(7, 0, /*commit=*/false);
+  data(txn_batch(8, 1, 0, 1));
+  marker(8, 1, /*commit=*/true);
+  data(txn_batch(8, 1, 1, 2));
+  marker(9, 4, /*commit=*/false);  // a fenced producer's abort: epoch bump, no transaction
+  same_state(leader, follower);
+  CHECK(follower.aborted(0, follower.log_end) == "7:3-6");
+  CHECK(follower.lso() == 9);
+
+  // Non-idempotent batches pass; a replica that restarts has the same.
+  RecordBatchHeader plain = batch(-1, -1, -1, 4);
+  CHECK(replicate(follower, wire_batch(plain, follower.log_end)).empty());
+  follower.restart();
+  same_state(leader, follower);
+  // As the new leader, the follower knows the producers' sequences.
+  follower.log_end = leader.log_end + 4;
+  AppendCheck retry = follower.append(batch(5, 0, 2, 1));
+  REQUIRE(retry.duplicate_of.has_value());
+  CHECK(*retry.duplicate_of == 2);
+  require_refused(follower.append(batch(5, 0, 5, 1)), ErrorCode::kOutOfOrderSequenceNumber);
+}
+
+TEST_CASE("truncate: batches at or after the end are forgotten, the ones before still dedupe") {
+  Fixture f;
+  f.accepted(batch(5, 0, 0, 2));  // [0,1]
+  f.accepted(batch(5, 0, 2, 1));  // 2
+  f.accepted(batch(5, 0, 3, 1));  // 3, truncated below
+  f.accepted(batch(6, 0, 0, 1));  // 4
+  f.accepted(batch(6, 1, 0, 1));  // 5: epoch 1 comes from a truncated batch
+  f.persist(f.psm->truncate(f.topic, kPartition, 3));
+  f.log_end = 3;
+  auto check = [&] {
+    AppendCheck dup = f.append(batch(5, 0, 2, 1));
+    REQUIRE(dup.duplicate_of.has_value());
+    CHECK(*dup.duplicate_of == 2);
+    CHECK(f.producer(6).producer_id == -1);  // forgotten: its epoch went
+  };
+  check();
+  f.restart();
+  check();
+  // The retry of the truncated batch is appended again, not a duplicate.
+  CHECK(f.accepted(batch(5, 0, 3, 1)) == 3);
+  CHECK(f.accepted(batch(6, 0, 1, 1)) == 4);  // an unknown producer's batch is taken
+}
+
+TEST_CASE("truncate: transactions follow their batches and markers") {
+  Fixture f;
+  const std::int64_t t7 = f.accepted(txn_batch(7, 0, 0, 2));  // [0,1]
+  f.marker(7, 0, /*commit=*/true);                            // 2
+  const std::int64_t t8 = f.accepted(txn_batch(8, 0, 0, 1));  // 3
+  f.marker(8, 0, /*commit=*/false);                           // 4
+  f.accepted(txn_batch(9, 0, 0, 1));                          // 5
+  CHECK(f.aborted(0, f.log_end) == "8:3-4");
+  CHECK(f.lso() == 5);
+
+  SUBCASE("an ABORT marker truncated: the transaction is open again, not aborted") {
+    f.persist(f.psm->truncate(f.topic, kPartition, 4));
+    f.log_end = 4;
+    f.restart();
+    CHECK(f.psm->has_open_transaction(f.topic, kPartition, 8));
+    CHECK_FALSE(f.psm->has_open_transaction(f.topic, kPartition, 9));  // began at 5
+    CHECK(f.aborted(0, f.log_end) == "");
+    CHECK(f.lso() == t8);
+    // The coordinator's marker, written again, ends it.
+    f.marker(8, 0, /*commit=*/false);
+    CHECK(f.aborted(0, f.log_end) == "8:3-4");
+    CHECK(f.lso() == f.log_end);
+  }
+  SUBCASE("a COMMIT marker truncated: the transaction is open again") {
+    f.persist(f.psm->truncate(f.topic, kPartition, 2));
+    f.log_end = 2;
+    f.restart();
+    CHECK(f.psm->has_open_transaction(f.topic, kPartition, 7));
+    CHECK(f.producer(8).producer_id == -1);  // all of it was at or after 2
+    CHECK(f.aborted(0, f.log_end) == "");
+    CHECK(f.lso() == t7);
+    f.marker(7, 0, /*commit=*/true);
+    CHECK(f.lso() == f.log_end);
+  }
+}
+
+TEST_CASE("reset forgets the partition's producers, on disk too") {
+  Fixture f;
+  f.accepted(txn_batch(7, 0, 0, 2));
+  f.marker(7, 0, /*commit=*/false);
+  f.accepted(txn_batch(8, 0, 0, 1));
+  f.persist(f.psm->reset(f.topic, kPartition));
+  CHECK(f.psm->active(f.topic, kPartition).empty());
+  f.log_end = 100;
+  CHECK(f.lso() == 100);
+  f.restart();
+  CHECK(f.psm->active(f.topic, kPartition).empty());
+  CHECK(f.aborted(0, f.log_end) == "");
+  CHECK(f.lso() == 100);
+}
+
+TEST_CASE("a producer state record written before the truncation offsets still decodes") {
+  ProducerStateRecord r;
+  r.epoch = 3;
+  r.txn_first_offset = 10;
+  r.batches.push_back(ProducerBatchRecord{0, 4, 10, 14, kNow});
+  r.epoch_offset = 10;
+  r.marker_offset = 7;
+  r.marker_txn_first_offset = 2;
+  const std::string v = encode_producer_state(r);
+  ProducerStateRecord back;
+  REQUIRE(decode_producer_state(v, back));
+  CHECK(back == r);
+  // The older value: the same without the three trailing offsets.
+  REQUIRE(decode_producer_state(std::string_view(v).substr(0, v.size() - 24), back));
+  CHECK(back.batches == r.batches);
+  CHECK(back.epoch_offset == -1);
+  CHECK(back.marker_offset == -1);
+  CHECK(back.marker_txn_first_offset == -1);
+  CHECK_FALSE(decode_producer_state(std::string_view(v).substr(0, v.size() - 8), back));
 }
