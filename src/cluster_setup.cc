@@ -123,6 +123,13 @@ std::unique_ptr<ClusterNode> join_cluster(uv_loop_t* loop, const BrokerConfig& c
     return log->lease_confirmed() ? log->lease() : 0;
   };
   controller_opts.image_revision = [log = node->log.get()] { return log->revision(); };
+  // The static value: the controller reads the dynamic layers from the
+  // image, where they change at run time.
+  BrokerConfig static_only = config;
+  static_only.set_dynamic(DynamicLayer::kBroker, {});
+  static_only.set_dynamic(DynamicLayer::kDefault, {});
+  controller_opts.unclean_leader_election_enable =
+      static_only.get_bool("unclean.leader.election.enable");
   node->controller =
       std::make_unique<Controller>(loop, *node->kv, *node->log, std::move(controller_opts));
   node->log->on_revision(

@@ -455,7 +455,9 @@ const std::vector<ConfigDef> kBrokerDefs = {
     {"unclean.leader.election.enable",
      T::kBoolean,
      "false",
-     "Accepted for compatibility; one node has no unclean elections.",
+     "In a cluster, lets the controller elect a live replica outside the ISR when no ISR member "
+     "is alive (records only the ISR had are lost); off, the partition waits offline. One node "
+     "has no such election.",
      {},
      Check::kNone,
      0,
@@ -908,7 +910,9 @@ const std::vector<ConfigDef> kTopicDefs = {
     {"unclean.leader.election.enable",
      T::kBoolean,
      "false",
-     "Accepted for compatibility; one node has no unclean elections.",
+     "In a cluster, lets the controller elect a live replica outside the ISR when no ISR member "
+     "is alive (records only the ISR had are lost); off, the partition waits offline. One node "
+     "has no such election.",
      {{"unclean.leader.election.enable"}}},
 };
 

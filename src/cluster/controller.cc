@@ -489,6 +489,9 @@ ErrorCode Controller::complete(MetadataChange& change, const MetadataImage& imag
     return place_replicas(live, std::int64_t{c->total} - t->partition_count(), rf, o,
                           c->assignments, message);
   }
+  if (const auto* a = std::get_if<AlterPartition>(&change)) {
+    return check_isr_change(*a, image, message);
+  }
   if (std::holds_alternative<RegisterBroker>(change) ||
       std::holds_alternative<SetController>(change)) {
     message = std::string(change_name(change)) + " is not a request to the controller";

@@ -21,14 +21,28 @@
 //     takeover) a pass moves leadership off brokers that are not alive
 //     (first alive ISR member, leader and partition epoch + 1, the dead
 //     broker leaves the ISR unless last; none alive: leader -1) and back
-//     onto a returning ISR member of an offline partition.
+//     onto a returning ISR member of an offline partition. With
+//     `unclean.leader.election.enable` (the topic's, else this broker's
+//     dynamic, the cluster-wide dynamic, then its static config, as
+//     Kafka's controller resolves it) a partition whose ISR has nobody
+//     alive goes to the first live replica instead, its ISR that replica
+//     alone (data loss, logged at WARN); a change of those configs runs
+//     the pass again.
+//  4. ISR changes: a partition leader's AlterPartition request
+//     (controller_isr.cc) is checked against the image
+//     (alter_partition.h, with the brokers in controlled shutdown) and
+//     written as the partition's new state (ISR replaced, partition epoch
+//     + 1) in the request's one txn; an ISR that does not change writes
+//     only the result.
 //
 // Every controller txn compares `create_revision(P controller) == epoch`,
 // so a deposed controller's write fails, plus what its decision read: a
 // created topic's key absent (create_revision == 0); an existing topic's
 // or partition's key present and not modified after the image revision R
 // the decision was made on (version > 0, mod_revision < R + 1); a new
-// leader's broker key present. A request key must still exist
+// leader's broker key present; for an ISR change, the leader's broker key
+// at the broker epoch it asked with and each added member's present (at
+// the epoch the leader gave). A request key must still exist
 // (version > 0). A txn refused because the controller key is not ours any
 // more ends this term (the broker follows again).
 //
@@ -99,6 +113,10 @@ struct ControllerOptions {
   bool followers_in_sync = false;
   // A new topic id; empty: a random v4 uuid.
   std::function<Uuid()> new_topic_id;
+  // This broker's static `unclean.leader.election.enable`, the last
+  // layer of its resolution (topic override, this broker's dynamic
+  // config, the cluster-wide dynamic default, this). Default: false.
+  bool unclean_leader_election_enable = false;
 };
 
 class Controller {
@@ -194,6 +212,25 @@ class Controller {
   ErrorCode complete(MetadataChange& change, const MetadataImage& image, std::string& message);
   // The keys `change` writes, with their compares against revision R.
   Ops ops_of(const MetadataChange& change, const MetadataImage& image, std::int64_t revision);
+  // The key exists and was not modified after `revision`, the image's.
+  static void unchanged_since(std::vector<etcd::Compare>& out, const std::string& key,
+                              std::int64_t revision);
+
+  // ISR changes (controller_isr.cc).
+  // check_alter_partition with the brokers in controlled shutdown.
+  ErrorCode check_isr_change(const AlterPartition& change, const MetadataImage& image,
+                             std::string& message) const;
+  Ops isr_change_ops(const AlterPartition& change, const MetadataImage& image,
+                     std::int64_t revision) const;
+  // unclean.leader.election.enable for `topic`, resolved as Kafka's
+  // controller does.
+  bool unclean_election_enabled(const MetadataImage& image, const TopicImage& topic) const;
+  // Partition `next` of `topic` has no ISR member to lead: with unclean
+  // leader election, the first replica that may lead (`eligible`), and
+  // the ISR becomes it alone (logged: data loss); else -1.
+  std::int32_t elect_unclean(const MetadataImage& image, const TopicImage& topic,
+                             PartitionImage& next,
+                             const std::function<bool(std::int32_t)>& eligible) const;
 
   // Liveness (controller_liveness.cc).
   void liveness_pass(std::function<void()> done, int attempt);

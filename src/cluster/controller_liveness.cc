@@ -1,6 +1,7 @@
 // Liveness of the Controller (controller.h): leadership moved off brokers
-// that are fenced or shutting down and back onto returning ISR members;
-// controlled shutdown; producer id blocks.
+// that are fenced or shutting down and back onto returning ISR members (or,
+// with unclean leader election, onto any live replica); controlled
+// shutdown; producer id blocks.
 #include <algorithm>
 #include <memory>
 #include <utility>
@@ -33,7 +34,11 @@ void Controller::on_change(const MetadataImage& before, const MetadataChange& ch
     if (!r->broker.fenced && (was == nullptr || was->epoch != r->broker.epoch)) {
       shutting_down_.erase(r->broker.id);
     }
-  } else if (!std::holds_alternative<FenceBroker>(change)) {
+  } else if (!std::holds_alternative<FenceBroker>(change) &&
+             !std::holds_alternative<SetTopicConfigs>(change) &&
+             !std::holds_alternative<SetBrokerConfigs>(change)) {
+    // Configs: unclean.leader.election.enable may have turned on for
+    // partitions that are offline.
     return;
   }
   if (!elected_) return;
@@ -45,8 +50,10 @@ void Controller::on_change(const MetadataImage& before, const MetadataChange& ch
 // alive leaves the ISR unless it is its last member; a leader that is not
 // alive (or shutting down, when another ISR member can lead) is replaced
 // by the first replica in the ISR that is alive, leader epoch + 1; an
-// offline partition gets a returning ISR member. Any change bumps the
-// partition epoch.
+// offline partition gets a returning ISR member. None, and the topic
+// allows unclean leader election: the first live replica outside the ISR
+// leads, the ISR becomes it alone (what only the ISR had is lost). Any
+// change bumps the partition epoch.
 void Controller::liveness_pass(std::function<void()> done, int attempt) {
   const std::uint64_t term = term_;
   defer(
@@ -100,6 +107,7 @@ void Controller::liveness_pass(std::function<void()> done, int attempt) {
                   }
                 }
               }
+              if (leader == -1) leader = elect_unclean(*image, *t, n, eligible);
               n.leader = leader;
             }
             const bool leader_changed = n.leader != p.leader;

@@ -21,12 +21,6 @@ struct Overloaded : Fs... {
 template <class... Fs>
 Overloaded(Fs...) -> Overloaded<Fs...>;
 
-// The key exists and was not modified after `revision`, the image's.
-void unchanged_since(std::vector<Compare>& out, const std::string& key, std::int64_t revision) {
-  out.push_back(Compare{key, Compare::kVersion, Compare::kGreater, 0, ""});
-  out.push_back(Compare{key, Compare::kMod, Compare::kLess, revision + 1, ""});
-}
-
 // Initial states of new partitions: led by the first live replica (none
 // live: leader -1, ISR all replicas, as KRaft's controller does for a
 // manual assignment naming fenced brokers). The ISR is the leader alone:
@@ -54,6 +48,12 @@ std::vector<PartitionImage> initial_states(std::int32_t first, const ReplicaAssi
 }
 
 }  // namespace
+
+void Controller::unchanged_since(std::vector<Compare>& out, const std::string& key,
+                                 std::int64_t revision) {
+  out.push_back(Compare{key, Compare::kVersion, Compare::kGreater, 0, ""});
+  out.push_back(Compare{key, Compare::kMod, Compare::kLess, revision + 1, ""});
+}
 
 bool Controller::resumes(const MetadataChange& change, const MetadataImage& image, Ops& ops) const {
   const auto* c = std::get_if<CreateTopic>(&change);
@@ -164,6 +164,7 @@ Controller::Ops Controller::ops_of(const MetadataChange& change, const MetadataI
                 Compare{layout::broker_key(p, c.id), Compare::kVersion, Compare::kEqual, 0, ""});
             out.ops.push_back(etcd::delete_op(layout::registered_key(p, c.id)));
           },
+          [&](const AlterPartition& c) { out = isr_change_ops(c, image, revision); },
           // Not requests (complete() refuses them; FenceBroker is a
           // controlled shutdown, handled before).
           [&](const RegisterBroker&) { out.changes_image = false; },

@@ -81,6 +81,19 @@ std::string encode_change(const MetadataChange& change) {
           [](const UnregisterBroker& c) {
             return json{{"id", c.id}};
           },
+          [](const AlterPartition& c) {
+            json isr = json::array();
+            for (const IsrMember& m : c.isr) {
+              isr.push_back({{"id", m.id}, {"broker_epoch", m.broker_epoch}});
+            }
+            return json{{"leader", c.leader},
+                        {"broker_epoch", c.broker_epoch},
+                        {"topic", uuid_base64(c.topic)},
+                        {"partition", c.partition},
+                        {"leader_epoch", c.leader_epoch},
+                        {"partition_epoch", c.partition_epoch},
+                        {"isr", isr}};
+          },
       },
       change);
   j["v"] = kVersion;
@@ -183,6 +196,23 @@ std::string decode_change(std::string_view text, MetadataChange& out) {
     for (const json& pj : *parts) {
       PartitionImage& p = c.partitions.emplace_back();
       if (!pj.is_object() || !get_int(pj, "index", p.index) || !get_partition(pj, p)) return bad;
+    }
+    out = std::move(c);
+  } else if (type == "AlterPartition") {
+    AlterPartition c;
+    auto isr = j.find("isr");
+    if (!get_int(j, "leader", c.leader) || !get_int(j, "broker_epoch", c.broker_epoch) ||
+        !get_uuid(j, "topic", c.topic) || !get_int(j, "partition", c.partition) ||
+        !get_int(j, "leader_epoch", c.leader_epoch) ||
+        !get_int(j, "partition_epoch", c.partition_epoch) || isr == j.end() || !isr->is_array()) {
+      return bad;
+    }
+    for (const json& m : *isr) {
+      IsrMember& member = c.isr.emplace_back();
+      if (!m.is_object() || !get_int(m, "id", member.id) ||
+          !get_int(m, "broker_epoch", member.broker_epoch)) {
+        return bad;
+      }
     }
     out = std::move(c);
   } else {

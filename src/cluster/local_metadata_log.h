@@ -16,7 +16,10 @@
 // of one name in a row are refused, as the store refuses them), fills in
 // what the submitter left open (a topic id, replicas on this node), hands
 // it to the store, and applies it when the store's write completes, in
-// submission order (the store's one writer keeps that order).
+// submission order (the store's one writer keeps that order). A leader's
+// AlterPartition is checked as the controller checks it (alter_partition.h);
+// on one node the only ISR it can name is this node, the one it has, so it
+// is answered at once and nothing is written.
 //
 // Failure modes: a refused change is answered inside submit() with the
 // image's error (MetadataImage::check) and nothing is written. A failed

@@ -124,9 +124,38 @@ struct SetPartitionStates {
   std::vector<PartitionImage> partitions;
 };
 
-using MetadataChange = std::variant<RegisterBroker, CreateTopic, DeleteTopic, CreatePartitions,
-                                    SetTopicConfigs, SetBrokerConfigs, SetClientQuotas, FenceBroker,
-                                    SetController, SetPartitionStates, UnregisterBroker>;
+// A member of a proposed ISR and the broker epoch its leader saw it fetch
+// with (KIP-903's BrokerState): -1 means unknown, and the epoch is not
+// checked.
+struct IsrMember {
+  std::int32_t id = -1;
+  std::int64_t broker_epoch = -1;
+
+  bool operator==(const IsrMember&) const = default;
+};
+
+// A partition's leader asks for a new ISR (Kafka's AlterPartition,
+// KIP-497): a follower that lags is dropped, one that caught up is added.
+// Decided against the partition state the leader saw: refused if the
+// leader, its epochs or its broker epoch are not current
+// (check_alter_partition in alter_partition.h has the rules). Accepted, the
+// ISR is replaced and the partition epoch goes up by one; the leader and
+// its leader epoch stay. The submitter reads the outcome (ISR, partition
+// epoch) from MetadataLog::image() once `done` says kNone.
+struct AlterPartition {
+  std::int32_t leader = -1;        // the requesting broker, which leads the partition
+  std::int64_t broker_epoch = -1;  // its broker epoch (BrokerImage::epoch)
+  Uuid topic;
+  std::int32_t partition = 0;
+  std::int32_t leader_epoch = 0;     // the partition's as the leader saw it
+  std::int32_t partition_epoch = 0;  // likewise
+  std::vector<IsrMember> isr;        // the ISR asked for, the leader included
+};
+
+using MetadataChange =
+    std::variant<RegisterBroker, CreateTopic, DeleteTopic, CreatePartitions, SetTopicConfigs,
+                 SetBrokerConfigs, SetClientQuotas, FenceBroker, SetController, SetPartitionStates,
+                 UnregisterBroker, AlterPartition>;
 
 // For log lines: "CreateTopic", "DeleteTopic", ...
 const char* change_name(const MetadataChange& change);

@@ -5,6 +5,7 @@
 #include <utility>
 #include <variant>
 
+#include "src/cluster/alter_partition.h"
 #include "src/cluster/placement.h"
 
 namespace kgw {
@@ -57,10 +58,10 @@ ErrorCode check_assignment(const std::map<std::int32_t, BrokerImage>& brokers,
 }  // namespace
 
 const char* change_name(const MetadataChange& change) {
-  static const char* const names[] = {"RegisterBroker",     "CreateTopic",     "DeleteTopic",
-                                      "CreatePartitions",   "SetTopicConfigs", "SetBrokerConfigs",
-                                      "SetClientQuotas",    "FenceBroker",     "SetController",
-                                      "SetPartitionStates", "UnregisterBroker"};
+  static const char* const names[] = {"RegisterBroker",     "CreateTopic",      "DeleteTopic",
+                                      "CreatePartitions",   "SetTopicConfigs",  "SetBrokerConfigs",
+                                      "SetClientQuotas",    "FenceBroker",      "SetController",
+                                      "SetPartitionStates", "UnregisterBroker", "AlterPartition"};
   static_assert(std::size(names) == std::variant_size_v<MetadataChange>);
   return names[change.index()];
 }
@@ -264,6 +265,7 @@ ErrorCode MetadataImage::check(const MetadataChange& change, std::string& messag
             }
             return ErrorCode::kNone;
           },
+          [&](const AlterPartition& c) { return check_alter_partition(*this, c, {}, message); },
       },
       change);
 }
@@ -356,6 +358,13 @@ void MetadataImage::apply_in_place(const MetadataChange& change) {
                    put_topic(std::move(t));
                  },
                  [&](const UnregisterBroker& c) { brokers_.erase(c.id); },
+                 [&](const AlterPartition& c) {
+                   std::optional<PartitionImage> p = altered_partition(*this, c);
+                   if (!p) return;
+                   auto t = std::make_shared<TopicImage>(*topic(c.topic));
+                   t->partitions[static_cast<std::size_t>(p->index)] = std::move(*p);
+                   put_topic(std::move(t));
+                 },
              },
              change);
 }

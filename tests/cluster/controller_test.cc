@@ -644,3 +644,138 @@ TEST_CASE("UnregisterBroker deletes a fenced broker's registration; live or unkn
     REQUIRE(c.run_until([&] { return a.log->image()->broker(3) != nullptr && !fenced(a); }));
   }
 }
+
+TEST_CASE("an AlterPartition from the leader is written in one txn, the partition epoch + 1") {
+  Cluster c;
+  c.followers_in_sync = false;  // the ISR starts as the leader alone
+  InterceptKv through(c.kv());
+  Node& a = c.add_node(1, true, &through);
+  Node& b = c.add_node(2, false);
+  c.add_node(3, false);
+  a.controller->start();
+  REQUIRE(c.run_until([&] { return a.controller->is_controller(); }));
+  CreateTopic t = create("t", 1, 3);
+  t.assignments = {{2, 1, 3}};
+  REQUIRE(c.request(b, t).error == ErrorCode::kNone);
+  REQUIRE(c.run_until([&] { return b.log->image()->topic("t") != nullptr; }));
+  const Uuid id = b.log->image()->topic("t")->id;
+  const std::string key = layout::partition_key(kPrefix, id, 0);
+  auto stored = [&] {
+    PartitionImage p;
+    REQUIRE(layout::decode_partition(c.kv().data().at(key).value, p).empty());
+    return p;
+  };
+  auto epoch_of = [&](std::int32_t broker) { return b.log->image()->broker(broker)->epoch; };
+  REQUIRE(stored().isr == std::vector<std::int32_t>{2});
+  // Broker 2 leads; broker 1 caught up.
+  const AlterPartition expand{2, epoch_of(2), id, 0, 0, 0, {{2, epoch_of(2)}, {1, epoch_of(1)}}};
+
+  const layout::ChangeResult r = c.request(b, expand);
+  CHECK(r.error == ErrorCode::kNone);
+  const PartitionImage after = stored();
+  CHECK(after.isr == std::vector<std::int32_t>{2, 1});
+  CHECK(after.partition_epoch == 1);
+  CHECK(after.leader == 2);
+  CHECK(after.leader_epoch == 0);
+  const std::int64_t written = c.kv().data().at(key).mod_revision;
+  CHECK(c.kv().data().at(layout::result_key(kPrefix, 2, 2)).mod_revision == written);
+  REQUIRE(
+      c.run_until([&] { return b.log->image()->topic(id)->partitions[0].partition_epoch == 1; }));
+
+  SUBCASE("the same request again is from a stale partition epoch: refused, nothing written") {
+    const layout::ChangeResult again = c.request(b, expand);
+    CHECK(again.error == ErrorCode::kInvalidUpdateVersion);
+    CHECK(again.message.find("the partition epoch is 1, not 0") != std::string::npos);
+    CHECK(c.kv().data().at(key).mod_revision == written);
+  }
+  SUBCASE("the ISR it has: answered without a write") {
+    AlterPartition same = expand;
+    same.partition_epoch = 1;
+    CHECK(c.request(b, same).error == ErrorCode::kNone);
+    CHECK(c.kv().data().at(key).mod_revision == written);
+  }
+  SUBCASE("the partition moved between the decision and the write: the compare refuses it") {
+    AlterPartition shrink = expand;
+    shrink.partition_epoch = 1;
+    shrink.isr = {{2, epoch_of(2)}};
+    bool moved = false;
+    through.before_txn = [&](const TxnRequest& txn) {
+      for (const Op& op : txn.success) {
+        if (op.key != key || moved) continue;
+        moved = true;
+        // Another writer (a liveness pass) got there first.
+        PartitionImage other = stored();
+        other.isr = {2, 3};
+        ++other.partition_epoch;
+        c.kv().put(key, layout::encode_partition(other), 0, [](Status, std::int64_t) {});
+      }
+    };
+    const int refused_before = c.kv().failed_txns();
+    const layout::ChangeResult late = c.request(b, shrink);
+    CHECK(moved);
+    CHECK(c.kv().failed_txns() > refused_before);
+    // Decided again on the image that shows the other write.
+    CHECK(late.error == ErrorCode::kInvalidUpdateVersion);
+    CHECK(stored().isr == std::vector<std::int32_t>{2, 3});
+    CHECK(stored().partition_epoch == 2);
+  }
+  SUBCASE("a leader that restarted asks with its old broker epoch: refused") {
+    AlterPartition old = expand;
+    old.partition_epoch = 1;
+    old.broker_epoch = epoch_of(2) - 1;
+    old.isr = {{2, -1}};
+    CHECK(c.request(b, old).error == ErrorCode::kStaleBrokerEpoch);
+    CHECK(c.kv().data().at(key).mod_revision == written);
+  }
+}
+
+TEST_CASE(
+    "unclean.leader.election.enable: off, a dead ISR leaves the partition offline; on, a "
+    "live replica leads") {
+  Cluster c;
+  c.followers_in_sync = false;
+  Node& a = c.add_node(1, true);
+  Node& b = c.add_node(2, false);
+  Node& x = c.add_node(3, false);
+  a.controller->start();
+  REQUIRE(c.run_until([&] { return a.controller->is_controller(); }));
+  for (const char* name : {"clean", "unclean"}) {
+    CreateTopic t = create(name, 1, 3);
+    t.assignments = {{3, 2, 1}};
+    if (std::string(name) == "unclean") t.configs = {{"unclean.leader.election.enable", "true"}};
+    REQUIRE(c.request(b, t).error == ErrorCode::kNone);
+  }
+  REQUIRE(c.run_until([&] { return a.log->image()->topic("unclean") != nullptr; }));
+  REQUIRE(a.log->image()->topic("clean")->partitions[0].isr == std::vector<std::int32_t>{3});
+
+  c.kv().expire_lease(x.lease);
+  REQUIRE(c.run_until([&] { return a.log->image()->topic("unclean")->partitions[0].leader != 3; }));
+  const PartitionImage unclean = a.log->image()->topic("unclean")->partitions[0];
+  CHECK(unclean.leader == 2);  // the first live replica
+  CHECK(unclean.isr == std::vector<std::int32_t>{2});
+  CHECK(unclean.leader_epoch == 1);
+  CHECK(unclean.partition_epoch == 1);
+  const PartitionImage clean = a.log->image()->topic("clean")->partitions[0];
+  CHECK(clean.leader == -1);
+  CHECK(clean.isr == std::vector<std::int32_t>{3});
+
+  SUBCASE("turned on cluster-wide: the offline partition gets a leader then") {
+    SetBrokerConfigs on;
+    on.configs = {{"unclean.leader.election.enable", "true"}};
+    REQUIRE(c.request(b, on).error == ErrorCode::kNone);
+    REQUIRE(c.run_until([&] { return a.log->image()->topic("clean")->partitions[0].leader == 2; }));
+    CHECK(a.log->image()->topic("clean")->partitions[0].isr == std::vector<std::int32_t>{2});
+  }
+  SUBCASE("the topic's false overrides a cluster-wide true") {
+    const Uuid id = a.log->image()->topic("clean")->id;
+    REQUIRE(
+        c.request(b, SetTopicConfigs{id, {{"unclean.leader.election.enable", "false"}}}).error ==
+        ErrorCode::kNone);
+    SetBrokerConfigs on;
+    on.configs = {{"unclean.leader.election.enable", "true"}};
+    REQUIRE(c.request(b, on).error == ErrorCode::kNone);
+    REQUIRE(c.run_until([&] { return !a.log->image()->broker_configs(std::nullopt).empty(); }));
+    c.run_until([] { return false; });  // let any pass run (3 s of loop time)
+    CHECK(a.log->image()->topic("clean")->partitions[0].leader == -1);
+  }
+}

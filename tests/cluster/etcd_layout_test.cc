@@ -275,8 +275,22 @@ TEST_CASE("every kind of change round-trips as a request") {
       round_trip(SetPartitionStates{uuid(1), {part(1, {1, 2}, 2, 3)}}));
   REQUIRE(ps.partitions.size() == 1);
   CHECK(same_partition(ps.partitions[0], part(1, {1, 2}, 2, 3)));
+  const AlterPartition ap{2, 812, uuid(6), 4, 9, 17, {{2, 812}, {1, -1}, {3, 30}}};
+  const auto ap2 = std::get<AlterPartition>(round_trip(ap));
+  CHECK(ap2.leader == 2);
+  CHECK(ap2.broker_epoch == 812);
+  CHECK(ap2.topic == uuid(6));
+  CHECK(ap2.partition == 4);
+  CHECK(ap2.leader_epoch == 9);
+  CHECK(ap2.partition_epoch == 17);
+  CHECK(ap2.isr == ap.isr);
 
   MetadataChange out;
+  CHECK(decode_change(R"({"v":1,"type":"AlterPartition","leader":1,"broker_epoch":2,)"
+                      R"("topic":"AAAAAAAAAAAAAAAAAAAAAA","partition":0,"leader_epoch":0,)"
+                      R"("partition_epoch":0,"isr":[{"id":1}]})",
+                      out)
+            .find("AlterPartition change lacks a field") != std::string::npos);
   CHECK(decode_change(R"({"v":1,"type":"Launch"})", out).find("unknown") != std::string::npos);
   CHECK(decode_change(R"({"v":1,"type":"DeleteTopic"})", out) != "");
   CHECK(decode_change(R"({"v":3,"type":"DeleteTopic","id":"AAAAAAAAAAAAAAAAAAAAAA"})", out) != "");

@@ -280,3 +280,37 @@ TEST_CASE("a reopened store rebuilds the same image") {
   REQUIRE(after->broker(3) != nullptr);
   CHECK(after->broker(3)->port == 9093);
 }
+
+TEST_CASE(
+    "one node: an AlterPartition to the ISR it has is accepted, others refused, none written") {
+  Harness h;
+  REQUIRE(h.submit(topic("t", 2)).error == ErrorCode::kNone);
+  const Uuid t = h.log->image()->topic("t")->id;
+  const std::uint64_t v = h.log->image()->version();
+  // The leader (this node, broker epoch 0 on one node) at the epochs it sees.
+  const AlterPartition self{3, 0, t, 1, 0, 0, {{3, 0}}};
+
+  CHECK(h.submit(self).error == ErrorCode::kNone);
+  const PartitionImage& p = h.log->image()->topic(t)->partitions[1];
+  CHECK(p.isr == std::vector<std::int32_t>{3});
+  CHECK(p.partition_epoch == 0);
+
+  AlterPartition empty = self;
+  empty.isr.clear();
+  CHECK(h.submit(empty).error == ErrorCode::kInvalidRequest);
+  AlterPartition other = self;
+  other.isr.push_back({4, -1});
+  CHECK(h.submit(other).error == ErrorCode::kInvalidRequest);
+  AlterPartition stale = self;
+  stale.broker_epoch = 7;
+  CHECK(h.submit(stale).error == ErrorCode::kStaleBrokerEpoch);
+  AlterPartition ahead = self;
+  ahead.leader_epoch = 1;
+  CHECK(h.submit(ahead).error == ErrorCode::kNotController);
+  AlterPartition gone = self;
+  gone.partition = 2;
+  CHECK(h.submit(gone).error == ErrorCode::kUnknownTopicOrPartition);
+
+  CHECK(h.log->image()->version() == v);
+  CHECK(h.log->latest() == h.log->image());
+}

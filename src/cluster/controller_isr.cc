@@ -1,0 +1,91 @@
+// ISR changes of the Controller (controller.h): a partition leader's
+// AlterPartition request decided and written (step 4 there), and the
+// `unclean.leader.election.enable` its liveness pass elects by.
+#include <algorithm>
+#include <cctype>
+#include <optional>
+#include <string>
+
+#include "common/log.h"
+#include "src/cluster/alter_partition.h"
+#include "src/cluster/controller.h"
+#include "src/cluster/etcd_layout.h"
+
+namespace kgw {
+
+ErrorCode Controller::check_isr_change(const AlterPartition& change, const MetadataImage& image,
+                                       std::string& message) const {
+  const ErrorCode error = check_alter_partition(image, change, shutting_down_, message);
+  if (error != ErrorCode::kNone) LOG_INFO("controller", "%s", message.c_str());
+  return error;
+}
+
+// The partition key compared as every request's (not modified since the
+// image the decision read); the requester's broker key still the
+// registration of the broker epoch it asked with (KIP-903: a leader that
+// restarted asks with its new epoch, after reading the image again); each
+// added member's broker key present, at the epoch the leader saw it fetch
+// with when given. A compare that fails has the request decided again on
+// a newer image, which then refuses it with the reason.
+Controller::Ops Controller::isr_change_ops(const AlterPartition& change, const MetadataImage& image,
+                                           std::int64_t revision) const {
+  Ops out;
+  const std::optional<PartitionImage> next = altered_partition(image, change);
+  if (!next) return out;  // the ISR it has: only the result is written
+  const std::string& p = options_.prefix;
+  const PartitionImage& now = *image.topic(change.topic)->partition(change.partition);
+  out.changes_image = true;
+  const std::string key = layout::partition_key(p, change.topic, change.partition);
+  unchanged_since(out.compare, key, revision);
+  out.compare.push_back(etcd::Compare{layout::broker_key(p, change.leader), etcd::Compare::kCreate,
+                                      etcd::Compare::kEqual, change.broker_epoch, ""});
+  for (const IsrMember& m : change.isr) {
+    if (std::find(now.isr.begin(), now.isr.end(), m.id) != now.isr.end()) continue;
+    const std::string broker = layout::broker_key(p, m.id);
+    out.compare.push_back(
+        etcd::Compare{broker, etcd::Compare::kVersion, etcd::Compare::kGreater, 0, ""});
+    if (m.broker_epoch != -1) {
+      out.compare.push_back(
+          etcd::Compare{broker, etcd::Compare::kCreate, etcd::Compare::kEqual, m.broker_epoch, ""});
+    }
+  }
+  out.ops.push_back(etcd::put_op(key, layout::encode_partition(*next)));
+  LOG_INFO("controller", "%s-%d: ISR %s -> %s (partition epoch %d), asked by its leader %d",
+           image.topic(change.topic)->name.c_str(), change.partition, ids_text(now.isr).c_str(),
+           ids_text(next->isr).c_str(), next->partition_epoch, change.leader);
+  return out;
+}
+
+bool Controller::unclean_election_enabled(const MetadataImage& image,
+                                          const TopicImage& topic) const {
+  static const std::string kName = "unclean.leader.election.enable";
+  for (const ConfigMap* layer : {&topic.configs, &image.broker_configs(options_.node_id),
+                                 &image.broker_configs(std::nullopt)}) {
+    auto it = layer->find(kName);
+    if (it == layer->end()) continue;
+    // Java's Boolean.parseBoolean, as Kafka reads it: "true" in any case.
+    std::string v = it->second;
+    std::transform(v.begin(), v.end(), v.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    return v == "true";
+  }
+  return options_.unclean_leader_election_enable;
+}
+
+std::int32_t Controller::elect_unclean(const MetadataImage& image, const TopicImage& topic,
+                                       PartitionImage& next,
+                                       const std::function<bool(std::int32_t)>& eligible) const {
+  if (!unclean_election_enabled(image, topic)) return -1;
+  for (std::int32_t r : next.replicas) {
+    if (!eligible(r)) continue;
+    LOG_WARN("controller",
+             "%s-%d: unclean leader election: broker %d, not in the ISR %s, leads at leader "
+             "epoch %d; records only the ISR had are lost",
+             topic.name.c_str(), next.index, r, ids_text(next.isr).c_str(), next.leader_epoch + 1);
+    next.isr = {r};
+    return r;
+  }
+  return -1;
+}
+
+}  // namespace kgw
