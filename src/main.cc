@@ -32,6 +32,7 @@
 #include "src/group/group_coordinator.h"
 #include "src/group/offset_manager.h"
 #include "src/interbroker/inter_broker_client.h"
+#include "src/interbroker/replica_fetcher.h"
 #include "src/interbroker/txn_marker_sender.h"
 #include "src/net/server.h"
 #include "src/options.h"
@@ -116,6 +117,7 @@ struct App {
   etcd::EtcdMember* member = nullptr;        // the co-located etcd member, if any
   ClusterNode* cluster = nullptr;            // this node's part of a cluster, if any
   InterBrokerClient* interbroker = nullptr;  // calls to the other brokers, if any
+  ReplicaFetchers* fetchers = nullptr;       // the follower side of replication, if any
   uv_signal_t sigint{};
   uv_signal_t sigterm{};
   bool stopping = false;
@@ -139,6 +141,7 @@ void shutdown(App& app) {
 }
 
 void stop_serving(App& app) {
+  if (app.fetchers != nullptr) app.fetchers->stop();
   app.broker->stop();
   if (app.interbroker != nullptr) app.interbroker->stop();
   app.server->stop([&app] {
@@ -204,6 +207,41 @@ OffsetManagerConfig offset_config(const BrokerConfig& config) {
 // Runs the gateway until it is stopped; every object it creates is gone
 // when it returns, in the reverse order of creation (broker, server, group
 // coordinator, store).
+// The follower side of replication, with Kafka's replica.fetch.* configs;
+// what it learns of high watermarks goes to the replica manager.
+std::unique_ptr<ReplicaFetchers> make_replica_fetchers(uv_loop_t* loop, Store& store,
+                                                       ProducerStateManager& producers,
+                                                       InterBrokerClient& interbroker,
+                                                       MetadataLog& metadata,
+                                                       ReplicaManager& replicas,
+                                                       const BrokerConfig& config,
+                                                       std::int32_t node_id) {
+  ReplicaFetcherOptions o;
+  auto int_config = [&](const char* name) {
+    return static_cast<std::int32_t>(config.get_long(name));
+  };
+  o.num_replica_fetchers = int_config("num.replica.fetchers");
+  o.fetch_max_bytes = int_config("replica.fetch.max.bytes");
+  o.fetch_response_max_bytes = int_config("replica.fetch.response.max.bytes");
+  o.fetch_wait_max_ms = int_config("replica.fetch.wait.max.ms");
+  o.fetch_min_bytes = int_config("replica.fetch.min.bytes");
+  o.fetch_backoff_ms = static_cast<std::uint64_t>(config.get_long("replica.fetch.backoff.ms"));
+  ReplicaFetcherHooks hooks;
+  hooks.broker_epoch = [&metadata, node_id]() -> std::int64_t {
+    const BrokerImage* self = metadata.image()->broker(node_id);
+    return self != nullptr ? self->epoch : -1;
+  };
+  hooks.on_high_watermark = [&replicas](const Uuid& topic, std::int32_t partition,
+                                        std::int64_t hw) {
+    replicas.on_leader_high_watermark(topic, partition, hw);
+  };
+  hooks.high_watermark = [&replicas](const Uuid& topic, std::int32_t partition) {
+    return replicas.high_watermark(topic, partition);
+  };
+  return std::make_unique<ReplicaFetchers>(loop, store, producers, interbroker, node_id, o,
+                                           std::move(hooks));
+}
+
 int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   std::string error;
   StoreOptions store_opts;
@@ -356,8 +394,6 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   Broker broker(loop, responder, *store,
                 BrokerServices{groups, offset_manager, txns, producers, metadata}, config,
                 identity);
-  // The replica manager leads what the metadata image says this node leads.
-  follow_leadership(metadata, broker.replicas(), identity.node_id);
   if (cluster) {
     // Producer ids unique in the cluster: blocks from etcd, above any id
     // this data dir gave out as a single node.
@@ -370,12 +406,37 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   // WriteTxnMarkers requests to their leaders.
   std::unique_ptr<InterBrokerClient> interbroker;
   std::unique_ptr<TxnMarkerSender> marker_sender;
+  std::unique_ptr<ReplicaFetchers> fetchers;
   if (cluster) {
     interbroker = std::make_unique<InterBrokerClient>(loop, identity.node_id,
                                                       [&metadata] { return metadata.image(); });
     marker_sender = std::make_unique<TxnMarkerSender>(*interbroker);
     txns.markers().set_cluster(marker_cluster(metadata, identity.node_id, *marker_sender));
+    fetchers = make_replica_fetchers(loop, *store, producers, *interbroker, metadata,
+                                     broker.replicas(), config, identity.node_id);
+    // Partition replication: followers fetch (the fetchers above), leaders
+    // ask the controller for ISR changes (AlterPartition).
+    ReplicationOptions replication;
+    replication.lag_time_max_ms = config.get_long("replica.lag.time.max.ms");
+    replication.following = fetchers.get();
+    replication.isr_channel = [&metadata, node = identity.node_id](
+                                  IsrChangeRequest req,
+                                  std::function<void(ErrorCode, std::string)> done) {
+      AlterPartition change;
+      change.leader = node;
+      const BrokerImage* self = metadata.image()->broker(node);
+      change.broker_epoch = self != nullptr ? self->epoch : -1;
+      change.topic = req.topic;
+      change.partition = req.partition;
+      change.leader_epoch = req.leader_epoch;
+      change.partition_epoch = req.partition_epoch;
+      for (const auto& [id, epoch] : req.isr) change.isr.push_back(IsrMember{id, epoch});
+      metadata.submit(std::move(change), std::move(done));
+    };
+    broker.replicas().configure_replication(std::move(replication));
   }
+  // The replica manager leads (and follows) what the metadata image says.
+  follow_leadership(metadata, broker.replicas(), identity.node_id);
   txns.start();
   broker_ptr = &broker;
 
@@ -387,6 +448,7 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   app.member = member.get();
   app.cluster = cluster.get();
   app.interbroker = interbroker.get();
+  app.fetchers = fetchers.get();
   uv_signal_init(loop, &app.sigint);
   uv_signal_init(loop, &app.sigterm);
   app.sigint.data = &app;

@@ -105,12 +105,11 @@ struct ControllerOptions {
   std::size_t max_txn_ops = 128;
   // Placement starts (tests fix them; default random as Kafka).
   PlacementOptions placement;
-  // New partitions start with every live replica in the ISR. Off (the
-  // default) until followers replicate (issue 16): the ISR is then the
-  // leader alone, so a fenced leader's partition waits for it rather
-  // than move to a replica without its data. On in the tests of the
-  // election logic that replication will use.
-  bool followers_in_sync = false;
+  // New partitions start with every live replica in the ISR, as Kafka's
+  // (their logs are all empty, so all are in sync). Default: true. Off:
+  // the ISR is the leader alone until followers have fetched its log and
+  // the leader adds them (AlterPartition).
+  bool followers_in_sync = true;
   // A new topic id; empty: a random v4 uuid.
   std::function<Uuid()> new_topic_id;
   // This broker's static `unclean.leader.election.enable`, the last

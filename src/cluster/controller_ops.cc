@@ -23,11 +23,9 @@ Overloaded(Fs...) -> Overloaded<Fs...>;
 
 // Initial states of new partitions: led by the first live replica (none
 // live: leader -1, ISR all replicas, as KRaft's controller does for a
-// manual assignment naming fenced brokers). The ISR is the leader alone:
-// followers join it once they have fetched the leader's log (partition
-// replication, issue 16); until then electing one would lose what the
-// leader acknowledged, so a partition whose leader is fenced waits for it
-// (offline), as Kafka without unclean leader election.
+// manual assignment naming fenced brokers). The ISR: every live replica
+// (their logs are all empty), or the leader alone without
+// followers_in_sync (controller.h).
 std::vector<PartitionImage> initial_states(std::int32_t first, const ReplicaAssignment& replicas,
                                            const MetadataImage& image, bool followers_in_sync) {
   std::vector<PartitionImage> out = place_partitions(first, replicas);

@@ -44,6 +44,8 @@ void follow_leadership(MetadataLog& log, ReplicaManager& replicas, std::int32_t 
           } else if constexpr (std::is_same_v<T, CreatePartitions> ||
                                std::is_same_v<T, SetPartitionStates>) {
             if (TopicPtr t = after.topic(c.id)) lead_topic(*t, replicas, node_id);
+          } else if constexpr (std::is_same_v<T, AlterPartition>) {
+            if (TopicPtr t = after.topic(c.topic)) lead_topic(*t, replicas, node_id);
           } else if constexpr (std::is_same_v<T, DeleteTopic>) {
             if (before.topic(c.id) != nullptr) replicas.forget_topic(c.id);
           }

@@ -83,6 +83,7 @@
 #include "src/replica/fetch_waiters.h"
 #include "src/replica/partition_resolver.h"
 #include "src/replica/record_rules.h"
+#include "src/replica/replica_following.h"
 
 namespace kgw {
 
@@ -102,19 +103,6 @@ struct AppendPolicy {
 using AppendPolicyLookup = std::function<AppendPolicy(const TopicInfo&)>;
 
 // One partition's records of a Produce request.
-// The replica fetchers as the ReplicaManager sees them (implemented in
-// src/interbroker/, over the inter-broker client).
-class ReplicaFollowing {
- public:
-  virtual ~ReplicaFollowing() = default;
-  // Fetch the partition from `leader` from now on (a new leader or epoch
-  // re-targets it).
-  virtual void follow(const Uuid& topic, std::int32_t partition, std::int32_t leader,
-                      std::int32_t leader_epoch) = 0;
-  // Stop fetching it; no later response appends to it.
-  virtual void unfollow(const Uuid& topic, std::int32_t partition) = 0;
-};
-
 // What the image says of a partition this node holds a replica of.
 struct ReplicaRole {
   std::int32_t leader = -1;

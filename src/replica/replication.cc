@@ -234,7 +234,7 @@ void ReplicaManager::on_leader_high_watermark(const Uuid& topic, std::int32_t pa
                                               std::int64_t hw) {
   Replication* r = replication(topic, partition);
   if (r == nullptr || r->leading) return;
-  r->hw = std::max(r->hw, hw);
+  r->hw = hw;  // the leader's (clamped to our log end when read)
 }
 
 void ReplicaManager::check_isrs() {

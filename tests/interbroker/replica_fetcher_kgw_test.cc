@@ -31,7 +31,7 @@
 #include "src/cluster/metadata_image.h"
 #include "src/interbroker/broker_connection.h"
 #include "src/interbroker/inter_broker_client.h"
-#include "src/replica/replica_fetcher.h"
+#include "src/interbroker/replica_fetcher.h"
 #include "src/txn/producer_state_manager.h"
 #include "storage/producer_store.h"
 #include "storage/store.h"

@@ -1,4 +1,4 @@
-#include "src/replica/replica_fetcher.h"
+#include "src/interbroker/replica_fetcher.h"
 
 #include <algorithm>
 #include <deque>

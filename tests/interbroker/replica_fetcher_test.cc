@@ -6,7 +6,7 @@
 // truncated (by OffsetForLeaderEpoch, and by a Fetch answer's diverging
 // epoch); a follower below the leader's log start starts afresh there;
 // after unfollow() an answer that comes back appends nothing.
-#include "src/replica/replica_fetcher.h"
+#include "src/interbroker/replica_fetcher.h"
 
 #include <doctest/doctest.h>
 #include <uv.h>

@@ -63,6 +63,7 @@
 #include "common/timer_queue.h"
 #include "protocol/wire/error_code.h"
 #include "protocol/wire/types.h"
+#include "src/replica/replica_following.h"
 
 namespace kgw {
 
@@ -107,7 +108,7 @@ struct ReplicaFetcherHooks {
   std::function<void(const Uuid& topic, std::int32_t partition)> on_appended;
 };
 
-class ReplicaFetchers {
+class ReplicaFetchers : public ReplicaFollowing {
  public:
   ReplicaFetchers(uv_loop_t* loop, Store& store, ProducerStateManager& producers,
                   InterBrokerClient& client, std::int32_t node_id, ReplicaFetcherOptions options,
@@ -122,10 +123,10 @@ class ReplicaFetchers {
   // fenced until a newer epoch comes). A leader of -1 (none) or this
   // node itself: as unfollow().
   void follow(const Uuid& topic, std::int32_t partition, std::int32_t leader,
-              std::int32_t leader_epoch);
+              std::int32_t leader_epoch) override;
   // Stops following: no answer that comes back afterwards appends to the
   // partition (see the failure modes above).
-  void unfollow(const Uuid& topic, std::int32_t partition);
+  void unfollow(const Uuid& topic, std::int32_t partition) override;
   // Every partition of the topic (it was deleted).
   void unfollow_topic(const Uuid& topic);
   void stop();
