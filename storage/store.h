@@ -350,6 +350,8 @@ class Store {
   // log start returns the first batches still stored.
   // `limit` (exclusive), when not -1, stops the read earlier than the high
   // watermark: read_committed fetches stop at the last stable offset.
+  // No batch reaching the bound is returned: bounds fall between batches,
+  // except while truncate_to() cuts one, which is going.
   void read(const Uuid& topic, std::int32_t partition, std::int64_t offset, std::int32_t max_bytes,
             std::function<void(ReadResult)> done, std::int64_t limit = -1,
             bool min_one_batch = true);
