@@ -383,8 +383,9 @@ class Store {
   // as the batch that starts the epoch (so they never disagree after a
   // crash) and loaded at open. Entries are never trimmed by retention or
   // DeleteRecords (one per leader change: small, and a truncation check
-  // below the log start still gets a true answer); the topic's deletion
-  // removes them.
+  // below the log start still gets a true answer); a follower's
+  // truncate_to() removes those at or above its cut, reset_log() and the
+  // topic's deletion all of them.
   //
   // From set_leader_epoch() on, every appended batch is stamped with
   // `epoch` (partition_leader_epoch, outside the CRC), as a Kafka leader
