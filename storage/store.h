@@ -350,6 +350,8 @@ class Store {
   // log start returns the first batches still stored.
   // `limit` (exclusive), when not -1, stops the read earlier than the high
   // watermark: read_committed fetches stop at the last stable offset.
+  // No batch reaching the bound is returned: bounds fall between batches,
+  // except while truncate_to() cuts one, which is going.
   void read(const Uuid& topic, std::int32_t partition, std::int64_t offset, std::int32_t max_bytes,
             std::function<void(ReadResult)> done, std::int64_t limit = -1,
             bool min_one_batch = true);
@@ -381,8 +383,9 @@ class Store {
   // as the batch that starts the epoch (so they never disagree after a
   // crash) and loaded at open. Entries are never trimmed by retention or
   // DeleteRecords (one per leader change: small, and a truncation check
-  // below the log start still gets a true answer); the topic's deletion
-  // removes them.
+  // below the log start still gets a true answer); a follower's
+  // truncate_to() removes those at or above its cut, reset_log() and the
+  // topic's deletion all of them.
   //
   // From set_leader_epoch() on, every appended batch is stamped with
   // `epoch` (partition_leader_epoch, outside the CRC), as a Kafka leader
