@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "common/log.h"
+#include "src/cluster/alter_partition.h"
 #include "src/cluster/etcd_layout.h"
 
 namespace kgw {
@@ -320,6 +321,11 @@ void Controller::process_request(etcd::KeyValue request, int attempt) {
           } else {
             error = image->check(change, message);
             if (error == ErrorCode::kNone) error = complete(change, *image, message);
+            // A refused ISR change is worth a line, as Kafka's controller
+            // logs it: the leader keeps its ISR.
+            if (error != ErrorCode::kNone && std::holds_alternative<AlterPartition>(change)) {
+              LOG_INFO("controller", "%s", message.c_str());
+            }
           }
           Ops ops;
           if (error == ErrorCode::kNone) {
@@ -490,7 +496,8 @@ ErrorCode Controller::complete(MetadataChange& change, const MetadataImage& imag
                           c->assignments, message);
   }
   if (const auto* a = std::get_if<AlterPartition>(&change)) {
-    return check_isr_change(*a, image, message);
+    // check() passed; what only the controller knows: who is shutting down.
+    return check_alter_partition(image, *a, shutting_down_, message);
   }
   if (std::holds_alternative<RegisterBroker>(change) ||
       std::holds_alternative<SetController>(change)) {

@@ -216,9 +216,6 @@ class Controller {
                               std::int64_t revision);
 
   // ISR changes (controller_isr.cc).
-  // check_alter_partition with the brokers in controlled shutdown.
-  ErrorCode check_isr_change(const AlterPartition& change, const MetadataImage& image,
-                             std::string& message) const;
   Ops isr_change_ops(const AlterPartition& change, const MetadataImage& image,
                      std::int64_t revision) const;
   // unclean.leader.election.enable for `topic`, resolved as Kafka's

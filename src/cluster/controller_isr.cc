@@ -13,13 +13,6 @@
 
 namespace kgw {
 
-ErrorCode Controller::check_isr_change(const AlterPartition& change, const MetadataImage& image,
-                                       std::string& message) const {
-  const ErrorCode error = check_alter_partition(image, change, shutting_down_, message);
-  if (error != ErrorCode::kNone) LOG_INFO("controller", "%s", message.c_str());
-  return error;
-}
-
 // The partition key compared as every request's (not modified since the
 // image the decision read); the requester's broker key still the
 // registration of the broker epoch it asked with (KIP-903: a leader that

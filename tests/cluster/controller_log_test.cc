@@ -176,3 +176,39 @@ TEST_CASE("a CreateTopics on any broker is placed by the controller and seen by 
     });
   }
 }
+
+TEST_CASE("a leader's AlterPartition: when it is answered, its own image shows the new ISR") {
+  Cluster c(3);
+  c.run_until([&] { return c.controller() != 0; });
+  CHECK(c.submit(1, create("isr", 1, 3)) == ErrorCode::kNone);
+  EtcdMetadataLog* any = c.brokers[0]->log.get();
+  c.run_until([&] { return any->image()->topic("isr") != nullptr; });
+  const PartitionImage p = any->image()->topic("isr")->partitions[0];
+  REQUIRE(p.isr.size() == 3);
+  EtcdMetadataLog& leader = *c.brokers[static_cast<std::size_t>(p.leader - 1)]->log;
+  c.run_until([&] { return leader.image()->topic("isr") != nullptr; });
+  const Uuid id = leader.image()->topic("isr")->id;
+  const AlterPartition shrink{p.leader,
+                              leader.broker_epoch(),
+                              id,
+                              0,
+                              p.leader_epoch,
+                              p.partition_epoch,
+                              {{p.leader, leader.broker_epoch()}}};
+
+  std::optional<ErrorCode> answer;
+  std::optional<PartitionImage> seen;
+  leader.submit(shrink, [&](ErrorCode e, std::string) {
+    answer = e;
+    seen = leader.image()->topic(id)->partitions[0];
+  });
+  c.run_until([&] { return answer.has_value(); });
+  CHECK(*answer == ErrorCode::kNone);
+  CHECK(seen->isr == std::vector<std::int32_t>{p.leader});
+  CHECK(seen->partition_epoch == p.partition_epoch + 1);
+  CHECK(seen->leader_epoch == p.leader_epoch);
+  CHECK(seen->leader == p.leader);
+
+  // Sent again it is stale: refused by the leader's own image at once.
+  CHECK(c.submit(p.leader, shrink) == ErrorCode::kInvalidUpdateVersion);
+}

@@ -221,6 +221,21 @@ class Cluster {
   std::uint64_t seq_ = 0;
 };
 
+// Brokers 1 (the controller, elected), 2 and 3, a new partition's ISR its
+// leader alone (kgw's default until followers replicate).
+struct ThreeBrokers {
+  Node& a;
+  Node& b;
+  Node& x;
+};
+ThreeBrokers three_brokers(Cluster& c) {
+  c.followers_in_sync = false;
+  ThreeBrokers t{c.add_node(1, true), c.add_node(2, false), c.add_node(3, false)};
+  t.a.controller->start();
+  REQUIRE(c.run_until([&] { return t.a.controller->is_controller(); }));
+  return t;
+}
+
 CreateTopic create(std::string name, std::int32_t partitions, std::int32_t rf) {
   CreateTopic c;
   c.name = std::move(name);
@@ -416,12 +431,7 @@ TEST_CASE("a fenced broker's leadership moves to another ISR member; RF=1 goes o
 
 TEST_CASE("until followers replicate, a fenced leader's partition waits for it") {
   Cluster c;
-  c.followers_in_sync = false;
-  Node& a = c.add_node(1, true);
-  Node& b = c.add_node(2, false);
-  Node& x = c.add_node(3, false);
-  a.controller->start();
-  REQUIRE(c.run_until([&] { return a.controller->is_controller(); }));
+  auto [a, b, x] = three_brokers(c);
   REQUIRE(c.request(b, create("r3", 3, 3)).error == ErrorCode::kNone);
   REQUIRE(c.run_until([&] { return a.log->image()->topic("r3") != nullptr; }));
   const PartitionImage created = a.log->image()->topic("r3")->partitions[2];
@@ -733,12 +743,7 @@ TEST_CASE(
     "unclean.leader.election.enable: off, a dead ISR leaves the partition offline; on, a "
     "live replica leads") {
   Cluster c;
-  c.followers_in_sync = false;
-  Node& a = c.add_node(1, true);
-  Node& b = c.add_node(2, false);
-  Node& x = c.add_node(3, false);
-  a.controller->start();
-  REQUIRE(c.run_until([&] { return a.controller->is_controller(); }));
+  auto [a, b, x] = three_brokers(c);
   for (const char* name : {"clean", "unclean"}) {
     CreateTopic t = create(name, 1, 3);
     t.assignments = {{3, 2, 1}};
