@@ -79,7 +79,8 @@ def broker_metadata(port, timeout=10):
     """Metadata v12 asked of the broker on `port` (or "host:port") alone (its own image):
     {"controller": id, "brokers": {id: port}, "racks": {id: rack or None},
      "topics": {name: {"id": hex, "error": code, "partitions": {index: leader},
-                       "replicas": {index: (replicas, offline replicas)}}},
+                       "replicas": {index: (replicas, offline replicas)},
+                       "isr": {index: isr}}},
      "names_seen": [every topic name in the answer, repeats kept]}."""
     c = Conn(address(port), timeout=timeout)
     try:
@@ -106,10 +107,10 @@ def broker_metadata(port, timeout=10):
         err, index, leader = d.i16(), d.i32(), d.i32()
         d.i32()  # leader epoch
         replicas = d.array(lambda d: d.i32())
-        d.array(lambda d: d.i32())  # isr
+        isr = d.array(lambda d: d.i32())
         offline = d.array(lambda d: d.i32())
         d.tags()
-        return index, leader, err, replicas, offline
+        return index, leader, err, replicas, offline, isr
 
     def topic(d):
         err, name, tid = d.i16(), d.string(), d.take(16).hex()
@@ -125,7 +126,8 @@ def broker_metadata(port, timeout=10):
         "brokers": brokers,
         "racks": {node: rack for node, _, rack in listed},
         "topics": {n: {"id": t, "error": e, "partitions": {p[0]: p[1] for p in ps},
-                       "replicas": {p[0]: (p[3], p[4]) for p in ps}}
+                       "replicas": {p[0]: (p[3], p[4]) for p in ps},
+                       "isr": {p[0]: p[5] for p in ps}}
                    for n, t, e, ps in topics},
         "names_seen": [n for n, _, _, _ in topics],
     }

@@ -2,7 +2,8 @@
 clean one, and one per anomaly it must count (a lost write, a moved one, a
 duplicate, a divergent read, a truncated read, a committed offset going
 backwards, a partly visible, an aborted-but-visible and a lost
-transaction, nothing acknowledged), each count exact, and a history saved
+transaction, nothing acknowledged, a final read short of a partition's
+end), each count exact, and a history saved
 as JSON judged the same way again. No cluster, no client library.
 """
 
@@ -109,6 +110,15 @@ class CheckerTest(unittest.TestCase):
         h = clean()
         h.txn("txn-5", "tx", [b"e1"], "committed")
         self.assertCounts(h, txn_lost=1)
+
+    def test_final_read_short_of_the_end(self):
+        h = clean()
+        h.acked(b"v4", T, 1, 2)
+        h.read("member-1", T, 1, 2, b"k4", b"v4")
+        # The final read never reached the end of t[1]: v4 counts as lost
+        # (not readable), but the read of t[1]@2 is not judged truncated.
+        h.final_unfinished(T, 1)
+        self.assertCounts(h, lost=1)
 
     def test_nothing_acknowledged(self):
         h = History()

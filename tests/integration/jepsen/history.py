@@ -15,7 +15,8 @@ A history holds:
 - reads: (topic, partition, offset) -> (key, value), by which reader
   (group members across restarts, the final reader), in the order they
   arrived; the final read is the complete one, from each partition's start
-  to its high watermark once the cluster converged;
+  to its high watermark once the cluster converged (a partition whose end
+  it did not reach within its deadline is marked unfinished);
 - committed group offsets: each commit a consumer was told succeeded, and
   each committed offset observed by OffsetFetch later on;
 - transactions: their writes, and what the producer was told (committed,
@@ -68,6 +69,7 @@ class History:
         self.txns = {}  # txn name -> {"status": ..., "values": [...], "topic": ...}
         self.errors = []  # (who, error name, retriable)
         self.events = []  # (seq, text): faults, heals, restarts
+        self.unfinished = set()  # (topic, partition) whose final read missed the end
 
     def _next(self):
         self._seq += 1
@@ -85,6 +87,13 @@ class History:
         with self._lock:
             self.reads.append((self._next(), reader, topic, partition, offset, _text(key),
                                _text(value), final))
+
+    def final_unfinished(self, topic, partition):
+        """The final read did not reach this partition's end: its
+        acknowledged writes not read count as lost, but reads during the
+        run above what it got are not judged truncated."""
+        with self._lock:
+            self.unfinished.add((topic, partition))
 
     def committed(self, group, topic, partition, offset, observed=False):
         """A commit the consumer was told succeeded, or (observed) an offset
@@ -116,7 +125,8 @@ class History:
                 "unacked": self.unacked, "reads": [list(r) for r in self.reads],
                 "commits": [list(c) for c in self.commits], "txns": self.txns,
                 "errors": [list(e) for e in self.errors],
-                "events": [list(e) for e in self.events]}
+                "events": [list(e) for e in self.events],
+                "unfinished": sorted(list(u) for u in self.unfinished)}
 
     @classmethod
     def from_json(cls, data):
@@ -128,6 +138,7 @@ class History:
         h.txns = dict(data["txns"])
         h.errors = [tuple(e) for e in data["errors"]]
         h.events = [tuple(e) for e in data["events"]]
+        h.unfinished = {tuple(u) for u in data.get("unfinished", [])}
         h._seq = max([r[0] for r in h.reads] + [c[0] for c in h.commits] +
                      [e[0] for e in h.events] + [0])
         return h
@@ -195,7 +206,7 @@ def check(history):
         if len(seen) > 1:
             details["divergent"].append(f"{_where(where)} read as {sorted(seen, key=str)}")
 
-    judged = set(final)  # partitions the final read covered
+    judged = set(final) - history.unfinished  # partitions the final read read whole
     for where, (key, value, reader) in sorted(during.items()):
         topic, partition, offset = where
         if (topic, partition) not in judged:
@@ -239,7 +250,7 @@ def check(history):
             "reads": len(history.reads),
             "final_reads": sum(len(o) for o in final.values()),
             "commits": sum(1 for c in history.commits if c[1] == "acked"),
-            "txns": len(history.txns),
+            "txns": len(history.txns), "unfinished_partitions": len(history.unfinished),
             "client_errors": len(history.errors)}
     return Verdict(counts, details, info)
 

@@ -1,0 +1,294 @@
+"""The clients of a Jepsen-style run, each recording into a
+jepsen.history.History what it was told and what it read:
+
+- Writer: an idempotent acks=all producer (librdkafka's idempotence:
+  enable.idempotence, its sequence numbers and retries) producing unique
+  values (key = value = "<writer>-<n>") round-robin over the partitions at
+  a steady rate, a bounded number in flight; a fatal error (librdkafka
+  gives up on the idempotent session) is recorded and the writer goes on
+  with a new producer;
+- GroupMember: one member of a consumer group (subscribe, manual
+  synchronous commits every COMMIT_EVERY_S), restarted by the scenario
+  (close, then a new consumer under a new reader name) so that reads span
+  restarts and rebalances;
+- TxnWriter: a transactional producer writing TXN_SIZE values over the
+  partitions per transaction, every third one aborted;
+- observe_commits(): OffsetFetch of the group's committed offsets;
+- final_read(): every partition from its start to its end, once the
+  cluster converged.
+
+librdkafka (python3-confluent-kafka) rather than raw wire helpers: the
+idempotence and the transactions judged are the ones real clients use.
+"""
+
+import itertools
+import threading
+import time
+import uuid
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+RATE_PER_S = 100  # per writer
+MAX_IN_FLIGHT = 500  # queued in librdkafka, per writer
+MESSAGE_TIMEOUT_MS = 30000
+COMMIT_EVERY_S = 0.5
+TXN_SIZE = 3
+OFFSET_BEGINNING = -2
+
+# Errors a client may be shown while brokers restart or leadership moves;
+# anything else a delivery report, a commit or error_cb shows counts as
+# non-retriable (the rolling restart allows none).
+RETRIABLE = {
+    KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._TRANSPORT,
+    KafkaError._ALL_BROKERS_DOWN, KafkaError.NOT_ENOUGH_REPLICAS,
+    KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND, KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE, KafkaError.REQUEST_TIMED_OUT, KafkaError.NETWORK_EXCEPTION,
+    KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.REBALANCE_IN_PROGRESS,
+    KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._NO_OFFSET, KafkaError._WAIT_COORD,
+}
+
+
+def retriable(err):
+    return err.code() in RETRIABLE or err.retriable()
+
+
+class Writer(threading.Thread):
+    def __init__(self, name, bootstrap, topic, partitions, history):
+        super().__init__(daemon=True, name=name)
+        self.bootstrap, self.topic, self.partitions = bootstrap, topic, partitions
+        self.history = history
+        self.sent = 0
+        self._fatal = threading.Event()
+        self._stop_event = threading.Event()
+
+    def _producer(self):
+        return Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True,
+                         "acks": "all", "linger.ms": 5, "retry.backoff.ms": 100,
+                         "message.timeout.ms": MESSAGE_TIMEOUT_MS, "error_cb": self._error,
+                         "log.connection.close": False})
+
+    def _error(self, err):
+        # error_cb also reports connections going down, which librdkafka
+        # retries on its own: only what ends the producer is recorded.
+        if err.fatal():
+            self.history.client_error(self.name, err.name(), False)
+            self._fatal.set()
+
+    def _delivered(self, err, msg):
+        if err is None:
+            self.history.acked(msg.value(), msg.topic(), msg.partition(), msg.offset())
+        else:
+            self.history.unacknowledged(msg.value(), err.str())
+            self.history.client_error(self.name, err.name(), retriable(err))
+
+    def run(self):
+        producer = self._producer()
+        generation = 0
+        for n in itertools.count():
+            if self._stop_event.is_set():
+                break
+            if self._fatal.is_set():
+                # The idempotent session is over: what is queued fails
+                # (delivery reports), a new producer carries on.
+                producer.purge()
+                producer.flush(5)
+                generation += 1
+                self.history.event(f"{self.name}: new producer after a fatal error")
+                self._fatal.clear()
+                producer = self._producer()
+            while len(producer) >= MAX_IN_FLIGHT and not self._stop_event.is_set():
+                producer.poll(0.05)
+            value = f"{self.name}-{n}".encode()
+            producer.produce(self.topic, key=value, value=value,
+                             partition=n % self.partitions, on_delivery=self._delivered)
+            self.sent += 1
+            producer.poll(1.0 / RATE_PER_S)
+        left = producer.flush(MESSAGE_TIMEOUT_MS / 1000 + 10)
+        if left:
+            self.history.event(f"{self.name}: {left} records without a delivery report")
+
+    def stop(self):
+        self._stop_event.set()
+
+
+class GroupMember(threading.Thread):
+    """One member of `group`; restart() swaps its consumer for a new one."""
+
+    def __init__(self, name, bootstrap, group, topic, history):
+        super().__init__(daemon=True, name=name)
+        self.bootstrap, self.group, self.topic, self.history = bootstrap, group, topic, history
+        self.incarnation = 0
+        self._restart = threading.Event()
+        self._stop_event = threading.Event()
+
+    def _consumer(self):
+        self.incarnation += 1
+        self.reader = f"{self.name}.{self.incarnation}"
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group,
+                      "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                      "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000,
+                      "isolation.level": "read_committed", "log.connection.close": False})
+        c.subscribe([self.topic])
+        return c
+
+    def _commit(self, c):
+        try:
+            done = c.commit(asynchronous=False)
+        except KafkaException as e:
+            err = e.args[0]
+            if err.code() != KafkaError._NO_OFFSET:
+                self.history.client_error(self.reader, err.name(), retriable(err))
+            return
+        for tp in done or []:
+            if tp.error is None:
+                self.history.committed(self.group, tp.topic, tp.partition, tp.offset)
+
+    def run(self):
+        c = self._consumer()
+        last_commit = time.monotonic()
+        while not self._stop_event.is_set():
+            if self._restart.is_set():
+                self._restart.clear()
+                self._close(c)
+                c = self._consumer()
+            m = c.poll(0.2)
+            if m is not None:
+                if m.error():
+                    if m.error().code() != KafkaError._PARTITION_EOF:
+                        self.history.client_error(self.reader, m.error().name(),
+                                                  retriable(m.error()))
+                else:
+                    self.history.read(self.reader, m.topic(), m.partition(), m.offset(), m.key(),
+                                      m.value())
+            if time.monotonic() - last_commit >= COMMIT_EVERY_S:
+                self._commit(c)
+                last_commit = time.monotonic()
+        self._close(c)
+
+    def _close(self, c):
+        self._commit(c)
+        c.close()
+
+    def restart(self):
+        self._restart.set()
+
+    def stop(self):
+        self._stop_event.set()
+
+
+class TxnWriter(threading.Thread):
+    """Transactions of TXN_SIZE values over the partitions, every third
+    aborted; each recorded with what the producer was told."""
+
+    def __init__(self, name, bootstrap, topic, partitions, history):
+        super().__init__(daemon=True, name=name)
+        self.bootstrap, self.topic, self.partitions = bootstrap, topic, partitions
+        self.history = history
+        self.txn_id = f"{name}-{uuid.uuid4().hex[:6]}"
+        self._stop_event = threading.Event()
+
+    def _producer(self):
+        p = Producer({"bootstrap.servers": self.bootstrap, "transactional.id": self.txn_id,
+                      "linger.ms": 5, "transaction.timeout.ms": 20000,
+                      "message.timeout.ms": 20000, "log.connection.close": False})
+        while not self._stop_event.is_set():
+            try:
+                p.init_transactions(10)
+                return p
+            except KafkaException as e:
+                self.history.client_error(self.name, e.args[0].name(), retriable(e.args[0]))
+                time.sleep(0.5)
+        return None
+
+    def _one(self, p, n):
+        """Runs transaction n; returns False when p is done for (fatal)."""
+        name = f"{self.name}-txn{n}"
+        values = [f"{name}-{i}".encode() for i in range(TXN_SIZE)]
+        abort = n % 3 == 2
+        status = "unknown"
+        try:
+            p.begin_transaction()
+            for i, v in enumerate(values):
+                p.produce(self.topic, key=v, value=v, partition=(n + i) % self.partitions)
+            if abort:
+                p.abort_transaction(30)
+                status = "aborted"
+            else:
+                p.commit_transaction(30)
+                status = "committed"
+        except KafkaException as e:
+            err = e.args[0]
+            self.history.client_error(self.name, err.name(), retriable(err))
+            if err.txn_requires_abort():
+                try:
+                    p.abort_transaction(30)
+                    status = "aborted"
+                except KafkaException:
+                    pass
+            elif err.fatal():
+                return False
+        finally:
+            self.history.txn(name, self.topic, values, status)
+        return True
+
+    def run(self):
+        p = self._producer()
+        for n in itertools.count():
+            if p is None or self._stop_event.is_set():
+                break
+            if not self._one(p, n):
+                self.history.event(f"{self.name}: new transactional producer after a fatal error")
+                p = self._producer()
+            time.sleep(0.05)
+
+    def stop(self):
+        self._stop_event.set()
+
+
+def observe_commits(bootstrap, group, topic, partitions, history, timeout=10):
+    """Records the group's committed offsets (OffsetFetch, no join);
+    returns False when the coordinator did not answer."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                  "enable.auto.commit": False, "log.connection.close": False})
+    try:
+        got = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=timeout)
+    except KafkaException:
+        return False
+    finally:
+        c.close()
+    for tp in got:
+        if tp.error is None:
+            history.committed(group, tp.topic, tp.partition, tp.offset, observed=True)
+    return True
+
+
+def final_read(bootstrap, topic, partitions, history, timeout=60):
+    """Reads every partition from its start to its end (read_committed)
+    into the history as the final read; returns the partitions whose end
+    was not reached within the timeout (their acknowledged writes then
+    count as lost)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "final-" + uuid.uuid4().hex,
+                  "enable.auto.commit": False, "enable.partition.eof": True,
+                  "isolation.level": "read_committed", "log.connection.close": False})
+    try:
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+        eof = set()
+        deadline = time.monotonic() + timeout
+        while len(eof) < partitions and time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    eof.add(m.partition())
+                continue
+            eof.discard(m.partition())
+            history.read("final", m.topic(), m.partition(), m.offset(), m.key(), m.value(),
+                         final=True)
+        unfinished = sorted(set(range(partitions)) - eof)
+        for p in unfinished:
+            history.final_unfinished(topic, p)
+        return unfinished
+    finally:
+        c.close()
