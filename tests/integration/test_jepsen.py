@@ -12,8 +12,9 @@ takes every partition from its start to its end, and the checker
 divergent, truncated reads, committed offsets going backwards,
 transactions partly visible, aborted-but-visible or lost must all be 0.
 
-Scenarios (one test each, on one cluster; the network partition on a
-cluster in network namespaces of its own, root only, skipped otherwise):
+Scenarios (one test each, all on one cluster: in network namespaces,
+netns_cluster.py, when we are root, else on loopback, kgw_cluster.py,
+with the network partition skipped):
 - kill-leader: kill -9 of partition 0's leader, restarted after the fault;
 - pause-leader: SIGSTOP of the leader, SIGCONT after the fault (a paused
   leader must not acknowledge once another took over);
@@ -59,7 +60,10 @@ ROUNDS = int(os.environ.get("KGW_JEPSEN_ROUNDS", "2"))
 ONLY = {s for s in os.environ.get("KGW_JEPSEN_SCENARIOS", "").split(",") if s}
 HISTORY_DIR = os.environ.get("KGW_JEPSEN_HISTORY_DIR")
 SESSION_MS = 3000  # broker.session.timeout.ms: a dead or cut-off broker is fenced after it
-SETS = [f"broker.session.timeout.ms={SESSION_MS}", "broker.heartbeat.interval.ms=1000"]
+# A new group's first rebalance without the 3 s wait for more members:
+# the member restarts of every round rebalance at once.
+SETS = [f"broker.session.timeout.ms={SESSION_MS}", "broker.heartbeat.interval.ms=1000",
+        "group.initial.rebalance.delay.ms=0"]
 PARTITIONS = 3
 REPLICATION = 3
 MIN_ISR = int(os.environ.get("KGW_JEPSEN_MIN_ISR", "2"))
@@ -169,9 +173,10 @@ class Run:
             self.topics[self.txn_topic] = PARTITIONS
         self.problems = []  # rounds that did not converge or make progress
         self.writers, self.members, self.txn_writer = [], [], None
+        self.began = time.monotonic()
 
     def log(self, text):
-        print(f"[{self.scenario.name}] {text}", flush=True)
+        print(f"[{self.scenario.name} {time.monotonic() - self.began:5.1f}s] {text}", flush=True)
 
     def leader(self):
         return wait_for("one leader of partition 0 named by every broker",
@@ -219,7 +224,8 @@ class Run:
                         config={"min.insync.replicas": str(MIN_ISR)}) for t in self.topics]
         for f in client.create_topics(new, operation_timeout=30, request_timeout=30).values():
             f.result(timeout=35)
-        converged = self.wait_converged()
+        if not self.wait_converged():
+            return False
         boot = self.nodes.bootstrap
         self.writers = [workload.Writer(f"w{i}", boot, self.topic, PARTITIONS, self.history)
                         for i in range(WRITERS)]
@@ -230,7 +236,9 @@ class Run:
                                                  self.history)
         for c in self.clients():
             c.start()
-        return converged and self.wait_progress()
+        progress = self.wait_progress()
+        self.log(f"clients running: {progress}")
+        return progress
 
     def clients(self):
         return self.writers + self.members + ([self.txn_writer] if self.txn_writer else [])
@@ -239,6 +247,7 @@ class Run:
         errors_before = len(self.history.errors)
         self.history.event(f"round {rnd}")
         self.scenario.fault(self)
+        self.log(f"round {rnd}: healed")
         converged = self.wait_converged() and self.wait_progress()
         self.members[rnd % MEMBERS].restart()
         if not workload.observe_commits(self.nodes.bootstrap, self.group, self.topic, PARTITIONS,
@@ -255,6 +264,7 @@ class Run:
             c.stop()
         for c in self.clients():
             c.join(workload.MESSAGE_TIMEOUT_MS / 1000 + 30)
+        self.log("clients stopped")
         workload.observe_commits(self.nodes.bootstrap, self.group, self.topic, PARTITIONS,
                                  self.history)
         for topic in self.topics:
@@ -295,26 +305,25 @@ class JepsenCase(unittest.TestCase):
             self.assertEqual(errors, [], "clients saw non-retriable errors")
 
 
-class LoopbackTest(JepsenCase):
-    """The scenarios but the network partition, on one KgwCluster."""
+class JepsenTest(JepsenCase):
+    """Every scenario on one cluster: in network namespaces when they can
+    be made here (root), else on loopback, the network partition skipped."""
 
     cluster = None
 
     @classmethod
     def setUpClass(cls):
-        if all(ONLY and s.name not in ONLY for s in SCENARIOS if not s.netns):
+        if all(ONLY and s.name not in ONLY for s in SCENARIOS):
             return
-        cls.cluster = kgw_cluster.KgwCluster(3, sets=SETS)
+        cls.netns = _netns_usable()
+        cls.cluster = (netns_cluster.NetnsCluster(3, sets=SETS) if cls.netns else
+                       kgw_cluster.KgwCluster(3, sets=SETS))
         cls.cluster.start()
 
     @classmethod
     def tearDownClass(cls):
         if cls.cluster:
             cls.cluster.close()
-
-
-class NetnsTest(JepsenCase):
-    """The network partition, on a cluster in network namespaces."""
 
 
 def _netns_usable():
@@ -325,24 +334,20 @@ def _netns_usable():
     return True
 
 
-def _add(cls, scenario):
+def _add(scenario):
     def test(self):
         if ONLY and scenario.name not in ONLY:
             self.skipTest("not in $KGW_JEPSEN_SCENARIOS")
-        if scenario.netns:
-            if not _netns_usable():
-                self.skipTest("network namespaces need root and a working `ip netns`")
-            with netns_cluster.NetnsCluster(3, sets=SETS) as cluster:
-                self.run_scenario(cluster, scenario)
-        else:
-            self.run_scenario(self.cluster, scenario)
+        if scenario.netns and not self.netns:
+            self.skipTest("network namespaces need root and a working `ip netns`")
+        self.run_scenario(self.cluster, scenario)
     name = "test_" + scenario.name.replace("-", "_")
     test.__name__ = name
-    setattr(cls, name, test)
+    setattr(JepsenTest, name, test)
 
 
 for s in SCENARIOS:
-    _add(NetnsTest if s.netns else LoopbackTest, s)
+    _add(s)
 
 
 if __name__ == "__main__":

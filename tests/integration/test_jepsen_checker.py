@@ -33,7 +33,9 @@ def clean():
     h.read("member-1b", T, 0, 1, b"k1", b"v1")  # the restarted member reads it again
     h.committed("g", T, 0, 1)
     h.committed("g", T, 0, 2)
-    h.committed("g", T, 0, 2, observed=True)
+    asked = h.now()
+    h.committed("g", T, 0, 3)  # acknowledged after the OffsetFetch was sent
+    h.committed("g", T, 0, 2, asked=asked)  # which may not show it yet
     for i, (p, o) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
         h.read("final", T, p, o, f"k{i}".encode(), f"v{i}".encode(), final=True)
     h.txn("txn-1", "tx", [b"a1", b"a2"], "committed")
@@ -92,7 +94,7 @@ class CheckerTest(unittest.TestCase):
 
     def test_offsets_backwards(self):
         h = clean()
-        h.committed("g", T, 0, 1, observed=True)  # after 2 was acknowledged and seen
+        h.committed("g", T, 0, 1, asked=h.now())  # after 3 was acknowledged
         self.assertCounts(h, offsets_backwards=1)
 
     def test_partly_visible_transaction(self):

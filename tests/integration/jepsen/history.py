@@ -18,7 +18,8 @@ A history holds:
   to its high watermark once the cluster converged (a partition whose end
   it did not reach within its deadline is marked unfinished);
 - committed group offsets: each commit a consumer was told succeeded, and
-  each committed offset observed by OffsetFetch later on;
+  each committed offset observed by OffsetFetch later on, placed at the
+  moment its request was sent;
 - transactions: their writes, and what the producer was told (committed,
   aborted, or unknown when the commit or abort failed);
 - client errors (the faults' verdict on "only retriable errors") and the
@@ -31,8 +32,9 @@ The checker's counts, every one of which must be zero:
 - divergent: one offset read with two different contents;
 - truncated: an offset read during the run whose content the final read
   does not have there (a read above the high watermark, later truncated);
-- offsets_backwards: a committed offset observed below one committed or
-  observed before it for the same group and partition;
+- offsets_backwards: a committed offset observed below one acknowledged or
+  observed before its OffsetFetch was sent, for the same group and
+  partition;
 - txn_partial: a transaction some but not all of whose writes the final
   read_committed read shows;
 - txn_aborted_visible: an aborted transaction with a write visible to it;
@@ -95,13 +97,22 @@ class History:
         with self._lock:
             self.unfinished.add((topic, partition))
 
-    def committed(self, group, topic, partition, offset, observed=False):
-        """A commit the consumer was told succeeded, or (observed) an offset
-        OffsetFetch answered. Offsets < 0 (none committed) are not kept."""
+    def now(self):
+        """A point in the history: what was recorded before it happened before."""
+        with self._lock:
+            return self._next()
+
+    def committed(self, group, topic, partition, offset, asked=None):
+        """A commit the consumer was told succeeded (when it was told), or
+        an offset OffsetFetch answered to a request sent at `asked` (a
+        now()): only what was acknowledged before the request was sent
+        must be visible in its answer. Offsets < 0 (none committed) are
+        not kept."""
         if offset < 0:
             return
         with self._lock:
-            self.commits.append((self._next(), "observed" if observed else "acked", group, topic,
+            seq = self._next() if asked is None else asked
+            self.commits.append((seq, "acked" if asked is None else "observed", group, topic,
                                  partition, offset))
 
     def txn(self, name, topic, values, status):

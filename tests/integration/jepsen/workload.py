@@ -251,6 +251,7 @@ def observe_commits(bootstrap, group, topic, partitions, history, timeout=10):
     returns False when the coordinator did not answer."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
                   "enable.auto.commit": False, "log.connection.close": False})
+    asked = history.now()
     try:
         got = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=timeout)
     except KafkaException:
@@ -259,7 +260,7 @@ def observe_commits(bootstrap, group, topic, partitions, history, timeout=10):
         c.close()
     for tp in got:
         if tp.error is None:
-            history.committed(group, tp.topic, tp.partition, tp.offset, observed=True)
+            history.committed(group, tp.topic, tp.partition, tp.offset, asked=asked)
     return True
 
 
