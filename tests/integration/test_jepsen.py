@@ -16,6 +16,9 @@ Scenarios (one test each, all on one cluster: in network namespaces,
 netns_cluster.py, when we are root, else on loopback, kgw_cluster.py,
 with the network partition skipped):
 - kill-leader: kill -9 of partition 0's leader, restarted after the fault;
+- kill-leader-wipe-disk: the same, and its store deleted before the
+  restart (a replaced disk: the broker returns with its id and an empty
+  log, and must not lead or rejoin the ISR before it caught up, KIP-903);
 - pause-leader: SIGSTOP of the leader, SIGCONT after the fault (a paused
   leader must not acknowledge once another took over);
 - kill-group-coordinator: kill -9 of the group's coordinator;
@@ -89,6 +92,14 @@ def kill_leader(run):
     run.nodes.start(leader)
 
 
+def kill_leader_wipe_disk(run):
+    leader = run.leader()
+    run.nodes.signal(leader, signal.SIGKILL)
+    run.nodes.wipe_store(leader)
+    run.during_fault()
+    run.nodes.start(leader)
+
+
 def pause_leader(run):
     leader = run.leader()
     run.nodes.signal(leader, signal.SIGSTOP)
@@ -149,6 +160,7 @@ class Scenario:
 
 SCENARIOS = [
     Scenario("kill-leader", kill_leader),
+    Scenario("kill-leader-wipe-disk", kill_leader_wipe_disk),
     Scenario("pause-leader", pause_leader),
     Scenario("kill-group-coordinator", kill_group_coordinator),
     Scenario("rolling-restart", rolling_restart, retriable_only=True),

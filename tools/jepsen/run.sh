@@ -4,7 +4,7 @@
 # idempotent acks=all producers and a consumer group, each scenario
 # --rounds times (20 by default; the default test run does 2).
 #   tools/jepsen/run.sh [--rounds N] [--kgw PATH] [--history DIR] [SCENARIO...]
-# SCENARIO: kill-leader pause-leader kill-group-coordinator rolling-restart
+# SCENARIO: kill-leader kill-leader-wipe-disk pause-leader kill-group-coordinator rolling-restart
 # kill-two kill-txn-coordinator partition-leader (root only); none: all.
 # --history DIR keeps each scenario's history as DIR/SCENARIO.json
 # (judge one again: PYTHONPATH=tests/integration python3 -m jepsen.history FILE).

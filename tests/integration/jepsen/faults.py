@@ -7,12 +7,15 @@ small interface, and the cluster's state as its brokers tell it.
     nodes.signal(2, signal.SIGSTOP) # SIGKILL and SIGTERM wait for the exit
     nodes.start(2)                  # back, serving (wait="members": without
                                     # waiting for every broker to be listed)
+    nodes.wipe_store(2)             # a stopped node's RocksDB files deleted
     nodes.isolate(2); nodes.heal(2) # NetnsCluster only
     nodes.converged(topics, isr)  # "" once converged, else what is not
 
 Each fault a scenario injects is also an event of the run's history.
 """
 
+import os
+import shutil
 import signal
 
 import kgw_cluster
@@ -87,6 +90,19 @@ class Nodes:
             finally:
                 self.cluster.wait = saved
         self.down.discard(node)
+
+    def wipe_store(self, node):
+        """Deletes a stopped node's store (its RocksDB files), keeping its
+        etcd member's data, its logs and cluster.id: a disk replaced under
+        a broker that comes back with the same id and an empty log."""
+        assert node in self.down, f"node {node} runs"
+        self.history.event(f"node {node}: store wiped")
+        kept = {"etcd", "etcd.log", "etcd.pid", "kgw.log", "kgw.pid", "cluster.id"}
+        where = self.cluster.node_dir(node)
+        for name in os.listdir(where):
+            if name not in kept:
+                path = os.path.join(where, name)
+                shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
 
     def isolate(self, node):
         self.history.event(f"node {node}: cut off")
