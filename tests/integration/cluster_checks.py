@@ -10,6 +10,7 @@ Stdlib, confluent_kafka (librdkafka) and the tests' own kafka_wire.
 
 import threading
 import time
+import uuid
 
 import kgw_cluster
 import kgw_harness
@@ -17,7 +18,13 @@ from kafka_wire import Conn, Enc
 
 kgw_harness.require_modules("confluent_kafka")
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import (  # noqa: E402
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 OFFSET_BEGINNING = -2
@@ -299,6 +306,38 @@ def read_all(bootstrap, topic, partitions, expect, timeout=40):
     finally:
         consumer.close()
     return read, duplicates
+
+
+def read_to_end(bootstrap, topic, partitions, isolation="read_committed", timeout=10.0,
+                raise_errors=True):
+    """Every data record of the topic's partitions 0..partitions-1, by
+    assign() from the start, until each partition's end offset (for this
+    isolation level) or the timeout; returns (messages in arrival order,
+    the partitions whose end was not reached). A consumer error other
+    than the end of a partition raises KafkaException, or is skipped
+    (raise_errors=False: librdkafka retries what it can)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "reader-" + uuid.uuid4().hex,
+                  "isolation.level": isolation, "enable.auto.commit": False,
+                  "enable.partition.eof": True, "log.connection.close": False})
+    try:
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+        messages, eof = [], set()
+        deadline = time.monotonic() + timeout
+        while len(eof) < partitions and time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    eof.add(m.partition())
+                elif raise_errors:
+                    raise KafkaException(m.error())
+                continue
+            eof.discard(m.partition())
+            messages.append(m)
+        return messages, sorted(set(range(partitions)) - eof)
+    finally:
+        c.close()
 
 
 def judge_records(told, read, duplicates):

@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 
+from cluster_checks import read_to_end
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 RATE_PER_S = 100  # per writer
@@ -33,7 +34,6 @@ MAX_IN_FLIGHT = 500  # queued in librdkafka, per writer
 MESSAGE_TIMEOUT_MS = 30000
 COMMIT_EVERY_S = 0.5
 TXN_SIZE = 3
-OFFSET_BEGINNING = -2
 
 # Errors a client may be shown while brokers restart or leadership moves;
 # anything else a delivery report, a commit or error_cb shows counts as
@@ -269,27 +269,10 @@ def final_read(bootstrap, topic, partitions, history, timeout=60):
     into the history as the final read; returns the partitions whose end
     was not reached within the timeout (their acknowledged writes then
     count as lost)."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "final-" + uuid.uuid4().hex,
-                  "enable.auto.commit": False, "enable.partition.eof": True,
-                  "isolation.level": "read_committed", "log.connection.close": False})
-    try:
-        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
-        eof = set()
-        deadline = time.monotonic() + timeout
-        while len(eof) < partitions and time.monotonic() < deadline:
-            m = c.poll(0.2)
-            if m is None:
-                continue
-            if m.error():
-                if m.error().code() == KafkaError._PARTITION_EOF:
-                    eof.add(m.partition())
-                continue
-            eof.discard(m.partition())
-            history.read("final", m.topic(), m.partition(), m.offset(), m.key(), m.value(),
-                         final=True)
-        unfinished = sorted(set(range(partitions)) - eof)
-        for p in unfinished:
-            history.final_unfinished(topic, p)
-        return unfinished
-    finally:
-        c.close()
+    messages, unfinished = read_to_end(bootstrap, topic, partitions, "read_committed", timeout,
+                                       raise_errors=False)
+    for m in messages:
+        history.read("final", m.topic(), m.partition(), m.offset(), m.key(), m.value(), final=True)
+    for p in unfinished:
+        history.final_unfinished(topic, p)
+    return unfinished
