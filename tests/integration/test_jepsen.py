@@ -10,7 +10,8 @@ and an OffsetFetch of the group's committed offsets. After the last round the cl
 takes every partition from its start to its end, and the checker
 (jepsen/history.py) judges the whole history: lost, moved, duplicated,
 divergent, truncated reads, committed offsets going backwards,
-transactions partly visible, aborted-but-visible or lost must all be 0.
+transactions partly visible, aborted-but-visible or lost, transformed
+records missing must all be 0.
 
 Scenarios (one test each, all on one cluster: in network namespaces,
 netns_cluster.py, when we are root, else on loopback, kgw_cluster.py,
@@ -25,8 +26,10 @@ with the network partition skipped):
 - rolling-restart: SIGTERM and restart of each node in turn, waiting for
   convergence in between; clients may see retriable errors only;
 - kill-two: kill -9 of the leader and one more node, both restarted;
-- kill-txn-coordinator: kill -9 of a transactional producer's coordinator
-  (a third writer, transactions of three records, every third aborted);
+- kill-txn-coordinator: kill -9 of a transaction coordinator, in turn
+  that of a transactional writer (transactions of three records, every
+  third aborted) and that of a consume-transform-produce job (from the
+  topic the producers write to another one, exactly once);
 - partition-leader: the leader's node cut off the network, then healed.
 
 ROUNDS is $KGW_JEPSEN_ROUNDS (2: the default run's short form;
@@ -135,7 +138,9 @@ def kill_two(run):
 
 
 def kill_txn_coordinator(run):
-    node = coordinator(run.nodes.bootstrap, "__transaction_state", run.txn_writer.txn_id)
+    # Odd rounds: the consume-transform-produce job's; even: the writer's.
+    txn_id = (run.transformer if run.rnd % 2 else run.txn_writer).txn_id
+    node = coordinator(run.nodes.bootstrap, "__transaction_state", txn_id)
     run.nodes.signal(node, signal.SIGKILL)
     run.during_fault()
     run.nodes.start(node)
@@ -181,10 +186,13 @@ class Run:
         self.txn_topic = f"jepsen-{scenario.name}-txn-{tag}" if scenario.txn else None
         self.group = f"jepsen-{scenario.name}-{tag}"
         self.topics = {self.topic: PARTITIONS}
-        if self.txn_topic:
-            self.topics[self.txn_topic] = PARTITIONS
+        self.ctp_topic = f"jepsen-{scenario.name}-ctp-{tag}" if scenario.txn else None
+        for t in (self.txn_topic, self.ctp_topic):
+            if t:
+                self.topics[t] = PARTITIONS
         self.problems = []  # rounds that did not converge or make progress
-        self.writers, self.members, self.txn_writer = [], [], None
+        self.writers, self.members, self.txn_writer, self.transformer = [], [], None, None
+        self.rnd = 0
         self.began = time.monotonic()
 
     def log(self, text):
@@ -246,6 +254,8 @@ class Run:
         if self.txn_topic:
             self.txn_writer = workload.TxnWriter("tx", boot, self.txn_topic, PARTITIONS,
                                                  self.history)
+            self.transformer = workload.Transformer("ctp", boot, self.topic, self.ctp_topic,
+                                                    self.group + "-ctp", self.history)
         for c in self.clients():
             c.start()
         progress = self.wait_progress()
@@ -253,9 +263,10 @@ class Run:
         return progress
 
     def clients(self):
-        return self.writers + self.members + ([self.txn_writer] if self.txn_writer else [])
+        return self.writers + self.members + [c for c in (self.txn_writer, self.transformer) if c]
 
     def round(self, rnd):
+        self.rnd = rnd
         errors_before = len(self.history.errors)
         self.history.event(f"round {rnd}")
         self.scenario.fault(self)
@@ -279,6 +290,9 @@ class Run:
         self.log("clients stopped")
         workload.observe_commits(self.nodes.bootstrap, self.group, self.topic, PARTITIONS,
                                  self.history)
+        if self.transformer:
+            workload.observe_commits(self.nodes.bootstrap, self.transformer.group, self.topic,
+                                     PARTITIONS, self.history)
         for topic in self.topics:
             unfinished = workload.final_read(self.nodes.bootstrap, topic, PARTITIONS, self.history)
             if unfinished:

@@ -2,8 +2,9 @@
 clean one, and one per anomaly it must count (a lost write, a moved one, a
 duplicate, a divergent read, a truncated read, a committed offset going
 backwards, a partly visible, an aborted-but-visible and a lost
-transaction, nothing acknowledged, a final read short of a partition's
-end), each count exact, and a history saved
+transaction, a consume-transform-produce output missing or twice,
+nothing acknowledged, a final read short of a partition's end), each
+count exact, and a history saved
 as JSON judged the same way again. No cluster, no client library.
 """
 
@@ -43,6 +44,13 @@ def clean():
     h.txn("txn-3", "tx", [b"c1", b"c2"], "unknown")  # none visible: fine
     h.read("final", "tx", 0, 0, None, b"a1", final=True)
     h.read("final", "tx", 1, 0, None, b"a2", final=True)
+    # Consume-transform-produce from t to "out": t[0]@0 and @1 consumed
+    # (committed 2), both outputs visible, in one committed transaction.
+    h.transform("ctp", T, "out", "ctp:")
+    h.txn("ctp-txn-1", "out", [b"ctp:v0", b"ctp:v1"], "committed")
+    h.read("final", "out", 0, 0, b"ctp:v0", b"ctp:v0", final=True)
+    h.read("final", "out", 0, 1, b"ctp:v1", b"ctp:v1", final=True)
+    h.committed("ctp", T, 0, 2, asked=h.now())
     return h
 
 
@@ -59,7 +67,7 @@ class CheckerTest(unittest.TestCase):
     def test_clean(self):
         v = self.assertCounts(clean())
         self.assertEqual(v.info["acknowledged"], 4)
-        self.assertEqual(v.info["final_reads"], 6)
+        self.assertEqual(v.info["final_reads"], 8)
 
     def test_lost_write(self):
         h = clean()
@@ -121,6 +129,18 @@ class CheckerTest(unittest.TestCase):
         # (not readable), but the read of t[1]@2 is not judged truncated.
         h.final_unfinished(T, 1)
         self.assertCounts(h, lost=1)
+
+    def test_transform_output_missing(self):
+        h = clean()
+        # t[1]@0 consumed and its offset committed, its output nowhere.
+        h.committed("ctp", T, 1, 1, asked=h.now())
+        v = self.assertCounts(h, eos_missing=1)
+        self.assertIn("t[1]@0 'v2' consumed by ctp (committed 1), no 'ctp:v2'", v.report())
+
+    def test_transform_output_twice(self):
+        h = clean()
+        h.read("final", "out", 0, 2, b"ctp:v0", b"ctp:v0", final=True)
+        self.assertCounts(h, duplicates=1)
 
     def test_nothing_acknowledged(self):
         h = History()

@@ -39,6 +39,9 @@ The checker's counts, every one of which must be zero:
   read_committed read shows;
 - txn_aborted_visible: an aborted transaction with a write visible to it;
 - txn_lost: a transaction told committed with none of its writes visible;
+- eos_missing: consume-transform-produce (a transform): a source record
+  below the offset its group committed last whose output the final read
+  does not show (an output shown twice counts as a duplicate);
 - nothing_acknowledged: 1 when no write was acknowledged (nothing judged).
 """
 
@@ -48,7 +51,8 @@ import threading
 from collections import defaultdict
 
 COUNTS = ("lost", "moved", "duplicates", "divergent", "truncated", "offsets_backwards",
-          "txn_partial", "txn_aborted_visible", "txn_lost", "nothing_acknowledged")
+          "txn_partial", "txn_aborted_visible", "txn_lost", "eos_missing",
+          "nothing_acknowledged")
 DETAILS_PER_COUNT = 10  # details printed per count; the counts are exact
 
 
@@ -72,6 +76,7 @@ class History:
         self.errors = []  # (who, error name, retriable)
         self.events = []  # (seq, text): faults, heals, restarts
         self.unfinished = set()  # (topic, partition) whose final read missed the end
+        self.transforms = []  # (group, source topic, output topic, prefix)
 
     def _next(self):
         self._seq += 1
@@ -121,6 +126,12 @@ class History:
             self.txns[name] = {"topic": topic, "values": [_text(v) for v in values],
                                "status": status}
 
+    def transform(self, group, source, output, prefix):
+        """A consume-transform-produce job: group reads source and writes
+        prefix + value to output in transactions with its offsets."""
+        with self._lock:
+            self.transforms.append((group, source, output, prefix))
+
     def client_error(self, who, name, retriable):
         with self._lock:
             self.errors.append((who, name, retriable))
@@ -137,7 +148,8 @@ class History:
                 "commits": [list(c) for c in self.commits], "txns": self.txns,
                 "errors": [list(e) for e in self.errors],
                 "events": [list(e) for e in self.events],
-                "unfinished": sorted(list(u) for u in self.unfinished)}
+                "unfinished": sorted(list(u) for u in self.unfinished),
+                "transforms": [list(t) for t in self.transforms]}
 
     @classmethod
     def from_json(cls, data):
@@ -150,6 +162,7 @@ class History:
         h.errors = [tuple(e) for e in data["errors"]]
         h.events = [tuple(e) for e in data["events"]]
         h.unfinished = {tuple(u) for u in data.get("unfinished", [])}
+        h.transforms = [tuple(t) for t in data.get("transforms", [])]
         h._seq = max([r[0] for r in h.reads] + [c[0] for c in h.commits] +
                      [e[0] for e in h.events] + [0])
         return h
@@ -251,6 +264,20 @@ def check(history):
         elif t["status"] == "committed" and not shown and t["values"]:
             details["txn_lost"].append(f"{name}: committed, none of its "
                                        f"{len(t['values'])} writes visible")
+
+    for group, source, output, prefix in history.transforms:
+        done = {}  # source partition -> the last committed offset observed
+        for _, kind, g, topic, partition, offset in sorted(history.commits):
+            if g == group and topic == source and kind == "observed":
+                done[partition] = offset
+        for (topic, partition), records in sorted(final.items()):
+            if topic != source:
+                continue
+            for offset, (_, value) in sorted(records.items()):
+                if offset < done.get(partition, 0) and prefix + value not in visible:
+                    details["eos_missing"].append(
+                        f"{_where((topic, partition, offset))} {value!r} consumed by {group} "
+                        f"(committed {done[partition]}), no {prefix + value!r} in {output}")
 
     if not history.writes and not any(t["status"] == "committed" for t in history.txns.values()):
         details["nothing_acknowledged"].append("no write or transaction was acknowledged: "

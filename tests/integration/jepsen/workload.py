@@ -13,6 +13,7 @@ jepsen.history.History what it was told and what it read:
   restarts and rebalances;
 - TxnWriter: a transactional producer writing TXN_SIZE values over the
   partitions per transaction, every third one aborted;
+- Transformer: consume-transform-produce in transactions, exactly once;
 - observe_commits(): OffsetFetch of the group's committed offsets;
 - final_read(): every partition from its start to its end, once the
   cluster converged.
@@ -26,7 +27,7 @@ import threading
 import time
 import uuid
 
-from cluster_checks import read_to_end
+from cluster_checks import OFFSET_BEGINNING, read_to_end
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 RATE_PER_S = 100  # per writer
@@ -241,6 +242,101 @@ class TxnWriter(threading.Thread):
                 self.history.event(f"{self.name}: new transactional producer after a fatal error")
                 p = self._producer()
             time.sleep(0.05)
+
+    def stop(self):
+        self._stop_event.set()
+
+
+class Transformer(threading.Thread):
+    """Consume-transform-produce, exactly once: reads `source` in its own
+    group (read_committed) and, per batch, writes "ctp:<value>" to the
+    same partition of `output` and the batch's offsets in one transaction
+    (send_offsets_to_transaction). A transaction that fails is aborted (or
+    its producer replaced) and the consumer goes back to the group's
+    committed offsets, so every source record is transformed again until
+    one transaction with it commits."""
+
+    PREFIX = "ctp:"
+
+    def __init__(self, name, bootstrap, source, output, group, history):
+        super().__init__(daemon=True, name=name)
+        self.bootstrap, self.source, self.output, self.group = bootstrap, source, output, group
+        self.history = history
+        self.txn_id = f"{name}-{uuid.uuid4().hex[:6]}"
+        history.transform(group, source, output, self.PREFIX)
+        self._stop_event = threading.Event()
+
+    def _producer(self):
+        p = Producer({"bootstrap.servers": self.bootstrap, "transactional.id": self.txn_id,
+                      "linger.ms": 5, "transaction.timeout.ms": 20000,
+                      "message.timeout.ms": 20000, "log.connection.close": False})
+        while not self._stop_event.is_set():
+            try:
+                p.init_transactions(10)
+                return p
+            except KafkaException as e:
+                self.history.client_error(self.name, e.args[0].name(), retriable(e.args[0]))
+                time.sleep(0.5)
+        return None
+
+    def _rewind(self, c):
+        """Back to the committed offsets (what the aborted batch read is read again)."""
+        while not self._stop_event.is_set():
+            try:
+                for tp in c.committed(c.assignment(), timeout=10):
+                    c.seek(TopicPartition(tp.topic, tp.partition,
+                                          tp.offset if tp.offset >= 0 else OFFSET_BEGINNING))
+                return
+            except KafkaException as e:
+                self.history.client_error(self.name, e.args[0].name(), retriable(e.args[0]))
+                time.sleep(0.5)
+
+    def _batch(self, p, c, n, msgs):
+        """One transaction; returns what the producer was told."""
+        name = f"{self.name}-txn{n}"
+        outputs = [(self.PREFIX.encode() + m.value(), m.partition()) for m in msgs]
+        status = "unknown"
+        try:
+            p.begin_transaction()
+            for v, partition in outputs:
+                p.produce(self.output, key=v, value=v, partition=partition)
+            p.send_offsets_to_transaction(c.position(c.assignment()),
+                                          c.consumer_group_metadata(), 30)
+            p.commit_transaction(30)
+            status = "committed"
+        except KafkaException as e:
+            err = e.args[0]
+            self.history.client_error(self.name, err.name(), retriable(err))
+            if err.txn_requires_abort():
+                try:
+                    p.abort_transaction(30)
+                    status = "aborted"
+                except KafkaException:
+                    pass
+        finally:
+            self.history.txn(name, self.output, [v for v, _ in outputs], status)
+        return status
+
+    def run(self):
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group,
+                      "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                      "isolation.level": "read_committed", "log.connection.close": False})
+        c.subscribe([self.source])
+        p = self._producer()
+        for n in itertools.count():
+            if p is None or self._stop_event.is_set():
+                break
+            msgs = [m for m in c.consume(num_messages=50, timeout=0.5) if not m.error()]
+            status = self._batch(p, c, n, msgs) if msgs else "committed"
+            if status == "unknown":
+                # A new producer with the same id ends the old one's
+                # transaction (commits or aborts it) before the rewind
+                # reads the offsets it left.
+                self.history.event(f"{self.name}: new transactional producer")
+                p = self._producer()
+            if status != "committed":
+                self._rewind(c)
+        c.close()
 
     def stop(self):
         self._stop_event.set()
