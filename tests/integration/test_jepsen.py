@@ -5,9 +5,10 @@ throughout (jepsen/workload.py), and per scenario ROUNDS rounds of one
 fault (jepsen/faults.py). Every round ends with the heal, a wait for the
 cluster to converge (every broker names the same live leader for each
 partition, with a full ISR), a wait for a write acknowledged, a record
-read and an offset committed by the group after the heal, a restart of one group member
-and an OffsetFetch of the group's committed offsets. After the last round the clients stop, one final read
-takes every partition from its start to its end, and the checker
+read and an offset committed by the group after the heal, a restart of
+one group member and an OffsetFetch of the group's committed offsets.
+After the last round the clients stop, one final read takes every
+partition from its start to its end, and the checker
 (jepsen/history.py) judges the whole history: lost, moved, duplicated,
 divergent, truncated reads, committed offsets going backwards,
 transactions partly visible, aborted-but-visible or lost, transformed

@@ -178,18 +178,19 @@ class GroupMember(threading.Thread):
         self._stop_event.set()
 
 
-class TxnWriter(threading.Thread):
-    """Transactions of TXN_SIZE values over the partitions, every third
-    aborted; each recorded with what the producer was told."""
+class TxnClient(threading.Thread):
+    """A thread with a transactional id of its own: _producer() makes and
+    initialises a producer for it (again after a fatal error: that fences
+    the previous one), stop() ends the thread."""
 
-    def __init__(self, name, bootstrap, topic, partitions, history):
+    def __init__(self, name, bootstrap, history):
         super().__init__(daemon=True, name=name)
-        self.bootstrap, self.topic, self.partitions = bootstrap, topic, partitions
-        self.history = history
+        self.bootstrap, self.history = bootstrap, history
         self.txn_id = f"{name}-{uuid.uuid4().hex[:6]}"
         self._stop_event = threading.Event()
 
     def _producer(self):
+        """An initialised transactional producer; None once stopped."""
         p = Producer({"bootstrap.servers": self.bootstrap, "transactional.id": self.txn_id,
                       "linger.ms": 5, "transaction.timeout.ms": 20000,
                       "message.timeout.ms": 20000, "log.connection.close": False})
@@ -202,22 +203,19 @@ class TxnWriter(threading.Thread):
                 time.sleep(0.5)
         return None
 
-    def _one(self, p, n):
-        """Runs transaction n; returns False when p is done for (fatal)."""
-        name = f"{self.name}-txn{n}"
-        values = [f"{name}-{i}".encode() for i in range(TXN_SIZE)]
-        abort = n % 3 == 2
+    def _transaction(self, p, name, topic, records, end):
+        """Begins a transaction, produces records [(value, partition)]
+        (key = value) to topic and ends it with end(p), which returns
+        "committed" or "aborted". On an error it is aborted when librdkafka
+        says it must be ("aborted"), else its outcome is "unknown" (the
+        caller replaces the producer). Recorded in the history; returns
+        the status."""
         status = "unknown"
         try:
             p.begin_transaction()
-            for i, v in enumerate(values):
-                p.produce(self.topic, key=v, value=v, partition=(n + i) % self.partitions)
-            if abort:
-                p.abort_transaction(30)
-                status = "aborted"
-            else:
-                p.commit_transaction(30)
-                status = "committed"
+            for v, partition in records:
+                p.produce(topic, key=v, value=v, partition=partition)
+            status = end(p)
         except KafkaException as e:
             err = e.args[0]
             self.history.client_error(self.name, err.name(), retriable(err))
@@ -227,27 +225,48 @@ class TxnWriter(threading.Thread):
                     status = "aborted"
                 except KafkaException:
                     pass
-            elif err.fatal():
-                return False
         finally:
-            self.history.txn(name, self.topic, values, status)
-        return True
+            self.history.txn(name, topic, [v for v, _ in records], status)
+        return status
+
+    def stop(self):
+        self._stop_event.set()
+
+
+class TxnWriter(TxnClient):
+    """Transactions of TXN_SIZE values over the partitions, every third
+    aborted; each recorded with what the producer was told."""
+
+    def __init__(self, name, bootstrap, topic, partitions, history):
+        super().__init__(name, bootstrap, history)
+        self.topic, self.partitions = topic, partitions
+
+    def _one(self, p, n):
+        """Runs transaction n; returns its status."""
+        name = f"{self.name}-txn{n}"
+        records = [(f"{name}-{i}".encode(), (n + i) % self.partitions) for i in range(TXN_SIZE)]
+
+        def end(p):
+            if n % 3 == 2:
+                p.abort_transaction(30)
+                return "aborted"
+            p.commit_transaction(30)
+            return "committed"
+
+        return self._transaction(p, name, self.topic, records, end)
 
     def run(self):
         p = self._producer()
         for n in itertools.count():
             if p is None or self._stop_event.is_set():
                 break
-            if not self._one(p, n):
-                self.history.event(f"{self.name}: new transactional producer after a fatal error")
+            if self._one(p, n) == "unknown":
+                self.history.event(f"{self.name}: new transactional producer")
                 p = self._producer()
             time.sleep(0.05)
 
-    def stop(self):
-        self._stop_event.set()
 
-
-class Transformer(threading.Thread):
+class Transformer(TxnClient):
     """Consume-transform-produce, exactly once: reads `source` in its own
     group (read_committed) and, per batch, writes "ctp:<value>" to the
     same partition of `output` and the batch's offsets in one transaction
@@ -259,25 +278,9 @@ class Transformer(threading.Thread):
     PREFIX = "ctp:"
 
     def __init__(self, name, bootstrap, source, output, group, history):
-        super().__init__(daemon=True, name=name)
-        self.bootstrap, self.source, self.output, self.group = bootstrap, source, output, group
-        self.history = history
-        self.txn_id = f"{name}-{uuid.uuid4().hex[:6]}"
+        super().__init__(name, bootstrap, history)
+        self.source, self.output, self.group = source, output, group
         history.transform(group, source, output, self.PREFIX)
-        self._stop_event = threading.Event()
-
-    def _producer(self):
-        p = Producer({"bootstrap.servers": self.bootstrap, "transactional.id": self.txn_id,
-                      "linger.ms": 5, "transaction.timeout.ms": 20000,
-                      "message.timeout.ms": 20000, "log.connection.close": False})
-        while not self._stop_event.is_set():
-            try:
-                p.init_transactions(10)
-                return p
-            except KafkaException as e:
-                self.history.client_error(self.name, e.args[0].name(), retriable(e.args[0]))
-                time.sleep(0.5)
-        return None
 
     def _rewind(self, c):
         """Back to the committed offsets (what the aborted batch read is read again)."""
@@ -292,30 +295,16 @@ class Transformer(threading.Thread):
                 time.sleep(0.5)
 
     def _batch(self, p, c, n, msgs):
-        """One transaction; returns what the producer was told."""
-        name = f"{self.name}-txn{n}"
-        outputs = [(self.PREFIX.encode() + m.value(), m.partition()) for m in msgs]
-        status = "unknown"
-        try:
-            p.begin_transaction()
-            for v, partition in outputs:
-                p.produce(self.output, key=v, value=v, partition=partition)
+        """One transaction; returns its status."""
+        records = [(self.PREFIX.encode() + m.value(), m.partition()) for m in msgs]
+
+        def end(p):
             p.send_offsets_to_transaction(c.position(c.assignment()),
                                           c.consumer_group_metadata(), 30)
             p.commit_transaction(30)
-            status = "committed"
-        except KafkaException as e:
-            err = e.args[0]
-            self.history.client_error(self.name, err.name(), retriable(err))
-            if err.txn_requires_abort():
-                try:
-                    p.abort_transaction(30)
-                    status = "aborted"
-                except KafkaException:
-                    pass
-        finally:
-            self.history.txn(name, self.output, [v for v, _ in outputs], status)
-        return status
+            return "committed"
+
+        return self._transaction(p, f"{self.name}-txn{n}", self.output, records, end)
 
     def run(self):
         c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group,
@@ -337,9 +326,6 @@ class Transformer(threading.Thread):
             if status != "committed":
                 self._rewind(c)
         c.close()
-
-    def stop(self):
-        self._stop_event.set()
 
 
 def observe_commits(bootstrap, group, topic, partitions, history, timeout=10):
