@@ -17,7 +17,8 @@ records missing must all be 0.
 Scenarios (one test each, all on one cluster: in network namespaces,
 netns_cluster.py, when we are root, else on loopback, kgw_cluster.py,
 with the network partition skipped):
-- kill-leader: kill -9 of partition 0's leader, restarted after the fault;
+- kill-leader: kill -9 of a partition's leader (partition round % 3, so
+  that rounds hit different nodes), restarted after the fault;
 - kill-leader-wipe-disk: the same, and its store deleted before the
   restart (a replaced disk: the broker returns with its id and an empty
   log, and must not lead or rejoin the ISR before it caught up, KIP-903);
@@ -200,8 +201,10 @@ class Run:
         print(f"[{self.scenario.name} {time.monotonic() - self.began:5.1f}s] {text}", flush=True)
 
     def leader(self):
-        return wait_for("one leader of partition 0 named by every broker",
-                        lambda: self.nodes.leader(self.topic, 0), CONVERGE_TIMEOUT)
+        """The leader of partition (round % partitions): rounds hit different nodes."""
+        p = self.rnd % PARTITIONS
+        return wait_for(f"one leader of partition {p} named by every broker",
+                        lambda: self.nodes.leader(self.topic, p), CONVERGE_TIMEOUT)
 
     def during_fault(self):
         time.sleep(FAULT_S)
