@@ -9,8 +9,10 @@
 # --history DIR keeps each scenario's history as DIR/SCENARIO.json
 # (judge one again: PYTHONPATH=tests/integration python3 -m jepsen.history FILE).
 # Exits non-zero when any scenario's checker counts a lost, moved,
-# duplicated, divergent or truncated record, offsets going backwards or a
-# transaction partly visible (the test's output says which and where).
+# duplicated, divergent or truncated record, offsets going backwards, a
+# transaction partly visible, aborted but visible or lost, or a transformed
+# record missing (the test's output says which and where), or when a round
+# does not converge.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -27,8 +29,12 @@ while (($#)); do
 done
 [[ -x $kgw ]] || { echo "run.sh: no kgw binary at $kgw (build first, or --kgw PATH)" >&2; exit 2; }
 
-export KGW=$(realpath "$kgw") PYTHONPATH=tests/integration KGW_JEPSEN_ROUNDS=$rounds
-export KGW_JEPSEN_SCENARIOS=$(IFS=,; echo "${scenarios[*]}")
-[[ -n $history ]] && export KGW_JEPSEN_HISTORY_DIR=$(realpath -m "$history")
+KGW=$(realpath "$kgw")
+KGW_JEPSEN_SCENARIOS=$(IFS=,; echo "${scenarios[*]}")
+export KGW KGW_JEPSEN_SCENARIOS PYTHONPATH=tests/integration KGW_JEPSEN_ROUNDS=$rounds
+if [[ -n $history ]]; then
+  KGW_JEPSEN_HISTORY_DIR=$(realpath -m "$history")
+  export KGW_JEPSEN_HISTORY_DIR
+fi
 # The Debian client libraries (python3-confluent-kafka) are the system interpreter's.
 exec /usr/bin/python3 tests/integration/test_jepsen.py
