@@ -22,7 +22,7 @@ while (($#)); do
     --rounds) rounds=${2:?--rounds needs N}; shift 2 ;;
     --kgw) kgw=${2:?--kgw needs a path}; shift 2 ;;
     --history) history=${2:?--history needs a dir}; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
     -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     *) scenarios+=("$1"); shift ;;
   esac
