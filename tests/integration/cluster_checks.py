@@ -10,6 +10,7 @@ Stdlib, confluent_kafka (librdkafka) and the tests' own kafka_wire.
 
 import threading
 import time
+import uuid
 
 import kgw_cluster
 import kgw_harness
@@ -17,7 +18,13 @@ from kafka_wire import Conn, Enc
 
 kgw_harness.require_modules("confluent_kafka")
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import (  # noqa: E402
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 OFFSET_BEGINNING = -2
@@ -79,7 +86,8 @@ def broker_metadata(port, timeout=10):
     """Metadata v12 asked of the broker on `port` (or "host:port") alone (its own image):
     {"controller": id, "brokers": {id: port}, "racks": {id: rack or None},
      "topics": {name: {"id": hex, "error": code, "partitions": {index: leader},
-                       "replicas": {index: (replicas, offline replicas)}}},
+                       "replicas": {index: (replicas, offline replicas)},
+                       "isr": {index: isr}}},
      "names_seen": [every topic name in the answer, repeats kept]}."""
     c = Conn(address(port), timeout=timeout)
     try:
@@ -106,10 +114,10 @@ def broker_metadata(port, timeout=10):
         err, index, leader = d.i16(), d.i32(), d.i32()
         d.i32()  # leader epoch
         replicas = d.array(lambda d: d.i32())
-        d.array(lambda d: d.i32())  # isr
+        isr = d.array(lambda d: d.i32())
         offline = d.array(lambda d: d.i32())
         d.tags()
-        return index, leader, err, replicas, offline
+        return index, leader, err, replicas, offline, isr
 
     def topic(d):
         err, name, tid = d.i16(), d.string(), d.take(16).hex()
@@ -125,7 +133,8 @@ def broker_metadata(port, timeout=10):
         "brokers": brokers,
         "racks": {node: rack for node, _, rack in listed},
         "topics": {n: {"id": t, "error": e, "partitions": {p[0]: p[1] for p in ps},
-                       "replicas": {p[0]: (p[3], p[4]) for p in ps}}
+                       "replicas": {p[0]: (p[3], p[4]) for p in ps},
+                       "isr": {p[0]: p[5] for p in ps}}
                    for n, t, e, ps in topics},
         "names_seen": [n for n, _, _, _ in topics],
     }
@@ -297,6 +306,38 @@ def read_all(bootstrap, topic, partitions, expect, timeout=40):
     finally:
         consumer.close()
     return read, duplicates
+
+
+def read_to_end(bootstrap, topic, partitions, isolation="read_committed", timeout=10.0,
+                raise_errors=True):
+    """Every data record of the topic's partitions 0..partitions-1, by
+    assign() from the start, until each partition's end offset (for this
+    isolation level) or the timeout; returns (messages in arrival order,
+    the partitions whose end was not reached). A consumer error other
+    than the end of a partition raises KafkaException, or is skipped
+    (raise_errors=False: librdkafka retries what it can)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "reader-" + uuid.uuid4().hex,
+                  "isolation.level": isolation, "enable.auto.commit": False,
+                  "enable.partition.eof": True, "log.connection.close": False})
+    try:
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+        messages, eof = [], set()
+        deadline = time.monotonic() + timeout
+        while len(eof) < partitions and time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    eof.add(m.partition())
+                elif raise_errors:
+                    raise KafkaException(m.error())
+                continue
+            eof.discard(m.partition())
+            messages.append(m)
+        return messages, sorted(set(range(partitions)) - eof)
+    finally:
+        c.close()
 
 
 def judge_records(told, read, duplicates):

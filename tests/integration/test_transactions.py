@@ -7,16 +7,16 @@ idempotent batches that must not be appended twice."""
 
 import time
 import unittest
-import uuid
 
 import kgw_harness
 from kafka_wire import Conn, Enc, record_batch
 
 kgw_harness.require_modules("confluent_kafka")
 
-from confluent_kafka import (Consumer, KafkaError, KafkaException, Producer,  # noqa: E402
-                             TopicPartition)
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+from cluster_checks import read_to_end  # noqa: E402
 
 TIMEOUT = 60.0
 
@@ -48,27 +48,9 @@ def txn_producer(bootstrap, txn_id, **conf):
 def consume_all(bootstrap, topic, partitions, isolation, timeout=10.0):
     """Every data record of the topic, by assign() from the start, until the
     partitions' end offsets (for this isolation level) are reached."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "reader-" + uuid.uuid4().hex,
-                  "isolation.level": isolation, "enable.auto.commit": False,
-                  "enable.partition.eof": True, "log.connection.close": False})
-    try:
-        c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-        values, eof = [], set()
-        deadline = time.monotonic() + timeout
-        while len(eof) < partitions and time.monotonic() < deadline:
-            m = c.poll(0.2)
-            if m is None:
-                continue
-            if m.error():
-                if m.error().code() == KafkaError._PARTITION_EOF:
-                    eof.add(m.partition())
-                    continue
-                raise KafkaException(m.error())
-            values.append(m.value().decode())
-        assert len(eof) == partitions, f"no end of partition seen for {topic}"
-        return values
-    finally:
-        c.close()
+    messages, unfinished = read_to_end(bootstrap, topic, partitions, isolation, timeout)
+    assert not unfinished, f"no end of partition {unfinished} seen for {topic}"
+    return [m.value().decode() for m in messages]
 
 
 def produce_values(p, topic, values, partitions=2):
