@@ -215,7 +215,7 @@ TEST_CASE("a follower of a real kgw leader keeps its log byte for byte") {
   std::int64_t end = last + 3;
 
   // The follower: an in-memory store with the same topic, fetching from
-  // kgw as node 1 of an image that has only it.
+  // kgw, node 1 of an image that has only it.
   StoreOptions so;
   so.data_dir = "follower";
   so.in_memory = true;
@@ -245,7 +245,13 @@ TEST_CASE("a follower of a real kgw leader keeps its log byte for byte") {
   };
   ReplicaFetcherOptions options;
   options.fetch_backoff_ms = 50;
-  ReplicaFetchers fetchers(loop.get(), *store, producers, peers, 2, options, hooks);
+  // Replica id -1: a single kgw has no follower (a fetch naming replica 2
+  // is refused NOT_LEADER_OR_FOLLOWER there, as Kafka refuses a replica
+  // that is not one of the partition's), so kgw serves these fetches as a
+  // consumer's, up to its high watermark. The same requests with a real
+  // replica id, between kgw processes: tests/integration/
+  // test_cluster_replication.py.
+  ReplicaFetchers fetchers(loop.get(), *store, producers, peers, -1, options, hooks);
   // One node: every partition is led at epoch 0.
   fetchers.follow(topic, 0, 1, 0);
 
