@@ -209,13 +209,10 @@ OffsetManagerConfig offset_config(const BrokerConfig& config) {
 // coordinator, store).
 // The follower side of replication, with Kafka's replica.fetch.* configs;
 // what it learns of high watermarks goes to the replica manager.
-std::unique_ptr<ReplicaFetchers> make_replica_fetchers(uv_loop_t* loop, Store& store,
-                                                       ProducerStateManager& producers,
-                                                       InterBrokerClient& interbroker,
-                                                       MetadataLog& metadata,
-                                                       ReplicaManager& replicas,
-                                                       const BrokerConfig& config,
-                                                       std::int32_t node_id) {
+std::unique_ptr<ReplicaFetchers> make_replica_fetchers(
+    uv_loop_t* loop, Store& store, ProducerStateManager& producers, InterBrokerClient& interbroker,
+    MetadataLog& metadata, ReplicaManager& replicas, const BrokerConfig& config,
+    std::int32_t node_id) {
   ReplicaFetcherOptions o;
   auto int_config = [&](const char* name) {
     return static_cast<std::int32_t>(config.get_long(name));

@@ -3,23 +3,26 @@ topic with replication factor 3 and min.insync.replicas=2, librdkafka
 producing with acks=all. Every acknowledged record must survive the
 partition leader's kill -9 at the offset it was acknowledged at (the new
 leader is a follower that fetched it), the restarted node must catch up
-and rejoin the ISR, and then survive being the only copy that leads once
-the others are killed in turn. With two of three nodes down an acks=all
+and rejoin the ISR, and then lead alone with everything once the others
+are gone (one killed, one paused). With two of three nodes down an acks=all
 produce is refused (NOT_ENOUGH_REPLICAS) rather than acknowledged by one
 copy.
 """
 import os
+import signal
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
 import kgw_cluster  # noqa: E402
+import record_wire  # noqa: E402
 from cluster_checks import admin, judge_records, produce, read_all, wait_for  # noqa: E402
 from confluent_kafka.admin import NewTopic  # noqa: E402
 
 SESSION_MS = 4000
 TOPIC = "replicated"
+NOT_ENOUGH_REPLICAS = 19
 
 
 class ReplicationTest(unittest.TestCase):
@@ -79,31 +82,38 @@ class ReplicationTest(unittest.TestCase):
         wait_for("the restarted node back in the ISR",
                  lambda: self.partition(everyone)[2] == [1, 2, 3], 60)
 
-        # Kill the two others: the restarted node ends up leading alone,
-        # holding everything acknowledged.
-        for victim in everyone:
-            if victim != leader:
-                self.cluster.kill_node(victim)
-        wait_for(f"node {leader} leading alone",
-                 lambda: self.partition((leader,))[0] == leader, SESSION_MS / 1000 + 30)
+        # The two others go: one killed, one paused (killing both would take
+        # two of the three co-located etcd members, the metadata quorum,
+        # with them). The restarted node ends up leading alone, holding
+        # everything acknowledged.
+        killed, paused = [n for n in everyone if n != leader]
+        self.cluster.kill_node(killed)
+        self.cluster.kill_node(paused, sig=signal.SIGSTOP, wait=False)
+        try:
+            wait_for(f"node {leader} leading alone",
+                     lambda: self.partition((leader,))[::2] == (leader, [leader]),
+                     SESSION_MS / 1000 + 30)
+        except AssertionError:
+            os.kill(self.cluster.kgw_pid(paused), signal.SIGCONT)
+            raise
         self.assertEqual(self.partition((leader,))[0], leader)
         read, duplicates = read_all(self.bootstrap((leader,)), TOPIC, 1, len(told))
         counts = judge_records(told, read, duplicates)
         print(f"with only node {leader} left: {counts}", file=sys.stderr)
         self.assertEqual(counts, {"lost": 0, "duplicated": 0, "divergent": 0})
 
-        # One replica left and min.insync.replicas=2: acks=all is refused,
-        # acks=1 is still taken.
-        refused, errors = produce(self.bootstrap((leader,)), TOPIC, 1, 1, prefix="c", timeout=5)
-        self.assertEqual(refused, {})
-        self.assertTrue(any("NOT_ENOUGH_REPLICAS" in e for e in errors), errors)
+        # One replica left and min.insync.replicas=2: acks=all is refused
+        # NOT_ENOUGH_REPLICAS (librdkafka retries it until its timeout, so
+        # on the wire), acks=1 is still taken.
+        refused = record_wire.produce(f"127.0.0.1:{self.cluster.port(leader)}", TOPIC, 0,
+                                      record_wire.batch([{"value": b"c-0"}]), acks=-1)
+        self.assertEqual(refused["error"], NOT_ENOUGH_REPLICAS, refused)
         taken, errors = produce(self.bootstrap((leader,)), TOPIC, 1, 1, acks="1", prefix="d")
         self.assertEqual(errors, [])
         self.assertEqual(len(taken), 1)
 
-        for n in everyone:
-            if not self.cluster.kgw_alive(n):
-                self.cluster.start_node(n)
+        os.kill(self.cluster.kgw_pid(paused), signal.SIGCONT)
+        self.cluster.start_node(killed)
         wait_for("every replica back in the ISR",
                  lambda: self.partition(everyone)[2] == [1, 2, 3], 60)
         told.update(taken)
