@@ -433,7 +433,8 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     broker.replicas().configure_replication(std::move(replication));
   }
   // The replica manager leads (and follows) what the metadata image says.
-  follow_leadership(metadata, broker.replicas(), identity.node_id);
+  follow_leadership(metadata, broker.replicas(), identity.node_id, cluster != nullptr,
+                    2 * static_cast<std::uint64_t>(config.get_long("broker.session.timeout.ms")));
   txns.start();
   broker_ptr = &broker;
 

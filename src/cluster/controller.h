@@ -57,6 +57,7 @@
 
 #include <uv.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -287,6 +288,13 @@ class Controller {
   // Brokers in controlled shutdown: not chosen as leaders until they
   // register again.
   std::set<std::int32_t> shutting_down_;
+  // Brokers that registered a new incarnation since the last liveness pass
+  // (this broker controller or not, so that a controller elected right
+  // after a restart handles it), with when (steady clock): entries older
+  // than kRestartMemory are forgotten, so that a later controller does not
+  // move leadership off a broker that restarted long ago.
+  std::map<std::int32_t, std::chrono::steady_clock::time_point> restarted_;
+  static constexpr std::chrono::seconds kRestartMemory{60};
 };
 
 }  // namespace kgw

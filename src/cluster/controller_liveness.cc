@@ -34,6 +34,13 @@ void Controller::on_change(const MetadataImage& before, const MetadataChange& ch
     if (!r->broker.fenced && (was == nullptr || was->epoch != r->broker.epoch)) {
       shutting_down_.erase(r->broker.id);
     }
+    // A new incarnation of a known broker (KIP-903, Kafka's
+    // handleBrokerUncleanShutdown): whatever its ISR memberships and
+    // leaderships say is of the old one, whose log it may not have any
+    // more (a wiped disk, or a restart before its session lapsed).
+    if (was != nullptr && was->epoch != r->broker.epoch) {
+      restarted_[r->broker.id] = std::chrono::steady_clock::now();
+    }
   } else if (!std::holds_alternative<FenceBroker>(change) &&
              !std::holds_alternative<SetTopicConfigs>(change) &&
              !std::holds_alternative<SetBrokerConfigs>(change)) {
@@ -50,7 +57,10 @@ void Controller::on_change(const MetadataImage& before, const MetadataChange& ch
 // alive leaves the ISR unless it is its last member; a leader that is not
 // alive (or shutting down, when another ISR member can lead) is replaced
 // by the first replica in the ISR that is alive, leader epoch + 1; an
-// offline partition gets a returning ISR member. None, and the topic
+// offline partition gets a returning ISR member. A broker that registered
+// a new incarnation counts as dead for one pass (its old incarnation's
+// memberships go), except that it keeps a leadership nobody else can take,
+// in a new leader epoch. None, and the topic
 // allows unclean leader election: the first live replica outside the ISR
 // leads, the ISR becomes it alone (what only the ISR had is lost). Any
 // change bumps the partition epoch.
@@ -61,8 +71,18 @@ void Controller::liveness_pass(std::function<void()> done, int attempt) {
       [this, term, done = std::move(done), attempt]() mutable {
         ImagePtr image = log_.image();
         const std::int64_t revision = options_.image_revision();
+        // Restarted brokers leave ISRs and leadership like dead ones
+        // (unless nobody else can take them), once.
+        std::erase_if(restarted_, [now = std::chrono::steady_clock::now()](const auto& r) {
+          return now - r.second > kRestartMemory;
+        });
+        auto restarted = std::make_shared<std::set<std::int32_t>>();
+        for (const auto& [id, when] : restarted_) restarted->insert(id);
         auto eligible = [&](std::int32_t id) {
-          return alive(*image, id) && shutting_down_.count(id) == 0;
+          return alive(*image, id) && shutting_down_.count(id) == 0 && restarted->count(id) == 0;
+        };
+        auto handled = [this, restarted] {
+          for (std::int32_t id : *restarted) restarted_.erase(id);
         };
         struct Update {
           std::string key;
@@ -111,14 +131,19 @@ void Controller::liveness_pass(std::function<void()> done, int attempt) {
               n.leader = leader;
             }
             const bool leader_changed = n.leader != p.leader;
-            if (!leader_changed && n.isr == p.isr) continue;
-            if (leader_changed) ++n.leader_epoch;
+            // A restarted leader that nobody else can replace leads again
+            // in a new epoch: its followers truncate to its log, and its
+            // old epoch's state is gone.
+            const bool reelected = !leader_changed && n.leader != -1 && restarted->count(n.leader);
+            if (!leader_changed && !reelected && n.isr == p.isr) continue;
+            if (leader_changed || reelected) ++n.leader_epoch;
             ++n.partition_epoch;
             updates->push_back(Update{layout::partition_key(options_.prefix, t->id, p.index), n,
-                                      leader_changed && n.leader != -1});
+                                      (leader_changed || reelected) && n.leader != -1});
           }
         }
         if (updates->empty()) {
+          handled();
           done();
           return;
         }
@@ -126,8 +151,9 @@ void Controller::liveness_pass(std::function<void()> done, int attempt) {
         // Written in chunks (etcd caps the ops of a txn), one after the
         // other; a refused chunk reruns the whole pass on a newer image.
         auto write = std::make_shared<std::function<void(std::size_t)>>();
-        *write = [this, term, updates, revision, write, done, attempt](std::size_t from) {
+        *write = [this, term, updates, revision, write, done, attempt, handled](std::size_t from) {
           if (from >= updates->size()) {
+            handled();
             // Clearing *write destroys this lambda (it breaks the cycle
             // through the capture): nothing captured is used after.
             auto finished = done;

@@ -16,6 +16,14 @@ class MetadataLog;
 class ReplicaManager;
 
 // Applies the current image at once, then follows every applied change.
-void follow_leadership(MetadataLog& log, ReplicaManager& replicas, std::int32_t node_id);
+// `restarted` (a cluster broker that just started): the leaderships the
+// image gives this node at start belong to its previous incarnation,
+// whose log it may not have any more (a wiped disk; KIP-903): it does not
+// lead those partitions until the controller, which learned of the new
+// incarnation, gave them a new leader epoch (to this node or another), or
+// `hold_ms` passed (a controller elected after the restart does not know
+// of it: leading in the old epoch beats staying offline; logged).
+void follow_leadership(MetadataLog& log, ReplicaManager& replicas, std::int32_t node_id,
+                       bool restarted = false, std::uint64_t hold_ms = 0);
 
 }  // namespace kgw

@@ -232,6 +232,9 @@ class ReplicaManager {
   void when_written(const Uuid& topic, std::int32_t partition, std::int64_t end,
                     std::function<void(WaitOutcome)> done);
 
+  // Runs `fn` on the loop after `ms` (not after stop()).
+  void after(std::uint64_t ms, std::function<void()> fn) { timers_.schedule(ms, std::move(fn)); }
+
   // Answers waiting fetches (timed out); call before the server and the
   // store stop. Appends still being written complete as the store stops.
   void stop();
