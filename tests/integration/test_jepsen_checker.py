@@ -81,6 +81,16 @@ class CheckerTest(unittest.TestCase):
         h.read("final", T, 1, 3, b"k5", b"v5", final=True)
         self.assertCounts(h, moved=1)
 
+    def test_acknowledged_without_offset(self):
+        # Persisted, offset not told (librdkafka's idempotent recovery):
+        # present anywhere is enough; absent is still lost.
+        h = clean()
+        h.acked(b"v5", T, 1, None)
+        h.read("final", T, 1, 3, b"k5", b"v5", final=True)
+        self.assertCounts(h)
+        h.acked(b"v6", T, 1, None)
+        self.assertCounts(h, lost=1)
+
     def test_duplicate(self):
         h = clean()
         h.read("final", T, 1, 2, b"k2", b"v2", final=True)  # v2 is at t[1]@0 too
