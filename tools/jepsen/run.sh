@@ -31,7 +31,9 @@ done
 
 KGW=$(realpath "$kgw")
 KGW_JEPSEN_SCENARIOS=$(IFS=,; echo "${scenarios[*]}")
-export KGW KGW_JEPSEN_SCENARIOS PYTHONPATH=tests/integration KGW_JEPSEN_ROUNDS=$rounds
+# The long form runs the scenarios with a known, open loss too
+# (test_jepsen.py's KNOWN_LOSSES), so that they show.
+export KGW KGW_JEPSEN_SCENARIOS PYTHONPATH=tests/integration KGW_JEPSEN_ROUNDS=$rounds KGW_JEPSEN_KNOWN_LOSSES=1
 if [[ -n $history ]]; then
   KGW_JEPSEN_HISTORY_DIR=$(realpath -m "$history")
   export KGW_JEPSEN_HISTORY_DIR
