@@ -57,10 +57,10 @@ ErrorCode check_assignment(const std::map<std::int32_t, BrokerImage>& brokers,
 }  // namespace
 
 const char* change_name(const MetadataChange& change) {
-  static const char* const names[] = {"RegisterBroker",     "CreateTopic",     "DeleteTopic",
-                                      "CreatePartitions",   "SetTopicConfigs", "SetBrokerConfigs",
-                                      "SetClientQuotas",    "FenceBroker",     "SetController",
-                                      "SetPartitionStates", "UnregisterBroker"};
+  static const char* const names[] = {"RegisterBroker",     "CreateTopic",      "DeleteTopic",
+                                      "CreatePartitions",   "SetTopicConfigs",  "SetBrokerConfigs",
+                                      "SetClientQuotas",    "FenceBroker",      "SetController",
+                                      "SetPartitionStates", "UnregisterBroker", "ElectLeaders"};
   static_assert(std::size(names) == std::variant_size_v<MetadataChange>);
   return names[change.index()];
 }
@@ -264,6 +264,15 @@ ErrorCode MetadataImage::check(const MetadataChange& change, std::string& messag
             }
             return ErrorCode::kNone;
           },
+          // Unknown partitions are answered one by one (ElectionOutcome).
+          [&](const ElectLeaders& c) {
+            if (c.election_type == ElectLeaders::kPreferred ||
+                c.election_type == ElectLeaders::kUnclean) {
+              return ErrorCode::kNone;
+            }
+            message = "Unknown election type " + std::to_string(c.election_type);
+            return ErrorCode::kInvalidRequest;
+          },
       },
       change);
 }
@@ -356,6 +365,8 @@ void MetadataImage::apply_in_place(const MetadataChange& change) {
                    put_topic(std::move(t));
                  },
                  [&](const UnregisterBroker& c) { brokers_.erase(c.id); },
+                 // A request: what it decides arrives as SetPartitionStates.
+                 [&](const ElectLeaders&) {},
              },
              change);
 }

@@ -200,9 +200,23 @@ TEST_CASE("records round-trip and bad values are refused with a reason") {
   CHECK(pid.next == 5000);
 
   ChangeResult r;
-  REQUIRE(decode_result(encode_result({ErrorCode::kTopicAlreadyExists, "exists"}), r) == "");
+  REQUIRE(decode_result(encode_result({ErrorCode::kTopicAlreadyExists, "exists", {}}), r) == "");
   CHECK(r.error == ErrorCode::kTopicAlreadyExists);
   CHECK(r.message == "exists");
+  CHECK(r.partitions.empty());
+  // An election's result carries each partition's outcome.
+  REQUIRE(decode_result(encode_result({ErrorCode::kNone,
+                                       "",
+                                       {{uuid(1), 2, ErrorCode::kElectionNotNeeded, "no"},
+                                        {uuid(3), 0, ErrorCode::kNone, ""}}}),
+                        r) == "");
+  REQUIRE(r.partitions.size() == 2);
+  CHECK(r.partitions[0].topic == uuid(1));
+  CHECK(r.partitions[0].partition == 2);
+  CHECK(r.partitions[0].error == ErrorCode::kElectionNotNeeded);
+  CHECK(r.partitions[0].message == "no");
+  CHECK(r.partitions[1].error == ErrorCode::kNone);
+  CHECK(decode_result(R"({"v":1,"error":0,"partitions":[{"id":1}]})", r) != "");
 
   // Refusals: not JSON, not an object, no version, a later version, a
   // field of the wrong type. Never a throw.
@@ -275,6 +289,12 @@ TEST_CASE("every kind of change round-trips as a request") {
       round_trip(SetPartitionStates{uuid(1), {part(1, {1, 2}, 2, 3)}}));
   REQUIRE(ps.partitions.size() == 1);
   CHECK(same_partition(ps.partitions[0], part(1, {1, 2}, 2, 3)));
+  auto el = std::get<ElectLeaders>(
+      round_trip(ElectLeaders{ElectLeaders::kUnclean, false, {{uuid(1), 0}, {uuid(2), 3}}}));
+  CHECK(el.election_type == ElectLeaders::kUnclean);
+  CHECK_FALSE(el.all);
+  CHECK(el.partitions == std::vector<std::pair<Uuid, std::int32_t>>{{uuid(1), 0}, {uuid(2), 3}});
+  CHECK(std::get<ElectLeaders>(round_trip(ElectLeaders{ElectLeaders::kPreferred, true, {}})).all);
 
   MetadataChange out;
   CHECK(decode_change(R"({"v":1,"type":"Launch"})", out).find("unknown") != std::string::npos);
@@ -514,7 +534,7 @@ TEST_CASE("cut or garbled values are refused, never thrown or crashed on") {
       encode_partition(part(0, {1}, 1)),
       encode_broker({1, "h", 1, "r", {{"L", "h:1"}}}),
       encode_quota({{{"user", "u"}}, {{"producer_byte_rate", 1}}}),
-      encode_result({ErrorCode::kNone, "m"})};
+      encode_result({ErrorCode::kNone, "m", {}})};
   int refused = 0;
   for (const std::string& text : valid) {
     for (std::size_t n = 0; n < text.size(); ++n) {
