@@ -13,12 +13,12 @@ preferred election, and an unclean one is not needed (a leader exists).
 Only leadership is checked: partition data is not replicated yet.
 """
 
-import time
 import unittest
 
 import admin_wire
 import cluster_image
 import kgw_cluster
+import kgw_harness
 from kafka_wire import Conn, Enc
 
 kgw_cluster.require_etcd()
@@ -29,17 +29,7 @@ NONE, UNKNOWN, PREFERRED_NOT_AVAILABLE, ELIGIBLE_NOT_AVAILABLE, NOT_NEEDED = 0, 
 
 
 def wait_for(what, fn, timeout=30):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except OSError as e:
-            last = e
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what} (last: {last})")
+    return kgw_harness.wait_until(fn, timeout, interval=0.3, what=what)
 
 
 def create_rf3(port, name, partitions):
