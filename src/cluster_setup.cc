@@ -130,6 +130,11 @@ std::unique_ptr<ClusterNode> join_cluster(uv_loop_t* loop, const BrokerConfig& c
   static_only.set_dynamic(DynamicLayer::kDefault, {});
   controller_opts.unclean_leader_election_enable =
       static_only.get_bool("unclean.leader.election.enable");
+  controller_opts.auto_leader_rebalance = config.get_bool("auto.leader.rebalance.enable");
+  controller_opts.leader_imbalance_check_interval_ms =
+      static_cast<std::uint64_t>(config.get_long("leader.imbalance.check.interval.seconds")) * 1000;
+  controller_opts.leader_imbalance_per_broker_percentage =
+      static_cast<double>(config.get_long("leader.imbalance.per.broker.percentage"));
   node->controller =
       std::make_unique<Controller>(loop, *node->kv, *node->log, std::move(controller_opts));
   node->log->on_revision(

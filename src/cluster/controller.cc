@@ -200,6 +200,7 @@ void Controller::become_controller(std::int64_t epoch) {
     acting_ = true;
     liveness_dirty_ = true;  // brokers fenced before this term
     load_requests();
+    schedule_rebalance();
     pump();
   });
 }
@@ -214,6 +215,7 @@ void Controller::step_down(const char* why) {
   requests_.clear();
   busy_ = false;
   liveness_dirty_ = false;
+  rebalance_due_ = false;
   shutting_down_.clear();
   cancel_watch_later(requests_watch_);
   auto waiters = std::move(liveness_waiters_);
@@ -277,6 +279,17 @@ void Controller::pump() {
         0);
     return;
   }
+  if (rebalance_due_) {
+    busy_ = true;
+    rebalance_due_ = false;
+    const std::uint64_t term = term_;
+    rebalance_pass(
+        [this, term] {
+          if (current(term)) finish_job();
+        },
+        0);
+    return;
+  }
   if (requests_.empty()) return;
   busy_ = true;
   process_request(requests_.begin()->second, 0);
@@ -314,6 +327,12 @@ void Controller::process_request(etcd::KeyValue request, int attempt) {
                 },
                 0);
             return;
+          } else if (const auto* e = std::get_if<ElectLeaders>(&change)) {
+            error = image->check(change, message);
+            if (error == ErrorCode::kNone) {
+              commit_election(request, *e, *image, revision, attempt);
+              return;
+            }
           } else if (Ops rest; resumes(change, *image, rest)) {
             write_chunks(request, std::make_shared<std::vector<etcd::Op>>(std::move(rest.ops)), 0,
                          attempt);
@@ -340,7 +359,8 @@ void Controller::process_request(etcd::KeyValue request, int attempt) {
 }
 
 void Controller::commit_request(const etcd::KeyValue& request, Ops ops, ErrorCode error,
-                                std::string message, int attempt) {
+                                std::string message, int attempt,
+                                std::vector<ElectionOutcome> outcomes) {
   const std::string& p = options_.prefix;
   const layout::ParsedKey k = layout::parse_key(p, request.key);
   etcd::TxnRequest t;
@@ -351,9 +371,10 @@ void Controller::commit_request(const etcd::KeyValue& request, Ops ops, ErrorCod
   t.success = std::move(ops.ops);
   t.success.push_back(etcd::Op{etcd::Op::kDelete, request.key, "", "", 0});
   if (k.kind == layout::ParsedKey::kRequest) {
-    t.success.push_back(etcd::Op{etcd::Op::kPut, layout::result_key(p, k.id, k.seq), "",
-                                 layout::encode_result(layout::ChangeResult{error, message}),
-                                 request.lease});
+    t.success.push_back(
+        etcd::Op{etcd::Op::kPut, layout::result_key(p, k.id, k.seq), "",
+                 layout::encode_result(layout::ChangeResult{error, message, std::move(outcomes)}),
+                 request.lease});
   }
   t.failure.push_back(etcd::Op{etcd::Op::kRange, layout::controller_key(p), "", "", 0});
   t.failure.push_back(etcd::Op{etcd::Op::kRange, request.key, "", "", 0});

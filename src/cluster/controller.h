@@ -17,7 +17,13 @@
 //     txn: the change's keys + delete of the request + `P results/<req>`
 //     (with the requester's lease). Requests go one at a time, each decided
 //     on an image that includes the previous decisions.
-//  3. Liveness: whenever the image fences or registers a broker (and at
+//  3. ElectLeaders requests (leader_election.h) are decided like the
+//     others; the partitions they move are written with the result, which
+//     carries each partition's outcome. Every
+//     leader_imbalance_check_interval_ms (auto_leader_rebalance) the
+//     controller runs a preferred election for the partitions of brokers
+//     over leader_imbalance_per_broker_percentage (logged at INFO).
+//  4. Liveness: whenever the image fences or registers a broker (and at
 //     takeover) a pass moves leadership off brokers that are not alive
 //     (first alive ISR member, leader and partition epoch + 1, the dead
 //     broker leaves the ISR unless last; none alive: leader -1) and back
@@ -71,6 +77,7 @@
 #include "common/loop_timer.h"
 #include "protocol/wire/error_code.h"
 #include "src/cluster/etcd/etcd_types.h"
+#include "src/cluster/leader_election.h"
 #include "src/cluster/metadata_log.h"
 #include "src/cluster/placement.h"
 
@@ -117,6 +124,13 @@ struct ControllerOptions {
   // layer of its resolution (topic override, this broker's dynamic
   // config, the cluster-wide dynamic default, this). Default: false.
   bool unclean_leader_election_enable = false;
+  // Kafka's auto.leader.rebalance.enable, leader.imbalance.check.interval.seconds
+  // (here in ms) and leader.imbalance.per.broker.percentage: every interval
+  // the controller moves leadership back to preferred replicas of brokers
+  // whose share of partitions led by another is above the percentage.
+  bool auto_leader_rebalance = true;
+  std::uint64_t leader_imbalance_check_interval_ms = 300000;
+  double leader_imbalance_per_broker_percentage = 10;
 };
 
 class Controller {
@@ -176,6 +190,12 @@ class Controller {
     std::vector<etcd::Op> ops;
     bool changes_image = false;
   };
+  struct PartitionUpdate {
+    std::string key;
+    PartitionImage state;
+    bool new_leader = false;
+  };
+  using Updates = std::shared_ptr<std::vector<PartitionUpdate>>;
 
   // Election (controller.cc).
   void campaign();
@@ -200,7 +220,10 @@ class Controller {
                        const etcd::TxnResult& r, bool changes_image, int attempt);
   void forget_request(const etcd::KeyValue& request);
   void commit_request(const etcd::KeyValue& request, Ops ops, ErrorCode error, std::string message,
-                      int attempt);
+                      int attempt, std::vector<ElectionOutcome> outcomes = {});
+  // An ElectLeaders request: decided and committed with its outcomes.
+  void commit_election(const etcd::KeyValue& request, const ElectLeaders& election,
+                       const MetadataImage& image, std::int64_t revision, int attempt);
   // A change too big for one txn, and its continuation.
   void commit_in_chunks(etcd::KeyValue request, const MetadataChange& change, Ops ops, int attempt);
   void write_chunks(etcd::KeyValue request, std::shared_ptr<std::vector<etcd::Op>> ops,
@@ -232,6 +255,17 @@ class Controller {
   // Liveness (controller_liveness.cc).
   void liveness_pass(std::function<void()> done, int attempt);
   bool alive(const MetadataImage& image, std::int32_t id) const;
+  // Alive and not in a controlled shutdown: may be elected leader.
+  bool eligible(const MetadataImage& image, std::int32_t id) const;
+  // Writes `updates` from `from` on, partitions_per_txn per txn, each
+  // comparing the partitions unchanged since `revision` and the new
+  // leaders registered; `done` when all are written (or the term ended),
+  // `retry` when a txn was refused for another reason than the term.
+  void write_updates(Updates updates, std::int64_t revision, std::size_t from,
+                     std::function<void()> done, std::function<void()> retry);
+  // The automatic preferred-leader rebalance (auto_leader_rebalance).
+  void schedule_rebalance();
+  void rebalance_pass(std::function<void()> done, int attempt);
   void on_change(const MetadataImage& before, const MetadataChange& change);
 
   // Deferred work and retries (controller.cc).
@@ -281,6 +315,7 @@ class Controller {
   std::optional<std::uint64_t> requests_watch_;
   bool busy_ = false;
   bool liveness_dirty_ = false;
+  bool rebalance_due_ = false;
   std::vector<std::function<void()>> liveness_waiters_;
   // The last revision this term wrote image keys at: the next decision
   // waits for the image to reflect it.

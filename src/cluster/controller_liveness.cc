@@ -26,6 +26,10 @@ bool Controller::alive(const MetadataImage& image, std::int32_t id) const {
   return b != nullptr && !b->fenced;
 }
 
+bool Controller::eligible(const MetadataImage& image, std::int32_t id) const {
+  return alive(image, id) && shutting_down_.count(id) == 0;
+}
+
 void Controller::on_change(const MetadataImage& before, const MetadataChange& change) {
   if (const auto* r = std::get_if<RegisterBroker>(&change)) {
     // A new incarnation ends a controlled shutdown; a re-put of the same
@@ -65,10 +69,9 @@ void Controller::on_change(const MetadataImage& before, const MetadataChange& ch
 // leads, the ISR becomes it alone (what only the ISR had is lost). Any
 // change bumps the partition epoch.
 void Controller::liveness_pass(std::function<void()> done, int attempt) {
-  const std::uint64_t term = term_;
   defer(
       attempt == 0 ? 0 : options_.retry_ms, last_written_, true,
-      [this, term, done = std::move(done), attempt]() mutable {
+      [this, done = std::move(done), attempt]() mutable {
         ImagePtr image = log_.image();
         const std::int64_t revision = options_.image_revision();
         // Restarted brokers leave ISRs and leadership like dead ones
@@ -78,29 +81,24 @@ void Controller::liveness_pass(std::function<void()> done, int attempt) {
         });
         auto restarted = std::make_shared<std::set<std::int32_t>>();
         for (const auto& [id, when] : restarted_) restarted->insert(id);
-        auto eligible = [&](std::int32_t id) {
-          return alive(*image, id) && shutting_down_.count(id) == 0 && restarted->count(id) == 0;
+        auto can_lead = [&](std::int32_t id) {
+          return eligible(*image, id) && restarted->count(id) == 0;
         };
         auto handled = [this, restarted] {
           for (std::int32_t id : *restarted) restarted_.erase(id);
         };
-        struct Update {
-          std::string key;
-          PartitionImage state;
-          bool new_leader = false;
-        };
-        auto updates = std::make_shared<std::vector<Update>>();
+        auto updates = std::make_shared<std::vector<PartitionUpdate>>();
         for (const TopicPtr& t : image->topics()) {
           for (const PartitionImage& p : t->partitions) {
             PartitionImage n = p;
             n.isr.clear();
             for (std::int32_t r : p.isr) {
-              if (eligible(r)) n.isr.push_back(r);
+              if (can_lead(r)) n.isr.push_back(r);
             }
             if (n.isr.empty()) {
-              // Only shutting-down members are alive: they stay; none
-              // alive: the last leader (or first member) stays, as KRaft
-              // never empties an ISR.
+              // Only shutting-down (or restarted) members are alive: they
+              // stay; none alive: the last leader (or first member) stays,
+              // as KRaft never empties an ISR.
               for (std::int32_t r : p.isr) {
                 if (alive(*image, r)) n.isr.push_back(r);
               }
@@ -108,10 +106,10 @@ void Controller::liveness_pass(std::function<void()> done, int attempt) {
                 n.isr.push_back(contains(p.isr, p.leader) ? p.leader : p.isr.front());
               }
             }
-            if (p.leader == -1 || !eligible(p.leader)) {
+            if (p.leader == -1 || !can_lead(p.leader)) {
               std::int32_t leader = -1;
               for (std::int32_t r : p.replicas) {
-                if (contains(n.isr, r) && eligible(r)) {
+                if (contains(n.isr, r) && can_lead(r)) {
                   leader = r;
                   break;
                 }
@@ -127,7 +125,7 @@ void Controller::liveness_pass(std::function<void()> done, int attempt) {
                   }
                 }
               }
-              if (leader == -1) leader = elect_unclean(*image, *t, n, eligible);
+              if (leader == -1) leader = elect_unclean(*image, *t, n, can_lead);
               n.leader = leader;
             }
             const bool leader_changed = n.leader != p.leader;
@@ -138,8 +136,8 @@ void Controller::liveness_pass(std::function<void()> done, int attempt) {
             if (!leader_changed && !reelected && n.isr == p.isr) continue;
             if (leader_changed || reelected) ++n.leader_epoch;
             ++n.partition_epoch;
-            updates->push_back(Update{layout::partition_key(options_.prefix, t->id, p.index), n,
-                                      (leader_changed || reelected) && n.leader != -1});
+            updates->push_back(PartitionUpdate{layout::partition_key(options_.prefix, t->id, p.index),
+                                               n, (leader_changed || reelected) && n.leader != -1});
           }
         }
         if (updates->empty()) {
@@ -148,72 +146,72 @@ void Controller::liveness_pass(std::function<void()> done, int attempt) {
           return;
         }
         LOG_INFO("controller", "liveness: %zu partition(s) change leader or ISR", updates->size());
-        // Written in chunks (etcd caps the ops of a txn), one after the
-        // other; a refused chunk reruns the whole pass on a newer image.
-        auto write = std::make_shared<std::function<void(std::size_t)>>();
-        *write = [this, term, updates, revision, write, done, attempt, handled](std::size_t from) {
-          if (from >= updates->size()) {
-            handled();
-            // Clearing *write destroys this lambda (it breaks the cycle
-            // through the capture): nothing captured is used after.
-            auto finished = done;
-            *write = nullptr;
-            finished();
-            return;
-          }
-          const std::size_t to = std::min(updates->size(), from + options_.partitions_per_txn);
-          etcd::TxnRequest t;
-          t.compare.push_back(epoch_compare());
-          std::set<std::int32_t> leaders;
-          for (std::size_t i = from; i < to; ++i) {
-            const Update& u = (*updates)[i];
-            t.compare.push_back(
-                etcd::Compare{u.key, etcd::Compare::kVersion, etcd::Compare::kGreater, 0, ""});
-            t.compare.push_back(
-                etcd::Compare{u.key, etcd::Compare::kMod, etcd::Compare::kLess, revision + 1, ""});
-            if (u.new_leader) leaders.insert(u.state.leader);
-            t.success.push_back(
-                etcd::Op{etcd::Op::kPut, u.key, "", layout::encode_partition(u.state), 0});
-          }
-          // The new leaders are still registered.
-          for (std::int32_t id : leaders) {
-            t.compare.push_back(etcd::Compare{layout::broker_key(options_.prefix, id),
-                                              etcd::Compare::kVersion, etcd::Compare::kGreater, 0,
-                                              ""});
-          }
-          t.failure.push_back(
-              etcd::Op{etcd::Op::kRange, layout::controller_key(options_.prefix), "", "", 0});
-          kv_.txn(
-              std::move(t),
-              guarded([this, term, write, to, done, attempt](etcd::Status s, etcd::TxnResult r) {
-                if (!current(term)) {
-                  *write = nullptr;
-                  done();
-                  return;
-                }
-                if (s.ok() && r.succeeded) {
-                  last_written_ = r.revision;
-                  (*write)(to);
-                  return;
-                }
-                *write = nullptr;
-                if (s.ok() && (r.ranges.empty() || r.ranges[0].kvs.empty() ||
-                               r.ranges[0].kvs[0].create_revision != epoch_)) {
-                  done();
-                  step_down("a leader change was refused: another broker is controller");
-                  campaign();
-                  return;
-                }
-                if (attempt + 1 >= options_.max_attempts) {
-                  LOG_WARN("controller", "liveness pass gave up after %d attempts", attempt + 1);
-                  done();
-                  return;
-                }
-                liveness_pass(done, attempt + 1);
-              }));
-        };
-        (*write)(0);
+        // Written in chunks; a refused chunk reruns the whole pass on a
+        // newer image.
+        write_updates(
+            updates, revision, 0,
+            [done, handled] {
+              handled();
+              done();
+            },
+            [this, done, attempt] {
+              if (attempt + 1 >= options_.max_attempts) {
+                LOG_WARN("controller", "liveness pass gave up after %d attempts", attempt + 1);
+                done();
+                return;
+              }
+              liveness_pass(done, attempt + 1);
+            });
       });
+}
+
+void Controller::write_updates(Updates updates, std::int64_t revision, std::size_t from,
+                               std::function<void()> done, std::function<void()> retry) {
+  if (from >= updates->size()) {
+    done();
+    return;
+  }
+  const std::size_t to = std::min(updates->size(), from + options_.partitions_per_txn);
+  etcd::TxnRequest t;
+  t.compare.push_back(epoch_compare());
+  std::set<std::int32_t> leaders;
+  for (std::size_t i = from; i < to; ++i) {
+    const PartitionUpdate& u = (*updates)[i];
+    t.compare.push_back(
+        etcd::Compare{u.key, etcd::Compare::kVersion, etcd::Compare::kGreater, 0, ""});
+    t.compare.push_back(
+        etcd::Compare{u.key, etcd::Compare::kMod, etcd::Compare::kLess, revision + 1, ""});
+    if (u.new_leader) leaders.insert(u.state.leader);
+    t.success.push_back(etcd::Op{etcd::Op::kPut, u.key, "", layout::encode_partition(u.state), 0});
+  }
+  // The new leaders are still registered.
+  for (std::int32_t id : leaders) {
+    t.compare.push_back(etcd::Compare{layout::broker_key(options_.prefix, id),
+                                      etcd::Compare::kVersion, etcd::Compare::kGreater, 0, ""});
+  }
+  t.failure.push_back(
+      etcd::Op{etcd::Op::kRange, layout::controller_key(options_.prefix), "", "", 0});
+  const std::uint64_t term = term_;
+  kv_.txn(std::move(t), guarded([this, term, updates, revision, to, done = std::move(done),
+                                 retry = std::move(retry)](etcd::Status s, etcd::TxnResult r) {
+            if (!current(term)) {
+              done();
+              return;
+            }
+            if (s.ok() && r.succeeded) {
+              last_written_ = r.revision;
+              write_updates(updates, revision, to, done, retry);
+              return;
+            }
+            if (s.ok() && (r.ranges.empty() || r.ranges[0].kvs.empty() ||
+                           r.ranges[0].kvs[0].create_revision != epoch_)) {
+              done();
+              step_down("a leader change was refused: another broker is controller");
+              campaign();
+              return;
+            }
+            retry();
+          }));
 }
 
 // --- Controlled shutdown ---

@@ -168,6 +168,8 @@ Controller::Ops Controller::ops_of(const MetadataChange& change, const MetadataI
           [&](const RegisterBroker&) { out.changes_image = false; },
           [&](const FenceBroker&) { out.changes_image = false; },
           [&](const SetController&) { out.changes_image = false; },
+          // Decided into SetPartitionStates first (commit_election).
+          [&](const ElectLeaders&) { out.changes_image = false; },
       },
       change);
   return out;

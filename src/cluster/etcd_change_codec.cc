@@ -94,6 +94,13 @@ std::string encode_change(const MetadataChange& change) {
                         {"partition_epoch", c.partition_epoch},
                         {"isr", isr}};
           },
+          [](const ElectLeaders& c) {
+            json parts = json::array();
+            for (const auto& [id, index] : c.partitions) {
+              parts.push_back({{"id", uuid_base64(id)}, {"index", index}});
+            }
+            return json{{"election_type", c.election_type}, {"all", c.all}, {"partitions", parts}};
+          },
       },
       change);
   j["v"] = kVersion;
@@ -213,6 +220,20 @@ std::string decode_change(std::string_view text, MetadataChange& out) {
           !get_int(m, "broker_epoch", member.broker_epoch)) {
         return bad;
       }
+    }
+    out = std::move(c);
+  } else if (type == "ElectLeaders") {
+    ElectLeaders c;
+    auto parts = j.find("partitions");
+    auto all = j.find("all");
+    if (!get_int(j, "election_type", c.election_type) || all == j.end() || !all->is_boolean() ||
+        parts == j.end() || !parts->is_array()) {
+      return bad;
+    }
+    c.all = all->get<bool>();
+    for (const json& pj : *parts) {
+      auto& [id, index] = c.partitions.emplace_back();
+      if (!pj.is_object() || !get_uuid(pj, "id", id) || !get_int(pj, "index", index)) return bad;
     }
     out = std::move(c);
   } else {

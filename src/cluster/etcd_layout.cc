@@ -351,7 +351,18 @@ std::string decode_producer_ids(std::string_view text, ProducerIdBlock& out) {
 }
 
 std::string encode_result(const ChangeResult& r) {
-  return dump({{"v", kVersion}, {"error", static_cast<int>(r.error)}, {"message", r.message}});
+  json j = {{"v", kVersion}, {"error", static_cast<int>(r.error)}, {"message", r.message}};
+  if (!r.partitions.empty()) {
+    json parts = json::array();
+    for (const ElectionOutcome& o : r.partitions) {
+      parts.push_back({{"id", uuid_base64(o.topic)},
+                       {"index", o.partition},
+                       {"error", static_cast<int>(o.error)},
+                       {"message", o.message}});
+    }
+    j["partitions"] = std::move(parts);
+  }
+  return dump(j);
 }
 std::string decode_result(std::string_view text, ChangeResult& out) {
   json j;
@@ -361,6 +372,20 @@ std::string decode_result(std::string_view text, ChangeResult& out) {
   out.error = static_cast<ErrorCode>(code);
   out.message.clear();
   get_string(j, "message", out.message);
+  out.partitions.clear();
+  auto parts = j.find("partitions");
+  if (parts == j.end()) return "";
+  if (!parts->is_array()) return "a change result's partitions are not a list";
+  for (const json& pj : *parts) {
+    ElectionOutcome& o = out.partitions.emplace_back();
+    std::int16_t e = 0;
+    if (!pj.is_object() || !get_uuid(pj, "id", o.topic) || !get_int(pj, "index", o.partition) ||
+        !get_int(pj, "error", e)) {
+      return "a change result's partition lacks a field";
+    }
+    o.error = static_cast<ErrorCode>(e);
+    get_string(pj, "message", o.message);
+  }
   return "";
 }
 

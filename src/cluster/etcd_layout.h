@@ -160,6 +160,8 @@ std::string decode_change(std::string_view text, MetadataChange& out);
 struct ChangeResult {
   ErrorCode error = ErrorCode::kNone;
   std::string message;
+  // ElectLeaders: each partition's outcome ("partitions", absent if none).
+  std::vector<ElectionOutcome> partitions;
 };
 std::string encode_result(const ChangeResult& r);
 std::string decode_result(std::string_view text, ChangeResult& out);

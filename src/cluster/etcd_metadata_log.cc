@@ -317,7 +317,9 @@ void EtcdMetadataLog::answer_results(const std::vector<KeyValue>& results) {
     TxnRequest del;
     del.success.push_back(delete_op(kv.key));
     kv_.txn(std::move(del), [](Status, TxnResult) {});  // a leftover is deleted at next start
-    if (pending_.count(k.seq) != 0) finish(k.seq, r.error, std::move(r.message));
+    if (pending_.count(k.seq) != 0) {
+      finish(k.seq, r.error, std::move(r.message), std::move(r.partitions));
+    }
   }
 }
 
@@ -467,15 +469,26 @@ void EtcdMetadataLog::lease_lost() {
 }
 
 void EtcdMetadataLog::submit(MetadataChange change, Done done) {
+  put_request(change, [done = std::move(done)](ErrorCode error, std::string message,
+                                               std::vector<ElectionOutcome>) {
+    done(error, std::move(message));
+  });
+}
+
+void EtcdMetadataLog::elect_leaders(ElectLeaders request, ElectDone done) {
+  put_request(request, std::move(done));
+}
+
+void EtcdMetadataLog::put_request(const MetadataChange& change, ElectDone done) {
   if (const auto* r = std::get_if<RegisterBroker>(&change);
       r != nullptr && r->broker.id == options_.node_id) {
     // This broker registers itself at start (its lease, its epoch).
-    done(ErrorCode::kNone, "");
+    done(ErrorCode::kNone, "", {});
     return;
   }
   std::string message;
   if (ErrorCode e = image_->check(change, message); e != ErrorCode::kNone) {
-    done(e, std::move(message));
+    done(e, std::move(message), {});
     return;
   }
   if (stopping_ || !reachable_ || lease_ == 0) {
@@ -484,7 +497,8 @@ void EtcdMetadataLog::submit(MetadataChange change, Done done) {
     done(ErrorCode::kRequestTimedOut,
          stopping_     ? "this broker is shutting down"
          : !reachable_ ? "the metadata quorum (etcd) is unreachable from this broker; retry later"
-                       : "this broker is not registered with the cluster yet; retry later");
+                       : "this broker is not registered with the cluster yet; retry later",
+         {});
     return;
   }
   const std::uint64_t seq = ++next_seq_;
@@ -554,12 +568,13 @@ void EtcdMetadataLog::timed_out(std::uint64_t seq) {
           }));
 }
 
-void EtcdMetadataLog::finish(std::uint64_t seq, ErrorCode error, std::string message) {
+void EtcdMetadataLog::finish(std::uint64_t seq, ErrorCode error, std::string message,
+                             std::vector<ElectionOutcome> outcomes) {
   auto it = pending_.find(seq);
   if (it == pending_.end()) return;
-  Done done = std::move(it->second.done);
+  ElectDone done = std::move(it->second.done);
   pending_.erase(it);
-  done(error, std::move(message));
+  done(error, std::move(message), std::move(outcomes));
 }
 
 void EtcdMetadataLog::unreachable(const Status& status) {

@@ -118,6 +118,9 @@ class EtcdMetadataLog : public MetadataLog {
   void stop(std::function<void()> done);
 
   void submit(MetadataChange change, Done done) override;
+  // Put as a request like submit(); answered with the partitions' outcomes
+  // the controller's result carries.
+  void elect_leaders(ElectLeaders request, ElectDone done) override;
   ImagePtr image() const override { return image_; }
   // The controller orders changes; nothing is projected here.
   ImagePtr latest() const override { return image_; }
@@ -147,7 +150,7 @@ class EtcdMetadataLog : public MetadataLog {
 
  private:
   struct Pending {
-    Done done;
+    ElectDone done;
     std::uint64_t deadline = 0;  // uv_now
     bool deleting = false;       // the timeout's delete txn is in flight
     bool taken = false;          // the controller took it: await the result
@@ -182,7 +185,9 @@ class EtcdMetadataLog : public MetadataLog {
   void lease_confirmed_until(std::uint64_t sent_at, std::int64_t ttl_seconds);
   void check_deadlines();
   void timed_out(std::uint64_t seq);
-  void finish(std::uint64_t seq, ErrorCode error, std::string message);
+  void finish(std::uint64_t seq, ErrorCode error, std::string message,
+              std::vector<ElectionOutcome> outcomes = {});
+  void put_request(const MetadataChange& change, ElectDone done);
   void unreachable(const etcd::Status& status);
   void retry_later(std::function<void()> fn);
   void start_timer(uv_timer_t* t, std::uint64_t ms, std::uint64_t repeat);

@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "src/cluster/alter_partition.h"
+#include "src/cluster/leader_election.h"
 #include "storage/store.h"
 
 namespace kgw {
@@ -106,6 +107,13 @@ void LocalMetadataLog::submit(MetadataChange change, Done done) {
          "brokers");
     return;
   }
+  if (auto* e = std::get_if<ElectLeaders>(&change)) {
+    elect_leaders(std::move(*e), [done = std::move(done)](ErrorCode error, std::string message,
+                                                          std::vector<ElectionOutcome>) {
+      done(error, std::move(message));
+    });
+    return;
+  }
   complete(change);
   if (const auto* a = std::get_if<AlterPartition>(&change);
       a != nullptr && !altered_partition(*projected_, *a)) {
@@ -142,6 +150,26 @@ void LocalMetadataLog::submit(MetadataChange change, Done done) {
   });
   ++writing_;
   if (queued) projected_ = projected_->apply(*held);
+}
+
+void LocalMetadataLog::elect_leaders(ElectLeaders request, ElectDone done) {
+  std::string message;
+  if (ErrorCode e = projected_->check(request, message); e != ErrorCode::kNone) {
+    done(e, std::move(message), {});
+    return;
+  }
+  ElectionDecision d = decide_elections(*projected_, request, [this](std::int32_t id) {
+    const BrokerImage* b = projected_->broker(id);
+    return b != nullptr && !b->fenced;
+  });
+  // This node leads every partition it holds, so nothing changes; a
+  // partition that had no leader would be led by it (in the image only:
+  // one node stores no partition states).
+  for (const SetPartitionStates& c : d.changes) {
+    projected_ = projected_->apply(c);
+    applied(c, "", [](ErrorCode, std::string) {});
+  }
+  done(ErrorCode::kNone, "", std::move(d.outcomes));
 }
 
 void LocalMetadataLog::complete(MetadataChange& change) const {

@@ -56,6 +56,9 @@ class LocalMetadataLog : public MetadataLog {
   LocalMetadataLog(Store& store, LocalMetadataLogOptions options);
 
   void submit(MetadataChange change, Done done) override;
+  // Decided on the image (registered, unfenced brokers may lead): on one
+  // node, ELECTION_NOT_NEEDED or UNKNOWN_TOPIC_OR_PARTITION per partition.
+  void elect_leaders(ElectLeaders request, ElectDone done) override;
   ImagePtr image() const override { return image_; }
   ImagePtr latest() const override { return projected_; }
   void add_listener(Listener fn) override { listeners_.push_back(std::move(fn)); }

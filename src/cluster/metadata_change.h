@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "protocol/wire/error_code.h"
 #include "protocol/wire/types.h"
 #include "src/cluster/client_quotas.h"
 
@@ -152,10 +153,34 @@ struct AlterPartition {
   std::vector<IsrMember> isr;        // the ISR asked for, the leader included
 };
 
+// A leader election asked of the controller (Kafka's ElectLeaders): a
+// request only, never applied as such; the controller decides it
+// (leader_election.h) into new partition states and answers each
+// partition's outcome (ElectionOutcome).
+struct ElectLeaders {
+  static constexpr std::int8_t kPreferred = 0;
+  static constexpr std::int8_t kUnclean = 1;
+  std::int8_t election_type = kPreferred;
+  // True: every partition (only those elected or that failed are
+  // answered, as Kafka); false: the ones listed.
+  bool all = false;
+  std::vector<std::pair<Uuid, std::int32_t>> partitions;
+};
+
+// One partition's answer to an ElectLeaders: kNone (elected),
+// ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE,
+// ELIGIBLE_LEADERS_NOT_AVAILABLE or UNKNOWN_TOPIC_OR_PARTITION.
+struct ElectionOutcome {
+  Uuid topic;
+  std::int32_t partition = 0;
+  ErrorCode error = ErrorCode::kNone;
+  std::string message;
+};
+
 using MetadataChange =
     std::variant<RegisterBroker, CreateTopic, DeleteTopic, CreatePartitions, SetTopicConfigs,
                  SetBrokerConfigs, SetClientQuotas, FenceBroker, SetController, SetPartitionStates,
-                 UnregisterBroker, AlterPartition>;
+                 UnregisterBroker, AlterPartition, ElectLeaders>;
 
 // For log lines: "CreateTopic", "DeleteTopic", ...
 const char* change_name(const MetadataChange& change);

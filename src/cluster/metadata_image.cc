@@ -61,7 +61,8 @@ const char* change_name(const MetadataChange& change) {
   static const char* const names[] = {"RegisterBroker",     "CreateTopic",      "DeleteTopic",
                                       "CreatePartitions",   "SetTopicConfigs",  "SetBrokerConfigs",
                                       "SetClientQuotas",    "FenceBroker",      "SetController",
-                                      "SetPartitionStates", "UnregisterBroker", "AlterPartition"};
+                                      "SetPartitionStates", "UnregisterBroker", "AlterPartition",
+                                      "ElectLeaders"};
   static_assert(std::size(names) == std::variant_size_v<MetadataChange>);
   return names[change.index()];
 }
@@ -266,6 +267,15 @@ ErrorCode MetadataImage::check(const MetadataChange& change, std::string& messag
             return ErrorCode::kNone;
           },
           [&](const AlterPartition& c) { return check_alter_partition(*this, c, {}, message); },
+          // Unknown partitions are answered one by one (ElectionOutcome).
+          [&](const ElectLeaders& c) {
+            if (c.election_type == ElectLeaders::kPreferred ||
+                c.election_type == ElectLeaders::kUnclean) {
+              return ErrorCode::kNone;
+            }
+            message = "Unknown election type " + std::to_string(c.election_type);
+            return ErrorCode::kInvalidRequest;
+          },
       },
       change);
 }
@@ -365,6 +375,8 @@ void MetadataImage::apply_in_place(const MetadataChange& change) {
                    t->partitions[static_cast<std::size_t>(p->index)] = std::move(*p);
                    put_topic(std::move(t));
                  },
+                 // A request: what it decides arrives as SetPartitionStates.
+                 [&](const ElectLeaders&) {},
              },
              change);
 }

@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "protocol/wire/error_code.h"
 #include "src/cluster/metadata_change.h"
@@ -39,6 +40,12 @@ class MetadataLog {
   virtual ~MetadataLog() = default;
 
   virtual void submit(MetadataChange change, Done done) = 0;
+  // An ElectLeaders, answered with each partition's outcome (the changes
+  // it decides are applied before `done`, as submit's). `error` is set
+  // only when the request as a whole failed (outcomes then empty).
+  using ElectDone =
+      std::function<void(ErrorCode error, std::string message, std::vector<ElectionOutcome>)>;
+  virtual void elect_leaders(ElectLeaders request, ElectDone done) = 0;
   // The latest applied image; never null.
   virtual ImagePtr image() const = 0;
   // image() with every accepted change still being written applied: what

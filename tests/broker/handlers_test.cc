@@ -325,5 +325,52 @@ TEST_CASE("ListOffsets answers earliest and latest, and refuses a partition aske
   }
 }
 
+TEST_CASE("ElectLeaders on one node: never needed, unknown partitions named, all lists topics") {
+  HandlerFixture f;
+  create(f, "lead", 2);
+  ElectLeadersRequest req;
+  req.election_type = 0;
+  auto& t = req.topic_partitions->emplace_back();
+  t.topic = "lead";
+  t.partitions = {0, 1, 9};
+  auto& absent = req.topic_partitions->emplace_back();
+  absent.topic = "absent";
+  absent.partitions = {0};
+
+  for (std::int8_t type : {0, 1}) {
+    CAPTURE(type);
+    req.election_type = type;
+    auto resp = f.call<ElectLeadersResponse>(req, 2);
+    CHECK(resp.error_code == 0);
+    REQUIRE(resp.replica_election_results.size() == 2);
+    const auto& lead = resp.replica_election_results[0];
+    CHECK(lead.topic == "lead");
+    REQUIRE(lead.partition_result.size() == 3);
+    CHECK(lead.partition_result[0].error_code == code(ErrorCode::kElectionNotNeeded));
+    CHECK(lead.partition_result[1].partition_id == 1);
+    CHECK(lead.partition_result[1].error_code == code(ErrorCode::kElectionNotNeeded));
+    CHECK(lead.partition_result[2].error_code == code(ErrorCode::kUnknownTopicOrPartition));
+    REQUIRE(resp.replica_election_results[1].partition_result.size() == 1);
+    CHECK(resp.replica_election_results[1].partition_result[0].error_code ==
+          code(ErrorCode::kUnknownTopicOrPartition));
+  }
+
+  SUBCASE("all partitions (null): each topic listed, none needing an election") {
+    ElectLeadersRequest all;
+    all.topic_partitions.reset();
+    auto resp = f.call<ElectLeadersResponse>(all, 1);
+    CHECK(resp.error_code == 0);
+    REQUIRE(resp.replica_election_results.size() == 1);
+    CHECK(resp.replica_election_results[0].topic == "lead");
+    CHECK(resp.replica_election_results[0].partition_result.empty());
+  }
+  SUBCASE("an unknown election type is INVALID_REQUEST") {
+    req.election_type = 2;
+    auto resp = f.call<ElectLeadersResponse>(req, 1);
+    CHECK(resp.error_code == code(ErrorCode::kInvalidRequest));
+    CHECK(resp.replica_election_results.empty());
+  }
+}
+
 }  // namespace
 }  // namespace kgw

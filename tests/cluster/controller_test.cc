@@ -45,6 +45,9 @@ class TestEtcdLog : public MetadataLog {
     });
   }
   void submit(MetadataChange, Done done) override { done(ErrorCode::kInvalidRequest, "test"); }
+  void elect_leaders(ElectLeaders, ElectDone done) override {
+    done(ErrorCode::kInvalidRequest, "test", {});
+  }
   ImagePtr image() const override { return image_; }
   ImagePtr latest() const override { return image_; }
   void add_listener(Listener fn) override { listeners_.push_back(std::move(fn)); }
@@ -125,6 +128,9 @@ class Cluster {
   // As when followers replicate (the election logic); false is kgw's
   // default until they do: the ISR is the leader alone.
   bool followers_in_sync = true;
+  // The automatic preferred-leader rebalance's period (as Kafka's default
+  // unless a test sets it).
+  std::uint64_t rebalance_interval_ms = 300000;
   uv_loop_t* loop() { return &loop_; }
 
   // Runs the loop until `done` holds (false after ~3 s of loop time).
@@ -178,6 +184,7 @@ class Cluster {
       o.retry_ms = 20;
       o.max_txn_ops = max_txn_ops;
       o.followers_in_sync = followers_in_sync;
+      o.leader_imbalance_check_interval_ms = rebalance_interval_ms;
       o.placement.start_index = 0;
       o.placement.replica_shift = 0;
       n->controller = std::make_unique<Controller>(&loop_, through != nullptr ? *through : *kv_,
@@ -783,4 +790,164 @@ TEST_CASE(
     c.run_until([] { return false; });  // let any pass run (3 s of loop time)
     CHECK(a.log->image()->topic("clean")->partitions[0].leader == -1);
   }
+}
+
+namespace {
+
+// Puts a partition state as an AlterPartition from its leader would (the
+// ISR growing back is the leader's to ask; here the test's).
+void put_partition(Cluster& c, const Uuid& topic, const PartitionImage& p) {
+  bool put = false;
+  c.kv().put(layout::partition_key(kPrefix, topic, p.index), layout::encode_partition(p), 0,
+             [&](Status, std::int64_t) { put = true; });
+  REQUIRE(c.run_until([&] { return put; }));
+}
+
+// r3 (3 partitions, RF=3, placed from index 0) with broker 3 fenced and
+// back: partition 2 (replicas 3,1,2) moved to broker 1, and broker 3,
+// which left its ISR, is put back in it.
+Uuid preferred_leader_away(Cluster& c, Node& a, Node& b, Node& x) {
+  a.controller->start();
+  REQUIRE(c.run_until([&] { return a.controller->is_controller(); }));
+  REQUIRE(c.request(b, create("r3", 3, 3)).error == ErrorCode::kNone);
+  REQUIRE(c.run_until([&] { return a.log->image()->topic("r3") != nullptr; }));
+  const Uuid id = a.log->image()->topic("r3")->id;
+  c.kv().expire_lease(x.lease);
+  REQUIRE(c.run_until([&] { return a.log->image()->topic("r3")->partitions[2].leader == 1; }));
+  c.register_broker(x);
+  REQUIRE(c.run_until([&] { return !a.log->image()->broker(3)->fenced; }));
+  // The new incarnation's liveness pass (it leaves every ISR it was in)
+  // runs first; then its leader adds it back.
+  c.run_until([] { return false; });
+  PartitionImage p = a.log->image()->topic("r3")->partitions[2];
+  CHECK(p.isr == std::vector<std::int32_t>{1, 2});
+  p.isr = {1, 2, 3};
+  ++p.partition_epoch;
+  put_partition(c, id, p);
+  REQUIRE(c.run_until([&] { return a.log->image()->topic("r3")->partitions[2].isr.size() == 3; }));
+  return id;
+}
+
+ElectLeaders elect(std::int8_t type, const Uuid& id, std::vector<std::int32_t> partitions) {
+  ElectLeaders e;
+  e.election_type = type;
+  for (std::int32_t p : partitions) e.partitions.emplace_back(id, p);
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("a preferred ElectLeaders request moves leadership back, with per-partition results") {
+  Cluster c;
+  Node& a = c.add_node(1, true);
+  Node& b = c.add_node(2, false);
+  Node& x = c.add_node(3, false);
+  const Uuid id = preferred_leader_away(c, a, b, x);
+  const PartitionImage before = a.log->image()->topic("r3")->partitions[2];
+  CHECK(before.leader == 1);
+
+  const layout::ChangeResult r = c.request(b, elect(ElectLeaders::kPreferred, id, {0, 2, 7}));
+  CHECK(r.error == ErrorCode::kNone);
+  REQUIRE(r.partitions.size() == 3);
+  CHECK(r.partitions[0].partition == 0);
+  CHECK(r.partitions[0].error == ErrorCode::kElectionNotNeeded);
+  CHECK(r.partitions[1].partition == 2);
+  CHECK(r.partitions[1].error == ErrorCode::kNone);
+  CHECK(r.partitions[2].error == ErrorCode::kUnknownTopicOrPartition);
+  // The change and its result are one txn: the image shows it once the
+  // result is there.
+  REQUIRE(c.run_until([&] { return a.log->image()->topic("r3")->partitions[2].leader == 3; }));
+  const PartitionImage after = a.log->image()->topic("r3")->partitions[2];
+  CHECK(after.leader_epoch == before.leader_epoch + 1);
+  CHECK(after.partition_epoch == before.partition_epoch + 1);
+  CHECK(after.isr == before.isr);
+
+  // Asked again: nothing to do.
+  const layout::ChangeResult again = c.request(b, elect(ElectLeaders::kPreferred, id, {2}));
+  REQUIRE(again.partitions.size() == 1);
+  CHECK(again.partitions[0].error == ErrorCode::kElectionNotNeeded);
+  ElectLeaders all;
+  all.all = true;
+  CHECK(c.request(b, all).partitions.empty());
+}
+
+TEST_CASE("an election decided on a stale image is refused by etcd and decided again") {
+  Cluster c;
+  InterceptKv through(c.kv());
+  Node& a = c.add_node(1, true, &through);
+  Node& b = c.add_node(2, false);
+  Node& x = c.add_node(3, false);
+  const Uuid id = preferred_leader_away(c, a, b, x);
+  // Between the decision and its write the partition changes (broker 3
+  // leaves the ISR again): the write compares the partition key, fails,
+  // and the new decision finds the preferred replica unavailable.
+  const std::string key = layout::partition_key(kPrefix, id, 2);
+  bool changed = false;
+  through.before_txn = [&](const TxnRequest& t) {
+    if (changed) return;
+    for (const Op& op : t.success) {
+      if (op.key != key) continue;
+      changed = true;
+      PartitionImage p = a.log->image()->topic("r3")->partitions[2];
+      p.isr = {1, 2};
+      ++p.partition_epoch;
+      c.kv().put(key, layout::encode_partition(p), 0, [](Status, std::int64_t) {});
+    }
+  };
+  const int refused_before = c.kv().failed_txns();
+  const layout::ChangeResult r = c.request(b, elect(ElectLeaders::kPreferred, id, {2}));
+  CHECK(changed);
+  CHECK(c.kv().failed_txns() > refused_before);
+  REQUIRE(r.partitions.size() == 1);
+  CHECK(r.partitions[0].error == ErrorCode::kPreferredLeaderNotAvailable);
+  CHECK(a.log->image()->topic("r3")->partitions[2].leader == 1);
+}
+
+TEST_CASE("unclean election: an offline partition gets an alive replica outside its ISR") {
+  Cluster c;
+  c.followers_in_sync = false;  // the ISR is the leader alone
+  Node& a = c.add_node(1, true);
+  Node& b = c.add_node(2, false);
+  Node& x = c.add_node(3, false);
+  a.controller->start();
+  REQUIRE(c.run_until([&] { return a.controller->is_controller(); }));
+  CreateTopic t = create("u", 2, 2);
+  t.assignments = {{3, 1}, {3}};
+  REQUIRE(c.request(b, t).error == ErrorCode::kNone);
+  REQUIRE(c.run_until([&] { return a.log->image()->topic("u") != nullptr; }));
+  const Uuid id = a.log->image()->topic("u")->id;
+  c.kv().expire_lease(x.lease);
+  REQUIRE(c.run_until([&] { return a.log->image()->topic("u")->partitions[0].leader == -1; }));
+  const PartitionImage offline = a.log->image()->topic("u")->partitions[0];
+  CHECK(offline.isr == std::vector<std::int32_t>{3});
+
+  const layout::ChangeResult preferred = c.request(b, elect(ElectLeaders::kPreferred, id, {0}));
+  REQUIRE(preferred.partitions.size() == 1);
+  CHECK(preferred.partitions[0].error == ErrorCode::kPreferredLeaderNotAvailable);
+
+  const layout::ChangeResult r = c.request(b, elect(ElectLeaders::kUnclean, id, {0, 1}));
+  REQUIRE(r.partitions.size() == 2);
+  CHECK(r.partitions[0].error == ErrorCode::kNone);
+  CHECK(r.partitions[1].error == ErrorCode::kEligibleLeadersNotAvailable);
+  REQUIRE(c.run_until([&] { return a.log->image()->topic("u")->partitions[0].leader == 1; }));
+  const PartitionImage elected = a.log->image()->topic("u")->partitions[0];
+  CHECK(elected.isr == std::vector<std::int32_t>{1});
+  CHECK(elected.leader_epoch == offline.leader_epoch + 1);
+  CHECK(elected.partition_epoch == offline.partition_epoch + 1);
+  // It has a leader now.
+  const layout::ChangeResult again = c.request(b, elect(ElectLeaders::kUnclean, id, {0}));
+  REQUIRE(again.partitions.size() == 1);
+  CHECK(again.partitions[0].error == ErrorCode::kElectionNotNeeded);
+}
+
+TEST_CASE("the automatic rebalance moves leadership back once the preferred replica is in sync") {
+  Cluster c;
+  c.rebalance_interval_ms = 50;
+  Node& a = c.add_node(1, true);
+  Node& b = c.add_node(2, false);
+  Node& x = c.add_node(3, false);
+  preferred_leader_away(c, a, b, x);
+  // Broker 3 is preferred for 1 of 3 partitions and leads none: 100% > 10%.
+  REQUIRE(c.run_until([&] { return a.log->image()->topic("r3")->partitions[2].leader == 3; }));
+  CHECK(a.log->image()->topic("r3")->partitions[2].isr == std::vector<std::int32_t>{1, 2, 3});
 }

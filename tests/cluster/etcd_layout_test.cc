@@ -200,9 +200,23 @@ TEST_CASE("records round-trip and bad values are refused with a reason") {
   CHECK(pid.next == 5000);
 
   ChangeResult r;
-  REQUIRE(decode_result(encode_result({ErrorCode::kTopicAlreadyExists, "exists"}), r) == "");
+  REQUIRE(decode_result(encode_result({ErrorCode::kTopicAlreadyExists, "exists", {}}), r) == "");
   CHECK(r.error == ErrorCode::kTopicAlreadyExists);
   CHECK(r.message == "exists");
+  CHECK(r.partitions.empty());
+  // An election's result carries each partition's outcome.
+  REQUIRE(decode_result(encode_result({ErrorCode::kNone,
+                                       "",
+                                       {{uuid(1), 2, ErrorCode::kElectionNotNeeded, "no"},
+                                        {uuid(3), 0, ErrorCode::kNone, ""}}}),
+                        r) == "");
+  REQUIRE(r.partitions.size() == 2);
+  CHECK(r.partitions[0].topic == uuid(1));
+  CHECK(r.partitions[0].partition == 2);
+  CHECK(r.partitions[0].error == ErrorCode::kElectionNotNeeded);
+  CHECK(r.partitions[0].message == "no");
+  CHECK(r.partitions[1].error == ErrorCode::kNone);
+  CHECK(decode_result(R"({"v":1,"error":0,"partitions":[{"id":1}]})", r) != "");
 
   // Refusals: not JSON, not an object, no version, a later version, a
   // field of the wrong type. Never a throw.
@@ -284,6 +298,12 @@ TEST_CASE("every kind of change round-trips as a request") {
   CHECK(ap2.leader_epoch == 9);
   CHECK(ap2.partition_epoch == 17);
   CHECK(ap2.isr == ap.isr);
+  auto el = std::get<ElectLeaders>(
+      round_trip(ElectLeaders{ElectLeaders::kUnclean, false, {{uuid(1), 0}, {uuid(2), 3}}}));
+  CHECK(el.election_type == ElectLeaders::kUnclean);
+  CHECK_FALSE(el.all);
+  CHECK(el.partitions == std::vector<std::pair<Uuid, std::int32_t>>{{uuid(1), 0}, {uuid(2), 3}});
+  CHECK(std::get<ElectLeaders>(round_trip(ElectLeaders{ElectLeaders::kPreferred, true, {}})).all);
 
   MetadataChange out;
   CHECK(decode_change(R"({"v":1,"type":"AlterPartition","leader":1,"broker_epoch":2,)"
@@ -528,7 +548,7 @@ TEST_CASE("cut or garbled values are refused, never thrown or crashed on") {
       encode_partition(part(0, {1}, 1)),
       encode_broker({1, "h", 1, "r", {{"L", "h:1"}}}),
       encode_quota({{{"user", "u"}}, {{"producer_byte_rate", 1}}}),
-      encode_result({ErrorCode::kNone, "m"})};
+      encode_result({ErrorCode::kNone, "m", {}})};
   int refused = 0;
   for (const std::string& text : valid) {
     for (std::size_t n = 0; n < text.size(); ++n) {

@@ -353,9 +353,10 @@ TEST_CASE("a submitted change is answered once the controller's result and chang
   });
   h.run_until([&] { return h.request().has_value(); });
   req = *h.request();
-  REQUIRE(h.txn({put(Harness::result_of(req.key),
-                     layout::encode_result({ErrorCode::kPolicyViolation, "not today"}), req.lease),
-                 del(req.key)}));
+  REQUIRE(
+      h.txn({put(Harness::result_of(req.key),
+                 layout::encode_result({ErrorCode::kPolicyViolation, "not today", {}}), req.lease),
+             del(req.key)}));
   h.run_until([&] { return refused.has_value(); });
   CHECK(refused->error == ErrorCode::kPolicyViolation);
   CHECK(refused->message == "not today");
