@@ -136,8 +136,9 @@ void Controller::liveness_pass(std::function<void()> done, int attempt) {
             if (!leader_changed && !reelected && n.isr == p.isr) continue;
             if (leader_changed || reelected) ++n.leader_epoch;
             ++n.partition_epoch;
-            updates->push_back(PartitionUpdate{layout::partition_key(options_.prefix, t->id, p.index),
-                                               n, (leader_changed || reelected) && n.leader != -1});
+            updates->push_back(
+                PartitionUpdate{layout::partition_key(options_.prefix, t->id, p.index), n,
+                                (leader_changed || reelected) && n.leader != -1});
           }
         }
         if (updates->empty()) {
