@@ -204,9 +204,6 @@ OffsetManagerConfig offset_config(const BrokerConfig& config) {
   return c;
 }
 
-// Runs the gateway until it is stopped; every object it creates is gone
-// when it returns, in the reverse order of creation (broker, server, group
-// coordinator, store).
 // The follower side of replication, with Kafka's replica.fetch.* configs;
 // what it learns of high watermarks goes to the replica manager.
 std::unique_ptr<ReplicaFetchers> make_replica_fetchers(
@@ -239,6 +236,9 @@ std::unique_ptr<ReplicaFetchers> make_replica_fetchers(
                                            std::move(hooks));
 }
 
+// Runs the gateway until it is stopped; every object it creates is gone
+// when it returns, in the reverse order of creation (broker, server, group
+// coordinator, store).
 int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   std::string error;
   StoreOptions store_opts;

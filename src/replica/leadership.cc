@@ -15,11 +15,13 @@ namespace kgw {
 
 namespace {
 
-// This node's role in each of the topic's partitions: leader, follower
-// of the leader the image names, or neither (offline, or not a replica:
-// a replica that left stops fetching; its log stays until the topic goes).
 // Leaderships of a previous incarnation: (topic, partition) -> epoch.
 using Held = std::map<std::pair<Uuid, std::int32_t>, std::int32_t>;
+
+// This node's role in each of the topic's partitions: leader, follower
+// of the leader the image names, or neither (offline, not a replica, or
+// held: a replica that left stops fetching; its log stays until the topic
+// goes).
 
 void lead_topic(const TopicImage& topic, ReplicaManager& replicas, std::int32_t node_id,
                 Held& held) {
