@@ -34,6 +34,33 @@ const std::vector<ConfigDef> kBrokerDefs = {
      Check::kRange,
      1,
      2147483647},
+    // Kafka's: the internal topics' replication (a cluster creates them with
+    // min(this, live brokers) replicas, so a coordinator moves with its
+    // partition's leader and keeps its state).
+    {"offsets.topic.replication.factor",
+     T::kInt,
+     "3",
+     "Replication factor of __consumer_offsets (at most the live brokers when it is created).",
+     {},
+     Check::kRange,
+     1,
+     32767},
+    {"transaction.state.log.replication.factor",
+     T::kInt,
+     "3",
+     "Replication factor of __transaction_state (at most the live brokers when it is created).",
+     {},
+     Check::kRange,
+     1,
+     32767},
+    {"transaction.state.log.min.isr",
+     T::kInt,
+     "2",
+     "min.insync.replicas of __transaction_state (at most its replication factor).",
+     {},
+     Check::kRange,
+     1,
+     32767},
     // The cluster (static: read at start). No metadata.etcd.endpoints and
     // no metadata.etcd.initial.cluster: one node, metadata in its own store.
     {"broker.rack", T::kString, nullptr,

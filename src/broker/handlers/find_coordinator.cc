@@ -5,6 +5,9 @@
 // address the metadata image has for it. Single key up to v3, batched keys
 // from v4. A key whose partition has no live leader is
 // COORDINATOR_NOT_AVAILABLE, which clients retry.
+#include <algorithm>
+#include <string>
+
 #include "all_messages.h"
 #include "common/log.h"
 #include "src/broker/handlers/handlers.h"
@@ -22,21 +25,37 @@ struct Found {
 };
 
 // Asks the controller for `__consumer_offsets` / `__transaction_state`
-// (once at a time per type). One replica each: until partitions are
-// replicated (Cluster II) a coordinator's state lives in its leader's
-// store, and a second replica would take over the role without the state.
-void create_coordinator_topic(HandlerContext& ctx, CoordinatorType type) {
+// (once at a time per type), replicated as Kafka replicates them:
+// offsets.topic.replication.factor / transaction.state.log.replication.factor
+// replicas (default 3), at most the live brokers (Kafka refuses until
+// enough are alive; kgw starts smaller rather than keep a small cluster
+// without coordinators). The coordinators' state is appended to these
+// partitions (src/replica/coordinator_log.h), so a coordinator moves with
+// its partition's leader and keeps its state.
+void create_coordinator_topic(HandlerContext& ctx, const MetadataImage& image,
+                              CoordinatorType type) {
   static bool creating[2] = {false, false};
-  const auto i = static_cast<std::size_t>(type == CoordinatorType::kGroup ? 0 : 1);
+  const bool groups = type == CoordinatorType::kGroup;
+  const auto i = static_cast<std::size_t>(groups ? 0 : 1);
   if (creating[i]) return;
   creating[i] = true;
   CreateTopic c;
   c.name = coordinator_topic(type);
   c.partitions = static_cast<std::int32_t>(ctx.config().get_long(
-      type == CoordinatorType::kGroup ? "offsets.topic.num.partitions"
-                                      : "transaction.state.log.num.partitions"));
-  c.replication_factor = 1;
-  if (type == CoordinatorType::kGroup) c.configs["cleanup.policy"] = "compact";
+      groups ? "offsets.topic.num.partitions" : "transaction.state.log.num.partitions"));
+  std::int64_t live = 0;
+  for (const auto& [id, b] : image.brokers()) live += b.fenced ? 0 : 1;
+  const std::int64_t wanted = ctx.config().get_long(
+      groups ? "offsets.topic.replication.factor" : "transaction.state.log.replication.factor");
+  c.replication_factor =
+      static_cast<std::int32_t>(std::max<std::int64_t>(1, std::min(wanted, live)));
+  c.configs["cleanup.policy"] = "compact";
+  if (!groups) {
+    // Kafka's transaction.state.log.min.isr (2), within the replicas.
+    const std::int64_t min_isr = std::min<std::int64_t>(
+        ctx.config().get_long("transaction.state.log.min.isr"), c.replication_factor);
+    c.configs["min.insync.replicas"] = std::to_string(min_isr);
+  }
   ctx.metadata().submit(std::move(c), [i, name = std::string(coordinator_topic(type))](
                                           ErrorCode e, std::string message) {
     creating[i] = false;
@@ -54,7 +73,7 @@ Found find(HandlerContext& ctx, const RequestContext& req, const MetadataImage& 
   if (ctx.identity().clustered && !image.topic(coordinator_topic(type))) {
     // As Kafka: the internal topic is made on first use; until it is
     // there, clients retry.
-    create_coordinator_topic(ctx, type);
+    create_coordinator_topic(ctx, image, type);
     f.error = ErrorCode::kCoordinatorNotAvailable;
     return f;
   }
