@@ -204,51 +204,70 @@ void OffsetsStore::Batch::delete_txn_offset(const std::string& group_id, std::in
       RecordWrite{txn_offset_key(group_id, producer_id, topic, partition), std::nullopt});
 }
 
+std::string visit_offsets_record(std::string_view key, std::string_view value,
+                                 const OffsetsStore::OnGroup& on_group,
+                                 const OffsetsStore::OnOffset& on_offset,
+                                 const OffsetsStore::OnTxnOffset& on_txn_offset) {
+  if (!key.empty() && key[0] == kGroupKey) {
+    GroupRecord g;
+    g.group_id.assign(key.substr(1));
+    if (!decode_group_record(value, g)) {
+      return "offsets: group record of '" + g.group_id + "' cannot be decoded";
+    }
+    if (on_group) on_group(std::move(g));
+    return "";
+  }
+  if (!key.empty() && key[0] == kOffsetKey) {
+    std::string group_id, topic;
+    std::int32_t partition = 0;
+    CommittedOffset o;
+    if (!parse_offset_key(key, group_id, topic, partition)) {
+      return "offsets: a committed-offset key is malformed";
+    }
+    if (!decode_committed_offset(value, o)) {
+      return "offsets: committed offset of group '" + group_id + "' " + topic + "-" +
+             std::to_string(partition) + " cannot be decoded";
+    }
+    if (on_offset) on_offset(group_id, topic, partition, std::move(o));
+    return "";
+  }
+  if (!key.empty() && key[0] == kTxnOffsetKey) {
+    std::string group_id, topic;
+    std::int32_t partition = 0;
+    std::int64_t producer_id = -1;
+    CommittedOffset o;
+    if (!parse_offset_key(key, group_id, topic, partition, &producer_id) ||
+        !decode_committed_offset(value, o)) {
+      return "offsets: a transactional offset of group '" + group_id + "' cannot be decoded";
+    }
+    if (on_txn_offset) on_txn_offset(group_id, producer_id, topic, partition, std::move(o));
+    return "";
+  }
+  // Kinds a newer version may add: left alone, so a downgrade starts.
+  return "";
+}
+
+std::optional<std::string> offsets_record_group(std::string_view key) {
+  if (key.empty()) return std::nullopt;
+  if (key[0] == kGroupKey) return std::string(key.substr(1));
+  if (key[0] != kOffsetKey && key[0] != kTxnOffsetKey) return std::nullopt;
+  if (key.size() < 3) return std::nullopt;
+  const std::size_t n =
+      (static_cast<std::uint8_t>(key[1]) << 8) | static_cast<std::uint8_t>(key[2]);
+  if (key.size() < 3 + n) return std::nullopt;
+  return std::string(key.substr(3, n));
+}
+
 std::string OffsetsStore::load(const OnGroup& on_group, const OnOffset& on_offset,
                                const OnTxnOffset& on_txn_offset) {
   return store_.scan_records(
       RecordFamily::kOffsets, [&](std::string_view key, std::string_view value) -> std::string {
-        if (!key.empty() && key[0] == kGroupKey) {
-          GroupRecord g;
-          g.group_id.assign(key.substr(1));
-          if (!decode_group_record(value, g)) {
-            return "offsets: group record of '" + g.group_id + "' cannot be decoded";
-          }
-          on_group(std::move(g));
-          return "";
-        }
-        if (!key.empty() && key[0] == kOffsetKey) {
-          std::string group_id, topic;
-          std::int32_t partition = 0;
-          CommittedOffset o;
-          if (!parse_offset_key(key, group_id, topic, partition)) {
-            return "offsets: a committed-offset key is malformed";
-          }
-          if (!decode_committed_offset(value, o)) {
-            return "offsets: committed offset of group '" + group_id + "' " + topic + "-" +
-                   std::to_string(partition) + " cannot be decoded";
-          }
-          on_offset(group_id, topic, partition, std::move(o));
-          return "";
-        }
-        if (!key.empty() && key[0] == kTxnOffsetKey) {
-          std::string group_id, topic;
-          std::int32_t partition = 0;
-          std::int64_t producer_id = -1;
-          CommittedOffset o;
-          if (!parse_offset_key(key, group_id, topic, partition, &producer_id) ||
-              !decode_committed_offset(value, o)) {
-            return "offsets: a transactional offset of group '" + group_id + "' cannot be decoded";
-          }
-          if (on_txn_offset) on_txn_offset(group_id, producer_id, topic, partition, std::move(o));
-          return "";
-        }
-        // Kinds a newer version may add: left alone, so a downgrade starts.
-        return "";
+        return visit_offsets_record(key, value, on_group, on_offset, on_txn_offset);
       });
 }
 
 void OffsetsStore::write(Batch batch, Store::Done done) {
+  if (replicator_) return replicator_(std::move(batch.writes_), std::move(done));
   store_.write_records(RecordFamily::kOffsets, std::move(batch.writes_), std::move(done));
 }
 

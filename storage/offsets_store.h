@@ -25,6 +25,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "storage/store.h"
@@ -113,9 +114,29 @@ class OffsetsStore {
   // `done` runs on the loop thread once the batch is written ("" or why not).
   void write(Batch batch, Store::Done done);
 
+  // A cluster's coordinators keep their state in a replicated internal
+  // partition (src/replica/coordinator_log.h): while set, write() hands
+  // every batch's changes to `replicator` instead of this node's
+  // `offsets` column family; `done` as for write(). Unset: one node.
+  using Replicator = std::function<void(std::vector<RecordWrite> writes, Store::Done done)>;
+  void set_replicator(Replicator replicator) { replicator_ = std::move(replicator); }
+
  private:
   Store& store_;
+  Replicator replicator_;
 };
+
+// One record of the `offsets` family (or of its replicated changelog, the
+// same key and value) handed to the callback of its kind (a null callback
+// skips it). "" or one line naming the damage; keys of unknown kinds are
+// skipped.
+std::string visit_offsets_record(std::string_view key, std::string_view value,
+                                 const OffsetsStore::OnGroup& on_group,
+                                 const OffsetsStore::OnOffset& on_offset,
+                                 const OffsetsStore::OnTxnOffset& on_txn_offset);
+// The group id a record's key belongs to; nullopt for a malformed key or
+// an unknown kind.
+std::optional<std::string> offsets_record_group(std::string_view key);
 
 // Exposed for tests: the value codecs.
 std::string encode_committed_offset(const CommittedOffset& o);

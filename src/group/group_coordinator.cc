@@ -62,35 +62,74 @@ void GroupCoordinator::transition(Group& g, GroupState to) {
   g.state_timestamp = wall_ms();
 }
 
+void GroupCoordinator::load_group(GroupRecord r, bool start_sessions) {
+  if (Group* old = find(r.group_id)) remove_group(*old);
+  Group& g = create(r.group_id);
+  g.generation_id = r.generation_id;
+  if (!r.protocol_type.empty()) g.protocol_type = r.protocol_type;
+  g.protocol_name = r.protocol_name;
+  g.state_timestamp = r.state_timestamp;
+  for (auto& mr : r.members) {
+    GroupMember m;
+    m.id = mr.member_id;
+    m.instance_id = mr.group_instance_id;
+    m.client_id = mr.client_id;
+    m.client_host = mr.client_host;
+    m.rebalance_timeout_ms = mr.rebalance_timeout_ms;
+    m.session_timeout_ms = mr.session_timeout_ms;
+    m.protocol_type = r.protocol_type;
+    m.protocols.emplace_back(r.protocol_name.value_or(""), std::move(mr.subscription));
+    m.assignment = std::move(mr.assignment);
+    g.add_member(std::move(m));
+  }
+  // add_member() picked the first member; the stored leader wins.
+  if (r.leader && g.has(*r.leader)) g.leader_id = r.leader;
+  g.state = g.members.empty() ? GroupState::kEmpty : GroupState::kStable;
+  compute_subscribed_topics(g);
+  // Members of a loaded group get one session timeout to heartbeat again.
+  if (start_sessions) {
+    for (auto& [mid, m] : g.members) schedule_heartbeat(g, m);
+  }
+}
+
+std::size_t GroupCoordinator::unload_groups(
+    const std::function<bool(const std::string& group_id)>& which) {
+  std::vector<Group*> gone;
+  for (auto& [id, g] : groups_) {
+    if (which(id)) gone.push_back(g.get());
+  }
+  for (Group* g : gone) {
+    // Members waiting for a JoinGroup or SyncGroup answer learn that this
+    // broker no longer coordinates the group, and find the new one.
+    std::vector<JoinCallback> joins;
+    std::vector<SyncCallback> syncs;
+    for (auto& [mid, m] : g->members) {
+      if (m.join_callback) joins.push_back(std::move(m.join_callback));
+      if (m.sync_callback) syncs.push_back(std::move(m.sync_callback));
+      m.join_callback = nullptr;
+      m.sync_callback = nullptr;
+    }
+    remove_group(*g);
+    for (auto& j : joins) {
+      JoinResult r;
+      r.error = ErrorCode::kNotCoordinator;
+      j(std::move(r));
+    }
+    for (auto& sc : syncs) {
+      SyncResult r;
+      r.error = ErrorCode::kNotCoordinator;
+      sc(std::move(r));
+    }
+  }
+  return gone.size();
+}
+
 std::string GroupCoordinator::load() {
-  std::string error = store_.load(
-      [this](GroupRecord r) {
-        Group& g = create(r.group_id);
-        g.generation_id = r.generation_id;
-        if (!r.protocol_type.empty()) g.protocol_type = r.protocol_type;
-        g.protocol_name = r.protocol_name;
-        g.state_timestamp = r.state_timestamp;
-        for (auto& mr : r.members) {
-          GroupMember m;
-          m.id = mr.member_id;
-          m.instance_id = mr.group_instance_id;
-          m.client_id = mr.client_id;
-          m.client_host = mr.client_host;
-          m.rebalance_timeout_ms = mr.rebalance_timeout_ms;
-          m.session_timeout_ms = mr.session_timeout_ms;
-          m.protocol_type = r.protocol_type;
-          m.protocols.emplace_back(r.protocol_name.value_or(""), std::move(mr.subscription));
-          m.assignment = std::move(mr.assignment);
-          g.add_member(std::move(m));
-        }
-        // add_member() picked the first member; the stored leader wins.
-        if (r.leader && g.has(*r.leader)) g.leader_id = r.leader;
-        g.state = g.members.empty() ? GroupState::kEmpty : GroupState::kStable;
-        compute_subscribed_topics(g);
-      },
-      // Offsets are the OffsetManager's, loaded by it (it creates the
-      // groups that only store offsets through ensure_group()).
-      [](const std::string&, const std::string&, std::int32_t, CommittedOffset) {});
+  std::string error =
+      store_.load([this](GroupRecord r) { load_group(std::move(r), /*start_sessions=*/false); },
+                  // Offsets are the OffsetManager's, loaded by it (it creates the
+                  // groups that only store offsets through ensure_group()).
+                  [](const std::string&, const std::string&, std::int32_t, CommittedOffset) {});
   if (!error.empty()) return error;
   // Members of loaded groups get one session timeout to heartbeat again.
   for (auto& [id, g] : groups_) {

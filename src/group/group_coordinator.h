@@ -139,6 +139,22 @@ class GroupCoordinator final : public GroupMembership {
   // session timeout to come back in.
   // Returns "" or one line naming the damage.
   std::string load();
+  // A cluster's coordinator (src/replica/coordinator_log.h): a group as
+  // its replicated partition holds it, replacing the one in memory; with
+  // `start_sessions` its members get a session timeout to heartbeat in.
+  void load_group(GroupRecord r, bool start_sessions);
+  // This broker stopped (or is about to start) coordinating the groups
+  // `which` picks: they leave memory, waiting JoinGroup/SyncGroup members
+  // are answered NOT_COORDINATOR. Returns how many went.
+  std::size_t unload_groups(const std::function<bool(const std::string& group_id)>& which);
+  // While its partition is being loaded, a group's requests are answered
+  // COORDINATOR_LOAD_IN_PROGRESS (the handlers ask loading()).
+  void set_loading_check(std::function<bool(std::string_view group_id)> check) {
+    loading_check_ = std::move(check);
+  }
+  bool loading(std::string_view group_id) const {
+    return loading_check_ && loading_check_(group_id);
+  }
   // Stops timers and drops waiting JoinGroup/SyncGroup answers (their
   // connections are closing). Call before the store stops.
   void stop();
@@ -226,6 +242,7 @@ class GroupCoordinator final : public GroupMembership {
   std::map<std::string, std::unique_ptr<Group>, std::less<>> groups_;
   std::uint64_t next_incarnation_ = 1;
   bool stopped_ = false;
+  std::function<bool(std::string_view)> loading_check_;
 };
 
 }  // namespace kgw

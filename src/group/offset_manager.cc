@@ -56,19 +56,32 @@ OffsetManager::GroupOffsets& OffsetManager::entry(const std::string& group_id) {
 }
 
 std::string OffsetManager::load() {
-  std::string error =
-      store_.load([](GroupRecord) {},  // membership's, loaded by the coordinator
-                  [this](const std::string& group_id, const std::string& topic,
-                         std::int32_t partition, CommittedOffset o) {
-                    entry(group_id).offsets[{topic, partition}] = std::move(o);
-                  },
-                  [this](const std::string& group_id, std::int64_t producer_id,
-                         const std::string& topic, std::int32_t partition, CommittedOffset o) {
-                    entry(group_id).txn_offsets[producer_id][{topic, partition}] = std::move(o);
-                  });
+  std::string error = store_.load(
+      [](GroupRecord) {},  // membership's, loaded by the coordinator
+      [this](const std::string& group_id, const std::string& topic, std::int32_t partition,
+             CommittedOffset o) { load_offset(group_id, topic, partition, std::move(o)); },
+      [this](const std::string& group_id, std::int64_t producer_id, const std::string& topic,
+             std::int32_t partition, CommittedOffset o) {
+        load_txn_offset(group_id, producer_id, topic, partition, std::move(o));
+      });
   if (!error.empty()) return error;
   schedule_expiry();
   return "";
+}
+
+void OffsetManager::load_offset(const std::string& group_id, const std::string& topic,
+                                std::int32_t partition, CommittedOffset o) {
+  entry(group_id).offsets[{topic, partition}] = std::move(o);
+}
+
+void OffsetManager::load_txn_offset(const std::string& group_id, std::int64_t producer_id,
+                                    const std::string& topic, std::int32_t partition,
+                                    CommittedOffset o) {
+  entry(group_id).txn_offsets[producer_id][{topic, partition}] = std::move(o);
+}
+
+void OffsetManager::unload_groups(const std::function<bool(const std::string& group_id)>& which) {
+  std::erase_if(groups_, [&](const auto& kv) { return which(kv.first); });
 }
 
 void OffsetManager::stop() {

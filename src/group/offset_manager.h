@@ -99,6 +99,16 @@ class OffsetManager {
   // committed and pending transactional offsets and starts the expiry
   // timer. Returns "" or one line naming the damage.
   std::string load();
+  // A cluster's coordinator (src/replica/coordinator_log.h) loads the
+  // offsets its replicated partition holds, after the groups' records
+  // (the group, if unknown, is created to store offsets).
+  void load_offset(const std::string& group_id, const std::string& topic, std::int32_t partition,
+                   CommittedOffset o);
+  void load_txn_offset(const std::string& group_id, std::int64_t producer_id,
+                       const std::string& topic, std::int32_t partition, CommittedOffset o);
+  // ... and drops the offsets of the groups `which` picks (it no longer
+  // coordinates them, or is about to load them again).
+  void unload_groups(const std::function<bool(const std::string& group_id)>& which);
   // Stops the expiry timer. Call before the store stops.
   void stop();
 
