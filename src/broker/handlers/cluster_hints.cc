@@ -1,6 +1,7 @@
 #include "src/broker/handlers/cluster_hints.h"
 
 #include "src/cluster/metadata_log.h"
+#include "src/group/group_coordinator.h"
 
 namespace kgw {
 
@@ -14,6 +15,12 @@ LeaderHint current_leader(const MetadataImage& image, const TopicImage* topic,
   const BrokerImage* b = image.broker(p->leader);
   if (b != nullptr && !b->fenced) hint.node = b;
   return hint;
+}
+
+ErrorCode group_coordinator_error(HandlerContext& ctx, std::string_view group_id) {
+  if (not_coordinator(ctx, CoordinatorType::kGroup, group_id)) return ErrorCode::kNotCoordinator;
+  if (ctx.groups().loading(group_id)) return ErrorCode::kCoordinatorLoadInProgress;
+  return ErrorCode::kNone;
 }
 
 bool not_coordinator(HandlerContext& ctx, CoordinatorType type, std::string_view key) {

@@ -74,5 +74,10 @@ void fill_current_leaders(const HandlerContext& ctx, const RequestContext& req,
 // True (and the caller answers NOT_COORDINATOR) when the image names
 // another broker, or none, as the coordinator of `key`.
 bool not_coordinator(HandlerContext& ctx, CoordinatorType type, std::string_view key);
+// The group requests' guard: NOT_COORDINATOR as above, or
+// COORDINATOR_LOAD_IN_PROGRESS while this broker, the group's new
+// coordinator, still loads the group's partition (coordinator_log.h);
+// kNone: go ahead.
+ErrorCode group_coordinator_error(HandlerContext& ctx, std::string_view group_id);
 
 }  // namespace kgw

@@ -14,9 +14,9 @@ void handle_describe_groups(HandlerContext& ctx, RequestPtr req) {
   std::vector<GroupDescription> described;
   described.reserve(body.groups.size());
   for (std::string_view g : body.groups) {
-    if (not_coordinator(ctx, CoordinatorType::kGroup, g)) {
+    if (const ErrorCode guard = group_coordinator_error(ctx, g); guard != ErrorCode::kNone) {
       GroupDescription d;
-      d.error = ErrorCode::kNotCoordinator;
+      d.error = guard;
       d.group_id = std::string(g);
       described.push_back(std::move(d));
       continue;

@@ -11,9 +11,10 @@ namespace kgw {
 void handle_heartbeat(HandlerContext& ctx, RequestPtr req) {
   HeartbeatRequest body;
   if (!ctx.decode(*req, body)) return;
-  if (not_coordinator(ctx, CoordinatorType::kGroup, body.group_id)) {
+  if (const ErrorCode guard = group_coordinator_error(ctx, body.group_id);
+      guard != ErrorCode::kNone) {
     HeartbeatResponse resp;
-    resp.error_code = code(ErrorCode::kNotCoordinator);
+    resp.error_code = code(guard);
     ctx.respond(*req, resp);
     return;
   }

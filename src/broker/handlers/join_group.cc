@@ -14,10 +14,11 @@ void handle_join_group(HandlerContext& ctx, RequestPtr req) {
   JoinGroupRequest body;
   if (!ctx.decode(*req, body)) return;
   const std::int16_t version = req->version();
-  if (not_coordinator(ctx, CoordinatorType::kGroup, body.group_id)) {
+  if (const ErrorCode guard = group_coordinator_error(ctx, body.group_id);
+      guard != ErrorCode::kNone) {
     // Kafka's answer: the member id echoed, no generation, no protocol.
     JoinGroupResponse resp;
-    resp.error_code = code(ErrorCode::kNotCoordinator);
+    resp.error_code = code(guard);
     resp.member_id = body.member_id;
     resp.protocol_name = version >= 7 ? std::nullopt : std::optional<std::string_view>("");
     ctx.respond(*req, resp);

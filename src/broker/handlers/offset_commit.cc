@@ -26,9 +26,7 @@ void handle_offset_commit(HandlerContext& ctx, RequestPtr req) {
 
   auto resp = std::make_shared<OffsetCommitResponse>();
   // Another broker's group: every partition NOT_COORDINATOR, as Kafka.
-  const ErrorCode guard = not_coordinator(ctx, CoordinatorType::kGroup, body->group_id)
-                              ? ErrorCode::kNotCoordinator
-                              : ErrorCode::kNone;
+  const ErrorCode guard = group_coordinator_error(ctx, body->group_id);
   PartitionSlots slots =
       for_each_existing_partition(ctx.resolver(), body->topics, resp->topics, guard,
                                   [&](std::string_view topic, const auto& p) {

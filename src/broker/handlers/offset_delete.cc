@@ -13,9 +13,10 @@ namespace kgw {
 void handle_offset_delete(HandlerContext& ctx, RequestPtr req) {
   auto body = std::make_shared<OffsetDeleteRequest>();
   if (!ctx.decode(*req, *body)) return;
-  if (not_coordinator(ctx, CoordinatorType::kGroup, body->group_id)) {
+  if (const ErrorCode guard = group_coordinator_error(ctx, body->group_id);
+      guard != ErrorCode::kNone) {
     OffsetDeleteResponse only;
-    only.error_code = code(ErrorCode::kNotCoordinator);
+    only.error_code = code(guard);
     ctx.respond(*req, only);
     return;
   }

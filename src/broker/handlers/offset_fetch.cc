@@ -42,10 +42,10 @@ void fill_topics(const FetchOffsetsResult& r, std::vector<TopicOut>& out) {
 // Another broker's group: the group error, and (v0-1, which have no group
 // error field) NOT_COORDINATOR on each partition asked for, as Kafka.
 template <typename Topics>
-FetchOffsetsResult not_coordinator_result(std::int16_t version,
-                                          const std::optional<Topics>& topics) {
+FetchOffsetsResult not_coordinator_result(std::int16_t version, const std::optional<Topics>& topics,
+                                          ErrorCode guard) {
   FetchOffsetsResult r;
-  r.error = ErrorCode::kNotCoordinator;
+  r.error = guard;
   if (version >= 2 || !topics) return r;
   for (const auto& t : *topics) {
     for (std::int32_t p : t.partition_indexes) {
@@ -53,7 +53,7 @@ FetchOffsetsResult not_coordinator_result(std::int16_t version,
       out.topic = std::string(t.name);
       out.partition = p;
       out.offset = -1;
-      out.error = ErrorCode::kNotCoordinator;
+      out.error = guard;
     }
   }
   return r;
@@ -67,8 +67,9 @@ void handle_offset_fetch(HandlerContext& ctx, RequestPtr req) {
   OffsetFetchResponse resp;
   const OffsetManager& offsets = ctx.offsets();
   if (req->version() < 8) {
-    FetchOffsetsResult r = not_coordinator(ctx, CoordinatorType::kGroup, body.group_id)
-                               ? not_coordinator_result(req->version(), body.topics)
+    const ErrorCode guard = group_coordinator_error(ctx, body.group_id);
+    FetchOffsetsResult r = guard != ErrorCode::kNone
+                               ? not_coordinator_result(req->version(), body.topics, guard)
                                : offsets.fetch_offsets(std::string(body.group_id),
                                                        to_query(body.topics), body.require_stable);
     fill_topics(r, resp.topics);
@@ -79,9 +80,10 @@ void handle_offset_fetch(HandlerContext& ctx, RequestPtr req) {
   std::vector<FetchOffsetsResult> results;
   results.reserve(body.groups.size());
   for (const auto& g : body.groups) {
-    if (not_coordinator(ctx, CoordinatorType::kGroup, g.group_id)) {
+    if (const ErrorCode guard = group_coordinator_error(ctx, g.group_id);
+        guard != ErrorCode::kNone) {
       FetchOffsetsResult r;
-      r.error = ErrorCode::kNotCoordinator;
+      r.error = guard;
       results.push_back(std::move(r));
       continue;
     }

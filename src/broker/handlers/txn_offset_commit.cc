@@ -17,9 +17,10 @@ void handle_txn_offset_commit(HandlerContext& ctx, RequestPtr req) {
   auto resp = std::make_shared<TxnOffsetCommitResponse>();
   // TxnOffsetCommit goes to the group's coordinator (Kafka's client sends
   // it there): another broker's group is NOT_COORDINATOR on every partition.
+  const ErrorCode guard = group_coordinator_error(ctx, body->group_id);
   const ErrorCode txn_error =
-      not_coordinator(ctx, CoordinatorType::kGroup, body->group_id)
-          ? ErrorCode::kNotCoordinator
+      guard != ErrorCode::kNone
+          ? guard
           : fenced_for_version(ctx.txns().check_offset_commit(
                                    std::string(body->transactional_id), body->producer_id,
                                    body->producer_epoch, std::string(body->group_id)),
