@@ -36,6 +36,7 @@
 #include "src/interbroker/txn_marker_sender.h"
 #include "src/net/server.h"
 #include "src/options.h"
+#include "src/replica/coordinator_log.h"
 #include "src/replica/leadership.h"
 #include "src/replica/replica_manager.h"
 #include "src/txn/producer_state_manager.h"
@@ -435,6 +436,17 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   // The replica manager leads (and follows) what the metadata image says.
   follow_leadership(metadata, broker.replicas(), identity.node_id, cluster != nullptr,
                     2 * static_cast<std::uint64_t>(config.get_long("broker.session.timeout.ms")));
+  // A cluster's group coordinators keep their state in the replicated
+  // __consumer_offsets partitions and load it when they become leaders.
+  std::unique_ptr<CoordinatorLog> coordinator_log;
+  if (cluster) {
+    CoordinatorLogOptions coordinator_options;
+    coordinator_options.node_id = identity.node_id;
+    coordinator_log =
+        std::make_unique<CoordinatorLog>(metadata, broker.resolver(), broker.replicas(), *store,
+                                         offsets, groups, offset_manager, coordinator_options);
+    coordinator_log->start();
+  }
   txns.start();
   broker_ptr = &broker;
 
