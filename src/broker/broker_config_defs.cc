@@ -34,29 +34,13 @@ const std::vector<ConfigDef> kBrokerDefs = {
      Check::kRange,
      1,
      2147483647},
-    // Kafka's: the internal topics' replication (a cluster creates them with
-    // min(this, live brokers) replicas, so a coordinator moves with its
-    // partition's leader and keeps its state).
+    // Kafka's: __consumer_offsets' replication (a cluster creates it with
+    // min(this, live brokers) replicas, so a group's coordinator moves with
+    // its partition's leader and keeps its state).
     {"offsets.topic.replication.factor",
      T::kInt,
      "3",
      "Replication factor of __consumer_offsets (at most the live brokers when it is created).",
-     {},
-     Check::kRange,
-     1,
-     32767},
-    {"transaction.state.log.replication.factor",
-     T::kInt,
-     "3",
-     "Replication factor of __transaction_state (at most the live brokers when it is created).",
-     {},
-     Check::kRange,
-     1,
-     32767},
-    {"transaction.state.log.min.isr",
-     T::kInt,
-     "2",
-     "min.insync.replicas of __transaction_state (at most its replication factor).",
      {},
      Check::kRange,
      1,

@@ -25,13 +25,15 @@ struct Found {
 };
 
 // Asks the controller for `__consumer_offsets` / `__transaction_state`
-// (once at a time per type), replicated as Kafka replicates them:
-// offsets.topic.replication.factor / transaction.state.log.replication.factor
-// replicas (default 3), at most the live brokers (Kafka refuses until
-// enough are alive; kgw starts smaller rather than keep a small cluster
-// without coordinators). The coordinators' state is appended to these
-// partitions (src/replica/coordinator_log.h), so a coordinator moves with
-// its partition's leader and keeps its state.
+// (once at a time per type). `__consumer_offsets` is replicated as Kafka
+// replicates it: offsets.topic.replication.factor replicas (default 3), at
+// most the live brokers (Kafka refuses until enough are alive; kgw starts
+// smaller rather than keep a small cluster without coordinators); the
+// group coordinators' state is appended to it (src/replica/coordinator_log.h),
+// so a group's coordinator moves with its partition's leader and keeps its
+// state. `__transaction_state` keeps one replica: the transaction
+// coordinator's state is not in it yet but in its leader's store, and a
+// second replica would take over the role without the state.
 void create_coordinator_topic(HandlerContext& ctx, const MetadataImage& image,
                               CoordinatorType type) {
   static bool creating[2] = {false, false};
@@ -43,18 +45,14 @@ void create_coordinator_topic(HandlerContext& ctx, const MetadataImage& image,
   c.name = coordinator_topic(type);
   c.partitions = static_cast<std::int32_t>(ctx.config().get_long(
       groups ? "offsets.topic.num.partitions" : "transaction.state.log.num.partitions"));
-  std::int64_t live = 0;
-  for (const auto& [id, b] : image.brokers()) live += b.fenced ? 0 : 1;
-  const std::int64_t wanted = ctx.config().get_long(
-      groups ? "offsets.topic.replication.factor" : "transaction.state.log.replication.factor");
-  c.replication_factor =
-      static_cast<std::int32_t>(std::max<std::int64_t>(1, std::min(wanted, live)));
-  c.configs["cleanup.policy"] = "compact";
-  if (!groups) {
-    // Kafka's transaction.state.log.min.isr (2), within the replicas.
-    const std::int64_t min_isr = std::min<std::int64_t>(
-        ctx.config().get_long("transaction.state.log.min.isr"), c.replication_factor);
-    c.configs["min.insync.replicas"] = std::to_string(min_isr);
+  c.replication_factor = 1;
+  if (groups) {
+    std::int64_t live = 0;
+    for (const auto& [id, b] : image.brokers()) live += b.fenced ? 0 : 1;
+    const std::int64_t wanted = ctx.config().get_long("offsets.topic.replication.factor");
+    c.replication_factor =
+        static_cast<std::int32_t>(std::max<std::int64_t>(1, std::min(wanted, live)));
+    c.configs["cleanup.policy"] = "compact";
   }
   ctx.metadata().submit(std::move(c), [i, name = std::string(coordinator_topic(type))](
                                           ErrorCode e, std::string message) {
