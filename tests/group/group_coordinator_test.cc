@@ -5,11 +5,13 @@
 // coordinator answers the OffsetManager through the GroupMembership seam.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "src/group/group_coordinator.h"
+#include "src/group/offset_manager.h"
 #include "tests/group/group_fixture.h"
 
 using namespace kgw;
@@ -258,4 +260,75 @@ TEST_CASE("coordinator: what the membership seam answers the offset manager") {
   CHECK(c.gc.group_count() == 1);
   m.ensure_group("back");
   CHECK(c.gc.describe("back").state == "Empty");
+}
+
+TEST_CASE("coordinator: state written through a replicator loads into another coordinator") {
+  // A cluster's coordinator appends its changes to the replicated
+  // __consumer_offsets partition (src/replica/coordinator_log.h) instead
+  // of the column family; the partition's next leader replays them.
+  Fixture f;
+  std::vector<RecordWrite> log;
+  f.offsets->set_replicator([&log](std::vector<RecordWrite> writes, Store::Done done) {
+    for (auto& w : writes) log.push_back(std::move(w));
+    done("");
+  });
+  Coordinator c(f);
+  OffsetManager offsets(&f.loop, *f.offsets, c.gc, OffsetManagerConfig{});
+  const auto joins = c.join_two("g");
+  const JoinResult& leader = leader_of(joins);
+  const JoinResult& follower = follower_of(joins);
+  CHECK(c.sync("g", 1, leader.member_id, {{leader.member_id, "L"}, {follower.member_id, "F"}})
+            .error == ErrorCode::kNone);
+  std::optional<std::vector<ErrorCode>> committed;
+  CommitArgs commit;
+  commit.group_id = "g";
+  commit.generation_id = 1;
+  commit.member_id = leader.member_id;
+  commit.partitions.push_back(CommitPartition{"t", 0, 42, 3, "m", -1});
+  offsets.commit_offsets(commit, [&](std::vector<ErrorCode> e) { committed = std::move(e); });
+  f.run_until([&] { return committed.has_value(); });
+  CHECK(*committed == std::vector<ErrorCode>{ErrorCode::kNone});
+  REQUIRE_FALSE(log.empty());
+
+  // The next leader: the latest value of each key, groups before offsets.
+  std::map<std::string, std::optional<std::string>> latest;
+  for (const auto& w : log) latest[w.key] = w.value;
+  GroupCoordinator next(&f.loop, *f.offsets, Coordinator::config(50));
+  OffsetManager next_offsets(&f.loop, *f.offsets, next, OffsetManagerConfig{});
+  for (const auto& [key, value] : latest) {
+    REQUIRE(value.has_value());
+    CHECK(offsets_record_group(key) == std::optional<std::string>("g"));
+    CHECK(visit_offsets_record(
+              key, *value, [&](GroupRecord r) { next.load_group(std::move(r), true); },
+              [&](const std::string& g, const std::string& t, std::int32_t p, CommittedOffset o) {
+                next_offsets.load_offset(g, t, p, std::move(o));
+              },
+              nullptr) == "");
+  }
+  const GroupDescription d = next.describe("g");
+  CHECK(d.state == "Stable");
+  CHECK(d.members.size() == 2);
+  // The generation and its members carry over: no rejoin needed.
+  CHECK(next.heartbeat("g", 1, follower.member_id, std::nullopt) == ErrorCode::kNone);
+  const FetchOffsetsResult fetched = next_offsets.fetch_offsets("g", std::nullopt, false);
+  REQUIRE(fetched.partitions.size() == 1);
+  CHECK(fetched.partitions[0].offset == 42);
+  CHECK(fetched.partitions[0].leader_epoch == 3);
+  CHECK(fetched.partitions[0].metadata == "m");
+
+  // Leadership lost: a member waiting in a rebalance hears NOT_COORDINATOR
+  // and the group and its offsets leave memory.
+  std::optional<JoinResult> waiting;
+  next.join(join_args("g"), [&](JoinResult r) { waiting = std::move(r); });
+  CHECK(next.describe("g").state == "PreparingRebalance");
+  auto all = [](const std::string&) { return true; };
+  CHECK(next.unload_groups(all) == 1);
+  next_offsets.unload_groups(all);
+  REQUIRE(waiting.has_value());
+  CHECK(waiting->error == ErrorCode::kNotCoordinator);
+  CHECK(next.describe("g").state == "Dead");
+  CHECK(next_offsets.fetch_offsets("g", std::nullopt, false).partitions.empty());
+  next_offsets.stop();
+  next.stop();
+  offsets.stop();
 }
