@@ -3,9 +3,10 @@
 // visible or dropped by the transaction's end), the offsets of deleted
 // groups and topics, and their expiry (offsets.retention.minutes). It keeps
 // them in memory by group and writes every change through the
-// OffsetsStore (on-disk format as before); membership is asked only through
-// the narrow GroupMembership seam, so offsets can later live in a
-// replicated internal partition.
+// OffsetsStore (on-disk format as before; in a cluster the store hands the
+// changes to the replicated __consumer_offsets partition instead,
+// src/replica/coordinator_log.h); membership is asked only through the
+// narrow GroupMembership seam.
 //
 // Threads: the loop thread only; completions of writes come back on it.
 // Happy path: membership admits a commit -> the offsets are written as one
