@@ -11,28 +11,32 @@ namespace kgw {
 void handle_delete_groups(HandlerContext& ctx, RequestPtr req) {
   auto body = std::make_shared<DeleteGroupsRequest>();
   if (!ctx.decode(*req, *body)) return;
-  // Groups another broker coordinates are NOT_COORDINATOR; the rest are
-  // deleted here, their answers put back in request order.
+  // Groups another broker coordinates are NOT_COORDINATOR, those whose
+  // partition is still loading here COORDINATOR_LOAD_IN_PROGRESS; the rest
+  // are deleted here, their answers put back in request order.
   std::vector<std::string> ids;
   std::vector<std::size_t> here;
+  std::vector<ErrorCode> guards;
   for (std::size_t i = 0; i < body->groups_names.size(); ++i) {
-    if (not_coordinator(ctx, CoordinatorType::kGroup, body->groups_names[i])) continue;
+    guards.push_back(group_coordinator_error(ctx, body->groups_names[i]));
+    if (guards.back() != ErrorCode::kNone) continue;
     ids.emplace_back(body->groups_names[i]);
     here.push_back(i);
   }
-  ctx.offsets().delete_groups(
-      std::move(ids), [&ctx, req, body, here = std::move(here)](std::vector<ErrorCode> errors) {
-        DeleteGroupsResponse resp;
-        for (std::size_t i = 0; i < body->groups_names.size(); ++i) {
-          auto& out = resp.results.emplace_back();
-          out.group_id = body->groups_names[i];
-          out.error_code = code(ErrorCode::kNotCoordinator);
-        }
-        for (std::size_t k = 0; k < here.size() && k < errors.size(); ++k) {
-          resp.results[here[k]].error_code = code(errors[k]);
-        }
-        ctx.respond(*req, resp);
-      });
+  ctx.offsets().delete_groups(std::move(ids),
+                              [&ctx, req, body, here = std::move(here),
+                               guards = std::move(guards)](std::vector<ErrorCode> errors) {
+                                DeleteGroupsResponse resp;
+                                for (std::size_t i = 0; i < body->groups_names.size(); ++i) {
+                                  auto& out = resp.results.emplace_back();
+                                  out.group_id = body->groups_names[i];
+                                  out.error_code = code(guards[i]);
+                                }
+                                for (std::size_t k = 0; k < here.size() && k < errors.size(); ++k) {
+                                  resp.results[here[k]].error_code = code(errors[k]);
+                                }
+                                ctx.respond(*req, resp);
+                              });
 }
 
 }  // namespace kgw
