@@ -40,6 +40,12 @@
 //     written as the partition's new state (ISR replaced, partition epoch
 //     + 1) in the request's one txn; an ISR that does not change writes
 //     only the result.
+//  5. Reassignments: an AlterReassignment request (one partition,
+//     reassignment.h) is decided into the partition's new state (target
+//     plus current replicas, adding and removing) in the request's txn.
+//     An ISR change that puts every target replica in the ISR completes
+//     the reassignment in the same write (replicas = target, a new leader
+//     if the old one leaves).
 //
 // Every controller txn compares `create_revision(P controller) == epoch`,
 // so a deposed controller's write fails, plus what its decision read: a
@@ -242,6 +248,11 @@ class Controller {
   // ISR changes (controller_isr.cc).
   Ops isr_change_ops(const AlterPartition& change, const MetadataImage& image,
                      std::int64_t revision) const;
+  // Reassignments (controller_reassign.cc): the partition's new state
+  // (reassignment.h), compared unchanged since the image and, when the
+  // leader moves, the new leader registered; nothing if it does not change.
+  Ops reassignment_ops(const AlterReassignment& change, const MetadataImage& image,
+                       std::int64_t revision) const;
   // unclean.leader.election.enable for `topic`, resolved as Kafka's
   // controller does.
   bool unclean_election_enabled(const MetadataImage& image, const TopicImage& topic) const;

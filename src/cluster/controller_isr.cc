@@ -10,6 +10,7 @@
 #include "src/cluster/alter_partition.h"
 #include "src/cluster/controller.h"
 #include "src/cluster/etcd_layout.h"
+#include "src/cluster/reassignment.h"
 
 namespace kgw {
 
@@ -23,7 +24,7 @@ namespace kgw {
 Controller::Ops Controller::isr_change_ops(const AlterPartition& change, const MetadataImage& image,
                                            std::int64_t revision) const {
   Ops out;
-  const std::optional<PartitionImage> next = altered_partition(image, change);
+  std::optional<PartitionImage> next = altered_partition(image, change);
   if (!next) return out;  // the ISR it has: only the result is written
   const std::string& p = options_.prefix;
   const PartitionImage& now = *image.topic(change.topic)->partition(change.partition);
@@ -42,10 +43,23 @@ Controller::Ops Controller::isr_change_ops(const AlterPartition& change, const M
           etcd::Compare{broker, etcd::Compare::kCreate, etcd::Compare::kEqual, m.broker_epoch, ""});
     }
   }
-  out.ops.push_back(etcd::put_op(key, layout::encode_partition(*next)));
   LOG_INFO("controller", "%s-%d: ISR %s -> %s (partition epoch %d), asked by its leader %d",
            image.topic(change.topic)->name.c_str(), change.partition, ids_text(now.isr).c_str(),
            ids_text(next->isr).c_str(), next->partition_epoch, change.leader);
+  // The ISR now holds every target replica of a reassignment: it
+  // completes in this write (reassignment.h), perhaps with a new leader.
+  if (complete_reassignment(*next, [&](std::int32_t id) { return eligible(image, id); })) {
+    LOG_INFO("controller",
+             "%s-%d: reassignment complete: replicas %s, ISR %s, leader %d (leader epoch %d)",
+             image.topic(change.topic)->name.c_str(), change.partition,
+             ids_text(next->replicas).c_str(), ids_text(next->isr).c_str(), next->leader,
+             next->leader_epoch);
+    if (next->leader != now.leader && next->leader != -1) {
+      out.compare.push_back(etcd::Compare{layout::broker_key(p, next->leader),
+                                          etcd::Compare::kVersion, etcd::Compare::kGreater, 0, ""});
+    }
+  }
+  out.ops.push_back(etcd::put_op(key, layout::encode_partition(*next)));
   return out;
 }
 

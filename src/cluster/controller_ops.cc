@@ -163,6 +163,7 @@ Controller::Ops Controller::ops_of(const MetadataChange& change, const MetadataI
             out.ops.push_back(etcd::delete_op(layout::registered_key(p, c.id)));
           },
           [&](const AlterPartition& c) { out = isr_change_ops(c, image, revision); },
+          [&](const AlterReassignment& c) { out = reassignment_ops(c, image, revision); },
           // Not requests (complete() refuses them; FenceBroker is a
           // controlled shutdown, handled before).
           [&](const RegisterBroker&) { out.changes_image = false; },

@@ -101,6 +101,11 @@ std::string encode_change(const MetadataChange& change) {
             }
             return json{{"election_type", c.election_type}, {"all", c.all}, {"partitions", parts}};
           },
+          [](const AlterReassignment& c) {
+            return json{{"topic", uuid_base64(c.topic)},
+                        {"partition", c.partition},
+                        {"replicas", c.replicas ? json(*c.replicas) : json()}};
+          },
       },
       change);
   j["v"] = kVersion;
@@ -234,6 +239,19 @@ std::string decode_change(std::string_view text, MetadataChange& out) {
     for (const json& pj : *parts) {
       auto& [id, index] = c.partitions.emplace_back();
       if (!pj.is_object() || !get_uuid(pj, "id", id) || !get_int(pj, "index", index)) return bad;
+    }
+    out = std::move(c);
+  } else if (type == "AlterReassignment") {
+    AlterReassignment c;
+    auto replicas = j.find("replicas");
+    if (!get_uuid(j, "topic", c.topic) || !get_int(j, "partition", c.partition) ||
+        replicas == j.end()) {
+      return bad;
+    }
+    if (!replicas->is_null()) {
+      std::vector<std::int32_t> ids;
+      if (!get_ints(j, "replicas", ids)) return bad;
+      c.replicas = std::move(ids);
     }
     out = std::move(c);
   } else {

@@ -13,7 +13,8 @@
 //   P topics/<name>                    {"v":1,"id":"<base64>","configs":{..},"partitions":N}
 //   P partitions/<topic id base64>/<index, 10 digits>
 //                                      {"v":1,"leader","leader_epoch","partition_epoch",
-//                                       "replicas":[..],"isr":[..]}
+//                                       "replicas":[..],"isr":[..],
+//                                       "adding":[..]?,"removing":[..]? (a reassignment)}
 //   P configs/default                  {"v":1,"configs":{..}}
 //   P configs/broker/<id, 10 digits>   {"v":1,"configs":{..}}
 //   P quotas/<entity>                  {"v":1,"entity":[{"type","name"|null}],"values":{k:num}}

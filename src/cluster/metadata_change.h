@@ -49,6 +49,16 @@ struct PartitionImage {
   std::int32_t partition_epoch = 0;
   std::vector<std::int32_t> replicas;
   std::vector<std::int32_t> isr;
+  // A reassignment in progress (Kafka's addingReplicas / removingReplicas,
+  // KIP-455): `replicas` is then the target followed by the replicas
+  // leaving; `adding` are target replicas that were not replicas before
+  // (they catch up as followers), `removing` are replicas not in the
+  // target (they leave once every target replica is in the ISR). Both
+  // empty: no reassignment.
+  std::vector<std::int32_t> adding;
+  std::vector<std::int32_t> removing;
+
+  bool reassigning() const { return !adding.empty() || !removing.empty(); }
 };
 
 // A broker announces itself (one node: this node, once at start; a
@@ -177,10 +187,21 @@ struct ElectionOutcome {
   std::string message;
 };
 
+// A partition reassignment asked of the controller (Kafka's
+// AlterPartitionReassignments, one partition): `replicas` is the target
+// replica set, nullopt cancels the reassignment in progress. The
+// controller decides it into the partition's new state
+// (reassignment.h has the rules).
+struct AlterReassignment {
+  Uuid topic;
+  std::int32_t partition = 0;
+  std::optional<std::vector<std::int32_t>> replicas;
+};
+
 using MetadataChange =
     std::variant<RegisterBroker, CreateTopic, DeleteTopic, CreatePartitions, SetTopicConfigs,
                  SetBrokerConfigs, SetClientQuotas, FenceBroker, SetController, SetPartitionStates,
-                 UnregisterBroker, AlterPartition, ElectLeaders>;
+                 UnregisterBroker, AlterPartition, ElectLeaders, AlterReassignment>;
 
 // For log lines: "CreateTopic", "DeleteTopic", ...
 const char* change_name(const MetadataChange& change);

@@ -7,6 +7,7 @@
 
 #include "src/cluster/alter_partition.h"
 #include "src/cluster/placement.h"
+#include "src/cluster/reassignment.h"
 
 namespace kgw {
 
@@ -62,7 +63,7 @@ const char* change_name(const MetadataChange& change) {
                                       "CreatePartitions",   "SetTopicConfigs",  "SetBrokerConfigs",
                                       "SetClientQuotas",    "FenceBroker",      "SetController",
                                       "SetPartitionStates", "UnregisterBroker", "AlterPartition",
-                                      "ElectLeaders"};
+                                      "ElectLeaders",       "AlterReassignment"};
   static_assert(std::size(names) == std::variant_size_v<MetadataChange>);
   return names[change.index()];
 }
@@ -267,6 +268,7 @@ ErrorCode MetadataImage::check(const MetadataChange& change, std::string& messag
             return ErrorCode::kNone;
           },
           [&](const AlterPartition& c) { return check_alter_partition(*this, c, {}, message); },
+          [&](const AlterReassignment& c) { return check_reassignment(*this, c, message); },
           // Unknown partitions are answered one by one (ElectionOutcome).
           [&](const ElectLeaders& c) {
             if (c.election_type == ElectLeaders::kPreferred ||
@@ -302,83 +304,104 @@ void MetadataImage::put_topic(TopicPtr topic) {
 }
 
 void MetadataImage::apply_in_place(const MetadataChange& change) {
-  std::visit(Overloaded{
-                 [&](const RegisterBroker& c) { brokers_[c.broker.id] = c.broker; },
-                 [&](const CreateTopic& c) {
-                   auto t = std::make_shared<TopicImage>();
-                   t->name = c.name;
-                   t->id = c.id;
-                   t->configs = c.configs;
-                   t->partitions = place_partitions(0, c.assignments);
-                   put_topic(std::move(t));
-                 },
-                 [&](const DeleteTopic& c) {
-                   TopicPtr t = topic(c.id);
-                   if (t == nullptr) return;
-                   partition_count_ -= t->partition_count();
-                   --topic_count_;
-                   by_name_.erase(t->name);
-                   by_id_.erase(c.id);
-                 },
-                 [&](const CreatePartitions& c) {
-                   TopicPtr old = topic(c.id);
-                   if (old == nullptr) return;
-                   auto t = std::make_shared<TopicImage>(*old);
-                   for (auto& p : place_partitions(old->partition_count(), c.assignments)) {
-                     t->partitions.push_back(std::move(p));
-                   }
-                   put_topic(std::move(t));
-                 },
-                 [&](const SetTopicConfigs& c) {
-                   TopicPtr old = topic(c.id);
-                   if (old == nullptr) return;
-                   auto t = std::make_shared<TopicImage>(*old);
-                   t->configs = c.configs;
-                   put_topic(std::move(t));
-                 },
-                 [&](const SetBrokerConfigs& c) {
-                   auto configs = std::make_shared<const ConfigMap>(c.configs);
-                   if (c.broker) {
-                     broker_configs_[*c.broker] = std::move(configs);
-                   } else {
-                     default_configs_ = std::move(configs);
-                   }
-                 },
-                 [&](const SetClientQuotas& c) {
-                   auto quotas = std::make_shared<ClientQuotas>(*quotas_);
-                   for (const auto& [entity, ops] : c.entries) quotas->apply(entity, ops);
-                   quotas_ = std::move(quotas);
-                 },
-                 [&](const FenceBroker& c) {
-                   auto it = brokers_.find(c.id);
-                   if (it != brokers_.end()) it->second.fenced = true;
-                 },
-                 [&](const SetController& c) {
-                   controller_id_ = c.id;
-                   controller_epoch_ = c.epoch;
-                 },
-                 [&](const SetPartitionStates& c) {
-                   TopicPtr old = topic(c.id);
-                   if (old == nullptr) return;
-                   auto t = std::make_shared<TopicImage>(*old);
-                   for (const PartitionImage& p : c.partitions) {
-                     if (p.index >= 0 && p.index < t->partition_count())
-                       t->partitions[static_cast<std::size_t>(p.index)] = p;
-                   }
-                   put_topic(std::move(t));
-                 },
-                 [&](const UnregisterBroker& c) { brokers_.erase(c.id); },
-                 [&](const AlterPartition& c) {
-                   std::optional<PartitionImage> p = altered_partition(*this, c);
-                   if (!p) return;
-                   auto t = std::make_shared<TopicImage>(*topic(c.topic));
-                   t->partitions[static_cast<std::size_t>(p->index)] = std::move(*p);
-                   put_topic(std::move(t));
-                 },
-                 // A request: what it decides arrives as SetPartitionStates.
-                 [&](const ElectLeaders&) {},
-             },
-             change);
+  std::visit(
+      Overloaded{
+          [&](const RegisterBroker& c) { brokers_[c.broker.id] = c.broker; },
+          [&](const CreateTopic& c) {
+            auto t = std::make_shared<TopicImage>();
+            t->name = c.name;
+            t->id = c.id;
+            t->configs = c.configs;
+            t->partitions = place_partitions(0, c.assignments);
+            put_topic(std::move(t));
+          },
+          [&](const DeleteTopic& c) {
+            TopicPtr t = topic(c.id);
+            if (t == nullptr) return;
+            partition_count_ -= t->partition_count();
+            --topic_count_;
+            by_name_.erase(t->name);
+            by_id_.erase(c.id);
+          },
+          [&](const CreatePartitions& c) {
+            TopicPtr old = topic(c.id);
+            if (old == nullptr) return;
+            auto t = std::make_shared<TopicImage>(*old);
+            for (auto& p : place_partitions(old->partition_count(), c.assignments)) {
+              t->partitions.push_back(std::move(p));
+            }
+            put_topic(std::move(t));
+          },
+          [&](const SetTopicConfigs& c) {
+            TopicPtr old = topic(c.id);
+            if (old == nullptr) return;
+            auto t = std::make_shared<TopicImage>(*old);
+            t->configs = c.configs;
+            put_topic(std::move(t));
+          },
+          [&](const SetBrokerConfigs& c) {
+            auto configs = std::make_shared<const ConfigMap>(c.configs);
+            if (c.broker) {
+              broker_configs_[*c.broker] = std::move(configs);
+            } else {
+              default_configs_ = std::move(configs);
+            }
+          },
+          [&](const SetClientQuotas& c) {
+            auto quotas = std::make_shared<ClientQuotas>(*quotas_);
+            for (const auto& [entity, ops] : c.entries) quotas->apply(entity, ops);
+            quotas_ = std::move(quotas);
+          },
+          [&](const FenceBroker& c) {
+            auto it = brokers_.find(c.id);
+            if (it != brokers_.end()) it->second.fenced = true;
+          },
+          [&](const SetController& c) {
+            controller_id_ = c.id;
+            controller_epoch_ = c.epoch;
+          },
+          [&](const SetPartitionStates& c) {
+            TopicPtr old = topic(c.id);
+            if (old == nullptr) return;
+            auto t = std::make_shared<TopicImage>(*old);
+            for (const PartitionImage& p : c.partitions) {
+              if (p.index >= 0 && p.index < t->partition_count())
+                t->partitions[static_cast<std::size_t>(p.index)] = p;
+            }
+            put_topic(std::move(t));
+          },
+          [&](const UnregisterBroker& c) { brokers_.erase(c.id); },
+          [&](const AlterPartition& c) {
+            std::optional<PartitionImage> p = altered_partition(*this, c);
+            if (!p) return;
+            complete_reassignment(*p, [&](std::int32_t id) {
+              const BrokerImage* b = broker(id);
+              return b != nullptr && !b->fenced;
+            });
+            auto t = std::make_shared<TopicImage>(*topic(c.topic));
+            t->partitions[static_cast<std::size_t>(p->index)] = std::move(*p);
+            put_topic(std::move(t));
+          },
+          // A request: what it decides arrives as SetPartitionStates.
+          [&](const ElectLeaders&) {},
+          // Decided as the controller would, any registered unfenced
+          // broker may lead (on one node: this node, which every
+          // target must be, so nothing changes).
+          [&](const AlterReassignment& c) {
+            TopicPtr old = topic(c.topic);
+            const PartitionImage* now = old == nullptr ? nullptr : old->partition(c.partition);
+            if (now == nullptr) return;
+            std::optional<PartitionImage> p = reassigned_partition(*now, c, [&](std::int32_t id) {
+              const BrokerImage* b = broker(id);
+              return b != nullptr && !b->fenced;
+            });
+            if (!p) return;
+            auto t = std::make_shared<TopicImage>(*old);
+            t->partitions[static_cast<std::size_t>(p->index)] = std::move(*p);
+            put_topic(std::move(t));
+          },
+      },
+      change);
 }
 
 }  // namespace kgw

@@ -87,7 +87,8 @@ void follow_leadership(MetadataLog& log, ReplicaManager& replicas, std::int32_t 
           } else if constexpr (std::is_same_v<T, CreatePartitions> ||
                                std::is_same_v<T, SetPartitionStates>) {
             if (TopicPtr t = after.topic(c.id)) lead_topic(*t, replicas, node_id, *held);
-          } else if constexpr (std::is_same_v<T, AlterPartition>) {
+          } else if constexpr (std::is_same_v<T, AlterPartition> ||
+                               std::is_same_v<T, AlterReassignment>) {
             if (TopicPtr t = after.topic(c.topic)) lead_topic(*t, replicas, node_id, *held);
           } else if constexpr (std::is_same_v<T, DeleteTopic>) {
             if (before.topic(c.id) != nullptr) replicas.forget_topic(c.id);

@@ -809,5 +809,75 @@ TEST_CASE("Transaction requests for an id coordinated elsewhere are NOT_COORDINA
   CHECK(dtr.transaction_states[0].error_code == code(ErrorCode::kNotCoordinator));
 }
 
+TEST_CASE(
+    "AlterPartitionReassignments: per-partition answers; ListPartitionReassignments lists it") {
+  ThreeBrokers c;
+  create(c.f, "mv", {{1}, {1}});
+  using Ids = std::vector<std::int32_t>;
+  AlterPartitionReassignmentsRequest req;
+  auto& t = req.topics.emplace_back();
+  t.name = "mv";
+  t.partitions.resize(4);
+  t.partitions[0].partition_index = 0;
+  t.partitions[0].replicas = Ids{1, 2};  // 2 is added: in progress
+  t.partitions[1].partition_index = 1;
+  t.partitions[1].replicas = Ids{9};
+  t.partitions[2].partition_index = 1;
+  t.partitions[2].replicas = std::nullopt;  // nothing to cancel
+  t.partitions[3].partition_index = 7;
+  t.partitions[3].replicas = Ids{2};
+  auto& u = req.topics.emplace_back();
+  u.name = "nosuch";
+  u.partitions.resize(1);
+  u.partitions[0].replicas = Ids{2};
+  auto resp = c.f.call<AlterPartitionReassignmentsResponse>(req, 0);
+  CHECK(resp.error_code == 0);
+  REQUIRE(resp.responses.size() == 2);
+  const auto& parts = resp.responses[0].partitions;
+  REQUIRE(parts.size() == 4);
+  CHECK(parts[0].error_code == 0);
+  CHECK(parts[1].error_code == code(ErrorCode::kInvalidReplicaAssignment));
+  CHECK(parts[1].error_message.value_or("") ==
+        "The manual partition assignment includes broker 9, but no such broker is registered.");
+  CHECK(parts[2].error_code == code(ErrorCode::kNoReassignmentInProgress));
+  CHECK(parts[3].partition_index == 7);
+  CHECK(parts[3].error_code == code(ErrorCode::kUnknownTopicOrPartition));
+  CHECK(resp.responses[1].partitions[0].error_code == code(ErrorCode::kUnknownTopicOrPartition));
+
+  const PartitionImage& p = c.f.metadata->image()->topic("mv")->partitions[0];
+  CHECK(p.replicas == Ids{1, 2});
+  CHECK(p.adding == Ids{2});
+
+  ListPartitionReassignmentsRequest all;
+  auto listed = c.f.call<ListPartitionReassignmentsResponse>(all, 0);
+  REQUIRE(listed.topics.size() == 1);
+  CHECK(listed.topics[0].name == "mv");
+  REQUIRE(listed.topics[0].partitions.size() == 1);
+  CHECK(listed.topics[0].partitions[0].partition_index == 0);
+  CHECK(listed.topics[0].partitions[0].replicas == Ids{1, 2});
+  CHECK(listed.topics[0].partitions[0].adding_replicas == Ids{2});
+  CHECK(listed.topics[0].partitions[0].removing_replicas.empty());
+  // Named: only the moving ones are answered.
+  ListPartitionReassignmentsRequest named;
+  named.topics.emplace();
+  auto& nt = named.topics->emplace_back();
+  nt.name = "mv";
+  nt.partition_indexes = {1};
+  CHECK(c.f.call<ListPartitionReassignmentsResponse>(named, 0).topics.empty());
+
+  // Cancelled: back to [1], nothing listed.
+  AlterPartitionReassignmentsRequest cancel;
+  auto& ct = cancel.topics.emplace_back();
+  ct.name = "mv";
+  ct.partitions.resize(1);
+  ct.partitions[0].replicas = std::nullopt;
+  CHECK(c.f.call<AlterPartitionReassignmentsResponse>(cancel, 0)
+            .responses[0]
+            .partitions[0]
+            .error_code == 0);
+  CHECK(c.f.metadata->image()->topic("mv")->partitions[0].replicas == Ids{1});
+  CHECK(c.f.call<ListPartitionReassignmentsResponse>(all, 0).topics.empty());
+}
+
 }  // namespace
 }  // namespace kgw

@@ -951,3 +951,72 @@ TEST_CASE("the automatic rebalance moves leadership back once the preferred repl
   REQUIRE(c.run_until([&] { return a.log->image()->topic("r3")->partitions[2].leader == 3; }));
   CHECK(a.log->image()->topic("r3")->partitions[2].isr == std::vector<std::int32_t>{1, 2, 3});
 }
+
+TEST_CASE("a reassignment: started by the controller, completed by the ISR change, cancelled") {
+  Cluster c;
+  ThreeBrokers t = three_brokers(c);
+  CreateTopic ct = create("mv", 2, 1);
+  ct.assignments = {{1}, {1}};
+  REQUIRE(c.request(t.b, ct).error == ErrorCode::kNone);
+  REQUIRE(c.run_until([&] { return t.b.log->image()->topic("mv") != nullptr; }));
+  const Uuid id = t.b.log->image()->topic("mv")->id;
+  auto stored = [&](std::int32_t index) {
+    PartitionImage p;
+    REQUIRE(layout::decode_partition(
+                c.kv().data().at(layout::partition_key(kPrefix, id, index)).value, p)
+                .empty());
+    return p;
+  };
+  using Ids = std::vector<std::int32_t>;
+
+  // Refused by the controller's check, nothing written.
+  CHECK(c.request(t.b, AlterReassignment{id, 0, Ids{2, 9}}).error ==
+        ErrorCode::kInvalidReplicaAssignment);
+  CHECK(c.request(t.b, AlterReassignment{id, 0, std::nullopt}).error ==
+        ErrorCode::kNoReassignmentInProgress);
+  CHECK(stored(0).partition_epoch == 0);
+
+  // Start: the union, adding and removing; leader 1 keeps leading.
+  REQUIRE(c.request(t.b, AlterReassignment{id, 0, Ids{2, 3}}).error == ErrorCode::kNone);
+  PartitionImage p = stored(0);
+  CHECK(p.replicas == Ids{2, 3, 1});
+  CHECK(p.adding == Ids{2, 3});
+  CHECK(p.removing == Ids{1});
+  CHECK(p.leader == 1);
+  CHECK(p.partition_epoch == 1);
+  REQUIRE(c.run_until([&] {
+    return t.b.log->image()->topic(id)->partitions[0].adding == Ids{2, 3};
+  }));
+
+  // The leader adds broker 2: in the ISR, not complete yet.
+  auto epoch_of = [&](std::int32_t broker) { return t.b.log->image()->broker(broker)->epoch; };
+  AlterPartition expand{1, epoch_of(1), id, 0, 0, 1, {{1, epoch_of(1)}, {2, epoch_of(2)}}};
+  REQUIRE(c.request(t.a, expand).error == ErrorCode::kNone);
+  p = stored(0);
+  CHECK(p.isr == Ids{1, 2});
+  CHECK(p.reassigning());
+  REQUIRE(c.run_until([&] { return t.b.log->image()->topic(id)->partitions[0].isr.size() == 2; }));
+  // Then broker 3: complete in the same write, broker 1 gone, 2 leads.
+  expand.partition_epoch = 2;
+  expand.isr.push_back({3, epoch_of(3)});
+  REQUIRE(c.request(t.a, expand).error == ErrorCode::kNone);
+  p = stored(0);
+  CHECK(p.replicas == Ids{2, 3});
+  CHECK(p.isr == Ids{2, 3});
+  CHECK(p.leader == 2);
+  CHECK(p.leader_epoch == 1);
+  CHECK(p.partition_epoch == 3);
+  CHECK_FALSE(p.reassigning());
+
+  // Partition 1: started, then cancelled back to [1].
+  REQUIRE(c.request(t.b, AlterReassignment{id, 1, Ids{3}}).error == ErrorCode::kNone);
+  CHECK(stored(1).replicas == Ids{3, 1});
+  REQUIRE(c.run_until([&] { return t.b.log->image()->topic(id)->partitions[1].reassigning(); }));
+  REQUIRE(c.request(t.b, AlterReassignment{id, 1, std::nullopt}).error == ErrorCode::kNone);
+  p = stored(1);
+  CHECK(p.replicas == Ids{1});
+  CHECK(p.isr == Ids{1});
+  CHECK(p.leader == 1);
+  CHECK_FALSE(p.reassigning());
+  CHECK(p.partition_epoch == 2);
+}

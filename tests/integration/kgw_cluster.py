@@ -213,12 +213,14 @@ class KgwCluster:
             self.no_member.add(node_id)
         return node_id
 
-    def remove_node(self, node_id, force=False):
-        """run-cluster.sh --remove-node ID DIR [--force]; ClusterError (with
-        the script's message) when it refuses."""
+    def remove_node(self, node_id, force=False, move=True):
+        """run-cluster.sh --remove-node ID DIR [--force] [--no-move];
+        ClusterError (with the script's message) when it refuses."""
         args = ["--remove-node", str(node_id), self.dir]
         if force:
             args.append("--force")
+        if not move:
+            args.append("--no-move")
         self._run(*args)
         self.ids.remove(node_id)
 

@@ -4,10 +4,12 @@ member (etcdctl member add, metadata.etcd.initial.cluster.state=existing)
 and a 5th with --no-member (a client of the members); every node's
 Metadata lists all five, a new topic gets partitions on the new brokers,
 librdkafka produces and reads back through the new nodes; --remove-node
-refuses a node that leads partitions with records (naming them and issue
-16), removes one whose partitions are empty (its etcd member too); the
-whole dir stopped and started again brings back exactly the current nodes
-with their records. The removed broker is unregistered (UnregisterBroker):
+--no-move refuses a node that leads partitions with records (naming them
+and issue 16), removes one whose partitions are empty (its etcd member
+too); the whole dir stopped and started again brings back exactly the
+current nodes with their records; then --remove-node (moving first)
+reassigns the records' node's replicas to the others and removes it, no
+record lost and no partition naming it. The removed broker is unregistered (UnregisterBroker):
 its registered/ key is gone, Metadata on every node lists it only as an
 offline replica of the partitions still naming it, an assignment naming it
 is refused; unregistering a live broker or an unknown id is refused.
@@ -110,7 +112,7 @@ class ClusterGrowTest(unittest.TestCase):
 
         # Node 5 leads partitions with records: refused, naming them.
         with self.assertRaises(kgw_cluster.ClusterError) as refused:
-            c.remove_node(5)
+            c.remove_node(5, move=False)
         message = str(refused.exception)
         self.assertIn("issue 16", message)
         for p, leader in leaders.items():
@@ -123,9 +125,9 @@ class ClusterGrowTest(unittest.TestCase):
         self.assertEqual(self.unregister(2, 77),
                          (102, "Broker ID 77 is not currently registered"))
 
-        # Node 4's partitions are empty: removed, its etcd member too, and
-        # its broker unregistered.
-        c.remove_node(4)
+        # Node 4's partitions are empty: removed (not moved), its etcd
+        # member too, and its broker unregistered.
+        c.remove_node(4, move=False)
         self.assertIn("Broker 4 is no longer registered.", c.output)
         self.assertFalse(c.kgw_alive(4))
         members = c.etcdctl("member", "list")
@@ -156,6 +158,17 @@ class ClusterGrowTest(unittest.TestCase):
             self.assertEqual(self.brokers_seen(node), {1, 2, 3, 5}, f"node {node}")
         read, dups = read_all(c.bootstrap, before, 3, len(told_before))
         self.assertEqual(judge_records(told_before, read, dups), ZERO)
+
+        # Node 5 leads partitions with records: moved away first (a
+        # reassignment), then removed; nothing names it, nothing is lost.
+        c.remove_node(5)
+        self.assertIn("node 5's replicas moved", c.output)
+        self.assertFalse(c.kgw_alive(5))
+        view = broker_metadata(c.port(1))
+        for p, (replicas, _isr) in view["topics"][grow]["replicas"].items():
+            self.assertNotIn(5, replicas, f"{grow}-{p}")
+        read, dups = read_all(c.bootstrap, grow, elsewhere, len(told))
+        self.assertEqual(judge_records(told, read, dups), ZERO)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ constexpr const char* kUsage =
     "  acls      add | list | remove                               (kafka-acls.sh)\n"
     "  cluster   [describe] [--etcd HOST:PORT,...]                 (brokers, controller, etcd)\n"
     "  cluster   unregister --id N                                 (kafka-cluster.sh)\n"
+    "  reassign  execute | verify | cancel | list                  (kafka-reassign-partitions.sh)\n"
     "\n"
     "Examples:\n"
     "  kgw-admin topics create --bootstrap-server 127.0.0.1:9092 --topic t --partitions 3 \\\n"
@@ -68,9 +69,10 @@ int main(int argc, char** argv) {
   if (group == "records" || group == "delete-records") return records_command(rest);
   if (group == "acls") return acls_command(rest);
   if (group == "cluster") return cluster_command(rest);
-  std::fprintf(
-      stderr,
-      "kgw-admin: unknown command group '%s' (topics, configs, groups, records, acls, cluster)\n",
-      group.c_str());
+  if (group == "reassign" || group == "reassign-partitions") return reassign_command(rest);
+  std::fprintf(stderr,
+               "kgw-admin: unknown command group '%s' (topics, configs, groups, records, acls, "
+               "cluster, reassign)\n",
+               group.c_str());
   return 2;
 }

@@ -7,7 +7,7 @@
 #   tools/dev/run-cluster.sh --start-node ID DIR [--wait metadata|members]
 #   tools/dev/run-cluster.sh N --base-port P --data DIR --racks R1,R2,...   (one rack per node)
 #   tools/dev/run-cluster.sh --add-node DIR [--rack R] [--no-member] [--wait metadata|members]
-#   tools/dev/run-cluster.sh --remove-node ID DIR [--force] [--wait metadata|members]
+#   tools/dev/run-cluster.sh --remove-node ID DIR [--no-move | --force] [--wait metadata|members]
 #
 # Node ID (1..N) listens for Kafka on 127.0.0.1:P+ID-1, keeps its data in
 # DIR/node-ID, kgw's data dir: RocksDB, its etcd member's data in
@@ -28,12 +28,18 @@
 # current members (metadata.etcd.endpoints; its client and peer ports stay
 # unused). --rack R sets its broker.rack.
 #
-# --remove-node stops node ID (SIGTERM), removes its etcd member (etcdctl
-# member remove) and records it as removed. It refuses while the node leads,
-# or is the only replica of, a partition with records (or one whose data it
-# cannot see, its leader down): with replication factor 1 that is data
-# loss, and moving partitions needs reassignment (issue 16). --force removes
-# it all the same; those partitions stay offline. Once the node has stopped
+# --remove-node first moves the node's replicas to the other nodes with a
+# reassignment (kgw-admin reassign --execute, then --verify until done):
+# in each partition naming it, the node is replaced by the current node
+# holding the fewest replicas that is not a replica of it yet; where every
+# other node already is one, the node is only dropped (one replica fewer);
+# --no-move skips this. Then it stops node ID (SIGTERM), removes its etcd
+# member (etcdctl member remove) and records it as removed. It refuses
+# while the node still leads, or is the only replica of, a partition with
+# records (or one whose data it cannot see, its leader down): with
+# replication factor 1 that is data loss (the move failed or was skipped,
+# or there is no other node). --force removes it all the same (no move);
+# those partitions stay offline. Once the node has stopped
 # (its session lease revoked, or lapsed), it unregisters the broker
 # (kgw-admin cluster unregister --id ID, UnregisterBroker; a raw request
 # when kgw-admin is not built; KGW_ADMIN=path picks one), so the cluster
@@ -73,7 +79,7 @@ die() {
 }
 
 mode=start n="" base_port="" data="" node="" wait_for=metadata
-sets=() racks_arg="" rack_arg="" no_member=false force=false
+sets=() racks_arg="" rack_arg="" no_member=false force=false move=true
 while (($#)); do
   case $1 in
     --base-port) base_port=${2:?--base-port needs a port}; shift 2 ;;
@@ -91,6 +97,7 @@ while (($#)); do
     --rack) rack_arg=${2:?--rack needs a rack name}; shift 2 ;;
     --no-member) no_member=true; shift ;;
     --force) force=true; shift ;;
+    --no-move) move=false; shift ;;
     --add-node) mode=add-node; data=${2:?--add-node needs the cluster DIR}; shift 2 ;;
     --remove-node)
       mode=remove-node
@@ -185,6 +192,7 @@ elif [[ $mode != start ]]; then
 fi
 [[ $mode == add-node ]] || [[ -z $rack_arg && $no_member == false ]] || die "--rack and --no-member go with --add-node"
 [[ $mode == remove-node ]] || ! $force || die "--force goes with --remove-node"
+[[ $mode == remove-node ]] || $move || die "--no-move goes with --remove-node"
 [[ $mode == start ]] || [[ -z $racks_arg || $racks_arg == "${saved_racks:-}" ]] || die "--racks goes with starting a cluster"
 [[ $mode != add-node ]] || ((${#sets[@]} == 0)) ||
   die "--add-node takes the cluster's --set values from $conf, not new ones"
@@ -573,6 +581,111 @@ for _, name, _, parts in topics:
 EOF
 }
 
+# Writes to file $2 a Kafka reassignment plan that moves every replica of
+# node $1 to the other current nodes (see --remove-node above), from the
+# first other current node answering Metadata; prints how many partitions
+# it moves. Fails if no node answers.
+plan_moving_away() {
+  local ports=() id
+  for id in $(current_ids); do ((id == $1)) || ports+=("$(kafka_port "$id")"); done
+  PYTHONPATH=$src_root/tests/integration $python - "$1" "$2" "${ports[@]}" <<'EOF'
+import json
+import sys
+import kafka_wire
+
+node, path = int(sys.argv[1]), sys.argv[2]
+
+
+def metadata(port):
+    c = kafka_wire.Conn(f"127.0.0.1:{port}", client_id="run-cluster", timeout=5)
+    try:
+        d = c.call(api_key=3, version=1, body=kafka_wire.Enc().i32(-1))
+    finally:
+        c.close()
+    brokers = [b[0] for b in d.array(lambda d: (d.i32(), d.string(), d.i32(), d.string()))]
+    d.i32()  # controller
+
+    def partition(d):
+        d.i16()
+        index, _leader = d.i32(), d.i32()
+        replicas = d.array(lambda d: d.i32())
+        d.array(lambda d: d.i32())  # isr
+        return index, replicas
+
+    return brokers, d.array(lambda d: (d.i16(), d.string(), d.boolean(), d.array(partition)))
+
+
+answer = None
+for port in sys.argv[3:]:
+    try:
+        answer = metadata(port)
+        break
+    except Exception:
+        continue
+if answer is None:
+    sys.exit("no node answers Metadata")
+brokers, topics = answer
+others = sorted(b for b in brokers if b != node)
+load = {b: 0 for b in others}
+for _, _, _, parts in topics:
+    for _, replicas in parts:
+        for r in replicas:
+            if r in load:
+                load[r] += 1
+plan = []
+for _, name, _, parts in sorted(topics, key=lambda t: t[1]):
+    for index, replicas in sorted(parts):
+        if node not in replicas:
+            continue
+        free = [b for b in others if b not in replicas]
+        if free:
+            to = min(free, key=lambda b: (load[b], b))
+            load[to] += 1
+            target = [to if r == node else r for r in replicas]
+        else:
+            target = [r for r in replicas if r != node]
+        if target:
+            plan.append({"topic": name, "partition": index, "replicas": target})
+with open(path, "w") as f:
+    json.dump({"version": 1, "partitions": plan}, f)
+print(len(plan))
+EOF
+}
+
+# Moves node $1's replicas away (plan_moving_away, kgw-admin reassign) and
+# waits until the reassignment is done. Fails (the caller then refuses as
+# without a move) if kgw-admin is missing or the move does not finish
+# within the timeout.
+move_replicas_away() {
+  local admin=${KGW_ADMIN:-$(dirname "$KGW")/tools/admin/kgw-admin}
+  local plan=$data/remove-node-$1.json count bootstrap="" id out
+  if [[ ! -x $admin ]]; then
+    echo "run-cluster: no kgw-admin at $admin (KGW_ADMIN=path): cannot move node $1's replicas" >&2
+    return 1
+  fi
+  for id in $(current_ids); do ((id == $1)) || bootstrap+="${bootstrap:+,}127.0.0.1:$(kafka_port "$id")"; done
+  count=$(plan_moving_away "$1" "$plan") || return 1
+  if ((count == 0)); then
+    echo "run-cluster: node $1 holds no replica: nothing to move" >&2
+    return 0
+  fi
+  echo "run-cluster: moving node $1's replicas of $count partition(s) away: kgw-admin reassign --execute --reassignment-json-file $plan" >&2
+  out=$("$admin" reassign --execute --bootstrap-server "$bootstrap" --reassignment-json-file "$plan" 2>&1) || {
+    echo "$out" >&2
+    return 1
+  }
+  local deadline=$((SECONDS + timeout_s))
+  until out=$("$admin" reassign --verify --bootstrap-server "$bootstrap" --reassignment-json-file "$plan" 2>&1); do
+    if ((SECONDS >= deadline)); then
+      echo "$out" >&2
+      echo "run-cluster: the reassignment moving node $1's replicas is not done after ${timeout_s}s (kgw-admin reassign --list shows it; --cancel with $plan)" >&2
+      return 1
+    fi
+    sleep 1
+  done
+  echo "run-cluster: node $1's replicas moved ($count partition(s))" >&2
+}
+
 # UnregisterBroker $1 through the node on port $2, tried again while the
 # broker is still alive (its session not yet ended) or no controller
 # decides, until the timeout. Prints what kgw-admin says.
@@ -611,11 +724,14 @@ EOF
 }
 
 if [[ $mode == remove-node ]]; then
+  if ! $force && $move; then
+    move_replicas_away "$node" || echo "run-cluster: node $node's replicas could not all be moved" >&2
+  fi
   if ! $force; then
     busy=$(partitions_with_data "$node") || die "--remove-node: cannot read the cluster's partitions"
     if [[ -n $busy ]]; then
       while read -r line; do echo "run-cluster: node $node: $line" >&2; done <<<"$busy"
-      die "--remove-node: node $node holds the only copy of $(wc -l <<<"$busy") partition(s) with records (above): removing it loses them (replication factor 1). Moving partitions to other brokers needs reassignment (issue 16, not there yet); delete those topics, or --force to remove it and leave them offline"
+      die "--remove-node: node $node holds the only copy of $(wc -l <<<"$busy") partition(s) with records (above): removing it loses them (replication factor 1). Without --no-move they were to be moved away first (a reassignment, issue 16): see above why not; move them (kgw-admin reassign), delete those topics, or --force to remove it and leave them offline"
     fi
   fi
   stop_pid "$(kgw_pid "$node")" "$(kgw_data "$node")" "node $node's kgw"
