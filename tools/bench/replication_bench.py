@@ -263,6 +263,20 @@ class Cluster:
             time.sleep(0.05)
         raise RuntimeError(f"{name}: no full ISR on every broker after {timeout} s")
 
+    def etcd_leader(self):
+        """The node whose etcd member is the Raft leader (None if unknown)."""
+        try:
+            out = self.c.etcdctl("endpoint", "status", "-w", "json",
+                                 endpoints=",".join(f"127.0.0.1:{self.c.client_port(n)}"
+                                                    for n in sorted(self.alive)))
+            for st in json.loads(out):
+                if st["Status"]["leader"] == st["Status"]["header"]["member_id"]:
+                    port = int(st["Endpoint"].rsplit(":", 1)[1])
+                    return next(n for n in (1, 2, 3) if self.c.client_port(n) == port)
+        except Exception as e:  # noqa: BLE001 - a figure without it is still a figure
+            log(f"  etcd leader unknown: {e!r}")
+        return None
+
     def wait_rejoined(self, timeout=120):
         """Every broker lists all three brokers."""
         deadline = time.monotonic() + timeout
@@ -427,6 +441,7 @@ def failover_round(a, cluster, rnd):
     if not w.acks:
         w.stop.set()
         raise RuntimeError(f"{name}: no acknowledgement before the kill")
+    etcd_leader = cluster.etcd_leader()
     pid = cluster.c.kgw_pid(leader)
     t0 = time.monotonic()
     os.kill(pid, signal.SIGKILL)
@@ -459,7 +474,7 @@ def failover_round(a, cluster, rnd):
     before = [t for t, _ in w.acks if t <= t0]
     gap_start = (t0 - before[-1]) * 1000 if before else None
     log(f"  failover round {rnd} (session {cluster.session_ms} ms): leader {leader} killed "
-        f"(controller: {controller}); new leader {new_leader} at epoch/offset {start}, named "
+        f"(controller: {controller}, etcd leader: {etcd_leader}); new leader {new_leader} at epoch/offset {start}, named "
         f"after {elected} s; first ack "
         f"from it after {first_new} s; last ack before the kill {gap_start} ms before; "
         f"{len(w.errors)} delivery errors {w.errors[:2]}")
@@ -467,6 +482,7 @@ def failover_round(a, cluster, rnd):
     cluster.alive.add(leader)
     cluster.wait_rejoined()
     return {"seconds": first_new, "elected": elected, "was_controller": leader == controller,
+            "was_etcd_leader": leader == etcd_leader,
             "errors": len(w.errors), "leader": leader, "new_leader": new_leader}
 
 
@@ -575,14 +591,14 @@ def render(a, thr, lags, fo, info):
                      f"acknowledged by the new leader (an ack at or above the offset its epoch "
                      f"starts at). {a.rounds} rounds per setting, each on a new topic, the killed "
                      f"node restarted in between; * marks a round whose killed leader was also "
-                     f"the controller.")
+                     f"the controller, † one whose etcd member was the etcd Raft leader.")
         lines.append("")
         lines.append("| broker.session.timeout.ms (heartbeat ms) | kill -> first ack from the new leader, s: median (min–max) | rounds | kill -> a survivor's Metadata names the new leader, s | delivery errors |")
         lines.append("|---|---:|---|---:|---:|")
         for (session, hb, default), rounds in fo:
             vals = [x["seconds"] for x in rounds]
             each = " ".join(fmt(x["seconds"], 2) + ("*" if x["was_controller"] else "")
-                            for x in rounds)
+                            + ("†" if x["was_etcd_leader"] else "") for x in rounds)
             lines.append(f"| {session}{' (default)' if default else ''} ({hb}) | "
                          f"{spread_of(vals)} | {each} | "
                          f"{spread_of([x['elected'] for x in rounds])} | "
