@@ -3,7 +3,7 @@
 
     tools/bench/replication_bench.py [--build build] [--count 200000] [--reps 2]
                                      [--lag-seconds 20] [--rounds 3]
-                                     [--sessions default,3000] [--skip ...] [--write-doc]
+                                     [--sessions default,3000:1000] [--skip ...] [--write-doc]
 
 In one run, on this machine (every process on the same cores):
 
