@@ -462,6 +462,53 @@ TEST_CASE("ListOffsets asks the leader; DescribeLogDirs lists this broker's repl
   CHECK(found);
 }
 
+TEST_CASE("ListOffsets from the debugging replica id: any replica, its log end") {
+  ThreeBrokers c;
+  // Partition 1 is led here with followers 2 and 3 in the ISR, which never
+  // fetch: a write stays above the high watermark.
+  auto pr = c.f.call<ProduceResponse>(produce_all(make_batch()), 9);
+  REQUIRE(pr.responses[0].partition_responses[1].error_code == code(ErrorCode::kNone));
+  REQUIRE(c.f.store->partition(c.spread, 1)->high_watermark == 1);
+  auto latest = [&](std::int32_t replica_id, std::int8_t isolation) {
+    ListOffsetsRequest lo;
+    lo.replica_id = replica_id;
+    lo.isolation_level = isolation;
+    auto& t = lo.topics.emplace_back();
+    t.name = "spread";
+    for (std::int32_t p = 0; p < 3; ++p) {
+      auto& pp = t.partitions.emplace_back();
+      pp.partition_index = p;
+      pp.timestamp = -1;
+    }
+    auto lr = c.f.call<ListOffsetsResponse>(lo, 7);
+    REQUIRE(lr.topics.size() == 1);
+    REQUIRE(lr.topics[0].partitions.size() == 3);
+    return lr.topics[0].partitions;
+  };
+  // A consumer: the leader only, up to the high watermark.
+  for (std::int8_t isolation : {std::int8_t{0}, std::int8_t{1}}) {
+    auto client = latest(-1, isolation);
+    CHECK(client[0].error_code == code(ErrorCode::kNotLeaderOrFollower));
+    CHECK(client[1].error_code == code(ErrorCode::kNone));
+    CHECK(client[1].offset == 0);
+  }
+  // Kafka's DEBUGGING_REPLICA_ID (-2): every replica here answers, with
+  // its log end, whatever the isolation level.
+  for (std::int8_t isolation : {std::int8_t{0}, std::int8_t{1}}) {
+    auto debug = latest(-2, isolation);
+    for (const auto& p : debug) {
+      CAPTURE(p.partition_index);
+      CHECK(p.error_code == code(ErrorCode::kNone));
+      CHECK(p.offset == (p.partition_index == 1 ? 1 : 0));
+    }
+  }
+  // A broker id: the leader only, its log end.
+  auto broker = latest(2, 0);
+  CHECK(broker[0].error_code == code(ErrorCode::kNotLeaderOrFollower));
+  CHECK(broker[1].error_code == code(ErrorCode::kNone));
+  CHECK(broker[1].offset == 1);
+}
+
 // `name` is viewed by the request: pass a literal.
 FetchRequest fetch_all(const Uuid& id, std::string_view name = "spread") {
   FetchRequest req;

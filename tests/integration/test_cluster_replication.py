@@ -6,7 +6,10 @@ leader is a follower that fetched it), the restarted node must catch up
 and rejoin the ISR, and then lead alone with everything once the others
 are gone (one killed, one paused). With two of three nodes down an acks=all
 produce is refused (NOT_ENOUGH_REPLICAS) rather than acknowledged by one
-copy.
+copy. ListOffsets from Kafka's debugging replica id (-2) is answered by
+every replica with its own log end (what tools/bench/replication_bench.py
+measures replication lag with), while a client's ListOffsets stays the
+leader's.
 """
 import os
 import signal
@@ -15,6 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+import kafka_wire  # noqa: E402
 import kgw_cluster  # noqa: E402
 import record_wire  # noqa: E402
 from cluster_checks import admin, judge_records, produce, read_all, wait_for  # noqa: E402
@@ -23,6 +27,29 @@ from confluent_kafka.admin import NewTopic  # noqa: E402
 SESSION_MS = 4000
 TOPIC = "replicated"
 NOT_ENOUGH_REPLICAS = 19
+NOT_LEADER_OR_FOLLOWER = 6
+
+
+def log_end(port, topic, replica_id):
+    """ListOffsets v1 latest of partition 0 asked of one broker as
+    `replica_id`: (error, offset)."""
+    body = kafka_wire.Enc().i32(replica_id).array(
+        [0], lambda e, _: e.string(topic).array([0], lambda e2, p: e2.i32(p).i64(-1)))
+    c = kafka_wire.Conn(f"127.0.0.1:{port}", timeout=10)
+    try:
+        d = c.call(2, 1, body)
+    finally:
+        c.close()
+    out = []
+
+    def part(d):
+        d.i32()
+        err = d.i16()
+        d.i64()
+        out.append((err, d.i64()))
+
+    d.array(lambda d: (d.string(), d.array(part)))
+    return out[0]
 
 
 class ReplicationTest(unittest.TestCase):
@@ -121,6 +148,30 @@ class ReplicationTest(unittest.TestCase):
         counts = judge_records(told, read, duplicates)
         print(f"all back: {counts}", file=sys.stderr)
         self.assertEqual(counts, {"lost": 0, "duplicated": 0, "divergent": 0})
+
+    def test_every_replica_reports_its_log_end(self):
+        everyone = (1, 2, 3)
+        name = "ends"
+        client = admin(self.bootstrap(everyone))
+        futures = client.create_topics(
+            [NewTopic(name, num_partitions=1, replication_factor=3,
+                      config={"min.insync.replicas": "2"})],
+            operation_timeout=30, request_timeout=30)
+        futures[name].result(timeout=40)
+        wait_for("all three replicas in the ISR",
+                 lambda: sorted(client.list_topics(name, timeout=10)
+                                .topics[name].partitions[0].isrs) == [1, 2, 3], 30)
+        told, errors = produce(self.bootstrap(everyone), name, 1, 300, prefix="e")
+        self.assertEqual(errors, [])
+        leader = client.list_topics(name, timeout=10).topics[name].partitions[0].leader
+        # acks=all was answered once every ISR member had fetched past the
+        # records: each replica's own log end says so.
+        for n in everyone:
+            self.assertEqual(log_end(self.cluster.port(n), name, -2), (0, 300), f"node {n}")
+        # A client asks the leader, and reads its high watermark.
+        for n in everyone:
+            want = (0, 300) if n == leader else (NOT_LEADER_OR_FOLLOWER, -1)
+            self.assertEqual(log_end(self.cluster.port(n), name, -1), want, f"node {n}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,13 @@
 // ListOffsets (key 2): earliest (-2), latest (-1), max timestamp (-3),
 // earliest local (-4) or the first offset at or after a timestamp.
+//
+// Who asks matters, as in Kafka (ReplicaManager.fetchOffset): a consumer
+// (replica id -1) asks the leader and reads latest as the high watermark
+// (or, read_committed, the last stable offset); anyone else (a broker id,
+// or Kafka's debugging replica id -2) gets the log end offset, with no
+// isolation level. The debugging id is also answered by a follower, from
+// its own log: how an operator, or tools/bench/replication_bench.py, reads
+// each replica's log end and so a follower's lag behind its leader.
 #include <memory>
 #include <set>
 
@@ -20,6 +28,15 @@ constexpr std::int64_t kEarliest = -2;
 constexpr std::int64_t kMaxTimestamp = -3;
 constexpr std::int64_t kEarliestLocal = -4;
 constexpr std::int64_t kLatestTiered = -5;
+
+// The request's replica_id: a client, or Kafka's DEBUGGING_REPLICA_ID.
+constexpr std::int32_t kConsumerReplicaId = -1;
+constexpr std::int32_t kDebuggingReplicaId = -2;
+
+// Topics by name; the debugging replica id is served by any replica.
+struct ListOffsetsShape : NamedTopicsShape {
+  Serving serving = Serving::kLeader;
+};
 
 using ListCall = PendingCall<ListOffsetsRequest, ListOffsetsResponse>;
 
@@ -43,10 +60,13 @@ void handle_list_offsets(HandlerContext& ctx, RequestPtr req) {
   const std::int16_t version = req->version();
   Store& store = ctx.store();
   std::set<std::pair<std::string_view, std::int32_t>> seen;
-  // Kafka's isolation level 1: READ_COMMITTED.
-  const bool read_committed = call->body.isolation_level == 1;
+  const bool from_client = call->body.replica_id == kConsumerReplicaId;
+  // Kafka's isolation level 1: READ_COMMITTED (a client's only).
+  const bool read_committed = from_client && call->body.isolation_level == 1;
+  ListOffsetsShape shape;
+  if (call->body.replica_id == kDebuggingReplicaId) shape.serving = Serving::kAnyReplica;
   for_each_partition(
-      ctx.resolver(), NamedTopicsShape{}, call->body.topics, call->resp.topics,
+      ctx.resolver(), shape, call->body.topics, call->resp.topics,
       [&](std::size_t ti, std::size_t, const auto& p) {
         // Asked twice: checked before the topic is.
         return seen.insert({call->body.topics[ti].name, p.partition_index}).second
@@ -61,7 +81,10 @@ void handle_list_offsets(HandlerContext& ctx, RequestPtr req) {
         const std::int32_t epoch = replicas.leader_epoch(topic->id, local.partition);
         // A client that knows of a later epoch than ours.
         if (p.current_leader_epoch > epoch) return ErrorCode::kUnknownLeaderEpoch;
-        const std::int64_t high_watermark = replicas.high_watermark(topic->id, local.partition);
+        // Latest: a client's is the high watermark; anyone else's the log
+        // end (the store's written end), not only what the ISR holds.
+        const std::int64_t latest =
+            from_client ? replicas.high_watermark(topic->id, local.partition) : st->high_watermark;
         switch (p.timestamp) {
           case kLatest:
           case kLatestTiered:
@@ -69,8 +92,8 @@ void handle_list_offsets(HandlerContext& ctx, RequestPtr req) {
             // offset of the first open transaction, else the high watermark.
             set_offset(version, out,
                        read_committed ? ctx.producers().last_stable_offset(
-                                            topic->id, p.partition_index, high_watermark)
-                                      : high_watermark,
+                                            topic->id, p.partition_index, latest)
+                                      : latest,
                        -1, epoch);
             return ErrorCode::kNone;
           case kEarliest:
@@ -81,7 +104,7 @@ void handle_list_offsets(HandlerContext& ctx, RequestPtr req) {
             break;
         }
         if (p.timestamp < 0 && p.timestamp != kMaxTimestamp) return ErrorCode::kInvalidRequest;
-        if (p.timestamp == kMaxTimestamp && high_watermark == st->log_start_offset) {
+        if (p.timestamp == kMaxTimestamp && latest == st->log_start_offset) {
           set_offset(version, out, -1, -1, epoch);
           return ErrorCode::kNone;
         }
