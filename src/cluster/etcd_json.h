@@ -118,17 +118,23 @@ inline bool get_entity(const json& j, const char* name, ClientQuotas::Entity& ou
   return true;
 }
 
+// "elr" only when not empty: what an older kgw wrote (and reads) stays
+// the same, and a record without it decodes with an empty ELR.
 inline json partition_json(const PartitionImage& p) {
-  return {{"leader", p.leader},
-          {"leader_epoch", p.leader_epoch},
-          {"partition_epoch", p.partition_epoch},
-          {"replicas", p.replicas},
-          {"isr", p.isr}};
+  json j = {{"leader", p.leader},
+            {"leader_epoch", p.leader_epoch},
+            {"partition_epoch", p.partition_epoch},
+            {"replicas", p.replicas},
+            {"isr", p.isr}};
+  if (!p.elr.empty()) j["elr"] = p.elr;
+  return j;
 }
 inline bool get_partition(const json& j, PartitionImage& out) {
+  out.elr.clear();
   return get_int(j, "leader", out.leader) && get_int(j, "leader_epoch", out.leader_epoch) &&
          get_int(j, "partition_epoch", out.partition_epoch) &&
-         get_ints(j, "replicas", out.replicas) && get_ints(j, "isr", out.isr);
+         get_ints(j, "replicas", out.replicas) && get_ints(j, "isr", out.isr) &&
+         (!j.contains("elr") || get_ints(j, "elr", out.elr));
 }
 
 }  // namespace kgw::layout
