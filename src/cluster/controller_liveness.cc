@@ -100,10 +100,11 @@ void Controller::liveness_pass(std::function<void()> done, int attempt) {
               const PartitionImage& n = o.next;
               if (o.unclean) {
                 LOG_WARN("controller",
-                         "%s-%d: unclean leader election: broker %d, not in the ISR %s nor the ELR "
-                         "%s, leads at leader epoch %d; records only they had are lost",
-                         t->name.c_str(), p.index, n.leader, ids_text(p.isr).c_str(),
-                         ids_text(p.elr).c_str(), n.leader_epoch);
+                         "%s-%d: unclean leader election: broker %d leads at leader epoch %d "
+                         "without the log of the ISR %s and ELR %s; records only they had are "
+                         "lost",
+                         t->name.c_str(), p.index, n.leader, n.leader_epoch,
+                         ids_text(p.isr).c_str(), ids_text(p.elr).c_str());
               } else if (o.from_elr) {
                 LOG_INFO("controller",
                          "%s-%d: broker %d, an eligible leader replica (ELR %s), leads at leader "

@@ -158,6 +158,14 @@ LivenessOutcome liveness_next(const PartitionImage& p, std::int32_t min_isr, con
         }
       }
     }
+    if (leader == -1 && p.replicas.size() == 1 && v.eligible(p.replicas.front())) {
+      // The only replica came back without its log: nothing anywhere can
+      // hold the records it had, so waiting saves nothing; it leads again
+      // in a new epoch, empty (logged as unclean: they are lost).
+      leader = p.replicas.front();
+      n.isr = {leader};
+      o.unclean = true;
+    }
     if (leader == -1 && unclean_allowed) {
       for (std::int32_t r : p.replicas) {
         if (can_lead(r)) {

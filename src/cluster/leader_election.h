@@ -103,8 +103,10 @@ std::vector<std::int32_t> next_elr(const PartitionImage& before, const Partition
 // that can (the ISR becomes it alone); the old leader itself if alive
 // with its log (in controlled shutdown, or restarted: nobody else can
 // take it; a new leader epoch); for an offline partition, an alive ISR
-// then ELR member with its log; with `unclean_allowed`, the first replica
-// that can lead (ISR it alone, ELR empty). A restarted leader that keeps
+// then ELR member with its log; the only replica of a partition of one,
+// back without its log (nothing else can ever hold what it had: it leads
+// again, empty; `unclean` says so); with `unclean_allowed`, the first
+// replica that can lead (ISR it alone, ELR empty). A restarted leader that keeps
 // leading does so in a new leader epoch.
 LivenessOutcome liveness_next(const PartitionImage& p, std::int32_t min_isr,
                               const LivenessView& view, bool unclean_allowed);

@@ -372,6 +372,22 @@ TEST_CASE("a leader whose disk was wiped is never elected from an ISR it stood a
   }
 }
 
+TEST_CASE("a partition of one replica, back with a wiped disk, is led by it again") {
+  // Nothing else can hold what it had: staying offline saves nothing.
+  Brokers b;
+  b.restarted = {2};
+  b.lost = {2};
+  LivenessOutcome o = liveness_next(state({2}, 2, {2}), 1, b.view(), false);
+  CHECK(o.next.leader == 2);
+  CHECK(o.unclean);
+  CHECK(o.next.isr == Ids{2});
+  CHECK(o.next.leader_epoch == 5);
+  // Not while it is dead.
+  b.dead = {2};
+  o = liveness_next(state({2}, 2, {2}), 1, b.view(), false);
+  CHECK(o.next.leader == -1);
+}
+
 TEST_CASE("an unclean ElectLeaders takes an ELR member before a replica outside both") {
   ImagePtr image = image_of({with_elr(state({1, 2, 3}, -1, {1}), {3})});
   ElectionDecision d = decide_elections(*image, ask(ElectLeaders::kUnclean, {0}), alive_but({1}));
