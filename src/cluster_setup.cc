@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "common/log.h"
+#include "storage/store.h"
 
 namespace kgw {
 
@@ -69,6 +70,7 @@ std::unique_ptr<ClusterNode> join_cluster(uv_loop_t* loop, const BrokerConfig& c
   opts.registration.host = identity.advertised_host;
   opts.registration.port = identity.advertised_port;
   if (!settings.rack.empty()) opts.registration.rack = settings.rack;
+  opts.registration.log_dir_id = store.identity();
   for (const auto& [name, e] : identity.listener_endpoints) {
     opts.registration.listeners[name] = e.host + ":" + std::to_string(e.port);
   }
@@ -130,6 +132,7 @@ std::unique_ptr<ClusterNode> join_cluster(uv_loop_t* loop, const BrokerConfig& c
   static_only.set_dynamic(DynamicLayer::kDefault, {});
   controller_opts.unclean_leader_election_enable =
       static_only.get_bool("unclean.leader.election.enable");
+  controller_opts.min_insync_replicas = static_only.get_long("min.insync.replicas");
   controller_opts.auto_leader_rebalance = config.get_bool("auto.leader.rebalance.enable");
   controller_opts.leader_imbalance_check_interval_ms =
       static_cast<std::uint64_t>(config.get_long("leader.imbalance.check.interval.seconds")) * 1000;

@@ -435,7 +435,8 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   }
   // The replica manager leads (and follows) what the metadata image says.
   follow_leadership(metadata, broker.replicas(), identity.node_id, cluster != nullptr,
-                    2 * static_cast<std::uint64_t>(config.get_long("broker.session.timeout.ms")));
+                    2 * static_cast<std::uint64_t>(config.get_long("broker.session.timeout.ms")),
+                    cluster != nullptr && cluster->log->log_dir_replaced());
   // A cluster's group coordinators keep their state in the replicated
   // __consumer_offsets partitions and load it when they become leaders.
   std::unique_ptr<CoordinatorLog> coordinator_log;

@@ -432,6 +432,12 @@ StoreStats Store::stats() const {
   return s;
 }
 
+std::string Store::identity() const {
+  std::string id;
+  if (db_ == nullptr || !db_->db().GetDbIdentity(id).ok()) return "";
+  return id;
+}
+
 std::string Store::stop() {
   if (stopped_) return "";
   // 0. Background work first: a running cleaner pass or RocksDB compaction

@@ -424,6 +424,11 @@ class Store {
   // reading requests that append until it clears.
   bool overloaded() const;
   StoreStats stats() const;
+  // The identity of this store (RocksDB's DB identity, made when the
+  // database was created and kept in it): a wiped or replaced data dir has
+  // another one (KIP-903: the cluster tells a broker whose log survived a
+  // restart from one that came back empty). "" if it cannot be read.
+  std::string identity() const;
 
   // Shutdown contract:
   //  1. Call on the loop thread (it may be from inside a store callback,

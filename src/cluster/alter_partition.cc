@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "src/cluster/etcd_layout.h"
+#include "src/cluster/leader_election.h"
 #include "src/cluster/metadata_image.h"
 
 namespace kgw {
@@ -110,7 +111,8 @@ ErrorCode check_alter_partition(const MetadataImage& image, const AlterPartition
 }
 
 std::optional<PartitionImage> altered_partition(const MetadataImage& image,
-                                                const AlterPartition& change) {
+                                                const AlterPartition& change,
+                                                std::int32_t min_isr) {
   TopicPtr topic = image.topic(change.topic);
   const PartitionImage* p = topic == nullptr ? nullptr : topic->partition(change.partition);
   if (p == nullptr) return std::nullopt;
@@ -119,6 +121,7 @@ std::optional<PartitionImage> altered_partition(const MetadataImage& image,
   if (isr == p->isr) return std::nullopt;
   PartitionImage out = *p;
   out.isr = std::move(isr);
+  out.elr = next_elr(*p, out, min_isr, [](std::int32_t) { return false; });
   ++out.partition_epoch;
   return out;
 }

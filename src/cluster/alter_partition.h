@@ -58,9 +58,13 @@ ErrorCode check_alter_partition(const MetadataImage& image, const AlterPartition
                                 const std::set<std::int32_t>& shutting_down, std::string& message);
 
 // The partition's state once `change` (checked) is applied; nullopt when
-// its ISR is already the one asked for (in that order).
+// its ISR is already the one asked for (in that order). `min_isr`
+// (effective_min_isr of leader_election.h): an ISR shrinking below it
+// puts the members that left into the ELR (KIP-966); one at or above it
+// empties the ELR. 1 (one node): the ELR stays empty.
 std::optional<PartitionImage> altered_partition(const MetadataImage& image,
-                                                const AlterPartition& change);
+                                                const AlterPartition& change,
+                                                std::int32_t min_isr = 1);
 
 // "[1,2,3]", for log lines and messages.
 std::string ids_text(const std::vector<std::int32_t>& ids);

@@ -130,6 +130,10 @@ struct ControllerOptions {
   // layer of its resolution (topic override, this broker's dynamic
   // config, the cluster-wide dynamic default, this). Default: false.
   bool unclean_leader_election_enable = false;
+  // This broker's static `min.insync.replicas`, resolved the same way: an
+  // ISR below it (or the replication factor) puts the members that left
+  // into the ELR (KIP-966; leader_election.h). Default: 1.
+  std::int64_t min_insync_replicas = 1;
   // Kafka's auto.leader.rebalance.enable, leader.imbalance.check.interval.seconds
   // (here in ms) and leader.imbalance.per.broker.percentage: every interval
   // the controller moves leadership back to preferred replicas of brokers
@@ -256,12 +260,15 @@ class Controller {
   // unclean.leader.election.enable for `topic`, resolved as Kafka's
   // controller does.
   bool unclean_election_enabled(const MetadataImage& image, const TopicImage& topic) const;
-  // Partition `next` of `topic` has no ISR member to lead: with unclean
-  // leader election, the first replica that may lead (`eligible`), and
-  // the ISR becomes it alone (logged: data loss); else -1.
-  std::int32_t elect_unclean(const MetadataImage& image, const TopicImage& topic,
-                             PartitionImage& next,
-                             const std::function<bool(std::int32_t)>& eligible) const;
+  // effective_min_isr (leader_election.h) of a partition of `topic`, its
+  // min.insync.replicas resolved as unclean.leader.election.enable is.
+  std::int32_t min_isr(const MetadataImage& image, const TopicImage& topic,
+                       const PartitionImage& p) const;
+  // A topic config resolved as Kafka's controller does: topic override,
+  // this broker's dynamic config, the cluster-wide dynamic default; nullptr
+  // when none sets it (the static value applies).
+  const std::string* resolved_config(const MetadataImage& image, const TopicImage& topic,
+                                     const std::string& name) const;
 
   // Liveness (controller_liveness.cc).
   void liveness_pass(std::function<void()> done, int attempt);
@@ -341,6 +348,21 @@ class Controller {
   // move leadership off a broker that restarted long ago.
   std::map<std::int32_t, std::chrono::steady_clock::time_point> restarted_;
   static constexpr std::chrono::seconds kRestartMemory{60};
+  // Brokers whose replaced log (BrokerImage::log_dir_replaced) a liveness
+  // pass of this term handled: id -> that log's id. Until then the
+  // broker's ISR and ELR memberships and leaderships are of a log that is
+  // gone: it leaves them all and leads nothing. Once the pass is written,
+  // accept_log_dirs() rewrites the registration without
+  // previous_log_dir_id (same key, lease and epoch), so that no later
+  // controller handles it again; this map covers the time until that
+  // rewrite is in the image.
+  std::map<std::int32_t, std::string> lost_handled_;
+  // The broker's log is not the one its memberships were earned with.
+  bool log_lost(const MetadataImage& image, std::int32_t id) const;
+  // Rewrites each broker's registration (id -> its log's id) as accepted:
+  // previous_log_dir_id dropped, compared on the key's create_revision
+  // (the same incarnation) and mod_revision (unchanged since read).
+  void accept_log_dirs(const std::map<std::int32_t, std::string>& dirs);
 };
 
 }  // namespace kgw

@@ -3,6 +3,7 @@
 // `unclean.leader.election.enable` its liveness pass elects by.
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <optional>
 #include <string>
 
@@ -10,6 +11,7 @@
 #include "src/cluster/alter_partition.h"
 #include "src/cluster/controller.h"
 #include "src/cluster/etcd_layout.h"
+#include "src/cluster/leader_election.h"
 #include "src/cluster/reassignment.h"
 
 namespace kgw {
@@ -24,7 +26,10 @@ namespace kgw {
 Controller::Ops Controller::isr_change_ops(const AlterPartition& change, const MetadataImage& image,
                                            std::int64_t revision) const {
   Ops out;
-  std::optional<PartitionImage> next = altered_partition(image, change);
+  TopicPtr topic = image.topic(change.topic);
+  const PartitionImage* before = topic == nullptr ? nullptr : topic->partition(change.partition);
+  std::optional<PartitionImage> next =
+      altered_partition(image, change, before == nullptr ? 1 : min_isr(image, *topic, *before));
   if (!next) return out;  // the ISR it has: only the result is written
   const std::string& p = options_.prefix;
   const PartitionImage& now = *image.topic(change.topic)->partition(change.partition);
@@ -43,12 +48,17 @@ Controller::Ops Controller::isr_change_ops(const AlterPartition& change, const M
           etcd::Compare{broker, etcd::Compare::kCreate, etcd::Compare::kEqual, m.broker_epoch, ""});
     }
   }
-  LOG_INFO("controller", "%s-%d: ISR %s -> %s (partition epoch %d), asked by its leader %d",
+  LOG_INFO("controller", "%s-%d: ISR %s -> %s, ELR %s (partition epoch %d), asked by its leader %d",
            image.topic(change.topic)->name.c_str(), change.partition, ids_text(now.isr).c_str(),
-           ids_text(next->isr).c_str(), next->partition_epoch, change.leader);
+           ids_text(next->isr).c_str(), ids_text(next->elr).c_str(), next->partition_epoch,
+           change.leader);
   // The ISR now holds every target replica of a reassignment: it
   // completes in this write (reassignment.h), perhaps with a new leader.
   if (complete_reassignment(*next, [&](std::int32_t id) { return eligible(image, id); })) {
+    // Replicas that left are not eligible leaders any more either.
+    std::erase_if(next->elr, [&](std::int32_t id) {
+      return std::find(next->replicas.begin(), next->replicas.end(), id) == next->replicas.end();
+    });
     LOG_INFO("controller",
              "%s-%d: reassignment complete: replicas %s, ISR %s, leader %d (leader epoch %d)",
              image.topic(change.topic)->name.c_str(), change.partition,
@@ -63,36 +73,37 @@ Controller::Ops Controller::isr_change_ops(const AlterPartition& change, const M
   return out;
 }
 
-bool Controller::unclean_election_enabled(const MetadataImage& image,
-                                          const TopicImage& topic) const {
-  static const std::string kName = "unclean.leader.election.enable";
+const std::string* Controller::resolved_config(const MetadataImage& image, const TopicImage& topic,
+                                               const std::string& name) const {
   for (const ConfigMap* layer : {&topic.configs, &image.broker_configs(options_.node_id),
                                  &image.broker_configs(std::nullopt)}) {
-    auto it = layer->find(kName);
-    if (it == layer->end()) continue;
-    // Java's Boolean.parseBoolean, as Kafka reads it: "true" in any case.
-    std::string v = it->second;
-    std::transform(v.begin(), v.end(), v.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-    return v == "true";
+    auto it = layer->find(name);
+    if (it != layer->end()) return &it->second;
   }
-  return options_.unclean_leader_election_enable;
+  return nullptr;
 }
 
-std::int32_t Controller::elect_unclean(const MetadataImage& image, const TopicImage& topic,
-                                       PartitionImage& next,
-                                       const std::function<bool(std::int32_t)>& eligible) const {
-  if (!unclean_election_enabled(image, topic)) return -1;
-  for (std::int32_t r : next.replicas) {
-    if (!eligible(r)) continue;
-    LOG_WARN("controller",
-             "%s-%d: unclean leader election: broker %d, not in the ISR %s, leads at leader "
-             "epoch %d; records only the ISR had are lost",
-             topic.name.c_str(), next.index, r, ids_text(next.isr).c_str(), next.leader_epoch + 1);
-    next.isr = {r};
-    return r;
+bool Controller::unclean_election_enabled(const MetadataImage& image,
+                                          const TopicImage& topic) const {
+  const std::string* set = resolved_config(image, topic, "unclean.leader.election.enable");
+  if (set == nullptr) return options_.unclean_leader_election_enable;
+  // Java's Boolean.parseBoolean, as Kafka reads it: "true" in any case.
+  std::string v = *set;
+  std::transform(v.begin(), v.end(), v.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return v == "true";
+}
+
+std::int32_t Controller::min_isr(const MetadataImage& image, const TopicImage& topic,
+                                 const PartitionImage& p) const {
+  std::int64_t value = options_.min_insync_replicas;
+  if (const std::string* set = resolved_config(image, topic, "min.insync.replicas")) {
+    // Validated where it was set; a value that does not parse counts as 1.
+    char* end = nullptr;
+    const long long parsed = std::strtoll(set->c_str(), &end, 10);
+    value = end != set->c_str() && *end == '\0' ? parsed : 1;
   }
-  return -1;
+  return effective_min_isr(value, p.replicas.size());
 }
 
 }  // namespace kgw

@@ -8,18 +8,11 @@
 #include <variant>
 
 #include "common/log.h"
+#include "src/cluster/alter_partition.h"
 #include "src/cluster/controller.h"
 #include "src/cluster/etcd_layout.h"
 
 namespace kgw {
-
-namespace {
-
-bool contains(const std::vector<std::int32_t>& v, std::int32_t x) {
-  return std::find(v.begin(), v.end(), x) != v.end();
-}
-
-}  // namespace
 
 bool Controller::alive(const MetadataImage& image, std::int32_t id) const {
   const BrokerImage* b = image.broker(id);
@@ -27,7 +20,14 @@ bool Controller::alive(const MetadataImage& image, std::int32_t id) const {
 }
 
 bool Controller::eligible(const MetadataImage& image, std::int32_t id) const {
-  return alive(image, id) && shutting_down_.count(id) == 0;
+  return alive(image, id) && shutting_down_.count(id) == 0 && !log_lost(image, id);
+}
+
+bool Controller::log_lost(const MetadataImage& image, std::int32_t id) const {
+  const BrokerImage* b = image.broker(id);
+  if (b == nullptr || !b->log_dir_replaced()) return false;
+  auto it = lost_handled_.find(id);
+  return it == lost_handled_.end() || it->second != b->log_dir_id;
 }
 
 void Controller::on_change(const MetadataImage& before, const MetadataChange& change) {
@@ -57,113 +57,119 @@ void Controller::on_change(const MetadataImage& before, const MetadataChange& ch
   pump();
 }
 
-// One pass over every partition (KRaft's rules): a broker that is not
-// alive leaves the ISR unless it is its last member; a leader that is not
-// alive (or shutting down, when another ISR member can lead) is replaced
-// by the first replica in the ISR that is alive, leader epoch + 1; an
-// offline partition gets a returning ISR member. A broker that registered
-// a new incarnation counts as dead for one pass (its old incarnation's
-// memberships go), except that it keeps a leadership nobody else can take,
-// in a new leader epoch. None, and the topic
-// allows unclean leader election: the first live replica outside the ISR
-// leads, the ISR becomes it alone (what only the ISR had is lost). Any
-// change bumps the partition epoch.
+// One pass over every partition: liveness_next (leader_election.h) with
+// what this controller knows of the brokers. A broker that registered a
+// new incarnation counts as restarted for one pass (its old
+// incarnation's memberships go, though it keeps a leadership nobody else
+// can take, in a new leader epoch); one whose log is not its previous
+// incarnation's (a wiped disk, KIP-903) leaves every ISR and ELR and
+// leads nothing. Any change bumps the partition epoch.
 void Controller::liveness_pass(std::function<void()> done, int attempt) {
-  defer(
-      attempt == 0 ? 0 : options_.retry_ms, last_written_, true,
-      [this, done = std::move(done), attempt]() mutable {
-        ImagePtr image = log_.image();
-        const std::int64_t revision = options_.image_revision();
-        // Restarted brokers leave ISRs and leadership like dead ones
-        // (unless nobody else can take them), once.
-        std::erase_if(restarted_, [now = std::chrono::steady_clock::now()](const auto& r) {
-          return now - r.second > kRestartMemory;
-        });
-        auto restarted = std::make_shared<std::set<std::int32_t>>();
-        for (const auto& [id, when] : restarted_) restarted->insert(id);
-        auto can_lead = [&](std::int32_t id) {
-          return eligible(*image, id) && restarted->count(id) == 0;
-        };
-        auto handled = [this, restarted] {
-          for (std::int32_t id : *restarted) restarted_.erase(id);
-        };
-        auto updates = std::make_shared<std::vector<PartitionUpdate>>();
-        for (const TopicPtr& t : image->topics()) {
-          for (const PartitionImage& p : t->partitions) {
-            PartitionImage n = p;
-            n.isr.clear();
-            for (std::int32_t r : p.isr) {
-              if (can_lead(r)) n.isr.push_back(r);
-            }
-            if (n.isr.empty()) {
-              // Only shutting-down (or restarted) members are alive: they
-              // stay; none alive: the last leader (or first member) stays,
-              // as KRaft never empties an ISR.
-              for (std::int32_t r : p.isr) {
-                if (alive(*image, r)) n.isr.push_back(r);
-              }
-              if (n.isr.empty() && !p.isr.empty()) {
-                n.isr.push_back(contains(p.isr, p.leader) ? p.leader : p.isr.front());
-              }
-            }
-            if (p.leader == -1 || !can_lead(p.leader)) {
-              std::int32_t leader = -1;
-              for (std::int32_t r : p.replicas) {
-                if (contains(n.isr, r) && can_lead(r)) {
-                  leader = r;
-                  break;
-                }
-              }
-              // A shutting-down leader with nobody to hand over to keeps
-              // leading until its lease goes.
-              if (leader == -1 && p.leader != -1 && alive(*image, p.leader)) leader = p.leader;
-              if (leader == -1 && p.leader == -1) {
-                for (std::int32_t r : p.replicas) {
-                  if (contains(n.isr, r) && alive(*image, r)) {
-                    leader = r;
-                    break;
-                  }
-                }
-              }
-              if (leader == -1) leader = elect_unclean(*image, *t, n, can_lead);
-              n.leader = leader;
-            }
-            const bool leader_changed = n.leader != p.leader;
-            // A restarted leader that nobody else can replace leads again
-            // in a new epoch: its followers truncate to its log, and its
-            // old epoch's state is gone.
-            const bool reelected = !leader_changed && n.leader != -1 && restarted->count(n.leader);
-            if (!leader_changed && !reelected && n.isr == p.isr) continue;
-            if (leader_changed || reelected) ++n.leader_epoch;
-            ++n.partition_epoch;
-            updates->push_back(
-                PartitionUpdate{layout::partition_key(options_.prefix, t->id, p.index), n,
-                                (leader_changed || reelected) && n.leader != -1});
+  defer(attempt == 0 ? 0 : options_.retry_ms, last_written_, true,
+        [this, done = std::move(done), attempt]() mutable {
+          ImagePtr image = log_.image();
+          const std::int64_t revision = options_.image_revision();
+          // Restarted brokers leave ISRs and leadership like dead ones
+          // (unless nobody else can take them), once.
+          std::erase_if(restarted_, [now = std::chrono::steady_clock::now()](const auto& r) {
+            return now - r.second > kRestartMemory;
+          });
+          auto restarted = std::make_shared<std::set<std::int32_t>>();
+          for (const auto& [id, when] : restarted_) restarted->insert(id);
+          // Replaced logs this pass handles, once its writes are done.
+          auto lost = std::make_shared<std::map<std::int32_t, std::string>>();
+          for (const auto& [id, b] : image->brokers()) {
+            if (log_lost(*image, id)) (*lost)[id] = b.log_dir_id;
           }
-        }
-        if (updates->empty()) {
-          handled();
-          done();
-          return;
-        }
-        LOG_INFO("controller", "liveness: %zu partition(s) change leader or ISR", updates->size());
-        // Written in chunks; a refused chunk reruns the whole pass on a
-        // newer image.
-        write_updates(
-            updates, revision, 0,
-            [done, handled] {
-              handled();
-              done();
-            },
-            [this, done, attempt] {
-              if (attempt + 1 >= options_.max_attempts) {
-                LOG_WARN("controller", "liveness pass gave up after %d attempts", attempt + 1);
-                done();
-                return;
+          auto handled = [this, restarted, lost] {
+            for (std::int32_t id : *restarted) restarted_.erase(id);
+            for (const auto& [id, dir] : *lost) lost_handled_[id] = dir;
+            if (!lost->empty()) accept_log_dirs(*lost);
+          };
+          LivenessView view;
+          view.alive = [&](std::int32_t id) { return alive(*image, id); };
+          view.eligible = [&](std::int32_t id) { return eligible(*image, id); };
+          view.restarted = [&](std::int32_t id) { return restarted->count(id) != 0; };
+          view.log_lost = [&](std::int32_t id) { return lost->count(id) != 0; };
+          auto updates = std::make_shared<std::vector<PartitionUpdate>>();
+          for (const TopicPtr& t : image->topics()) {
+            for (const PartitionImage& p : t->partitions) {
+              LivenessOutcome o = liveness_next(p, min_isr(*image, *t, p), view,
+                                                unclean_election_enabled(*image, *t));
+              if (!o.changed) continue;
+              const PartitionImage& n = o.next;
+              if (o.unclean) {
+                LOG_WARN("controller",
+                         "%s-%d: unclean leader election: broker %d leads at leader epoch %d "
+                         "without the log of the ISR %s and ELR %s; records only they had are "
+                         "lost",
+                         t->name.c_str(), p.index, n.leader, n.leader_epoch,
+                         ids_text(p.isr).c_str(), ids_text(p.elr).c_str());
+              } else if (o.from_elr) {
+                LOG_INFO("controller",
+                         "%s-%d: broker %d, an eligible leader replica (ELR %s), leads at leader "
+                         "epoch %d: no ISR member %s can",
+                         t->name.c_str(), p.index, n.leader, ids_text(p.elr).c_str(),
+                         n.leader_epoch, ids_text(p.isr).c_str());
               }
-              liveness_pass(done, attempt + 1);
-            });
-      });
+              if (n.elr != p.elr) {
+                LOG_INFO("controller", "%s-%d: ISR %s -> %s, ELR %s -> %s, leader %d -> %d",
+                         t->name.c_str(), p.index, ids_text(p.isr).c_str(), ids_text(n.isr).c_str(),
+                         ids_text(p.elr).c_str(), ids_text(n.elr).c_str(), p.leader, n.leader);
+              }
+              updates->push_back(
+                  PartitionUpdate{layout::partition_key(options_.prefix, t->id, p.index), n,
+                                  o.new_leader_epoch && n.leader != -1});
+            }
+          }
+          if (updates->empty()) {
+            handled();
+            done();
+            return;
+          }
+          LOG_INFO("controller", "liveness: %zu partition(s) change leader or ISR",
+                   updates->size());
+          // Written in chunks; a refused chunk reruns the whole pass on a
+          // newer image.
+          write_updates(
+              updates, revision, 0,
+              [done, handled] {
+                handled();
+                done();
+              },
+              [this, done, attempt] {
+                if (attempt + 1 >= options_.max_attempts) {
+                  LOG_WARN("controller", "liveness pass gave up after %d attempts", attempt + 1);
+                  done();
+                  return;
+                }
+                liveness_pass(done, attempt + 1);
+              });
+        });
+}
+
+void Controller::accept_log_dirs(const std::map<std::int32_t, std::string>& dirs) {
+  for (const auto& [id, dir] : dirs) {
+    const std::string key = layout::broker_key(options_.prefix, id);
+    kv_.range(key, "", 0, guarded([this, key, dir = dir](etcd::Status s, etcd::RangeResult r) {
+                if (!s.ok() || r.kvs.empty()) return;  // gone: a new incarnation says anew
+                const etcd::KeyValue& kv = r.kvs[0];
+                layout::BrokerRegistration reg;
+                if (!layout::decode_broker(kv.value, reg).empty() || reg.log_dir_id != dir) return;
+                reg.previous_log_dir_id.clear();
+                etcd::TxnRequest t;
+                t.compare.push_back(epoch_compare());
+                t.compare.push_back(etcd::Compare{key, etcd::Compare::kCreate,
+                                                  etcd::Compare::kEqual, kv.create_revision, ""});
+                t.compare.push_back(etcd::Compare{key, etcd::Compare::kMod, etcd::Compare::kEqual,
+                                                  kv.mod_revision, ""});
+                t.success.push_back(
+                    etcd::Op{etcd::Op::kPut, key, "", layout::encode_broker(reg), kv.lease});
+                // Refused: the broker re-registered or another controller
+                // took over; either reads the registration anew.
+                kv_.txn(std::move(t), [](etcd::Status, etcd::TxnResult) {});
+              }));
+  }
 }
 
 void Controller::write_updates(Updates updates, std::int64_t revision, std::size_t from,

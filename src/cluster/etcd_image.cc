@@ -45,6 +45,8 @@ BrokerImage broker_image(const BrokerRegistration& r, std::int64_t epoch, bool f
   b.rack = r.rack;
   b.epoch = epoch;
   b.fenced = fenced;
+  b.log_dir_id = r.log_dir_id;
+  b.previous_log_dir_id = r.previous_log_dir_id;
   return b;
 }
 
@@ -123,12 +125,13 @@ void note(std::vector<std::string>* errors, const std::string& key, const std::s
 bool same_partition(const PartitionImage& a, const PartitionImage& b) {
   return a.index == b.index && a.leader == b.leader && a.leader_epoch == b.leader_epoch &&
          a.partition_epoch == b.partition_epoch && a.replicas == b.replicas && a.isr == b.isr &&
-         a.adding == b.adding && a.removing == b.removing;
+         a.adding == b.adding && a.removing == b.removing && a.elr == b.elr;
 }
 
 bool same_broker(const BrokerImage& a, const BrokerImage& b) {
   return a.id == b.id && a.host == b.host && a.port == b.port && a.rack == b.rack &&
-         a.epoch == b.epoch && a.fenced == b.fenced;
+         a.epoch == b.epoch && a.fenced == b.fenced && a.log_dir_id == b.log_dir_id &&
+         a.previous_log_dir_id == b.previous_log_dir_id;
 }
 
 ImagePtr build_image(std::string_view p, const std::vector<etcd::KeyValue>& kvs,

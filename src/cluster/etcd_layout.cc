@@ -251,6 +251,10 @@ std::string decode_cluster(std::string_view text, ClusterRecord& out) {
 std::string encode_broker(const BrokerRegistration& r, bool with_listeners) {
   json j = {{"v", kVersion}, {"id", r.id}, {"host", r.host}, {"port", r.port}};
   if (r.rack) j["rack"] = *r.rack;
+  if (!r.log_dir_id.empty()) j["log_dir_id"] = r.log_dir_id;
+  if (with_listeners && !r.previous_log_dir_id.empty()) {
+    j["previous_log_dir_id"] = r.previous_log_dir_id;
+  }
   if (with_listeners) j["listeners"] = configs_json(r.listeners);
   return dump(j);
 }
@@ -263,6 +267,16 @@ std::string decode_broker(std::string_view text, BrokerRegistration& out) {
   }
   out.rack.reset();
   if (auto it = j.find("rack"); it != j.end() && it->is_string()) out.rack = it->get<std::string>();
+  // Absent (an older kgw's registration): unknown.
+  out.log_dir_id.clear();
+  out.previous_log_dir_id.clear();
+  if (j.contains("log_dir_id") && !get_string(j, "log_dir_id", out.log_dir_id)) {
+    return "a broker registration's log_dir_id is not a string";
+  }
+  if (j.contains("previous_log_dir_id") &&
+      !get_string(j, "previous_log_dir_id", out.previous_log_dir_id)) {
+    return "a broker registration's previous_log_dir_id is not a string";
+  }
   out.listeners.clear();
   if (j.contains("listeners") && !get_configs(j, "listeners", out.listeners)) {
     return "a broker registration's listeners are not {name: \"host:port\"}";

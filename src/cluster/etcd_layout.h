@@ -6,14 +6,15 @@
 // an older one wrote.
 //
 //   P cluster                          {"v":1,"cluster_id":"<22-char base64>"}
-//   P brokers/<id, 10 digits>          {"v":1,"id","host","port","rack"?,"listeners":{name:"h:p"}}
+//   P brokers/<id, 10 digits>          {"v":1,"id","host","port","rack"?,"log_dir_id"?,
+//                                       "previous_log_dir_id"?,"listeners":{name:"h:p"}}
 //                                      (with the broker's lease; epoch = create_revision)
-//   P registered/<id, 10 digits>       {"v":1,"id","host","port","rack"?} (no lease)
+//   P registered/<id, 10 digits>       {"v":1,"id","host","port","rack"?,"log_dir_id"?} (no lease)
 //   P controller                       {"v":1,"id":N} (controller's lease; epoch = create_revision)
 //   P topics/<name>                    {"v":1,"id":"<base64>","configs":{..},"partitions":N}
 //   P partitions/<topic id base64>/<index, 10 digits>
 //                                      {"v":1,"leader","leader_epoch","partition_epoch",
-//                                       "replicas":[..],"isr":[..],
+//                                       "replicas":[..],"isr":[..],"elr"?:[..],
 //                                       "adding":[..]?,"removing":[..]? (a reassignment)}
 //   P configs/default                  {"v":1,"configs":{..}}
 //   P configs/broker/<id, 10 digits>   {"v":1,"configs":{..}}
@@ -116,6 +117,11 @@ struct BrokerRegistration {
   std::int32_t port = -1;
   std::optional<std::string> rack;
   std::map<std::string, std::string> listeners;  // listener name -> "host:port"
+  // The identity of the broker's store (BrokerImage::log_dir_id) and, in
+  // P brokers/<id> only, the one P registered/<id> named when this
+  // incarnation started. Both optional ("": unknown).
+  std::string log_dir_id = {};
+  std::string previous_log_dir_id = {};
 };
 std::string encode_broker(const BrokerRegistration& r, bool with_listeners = true);
 std::string decode_broker(std::string_view text, BrokerRegistration& out);

@@ -235,6 +235,22 @@ void EtcdMetadataLog::built(std::int64_t revision, std::vector<KeyValue> kvs) {
   for (const std::string& e : errors) LOG_WARN("cluster", "ignoring %s", e.c_str());
   advance_to(revision);
   mirror_.reconcile(*image_);
+  // The log this broker's previous incarnation registered (KIP-903): once
+  // per process, before the first registration overwrites it, so that
+  // every registration of this incarnation (a new lease after a lapse
+  // too) says whether its log is the one the ISRs knew.
+  if (const BrokerImage* was = image_->broker(options_.node_id); was != nullptr) {
+    options_.registration.previous_log_dir_id = was->log_dir_id;
+    if (was->log_dir_id.empty() || options_.registration.log_dir_id.empty()) {
+      // Unknown (an older kgw registered it): nothing to compare.
+      options_.registration.previous_log_dir_id.clear();
+    } else if (was->log_dir_id != options_.registration.log_dir_id) {
+      LOG_WARN("cluster",
+               "broker %d's log (store %s) is not the one it had (store %s): a wiped or "
+               "replaced disk; it leads nothing and rejoins ISRs only after catching up",
+               options_.node_id, options_.registration.log_dir_id.c_str(), was->log_dir_id.c_str());
+    }
+  }
   std::vector<KeyValue> results;
   const std::string mine = layout::broker_key(options_.prefix, options_.node_id);
   for (KeyValue& kv : kvs) {
@@ -302,6 +318,13 @@ void EtcdMetadataLog::apply(const MetadataChange& change) {
   mirror_.changed(*image_, change);
   if (const BrokerImage* me = image_->broker(options_.node_id); me != nullptr && !me->fenced) {
     broker_epoch_ = me->epoch;
+    // The controller took this incarnation's replaced log into account
+    // (its memberships are gone; Controller::accept_log_dirs rewrote the
+    // registration without previous_log_dir_id): a later registration
+    // (a new lease) must not say it again.
+    if (me->previous_log_dir_id.empty() && me->log_dir_id == options_.registration.log_dir_id) {
+      options_.registration.previous_log_dir_id.clear();
+    }
   }
   for (const Listener& fn : listeners_) fn(*before, *image_, change);
 }

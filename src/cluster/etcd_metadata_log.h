@@ -135,6 +135,13 @@ class EtcdMetadataLog : public MetadataLog {
   void on_revision(std::function<void(std::int64_t revision)> fn) { on_revision_ = std::move(fn); }
   // This broker's epoch: the create_revision of its current registration.
   std::int64_t broker_epoch() const { return broker_epoch_; }
+  // This incarnation's log is not its previous incarnation's (known once
+  // the metadata was read; BrokerImage::log_dir_replaced), until the
+  // controller handled it.
+  bool log_dir_replaced() const {
+    const std::string& was = options_.registration.previous_log_dir_id;
+    return !was.empty() && was != options_.registration.log_dir_id;
+  }
   std::int64_t lease() const { return lease_; }
   // False while etcd is known unreachable (submit() refuses at once).
   bool reachable() const { return reachable_; }

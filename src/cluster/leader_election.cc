@@ -2,6 +2,8 @@
 #include "src/cluster/leader_election.h"
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <map>
 #include <utility>
 
@@ -43,12 +45,26 @@ ErrorCode elect(const PartitionImage& p, std::int8_t type,
     };
     out.leader = first(true);
     if (out.leader == -1) {
+      for (std::int32_t r : p.replicas) {
+        if (eligible(r) && contains(p.elr, r)) {
+          out.leader = r;
+          break;
+        }
+      }
+      if (out.leader != -1) {
+        // An ELR member holds every committed record: clean.
+        out.isr = {out.leader};
+        std::erase(out.elr, out.leader);
+      }
+    }
+    if (out.leader == -1) {
       out.leader = first(false);
       if (out.leader == -1) {
         message = "No alive replica can lead the partition.";
         return ErrorCode::kEligibleLeadersNotAvailable;
       }
       out.isr = {out.leader};  // unclean: what the others had may be lost
+      out.elr.clear();
     }
   }
   ++out.leader_epoch;
@@ -57,6 +73,123 @@ ErrorCode elect(const PartitionImage& p, std::int8_t type,
 }
 
 }  // namespace
+
+std::int32_t effective_min_isr(std::int64_t min_insync_replicas, std::size_t replicas) {
+  const std::int64_t n =
+      std::min<std::int64_t>(min_insync_replicas, static_cast<std::int64_t>(replicas));
+  return static_cast<std::int32_t>(std::max<std::int64_t>(1, n));
+}
+
+std::vector<std::int32_t> next_elr(const PartitionImage& before, const PartitionImage& next,
+                                   std::int32_t min_isr,
+                                   const std::function<bool(std::int32_t)>& log_lost) {
+  std::vector<std::int32_t> out;
+  if (static_cast<std::int32_t>(next.isr.size()) >= min_isr) return out;
+  for (std::int32_t r : next.replicas) {
+    if (!contains(before.isr, r) && !contains(before.elr, r)) continue;
+    if (contains(next.isr, r) || r == next.leader || log_lost(r)) continue;
+    out.push_back(r);
+  }
+  return out;
+}
+
+LivenessOutcome liveness_next(const PartitionImage& p, std::int32_t min_isr, const LivenessView& v,
+                              bool unclean_allowed) {
+  LivenessOutcome o;
+  PartitionImage& n = o.next;
+  n = p;
+  auto lost = [&](std::int32_t id) { return v.log_lost(id); };
+  auto can_lead = [&](std::int32_t id) { return v.eligible(id) && !v.restarted(id) && !lost(id); };
+  auto with_log = [&](std::int32_t id) { return v.alive(id) && !lost(id); };
+  n.isr.clear();
+  for (std::int32_t r : p.isr) {
+    if (can_lead(r)) n.isr.push_back(r);
+  }
+  if (n.isr.empty()) {
+    // Only shutting-down (or restarted) members are alive: they stay.
+    for (std::int32_t r : p.isr) {
+      if (with_log(r)) n.isr.push_back(r);
+    }
+  }
+  if (n.isr.empty() && !p.isr.empty()) {
+    // None alive: the last leader (or first member) stays, as KRaft never
+    // empties an ISR; one whose log is gone does not.
+    if (contains(p.isr, p.leader) && !lost(p.leader)) {
+      n.isr.push_back(p.leader);
+    } else {
+      for (std::int32_t r : p.isr) {
+        if (!lost(r)) {
+          n.isr.push_back(r);
+          break;
+        }
+      }
+    }
+  }
+  // Who may lead from the ELR: its members and the ISR members that left
+  // it now (they are committed up to the same high watermark).
+  PartitionImage probe = n;
+  probe.leader = -1;
+  const std::vector<std::int32_t> elr = next_elr(p, probe, INT32_MAX, lost);
+  auto first_of = [&](const std::vector<std::int32_t>& set, auto&& ok) {
+    for (std::int32_t r : p.replicas) {
+      if (contains(set, r) && ok(r)) return r;
+    }
+    return -1;
+  };
+  if (p.leader == -1 || !can_lead(p.leader)) {
+    std::int32_t leader = first_of(n.isr, can_lead);
+    if (leader == -1) {
+      leader = first_of(elr, can_lead);
+      if (leader != -1) {
+        n.isr = {leader};
+        o.from_elr = true;
+      }
+    }
+    // A shutting-down (or restarted) leader with nobody to hand over to
+    // keeps leading (until its lease goes).
+    if (leader == -1 && p.leader != -1 && with_log(p.leader)) leader = p.leader;
+    if (leader == -1 && p.leader == -1) {
+      leader = first_of(n.isr, with_log);
+      if (leader == -1) {
+        leader = first_of(elr, with_log);
+        if (leader != -1) {
+          n.isr = {leader};
+          o.from_elr = true;
+        }
+      }
+    }
+    if (leader == -1 && p.replicas.size() == 1 && v.eligible(p.replicas.front())) {
+      // The only replica came back without its log: nothing anywhere can
+      // hold the records it had, so waiting saves nothing; it leads again
+      // in a new epoch, empty (logged as unclean: they are lost).
+      leader = p.replicas.front();
+      n.isr = {leader};
+      o.unclean = true;
+    }
+    if (leader == -1 && unclean_allowed) {
+      for (std::int32_t r : p.replicas) {
+        if (can_lead(r)) {
+          leader = r;
+          n.isr = {r};
+          o.unclean = true;
+          break;
+        }
+      }
+    }
+    n.leader = leader;
+  }
+  n.elr = o.unclean ? std::vector<std::int32_t>{} : next_elr(p, n, min_isr, lost);
+  const bool leader_changed = n.leader != p.leader;
+  // A restarted leader that nobody else can replace leads again in a new
+  // epoch: its followers truncate to its log, and its old epoch's state is
+  // gone.
+  const bool reelected = !leader_changed && n.leader != -1 && v.restarted(n.leader);
+  o.new_leader_epoch = leader_changed || reelected;
+  o.changed = o.new_leader_epoch || n.isr != p.isr || n.elr != p.elr;
+  if (o.new_leader_epoch) ++n.leader_epoch;
+  if (o.changed) ++n.partition_epoch;
+  return o;
+}
 
 ElectionDecision decide_elections(const MetadataImage& image, const ElectLeaders& request,
                                   const std::function<bool(std::int32_t)>& eligible,

@@ -38,6 +38,18 @@ struct BrokerImage {
   // A fenced broker is known but not alive (its session lapsed): it leads
   // nothing and Metadata does not list it.
   bool fenced = false;
+  // The identity of the broker's log (its store's, made when the store was
+  // created: RocksDB's DB identity) and the one its previous registration
+  // named ("": unknown, a broker of an older kgw or its first start).
+  std::string log_dir_id = {};
+  std::string previous_log_dir_id = {};
+
+  // This incarnation's log is not the one its previous incarnation had (a
+  // wiped or replaced disk): whatever ISR or ELR memberships and
+  // leaderships the image gives it are of a log that is gone.
+  bool log_dir_replaced() const {
+    return !previous_log_dir_id.empty() && !log_dir_id.empty() && previous_log_dir_id != log_dir_id;
+  }
 };
 
 struct PartitionImage {
@@ -59,6 +71,13 @@ struct PartitionImage {
   std::vector<std::int32_t> removing;
 
   bool reassigning() const { return !adding.empty() || !removing.empty(); }
+
+  // Eligible leader replicas (KIP-966): members that left the ISR while it
+  // was below min.insync.replicas. The high watermark does not advance
+  // then, so each holds every committed record and may lead when no ISR
+  // member can. Empty once the ISR is back at min.insync.replicas; never
+  // overlaps the ISR; in replica order.
+  std::vector<std::int32_t> elr;
 };
 
 // A broker announces itself (one node: this node, once at start; a

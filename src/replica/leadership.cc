@@ -49,7 +49,7 @@ void lead_topic(const TopicImage& topic, ReplicaManager& replicas, std::int32_t 
 }  // namespace
 
 void follow_leadership(MetadataLog& log, ReplicaManager& replicas, std::int32_t node_id,
-                       bool restarted, std::uint64_t hold_ms) {
+                       bool restarted, std::uint64_t hold_ms, bool log_replaced) {
   auto held = std::make_shared<Held>();
   if (restarted) {
     for (const TopicPtr& t : log.image()->topics()) {
@@ -58,7 +58,12 @@ void follow_leadership(MetadataLog& log, ReplicaManager& replicas, std::int32_t 
       }
     }
   }
-  if (!held->empty()) {
+  if (!held->empty() && log_replaced) {
+    LOG_WARN("replica",
+             "%zu partition(s) led by this broker's previous incarnation, whose log is gone, wait "
+             "for a new leader epoch from the controller",
+             held->size());
+  } else if (!held->empty()) {
     LOG_INFO("replica",
              "%zu partition(s) led by this broker's previous incarnation wait for a new leader "
              "epoch from the controller",

@@ -22,8 +22,12 @@ class ReplicaManager;
 // lead those partitions until the controller, which learned of the new
 // incarnation, gave them a new leader epoch (to this node or another), or
 // `hold_ms` passed (a controller elected after the restart does not know
-// of it: leading in the old epoch beats staying offline; logged).
+// of it: leading in the old epoch beats staying offline; logged) — except
+// when `log_replaced` (this incarnation's store is not the previous one's,
+// BrokerImage::log_dir_replaced): an empty log must never lead what the
+// old one held, so it waits for the controller however long it takes.
 void follow_leadership(MetadataLog& log, ReplicaManager& replicas, std::int32_t node_id,
-                       bool restarted = false, std::uint64_t hold_ms = 0);
+                       bool restarted = false, std::uint64_t hold_ms = 0,
+                       bool log_replaced = false);
 
 }  // namespace kgw

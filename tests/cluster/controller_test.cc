@@ -152,13 +152,18 @@ class Cluster {
   }
 
   // Registers broker `id` (with a new lease) as the broker itself does.
-  void register_broker(Node& n, std::optional<std::string> rack = std::nullopt) {
+  // `log_dir` and `previous_log_dir`: the registration's log identities
+  // (BrokerImage::log_dir_id).
+  void register_broker(Node& n, std::optional<std::string> rack = std::nullopt,
+                       std::string log_dir = "", std::string previous_log_dir = "") {
     n.lease = grant();
     layout::BrokerRegistration r;
     r.id = n.id;
     r.host = "127.0.0.1";
     r.port = 9000 + n.id;
     r.rack = std::move(rack);
+    r.log_dir_id = std::move(log_dir);
+    r.previous_log_dir_id = std::move(previous_log_dir);
     bool put = false;
     kv_->put(layout::registered_key(kPrefix, n.id), layout::encode_broker(r, false), 0,
              [](Status, std::int64_t) {});
@@ -1019,4 +1024,97 @@ TEST_CASE("a reassignment: started by the controller, completed by the ISR chang
   CHECK(p.leader == 1);
   CHECK_FALSE(p.reassigning());
   CHECK(p.partition_epoch == 2);
+}
+
+TEST_CASE("a leader back with a wiped disk does not lead: an eligible leader replica does") {
+  Cluster c;
+  Node& a = c.add_node(1, true);
+  Node& b = c.add_node(2, false);
+  Node& x = c.add_node(3, false);
+  c.register_broker(x, std::nullopt, "dir-A", "");
+  a.controller->start();
+  REQUIRE(c.run_until([&] { return a.controller->is_controller(); }));
+  CreateTopic t = create("t", 1, 3);
+  t.assignments = {{3, 1, 2}};
+  t.configs["min.insync.replicas"] = "2";
+  REQUIRE(c.request(b, t).error == ErrorCode::kNone);
+  REQUIRE(c.run_until([&] { return a.log->image()->topic("t") != nullptr; }));
+  const Uuid id = a.log->image()->topic("t")->id;
+  auto now = [&] { return a.log->image()->topic(id)->partitions[0]; };
+  REQUIRE(now().leader == 3);
+  REQUIRE(now().isr == std::vector<std::int32_t>{3, 1, 2});
+  // The followers lag under load: the leader shrinks the ISR to itself.
+  // They hold every committed record (the high watermark stops below
+  // min.insync.replicas): the ELR.
+  const std::int64_t epoch3 = a.log->image()->broker(3)->epoch;
+  const AlterPartition shrink{3, epoch3, id, 0, 0, 0, {{3, epoch3}}};
+  REQUIRE(c.request(x, shrink).error == ErrorCode::kNone);
+  REQUIRE(c.run_until([&] { return now().isr.size() == 1; }));
+  CHECK(now().elr == std::vector<std::int32_t>{1, 2});
+
+  // Killed, its disk wiped, back before its session lapsed: a new
+  // incarnation whose log is not the one it had.
+  c.register_broker(x, std::nullopt, "dir-B", "dir-A");
+  REQUIRE(c.run_until([&] { return now().leader != 3; }));
+  const std::int64_t x_epoch = a.log->image()->broker(3)->epoch;
+  const PartitionImage after = now();
+  CHECK(after.leader == 1);
+  CHECK(after.isr == std::vector<std::int32_t>{1});
+  CHECK(after.elr == std::vector<std::int32_t>{2});  // not 3: its log is gone
+  CHECK(after.leader_epoch == 1);
+  // Handled for good: the registration no longer names the old log, so a
+  // controller elected later does not take its (new) memberships again.
+  REQUIRE(c.run_until([&] { return a.log->image()->broker(3)->previous_log_dir_id.empty(); }));
+  CHECK(a.log->image()->broker(3)->log_dir_id == "dir-B");
+  CHECK(a.log->image()->broker(3)->epoch == x_epoch);
+  // It leads nothing later either (the next pass leaves the partition be).
+  c.run_until([] { return false; });
+  CHECK(now().leader == 1);
+  CHECK(now().isr == std::vector<std::int32_t>{1});
+
+  // Caught up, the leader takes it back into the ISR: at min ISR, no ELR.
+  const std::int64_t epoch1 = a.log->image()->broker(1)->epoch;
+  const AlterPartition expand{1,
+                              epoch1,
+                              id,
+                              0,
+                              after.leader_epoch,
+                              after.partition_epoch,
+                              {{1, epoch1}, {3, a.log->image()->broker(3)->epoch}}};
+  REQUIRE(c.request(a, expand).error == ErrorCode::kNone);
+  REQUIRE(c.run_until([&] { return now().isr.size() == 2; }));
+  CHECK(now().elr.empty());
+}
+
+TEST_CASE("a controller elected after a wiped broker registered still keeps it from leading") {
+  Cluster c;
+  Node& a = c.add_node(1, true);
+  Node& b = c.add_node(2, true);
+  Node& x = c.add_node(3, false);
+  c.register_broker(x, std::nullopt, "dir-A", "");
+  a.controller->start();
+  REQUIRE(c.run_until([&] { return a.controller->is_controller(); }));
+  CreateTopic t = create("t", 1, 2);
+  t.assignments = {{3, 2}};
+  REQUIRE(c.request(b, t).error == ErrorCode::kNone);
+  REQUIRE(c.run_until([&] { return b.log->image()->topic("t") != nullptr; }));
+  const Uuid id = b.log->image()->topic("t")->id;
+  auto now = [&] { return b.log->image()->topic(id)->partitions[0]; };
+  const std::int64_t epoch3 = b.log->image()->broker(3)->epoch;
+  REQUIRE(c.request(x, AlterPartition{3, epoch3, id, 0, 0, 0, {{3, epoch3}}}).error ==
+          ErrorCode::kNone);
+  REQUIRE(c.run_until([&] { return now().isr.size() == 1; }));
+  // The controller stops acting; broker 3 comes back wiped meanwhile.
+  a.controller->stop();
+  c.register_broker(x, std::nullopt, "dir-B", "dir-A");
+  c.run_until([] { return false; });
+  REQUIRE(now().leader == 3);  // nobody acted
+  c.kv().expire_lease(a.lease);
+  b.controller->start();
+  // The registration says the log was replaced: 3 leaves the ISR it was
+  // last in, and with no ELR (min ISR 1) the partition is offline rather
+  // than led by an empty log.
+  REQUIRE(c.run_until([&] { return now().leader != 3; }));
+  CHECK(now().leader == -1);
+  CHECK(now().isr.empty());
 }

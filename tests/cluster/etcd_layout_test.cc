@@ -184,6 +184,34 @@ TEST_CASE("records round-trip and bad values are refused with a reason") {
   p2.index = 0;
   REQUIRE(decode_partition(encode_partition(p), p2) == "");
   CHECK(same_partition(p, p2));
+  // The ELR (KIP-966): written only when not empty, so an older kgw's
+  // record (without it) decodes with none, and one with it round-trips.
+  CHECK(encode_partition(p).find("elr") == std::string::npos);
+  p.elr = {1};
+  p2.elr = {7};
+  REQUIRE(decode_partition(encode_partition(p), p2) == "");
+  CHECK(p2.elr == std::vector<std::int32_t>{1});
+  CHECK(same_partition(p, p2));
+  REQUIRE(decode_partition(R"({"v":1,"leader":2,"leader_epoch":0,"partition_epoch":0,)"
+                           R"("replicas":[1,2],"isr":[2]})",
+                           p2) == "");
+  CHECK(p2.elr.empty());
+  CHECK(decode_partition(R"({"v":1,"leader":2,"leader_epoch":0,"partition_epoch":0,)"
+                         R"("replicas":[1,2],"isr":[2],"elr":["x"]})",
+                         p2) != "");
+
+  // A registration's log identities (KIP-903): optional both ways.
+  BrokerRegistration wiped = b;
+  wiped.log_dir_id = "new";
+  wiped.previous_log_dir_id = "old";
+  REQUIRE(decode_broker(encode_broker(wiped), b2) == "");
+  CHECK(b2.log_dir_id == "new");
+  CHECK(b2.previous_log_dir_id == "old");
+  REQUIRE(decode_broker(encode_broker(wiped, false), b2) == "");
+  CHECK(b2.log_dir_id == "new");
+  CHECK(b2.previous_log_dir_id.empty());  // P registered/<id> names the log only
+  REQUIRE(decode_broker(encode_broker(b), b2) == "");
+  CHECK(b2.log_dir_id.empty());
 
   ConfigMap m;
   REQUIRE(decode_configs(encode_configs({{"a", "1"}}), m) == "");

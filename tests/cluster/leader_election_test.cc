@@ -1,12 +1,16 @@
 // Tests of the leader election decisions (src/cluster/leader_election.h):
 // preferred and unclean elections partition by partition, "all", the cap
-// per decision, and which partitions the automatic rebalance moves.
+// per decision, which partitions the automatic rebalance moves, and the
+// liveness pass with eligible leader replicas (KIP-966) and wiped logs
+// (KIP-903).
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "src/cluster/alter_partition.h"
 #include "src/cluster/leader_election.h"
 
 using namespace kgw;
@@ -218,4 +222,178 @@ TEST_CASE("the rebalance lists partitions of brokers above the imbalance percent
   // is never listed.
   CHECK(imbalanced_partitions(*image, alive_but({}), 75).partitions.empty());
   CHECK(imbalanced_partitions(*image, alive_but({1}), 10).partitions.empty());
+}
+
+// --- Liveness and eligible leader replicas (KIP-966, KIP-903).
+
+namespace {
+
+// Brokers `dead` are fenced, `shutting` in controlled shutdown,
+// `restarted` new incarnations with their log, `lost` new incarnations
+// whose log is gone.
+struct Brokers {
+  std::set<std::int32_t> dead, shutting, restarted, lost;
+  LivenessView view() const {
+    LivenessView v;
+    v.alive = [this](std::int32_t id) { return dead.count(id) == 0; };
+    v.eligible = [this](std::int32_t id) { return dead.count(id) == 0 && shutting.count(id) == 0; };
+    v.restarted = [this](std::int32_t id) { return restarted.count(id) != 0; };
+    v.log_lost = [this](std::int32_t id) { return lost.count(id) != 0; };
+    return v;
+  }
+};
+
+PartitionImage with_elr(PartitionImage p, std::vector<std::int32_t> elr) {
+  p.elr = std::move(elr);
+  return p;
+}
+
+using Ids = std::vector<std::int32_t>;
+
+}  // namespace
+
+TEST_CASE("effective min ISR: min.insync.replicas capped by the replicas, at least 1") {
+  CHECK(effective_min_isr(2, 3) == 2);
+  CHECK(effective_min_isr(5, 3) == 3);
+  CHECK(effective_min_isr(2, 1) == 1);
+  CHECK(effective_min_isr(0, 3) == 1);
+}
+
+TEST_CASE("ELR: members leaving an ISR below min ISR join it; back at min ISR it empties") {
+  Brokers b;
+  const PartitionImage full = state({1, 2, 3}, 1, {1, 2, 3});
+  b.dead = {3};
+  LivenessOutcome o = liveness_next(full, 2, b.view(), false);
+  CHECK(o.changed);
+  CHECK(o.next.isr == Ids{1, 2});
+  CHECK(o.next.elr.empty());  // 2 >= min ISR: nothing at risk
+  CHECK(o.next.leader == 1);
+  CHECK(o.next.leader_epoch == 4);
+  CHECK(o.next.partition_epoch == 10);
+
+  b.dead = {2, 3};
+  o = liveness_next(o.next, 2, b.view(), false);
+  CHECK(o.next.isr == Ids{1});
+  CHECK(o.next.elr == Ids{2});  // left while the ISR went below 2
+  CHECK(o.next.leader == 1);
+
+  // The leader dies too: the ISR keeps it (KRaft never empties it), and
+  // the ELR cannot lead (dead): offline.
+  b.dead = {1, 2, 3};
+  o = liveness_next(o.next, 2, b.view(), false);
+  CHECK(o.next.leader == -1);
+  CHECK(o.next.isr == Ids{1});
+  CHECK(o.next.elr == Ids{2});
+
+  // 2 returns (with its log): it leads from the ELR, the ISR it alone, the
+  // old leader now in the ELR.
+  b.dead = {1, 3};
+  o = liveness_next(o.next, 2, b.view(), false);
+  CHECK(o.from_elr);
+  CHECK_FALSE(o.unclean);
+  CHECK(o.next.leader == 2);
+  CHECK(o.next.isr == Ids{2});
+  CHECK(o.next.elr == Ids{1});
+  CHECK(o.new_leader_epoch);
+
+  // The leader's AlterPartition takes 1 back: at min ISR, the ELR empties.
+  ImagePtr image = image_of({o.next});
+  AlterPartition expand{
+      2, 0, topic_id(), 0, o.next.leader_epoch, o.next.partition_epoch, {{2, -1}, {1, -1}}};
+  std::optional<PartitionImage> grown = altered_partition(*image, expand, 2);
+  REQUIRE(grown);
+  CHECK(grown->isr == Ids{2, 1});
+  CHECK(grown->elr.empty());
+}
+
+TEST_CASE("ELR through AlterPartition: a shrink below min ISR keeps the members that left") {
+  ImagePtr image = image_of({state({1, 2, 3}, 1, {1, 2, 3})});
+  AlterPartition shrink{1, 0, topic_id(), 0, 4, 9, {{1, -1}}};
+  std::optional<PartitionImage> p = altered_partition(*image, shrink, 2);
+  REQUIRE(p);
+  CHECK(p->isr == Ids{1});
+  CHECK(p->elr == Ids{2, 3});
+  // min ISR 1 (one node, or the topic's): no ELR.
+  p = altered_partition(*image, shrink, 1);
+  REQUIRE(p);
+  CHECK(p->elr.empty());
+}
+
+TEST_CASE("a leader whose disk was wiped is never elected from an ISR it stood alone in") {
+  // Before: the ISR had shrunk to the leader (followers lagging), the
+  // followers in the ELR. The leader dies, its disk is wiped, it comes
+  // back before anyone took over.
+  Brokers b;
+  const PartitionImage alone = with_elr(state({1, 2, 3}, 1, {1}), {2, 3});
+  b.restarted = {1};
+  b.lost = {1};
+  LivenessOutcome o = liveness_next(alone, 2, b.view(), false);
+  CHECK(o.next.leader == 2);  // an ELR member, which has every committed record
+  CHECK(o.from_elr);
+  CHECK(o.next.isr == Ids{2});
+  CHECK(o.next.elr == Ids{3});  // not 1: its log is gone
+  CHECK(o.next.leader_epoch == 5);
+
+  SUBCASE("no ELR: offline, and the wiped broker leaves the ISR it was last in") {
+    b.dead = {2, 3};
+    o = liveness_next(state({1, 2, 3}, 1, {1}), 2, b.view(), false);
+    CHECK(o.next.leader == -1);
+    CHECK(o.next.isr.empty());
+    CHECK(o.next.elr.empty());
+    // Once handled, it is a replica outside the ISR: an offline partition
+    // does not pick it up again.
+    b.lost.clear();
+    b.restarted.clear();
+    LivenessOutcome later = liveness_next(o.next, 2, b.view(), false);
+    CHECK_FALSE(later.changed);
+    CHECK(later.next.leader == -1);
+    // Only unclean election may (and says so).
+    later = liveness_next(o.next, 2, b.view(), true);
+    CHECK(later.next.leader == 1);
+    CHECK(later.unclean);
+    CHECK(later.next.isr == Ids{1});
+  }
+  SUBCASE("the same broker restarted with its log keeps the leadership, in a new epoch") {
+    b.lost.clear();
+    b.dead = {2, 3};
+    o = liveness_next(state({1, 2, 3}, 1, {1}), 2, b.view(), false);
+    CHECK(o.next.leader == 1);
+    CHECK(o.next.leader_epoch == 5);
+    CHECK(o.next.isr == Ids{1});
+  }
+  SUBCASE("a wiped follower leaves the ISR and ELR; the leader stays") {
+    b.restarted = {3};
+    b.lost = {3};
+    o = liveness_next(with_elr(state({1, 2, 3}, 1, {1}), {3}), 2, b.view(), false);
+    CHECK(o.next.leader == 1);
+    CHECK(o.next.leader_epoch == 4);
+    CHECK(o.next.isr == Ids{1});
+    CHECK(o.next.elr.empty());
+  }
+}
+
+TEST_CASE("a partition of one replica, back with a wiped disk, is led by it again") {
+  // Nothing else can hold what it had: staying offline saves nothing.
+  Brokers b;
+  b.restarted = {2};
+  b.lost = {2};
+  LivenessOutcome o = liveness_next(state({2}, 2, {2}), 1, b.view(), false);
+  CHECK(o.next.leader == 2);
+  CHECK(o.unclean);
+  CHECK(o.next.isr == Ids{2});
+  CHECK(o.next.leader_epoch == 5);
+  // Not while it is dead.
+  b.dead = {2};
+  o = liveness_next(state({2}, 2, {2}), 1, b.view(), false);
+  CHECK(o.next.leader == -1);
+}
+
+TEST_CASE("an unclean ElectLeaders takes an ELR member before a replica outside both") {
+  ImagePtr image = image_of({with_elr(state({1, 2, 3}, -1, {1}), {3})});
+  ElectionDecision d = decide_elections(*image, ask(ElectLeaders::kUnclean, {0}), alive_but({1}));
+  REQUIRE(d.changes.size() == 1);
+  const PartitionImage& p = d.changes[0].partitions[0];
+  CHECK(p.leader == 3);
+  CHECK(p.isr == Ids{3});
+  CHECK(p.elr.empty());
 }
