@@ -582,7 +582,8 @@ EOF
 }
 
 # Writes to file $2 a Kafka reassignment plan that moves every replica of
-# node $1 to the other current nodes (see --remove-node above), from the
+# node $1 (and, in the same partitions, of brokers Metadata does not list) to
+# the other current nodes (see --remove-node above), from the
 # first other current node answering Metadata; prints how many partitions
 # it moves. Fails if no node answers.
 plan_moving_away() {
@@ -637,13 +638,20 @@ for _, name, _, parts in sorted(topics, key=lambda t: t[1]):
     for index, replicas in sorted(parts):
         if node not in replicas:
             continue
-        free = [b for b in others if b not in replicas]
-        if free:
-            to = min(free, key=lambda b: (load[b], b))
-            load[to] += 1
-            target = [to if r == node else r for r in replicas]
-        else:
-            target = [r for r in replicas if r != node]
+        # The node's replica, and any on a broker Metadata does not list
+        # (removed without a move, whom the controller refuses in an
+        # assignment, or down, who could never catch up), go to the least
+        # loaded other nodes; dropped when every other node holds one.
+        target = []
+        for r in replicas:
+            if r != node and r in load:
+                target.append(r)
+                continue
+            free = [b for b in others if b not in replicas and b not in target]
+            if free:
+                to = min(free, key=lambda b: (load[b], b))
+                load[to] += 1
+                target.append(to)
         if target:
             plan.append({"topic": name, "partition": index, "replicas": target})
 with open(path, "w") as f:
