@@ -367,13 +367,11 @@ def _netns_usable():
 # Scenarios with a known, open loss: left out of the default run (the short
 # form in CI) unless named in $KGW_JEPSEN_SCENARIOS or
 # $KGW_JEPSEN_KNOWN_LOSSES=1 (tools/jepsen/run.sh sets it: the long form
-# runs and reports them). kill-leader-wipe-disk no longer loses
-# acknowledged records (eligible leader replicas, KIP-966, and a wiped log
-# never leading, KIP-903), but the coordinator topics have one replica
-# (find_coordinator.cc): when the wiped node is the group's coordinator,
-# its committed offsets are gone and offsets go backwards (about one run
-# of eight with 6 rounds).
-KNOWN_LOSSES = {"kill-leader-wipe-disk"}
+# runs and reports them). Empty now: kill-leader-wipe-disk, the last one,
+# loses nothing since eligible leader replicas (KIP-966), a wiped log never
+# leading (KIP-903) and the replicated __consumer_offsets (its committed
+# offsets used to go backwards when the wiped node was the coordinator).
+KNOWN_LOSSES: set[str] = set()
 RUN_KNOWN_LOSSES = os.environ.get("KGW_JEPSEN_KNOWN_LOSSES") == "1"
 
 
