@@ -13,17 +13,29 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+# Each step's time goes to stderr ("run-tests: STEP took N s"), so that a
+# slow CI run shows where its minutes went.
+step_start=$SECONDS
+took() {
+  echo "run-tests: $1 took $((SECONDS - step_start)) s" >&2
+  step_start=$SECONDS
+}
+
 # Warnings are errors here (not by default, see meson.build). The normal
 # build is the release build users and distributions make (-O3, NDEBUG):
 # CI builds it once, warning-free, and every test runs against it; no test
 # and no code relies on assert(), and build-asan keeps the debug settings.
 tools/dev/setup.sh build -Dbuildtype=release -Dwerror=true
+took "release build"
 tools/dev/setup.sh build-asan -Dsanitize=true -Dwerror=true
+took "ASan build"
 
 status=0
 meson test -C build --print-errorlogs --num-processes 2 || status=1
+took "release tests"
 KGW_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   meson test -C build-asan --print-errorlogs --num-processes 2 --no-suite cluster || status=1
+took "ASan tests"
 
 # 15 s per target: enough to replay the regressions and catch a shallow
 # new crash, short enough for the suite's 20-minute budget.
@@ -35,6 +47,7 @@ else
   status=1
 fi
 printf '%s\n' "$fuzz_out"
+took "fuzz"
 
 # House style: every C++ file as clang-format makes it (counts as one test).
 if tools/dev/check-format.sh; then
@@ -62,6 +75,7 @@ for script in conformance/quick.sh conformance/clients.sh; do
     extra_passed=$((extra_passed + p)) extra_failed=$((extra_failed + f)) extra_skipped=$((extra_skipped + k))
   fi
   if ((rc != 0)) && ((extra_failed == 0)); then extra_failed=1; fi
+  took "$script"
 done
 
 FUZZ_PASSED=$((fuzz_passed + extra_passed)) FUZZ_FAILED=$((fuzz_failed + extra_failed)) \
