@@ -43,6 +43,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 
 import kgw_harness
 
@@ -330,6 +331,27 @@ class KgwCluster:
             out.append(f"---- last {len(tail)} lines of node {i}'s kgw.log ----\n" +
                        "\n".join(tail))
         return "\n".join(out)
+
+
+class ClusterTestCase(unittest.TestCase):
+    """A test class whose tests share one cluster of NODES nodes started
+    with SETS (run-cluster.sh --set each), as `self.cluster`."""
+
+    NODES = 3
+    SETS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = KgwCluster(cls.NODES, sets=cls.SETS)
+        cls.cluster.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.close()
+
+    def bootstrap(self, nodes=None):
+        """The bootstrap list of `nodes` (default: every current node)."""
+        return ",".join(f"127.0.0.1:{self.cluster.port(n)}" for n in (nodes or self.cluster.ids))
 
 
 def _cleanup():

@@ -59,22 +59,9 @@ def plan_file(entries):
     return f.name
 
 
-class ReassignTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.cluster = kgw_cluster.KgwCluster(
-            3,
-            sets=[f"broker.session.timeout.ms={SESSION_MS}", "broker.heartbeat.interval.ms=1000",
-                  "replica.lag.time.max.ms=5000"],
-        )
-        cls.cluster.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cluster.close()
-
-    def bootstrap(self, nodes=(1, 2, 3)):
-        return ",".join(f"127.0.0.1:{self.cluster.port(n)}" for n in nodes)
+class ReassignTest(kgw_cluster.ClusterTestCase):
+    SETS = (f"broker.session.timeout.ms={SESSION_MS}", "broker.heartbeat.interval.ms=1000",
+            "replica.lag.time.max.ms=5000")
 
     def partitions(self, topic, nodes=(1, 2, 3)):
         """{index: (leader, replicas, isr)} as one of `nodes` sees it."""

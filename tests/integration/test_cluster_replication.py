@@ -52,22 +52,9 @@ def log_end(port, topic, replica_id):
     return out[0]
 
 
-class ReplicationTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.cluster = kgw_cluster.KgwCluster(
-            3,
-            sets=[f"broker.session.timeout.ms={SESSION_MS}", "broker.heartbeat.interval.ms=1000",
-                  "replica.lag.time.max.ms=5000"],
-        )
-        cls.cluster.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cluster.close()
-
-    def bootstrap(self, nodes):
-        return ",".join(f"127.0.0.1:{self.cluster.port(n)}" for n in nodes)
+class ReplicationTest(kgw_cluster.ClusterTestCase):
+    SETS = (f"broker.session.timeout.ms={SESSION_MS}", "broker.heartbeat.interval.ms=1000",
+            "replica.lag.time.max.ms=5000")
 
     def partition(self, nodes):
         """(leader, replicas, isr) of partition 0 as one of `nodes` sees it."""
