@@ -404,4 +404,12 @@ void MetadataImage::apply_in_place(const MetadataChange& change) {
       change);
 }
 
+std::vector<PlacementBroker> live_brokers(const MetadataImage& image) {
+  std::vector<PlacementBroker> out;
+  for (const auto& [id, b] : image.brokers()) {
+    if (!b.fenced) out.push_back(PlacementBroker{id, b.rack});
+  }
+  return out;
+}
+
 }  // namespace kgw

@@ -35,6 +35,7 @@
 #include "protocol/wire/types.h"
 #include "src/cluster/client_quotas.h"
 #include "src/cluster/metadata_change.h"
+#include "src/cluster/placement.h"
 
 namespace kgw {
 
@@ -174,5 +175,9 @@ using ImagePtr = std::shared_ptr<const MetadataImage>;
 // Partitions `first`, `first` + 1, ... on the given replicas, each led by
 // its first replica at leader epoch 0, the ISR all of its replicas.
 std::vector<PartitionImage> place_partitions(std::int32_t first, const ReplicaAssignment& replicas);
+
+// The unfenced brokers of `image`, by id: where placement.h places new
+// replicas.
+std::vector<PlacementBroker> live_brokers(const MetadataImage& image);
 
 }  // namespace kgw

@@ -5,8 +5,6 @@
 #include <random>
 #include <set>
 
-#include "src/cluster/metadata_image.h"
-
 namespace kgw {
 
 namespace {
@@ -31,14 +29,6 @@ bool has_racks(const std::vector<PlacementBroker>& brokers) {
 }
 
 }  // namespace
-
-std::vector<PlacementBroker> live_brokers(const MetadataImage& image) {
-  std::vector<PlacementBroker> out;
-  for (const auto& [id, b] : image.brokers()) {
-    if (!b.fenced) out.push_back(PlacementBroker{id, b.rack});
-  }
-  return out;
-}
 
 std::vector<PlacementBroker> rack_alternated(std::vector<PlacementBroker> brokers) {
   std::sort(brokers.begin(), brokers.end(),

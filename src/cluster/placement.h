@@ -7,10 +7,11 @@
 // are interleaved by rack and every rack gets a replica before a rack gets
 // a second one.
 //
-// Threads: none; plain functions of their arguments.
+// Threads: none; plain functions of their arguments (no image: kgw-admin's
+// reassign --generate links this file alone).
 //
 // The happy path is: the controller takes the live (unfenced) brokers of
-// its image (live_brokers()), calls place_replicas() with the partition
+// its image (live_brokers(), metadata_image.h), calls place_replicas() with the partition
 // count and replication factor of a CreateTopic or CreatePartitions, and
 // writes the assignment it returns. Starts are random unless the caller
 // gives them (tests, and a CreatePartitions continuing its topic).
@@ -31,8 +32,6 @@
 
 namespace kgw {
 
-class MetadataImage;
-
 struct PlacementBroker {
   std::int32_t id = -1;
   std::optional<std::string> rack;
@@ -50,9 +49,6 @@ struct PlacementOptions {
   // Returns a number in [0, bound). Empty: a process-wide generator.
   std::function<std::uint32_t(std::uint32_t bound)> random;
 };
-
-// The unfenced brokers of `image`, by id.
-std::vector<PlacementBroker> live_brokers(const MetadataImage& image);
 
 // Places `count` partitions of `replication_factor` replicas each over
 // `brokers` (live ones; any order) into `out` (one entry per partition,

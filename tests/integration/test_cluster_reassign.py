@@ -209,6 +209,56 @@ class ReassignTest(kgw_cluster.ClusterTestCase):
         self.assertEqual(judge_records(told, read, duplicates),
                          {"lost": 0, "duplicated": 0, "divergent": 0})
 
+    def test_4_generate_then_execute(self):
+        topic = "spread"
+        self.create(topic, [[1, 2]] * 4)
+        told, errors = produce(self.bootstrap(), topic, 4, 100, prefix="g")
+        self.assertEqual(errors, [])
+        topics = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        json.dump({"version": 1, "topics": [{"topic": topic}]}, topics)
+        topics.close()
+
+        def generate(*extra, ok=True):
+            return reassign("--generate", "--bootstrap-server", self.bootstrap(),
+                            "--topics-to-move-json-file", topics.name, *extra, ok=ok)
+
+        # Bad input: named, nothing changed.
+        bad = generate("--broker-list", "2,3,2", ok=False)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("Broker list contains duplicate entries: 2", bad.stderr)
+        bad = generate("--broker-list", "9", ok=False)
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("no broker of --broker-list 9 is in the cluster (its brokers: 1,2,3)",
+                      bad.stderr)
+
+        # Kafka's output: the current assignment, then the proposal, each
+        # a reassignment JSON; the proposal keeps the replication factor,
+        # uses only the listed brokers and spreads the leaders.
+        out = generate("--broker-list", "2,3").stdout
+        lines = out.splitlines()
+        self.assertEqual(lines[0], "Current partition replica assignment")
+        self.assertEqual(lines[3], "Proposed partition reassignment configuration")
+        current, proposed = json.loads(lines[1]), json.loads(lines[4])
+        self.assertEqual([p["replicas"] for p in current["partitions"]], [[1, 2]] * 4)
+        self.assertEqual([p["partition"] for p in proposed["partitions"]], [0, 1, 2, 3])
+        for p in proposed["partitions"]:
+            self.assertEqual(sorted(p["replicas"]), [2, 3], p)
+        leaders = [p["replicas"][0] for p in proposed["partitions"]]
+        self.assertEqual(sorted(leaders), [2, 2, 3, 3], leaders)
+
+        # The proposal is a plan --execute takes as it is.
+        plan = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        plan.write(lines[4])
+        plan.close()
+        reassign("--execute", "--bootstrap-server", self.bootstrap(),
+                 "--reassignment-json-file", plan.name)
+        wait_for("--verify reports the proposal done", lambda: reassign(
+            "--verify", "--bootstrap-server", self.bootstrap(),
+            "--reassignment-json-file", plan.name, ok=False).returncode == 0, 60)
+        read, duplicates = read_all(self.bootstrap(), topic, 4, len(told))
+        self.assertEqual(judge_records(told, read, duplicates),
+                         {"lost": 0, "duplicated": 0, "divergent": 0})
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -5,7 +5,11 @@
 // only). --execute starts the reassignments of a JSON file (Kafka's format)
 // and prints the current assignment to roll back to; --verify says for
 // each partition of the file whether it is done; --cancel cancels them;
-// --list shows every reassignment in progress. --list and --verify show
+// --list shows every reassignment in progress; --generate proposes a plan
+// that spreads the partitions of the topics in a JSON file over a broker
+// list (Kafka's placement, src/cluster/placement.h: random start, rack
+// aware unless --disable-rack-aware) and prints it with the current
+// assignment, changing nothing. --list and --verify show
 // progress: for each adding replica whether it is in the ISR (caught up),
 // else how many bytes its log is behind the leader's (DescribeLogDirs of
 // both brokers; "lag unknown" when either cannot be asked).
@@ -13,6 +17,7 @@
 // Exit status: 0 done (--verify: every partition done), 1 failed or (with
 // --verify) some still in progress, 2 bad usage.
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -29,6 +34,7 @@
 #include "describe_log_dirs.h"
 #include "list_partition_reassignments.h"
 #include "metadata.h"
+#include "src/cluster/placement.h"
 #include "tools/admin/admin_client.h"
 #include "tools/admin/args.h"
 #include "tools/admin/commands.h"
@@ -52,6 +58,11 @@ constexpr const char* kUsage =
     "                                         (back to the replicas before them)\n"
     "  --list                                 every reassignment in progress, with progress:\n"
     "                                         each adding replica in sync, or its lag in bytes\n"
+    "  --generate --topics-to-move-json-file T --broker-list 1,2,3\n"
+    "                                         propose a plan moving T's topics onto the\n"
+    "                                         brokers (changes nothing; --disable-rack-aware\n"
+    "                                         ignores racks); T is {\"version\":1,\"topics\":\n"
+    "                                         [{\"topic\":\"t\"}]}\n"
     "F is Kafka's format: {\"version\":1,\"partitions\":[{\"topic\":\"t\",\"partition\":0,\n"
     "\"replicas\":[2,3]}]} (log_dirs, if given, must be \"any\").\n"
     "Options:\n"
@@ -124,6 +135,7 @@ struct PartitionView {
 
 struct ClusterView {
   std::map<std::int32_t, std::string> brokers;  // id -> host:port
+  std::map<std::int32_t, std::string> racks;    // id -> broker.rack, when set
   std::map<std::pair<std::string, std::int32_t>, PartitionView> partitions;
 };
 
@@ -135,6 +147,7 @@ bool read_metadata(KafkaCall& call, ClusterView& out, std::string& error) {
   if (!call.call(req, 1, resp, error)) return false;
   for (const auto& b : resp.brokers) {
     out.brokers[b.node_id] = std::string(b.host) + ":" + std::to_string(b.port);
+    if (b.rack) out.racks[b.node_id] = std::string(*b.rack);
   }
   for (const auto& t : resp.topics) {
     if (!t.name) continue;
@@ -294,14 +307,139 @@ std::string joined(const std::vector<std::string>& v) {
   return out;
 }
 
+// The topics of a --topics-to-move-json-file ({"version":1,"topics":
+// [{"topic":"t"},...]}); "" or what is wrong.
+std::string read_topics(const std::string& path, std::vector<std::string>& out) {
+  std::ifstream in(path);
+  if (!in) return "cannot read " + path;
+  std::stringstream text;
+  text << in.rdbuf();
+  auto j = nlohmann::json::parse(text.str(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return path + " is not a JSON object";
+  if (auto v = j.find("version"); v != j.end() && (!v->is_number_integer() || *v != 1))
+    return path + ": version " + v->dump() + " is not supported (1 is)";
+  auto topics = j.find("topics");
+  if (topics == j.end() || !topics->is_array()) return path + " has no \"topics\" array";
+  std::set<std::string> seen, twice;
+  for (const auto& t : *topics) {
+    if (!t.is_object() || !t.contains("topic") || !t["topic"].is_string())
+      return path + ": each entry of \"topics\" needs a \"topic\" name";
+    std::string name = t["topic"].get<std::string>();
+    if (!seen.insert(name).second) twice.insert(name);
+    out.push_back(std::move(name));
+  }
+  if (!twice.empty()) {
+    return "List of topics to reassign contains duplicate entries: " +
+           joined(std::vector<std::string>(twice.begin(), twice.end()));
+  }
+  if (out.empty()) return path + " names no topic";
+  return "";
+}
+
+// --broker-list "1,2,3"; "" or what is wrong.
+std::string read_broker_list(const std::string& text, std::vector<std::int32_t>& out) {
+  std::set<std::int32_t> seen, twice;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    long long id = 0;
+    if (!parse_long(item, id) || id < 0 || id > INT32_MAX)
+      return "--broker-list '" + text + "': '" + item + "' is not a broker id";
+    const auto b = static_cast<std::int32_t>(id);
+    if (!seen.insert(b).second) twice.insert(b);
+    out.push_back(b);
+  }
+  if (!twice.empty()) {
+    return "Broker list contains duplicate entries: " +
+           ids(std::vector<std::int32_t>(twice.begin(), twice.end()));
+  }
+  if (out.empty()) return "--broker-list names no broker";
+  return "";
+}
+
+nlohmann::json plan_json(
+    const std::map<std::pair<std::string, std::int32_t>, std::vector<std::int32_t>>& assignment) {
+  nlohmann::json out = {{"version", 1}, {"partitions", nlohmann::json::array()}};
+  for (const auto& [tp, replicas] : assignment) {
+    out["partitions"].push_back({{"topic", tp.first},
+                                 {"partition", tp.second},
+                                 {"replicas", replicas},
+                                 {"log_dirs", std::vector<std::string>(replicas.size(), "any")}});
+  }
+  return out;
+}
+
+// --generate: Kafka's placement of each topic's partitions (its current
+// replication factor) over the listed brokers the cluster knows; prints
+// the current and the proposed assignment. Exit status as the command's.
+int generate(KafkaCall& call, const std::vector<std::string>& topics,
+             const std::vector<std::int32_t>& broker_list, bool rack_aware) {
+  ClusterView view;
+  std::string error;
+  if (!read_metadata(call, view, error)) return fail(kWhat, error);
+  std::map<std::pair<std::string, std::int32_t>, std::vector<std::int32_t>> current, proposed;
+  for (const std::string& topic : topics) {
+    auto it = view.partitions.lower_bound({topic, 0});
+    if (it == view.partitions.end() || it->first.first != topic)
+      return fail(kWhat, "Topic " + topic + " not found.");
+    for (; it != view.partitions.end() && it->first.first == topic; ++it)
+      current[it->first] = it->second.replicas;
+  }
+  std::vector<PlacementBroker> brokers;
+  std::size_t with_rack = 0;
+  for (std::int32_t id : broker_list) {
+    if (view.brokers.count(id) == 0) continue;  // as Kafka: unknown ids are left out
+    PlacementBroker b{id, std::nullopt};
+    if (auto r = view.racks.find(id); rack_aware && r != view.racks.end()) {
+      b.rack = r->second;
+      ++with_rack;
+    }
+    brokers.push_back(std::move(b));
+  }
+  if (brokers.empty()) {
+    std::vector<std::int32_t> known;
+    for (const auto& [id, _] : view.brokers) known.push_back(id);
+    return fail(kWhat, "no broker of --broker-list " + ids(broker_list) +
+                           " is in the cluster (its brokers: " + ids(known) + ")");
+  }
+  if (with_rack != 0 && with_rack != brokers.size()) {
+    return fail(kWhat,
+                "Not all brokers have rack information. Add --disable-rack-aware in command "
+                "line to make replica assignment without rack information.");
+  }
+  for (const std::string& topic : topics) {
+    auto first = current.lower_bound({topic, 0});
+    std::int64_t count = 0;
+    for (auto it = first; it != current.end() && it->first.first == topic; ++it) ++count;
+    const auto factor = static_cast<std::int32_t>(first->second.size());
+    ReplicaAssignment placed;
+    std::string message;
+    if (place_replicas(brokers, count, factor, PlacementOptions{}, placed, message) !=
+        ErrorCode::kNone) {
+      return fail(kWhat, topic + ": " + message + " (--broker-list " + ids(broker_list) +
+                             "; brokers the cluster knows: " + std::to_string(brokers.size()) +
+                             ")");
+    }
+    for (std::int32_t p = 0; p < static_cast<std::int32_t>(placed.size()); ++p)
+      proposed[{topic, p}] = placed[static_cast<std::size_t>(p)];
+  }
+  std::printf("Current partition replica assignment\n%s\n\n", plan_json(current).dump().c_str());
+  std::printf("Proposed partition reassignment configuration\n%s\n",
+              plan_json(proposed).dump().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int reassign_command(const std::vector<std::string>& raw) {
-  const auto args = with_action_flag(raw, {"execute", "verify", "cancel", "list"});
+  const auto args = with_action_flag(raw, {"execute", "verify", "cancel", "list", "generate"});
   Args a;
   std::string error;
-  if (!a.parse(args, {"bootstrap-server", "reassignment-json-file", "timeout-ms", "command-config"},
-               {"execute", "verify", "cancel", "list", "help", "preserve-throttles"}, error)) {
+  if (!a.parse(args,
+               {"bootstrap-server", "reassignment-json-file", "timeout-ms", "command-config",
+                "topics-to-move-json-file", "broker-list"},
+               {"execute", "verify", "cancel", "list", "generate", "help", "preserve-throttles",
+                "disable-rack-aware"},
+               error)) {
     std::fprintf(stderr, "%s", kUsage);
     return fail(kWhat, error, 2);
   }
@@ -309,10 +447,11 @@ int reassign_command(const std::vector<std::string>& raw) {
     std::printf("%s", kUsage);
     return 0;
   }
-  const std::string action = a.one_of({"execute", "verify", "cancel", "list"});
+  const std::string action = a.one_of({"execute", "verify", "cancel", "list", "generate"});
   if (action.empty()) {
     std::fprintf(stderr, "%s", kUsage);
-    return fail(kWhat, "exactly one of --execute, --verify, --cancel or --list is required", 2);
+    return fail(
+        kWhat, "exactly one of --execute, --verify, --cancel, --list or --generate is required", 2);
   }
   auto bootstrap = a.get("bootstrap-server");
   if (!bootstrap) return fail(kWhat, "--bootstrap-server HOST:PORT is required", 2);
@@ -321,7 +460,16 @@ int reassign_command(const std::vector<std::string>& raw) {
     return fail(kWhat, "--timeout-ms '" + *t + "' is not a positive number", 2);
   const auto timeout_ms = static_cast<std::int32_t>(timeout);
   std::vector<Target> plan;
-  if (action != "list") {
+  std::vector<std::string> topics;
+  std::vector<std::int32_t> broker_list;
+  if (action == "generate") {
+    auto file = a.get("topics-to-move-json-file");
+    if (!file) return fail(kWhat, "--generate needs --topics-to-move-json-file FILE", 2);
+    if (std::string e = read_topics(*file, topics); !e.empty()) return fail(kWhat, e, 2);
+    auto list = a.get("broker-list");
+    if (!list) return fail(kWhat, "--generate needs --broker-list ID,ID,...", 2);
+    if (std::string e = read_broker_list(*list, broker_list); !e.empty()) return fail(kWhat, e, 2);
+  } else if (action != "list") {
     auto file = a.get("reassignment-json-file");
     if (!file) return fail(kWhat, "--" + action + " needs --reassignment-json-file FILE", 2);
     if (std::string e = read_plan(*file, plan); !e.empty()) return fail(kWhat, e, 2);
@@ -329,6 +477,8 @@ int reassign_command(const std::vector<std::string>& raw) {
   KafkaCall call;
   if (!call.connect(*bootstrap, timeout_ms, error)) return fail(kWhat, error);
 
+  if (action == "generate")
+    return generate(call, topics, broker_list, !a.has("disable-rack-aware"));
   if (action == "execute") {
     ClusterView view;
     if (!read_metadata(call, view, error)) return fail(kWhat, error);
