@@ -87,14 +87,21 @@ std::string error_text(std::int16_t code, const std::optional<std::string_view>&
   return "error " + std::to_string(code) + (message ? ": " + std::string(*message) : "");
 }
 
-// Kafka's reassignment JSON; "" or what is wrong.
-std::string read_plan(const std::string& path, std::vector<Target>& out) {
+// The JSON object in file `path`; "" or what is wrong.
+std::string read_json_object(const std::string& path, nlohmann::json& out) {
   std::ifstream in(path);
   if (!in) return "cannot read " + path;
   std::stringstream text;
   text << in.rdbuf();
-  auto j = nlohmann::json::parse(text.str(), nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return path + " is not a JSON object";
+  out = nlohmann::json::parse(text.str(), nullptr, false);
+  if (out.is_discarded() || !out.is_object()) return path + " is not a JSON object";
+  return "";
+}
+
+// Kafka's reassignment JSON; "" or what is wrong.
+std::string read_plan(const std::string& path, std::vector<Target>& out) {
+  nlohmann::json j;
+  if (std::string e = read_json_object(path, j); !e.empty()) return e;
   auto parts = j.find("partitions");
   if (parts == j.end() || !parts->is_array()) return path + " has no \"partitions\" array";
   std::set<std::pair<std::string, std::int32_t>> seen;
@@ -310,12 +317,8 @@ std::string joined(const std::vector<std::string>& v) {
 // The topics of a --topics-to-move-json-file ({"version":1,"topics":
 // [{"topic":"t"},...]}); "" or what is wrong.
 std::string read_topics(const std::string& path, std::vector<std::string>& out) {
-  std::ifstream in(path);
-  if (!in) return "cannot read " + path;
-  std::stringstream text;
-  text << in.rdbuf();
-  auto j = nlohmann::json::parse(text.str(), nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return path + " is not a JSON object";
+  nlohmann::json j;
+  if (std::string e = read_json_object(path, j); !e.empty()) return e;
   if (auto v = j.find("version"); v != j.end() && (!v->is_number_integer() || *v != 1))
     return path + ": version " + v->dump() + " is not supported (1 is)";
   auto topics = j.find("topics");
