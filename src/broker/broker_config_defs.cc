@@ -261,6 +261,15 @@ const std::vector<ConfigDef> kBrokerDefs = {
      2147483647,
      nullptr,
      true},
+    {"max.request.partition.size.limit",
+     T::kInt,
+     "2000",
+     "Most partitions one DescribeTopicPartitions answer holds (the client's limit is capped "
+     "by this).",
+     {},
+     Check::kRange,
+     1,
+     2147483647},
     // Connections and fetch responses (the net layer's limits).
     {"connections.max.idle.ms",
      T::kLong,
