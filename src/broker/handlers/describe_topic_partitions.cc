@@ -51,6 +51,16 @@ void fill_partition(const MetadataImage& image,
   }
 }
 
+// Built by value and assigned: clang cannot default-construct a nested
+// struct with member initialisers inside std::optional::emplace() (the
+// generated Cursor is nested in the response), gcc can.
+Response::Cursor cursor_at(std::string_view topic, std::int32_t partition) {
+  Response::Cursor c;
+  c.topic_name = topic;
+  c.partition_index = partition;
+  return c;
+}
+
 }  // namespace
 
 void handle_describe_topic_partitions(HandlerContext& ctx, RequestPtr req) {
@@ -93,7 +103,7 @@ void handle_describe_topic_partitions(HandlerContext& ctx, RequestPtr req) {
   for (std::string_view name : names) {
     if (remaining == 0) {
       // Every partition of the topics before is in: resume at this one.
-      resp.next_cursor.emplace().topic_name = name;
+      resp.next_cursor = cursor_at(name, 0);
       break;
     }
     const TopicPtr t = image->topic(name);
@@ -118,9 +128,7 @@ void handle_describe_topic_partitions(HandlerContext& ctx, RequestPtr req) {
       fill_partition(*image, out.partitions.emplace_back(), parts[i]);
     }
     if (i < parts.size()) {
-      auto& next = resp.next_cursor.emplace();
-      next.topic_name = t->name;
-      next.partition_index = static_cast<std::int32_t>(i);
+      resp.next_cursor = cursor_at(t->name, static_cast<std::int32_t>(i));
       break;
     }
   }
