@@ -26,15 +26,15 @@ import kgw_harness  # noqa: E402
 kgw_cluster.require_etcd()
 kgw_harness.require_modules("confluent_kafka")
 
-from confluent_kafka import KafkaException, Producer  # noqa: E402
+from confluent_kafka import KafkaException  # noqa: E402
 from confluent_kafka.admin import NewTopic  # noqa: E402
 
 import test_transactions  # noqa: E402  (its consume_all)
+from test_cluster_transactions import PARTITIONS, produce_each, txn_producer  # noqa: E402
 from cluster_checks import admin, cluster_view, wait_for  # noqa: E402
 from kafka_wire import Conn, Enc  # noqa: E402
 
 TIMEOUT = 60.0
-PARTITIONS = 3
 SESSION_MS = 3000
 FIND_COORDINATOR = 10
 
@@ -50,20 +50,6 @@ def find_txn_coordinator(port, txn_id):
         return error, d.i32()
     finally:
         conn.close()
-
-
-def txn_producer(bootstrap, txn_id):
-    return Producer({"bootstrap.servers": bootstrap, "transactional.id": txn_id,
-                     "linger.ms": 5, "transaction.timeout.ms": 60000,
-                     "log.connection.close": False})
-
-
-def produce_each(p, topic, prefix):
-    values = [f"{prefix}-{i}" for i in range(PARTITIONS)]
-    for i, v in enumerate(values):
-        p.produce(topic, value=v, partition=i)
-    p.flush(TIMEOUT)
-    return values
 
 
 class TxnCoordinatorFailoverTest(unittest.TestCase):
