@@ -458,8 +458,16 @@ bool ReplicaManager::check_producers(const std::shared_ptr<AppendJob>& job,
   if (ps == nullptr) return true;  // deleted meanwhile: the store refuses it
   AppendCheck c =
       producers_.check_append(job->topic, job->partition, headers, ps->log_end_offset, wall_ms());
-  if (c.error != ErrorCode::kNone) return refuse(c.error, std::move(c.message));
+  if (c.error != ErrorCode::kNone) {
+    // Rare, and what a producer does next (an epoch bump, a fatal error)
+    // depends on it: the trail for a duplicate or a failed producer.
+    LOG_INFO("produce", "%s-%d at log end %lld: %s: %s", job->name.c_str(), job->partition,
+             static_cast<long long>(ps->log_end_offset), error_name(c.error), c.message.c_str());
+    return refuse(c.error, std::move(c.message));
+  }
   if (c.duplicate_of) {
+    LOG_INFO("produce", "%s-%d: a retry of batches written at %lld, answered with that offset",
+             job->name.c_str(), job->partition, static_cast<long long>(*c.duplicate_of));
     when_written(job->topic, job->partition, c.duplicate_end,
                  [this, job, base = *c.duplicate_of](WaitOutcome outcome) {
                    AppendOutcome o;
