@@ -28,10 +28,9 @@
 #                       tests that need racks (0101)
 #   --internal-topics   with --brokers N > 1: create __consumer_offsets and
 #                       __transaction_state (50 partitions each, replication
-#                       factor 1) right after the cluster starts, so that
-#                       one broker coordinates each group and transactional
-#                       id (kgw does not create them yet: without them every
-#                       node coordinates every group itself)
+#                       factor min(N, 3)) right after the cluster starts
+#                       (kgw creates them itself on the first FindCoordinator;
+#                       made up front, no test waits for that creation)
 #   --kafka-path DIR    what KAFKA_PATH points at: a dir with Kafka's
 #                       bin/kafka-*.sh scripts, which some tests shell out to
 #                       (default: tools/admin/kafka beside the gateway binary,
@@ -511,9 +510,8 @@ cluster_start() {
     gw_bootstrap[$scen]+="${gw_bootstrap[$scen]:+,}127.0.0.1:$((port + i))"
   done
   if ((internal_topics)); then
-    # Kafka creates these on the first FindCoordinator; kgw places
-    # coordinators by them but does not create them (without them each node
-    # answers FindCoordinator with itself and keeps its own offsets).
+    # kgw, as Kafka, creates these on the first FindCoordinator (answering
+    # COORDINATOR_NOT_AVAILABLE meanwhile); made here, no test waits for it.
     for t in __consumer_offsets __transaction_state; do
       "$kafka_path/bin/kafka-topics.sh" --bootstrap-server "${gw_bootstrap[$scen]}" --create --topic "$t" \
         --partitions 50 --replication-factor $((brokers < 3 ? brokers : 3)) >>"$out.start.log" 2>&1 ||

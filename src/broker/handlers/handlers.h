@@ -43,6 +43,7 @@ void handle_delete_topics(HandlerContext&, RequestPtr);
 void handle_describe_configs(HandlerContext&, RequestPtr);
 void handle_create_partitions(HandlerContext&, RequestPtr);
 void handle_describe_cluster(HandlerContext&, RequestPtr);
+void handle_describe_topic_partitions(HandlerContext&, RequestPtr);
 void handle_delete_records(HandlerContext&, RequestPtr);
 void handle_describe_acls(HandlerContext&, RequestPtr);
 void handle_create_acls(HandlerContext&, RequestPtr);

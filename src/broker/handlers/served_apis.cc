@@ -8,11 +8,6 @@
 
 namespace kgw {
 
-// Declared here rather than in handlers.h only so that adding it did not
-// rebuild every handler on the shared machine; move it there with the next
-// change to handlers.h.
-void handle_describe_topic_partitions(HandlerContext&, RequestPtr);
-
 namespace {
 constexpr std::array kServed = {
     ServedApi{ProduceRequest::api_key, handle_produce},
