@@ -514,16 +514,18 @@ void EtcdMetadataLog::put_request(const MetadataChange& change, ElectDone done) 
     done(e, std::move(message), {});
     return;
   }
-  if (stopping_ || !reachable_ || lease_ == 0) {
+  if (stopping_ || lease_ == 0) {
     // Kafka's broker answers REQUEST_TIMED_OUT when it cannot reach the
     // controller quorum; clients retry it.
     done(ErrorCode::kRequestTimedOut,
-         stopping_     ? "this broker is shutting down"
-         : !reachable_ ? "the metadata quorum (etcd) is unreachable from this broker; retry later"
-                       : "this broker is not registered with the cluster yet; retry later",
+         stopping_ ? "this broker is shutting down"
+                   : "this broker is not registered with the cluster yet; retry later",
          {});
     return;
   }
+  // reachable_ is not a gate: it is only as fresh as the last etcd call,
+  // and a late failure of a call sent during an outage clears it after
+  // etcd is back. The put itself says whether etcd takes the change.
   const std::uint64_t seq = ++next_seq_;
   Pending& p = pending_[seq];
   p.done = std::move(done);
@@ -535,10 +537,16 @@ void EtcdMetadataLog::put_request(const MetadataChange& change, ElectDone done) 
   }
   kv_.put(layout::request_key(options_.prefix, options_.node_id, seq),
           layout::encode_change(change), lease_, guarded([this, seq](Status s, std::int64_t) {
-            if (s.ok()) return;
+            if (s.ok()) {
+              reachable_ = true;
+              return;
+            }
             unreachable(s);
             finish(seq, ErrorCode::kRequestTimedOut,
-                   "the change could not be written to etcd: " + s.message);
+                   s.code == Status::kUnavailable
+                       ? "the metadata quorum (etcd) is unreachable from this broker (" +
+                             s.message + "); retry later"
+                       : "the change could not be written to etcd: " + s.message);
           }));
 }
 

@@ -55,6 +55,7 @@ import kgw_harness
 kgw_cluster.require_etcd()
 kgw_harness.require_modules("confluent_kafka")
 
+from confluent_kafka import KafkaError, KafkaException  # noqa: E402
 from confluent_kafka.admin import NewTopic  # noqa: E402
 
 import netns_cluster  # noqa: E402
@@ -243,11 +244,7 @@ class Run:
     def start(self):
         """Creates the topics, starts the clients; False if the cluster
         does not converge or acknowledge a write (no round then)."""
-        client = admin(self.nodes.bootstrap)
-        new = [NewTopic(t, num_partitions=PARTITIONS, replication_factor=REPLICATION,
-                        config={"min.insync.replicas": str(MIN_ISR)}) for t in self.topics]
-        for f in client.create_topics(new, operation_timeout=30, request_timeout=30).values():
-            f.result(timeout=35)
+        self.create_topics()
         if not self.wait_converged():
             return False
         boot = self.nodes.bootstrap
@@ -265,6 +262,37 @@ class Run:
         progress = self.wait_progress()
         self.log(f"clients running: {progress}")
         return progress
+
+    def create_topics(self):
+        """Creates the topics, retrying retriable errors as Kafka's Java
+        admin client does (librdkafka's does not): the previous scenario's
+        fault may still be healing on the node that takes the request."""
+        client = admin(self.nodes.bootstrap)
+        todo = set(self.topics)
+        deadline = time.monotonic() + CONVERGE_TIMEOUT
+        first = True
+        while True:
+            new = [NewTopic(t, num_partitions=PARTITIONS, replication_factor=REPLICATION,
+                            config={"min.insync.replicas": str(MIN_ISR)}) for t in sorted(todo)]
+            futures = client.create_topics(new, operation_timeout=30, request_timeout=30)
+            for topic, f in futures.items():
+                try:
+                    f.result(timeout=35)
+                except KafkaException as e:
+                    err = e.args[0]
+                    # A retry of a creation that did happen finds the topic.
+                    if err.code() == KafkaError.TOPIC_ALREADY_EXISTS and not first:
+                        pass
+                    elif err.retriable() and time.monotonic() < deadline:
+                        self.log(f"creating {topic}: {err.str()}; retrying")
+                        continue
+                    else:
+                        raise
+                todo.discard(topic)
+            if not todo:
+                return
+            first = False
+            time.sleep(1)
 
     def clients(self):
         return self.writers + self.members + [c for c in (self.txn_writer, self.transformer) if c]
