@@ -5,10 +5,15 @@ A topic of one partition, RF=3, min.insync.replicas=3. One replica is
 killed: it leaves the ISR, which falls below min ISR, so the controller
 makes it an eligible leader replica. A surviving broker's
 DescribeTopicPartitions answer then has the ISR and ELR of etcd's partition
-record, and the killed replica as offline."""
+record, and the killed replica as offline. `kgw-admin topics describe`
+(kafka-topics.sh --describe) shows "Elr:" and "LastKnownElr:" columns then,
+and none while no partition has either."""
 
 import base64
 import json
+import os
+import re
+import subprocess
 import unittest
 
 import admin_wire
@@ -20,6 +25,7 @@ kgw_cluster.require_etcd()
 
 SESSION_MS = 3000
 TOPIC = "dtp-elr"
+ADMIN = os.path.join(os.path.dirname(kgw_harness.kgw_path()), "tools", "admin", "kgw-admin")
 
 
 class ClusterDescribeTopicPartitionsTest(unittest.TestCase):
@@ -41,6 +47,17 @@ class ClusterDescribeTopicPartitionsTest(unittest.TestCase):
         self.assertEqual(len(topics), 1)
         return topics[0]
 
+    def admin_describe(self, node):
+        """kgw-admin topics describe's partition lines, or None without kgw-admin
+        (it needs librdkafka-dev)."""
+        if not os.access(ADMIN, os.X_OK):
+            return None
+        p = subprocess.run([ADMIN, "topics", "describe", "--bootstrap-server",
+                            f"127.0.0.1:{self.cluster.port(node)}", "--topic", TOPIC],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        return [line for line in p.stdout.splitlines() if line.startswith("\tTopic:")]
+
     def etcd_record(self, topic_id):
         key_part = base64.urlsafe_b64encode(topic_id).decode().rstrip("=")
         out = self.cluster.etcdctl("get", "--prefix", "/kgw/partitions/").splitlines()
@@ -59,6 +76,10 @@ class ClusterDescribeTopicPartitionsTest(unittest.TestCase):
         p = t["partitions"][0]
         self.assertEqual(sorted(p["replicas"]), [1, 2, 3])
         self.assertEqual((p["elr"], p["last_known_elr"], p["offline"]), ([], [], []))
+        lines = self.admin_describe(1)
+        if lines is not None:
+            self.assertEqual(len(lines), 1, lines)
+            self.assertNotIn("Elr", lines[0])  # no partition has one: Kafka 3.x's line
 
         # Each node's etcd member dies with its kgw: one node only, so that
         # etcd keeps its quorum; min.insync.replicas=3 makes its leaving the
@@ -77,6 +98,12 @@ class ClusterDescribeTopicPartitionsTest(unittest.TestCase):
         self.assertEqual(record["isr"], p["isr"])
         self.assertEqual(record["elr"], p["elr"])
         self.assertEqual(record["leader_epoch"], p["leader_epoch"])
+        self.assertNotIn("last_known_elr", record)  # empty: not written
+
+        lines = self.admin_describe(1)
+        if lines is not None:
+            self.assertEqual(len(lines), 1, lines)
+            self.assertRegex(lines[0], r"\tIsr: [12],[12]\tElr: 3\tLastKnownElr: \tOffline: 3$")
 
 
 if __name__ == "__main__":
