@@ -7,12 +7,15 @@ makes it an eligible leader replica. A surviving broker's
 DescribeTopicPartitions answer then has the ISR and ELR of etcd's partition
 record, and the killed replica as offline. `kgw-admin topics describe`
 (kafka-topics.sh --describe) shows "Elr:" and "LastKnownElr:" columns then,
-and none while no partition has either."""
+and none while no partition has either. Restarted with its store wiped,
+the killed replica leaves the ELR for the last known ELR, which empties
+once it is back in the ISR."""
 
 import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import unittest
 
@@ -104,6 +107,34 @@ class ClusterDescribeTopicPartitionsTest(unittest.TestCase):
         if lines is not None:
             self.assertEqual(len(lines), 1, lines)
             self.assertRegex(lines[0], r"\tIsr: [12],[12]\tElr: 3\tLastKnownElr: \tOffline: 3$")
+
+        # 3 comes back with its store wiped (KIP-903): no longer eligible, it
+        # leaves the ELR for the last known ELR (the controller logs it; it
+        # catches up at once, so the API may not show it in time); once it
+        # is back in the ISR, at min ISR, the last known ELR is empty again.
+        kept = {"etcd", "etcd.log", "etcd.pid", "kgw.log", "kgw.pid", "cluster.id"}
+        where = c.node_dir(3)
+        for name in os.listdir(where):
+            if name not in kept:
+                path = os.path.join(where, name)
+                shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        c.start_node(3)
+
+        def logged():
+            for node in (1, 2, 3):
+                with open(os.path.join(c.node_dir(node), "kgw.log"), errors="replace") as f:
+                    if re.search(r"dtp-elr-0: .*ELR \[3\] -> \[\], last known ELR \[\] -> \[3\]",
+                                 f.read()):
+                        return True
+            return None
+
+        kgw_harness.wait_until(logged, 60, interval=0.3, what="the last known ELR [3] logged")
+        t = kgw_harness.wait_until(
+            lambda: (lambda t: t if len(t["partitions"][0]["isr"]) == 3 else None)(self.describe(1)),
+            60, interval=0.3, what="3 back in the ISR")
+        p = t["partitions"][0]
+        self.assertEqual((p["elr"], p["last_known_elr"]), ([], []))
+        self.assertNotIn("last_known_elr", self.etcd_record(t["id"]))
 
 
 if __name__ == "__main__":
