@@ -122,6 +122,7 @@ std::optional<PartitionImage> altered_partition(const MetadataImage& image,
   PartitionImage out = *p;
   out.isr = std::move(isr);
   out.elr = next_elr(*p, out, min_isr, [](std::int32_t) { return false; });
+  out.last_known_elr = next_last_known_elr(*p, out, min_isr);
   ++out.partition_epoch;
   return out;
 }

@@ -56,9 +56,11 @@ Controller::Ops Controller::isr_change_ops(const AlterPartition& change, const M
   // completes in this write (reassignment.h), perhaps with a new leader.
   if (complete_reassignment(*next, [&](std::int32_t id) { return eligible(image, id); })) {
     // Replicas that left are not eligible leaders any more either.
-    std::erase_if(next->elr, [&](std::int32_t id) {
+    auto gone = [&](std::int32_t id) {
       return std::find(next->replicas.begin(), next->replicas.end(), id) == next->replicas.end();
-    });
+    };
+    std::erase_if(next->elr, gone);
+    std::erase_if(next->last_known_elr, gone);
     LOG_INFO("controller",
              "%s-%d: reassignment complete: replicas %s, ISR %s, leader %d (leader epoch %d)",
              image.topic(change.topic)->name.c_str(), change.partition,

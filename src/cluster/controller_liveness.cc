@@ -112,10 +112,14 @@ void Controller::liveness_pass(std::function<void()> done, int attempt) {
                          t->name.c_str(), p.index, n.leader, ids_text(p.elr).c_str(),
                          n.leader_epoch, ids_text(p.isr).c_str());
               }
-              if (n.elr != p.elr) {
-                LOG_INFO("controller", "%s-%d: ISR %s -> %s, ELR %s -> %s, leader %d -> %d",
+              if (n.elr != p.elr || n.last_known_elr != p.last_known_elr) {
+                LOG_INFO("controller",
+                         "%s-%d: ISR %s -> %s, ELR %s -> %s, last known ELR %s -> %s, leader %d "
+                         "-> %d",
                          t->name.c_str(), p.index, ids_text(p.isr).c_str(), ids_text(n.isr).c_str(),
-                         ids_text(p.elr).c_str(), ids_text(n.elr).c_str(), p.leader, n.leader);
+                         ids_text(p.elr).c_str(), ids_text(n.elr).c_str(),
+                         ids_text(p.last_known_elr).c_str(), ids_text(n.last_known_elr).c_str(),
+                         p.leader, n.leader);
               }
               updates->push_back(
                   PartitionUpdate{layout::partition_key(options_.prefix, t->id, p.index), n,

@@ -125,7 +125,8 @@ void note(std::vector<std::string>* errors, const std::string& key, const std::s
 bool same_partition(const PartitionImage& a, const PartitionImage& b) {
   return a.index == b.index && a.leader == b.leader && a.leader_epoch == b.leader_epoch &&
          a.partition_epoch == b.partition_epoch && a.replicas == b.replicas && a.isr == b.isr &&
-         a.adding == b.adding && a.removing == b.removing && a.elr == b.elr;
+         a.adding == b.adding && a.removing == b.removing && a.elr == b.elr &&
+         a.last_known_elr == b.last_known_elr;
 }
 
 bool same_broker(const BrokerImage& a, const BrokerImage& b) {

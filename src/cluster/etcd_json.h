@@ -119,8 +119,8 @@ inline bool get_entity(const json& j, const char* name, ClientQuotas::Entity& ou
 }
 
 // "adding" and "removing" only while a reassignment is in progress, "elr"
-// only when not empty: a record without them (what an older kgw wrote)
-// reads as none.
+// and "last_known_elr" only when not empty: a record without them (what an
+// older kgw wrote) reads as none.
 inline json partition_json(const PartitionImage& p) {
   json j = {{"leader", p.leader},
             {"leader_epoch", p.leader_epoch},
@@ -128,16 +128,21 @@ inline json partition_json(const PartitionImage& p) {
             {"replicas", p.replicas},
             {"isr", p.isr}};
   if (!p.elr.empty()) j["elr"] = p.elr;
+  if (!p.last_known_elr.empty()) j["last_known_elr"] = p.last_known_elr;
   if (!p.adding.empty()) j["adding"] = p.adding;
   if (!p.removing.empty()) j["removing"] = p.removing;
   return j;
 }
 inline bool get_partition(const json& j, PartitionImage& out) {
   out.elr.clear();
+  out.last_known_elr.clear();
   out.adding.clear();
   out.removing.clear();
   if (j.contains("adding") && !get_ints(j, "adding", out.adding)) return false;
   if (j.contains("removing") && !get_ints(j, "removing", out.removing)) return false;
+  if (j.contains("last_known_elr") && !get_ints(j, "last_known_elr", out.last_known_elr)) {
+    return false;
+  }
   return get_int(j, "leader", out.leader) && get_int(j, "leader_epoch", out.leader_epoch) &&
          get_int(j, "partition_epoch", out.partition_epoch) &&
          get_ints(j, "replicas", out.replicas) && get_ints(j, "isr", out.isr) &&

@@ -65,6 +65,7 @@ ErrorCode elect(const PartitionImage& p, std::int8_t type,
       }
       out.isr = {out.leader};  // unclean: what the others had may be lost
       out.elr.clear();
+      out.last_known_elr.clear();
     }
   }
   ++out.leader_epoch;
@@ -88,6 +89,21 @@ std::vector<std::int32_t> next_elr(const PartitionImage& before, const Partition
   for (std::int32_t r : next.replicas) {
     if (!contains(before.isr, r) && !contains(before.elr, r)) continue;
     if (contains(next.isr, r) || r == next.leader || log_lost(r)) continue;
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<std::int32_t> next_last_known_elr(const PartitionImage& before,
+                                              const PartitionImage& next, std::int32_t min_isr) {
+  std::vector<std::int32_t> out;
+  if (static_cast<std::int32_t>(next.isr.size()) >= min_isr) return out;
+  for (std::int32_t r : next.replicas) {
+    if (!contains(before.isr, r) && !contains(before.elr, r) &&
+        !contains(before.last_known_elr, r)) {
+      continue;
+    }
+    if (contains(next.isr, r) || contains(next.elr, r) || r == next.leader) continue;
     out.push_back(r);
   }
   return out;
@@ -179,13 +195,15 @@ LivenessOutcome liveness_next(const PartitionImage& p, std::int32_t min_isr, con
     n.leader = leader;
   }
   n.elr = o.unclean ? std::vector<std::int32_t>{} : next_elr(p, n, min_isr, lost);
+  n.last_known_elr = o.unclean ? std::vector<std::int32_t>{} : next_last_known_elr(p, n, min_isr);
   const bool leader_changed = n.leader != p.leader;
   // A restarted leader that nobody else can replace leads again in a new
   // epoch: its followers truncate to its log, and its old epoch's state is
   // gone.
   const bool reelected = !leader_changed && n.leader != -1 && v.restarted(n.leader);
   o.new_leader_epoch = leader_changed || reelected;
-  o.changed = o.new_leader_epoch || n.isr != p.isr || n.elr != p.elr;
+  o.changed = o.new_leader_epoch || n.isr != p.isr || n.elr != p.elr ||
+              n.last_known_elr != p.last_known_elr;
   if (o.new_leader_epoch) ++n.leader_epoch;
   if (o.changed) ++n.partition_epoch;
   return o;

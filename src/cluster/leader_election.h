@@ -13,8 +13,8 @@
 //  - unclean: ELECTION_NOT_NEEDED when a leader exists; otherwise the first
 //    alive ISR member in replica order leads (ISR kept), else the first
 //    alive ELR member (ISR becomes it alone: it has every committed record),
-//    else the first alive replica (ISR becomes it alone, ELR empty); none
-//    alive: ELIGIBLE_LEADERS_NOT_AVAILABLE.
+//    else the first alive replica (ISR becomes it alone, ELR and last known
+//    ELR empty); none alive: ELIGIBLE_LEADERS_NOT_AVAILABLE.
 //  - a topic id or partition the image does not hold:
 //    UNKNOWN_TOPIC_OR_PARTITION.
 //  - `all`: every partition is considered and only the ones elected or
@@ -95,6 +95,17 @@ std::vector<std::int32_t> next_elr(const PartitionImage& before, const Partition
                                    std::int32_t min_isr,
                                    const std::function<bool(std::int32_t)>& log_lost);
 
+// The last known ELR once a partition goes from `before` to `next` (ISR,
+// ELR and leader already decided there), Kafka's general LastKnownElr rule
+// (PartitionChangeBuilder): the members of before's ISR, ELR and last known
+// ELR that are in neither next's ISR nor its ELR and do not lead it, in
+// next's replica order (a replica a reassignment removed is dropped);
+// empty when next's ISR has at least `min_isr` members. In kgw a replica
+// leaves both only with its log lost (next_elr), so these are the replicas
+// last known to be eligible once none are.
+std::vector<std::int32_t> next_last_known_elr(const PartitionImage& before,
+                                              const PartitionImage& next, std::int32_t min_isr);
+
 // One partition through the liveness pass (KRaft's rules with ELR):
 // members that cannot lead leave the ISR, though KRaft never empties it:
 // with no live member the last leader (or first member) stays, unless its
@@ -106,8 +117,10 @@ std::vector<std::int32_t> next_elr(const PartitionImage& before, const Partition
 // then ELR member with its log; the only replica of a partition of one,
 // back without its log (nothing else can ever hold what it had: it leads
 // again, empty; `unclean` says so); with `unclean_allowed`, the first
-// replica that can lead (ISR it alone, ELR empty). A restarted leader that keeps
-// leading does so in a new leader epoch.
+// replica that can lead (ISR it alone, ELR and last known ELR empty). A
+// restarted leader that keeps leading does so in a new leader epoch. The
+// last known ELR follows next_last_known_elr (empty after an unclean
+// election).
 LivenessOutcome liveness_next(const PartitionImage& p, std::int32_t min_isr,
                               const LivenessView& view, bool unclean_allowed);
 

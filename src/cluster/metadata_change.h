@@ -78,6 +78,13 @@ struct PartitionImage {
   // member can. Empty once the ISR is back at min.insync.replicas; never
   // overlaps the ISR; in replica order.
   std::vector<std::int32_t> elr;
+  // The last known ELR (KIP-966's LastKnownElr): replicas that were in the
+  // ISR or ELR while the ISR was below min.insync.replicas and have left
+  // both without rejoining (a log lost to an unclean shutdown or a wiped
+  // disk: no longer eligible, but the last ones known to have been).
+  // Empty once the ISR is back at min.insync.replicas and after an
+  // unclean election; never overlaps the ISR or ELR; in replica order.
+  std::vector<std::int32_t> last_known_elr;
 };
 
 // A broker announces itself (one node: this node, once at start; a

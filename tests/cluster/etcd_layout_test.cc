@@ -199,6 +199,24 @@ TEST_CASE("records round-trip and bad values are refused with a reason") {
   CHECK(decode_partition(R"({"v":1,"leader":2,"leader_epoch":0,"partition_epoch":0,)"
                          R"("replicas":[1,2],"isr":[2],"elr":["x"]})",
                          p2) != "");
+  // The last known ELR likewise: absent when empty (an older record reads
+  // as none), round-trips, and counts in same_partition.
+  p.elr.clear();
+  CHECK(encode_partition(p).find("last_known_elr") == std::string::npos);
+  p.last_known_elr = {1, 2};
+  p2.last_known_elr = {7};
+  REQUIRE(decode_partition(encode_partition(p), p2) == "");
+  CHECK(p2.last_known_elr == std::vector<std::int32_t>{1, 2});
+  CHECK(same_partition(p, p2));
+  p2.last_known_elr = {1};
+  CHECK_FALSE(same_partition(p, p2));
+  REQUIRE(decode_partition(R"({"v":1,"leader":2,"leader_epoch":0,"partition_epoch":0,)"
+                           R"("replicas":[1,2],"isr":[2],"elr":[1]})",
+                           p2) == "");
+  CHECK(p2.last_known_elr.empty());
+  CHECK(decode_partition(R"({"v":1,"leader":2,"leader_epoch":0,"partition_epoch":0,)"
+                         R"("replicas":[1,2],"isr":[2],"last_known_elr":"x"})",
+                         p2) != "");
 
   // A registration's log identities (KIP-903): optional both ways.
   BrokerRegistration wiped = b;

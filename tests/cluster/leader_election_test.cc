@@ -331,7 +331,8 @@ TEST_CASE("a leader whose disk was wiped is never elected from an ISR it stood a
   CHECK(o.next.leader == 2);  // an ELR member, which has every committed record
   CHECK(o.from_elr);
   CHECK(o.next.isr == Ids{2});
-  CHECK(o.next.elr == Ids{3});  // not 1: its log is gone
+  CHECK(o.next.elr == Ids{3});             // not 1: its log is gone
+  CHECK(o.next.last_known_elr == Ids{1});  // it was eligible, last known
   CHECK(o.next.leader_epoch == 5);
 
   SUBCASE("no ELR: offline, and the wiped broker leaves the ISR it was last in") {
@@ -340,6 +341,7 @@ TEST_CASE("a leader whose disk was wiped is never elected from an ISR it stood a
     CHECK(o.next.leader == -1);
     CHECK(o.next.isr.empty());
     CHECK(o.next.elr.empty());
+    CHECK(o.next.last_known_elr == Ids{1});
     // Once handled, it is a replica outside the ISR: an offline partition
     // does not pick it up again.
     b.lost.clear();
@@ -352,6 +354,7 @@ TEST_CASE("a leader whose disk was wiped is never elected from an ISR it stood a
     CHECK(later.next.leader == 1);
     CHECK(later.unclean);
     CHECK(later.next.isr == Ids{1});
+    CHECK(later.next.last_known_elr.empty());
   }
   SUBCASE("the same broker restarted with its log keeps the leadership, in a new epoch") {
     b.lost.clear();
@@ -396,4 +399,72 @@ TEST_CASE("an unclean ElectLeaders takes an ELR member before a replica outside 
   CHECK(p.leader == 3);
   CHECK(p.isr == Ids{3});
   CHECK(p.elr.empty());
+}
+
+TEST_CASE("last known ELR: set as members lose eligibility, kept offline, cleared at min ISR") {
+  // RF 3, min ISR 2: the ISR shrank to the leader, the others are the ELR.
+  Brokers b;
+  PartitionImage p = with_elr(state({1, 2, 3}, 1, {1}), {2, 3});
+  CHECK(liveness_next(p, 2, b.view(), false).next.last_known_elr.empty());
+
+  // 3 comes back with its disk wiped: out of the ELR, into the last known
+  // ELR.
+  b.restarted = {3};
+  b.lost = {3};
+  LivenessOutcome o = liveness_next(p, 2, b.view(), false);
+  CHECK(o.changed);
+  CHECK(o.next.elr == Ids{2});
+  CHECK(o.next.last_known_elr == Ids{3});
+  CHECK(o.next.partition_epoch == 10);
+
+  // 2 too: the ELR is empty; the last known ELR holds both.
+  b.restarted = {2};
+  b.lost = {2};
+  o = liveness_next(o.next, 2, b.view(), false);
+  CHECK(o.next.elr.empty());
+  CHECK(o.next.last_known_elr == Ids{2, 3});
+
+  // The leader dies: offline, and the last known ELR is kept (a pass that
+  // changes nothing writes nothing).
+  b = Brokers{};
+  b.dead = {1};
+  o = liveness_next(o.next, 2, b.view(), false);
+  CHECK(o.next.leader == -1);
+  CHECK(o.next.isr == Ids{1});
+  CHECK(o.next.last_known_elr == Ids{2, 3});
+  CHECK_FALSE(liveness_next(o.next, 2, b.view(), false).changed);
+
+  // 1 returns and leads again; the ISR is still below min ISR: kept.
+  b = Brokers{};
+  o = liveness_next(o.next, 2, b.view(), false);
+  CHECK(o.next.leader == 1);
+  CHECK(o.next.last_known_elr == Ids{2, 3});
+
+  // A member rejoining the ISR leaves the last known ELR; back at min ISR
+  // it empties.
+  ImagePtr image = image_of({o.next});
+  AlterPartition expand{
+      1, 0, topic_id(), 0, o.next.leader_epoch, o.next.partition_epoch, {{1, -1}, {2, -1}}};
+  std::optional<PartitionImage> grown = altered_partition(*image, expand, 3);
+  REQUIRE(grown);
+  CHECK(grown->elr.empty());
+  CHECK(grown->last_known_elr == Ids{3});
+  grown = altered_partition(*image, expand, 2);
+  REQUIRE(grown);
+  CHECK(grown->last_known_elr.empty());
+
+  SUBCASE("an unclean election clears it") {
+    Brokers d;
+    d.dead = {1};
+    PartitionImage offline = state({1, 2, 3}, -1, {1});
+    offline.last_known_elr = {2, 3};
+    LivenessOutcome u = liveness_next(offline, 2, d.view(), true);
+    CHECK(u.unclean);
+    CHECK(u.next.leader == 2);
+    CHECK(u.next.last_known_elr.empty());
+    ImagePtr img = image_of({offline});
+    ElectionDecision e = decide_elections(*img, ask(ElectLeaders::kUnclean, {0}), alive_but({1}));
+    REQUIRE(e.changes.size() == 1);
+    CHECK(e.changes[0].partitions[0].last_known_elr.empty());
+  }
 }

@@ -9,9 +9,11 @@
 #include <map>
 #include <set>
 
+#include "describe_topic_partitions.h"
 #include "tools/admin/admin_client.h"
 #include "tools/admin/args.h"
 #include "tools/admin/commands.h"
+#include "tools/admin/kafka_call.h"
 
 namespace kgw::admin {
 
@@ -152,6 +154,53 @@ int create(const AdminClient& c, const Args& a) {
   return 0;
 }
 
+// A partition's eligible leader replicas and last known ELR (KIP-966).
+struct ElrView {
+  std::vector<int32_t> elr;
+  std::vector<int32_t> last_known;
+};
+using ElrMap = std::map<std::pair<std::string, int32_t>, ElrView>;
+
+// The ELRs of `topics`' partitions, from DescribeTopicPartitions over
+// kgw's own codec (what kafka-topics.sh of Kafka 4.x asks; librdkafka
+// 2.0's Metadata carries neither), following its cursor. Empty when that
+// cannot be asked (--command-config: a TLS or SASL listener KafkaCall does
+// not speak) or is not answered: the columns are then left out.
+ElrMap elrs_of(const Args& a, const std::vector<TopicView>& topics) {
+  ElrMap out;
+  auto bootstrap = a.get("bootstrap-server");
+  if (!bootstrap || a.has("command-config") || topics.empty()) return out;
+  KafkaCall call;
+  std::string error;
+  if (!call.connect(*bootstrap, AdminClient::kTimeoutMs, error)) return out;
+  DescribeTopicPartitionsRequest req;
+  for (const TopicView& t : topics) {
+    DescribeTopicPartitionsRequest::TopicRequest r;
+    r.name = t.name;
+    req.topics.push_back(r);
+  }
+  std::string cursor_topic;  // the cursor's name outlives the answer it came in
+  for (std::size_t pages = 0; pages < 100000; ++pages) {
+    DescribeTopicPartitionsResponse resp;
+    if (!call.call(req, 0, resp, error)) return {};
+    for (const auto& t : resp.topics) {
+      if (t.error_code != 0 || !t.name) continue;
+      for (const auto& p : t.partitions) {
+        ElrView& v = out[{std::string(*t.name), p.partition_index}];
+        if (p.eligible_leader_replicas) v.elr = *p.eligible_leader_replicas;
+        if (p.last_known_elr) v.last_known = *p.last_known_elr;
+      }
+    }
+    if (!resp.next_cursor) break;
+    cursor_topic = std::string(resp.next_cursor->topic_name);
+    DescribeTopicPartitionsRequest::Cursor next;
+    next.topic_name = cursor_topic;
+    next.partition_index = resp.next_cursor->partition_index;
+    req.cursor = next;
+  }
+  return out;
+}
+
 int describe(const AdminClient& c, const Args& a) {
   std::vector<TopicView> topics;
   std::string error;
@@ -172,6 +221,13 @@ int describe(const AdminClient& c, const Args& a) {
   const bool under_replicated = a.has("under-replicated-partitions");
   const bool unavailable = a.has("unavailable-partitions");
   const bool filtered = under_replicated || unavailable;
+  // As kafka-topics.sh of Kafka 4.x, "Elr:" and "LastKnownElr:" after the
+  // ISR, on every partition line, but only when some described partition
+  // has either (the lines stay those of Kafka 3.x otherwise).
+  const ElrMap elrs = elrs_of(a, topics);
+  const bool show_elr = std::any_of(elrs.begin(), elrs.end(), [](const auto& e) {
+    return !e.second.elr.empty() || !e.second.last_known.empty();
+  });
   for (const TopicView& t : topics) {
     if (!filtered) {
       std::string configs = overrides_of(c, t.name, error);
@@ -205,8 +261,19 @@ int describe(const AdminClient& c, const Args& a) {
         const bool is_unavailable = p->leader < 0 || live.count(p->leader) == 0;
         if (filtered && !((under_replicated && is_under) || (unavailable && is_unavailable)))
           continue;
-        std::printf("\tTopic: %s\tPartition: %d\tLeader: %d\tReplicas: %s\tIsr: %s%s%s\n",
+        std::string elr_columns;
+        if (show_elr) {
+          auto e = elrs.find({t.name, id});
+          const ElrView none;
+          const ElrView& v = e == elrs.end() ? none : e->second;
+          elr_columns = "\tElr: ";
+          elr_columns += list(v.elr);
+          elr_columns += "\tLastKnownElr: ";
+          elr_columns += list(v.last_known);
+        }
+        std::printf("\tTopic: %s\tPartition: %d\tLeader: %d\tReplicas: %s\tIsr: %s%s%s%s\n",
                     t.name.c_str(), id, p->leader, list(replicas).c_str(), list(isr).c_str(),
+                    elr_columns.c_str(),
                     offline.empty() ? "" : "\tOffline: ", list(offline).c_str());
       }
     }

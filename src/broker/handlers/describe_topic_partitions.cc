@@ -45,7 +45,7 @@ void fill_partition(const MetadataImage& image,
   out.replica_nodes = p.replicas;
   out.isr_nodes = p.isr;
   out.eligible_leader_replicas = p.elr;
-  out.last_known_elr = std::vector<std::int32_t>{};
+  out.last_known_elr = p.last_known_elr;
   for (std::int32_t r : p.replicas) {
     if (!alive(image, r)) out.offline_replicas.push_back(r);
   }
