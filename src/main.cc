@@ -38,6 +38,7 @@
 #include "src/options.h"
 #include "src/proxy/upstream.h"
 #include "src/replica/coordinator_log.h"
+#include "src/replica/coordinator_states.h"
 #include "src/replica/leadership.h"
 #include "src/replica/replica_manager.h"
 #include "src/txn/producer_state_manager.h"
@@ -460,14 +461,29 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
                     cluster != nullptr && cluster->log->log_dir_replaced());
   // A cluster's group coordinators keep their state in the replicated
   // __consumer_offsets partitions and load it when they become leaders.
+  // The same for the transaction coordinator and __transaction_state.
+  std::unique_ptr<GroupCoordinatorState> group_state;
   std::unique_ptr<CoordinatorLog> coordinator_log;
+  std::unique_ptr<TxnCoordinatorState> txn_state;
+  std::unique_ptr<CoordinatorLog> txn_log;
   if (cluster) {
     CoordinatorLogOptions coordinator_options;
     coordinator_options.node_id = identity.node_id;
-    coordinator_log =
-        std::make_unique<CoordinatorLog>(metadata, broker.resolver(), broker.replicas(), *store,
-                                         offsets, groups, offset_manager, coordinator_options);
+    coordinator_options.topic = std::string(kGroupStateTopic);
+    coordinator_options.peer = "group coordinator";
+    group_state = std::make_unique<GroupCoordinatorState>(*store, groups, offset_manager);
+    coordinator_log = std::make_unique<CoordinatorLog>(
+        metadata, broker.resolver(), broker.replicas(), *store, *group_state, coordinator_options);
+    group_state->attach(*coordinator_log, offsets);
     coordinator_log->start();
+    CoordinatorLogOptions txn_options = coordinator_options;
+    txn_options.topic = std::string(kTransactionStateTopic);
+    txn_options.peer = "transaction coordinator";
+    txn_state = std::make_unique<TxnCoordinatorState>(producer_records, txns);
+    txn_log = std::make_unique<CoordinatorLog>(metadata, broker.resolver(), broker.replicas(),
+                                               *store, *txn_state, txn_options);
+    txn_state->attach(*txn_log);
+    txn_log->start();
   }
   txns.start();
   broker_ptr = &broker;

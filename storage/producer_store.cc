@@ -157,6 +157,11 @@ RecordWrite ProducerStore::delete_transaction(const std::string& transactional_i
   return RecordWrite{std::string(1, keys::kTransaction) + transactional_id, std::nullopt};
 }
 
+std::optional<std::string> ProducerStore::transaction_id_of(std::string_view key) {
+  if (key.size() < 2 || key[0] != keys::kTransaction) return std::nullopt;
+  return std::string(key.substr(1));
+}
+
 RecordWrite ProducerStore::put_next_producer_id(std::int64_t next) {
   return RecordWrite{std::string(1, keys::kNextProducerId), keys::encode_i64(next)};
 }

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -99,6 +100,9 @@ class ProducerStore {
   static RecordWrite put_transaction(const TransactionRecord& r);
   static RecordWrite delete_transaction(const std::string& transactional_id);
   static RecordWrite put_next_producer_id(std::int64_t next);
+  // The transactional id of a put_transaction()/delete_transaction() key;
+  // nullopt for any other key.
+  static std::optional<std::string> transaction_id_of(std::string_view key);
 
  private:
   Store& store_;

@@ -45,6 +45,25 @@ const std::vector<ConfigDef> kBrokerDefs = {
      Check::kRange,
      1,
      32767},
+    // Kafka's: __transaction_state's replication (min(this, live brokers)
+    // replicas, so a transaction coordinator moves with its partition's
+    // leader and keeps its state) and its min.insync.replicas.
+    {"transaction.state.log.replication.factor",
+     T::kInt,
+     "3",
+     "Replication factor of __transaction_state (at most the live brokers when it is created).",
+     {},
+     Check::kRange,
+     1,
+     32767},
+    {"transaction.state.log.min.isr",
+     T::kInt,
+     "2",
+     "min.insync.replicas of __transaction_state (at most its replicas).",
+     {},
+     Check::kRange,
+     1,
+     2147483647},
     // The cluster (static: read at start). No metadata.etcd.endpoints and
     // no metadata.etcd.initial.cluster: one node, metadata in its own store.
     {"broker.rack", T::kString, nullptr,
@@ -265,6 +284,15 @@ const std::vector<ConfigDef> kBrokerDefs = {
      2147483647,
      nullptr,
      true},
+    {"max.request.partition.size.limit",
+     T::kInt,
+     "2000",
+     "Most partitions one DescribeTopicPartitions answer holds (the client's limit is capped "
+     "by this).",
+     {},
+     Check::kRange,
+     1,
+     2147483647},
     // Connections and fetch responses (the net layer's limits).
     {"connections.max.idle.ms",
      T::kLong,

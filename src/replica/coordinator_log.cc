@@ -9,8 +9,6 @@
 #include "protocol/records/record_iterator.h"
 #include "src/cluster/coordinator_placement.h"
 #include "src/cluster/metadata_log.h"
-#include "src/group/group_coordinator.h"
-#include "src/group/offset_manager.h"
 #include "src/replica/partition_resolver.h"
 #include "src/replica/replica_manager.h"
 
@@ -28,37 +26,27 @@ constexpr std::uint64_t kLoadRetryMs = 1000;
 }  // namespace
 
 CoordinatorLog::CoordinatorLog(MetadataLog& metadata, const PartitionResolver& resolver,
-                               ReplicaManager& replicas, Store& store, OffsetsStore& offsets_store,
-                               GroupCoordinator& groups, OffsetManager& offsets,
+                               ReplicaManager& replicas, Store& store, CoordinatorState& state,
                                CoordinatorLogOptions options)
     : metadata_(metadata),
       resolver_(resolver),
       replicas_(replicas),
       store_(store),
-      offsets_store_(offsets_store),
-      groups_(groups),
-      offsets_(offsets),
-      options_(options) {}
+      state_(state),
+      options_(std::move(options)) {}
 
 CoordinatorLog::~CoordinatorLog() {
   stop();
 }
 
 void CoordinatorLog::start() {
-  offsets_store_.set_replicator(
-      [this, alive = alive_](std::vector<RecordWrite> writes, Store::Done done) {
-        if (!*alive) return done("the coordinator is stopping");
-        replicate(std::move(writes), std::move(done));
-      });
-  groups_.set_loading_check(
-      [this, alive = alive_](std::string_view group_id) { return *alive && loading(group_id); });
   follow(*metadata_.image(), /*initial=*/true);
   // Listeners run after follow_leadership()'s (registered first), so the
   // replica manager already leads what the image gives this node.
   metadata_.add_listener([this, alive = alive_](const MetadataImage& before,
                                                 const MetadataImage& after, const MetadataChange&) {
     if (!*alive) return;
-    if (before.topic(kGroupStateTopic) == after.topic(kGroupStateTopic)) return;
+    if (before.topic(options_.topic) == after.topic(options_.topic)) return;
     follow(after, /*initial=*/false);
   });
 }
@@ -67,24 +55,30 @@ void CoordinatorLog::stop() {
   *alive_ = false;
 }
 
-std::int32_t CoordinatorLog::partition_of(const MetadataImage& image,
-                                          std::string_view group_id) const {
-  const TopicPtr t = image.topic(kGroupStateTopic);
-  if (t == nullptr || t->partition_count() == 0) return -1;
-  return coordinator_partition(group_id, t->partition_count());
-}
-
-bool CoordinatorLog::loading(std::string_view group_id) const {
-  if (partition_count_ == 0) return false;
-  auto it = partitions_.find(coordinator_partition(group_id, partition_count_));
+bool CoordinatorLog::loading(std::string_view key) const {
+  if (!*alive_ || partition_count_ == 0) return false;
+  auto it = partitions_.find(coordinator_partition(key, partition_count_));
   return it != partitions_.end() && it->second.leading && !it->second.loaded;
 }
 
+bool CoordinatorLog::serving(std::string_view key) const {
+  if (partition_count_ == 0) return true;
+  auto it = partitions_.find(coordinator_partition(key, partition_count_));
+  return it != partitions_.end() && it->second.leading && it->second.loaded;
+}
+
+std::size_t CoordinatorLog::drop_partition(std::int32_t partition) {
+  const std::int32_t count = partition_count_;
+  return state_.drop([partition, count](const std::string& key) {
+    return count > 0 && coordinator_partition(key, count) == partition;
+  });
+}
+
 void CoordinatorLog::follow(const MetadataImage& image, bool initial) {
-  const TopicPtr t = image.topic(kGroupStateTopic);
+  const TopicPtr t = image.topic(options_.topic);
   if (t == nullptr || t->partition_count() == 0) {
-    // No topic (yet): the local column family holds the groups, as on one
-    // node; a deleted topic takes its partitions' groups along.
+    // No topic (yet): the local column family holds the state, as on one
+    // node; a deleted topic takes its partitions' keys along.
     for (auto& [index, p] : partitions_) {
       if (p.leading) unload(index);
     }
@@ -100,7 +94,7 @@ void CoordinatorLog::follow(const MetadataImage& image, bool initial) {
       p.leading = true;
       begin_load(pi.index);
     } else if (!lead && (p.leading || initial)) {
-      // At start: whatever this node's column family held for groups it
+      // At start: whatever this node's column family held for keys it
       // does not coordinate goes too.
       unload(pi.index);
     }
@@ -114,15 +108,10 @@ void CoordinatorLog::unload(std::int32_t partition) {
   p.loaded = false;
   p.load_id = 0;
   p.state.clear();
-  const std::int32_t count = partition_count_;
-  auto which = [partition, count](const std::string& group_id) {
-    return count > 0 && coordinator_partition(group_id, count) == partition;
-  };
-  const std::size_t gone = groups_.unload_groups(which);
-  offsets_.unload_groups(which);
+  const std::size_t gone = drop_partition(partition);
   if (was_leading) {
-    LOG_INFO("coordinator", "%s-%d no longer led here: %zu group(s) unloaded",
-             std::string(kGroupStateTopic).c_str(), partition, gone);
+    LOG_INFO("coordinator", "%s-%d no longer led here: %zu key(s) unloaded", options_.topic.c_str(),
+             partition, gone);
   }
 }
 
@@ -132,22 +121,16 @@ void CoordinatorLog::begin_load(std::int32_t partition) {
   p.load_id = next_load_id_++;
   p.next_offset = 0;
   p.state.clear();
-  // What memory held for these groups is older than the log.
-  const std::int32_t count = partition_count_;
-  auto which = [partition, count](const std::string& group_id) {
-    return coordinator_partition(group_id, count) == partition;
-  };
-  groups_.unload_groups(which);
-  offsets_.unload_groups(which);
-  LOG_INFO("coordinator", "%s-%d led here: loading its groups",
-           std::string(kGroupStateTopic).c_str(), partition);
+  // What memory held for these keys is older than the log.
+  drop_partition(partition);
+  LOG_INFO("coordinator", "%s-%d led here: loading it", options_.topic.c_str(), partition);
   read_next(partition, p.load_id);
 }
 
 void CoordinatorLog::read_next(std::int32_t partition, std::uint64_t load_id) {
   auto it = partitions_.find(partition);
   if (it == partitions_.end() || it->second.load_id != load_id) return;
-  const TopicPtr t = metadata_.image()->topic(kGroupStateTopic);
+  const TopicPtr t = metadata_.image()->topic(options_.topic);
   if (t == nullptr) return;
   store_.read(t->id, partition, it->second.next_offset, kLoadReadBytes,
               [this, alive = alive_, partition, load_id](ReadResult result) {
@@ -160,7 +143,7 @@ void CoordinatorLog::on_read(std::int32_t partition, std::uint64_t load_id, Read
   auto it = partitions_.find(partition);
   if (it == partitions_.end() || it->second.load_id != load_id) return;  // unloaded meanwhile
   PartitionLoad& p = it->second;
-  const std::string name = std::string(kGroupStateTopic) + "-" + std::to_string(partition);
+  const std::string name = options_.topic + "-" + std::to_string(partition);
   if (!result.error.empty()) {
     LOG_WARN("coordinator", "loading %s: %s (trying again)", name.c_str(), result.error.c_str());
     replicas_.after(kLoadRetryMs, [this, alive = alive_, partition, load_id] {
@@ -207,52 +190,29 @@ void CoordinatorLog::on_read(std::int32_t partition, std::uint64_t load_id, Read
 }
 
 void CoordinatorLog::finish_load(std::int32_t partition, PartitionLoad& p) {
-  std::size_t groups = 0;
-  std::size_t offsets = 0;
-  // 'G' keys sort before 'O' and 'Q': a group's record loads before its
-  // offsets.
-  for (auto& [key, value] : p.state) {
-    if (!value) continue;
-    std::string error = visit_offsets_record(
-        key, *value,
-        [this, &groups](GroupRecord r) {
-          groups_.load_group(std::move(r), /*start_sessions=*/true);
-          ++groups;
-        },
-        [this, &offsets](const std::string& group_id, const std::string& topic, std::int32_t index,
-                         CommittedOffset o) {
-          offsets_.load_offset(group_id, topic, index, std::move(o));
-          ++offsets;
-        },
-        [this](const std::string& group_id, std::int64_t producer_id, const std::string& topic,
-               std::int32_t index, CommittedOffset o) {
-          offsets_.load_txn_offset(group_id, producer_id, topic, index, std::move(o));
-        });
-    if (!error.empty()) {
-      LOG_WARN("coordinator", "loading %s-%d: %s (skipped)", std::string(kGroupStateTopic).c_str(),
-               partition, error.c_str());
-    }
-  }
+  const std::string name = options_.topic + "-" + std::to_string(partition);
+  const std::size_t keys = p.state.size();
+  state_.load(name, p.state);
   p.state.clear();
   p.loaded = true;
-  LOG_INFO("coordinator", "%s-%d loaded up to offset %lld: %zu group(s), %zu offset(s)",
-           std::string(kGroupStateTopic).c_str(), partition, static_cast<long long>(p.next_offset),
-           groups, offsets);
+  LOG_INFO("coordinator", "%s loaded up to offset %lld: %zu key(s)", name.c_str(),
+           static_cast<long long>(p.next_offset), keys);
 }
 
 void CoordinatorLog::replicate(std::vector<RecordWrite> writes, Store::Done done) {
+  if (!*alive_) return done("the coordinator is stopping");
   const ImagePtr image = metadata_.image();
-  const TopicPtr t = image->topic(kGroupStateTopic);
+  const TopicPtr t = image->topic(options_.topic);
   if (t == nullptr || t->partition_count() == 0) {
     // One node, or a cluster before the topic exists: as always.
-    store_.write_records(RecordFamily::kOffsets, std::move(writes), std::move(done));
+    state_.write_local(std::move(writes), std::move(done));
     return;
   }
   std::map<std::int32_t, std::vector<RecordWrite>> by_partition;
   for (auto& w : writes) {
-    const std::optional<std::string> group = offsets_record_group(w.key);
-    if (!group) continue;  // not a key this store writes
-    by_partition[coordinator_partition(*group, t->partition_count())].push_back(std::move(w));
+    const std::optional<std::string> key = state_.key_of(w.key);
+    if (!key) continue;  // not a key this coordinator writes
+    by_partition[coordinator_partition(*key, t->partition_count())].push_back(std::move(w));
   }
   if (by_partition.empty()) {
     replicas_.after(0, [done = std::move(done)] { done(""); });
@@ -275,13 +235,13 @@ void CoordinatorLog::replicate(std::vector<RecordWrite> writes, Store::Done done
   };
   const std::int64_t now = wall_ms();
   for (auto& [index, ws] : by_partition) {
-    const std::string name = std::string(kGroupStateTopic) + "-" + std::to_string(index);
+    const std::string name = options_.topic + "-" + std::to_string(index);
     auto it = partitions_.find(index);
     if (it == partitions_.end() || !it->second.loaded) {
       finish(name + " is not led and loaded here");
       continue;
     }
-    const Resolved r = resolver_.resolve(TopicKey::by_name(kGroupStateTopic), index);
+    const Resolved r = resolver_.resolve(TopicKey::by_name(options_.topic), index);
     if (!r.ok()) {
       finish(name + ": error " + std::to_string(code(r.error)));
       continue;
@@ -304,7 +264,7 @@ void CoordinatorLog::replicate(std::vector<RecordWrite> writes, Store::Done done
     req.owner = buffer;
     req.acks = -1;
     req.timeout_ms = options_.commit_timeout_ms;
-    req.peer = "group coordinator";
+    req.peer = options_.peer;
     replicas_.append(std::move(req), [finish, name](AppendOutcome outcome) {
       if (outcome.error == ErrorCode::kNone) return finish("");
       finish(name + ": append failed with error " + std::to_string(code(outcome.error)) +

@@ -62,6 +62,12 @@ struct ReplicaManager::AppendJob {
   BatchCheck check;
   std::int16_t acks = 1;
   std::int32_t timeout_ms = 0;
+  // The leader epoch the append was accepted in: leadership can move
+  // while the records are checked on the threadpool or written, and what
+  // a former leader appends or acknowledges then is not the new leader's
+  // log (a follower appending client records; an acks=all wait decided by
+  // the new leader's high watermark over other records at its offsets).
+  std::int32_t leader_epoch = 0;
   AppendDone done;
 };
 
@@ -253,6 +259,7 @@ void ReplicaManager::append(AppendRequest request, AppendDone done) {
   job->peer = request.peer;
   job->acks = request.acks;
   job->timeout_ms = request.timeout_ms;
+  job->leader_epoch = leader_epoch(topic.id, partition);
   job->done = std::move(done);
   job->ticket = sequencer_.enter({job->topic, partition});
   run_on_pool(
@@ -333,6 +340,12 @@ void ReplicaManager::append(AppendRequest request, AppendDone done) {
 }
 
 void ReplicaManager::write(const std::shared_ptr<AppendJob>& job) {
+  if (!leads_in(job->topic, job->partition, job->leader_epoch)) {
+    // Leadership moved while the records were checked: a follower's log
+    // holds only its leader's batches. The producer retries on the new
+    // leader.
+    return job->done(refused(ErrorCode::kNotLeaderOrFollower));
+  }
   // One path for both kinds: the store appends views, of the frame (kept
   // alive by its owner) or of the job's own batches (kept alive by the
   // job).
@@ -375,7 +388,14 @@ void ReplicaManager::write(const std::shared_ptr<AppendJob>& job) {
           o.log_append_time = append_time;
         }
         AppendDone done = std::move(job->done);
-        if (r.error.empty() && job->acks == -1 && replication(job->topic, job->partition)) {
+        if (r.error.empty() && job->acks == -1 &&
+            !leads_in(job->topic, job->partition, job->leader_epoch)) {
+          // Written, but leadership moved before the write completed: the
+          // new leader decides what stays at these offsets, so this node
+          // cannot acknowledge them (the former waits ended when it
+          // stopped leading; the producer retries on the new leader).
+          done(refused(ErrorCode::kNotLeaderOrFollower));
+        } else if (r.error.empty() && job->acks == -1 && replication(job->topic, job->partition)) {
           wait_for_isr(job->topic, job->partition, r.base_offset + count, job->timeout_ms,
                        job->policy.min_insync_replicas, std::move(o), std::move(done));
         } else {
@@ -438,8 +458,16 @@ bool ReplicaManager::check_producers(const std::shared_ptr<AppendJob>& job,
   if (ps == nullptr) return true;  // deleted meanwhile: the store refuses it
   AppendCheck c =
       producers_.check_append(job->topic, job->partition, headers, ps->log_end_offset, wall_ms());
-  if (c.error != ErrorCode::kNone) return refuse(c.error, std::move(c.message));
+  if (c.error != ErrorCode::kNone) {
+    // Rare, and what a producer does next (an epoch bump, a fatal error)
+    // depends on it: the trail for a duplicate or a failed producer.
+    LOG_INFO("produce", "%s-%d at log end %lld: %s: %s", job->name.c_str(), job->partition,
+             static_cast<long long>(ps->log_end_offset), error_name(c.error), c.message.c_str());
+    return refuse(c.error, std::move(c.message));
+  }
   if (c.duplicate_of) {
+    LOG_INFO("produce", "%s-%d: a retry of batches written at %lld, answered with that offset",
+             job->name.c_str(), job->partition, static_cast<long long>(*c.duplicate_of));
     when_written(job->topic, job->partition, c.duplicate_end,
                  [this, job, base = *c.duplicate_of](WaitOutcome outcome) {
                    AppendOutcome o;

@@ -196,6 +196,10 @@ class ReplicaManager {
   std::size_t isr_size(const Uuid& topic, std::int32_t partition) const;
   // False while this node follows the partition (or it is offline here).
   bool leads(const Uuid& topic, std::int32_t partition) const;
+  // Leads it still in `leader_epoch` (no other leader came in between).
+  bool leads_in(const Uuid& topic, std::int32_t partition, std::int32_t leader_epoch) const {
+    return leads(topic, partition) && this->leader_epoch(topic, partition) == leader_epoch;
+  }
 
   // --- Replication.
   // A follower fetched the partition at `fetch_offset` (Fetch with a

@@ -149,7 +149,7 @@ std::size_t TransactionCoordinator::expire_transactional_ids() {
            expired.size(), static_cast<long long>(config_.transactional_id_expiration_ms));
   // A lost delete only means the id comes back after a restart and expires
   // again: nothing to undo here.
-  records_.write(std::move(writes), [](const std::string&) {});
+  write_state(std::move(writes), [](const std::string&) {});
   return expired.size();
 }
 

@@ -85,29 +85,71 @@ void TransactionCoordinator::load_next_producer_id(std::int64_t next) {
   block_end_ = next_producer_id_;
 }
 
-void TransactionCoordinator::start() {
-  for (auto& [id, t] : txns_) {
-    switch (state(*t)) {
-      case TxnState::kOngoing:
-        arm_timeout(*t);
-        break;
-      case TxnState::kPrepareCommit:
-      case TxnState::kPrepareAbort:
-      case TxnState::kPrepareEpochFence: {
-        // kgw stopped between the decision and its completion: finish it.
-        // Markers go only where the producer still has an open
-        // transaction, so none is written twice.
-        const bool commit = state(*t) == TxnState::kPrepareCommit;
-        LOG_INFO("txn", "transactional id %s: completing the %s that was prepared before restart",
-                 id.c_str(), commit ? "commit" : "abort");
-        t->busy = true;
-        complete(
-            id, commit, [](ErrorCode) {}, true);
-        break;
-      }
-      default:
-        break;
+void TransactionCoordinator::load_transactions(std::vector<TransactionRecord> records) {
+  std::vector<std::string> ids;
+  for (auto& r : records) {
+    ids.push_back(r.transactional_id);
+    if (Txn* old = find(r.transactional_id)) {
+      timers_.cancel(old->timer);
+      by_producer_.erase(old->rec.producer_id);
     }
+    load_transaction(std::move(r));
+  }
+  if (!started_ || stopped_) return;
+  for (const auto& id : ids) {
+    if (Txn* t = find(id)) resume(*t);
+  }
+}
+
+std::size_t TransactionCoordinator::unload_transactions(
+    const std::function<bool(const std::string& id)>& which) {
+  std::size_t gone = 0;
+  for (auto it = txns_.begin(); it != txns_.end();) {
+    if (!which(it->first)) {
+      ++it;
+      continue;
+    }
+    timers_.cancel(it->second->timer);
+    auto p = by_producer_.find(it->second->rec.producer_id);
+    if (p != by_producer_.end() && p->second == it->first) by_producer_.erase(p);
+    it = txns_.erase(it);
+    ++gone;
+  }
+  return gone;
+}
+
+void TransactionCoordinator::resume(Txn& t) {
+  const std::string id = t.rec.transactional_id;
+  switch (state(t)) {
+    case TxnState::kOngoing:
+      arm_timeout(t);
+      break;
+    case TxnState::kPrepareCommit:
+    case TxnState::kPrepareAbort:
+    case TxnState::kPrepareEpochFence: {
+      // The previous coordinator (kgw before a restart, or the broker
+      // that led the partition) stopped between the decision and its
+      // completion: finish it. Markers go only where the producer still
+      // has an open transaction, so none is written twice.
+      const bool commit = state(t) == TxnState::kPrepareCommit;
+      LOG_INFO("txn", "transactional id %s: completing the %s prepared by the previous coordinator",
+               id.c_str(), commit ? "commit" : "abort");
+      t.busy = true;
+      complete(
+          id, commit, [](ErrorCode) {}, true);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void TransactionCoordinator::start() {
+  started_ = true;
+  std::vector<std::string> ids;
+  for (const auto& [id, t] : txns_) ids.push_back(id);
+  for (const auto& id : ids) {
+    if (Txn* t = find(id)) resume(*t);
   }
   arm_txn_expiry();
   arm_producer_expiry();
@@ -181,21 +223,26 @@ void TransactionCoordinator::allocate_producer_id(
 
 // --- Persistence -----------------------------------------------------------
 
+void TransactionCoordinator::write_state(std::vector<RecordWrite> writes, Store::Done done) {
+  if (replicator_) return replicator_(std::move(writes), std::move(done));
+  records_.write(std::move(writes), std::move(done));
+}
+
 void TransactionCoordinator::persist(const std::string& id, TransactionRecord next,
                                      std::function<void(const std::string&)> done) {
   next.last_update_ms = wall_ms();
-  records_.write({ProducerStore::put_transaction(next)},
-                 [this, id, next, done = std::move(done)](const std::string& error) {
-                   Txn* t = find(id);
-                   if (error.empty() && t != nullptr) {
-                     if (t->rec.producer_id != next.producer_id && t->rec.producer_id >= 0) {
-                       by_producer_.erase(t->rec.producer_id);
-                     }
-                     t->rec = next;
-                     by_producer_[next.producer_id] = id;
-                   }
-                   done(error);
-                 });
+  write_state({ProducerStore::put_transaction(next)},
+              [this, id, next, done = std::move(done)](const std::string& error) {
+                Txn* t = find(id);
+                if (error.empty() && t != nullptr) {
+                  if (t->rec.producer_id != next.producer_id && t->rec.producer_id >= 0) {
+                    by_producer_.erase(t->rec.producer_id);
+                  }
+                  t->rec = next;
+                  by_producer_[next.producer_id] = id;
+                }
+                done(error);
+              });
 }
 
 ErrorCode TransactionCoordinator::check_producer(const Txn& t, std::int64_t producer_id,
@@ -224,6 +271,9 @@ void TransactionCoordinator::init_producer_id(const std::optional<std::string>& 
   if (id.empty()) return done(ProducerIdAndEpoch{ErrorCode::kInvalidRequest, -1, kNoEpoch});
   if (timeout_ms <= 0 || timeout_ms > config_.max_timeout_ms) {
     return done(ProducerIdAndEpoch{ErrorCode::kInvalidTransactionTimeout, -1, kNoEpoch});
+  }
+  if (!serving(id)) {
+    return done(ProducerIdAndEpoch{ErrorCode::kCoordinatorLoadInProgress, -1, kNoEpoch});
   }
   Txn* t = find(id);
   if (t == nullptr) {
@@ -364,6 +414,7 @@ void TransactionCoordinator::add_partitions(
     std::vector<std::pair<std::string, std::int32_t>> partitions,
     std::function<void(ErrorCode)> done) {
   if (transactional_id.empty()) return done(ErrorCode::kInvalidRequest);
+  if (!serving(transactional_id)) return done(ErrorCode::kCoordinatorLoadInProgress);
   Txn* t = find(transactional_id);
   if (t == nullptr) return done(ErrorCode::kInvalidProducerIdMapping);
   if (ErrorCode e = check_producer(*t, producer_id, epoch); e != ErrorCode::kNone) return done(e);
@@ -407,6 +458,7 @@ void TransactionCoordinator::add_offsets(const std::string& transactional_id,
                                          std::function<void(ErrorCode)> done) {
   if (transactional_id.empty()) return done(ErrorCode::kInvalidRequest);
   if (group_id.empty()) return done(ErrorCode::kInvalidGroupId);
+  if (!serving(transactional_id)) return done(ErrorCode::kCoordinatorLoadInProgress);
   Txn* t = find(transactional_id);
   if (t == nullptr) return done(ErrorCode::kInvalidProducerIdMapping);
   if (ErrorCode e = check_producer(*t, producer_id, epoch); e != ErrorCode::kNone) return done(e);
@@ -473,6 +525,7 @@ void TransactionCoordinator::end_txn(const std::string& transactional_id, std::i
                                      std::int16_t epoch, bool commit,
                                      std::function<void(ErrorCode)> done) {
   if (transactional_id.empty()) return done(ErrorCode::kInvalidRequest);
+  if (!serving(transactional_id)) return done(ErrorCode::kCoordinatorLoadInProgress);
   Txn* t = find(transactional_id);
   if (t == nullptr) return done(ErrorCode::kInvalidProducerIdMapping);
   if (t->rec.producer_id != producer_id) return done(ErrorCode::kInvalidProducerIdMapping);

@@ -24,6 +24,12 @@
 //  - kgw stops mid-transaction: load() resumes a prepared commit/abort
 //    (markers only where the producer still has an open transaction) and
 //    re-arms the timeout of open ones, so nothing is half visible;
+//  - in a cluster the state is written to the transactional id's
+//    replicated __transaction_state partition (set_replicator(),
+//    src/replica/coordinator_log.h): a coordinator that dies moves to the
+//    partition's new leader, which loads the partition (requests answer
+//    COORDINATOR_LOAD_IN_PROGRESS meanwhile) and resumes its transactions
+//    the same way (load_transactions()); a former leader drops them;
 //  - a storage write fails: the request answers COORDINATOR_NOT_AVAILABLE
 //    and the in-memory state is not moved on.
 // Everything runs on the loop thread. The code is in two files:
@@ -46,6 +52,7 @@
 #include "protocol/wire/error_code.h"
 #include "src/txn/txn_markers.h"
 #include "storage/producer_store.h"
+#include "storage/store.h"
 
 namespace kgw {
 
@@ -119,6 +126,21 @@ class TransactionCoordinator {
 
   // Start-up, after the producer state and the groups are loaded.
   void load_transaction(TransactionRecord r);
+  // A cluster's __transaction_state partition loaded here: its
+  // transactional ids, resumed (as start() resumes) once started.
+  void load_transactions(std::vector<TransactionRecord> records);
+  // Its partition is no longer led here: the ids `which` picks leave
+  // memory (timers cancelled). Returns how many went.
+  std::size_t unload_transactions(const std::function<bool(const std::string& id)>& which);
+  // A cluster's writes of transaction state go to `replicator` (acks=all
+  // to the replicated partition) instead of this node's store.
+  using Replicator = std::function<void(std::vector<RecordWrite> writes, Store::Done done)>;
+  void set_replicator(Replicator replicator) { replicator_ = std::move(replicator); }
+  // False while the id's partition is not loaded here: its requests are
+  // answered COORDINATOR_LOAD_IN_PROGRESS.
+  void set_serving_check(std::function<bool(std::string_view id)> check) {
+    serving_ = std::move(check);
+  }
   void load_next_producer_id(std::int64_t next);
   // Resumes prepared transactions and arms timeouts; call once after
   // loading, with the loop about to run.
@@ -208,6 +230,11 @@ class TransactionCoordinator {
   ErrorCode check_producer(const Txn& t, std::int64_t producer_id, std::int16_t epoch) const;
 
   void allocate_producer_id(std::function<void(std::int64_t id, ErrorCode)> done);
+  // Completes a loaded prepared transaction, arms an ongoing one's timeout.
+  void resume(Txn& t);
+  bool serving(const std::string& id) const { return !serving_ || serving_(id); }
+  // Transaction state: the replicated partition in a cluster, else the store.
+  void write_state(std::vector<RecordWrite> writes, Store::Done done);
   // Persists `next` as t's state, then runs `done` ("" or the error);
   // memory changes only when the write succeeded.
   void extend(const std::string& transactional_id, Txn& t,
@@ -245,6 +272,9 @@ class TransactionCoordinator {
   bool reserving_ = false;
   std::vector<std::function<void(std::int64_t, ErrorCode)>> waiting_for_ids_;
   bool stopped_ = false;
+  bool started_ = false;
+  Replicator replicator_;
+  std::function<bool(std::string_view)> serving_;
 };
 
 }  // namespace kgw

@@ -264,6 +264,43 @@ def list_partition_reassignments(bootstrap):
     return err, r.compact_array(topic)
 
 
+def describe_topic_partitions(bootstrap, topics=(), limit=2000, cursor=None):
+    """DescribeTopicPartitions v0 (flexible). topics: names ([] = all);
+    cursor: None or (topic, partition) -> (topics, next_cursor), each topic
+    a dict with error, name, internal, partitions (dicts with error,
+    partition, leader, leader_epoch, replicas, isr, elr, last_known_elr,
+    offline) and next_cursor None or (topic, partition)."""
+    body = compact_array(list(topics), lambda t: compact_string(t) + TAGS) + i32(limit)
+    body += i8(-1) if cursor is None else i8(1) + compact_string(cursor[0]) + i32(cursor[1]) + TAGS
+    body += TAGS
+    r = call(bootstrap, 75, 0, body, flexible=True)
+    r.i32()
+
+    def partition():
+        p = {"error": r.i16(), "partition": r.i32(), "leader": r.i32(), "leader_epoch": r.i32(),
+             "replicas": r.compact_array(r.i32), "isr": r.compact_array(r.i32),
+             "elr": r.compact_array(r.i32), "last_known_elr": r.compact_array(r.i32),
+             "offline": r.compact_array(r.i32)}
+        r.tags()
+        return p
+
+    def topic():
+        t = {"error": r.i16(), "name": r.compact_string(), "id": r.take(16)}
+        t["internal"] = r.boolean()
+        t["partitions"] = r.compact_array(partition)
+        t["authorized_operations"] = r.i32()
+        r.tags()
+        return t
+
+    out = r.compact_array(topic)
+    next_cursor = None
+    if r.i8() >= 0:
+        next_cursor = (r.compact_string(), r.i32())
+        r.tags()
+    r.tags()
+    return out, next_cursor
+
+
 def alter_client_quotas(bootstrap, entries, validate_only=False):
     """entries: [([(type, name)], [(key, value, remove)])] -> [(error, message)] (v0)."""
     body = array(entries, lambda e: array(e[0], lambda p: string(p[0]) + string(p[1])) + array(

@@ -347,6 +347,55 @@ TEST_CASE("replication: the high watermark over the ISR, acks=all, ISR changes")
   f.close_store();
 }
 
+TEST_CASE("replication: an append accepted by a leader that stops leading meanwhile") {
+  test::StoreFixture f;
+  const Uuid t = f.create("events", 1);
+  {
+    Replicas r(f);
+    const std::int32_t self = test::StoreFixture::kNode;
+    const std::int32_t a = self + 100;
+    ReplicationOptions options;
+    options.isr_channel = [](IsrChangeRequest, std::function<void(ErrorCode, std::string)>) {};
+    r.rm.configure_replication(std::move(options));
+    r.rm.become_leader(t, 0, ReplicaRole{self, 1, 0, {self, a}, {self, a}});
+    auto written_end = [&] { return f.store->partition(t, 0)->high_watermark; };
+    auto log_end = [&] { return f.store->partition(t, 0)->log_end_offset; };
+
+    // Accepted at epoch 1; while its records are checked on the
+    // threadpool, a (epoch 2) leads. The append must not reach this
+    // node's log (a follower holds only its leader's batches), and the
+    // producer hears NOT_LEADER_OR_FOLLOWER, never a success decided by
+    // the new leader's high watermark over other records at its offsets
+    // (the Jepsen rolling-restart loss: four acknowledged records lost).
+    for (std::int16_t acks : {std::int16_t{-1}, std::int16_t{1}}) {
+      CAPTURE(acks);
+      std::optional<AppendOutcome> out;
+      const std::int64_t end = log_end();
+      r.rm.become_leader(t, 0, ReplicaRole{self, 1, 0, {self, a}, {self, a}});
+      append(f, r.rm, t, 0, make_batch(4), out, acks, 2000);
+      r.rm.become_follower(t, 0, ReplicaRole{a, 2, 1, {self, a}, {self, a}});
+      f.run_until([&] { return out.has_value(); });
+      CHECK(out->error == ErrorCode::kNotLeaderOrFollower);
+      CHECK(log_end() == end);
+      // Leading again, in a later epoch, does not revive it either.
+      out.reset();
+      append(f, r.rm, t, 0, make_batch(1), out, acks, 2000);
+      REQUIRE(out.has_value());
+      CHECK(out->error == ErrorCode::kNotLeaderOrFollower);
+      out.reset();
+      r.rm.become_leader(t, 0, ReplicaRole{self, 3, 2, {self, a}, {self, a}});
+      append(f, r.rm, t, 0, make_batch(1), out, acks, 2000);
+      r.rm.become_follower(t, 0, ReplicaRole{a, 4, 3, {self, a}, {self, a}});
+      r.rm.become_leader(t, 0, ReplicaRole{self, 5, 4, {self, a}, {self, a}});
+      f.run_until([&] { return out.has_value(); });
+      CHECK(out->error == ErrorCode::kNotLeaderOrFollower);
+      CHECK(log_end() == end);
+      f.run_until([&] { return written_end() == log_end(); });
+    }
+  }
+  f.close_store();
+}
+
 TEST_CASE("replication: strict min-ISR, nothing is committed while the ISR is too small") {
   test::StoreFixture f;
   const Uuid t = f.create("events", 1);

@@ -558,6 +558,74 @@ TEST_CASE("Idle transactional ids expire after transactional.id.expiration.ms") 
   CHECK(again.epoch == 0);
 }
 
+// --- In a cluster: the state in a replicated partition ----------------------
+
+// The replicator stands for CoordinatorLog (the acks=all append to the
+// transactional id's __transaction_state partition): every state change
+// goes through it before the client is answered; a refused append leaves
+// memory as it was; a new leader loads the records and resumes a prepared
+// commit; while not loaded, requests are COORDINATOR_LOAD_IN_PROGRESS.
+TEST_CASE("in a cluster, transaction state is replicated, loaded and resumed by a new leader") {
+  Fixture f;
+  std::vector<RecordWrite> replicated;
+  bool refuse = false;
+  bool serving = true;
+  f.txns->set_replicator([&](std::vector<RecordWrite> writes, Store::Done done) {
+    if (refuse) return done("NOT_ENOUGH_REPLICAS");
+    for (const auto& w : writes) replicated.push_back(w);
+    f.records->write(std::move(writes), std::move(done));
+  });
+  f.txns->set_serving_check([&](std::string_view) { return serving; });
+  auto latest = [&](const std::string& id) {
+    TransactionRecord r;
+    for (const auto& w : replicated) {
+      if (ProducerStore::transaction_id_of(w.key) != id || !w.value) continue;
+      r = TransactionRecord{};
+      r.transactional_id = id;
+      REQUIRE(decode_transaction(*w.value, r));
+    }
+    return r;
+  };
+
+  const ProducerIdAndEpoch p = f.init("tx");
+  REQUIRE(p.error == ErrorCode::kNone);
+  CHECK(latest("tx").producer_id == p.producer_id);
+  CHECK(latest("tx").state == static_cast<std::int8_t>(TxnState::kEmpty));
+  REQUIRE(f.add("tx", p, {0, 2}) == ErrorCode::kNone);
+  CHECK(latest("tx").state == static_cast<std::int8_t>(TxnState::kOngoing));
+  CHECK(latest("tx").partitions.size() == 2);
+
+  // The append cannot be committed: COORDINATOR_NOT_AVAILABLE, no change.
+  refuse = true;
+  CHECK(f.add("tx", p, {1}) == ErrorCode::kCoordinatorNotAvailable);
+  CHECK(f.end("tx", p, true) == ErrorCode::kCoordinatorNotAvailable);
+  CHECK(f.state("tx") == "Ongoing");
+  CHECK(f.describe("tx").partitions.size() == 2);
+  refuse = false;
+
+  // The coordinator died after writing PrepareCommit; this broker leads
+  // the partition now: nothing of it in memory until it is loaded.
+  TransactionRecord prepared = latest("tx");
+  prepared.state = static_cast<std::int8_t>(TxnState::kPrepareCommit);
+  CHECK(f.txns->unload_transactions([](const std::string& id) { return id == "tx"; }) == 1);
+  CHECK(f.describe("tx").error == ErrorCode::kTransactionalIdNotFound);
+  serving = false;
+  CHECK(f.init("tx").error == ErrorCode::kCoordinatorLoadInProgress);
+  CHECK(f.end("tx", p, true) == ErrorCode::kCoordinatorLoadInProgress);
+  CHECK(f.add("tx", p, {1}) == ErrorCode::kCoordinatorLoadInProgress);
+
+  serving = true;
+  f.txns->load_transactions({prepared});
+  f.run_until([&] { return f.state("tx") == "CompleteCommit"; });
+  CHECK(latest("tx").state == static_cast<std::int8_t>(TxnState::kCompleteCommit));
+  // The producer's retried EndTxn hears its outcome; InitProducerId bumps.
+  CHECK(f.end("tx", p, true) == ErrorCode::kNone);
+  const ProducerIdAndEpoch bumped = f.init("tx");
+  REQUIRE(bumped.error == ErrorCode::kNone);
+  CHECK(bumped.producer_id == p.producer_id);
+  CHECK(bumped.epoch == p.epoch + 1);
+}
+
 // --- In a cluster: markers on other brokers' partitions ---------------------
 
 namespace {

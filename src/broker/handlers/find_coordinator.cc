@@ -25,15 +25,15 @@ struct Found {
 };
 
 // Asks the controller for `__consumer_offsets` / `__transaction_state`
-// (once at a time per type). `__consumer_offsets` is replicated as Kafka
-// replicates it: offsets.topic.replication.factor replicas (default 3), at
-// most the live brokers (Kafka refuses until enough are alive; kgw starts
-// smaller rather than keep a small cluster without coordinators); the
-// group coordinators' state is appended to it (src/replica/coordinator_log.h),
-// so a group's coordinator moves with its partition's leader and keeps its
-// state. `__transaction_state` keeps one replica: the transaction
-// coordinator's state is not in it yet but in its leader's store, and a
-// second replica would take over the role without the state.
+// (once at a time per type). Both are replicated as Kafka replicates them:
+// offsets.topic.replication.factor / transaction.state.log.replication.factor
+// replicas (default 3), at most the live brokers (Kafka refuses until
+// enough are alive; kgw starts smaller rather than keep a small cluster
+// without coordinators); `__transaction_state` with
+// min.insync.replicas = transaction.state.log.min.isr (default 2, at most
+// its replicas). The coordinators' state is appended to them
+// (src/replica/coordinator_log.h), so a coordinator moves with its
+// partition's leader and keeps its state.
 void create_coordinator_topic(HandlerContext& ctx, const MetadataImage& image,
                               CoordinatorType type) {
   static bool creating[2] = {false, false};
@@ -45,14 +45,17 @@ void create_coordinator_topic(HandlerContext& ctx, const MetadataImage& image,
   c.name = coordinator_topic(type);
   c.partitions = static_cast<std::int32_t>(ctx.config().get_long(
       groups ? "offsets.topic.num.partitions" : "transaction.state.log.num.partitions"));
-  c.replication_factor = 1;
-  if (groups) {
-    std::int64_t live = 0;
-    for (const auto& [id, b] : image.brokers()) live += b.fenced ? 0 : 1;
-    const std::int64_t wanted = ctx.config().get_long("offsets.topic.replication.factor");
-    c.replication_factor =
-        static_cast<std::int32_t>(std::max<std::int64_t>(1, std::min(wanted, live)));
-    c.configs["cleanup.policy"] = "compact";
+  std::int64_t live = 0;
+  for (const auto& [id, b] : image.brokers()) live += b.fenced ? 0 : 1;
+  const std::int64_t wanted = ctx.config().get_long(
+      groups ? "offsets.topic.replication.factor" : "transaction.state.log.replication.factor");
+  c.replication_factor =
+      static_cast<std::int32_t>(std::max<std::int64_t>(1, std::min(wanted, live)));
+  c.configs["cleanup.policy"] = "compact";
+  if (!groups) {
+    const std::int64_t min_isr = ctx.config().get_long("transaction.state.log.min.isr");
+    c.configs["min.insync.replicas"] = std::to_string(
+        std::max<std::int64_t>(1, std::min<std::int64_t>(min_isr, c.replication_factor)));
   }
   ctx.metadata().submit(std::move(c), [i, name = std::string(coordinator_topic(type))](
                                           ErrorCode e, std::string message) {
