@@ -4,7 +4,9 @@ topic with 3 partitions). A real client (confluent_kafka) talks to kgw
 only: Metadata names kgw alone as the leader of every partition; keyed
 records produced through kgw are read back through kgw (assign + seek, no
 group) at the same offsets a direct read from the mock cluster gives; the
-watermarks (ListOffsets) through kgw are the mock's."""
+watermarks (ListOffsets) through kgw are the mock's. With the legacy
+cluster gone, kgw stays up and answers Produce, Fetch and ListOffsets for
+its partitions with retriable errors (raw requests, to see the codes)."""
 
 import os
 import subprocess
@@ -12,6 +14,8 @@ import time
 import unittest
 
 import kgw_harness
+from kafka_wire import Conn, Enc, record_batch
+from record_wire import list_offsets, produce
 
 kgw_harness.require_modules("confluent_kafka")
 
@@ -43,7 +47,13 @@ class MockCluster:
             raise AssertionError(f"kgw-mock-cluster printed no bootstrap line "
                                  f"(exit {self.proc.poll()})")
 
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
     def close(self):
+        if self.proc.poll() is not None:
+            return
         self.proc.stdin.close()
         try:
             self.proc.wait(10)
@@ -89,6 +99,35 @@ def watermarks(bootstrap):
                 for p in range(PARTITIONS)]
     finally:
         consumer.close()
+
+
+def fetch_error(bootstrap, topic, partition):
+    """Fetch v4 (max_wait 100 ms) of one partition from offset 0 -> its error code."""
+    e = Enc().i32(-1).i32(100).i32(1).i32(1 << 20).i8(0)
+    e.array([0], lambda enc, _: enc.string(topic).array(
+        [0], lambda enc2, __: enc2.i32(partition).i64(0).i32(1 << 20)))
+    c = Conn(bootstrap)
+    try:
+        d = c.call(1, 4, e)
+    finally:
+        c.close()
+    d.i32()  # throttle
+    errors = []
+
+    def part(dd):
+        dd.i32()
+        errors.append(dd.i16())
+        dd.i64()
+        dd.i64()
+        dd.array(lambda d3: (d3.i64(), d3.i64()))
+        dd.bytes_()
+
+    d.array(lambda dd: (dd.string(), dd.array(part)))
+    return errors[0]
+
+
+# What a client retries after (refreshing its metadata).
+RETRIABLE = {6, 7}  # NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT
 
 
 class ProxyTest(unittest.TestCase):
@@ -148,6 +187,30 @@ class ProxyTest(unittest.TestCase):
 
         # ListOffsets: the mock's watermarks, through kgw.
         self.assertEqual(watermarks(self.kgw.bootstrap), watermarks(self.mock.bootstrap))
+
+    def test_legacy_cluster_down_is_retriable(self):
+        self.wait_for_upstream_topic()
+        # Up: the raw requests go through.
+        self.assertEqual(produce(self.kgw.bootstrap, TOPIC, 0, record_batch([b"up"]))["error"], 0)
+        self.assertEqual(list_offsets(self.kgw.bootstrap, TOPIC, 0, -1)[0], 0)
+        self.assertEqual(fetch_error(self.kgw.bootstrap, TOPIC, 0), 0)
+        self.mock.kill()
+        # Down: retriable errors, every time (the connections fail, back off
+        # and fail again), and kgw stays up.
+        for _ in range(3):
+            for p in range(PARTITIONS):
+                r = produce(self.kgw.bootstrap, TOPIC, p, record_batch([b"down"]))
+                self.assertIn(r["error"], RETRIABLE, r)
+                self.assertIn(list_offsets(self.kgw.bootstrap, TOPIC, p, -1)[0], RETRIABLE)
+                self.assertIn(fetch_error(self.kgw.bootstrap, TOPIC, p), RETRIABLE)
+            time.sleep(0.3)
+        self.assertTrue(self.kgw.alive())
+        # Local topics are unaffected.
+        producer = Producer({"bootstrap.servers": self.kgw.bootstrap,
+                             "enable.idempotence": False, "message.timeout.ms": 20000})
+        producer.produce("kgw-local-2", value=b"here")
+        self.assertEqual(producer.flush(TIMEOUT), 0)
+        self.assertTrue(self.kgw.alive())
 
     def test_a_local_topic_still_works(self):
         # Not upstream: auto-created here as before.
