@@ -36,6 +36,7 @@
 #include "src/interbroker/txn_marker_sender.h"
 #include "src/net/server.h"
 #include "src/options.h"
+#include "src/proxy/upstream.h"
 #include "src/replica/coordinator_log.h"
 #include "src/replica/coordinator_states.h"
 #include "src/replica/leadership.h"
@@ -120,6 +121,7 @@ struct App {
   ClusterNode* cluster = nullptr;            // this node's part of a cluster, if any
   InterBrokerClient* interbroker = nullptr;  // calls to the other brokers, if any
   ReplicaFetchers* fetchers = nullptr;       // the follower side of replication, if any
+  Upstream* upstream = nullptr;              // proxy mode: the legacy cluster, if any
   uv_signal_t sigint{};
   uv_signal_t sigterm{};
   bool stopping = false;
@@ -146,6 +148,7 @@ void stop_serving(App& app) {
   if (app.fetchers != nullptr) app.fetchers->stop();
   app.broker->stop();
   if (app.interbroker != nullptr) app.interbroker->stop();
+  if (app.upstream != nullptr) app.upstream->stop();
   app.server->stop([&app] {
     app.store->stop();
     // After the broker: its last metadata writes may need the member.
@@ -264,6 +267,24 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   // cluster the etcd-backed log takes its place once the listeners are
   // bound (join_cluster below).
   const bool clustered = cluster_mode(config);
+  // Proxy mode (issue 17): a legacy Kafka cluster behind this node.
+  std::unique_ptr<Upstream> upstream;
+  if (const std::string servers = config.get("upstream.bootstrap.servers").value_or("");
+      !servers.empty()) {
+    UpstreamOptions upstream_options;
+    if (clustered) {
+      error =
+          "upstream.bootstrap.servers (proxy mode) with a cluster is not supported yet: "
+          "proxy mode is one node only for now";
+    } else {
+      parse_upstream_servers(servers, upstream_options.bootstrap, error);
+    }
+    if (!error.empty()) {
+      std::fprintf(stderr, "kgw: %s\n", error.c_str());
+      return 1;
+    }
+    upstream = std::make_unique<Upstream>(loop, std::move(upstream_options));
+  }
   std::unique_ptr<LocalMetadataLog> local_metadata;
   if (!clustered) {
     LocalMetadataLogOptions metadata_opts;
@@ -391,8 +412,8 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   }
   ServerResponder responder(server);
   Broker broker(loop, responder, *store,
-                BrokerServices{groups, offset_manager, txns, producers, metadata}, config,
-                identity);
+                BrokerServices{groups, offset_manager, txns, producers, metadata, upstream.get()},
+                config, identity);
   if (cluster) {
     // Producer ids unique in the cluster: blocks from etcd, above any id
     // this data dir gave out as a single node.
@@ -476,6 +497,8 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   app.cluster = cluster.get();
   app.interbroker = interbroker.get();
   app.fetchers = fetchers.get();
+  app.upstream = upstream.get();
+  if (upstream) upstream->start();
   uv_signal_init(loop, &app.sigint);
   uv_signal_init(loop, &app.sigterm);
   app.sigint.data = &app;

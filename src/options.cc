@@ -38,6 +38,10 @@ constexpr const char* kUsage =
     "                         --listen), e.g. --set listeners=PLAINTEXT://127.0.0.1:9092,\n"
     "                         INTERNAL://127.0.0.1:9093 --set listener.security.protocol.map=\n"
     "                         PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT (PLAINTEXT only for now)\n"
+    "  --upstream HOST:PORT[,HOST:PORT...]\n"
+    "                         proxy mode: stand in front of this Kafka cluster (the\n"
+    "                         same as --set upstream.bootstrap.servers=...); its\n"
+    "                         topics are served through kgw (one node only for now)\n"
     "  --help                 print this help and exit\n"
     "  --version              print the version and exit\n"
     "\n"
@@ -275,7 +279,7 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error) {
     }
     const bool takes_value = flag == "--listen" || flag == "--advertise" || flag == "--data-dir" ||
                              flag == "--config" || flag == "--fsync" || flag == "--log-level" ||
-                             flag == "--set";
+                             flag == "--set" || flag == "--upstream";
     if (!takes_value) {
       error = "unknown option '" + std::string(argv[i]) + "' (see kgw --help)";
       return false;
@@ -314,6 +318,8 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error) {
         return false;
       }
       out.broker_configs.emplace_back(value.substr(0, e), value.substr(e + 1));
+    } else if (flag == "--upstream") {
+      out.broker_configs.emplace_back("upstream.bootstrap.servers", value);
     }
     // --config was loaded above.
   }

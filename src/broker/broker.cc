@@ -1,5 +1,7 @@
 #include "src/broker/broker.h"
 
+#include "src/proxy/upstream.h"
+
 #include "all_messages.h"
 #include "api_table.h"
 #include "common/log.h"
@@ -28,12 +30,15 @@ Broker::Broker(uv_loop_t* loop, Responder& responder, Store& store, BrokerServic
       replicas_(std::make_unique<ReplicaManager>(
           loop, store, services.producers, services.txns,
           [this](const TopicInfo& t) { return append_policy(config_, t.configs); })) {
+  // Proxy mode: topics this node does not have may be the legacy cluster's.
+  resolver_->set_upstream(services.upstream);
   DecodeLimits limits;
   limits.max_bytes = static_cast<std::size_t>(config_.get_long("socket.request.max.bytes"));
   const std::int64_t queued = config_.get_long("queued.max.request.bytes");
   context_ = std::make_unique<HandlerContext>(
       HandlerServices{loop, store, services.metadata, *resolver_, *replicas_, services.groups,
-                      services.offsets, services.txns, services.producers, config_, identity_},
+                      services.offsets, services.txns, services.producers, config_, identity_,
+                      services.upstream},
       responder_, limits, queued < 0 ? SIZE_MAX : static_cast<std::size_t>(queued));
   // The dynamic broker configs come from the metadata image: before the
   // topics' log policies are resolved from them, and again each time a

@@ -71,6 +71,10 @@ const std::vector<ConfigDef> kBrokerDefs = {
     {"replica.selector.class", T::kString, nullptr,
      "KIP-392: org.apache.kafka.common.replica.RackAwareReplicaSelector sends a consumer with "
      "client.rack to an in-sync follower in its rack; unset: consumers read from leaders."},
+    {"upstream.bootstrap.servers", T::kList, "",
+     "kgw only: proxy mode (issue 17, first slice): the legacy Kafka cluster kgw stands in front "
+     "of, HOST:PORT comma-separated (also --upstream). Its topics are served through kgw: "
+     "Metadata names kgw, Produce, Fetch and ListOffsets are forwarded. One node only for now."},
     {"metadata.etcd.endpoints", T::kList, "",
      "kgw only: the etcd cluster that keeps the cluster metadata, HOST:PORT or http://HOST:PORT, "
      "comma-separated. Empty with no co-located member: one node, metadata in its own store."},

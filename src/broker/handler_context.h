@@ -44,6 +44,7 @@ class ProducerStateManager;
 class MetadataLog;
 class PartitionResolver;
 class ReplicaManager;
+class Upstream;
 
 // One request: the frame (which decoded views point into), its header and
 // its connection's session (never null once dispatched).
@@ -70,6 +71,8 @@ struct BrokerServices {
   TransactionCoordinator& txns;
   ProducerStateManager& producers;
   MetadataLog& metadata;
+  // Proxy mode (issue 17): the legacy cluster; nullptr otherwise.
+  Upstream* upstream = nullptr;
 };
 
 // Who this node is and how clients reach it.
@@ -111,6 +114,8 @@ struct HandlerServices {
   ProducerStateManager& producers;
   BrokerConfig& config;
   const BrokerIdentity& identity;
+  // Proxy mode: the legacy cluster (src/proxy/upstream.h); nullptr otherwise.
+  Upstream* upstream = nullptr;
 };
 
 class HandlerContext {
@@ -192,6 +197,8 @@ class HandlerContext {
   BrokerConfig& config() { return services_.config; }
   const BrokerConfig& config() const { return services_.config; }
   const BrokerIdentity& identity() const { return services_.identity; }
+  // nullptr unless in proxy mode.
+  Upstream* upstream() const { return services_.upstream; }
 
  private:
   HandlerServices services_;

@@ -73,7 +73,8 @@ BrokerConnection::BrokerConnection(uv_loop_t* loop, std::string host, std::int32
       host_(std::move(host)),
       port_(port),
       options_(std::move(options)),
-      timers_(loop) {}
+      timers_(loop),
+      api_versions_version_(kApiVersionsVersion) {}
 
 BrokerConnection::~BrokerConnection() {
   close();
@@ -81,6 +82,7 @@ BrokerConnection::~BrokerConnection() {
 }
 
 void BrokerConnection::set_address(std::string host, std::int32_t port) {
+  if (host != host_ || port != port_) api_versions_version_ = kApiVersionsVersion;
   host_ = std::move(host);
   port_ = port;
 }
@@ -189,11 +191,14 @@ void BrokerConnection::on_connected(int status) {
         owner->on_read(buf->base, static_cast<std::size_t>(n));
       });
   if (rc != 0) return connect_failed(std::string("read: ") + uv_strerror(rc));
-  // ApiVersions first, ahead of every queued call.
   state_ = State::kNegotiating;
+  send_api_versions();
+}
+
+void BrokerConnection::send_api_versions() {
   Call c;
   c.api_key = kApiVersionsKey;
-  c.version = kApiVersionsVersion;
+  c.version = api_versions_version_;
   c.id = next_call_id_++;
   c.encode = [](Writer& w, std::int16_t v) {
     ApiVersionsRequest req;
@@ -211,9 +216,36 @@ void BrokerConnection::on_api_versions(CallError e, std::int16_t version, Bytes 
   if (e != CallError::kNone) return;  // drop() already ran or runs: the connection is gone
   ApiVersionsResponse resp;
   Reader r(body);
-  if (!resp.decode(r, version)) {
-    return drop(CallError::kDisconnected, "the ApiVersions answer does not decode");
+  const bool decoded = resp.decode(r, version);
+  // The error code leads the body in every version.
+  const std::int16_t error =
+      decoded
+          ? resp.error_code
+          : (body.size() >= 2 ? static_cast<std::int16_t>((body.data()[0] << 8) | body.data()[1])
+                              : std::int16_t{-1});
+  if (error == static_cast<std::int16_t>(ErrorCode::kUnsupportedVersion) && version > 0) {
+    // KIP-511: a peer older than our ApiVersions answers UNSUPPORTED_VERSION
+    // in the v0 layout, naming its own ApiVersions range; we ask again at
+    // the newest version it names, or at v0 when it names none (as the
+    // Java client and librdkafka do). On the same connection.
+    ApiVersionsResponse v0;
+    Reader r0(body);
+    const ApiVersionsResponse* named = v0.decode(r0, 0) ? &v0 : (decoded ? &resp : nullptr);
+    std::int16_t next = 0;
+    if (named != nullptr) {
+      for (const auto& k : named->api_keys) {
+        if (k.api_key == kApiVersionsKey && k.min_version <= k.max_version) {
+          next = std::max<std::int16_t>(0, std::min<std::int16_t>(k.max_version, version - 1));
+        }
+      }
+    }
+    LOG_INFO("interbroker", "%s:%d does not speak ApiVersions v%d: asking again at v%d",
+             host_.c_str(), port_, version, next);
+    api_versions_version_ = next;
+    send_api_versions();
+    return;
   }
+  if (!decoded) return drop(CallError::kDisconnected, "the ApiVersions answer does not decode");
   if (resp.error_code != 0) {
     return drop(CallError::kDisconnected,
                 "ApiVersions answered error " + std::to_string(resp.error_code));

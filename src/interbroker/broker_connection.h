@@ -148,6 +148,8 @@ class BrokerConnection {
   void on_connected(int status);
   void on_read(const char* data, std::size_t size);
   void handle_frame(Bytes frame);
+  // Sends ApiVersions at api_versions_version_, ahead of every queued call.
+  void send_api_versions();
   void on_api_versions(CallError e, std::int16_t version, Bytes body);
   // Drops the socket; calls in flight get `error`. Queued ones stay.
   void drop(CallError error, const std::string& why);
@@ -179,6 +181,10 @@ class BrokerConnection {
   std::vector<std::uint8_t> read_buf_;
   // The peer's version ranges, by api key (from ApiVersions).
   std::map<std::int16_t, std::pair<std::int16_t, std::int16_t>> versions_;
+  // The ApiVersions version we open with: our newest until the peer answers
+  // UNSUPPORTED_VERSION (KIP-511), then the newest it names (kept across
+  // reconnects to the same address).
+  std::int16_t api_versions_version_;
 };
 
 }  // namespace kgw

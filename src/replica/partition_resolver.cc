@@ -46,4 +46,22 @@ Resolved PartitionResolver::resolve(const TopicKey& key, const TopicInfo* topic,
   return r;
 }
 
+Resolved PartitionResolver::route(const TopicKey& key, const TopicInfo* topic,
+                                  std::int32_t partition, Serving serving) const {
+  // Proxy mode: a topic this node does not have and the legacy cluster
+  // has (by name, or by id for Fetch v13+).
+  if (topic == nullptr && upstream_ != nullptr) {
+    const std::int32_t n =
+        upstream_->partitions(key.id != nullptr ? upstream_->name_of(*key.id) : key.name);
+    if (n >= 0) {
+      Resolved r;
+      r.route = Route::kUpstream;
+      r.error =
+          partition >= 0 && partition < n ? ErrorCode::kNone : ErrorCode::kUnknownTopicOrPartition;
+      return r;
+    }
+  }
+  return resolve(key, topic, partition, serving);
+}
+
 }  // namespace kgw

@@ -12,14 +12,21 @@
 // name (UNKNOWN_TOPIC_OR_PARTITION), an unknown topic id (UNKNOWN_TOPIC_ID),
 // a partition index outside the topic (UNKNOWN_TOPIC_OR_PARTITION), a
 // partition whose leader in the metadata image is another node
-// (NOT_LEADER_OR_FOLLOWER). The checks still to come (a proxied partition:
-// an upstream route; not authorised: TOPIC_AUTHORIZATION_FAILED) go into
-// resolve() and lookup(), so no handler has to change for them.
+// (NOT_LEADER_OR_FOLLOWER). In proxy mode (issue 17) a topic that does not
+// exist here and exists in the legacy cluster routes upstream (route():
+// Route::kUpstream, no LocalPartition): for_each_partition() hands
+// those partitions to the shape's `upstream` list, and a handler that
+// forwards (Produce, Fetch, ListOffsets: src/proxy/forward.h) sends them to
+// the legacy leaders; any other handler answers UNKNOWN_TOPIC_OR_PARTITION
+// for them, as before. The check still to come (not authorised:
+// TOPIC_AUTHORIZATION_FAILED) goes into resolve() and lookup(), so no
+// handler has to change for it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "protocol/wire/error_code.h"
 #include "protocol/wire/types.h"
@@ -53,9 +60,30 @@ struct LocalPartition {
 // follower, which reads up to its high watermark).
 enum class Serving { kLeader, kAnyReplica };
 
+// Where a resolved partition is served. The per-topic states of the
+// proxy's migration (mirroring, then local) come as more routes.
+enum class Route : std::uint8_t {
+  kLocal,     // this node's store: `local`
+  kUpstream,  // the legacy cluster (proxy mode): forwarded
+};
+
+// The legacy cluster's topics, as the proxy's Upstream knows them
+// (src/proxy/upstream.h); the resolver asks it only for topics it does not
+// have itself.
+class UpstreamCatalogue {
+ public:
+  virtual ~UpstreamCatalogue() = default;
+  // The topic's partition count there, -1 if the legacy cluster has no
+  // such topic.
+  virtual std::int32_t partitions(std::string_view topic) const = 0;
+  // The name of the topic with this id there, empty if none.
+  virtual std::string_view name_of(const Uuid& id) const = 0;
+};
+
 struct Resolved {
   ErrorCode error = ErrorCode::kNone;
-  LocalPartition local;  // meaningful only when error is kNone
+  Route route = Route::kLocal;
+  LocalPartition local;  // meaningful only when error is kNone and route is kLocal
   bool ok() const { return error == ErrorCode::kNone; }
 };
 
@@ -75,6 +103,16 @@ class PartitionResolver {
   Resolved resolve(const TopicKey& key, std::int32_t partition) const {
     return resolve(key, lookup(key), partition);
   }
+  // resolve(), or in proxy mode, for a topic unknown here that the legacy
+  // cluster has, Route::kUpstream (kNone, or UNKNOWN_TOPIC_OR_PARTITION for
+  // an index outside it). Only for_each_partition() routes: a caller of
+  // resolve() never sees kUpstream.
+  Resolved route(const TopicKey& key, const TopicInfo* topic, std::int32_t partition,
+                 Serving serving = Serving::kLeader) const;
+  // Proxy mode: topics unknown here are looked up there (nullptr: not a
+  // proxy). `upstream` outlives the resolver.
+  void set_upstream(const UpstreamCatalogue* upstream) { upstream_ = upstream; }
+  const UpstreamCatalogue* upstream() const { return upstream_; }
   // Whether `partition` is one of `topic`'s (as topic() found it; nullptr:
   // unknown), led here or not: for requests any broker answers for any
   // partition (group offsets, admin requests), which Kafka checks only for
@@ -92,6 +130,14 @@ class PartitionResolver {
   const Store& store_;
   const MetadataLog& metadata_;
   std::int32_t node_id_;
+  const UpstreamCatalogue* upstream_ = nullptr;
+};
+
+// One partition for_each_partition() routed upstream: its place in the
+// request (topic ti, partition pi).
+struct UpstreamSlot {
+  std::size_t ti = 0;
+  std::size_t pi = 0;
 };
 
 // The topics x partitions loop of a request, in request order. `shape`
@@ -101,6 +147,10 @@ class PartitionResolver {
 //   std::int32_t index(const InPartition&)
 //   void start(const InPartition&, OutPartition&)  index and defaults
 // A shape with a `serving` member resolves partitions as it says (Fetch).
+// A shape with an `upstream` member (std::vector<UpstreamSlot>*, may be
+// null) collects the partitions routed upstream there, with no error and
+// no on_partition(); without one (or null) they are
+// UNKNOWN_TOPIC_OR_PARTITION, as for a topic that does not exist.
 // For each partition: start() -> before(ti, pi, in) (a guard that comes
 // before the topic is looked up; kNone to go on) -> resolve -> if
 // resolved, on_partition(ti, pi, in, out, local) which returns its own
@@ -129,8 +179,18 @@ std::size_t for_each_partition(const PartitionResolver& resolver, const Shape& s
       if (e == ErrorCode::kNone) {
         Serving serving = Serving::kLeader;
         if constexpr (requires { shape.serving; }) serving = shape.serving;
-        Resolved r = resolver.resolve(key, topic, shape.index(pin), serving);
-        e = r.ok() ? on_partition(ti, pi, pin, pout, r.local) : r.error;
+        Resolved r = resolver.route(key, topic, shape.index(pin), serving);
+        if (r.ok() && r.route == Route::kUpstream) {
+          std::vector<UpstreamSlot>* slots = nullptr;
+          if constexpr (requires { shape.upstream; }) slots = shape.upstream;
+          if (slots != nullptr) {
+            slots->push_back(UpstreamSlot{ti, pi});
+          } else {
+            e = ErrorCode::kUnknownTopicOrPartition;
+          }
+        } else {
+          e = r.ok() ? on_partition(ti, pi, pin, pout, r.local) : r.error;
+        }
       }
       if (e != ErrorCode::kNone) {
         pout.error_code = code(e);

@@ -26,6 +26,11 @@ struct FakeBehaviour {
   std::optional<std::pair<std::int16_t, std::int16_t>> markers{{0, 1}};
   bool answer_markers = true;    // false: never answers WriteTxnMarkers
   int close_after_markers = -1;  // closes the connection on the Nth request (0-based)
+  // The newest ApiVersions the fake speaks; a newer request is answered
+  // UNSUPPORTED_VERSION in the v0 layout (KIP-511), naming the fake's
+  // ApiVersions range unless `name_range` is false.
+  std::int16_t api_versions_max = 3;
+  bool name_range = true;
 };
 
 // A fake broker on a loopback listener of the test's loop: every request
@@ -38,7 +43,8 @@ class FakeBroker {
   std::int32_t port() const { return server_.port(); }
   FakeBehaviour behaviour;
   int connections() const { return server_.connections; }
-  std::vector<std::int16_t> marker_versions;  // each WriteTxnMarkers' version
+  std::vector<std::int16_t> marker_versions;        // each WriteTxnMarkers' version
+  std::vector<std::int16_t> api_versions_versions;  // each ApiVersions' version
   std::vector<std::int64_t> marker_producers;
 
  private:
@@ -50,8 +56,17 @@ class FakeBroker {
     if (q.key == ApiVersionsRequest::api_key) {
       ApiVersionsRequest req;
       REQUIRE(req.decode(q.body, q.version));
+      api_versions_versions.push_back(q.version);
       ApiVersionsResponse resp;
-      resp.api_keys.push_back({ApiVersionsRequest::api_key, 0, 3, {}});
+      if (q.version > behaviour.api_versions_max) {
+        resp.error_code = 35;
+        if (behaviour.name_range) {
+          resp.api_keys.push_back({ApiVersionsRequest::api_key, 0, behaviour.api_versions_max, {}});
+        }
+        server_.answer(q.client, q.key, 0, q.correlation_id, resp);
+        return true;
+      }
+      resp.api_keys.push_back({ApiVersionsRequest::api_key, 0, behaviour.api_versions_max, {}});
       if (behaviour.markers) {
         resp.api_keys.push_back({WriteTxnMarkersRequest::api_key,
                                  behaviour.markers->first,
@@ -187,6 +202,35 @@ TEST_CASE("a peer that speaks only v0 gets v0; one without the API: unsupported 
   REQUIRE(loop.run_until([&] { return a.done; }));
   CHECK(a.error == CallError::kUnsupportedVersion);
   CHECK(fake.marker_versions.size() == 1);  // nothing sent
+}
+
+TEST_CASE("a peer older than our ApiVersions: asked again at the version it names (KIP-511)") {
+  Loop loop;
+  FakeBroker fake(loop.get());
+  fake.behaviour.api_versions_max = 2;
+  BrokerConnection c(loop.get(), "127.0.0.1", fake.port(), quick());
+  Answer a;
+  call_markers(c, 5, a);
+  REQUIRE(loop.run_until([&] { return a.done; }));
+  CHECK(a.error == CallError::kNone);
+  CHECK(a.producer_id == 5);
+  CHECK(fake.api_versions_versions == std::vector<std::int16_t>{3, 2});
+  CHECK(fake.connections() == 1);  // on the same connection
+  CHECK(c.ready());
+}
+
+TEST_CASE("a peer older than our ApiVersions that names no range: asked again at v0") {
+  Loop loop;
+  FakeBroker fake(loop.get());
+  fake.behaviour.api_versions_max = 1;
+  fake.behaviour.name_range = false;
+  BrokerConnection c(loop.get(), "127.0.0.1", fake.port(), quick());
+  Answer a;
+  call_markers(c, 6, a);
+  REQUIRE(loop.run_until([&] { return a.done; }));
+  CHECK(a.error == CallError::kNone);
+  CHECK(fake.api_versions_versions == std::vector<std::int16_t>{3, 0});
+  CHECK(fake.connections() == 1);
 }
 
 TEST_CASE("a dropped connection fails the call in flight; the next call reconnects") {

@@ -33,6 +33,7 @@
 #include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/cluster/metadata_log.h"
+#include "src/proxy/forward.h"
 #include "src/replica/partition_resolver.h"
 #include "src/replica/replica_manager.h"
 #include "src/txn/producer_state_manager.h"
@@ -74,6 +75,13 @@ struct FetchCall {
   // the high watermark, and reports the follower's position.
   bool from_replica = false;
   int pending = 0;
+  // Proxy mode: the partitions forwarded to the legacy cluster, what their
+  // answers point into, and whether they are still out (the local part's
+  // answer then waits for them).
+  std::vector<UpstreamSlot> upstream;
+  ForwardStorage forwarded;
+  bool upstream_pending = false;
+  bool local_done = false;
 };
 
 void run(HandlerContext& ctx, const std::shared_ptr<FetchCall>& call);
@@ -84,6 +92,7 @@ struct FetchShape {
   bool read_committed = false;
   // A consumer's fetch v11+ may be served by a follower (KIP-392).
   Serving serving = Serving::kLeader;
+  std::vector<UpstreamSlot>* upstream = nullptr;
 
   TopicKey topic(const auto& in, auto& out) const {
     out.topic = in.topic;
@@ -141,6 +150,11 @@ std::size_t total_bytes(const FetchCall& call) {
 }
 
 void respond(HandlerContext& ctx, FetchCall& call) {
+  if (call.upstream_pending) {
+    // Proxy mode: the legacy cluster's part answers it.
+    call.local_done = true;
+    return;
+  }
   apply_max_bytes(call);
   for (auto& pr : call.reads) {
     if (!pr.read) continue;
@@ -359,12 +373,13 @@ void handle_fetch(HandlerContext& ctx, RequestPtr req) {
   std::size_t wanted = 0;
   for (const auto& t : body.topics) wanted += t.partitions.size();
   call->reads.reserve(wanted);
+  FetchShape shape{
+      by_id, read_committed,
+      call->from_replica || req->version() < 11 ? Serving::kLeader : Serving::kAnyReplica};
+  // Proxy mode: a consumer's partitions of the legacy cluster's topics.
+  if (ctx.upstream() != nullptr && !call->from_replica) shape.upstream = &call->upstream;
   const std::size_t errors = for_each_partition(
-      ctx.resolver(),
-      FetchShape{
-          by_id, read_committed,
-          call->from_replica || req->version() < 11 ? Serving::kLeader : Serving::kAnyReplica},
-      body.topics, resp.responses, NoGuard{},
+      ctx.resolver(), shape, body.topics, resp.responses, NoGuard{},
       [&](std::size_t ti, std::size_t pi, const auto& p, auto& out,
           const LocalPartition& local) -> ErrorCode {
         const std::int32_t epoch = ctx.replicas().leader_epoch(local.topic->id, local.partition);
@@ -420,6 +435,20 @@ void handle_fetch(HandlerContext& ctx, RequestPtr req) {
   ctx.reserve_response(*req, static_cast<std::size_t>(std::min(claimed, call->budget)));
   call->deadline_ms =
       uv_now(ctx.loop()) + static_cast<std::uint64_t>(std::max(body.max_wait_ms, 0));
+  if (!call->upstream.empty()) {
+    // Proxy mode: forwarded with the client's max_wait_ms and min_bytes,
+    // so the legacy broker holds the long poll. With no local partition
+    // the answer goes when the legacy ones are in; with some, when both
+    // are (the local part still waits out its own max_wait_ms).
+    call->upstream_pending = true;
+    call->local_done = call->reads.empty() && errors == 0;
+    forward_fetch(*ctx.upstream(), call, call->body, req->version(), call->upstream, resp,
+                  call->forwarded, [&ctx, call] {
+                    call->upstream_pending = false;
+                    if (call->local_done) respond(ctx, *call);
+                  });
+    if (call->local_done) return;
+  }
   run(ctx, call);
 }
 

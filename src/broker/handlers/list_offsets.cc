@@ -14,6 +14,7 @@
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/handlers/pending_call.h"
+#include "src/proxy/forward.h"
 #include "src/replica/partition_resolver.h"
 #include "src/replica/replica_manager.h"
 #include "src/txn/producer_state_manager.h"
@@ -36,9 +37,14 @@ constexpr std::int32_t kDebuggingReplicaId = -2;
 // Topics by name; the debugging replica id is served by any replica.
 struct ListOffsetsShape : NamedTopicsShape {
   Serving serving = Serving::kLeader;
+  std::vector<UpstreamSlot>* upstream = nullptr;
 };
 
-using ListCall = PendingCall<ListOffsetsRequest, ListOffsetsResponse>;
+struct ListCall : PendingCall<ListOffsetsRequest, ListOffsetsResponse> {
+  // Proxy mode: the partitions asked of the legacy cluster.
+  std::vector<UpstreamSlot> upstream;
+  ForwardStorage forwarded;
+};
 
 void set_offset(std::int16_t version, ListOffsetsResponse::ListOffsetsPartitionResponse& out,
                 std::int64_t offset, std::int64_t timestamp, std::int32_t leader_epoch) {
@@ -65,6 +71,7 @@ void handle_list_offsets(HandlerContext& ctx, RequestPtr req) {
   const bool read_committed = from_client && call->body.isolation_level == 1;
   ListOffsetsShape shape;
   if (call->body.replica_id == kDebuggingReplicaId) shape.serving = Serving::kAnyReplica;
+  if (ctx.upstream() != nullptr) shape.upstream = &call->upstream;
   for_each_partition(
       ctx.resolver(), shape, call->body.topics, call->resp.topics,
       [&](std::size_t ti, std::size_t, const auto& p) {
@@ -125,6 +132,12 @@ void handle_list_offsets(HandlerContext& ctx, RequestPtr req) {
                                    });
         return ErrorCode::kNone;
       });
+  if (!call->upstream.empty()) {
+    // Proxy mode: asked of the legacy leaders, as a consumer.
+    ++call->pending;
+    forward_list_offsets(*ctx.upstream(), call, call->body, version, call->upstream, call->resp,
+                         call->forwarded, [&ctx, call] { finish_one(ctx, *call); });
+  }
   finish_one(ctx, *call);
 }
 

@@ -8,6 +8,13 @@
 // registered; a partition without a reachable leader (none, or one that is
 // fenced or unknown) is LEADER_NOT_AVAILABLE with leader -1, which clients
 // retry after refreshing their metadata.
+//
+// In proxy mode (issue 17) the legacy cluster's topics that this node does
+// not have are listed as this node's: every partition led by this node,
+// replicas and ISR this node, the legacy leader's epoch; no legacy address
+// or node id is ever named. Until the legacy cluster's metadata first came
+// in, an asked-for unknown topic is LEADER_NOT_AVAILABLE (retriable), not
+// auto-created.
 #include <deque>
 #include <memory>
 
@@ -16,6 +23,7 @@
 #include "src/broker/topics.h"
 #include "src/cluster/coordinator_placement.h"
 #include "src/cluster/metadata_log.h"
+#include "src/proxy/upstream.h"
 
 namespace kgw {
 
@@ -69,6 +77,31 @@ void add_topic(MetadataCall& call, MetadataResponse::MetadataResponseTopic& out,
   }
 }
 
+// Proxy mode: a legacy cluster's topic as this node's own. Every partition
+// is led by this node (clients never see a legacy address), at the legacy
+// leader's epoch; a partition without a legacy leader is
+// LEADER_NOT_AVAILABLE, which clients retry.
+void add_upstream_topic(MetadataCall& call, MetadataResponse::MetadataResponseTopic& out,
+                        const UpstreamTopic& t, std::int32_t self) {
+  out.name = call.names.emplace_back(t.name);
+  out.topic_id = t.id;
+  out.is_internal = false;
+  out.partitions.reserve(t.leaders.size());
+  for (std::size_t i = 0; i < t.leaders.size(); ++i) {
+    auto& part = out.partitions.emplace_back();
+    part.partition_index = static_cast<std::int32_t>(i);
+    part.leader_epoch = t.leader_epochs[i];
+    part.replica_nodes = {self};
+    part.isr_nodes = {self};
+    if (t.leaders[i] >= 0) {
+      part.leader_id = self;
+    } else {
+      part.leader_id = -1;
+      part.error_code = code(ErrorCode::kLeaderNotAvailable);
+    }
+  }
+}
+
 void finish(HandlerContext& ctx, MetadataCall& call) {
   const auto& id = ctx.identity();
   for (const auto& [node, broker_image] : call.image->brokers()) {
@@ -108,9 +141,19 @@ void handle_metadata(HandlerContext& ctx, RequestPtr req) {
   call->clustered = ctx.identity().clustered;
   const MetadataImage& image = *call->image;
   const bool all = req->version() == 0 ? body.topics && body.topics->empty() : !body.topics;
+  Upstream* upstream = ctx.upstream();
+  const std::int32_t self = ctx.identity().node_id;
   if (all) {
     for (const TopicPtr& t : image.topics()) {
       add_topic(*call, call->resp.topics.emplace_back(), *t);
+    }
+    // Proxy mode: the legacy cluster's topics this node does not have
+    // (its internal ones stay its own).
+    if (upstream != nullptr) {
+      for (const auto& [name, t] : upstream->topics()) {
+        if (t.internal || image.topic(name) != nullptr) continue;
+        add_upstream_topic(*call, call->resp.topics.emplace_back(), t, self);
+      }
     }
     finish(ctx, *call);
     return;
@@ -126,6 +169,28 @@ void handle_metadata(HandlerContext& ctx, RequestPtr req) {
     if (t != nullptr) {
       add_topic(*call, call->resp.topics.emplace_back(), *t);
       continue;
+    }
+    if (upstream != nullptr) {
+      const UpstreamTopic* u = nullptr;
+      if (want.name) {
+        u = upstream->topic(*want.name);
+      } else {
+        for (const auto& [name, t] : upstream->topics()) {
+          if (t.id == want.topic_id) u = &t;
+        }
+      }
+      if (u != nullptr && !u->internal) {
+        add_upstream_topic(*call, call->resp.topics.emplace_back(), *u, self);
+        continue;
+      }
+      if (!upstream->ready() && want.name) {
+        // Not known yet whether the legacy cluster has it: nothing is
+        // created here before it answered; clients retry this.
+        auto& out = call->resp.topics.emplace_back();
+        out.error_code = code(ErrorCode::kLeaderNotAvailable);
+        out.name = call->names.emplace_back(*want.name);
+        continue;
+      }
     }
     if (!want.name) {
       auto& out = call->resp.topics.emplace_back();

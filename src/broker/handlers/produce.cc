@@ -12,6 +12,9 @@
 // response at all. A partition led by another broker is
 // NOT_LEADER_OR_FOLLOWER with, from v10 (KIP-951), its current leader and
 // that leader's address, so the client goes there without a Metadata round.
+// In proxy mode the partitions of the legacy cluster's topics are
+// forwarded to their leaders there (src/proxy/forward.h) and their answers
+// merged in at their places.
 #include <deque>
 #include <memory>
 #include <span>
@@ -20,6 +23,7 @@
 #include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/cluster/metadata_log.h"
+#include "src/proxy/forward.h"
 #include "src/replica/partition_resolver.h"
 #include "src/replica/replica_manager.h"
 
@@ -36,12 +40,17 @@ struct ProduceCall {
   ProduceRequest body;
   ProduceResponse resp;
   std::deque<std::string> strings;  // backing storage of error messages
+  // Proxy mode: the partitions routed to the legacy cluster, and what
+  // their answers point into.
+  std::vector<UpstreamSlot> upstream;
+  ForwardStorage forwarded;
   bool acks_zero = false;
   int pending = 1;
 };
 
 // The request's and response's field names for for_each_partition().
 struct ProduceShape {
+  std::vector<UpstreamSlot>* upstream = nullptr;
   TopicKey topic(const auto& in, auto& out) const {
     out.name = in.name;
     return TopicKey::by_name(in.name);
@@ -91,8 +100,10 @@ void handle_produce(HandlerContext& ctx, RequestPtr req) {
   auto legacy_budget =
       legacy ? std::make_shared<DecompressionBudget>(kMaxLegacyDecompressed) : nullptr;
   std::uint8_t* const frame = req->frame.bytes.data();
+  ProduceShape shape;
+  if (ctx.upstream() != nullptr) shape.upstream = &call->upstream;
   for_each_partition(
-      ctx.resolver(), ProduceShape{}, body.topic_data, call->resp.responses,
+      ctx.resolver(), shape, body.topic_data, call->resp.responses,
       [bad_acks](std::size_t, std::size_t, const auto&) {
         return bad_acks ? ErrorCode::kInvalidRequiredAcks : ErrorCode::kNone;
       },
@@ -131,6 +142,16 @@ void handle_produce(HandlerContext& ctx, RequestPtr req) {
         });
         return ErrorCode::kNone;
       });
+  if (!call->upstream.empty()) {
+    // Proxy mode: the legacy cluster's partitions go to their leaders
+    // there. acks=0 goes as acks=1 (a legacy broker would not answer, and
+    // the call would wait out its timeout); the client still gets nothing.
+    ++call->pending;
+    ProduceRequest& forwarded = call->body;
+    if (forwarded.acks == 0) forwarded.acks = 1;
+    forward_produce(*ctx.upstream(), call, forwarded, req->version(), call->upstream, call->resp,
+                    call->forwarded, [&ctx, call] { finish_one(ctx, call); });
+  }
   finish_one(ctx, call);
 }
 

@@ -1,0 +1,123 @@
+// Upstream: the legacy Kafka cluster kgw stands in front of in proxy mode
+// (`upstream.bootstrap.servers`, or --upstream). It keeps that cluster's
+// metadata (brokers, topics, partition leaders) and one BrokerConnection
+// per legacy broker; each connection asks its broker's ApiVersions before
+// its first call, so a forwarded request goes out at the highest version
+// both sides speak (BrokerConnection).
+//
+// The happy path is: start() asks a bootstrap broker for the metadata of
+// every topic, then again every refresh_interval_ms, and at once (at most
+// one request in flight) when a forwarded call saw a stale leader
+// (refresh_soon()). Topics a handler may forward to are those of the last
+// answer; connections go to the address the answer gave each broker.
+//
+// Possible failure modes are: no bootstrap broker answers (the topics stay
+// as they were, empty at first; the next refresh tries the next bootstrap
+// address), a broker disappears from the metadata (its connection is
+// closed and its calls fail with kClosed), a call to a broker that is down
+// (the BrokerConnection's errors; src/proxy/forward.h turns them into
+// retriable Kafka errors). Nothing here throws.
+//
+// Threads: the loop thread only.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/timer_queue.h"
+#include "protocol/wire/types.h"
+#include "src/interbroker/broker_connection.h"
+#include "src/replica/partition_resolver.h"
+
+namespace kgw {
+
+struct MetadataResponse;
+
+struct UpstreamAddress {
+  std::string host;
+  std::int32_t port = 0;
+};
+
+// "host:port,host:port" -> addresses; false (and `error`) if one is not
+// HOST:PORT or the list is empty.
+bool parse_upstream_servers(std::string_view list, std::vector<UpstreamAddress>& out,
+                            std::string& error);
+
+struct UpstreamOptions {
+  std::vector<UpstreamAddress> bootstrap;
+  // Default: 30000. How often the legacy metadata is asked again.
+  std::uint64_t refresh_interval_ms = 30000;
+  // Default: 100. The earliest a refresh asked by refresh_soon() goes out
+  // after the previous one.
+  std::uint64_t refresh_backoff_ms = 100;
+  BrokerConnectionOptions connection;
+};
+
+struct UpstreamTopic {
+  std::string name;
+  Uuid id{};
+  bool internal = false;
+  // By partition index: the legacy leader's node id (-1: none) and epoch.
+  std::vector<std::int32_t> leaders;
+  std::vector<std::int32_t> leader_epochs;
+};
+
+class Upstream final : public UpstreamCatalogue {
+ public:
+  Upstream(uv_loop_t* loop, UpstreamOptions options);
+  ~Upstream() override;
+  Upstream(const Upstream&) = delete;
+  Upstream& operator=(const Upstream&) = delete;
+
+  void start();
+  // Closes every connection; nothing is asked afterwards.
+  void stop();
+
+  // UpstreamCatalogue: -1 if the legacy cluster has no such topic.
+  std::int32_t partitions(std::string_view topic) const override;
+  std::string_view name_of(const Uuid& id) const override;
+
+  const UpstreamTopic* topic(std::string_view name) const;
+  const std::map<std::string, UpstreamTopic, std::less<>>& topics() const { return topics_; }
+  // The legacy leader of a partition, -1 if none is known.
+  std::int32_t leader(std::string_view topic, std::int32_t partition) const;
+  // The connection to legacy broker `node` on `channel` (each channel a
+  // connection of its own, made on first use), nullptr if the metadata
+  // does not name the broker.
+  BrokerConnection* broker(std::int32_t node, std::int32_t channel = 0);
+  // A forwarded call saw a stale leader or a broker down: ask again soon.
+  void refresh_soon();
+  // The first metadata answer came.
+  bool ready() const { return ready_; }
+
+ private:
+  void refresh();
+  void on_metadata(CallError e, const MetadataResponse& resp);
+  void schedule(std::uint64_t delay_ms);
+
+  uv_loop_t* loop_;
+  UpstreamOptions options_;
+  TimerQueue timers_;
+  TimerQueue::Id timer_ = 0;
+  std::vector<std::unique_ptr<BrokerConnection>> bootstrap_;
+  std::size_t next_bootstrap_ = 0;
+  std::map<std::int32_t, UpstreamAddress> addresses_;  // by legacy node id
+  // By (node, channel).
+  std::map<std::pair<std::int32_t, std::int32_t>, std::unique_ptr<BrokerConnection>> brokers_;
+  std::map<std::string, UpstreamTopic, std::less<>> topics_;
+  bool in_flight_ = false;
+  bool again_ = false;
+  bool ready_ = false;
+  bool stopped_ = false;
+  std::uint64_t last_refresh_ = 0;
+};
+
+}  // namespace kgw

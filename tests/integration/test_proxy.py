@@ -1,0 +1,227 @@
+"""Proxy mode (issue 17, first slice): kgw --upstream in front of a legacy
+Kafka cluster we did not write (librdkafka's mock cluster, 3 brokers, a
+topic with 3 partitions). A real client (confluent_kafka) talks to kgw
+only: Metadata names kgw alone as the leader of every partition; keyed
+records produced through kgw are read back through kgw (assign + seek, no
+group) at the same offsets a direct read from the mock cluster gives; the
+watermarks (ListOffsets) through kgw are the mock's. With the legacy
+cluster gone, kgw stays up and answers Produce, Fetch and ListOffsets for
+its partitions with retriable errors (raw requests, to see the codes)."""
+
+import os
+import subprocess
+import time
+import unittest
+
+import kgw_harness
+from kafka_wire import Conn, Enc, record_batch
+from record_wire import list_offsets, produce
+
+kgw_harness.require_modules("confluent_kafka")
+
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import AdminClient  # noqa: E402
+
+TIMEOUT = 60
+TOPIC = "legacy"
+PARTITIONS = 3
+RECORDS = 600
+
+
+def mock_path():
+    path = os.environ.get("KGW_MOCK_CLUSTER") or os.path.join(
+        os.path.dirname(kgw_harness.kgw_path()), "tools", "kgw-mock-cluster")
+    if not os.access(path, os.X_OK):
+        kgw_harness.skip_all(f"kgw-mock-cluster not built: {path}")
+    return path
+
+
+class MockCluster:
+    """kgw-mock-cluster as a child: it exits when our end of its stdin closes."""
+
+    def __init__(self, *args):
+        self.proc = subprocess.Popen([mock_path(), *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.bootstrap = self.proc.stdout.readline().decode().strip()
+        if not self.bootstrap:
+            raise AssertionError(f"kgw-mock-cluster printed no bootstrap line "
+                                 f"(exit {self.proc.poll()})")
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def close(self):
+        if self.proc.poll() is not None:
+            return
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def make_consumer(bootstrap):
+    return Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": "kgw-it-unused",  # required by the client; never joined
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "enable.partition.eof": False,
+        "fetch.wait.max.ms": 100,
+    })
+
+
+def read_all(bootstrap, count):
+    """Assign every partition from offset 0; (partition, offset, key, value)."""
+    consumer = make_consumer(bootstrap)
+    try:
+        consumer.assign([TopicPartition(TOPIC, p, 0) for p in range(PARTITIONS)])
+        out = []
+        deadline = time.monotonic() + TIMEOUT
+        while len(out) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"only {len(out)} of {count} records after {TIMEOUT}s")
+            for m in consumer.consume(num_messages=10_000, timeout=0.5):
+                if m.error() is not None:
+                    raise AssertionError(f"consumer error: {m.error()}")
+                out.append((m.partition(), m.offset(), m.key(), m.value()))
+        return sorted(out)
+    finally:
+        consumer.close()
+
+
+def watermarks(bootstrap):
+    consumer = make_consumer(bootstrap)
+    try:
+        return [consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=TIMEOUT)
+                for p in range(PARTITIONS)]
+    finally:
+        consumer.close()
+
+
+def fetch_error(bootstrap, topic, partition):
+    """Fetch v4 (max_wait 100 ms) of one partition from offset 0 -> its error code."""
+    e = Enc().i32(-1).i32(100).i32(1).i32(1 << 20).i8(0)
+    e.array([0], lambda enc, _: enc.string(topic).array(
+        [0], lambda enc2, __: enc2.i32(partition).i64(0).i32(1 << 20)))
+    c = Conn(bootstrap)
+    try:
+        d = c.call(1, 4, e)
+    finally:
+        c.close()
+    d.i32()  # throttle
+    errors = []
+
+    def part(dd):
+        dd.i32()
+        errors.append(dd.i16())
+        dd.i64()
+        dd.i64()
+        dd.array(lambda d3: (d3.i64(), d3.i64()))
+        dd.bytes_()
+
+    d.array(lambda dd: (dd.string(), dd.array(part)))
+    return errors[0]
+
+
+# What a client retries after (refreshing its metadata).
+RETRIABLE = {6, 7}  # NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT
+
+
+class ProxyTest(unittest.TestCase):
+    def setUp(self):
+        self.mock = MockCluster("--brokers", "3", "--topic", f"{TOPIC}:{PARTITIONS}")
+        self.kgw = kgw_harness.Kgw("--upstream", self.mock.bootstrap)
+        self.kgw.start()
+        self.addCleanup(self.mock.close)
+        self.addCleanup(self.kgw.close)
+
+    def metadata(self):
+        a = AdminClient({"bootstrap.servers": self.kgw.bootstrap})
+        return a.list_topics(timeout=TIMEOUT)
+
+    def wait_for_upstream_topic(self):
+        kgw_harness.wait_until(lambda: TOPIC in self.metadata().topics, TIMEOUT,
+                               what="the legacy topic in kgw's metadata")
+
+    def test_metadata_names_only_kgw(self):
+        self.wait_for_upstream_topic()
+        md = self.metadata()
+        self.assertEqual([(b.id, f"{b.host}:{b.port}") for b in md.brokers.values()],
+                         [(1, self.kgw.bootstrap)])
+        t = md.topics[TOPIC]
+        self.assertIsNone(t.error)
+        self.assertEqual(sorted(t.partitions), list(range(PARTITIONS)))
+        for p in t.partitions.values():
+            self.assertEqual((p.leader, p.replicas, p.isrs), (1, [1], [1]))
+
+    def test_produce_and_fetch_through_kgw(self):
+        self.wait_for_upstream_topic()
+        producer = Producer({"bootstrap.servers": self.kgw.bootstrap,
+                             "enable.idempotence": False, "linger.ms": 5})
+        delivered = []
+        errors = []
+
+        def on_delivery(err, msg):
+            if err is not None:
+                errors.append(err)
+            else:
+                delivered.append((msg.partition(), msg.offset(), msg.key(), msg.value()))
+
+        for i in range(RECORDS):
+            producer.produce(TOPIC, key=f"k{i % 17}".encode(), value=f"v{i}".encode(),
+                             on_delivery=on_delivery)
+            producer.poll(0)
+        self.assertEqual(producer.flush(TIMEOUT), 0)
+        self.assertEqual(errors, [])
+        self.assertEqual(len(delivered), RECORDS)
+        # Keyed: more than one partition got records.
+        self.assertGreater(len({p for p, _, _, _ in delivered}), 1)
+
+        through_kgw = read_all(self.kgw.bootstrap, RECORDS)
+        direct = read_all(self.mock.bootstrap, RECORDS)
+        self.assertEqual(through_kgw, sorted(delivered))
+        self.assertEqual(through_kgw, direct)
+
+        # ListOffsets: the mock's watermarks, through kgw.
+        self.assertEqual(watermarks(self.kgw.bootstrap), watermarks(self.mock.bootstrap))
+
+    def test_legacy_cluster_down_is_retriable(self):
+        self.wait_for_upstream_topic()
+        # Up: the raw requests go through.
+        self.assertEqual(produce(self.kgw.bootstrap, TOPIC, 0, record_batch([b"up"]))["error"], 0)
+        self.assertEqual(list_offsets(self.kgw.bootstrap, TOPIC, 0, -1)[0], 0)
+        self.assertEqual(fetch_error(self.kgw.bootstrap, TOPIC, 0), 0)
+        self.mock.kill()
+        # Down: retriable errors, every time (the connections fail, back off
+        # and fail again), and kgw stays up.
+        for _ in range(3):
+            for p in range(PARTITIONS):
+                r = produce(self.kgw.bootstrap, TOPIC, p, record_batch([b"down"]))
+                self.assertIn(r["error"], RETRIABLE, r)
+                self.assertIn(list_offsets(self.kgw.bootstrap, TOPIC, p, -1)[0], RETRIABLE)
+                self.assertIn(fetch_error(self.kgw.bootstrap, TOPIC, p), RETRIABLE)
+            time.sleep(0.3)
+        self.assertTrue(self.kgw.alive())
+        # Local topics are unaffected.
+        producer = Producer({"bootstrap.servers": self.kgw.bootstrap,
+                             "enable.idempotence": False, "message.timeout.ms": 20000})
+        producer.produce("kgw-local-2", value=b"here")
+        self.assertEqual(producer.flush(TIMEOUT), 0)
+        self.assertTrue(self.kgw.alive())
+
+    def test_a_local_topic_still_works(self):
+        # Not upstream: auto-created here as before.
+        self.wait_for_upstream_topic()
+        producer = Producer({"bootstrap.servers": self.kgw.bootstrap,
+                             "enable.idempotence": False})
+        producer.produce("kgw-local", value=b"here")
+        self.assertEqual(producer.flush(TIMEOUT), 0)
+        self.assertNotIn("kgw-local", AdminClient({"bootstrap.servers": self.mock.bootstrap})
+                         .list_topics(timeout=TIMEOUT).topics)
+
+
+if __name__ == "__main__":
+    kgw_harness.main()
