@@ -13,7 +13,8 @@
 // a partition index outside the topic (UNKNOWN_TOPIC_OR_PARTITION), a
 // partition whose leader in the metadata image is another node
 // (NOT_LEADER_OR_FOLLOWER). In proxy mode (issue 17) a topic that does not
-// exist here and exists in the legacy cluster routes upstream (route():
+// exist here and exists in the legacy cluster, or one whose local copy is
+// being mirrored (kgw.migration.state=mirroring), routes upstream (route():
 // Route::kUpstream, no LocalPartition): for_each_partition() hands
 // those partitions to the shape's `upstream` list, and a handler that
 // forwards (Produce, Fetch, ListOffsets: src/proxy/forward.h) sends them to
