@@ -259,6 +259,33 @@ void Mirror::append(const PartitionKey& key, const std::string& name,
     err = validate_record_batch(v, h);
     if (err != RecordError::kNone) break;
     if (h.last_offset() < end) continue;  // already here (a fetch from inside a batch)
+    if (batches.empty() && h.base_offset < end && st->log_start_offset == end &&
+        h.base_offset >= 0) {
+      // The copy is empty and starts at the legacy log start, which is
+      // inside this batch (records deleted up to the middle of it, as
+      // Kafka allows): start the copy at the batch's base offset, append
+      // it whole, and move the log start up to the legacy one's after.
+      ++partitions_[key].store_ops;
+      ++request->pending;
+      std::weak_ptr<bool> alive = alive_;
+      store_.reset_log(
+          key.first, key.second, h.base_offset,
+          [this, alive, key, name, data, legacy_log_start, request](std::string error) {
+            if (alive.expired() || stopped_) return;
+            auto it = partitions_.find(key);
+            if (it != partitions_.end()) --it->second.store_ops;
+            if (!error.empty()) {
+              LOG_ERROR(kLog, "%s: starting the copy failed: %s",
+                        describe(name, key.second).c_str(), error.c_str());
+              delay(key);
+            } else {
+              append(key, name, data, legacy_log_start, request);
+            }
+            done_one(request);
+          },
+          producers_.reset(key.first, key.second));
+      return;
+    }
     // Batches follow each other (a compacted legacy log has gaps between
     // them, never overlaps).
     if (h.base_offset < end) {
