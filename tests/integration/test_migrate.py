@@ -147,6 +147,14 @@ class MigrateTest(unittest.TestCase):
         # Again: no error, nothing changes.
         again = admin("start", "--bootstrap-server", self.kgw.bootstrap, "--topic", TOPIC)
         self.assertIn("already mirroring", again.stdout)
+        # The state moves only with kgw-admin migrate, never by AlterConfigs.
+        alter = subprocess.run(
+            [ADMIN, "configs", "alter", "--bootstrap-server", self.kgw.bootstrap,
+             "--entity-type", "topics", "--entity-name", TOPIC,
+             "--add-config", "kgw.migration.state=local"],
+            capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertNotEqual(alter.returncode, 0, alter.stdout)
+        self.assertIn("kgw-admin migrate", alter.stdout + alter.stderr)
         first = self.wait_mirrored()
         human = admin("status", "--bootstrap-server", self.kgw.bootstrap, "--topic", TOPIC)
         self.assertIn("mirroring", human.stdout)
