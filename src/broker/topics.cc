@@ -101,6 +101,11 @@ void create_topic(HandlerContext& ctx, std::string_view name, std::int32_t parti
     }
     partitions = legacy_partitions;
     id = legacy->id;
+    // The copy's log start is the legacy one's (the mirror follows it):
+    // no retention of its own deletes what the legacy cluster still has,
+    // unless asked for.
+    configs.emplace("retention.ms", "-1");
+    configs.emplace("retention.bytes", "-1");
   }
   if (partitions == -1)
     partitions = static_cast<std::int32_t>(ctx.config().get_long("num.partitions"));

@@ -147,6 +147,14 @@ class MigrateTest(unittest.TestCase):
         # Again: no error, nothing changes.
         again = admin("start", "--bootstrap-server", self.kgw.bootstrap, "--topic", TOPIC)
         self.assertIn("already mirroring", again.stdout)
+        # The state is a topic config of kgw's copy, which keeps no
+        # retention of its own (its log start follows the legacy one).
+        described = subprocess.run(
+            [ADMIN, "configs", "describe", "--bootstrap-server", self.kgw.bootstrap,
+             "--entity-type", "topics", "--entity-name", TOPIC],
+            capture_output=True, text=True, timeout=TIMEOUT, check=True).stdout
+        for config in ("kgw.migration.state=mirroring", "retention.ms=-1", "retention.bytes=-1"):
+            self.assertIn(config, described)
         # The state moves only with kgw-admin migrate, never by AlterConfigs.
         alter = subprocess.run(
             [ADMIN, "configs", "alter", "--bootstrap-server", self.kgw.bootstrap,
