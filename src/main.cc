@@ -36,6 +36,7 @@
 #include "src/interbroker/txn_marker_sender.h"
 #include "src/net/server.h"
 #include "src/options.h"
+#include "src/proxy/mirror.h"
 #include "src/proxy/upstream.h"
 #include "src/replica/coordinator_log.h"
 #include "src/replica/coordinator_states.h"
@@ -122,6 +123,7 @@ struct App {
   InterBrokerClient* interbroker = nullptr;  // calls to the other brokers, if any
   ReplicaFetchers* fetchers = nullptr;       // the follower side of replication, if any
   Upstream* upstream = nullptr;              // proxy mode: the legacy cluster, if any
+  Mirror* mirror = nullptr;                  // proxy mode: topics being migrated, if any
   uv_signal_t sigint{};
   uv_signal_t sigterm{};
   bool stopping = false;
@@ -148,6 +150,7 @@ void stop_serving(App& app) {
   if (app.fetchers != nullptr) app.fetchers->stop();
   app.broker->stop();
   if (app.interbroker != nullptr) app.interbroker->stop();
+  if (app.mirror != nullptr) app.mirror->stop();
   if (app.upstream != nullptr) app.upstream->stop();
   app.server->stop([&app] {
     app.store->stop();
@@ -487,6 +490,10 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   }
   txns.start();
   broker_ptr = &broker;
+  // Proxy mode: topics whose migration is `mirroring` are copied from the
+  // legacy cluster (issue 17).
+  std::unique_ptr<Mirror> mirror;
+  if (upstream) mirror = std::make_unique<Mirror>(loop, *store, producers, metadata, *upstream);
 
   App app;
   app.loop = loop;
@@ -498,7 +505,9 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   app.interbroker = interbroker.get();
   app.fetchers = fetchers.get();
   app.upstream = upstream.get();
+  app.mirror = mirror.get();
   if (upstream) upstream->start();
+  if (mirror) mirror->start();
   uv_signal_init(loop, &app.sigint);
   uv_signal_init(loop, &app.sigterm);
   app.sigint.data = &app;

@@ -1031,6 +1031,17 @@ const std::vector<ConfigDef> kTopicDefs = {
      "is alive (records only the ISR had are lost); off, the partition waits offline. One node "
      "has no such election.",
      {{"unclean.leader.election.enable"}}},
+    {"kgw.migration.state",
+     T::kString,
+     "local",
+     "kgw's own (issue 17, proxy mode): local, kgw owns the topic; mirroring, clients still go "
+     "to the legacy cluster while kgw copies every partition from it with the same offsets "
+     "(kgw-admin migrate start sets it).",
+     {},
+     Check::kOneOf,
+     0,
+     0,
+     "local|mirroring"},
 };
 
 }  // namespace

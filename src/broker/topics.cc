@@ -3,6 +3,8 @@
 #include "common/log.h"
 #include "src/broker/handler_context.h"
 #include "src/cluster/metadata_log.h"
+#include "src/proxy/upstream.h"
+#include "src/replica/partition_resolver.h"
 
 namespace kgw {
 
@@ -77,6 +79,34 @@ void create_topic(HandlerContext& ctx, std::string_view name, std::int32_t parti
     return fail(ErrorCode::kTopicAlreadyExists,
                 "Topic '" + std::string(name) + "' already exists.");
   }
+  // Migration (issue 17): the local copy of a legacy topic that kgw
+  // mirrors has the legacy topic's id and partition count, so that a
+  // client's topic id and partitions stay the same across the migration.
+  Uuid id{};
+  if (auto m = configs.find(std::string(PartitionResolver::kMigrationState));
+      m != configs.end() && m->second == PartitionResolver::kMirroring) {
+    const UpstreamTopic* legacy = ctx.upstream() != nullptr ? ctx.upstream()->topic(name) : nullptr;
+    if (legacy == nullptr) {
+      return fail(ErrorCode::kInvalidConfig,
+                  "kgw.migration.state=mirroring needs a topic of the upstream (legacy) cluster; "
+                  "'" +
+                      std::string(name) + "' is not one" +
+                      (ctx.upstream() == nullptr ? " (kgw runs without --upstream)" : ""));
+    }
+    const auto legacy_partitions = static_cast<std::int32_t>(legacy->leaders.size());
+    if (partitions != -1 && partitions != legacy_partitions) {
+      return fail(ErrorCode::kInvalidPartitions, "The legacy topic '" + std::string(name) +
+                                                     "' has " + std::to_string(legacy_partitions) +
+                                                     " partitions");
+    }
+    partitions = legacy_partitions;
+    id = legacy->id;
+    // The copy's log start is the legacy one's (the mirror follows it):
+    // no retention of its own deletes what the legacy cluster still has,
+    // unless asked for.
+    configs.emplace("retention.ms", "-1");
+    configs.emplace("retention.bytes", "-1");
+  }
   if (partitions == -1)
     partitions = static_cast<std::int32_t>(ctx.config().get_long("num.partitions"));
   if (partitions <= 0) {
@@ -113,6 +143,7 @@ void create_topic(HandlerContext& ctx, std::string_view name, std::int32_t parti
   if (validate_only) return done(std::move(result));
   CreateTopic change;
   change.name = std::string(name);
+  change.id = id;
   change.partitions = partitions;
   change.replication_factor = replication_factor;
   change.assignments = std::move(assignments);

@@ -36,7 +36,7 @@ Resolved PartitionResolver::resolve(const TopicKey& key, const TopicInfo* topic,
   // the client refreshes its metadata), or for a consumer's fetch any
   // replica. On one node this node leads all.
   const bool replica =
-      serving == Serving::kAnyReplica && p->leader >= 0 &&
+      serving != Serving::kLeader && p->leader >= 0 &&
       std::find(p->replicas.begin(), p->replicas.end(), node_id_) != p->replicas.end();
   if (p->leader != node_id_ && !replica) {
     r.error = ErrorCode::kNotLeaderOrFollower;
@@ -59,6 +59,22 @@ Resolved PartitionResolver::route(const TopicKey& key, const TopicInfo* topic,
       r.error =
           partition >= 0 && partition < n ? ErrorCode::kNone : ErrorCode::kUnknownTopicOrPartition;
       return r;
+    }
+  }
+  // Migration (issue 17): a topic being mirrored here is still the legacy
+  // cluster's for clients; only its own-copy view (kOwnCopy) reads here.
+  if (topic != nullptr && upstream_ != nullptr && serving != Serving::kOwnCopy) {
+    const TopicPtr t = metadata_.image()->topic(topic->id);
+    if (t != nullptr) {
+      auto c = t->configs.find(std::string(kMigrationState));
+      if (c != t->configs.end() && c->second == kMirroring) {
+        Resolved r;
+        r.route = Route::kUpstream;
+        r.error = partition >= 0 && partition < t->partition_count()
+                      ? ErrorCode::kNone
+                      : ErrorCode::kUnknownTopicOrPartition;
+        return r;
+      }
     }
   }
   return resolve(key, topic, partition, serving);

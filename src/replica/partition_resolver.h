@@ -13,7 +13,8 @@
 // a partition index outside the topic (UNKNOWN_TOPIC_OR_PARTITION), a
 // partition whose leader in the metadata image is another node
 // (NOT_LEADER_OR_FOLLOWER). In proxy mode (issue 17) a topic that does not
-// exist here and exists in the legacy cluster routes upstream (route():
+// exist here and exists in the legacy cluster, or one whose local copy is
+// being mirrored (kgw.migration.state=mirroring), routes upstream (route():
 // Route::kUpstream, no LocalPartition): for_each_partition() hands
 // those partitions to the shape's `upstream` list, and a handler that
 // forwards (Produce, Fetch, ListOffsets: src/proxy/forward.h) sends them to
@@ -58,10 +59,16 @@ struct LocalPartition {
 // Who may serve a partition: only its leader (everything but Fetch), or
 // any of its replicas (a consumer's Fetch v11+: KIP-392's fetch from a
 // follower, which reads up to its high watermark).
-enum class Serving { kLeader, kAnyReplica };
+// kOwnCopy: this node's own copy, as kAnyReplica, and also for a topic
+// whose clients are routed upstream while it is mirrored (Kafka's
+// debugging replica id: ListOffsets from replica -2; how kgw-admin migrate
+// status reads the mirror's progress).
+enum class Serving { kLeader, kAnyReplica, kOwnCopy };
 
-// Where a resolved partition is served. The per-topic states of the
-// proxy's migration (mirroring, then local) come as more routes.
+// Where a resolved partition is served. A topic that exists here with
+// the topic config kgw.migration.state=mirroring (issue 17) routes
+// upstream in proxy mode: its local copy is written by the mirror only
+// (src/proxy/mirror.h). The states still to come (cutover) may add routes.
 enum class Route : std::uint8_t {
   kLocal,     // this node's store: `local`
   kUpstream,  // the legacy cluster (proxy mode): forwarded
@@ -113,6 +120,10 @@ class PartitionResolver {
   // proxy). `upstream` outlives the resolver.
   void set_upstream(const UpstreamCatalogue* upstream) { upstream_ = upstream; }
   const UpstreamCatalogue* upstream() const { return upstream_; }
+  // The topic config that carries a topic's migration state (issue 17),
+  // and its value while the legacy cluster still serves the topic.
+  static constexpr std::string_view kMigrationState = "kgw.migration.state";
+  static constexpr std::string_view kMirroring = "mirroring";
   // Whether `partition` is one of `topic`'s (as topic() found it; nullptr:
   // unknown), led here or not: for requests any broker answers for any
   // partition (group offsets, admin requests), which Kafka checks only for

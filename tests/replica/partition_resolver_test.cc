@@ -107,6 +107,53 @@ TEST_CASE("resolve follows the metadata image, not the store") {
   CHECK(resolver.topic(TopicKey::by_name("behind")) == nullptr);
 }
 
+// A legacy cluster that has `legacy` (3 partitions) and `mirrored` (2).
+struct FakeUpstream : UpstreamCatalogue {
+  std::int32_t partitions(std::string_view topic) const override {
+    if (topic == "legacy") return 3;
+    if (topic == "mirrored") return 2;
+    return -1;
+  }
+  std::string_view name_of(const Uuid&) const override { return {}; }
+};
+
+TEST_CASE("route: upstream topics, and a mirrored local copy stays upstream but for kOwnCopy") {
+  test::StoreFixture f;
+  const Uuid mirrored = f.create("mirrored", 2, {{"kgw.migration.state", "mirroring"}});
+  f.create("owned", 1, {{"kgw.migration.state", "local"}});
+  PartitionResolver resolver(*f.store, *f.metadata, test::StoreFixture::kNode);
+  const TopicKey key = TopicKey::by_name("mirrored");
+  const TopicInfo* topic = resolver.topic(key);
+  REQUIRE(topic != nullptr);
+
+  // Not a proxy: the copy is an ordinary local topic.
+  CHECK(resolver.route(key, topic, 0).route == Route::kLocal);
+
+  FakeUpstream upstream;
+  resolver.set_upstream(&upstream);
+  // Only on the legacy cluster: upstream.
+  const Resolved legacy = resolver.route(TopicKey::by_name("legacy"), nullptr, 2);
+  CHECK(legacy.ok());
+  CHECK(legacy.route == Route::kUpstream);
+  // Mirroring: clients still go upstream, consumers' any-replica fetches too.
+  for (Serving s : {Serving::kLeader, Serving::kAnyReplica}) {
+    const Resolved r = resolver.route(key, topic, 1, s);
+    CHECK(r.ok());
+    CHECK(r.route == Route::kUpstream);
+  }
+  CHECK(resolver.route(key, topic, 2).error == ErrorCode::kUnknownTopicOrPartition);
+  // The debugging replica's view reads the local copy (migrate status).
+  const Resolved own = resolver.route(key, topic, 1, Serving::kOwnCopy);
+  REQUIRE(own.ok());
+  CHECK(own.route == Route::kLocal);
+  CHECK(own.local.topic->id == mirrored);
+  // A topic kgw owns is local, proxy or not.
+  const TopicKey owned = TopicKey::by_name("owned");
+  const Resolved local = resolver.route(owned, resolver.topic(owned), 0);
+  CHECK(local.ok());
+  CHECK(local.route == Route::kLocal);
+}
+
 TEST_CASE("for_each_partition fills each partition's error in request order") {
   test::StoreFixture f;
   const Uuid id = f.create("orders", 2);

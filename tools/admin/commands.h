@@ -15,6 +15,7 @@ int records_command(const std::vector<std::string>& args);
 int acls_command(const std::vector<std::string>& args);
 int cluster_command(const std::vector<std::string>& args);
 int reassign_command(const std::vector<std::string>& args);
+int migrate_command(const std::vector<std::string>& args);
 
 // Shared by the commands: turns a leading action word into Kafka's action
 // flag ("create" -> "--create"), so "topics create --topic t" and Kafka's

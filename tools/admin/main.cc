@@ -44,6 +44,8 @@ constexpr const char* kUsage =
     "  cluster   [describe] [--etcd HOST:PORT,...]                 (brokers, controller, etcd)\n"
     "  cluster   unregister --id N                                 (kafka-cluster.sh)\n"
     "  reassign  execute | verify | cancel | list                  (kafka-reassign-partitions.sh)\n"
+    "  migrate   start | status --topic T [--json]                 (off a legacy cluster, kgw "
+    "--upstream)\n"
     "\n"
     "Examples:\n"
     "  kgw-admin topics create --bootstrap-server 127.0.0.1:9092 --topic t --partitions 3 \\\n"
@@ -70,9 +72,10 @@ int main(int argc, char** argv) {
   if (group == "acls") return acls_command(rest);
   if (group == "cluster") return cluster_command(rest);
   if (group == "reassign" || group == "reassign-partitions") return reassign_command(rest);
+  if (group == "migrate") return migrate_command(rest);
   std::fprintf(stderr,
                "kgw-admin: unknown command group '%s' (topics, configs, groups, records, acls, "
-               "cluster, reassign)\n",
+               "cluster, reassign, migrate)\n",
                group.c_str());
   return 2;
 }

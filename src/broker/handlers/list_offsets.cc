@@ -70,7 +70,9 @@ void handle_list_offsets(HandlerContext& ctx, RequestPtr req) {
   // Kafka's isolation level 1: READ_COMMITTED (a client's only).
   const bool read_committed = from_client && call->body.isolation_level == 1;
   ListOffsetsShape shape;
-  if (call->body.replica_id == kDebuggingReplicaId) shape.serving = Serving::kAnyReplica;
+  // Kafka's debugging replica reads this node's own copy, also of a topic
+  // being mirrored (issue 17: kgw-admin migrate status).
+  if (call->body.replica_id == kDebuggingReplicaId) shape.serving = Serving::kOwnCopy;
   if (ctx.upstream() != nullptr) shape.upstream = &call->upstream;
   for_each_partition(
       ctx.resolver(), shape, call->body.topics, call->resp.topics,

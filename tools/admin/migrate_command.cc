@@ -1,0 +1,258 @@
+// kgw-admin migrate start|status (issue 17): moving topics off a legacy
+// Kafka cluster that kgw proxies (kgw --upstream). Only Kafka APIs, sent
+// with kgw's own codec (KafkaCall), so that every step is a request any
+// Kafka tool could make:
+//  - start: CreateTopics of the topic on kgw with the topic config
+//    kgw.migration.state=mirroring (kgw gives the local copy the legacy
+//    topic's id and partition count, and starts mirroring it; clients
+//    still go to the legacy cluster);
+//  - status: per partition, the state (DescribeConfigs of
+//    kgw.migration.state; `upstream` when kgw has no local copy), the
+//    legacy high watermark (ListOffsets LATEST through kgw, which forwards
+//    it while the topic is not local) and the mirrored offset (ListOffsets
+//    LATEST from Kafka's debugging replica id -2, which kgw answers from its
+//    own copy). --json prints one JSON object per partition.
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "all_messages.h"
+#include "tools/admin/admin_client.h"
+#include "tools/admin/args.h"
+#include "tools/admin/commands.h"
+#include "tools/admin/kafka_call.h"
+
+namespace kgw::admin {
+
+namespace {
+
+constexpr const char* kWhat = "Error while executing migrate:";
+constexpr const char* kStateConfig = "kgw.migration.state";
+constexpr std::int8_t kTopicResource = 2;
+constexpr std::int16_t kUnknownTopicOrPartition = 3;
+constexpr std::int16_t kTopicAlreadyExists = 36;
+
+constexpr const char* kUsage =
+    "Usage: kgw-admin migrate (start | status) --bootstrap-server HOST:PORT --topic TOPIC\n"
+    "                 [--topic TOPIC ...] [--json]\n"
+    "Moves topics off the legacy Kafka cluster kgw proxies (kgw --upstream):\n"
+    "  start   kgw copies every partition of the topic from the legacy cluster, with the same\n"
+    "          offsets (state mirroring); clients still read and write the legacy cluster.\n"
+    "  status  per partition: state, legacy high watermark, mirrored offset, offsets behind\n"
+    "          (--json: one JSON object per partition).\n";
+
+struct PartitionStatus {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::string state;
+  long long legacy_high_watermark = -1;
+  long long mirrored_offset = -1;
+};
+
+// The topic's partition count as kgw's Metadata gives it (legacy topics
+// included in proxy mode); -1 and `error` if unknown.
+int partition_count(KafkaCall& call, const std::string& topic, std::string& error) {
+  MetadataRequest req;
+  req.topics = std::vector<MetadataRequest::MetadataRequestTopic>(1);
+  (*req.topics)[0].name = topic;
+  req.allow_auto_topic_creation = false;
+  MetadataResponse resp;
+  if (!call.call(req, 4, resp, error)) return -1;
+  for (const auto& t : resp.topics) {
+    if (!t.name || *t.name != topic) continue;
+    if (t.error_code != 0) {
+      error = "topic '" + topic + "': Metadata error " + std::to_string(t.error_code) +
+              (t.error_code == kUnknownTopicOrPartition ? " (unknown topic)" : "");
+      return -1;
+    }
+    return static_cast<int>(t.partitions.size());
+  }
+  error = "topic '" + topic + "' is not in kgw's Metadata answer";
+  return -1;
+}
+
+// The topic's migration state: kgw.migration.state of its local copy, or
+// "upstream" if kgw has none.
+bool migration_state(KafkaCall& call, const std::string& topic, std::string& state,
+                     std::string& error) {
+  DescribeConfigsRequest req;
+  auto& r = req.resources.emplace_back();
+  r.resource_type = kTopicResource;
+  r.resource_name = topic;
+  r.configuration_keys = std::vector<std::string_view>{kStateConfig};
+  DescribeConfigsResponse resp;
+  if (!call.call(req, 1, resp, error)) return false;
+  if (resp.results.size() != 1) {
+    error = "DescribeConfigs answered " + std::to_string(resp.results.size()) + " resources";
+    return false;
+  }
+  const auto& res = resp.results[0];
+  if (res.error_code == kUnknownTopicOrPartition) {
+    state = "upstream";
+    return true;
+  }
+  if (res.error_code != 0) {
+    error = "topic '" + topic + "': DescribeConfigs error " + std::to_string(res.error_code) +
+            (res.error_message ? ": " + std::string(*res.error_message) : "");
+    return false;
+  }
+  state = "local";
+  for (const auto& c : res.configs) {
+    if (c.name == kStateConfig && c.value) state = std::string(*c.value);
+  }
+  return true;
+}
+
+// LATEST offsets of the topic's partitions, as `replica_id` asks (-1 a
+// consumer: the legacy high watermark while the topic routes upstream;
+// -2 the debugging replica: kgw's own copy).
+bool latest_offsets(KafkaCall& call, const std::string& topic, int partitions,
+                    std::int32_t replica_id, std::vector<long long>& out, std::string& error) {
+  ListOffsetsRequest req;
+  req.replica_id = replica_id;
+  auto& t = req.topics.emplace_back();
+  t.name = topic;
+  for (int p = 0; p < partitions; ++p) {
+    auto& part = t.partitions.emplace_back();
+    part.partition_index = p;
+    part.timestamp = -1;  // LATEST
+  }
+  ListOffsetsResponse resp;
+  if (!call.call(req, 2, resp, error)) return false;
+  out.assign(static_cast<std::size_t>(partitions), -1);
+  for (const auto& rt : resp.topics) {
+    for (const auto& rp : rt.partitions) {
+      if (rp.partition_index < 0 || rp.partition_index >= partitions) continue;
+      if (rp.error_code == 0) out[static_cast<std::size_t>(rp.partition_index)] = rp.offset;
+    }
+  }
+  return true;
+}
+
+int start(KafkaCall& call, const std::vector<std::string>& topics) {
+  int failed = 0;
+  for (const std::string& topic : topics) {
+    CreateTopicsRequest req;
+    auto& t = req.topics.emplace_back();
+    t.name = topic;
+    t.num_partitions = -1;  // the legacy topic's
+    t.replication_factor = -1;
+    auto& c = t.configs.emplace_back();
+    c.name = kStateConfig;
+    c.value = "mirroring";
+    CreateTopicsResponse resp;
+    std::string error;
+    if (!call.call(req, 4, resp, error)) return fail(kWhat, error);
+    const std::int16_t ec = resp.topics.size() == 1 ? resp.topics[0].error_code : -1;
+    if (ec == 0) {
+      std::printf("Mirroring topic %s (%d partitions) from the legacy cluster.\n", topic.c_str(),
+                  resp.topics[0].num_partitions);
+      continue;
+    }
+    std::string state;
+    if (ec == kTopicAlreadyExists && migration_state(call, topic, state, error) &&
+        state == "mirroring") {
+      std::printf("Topic %s is already mirroring.\n", topic.c_str());
+      continue;
+    }
+    std::string message = resp.topics.size() == 1 && resp.topics[0].error_message
+                              ? std::string(*resp.topics[0].error_message)
+                              : "error " + std::to_string(ec);
+    if (ec == kTopicAlreadyExists && !state.empty()) {
+      message = "topic '" + topic + "' is already kgw's (state " + state + ")";
+    }
+    std::fprintf(stderr, "%s %s: %s\n", kWhat, topic.c_str(), message.c_str());
+    ++failed;
+  }
+  return failed == 0 ? 0 : 1;
+}
+
+int status(KafkaCall& call, const std::vector<std::string>& topics, bool json) {
+  std::vector<PartitionStatus> rows;
+  for (const std::string& topic : topics) {
+    std::string error, state;
+    const int n = partition_count(call, topic, error);
+    if (n < 0) return fail(kWhat, error);
+    if (!migration_state(call, topic, state, error)) return fail(kWhat, error);
+    std::vector<long long> legacy, mirrored;
+    if (!latest_offsets(call, topic, n, -1, legacy, error)) return fail(kWhat, error);
+    if (state != "upstream" && !latest_offsets(call, topic, n, -2, mirrored, error)) {
+      return fail(kWhat, error);
+    }
+    for (int p = 0; p < n; ++p) {
+      PartitionStatus s;
+      s.topic = topic;
+      s.partition = p;
+      s.state = state;
+      s.legacy_high_watermark = legacy[static_cast<std::size_t>(p)];
+      if (!mirrored.empty()) s.mirrored_offset = mirrored[static_cast<std::size_t>(p)];
+      rows.push_back(std::move(s));
+    }
+  }
+  if (json) {
+    for (const PartitionStatus& s : rows) {
+      nlohmann::json j = {{"topic", s.topic},
+                          {"partition", s.partition},
+                          {"state", s.state},
+                          {"legacy_high_watermark", s.legacy_high_watermark},
+                          {"mirrored_offset", s.mirrored_offset}};
+      if (s.mirrored_offset >= 0 && s.legacy_high_watermark >= 0) {
+        j["behind"] = s.legacy_high_watermark - s.mirrored_offset;
+      }
+      std::printf("%s\n", j.dump().c_str());
+    }
+    return 0;
+  }
+  std::printf("%-30s %9s %-10s %14s %14s %10s\n", "TOPIC", "PARTITION", "STATE", "LEGACY-HW",
+              "MIRRORED", "BEHIND");
+  for (const PartitionStatus& s : rows) {
+    const std::string behind = s.mirrored_offset >= 0 && s.legacy_high_watermark >= 0
+                                   ? std::to_string(s.legacy_high_watermark - s.mirrored_offset)
+                                   : "-";
+    const std::string mirrored =
+        s.mirrored_offset >= 0 ? std::to_string(s.mirrored_offset) : std::string("-");
+    std::printf("%-30s %9d %-10s %14lld %14s %10s\n", s.topic.c_str(), s.partition, s.state.c_str(),
+                s.legacy_high_watermark, mirrored.c_str(), behind.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int migrate_command(const std::vector<std::string>& raw) {
+  Args a;
+  std::string error;
+  std::vector<std::string> args = raw;
+  std::string action;
+  if (!args.empty() && args[0].rfind("--", 0) != 0) {
+    action = args[0];
+    args.erase(args.begin());
+  }
+  if (!a.parse(args, {"bootstrap-server", "topic"}, {"json", "help"}, error)) {
+    std::fprintf(stderr, "%s", kUsage);
+    return fail(kWhat, error, 2);
+  }
+  if (a.has("help")) {
+    std::printf("%s", kUsage);
+    return 0;
+  }
+  if (action != "start" && action != "status") {
+    std::fprintf(stderr, "%s", kUsage);
+    return fail(kWhat,
+                action.empty() ? "an action (start, status) is required"
+                               : "unknown action '" + action + "' (start, status)",
+                2);
+  }
+  auto bootstrap = a.get("bootstrap-server");
+  if (!bootstrap) return fail(kWhat, "--bootstrap-server HOST:PORT is required", 2);
+  const std::vector<std::string>& topics = a.all("topic");
+  if (topics.empty()) return fail(kWhat, "--topic TOPIC is required", 2);
+  KafkaCall call;
+  if (!call.connect(*bootstrap, AdminClient::kTimeoutMs, error)) return fail(kWhat, error);
+  return action == "start" ? start(call, topics) : status(call, topics, a.has("json"));
+}
+
+}  // namespace kgw::admin
