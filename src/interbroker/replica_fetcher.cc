@@ -281,7 +281,12 @@ void ReplicaFetchers::delay_unanswered(const Asked& asked, const std::set<Partit
 }
 
 void ReplicaFetchers::send_epochs(const FetcherKey& fk, std::vector<PartitionKey> keys) {
-  const auto [pending, names, asked] = begin_request(fk);
+  // Plain locals, not a structured binding: the lambdas below capture
+  // them, which clang before 16 (the fuzz build's) refuses for bindings.
+  Request request = begin_request(fk);
+  const std::shared_ptr<int> pending = std::move(request.pending);
+  const std::shared_ptr<std::deque<std::string>> names = std::move(request.names);
+  const std::shared_ptr<Asked> asked = std::move(request.asked);
   OffsetForLeaderEpochRequest req;
   req.replica_id = node_id_;
   for (const PartitionKey& key : keys) {
@@ -360,7 +365,12 @@ void ReplicaFetchers::send_epochs(const FetcherKey& fk, std::vector<PartitionKey
 }
 
 void ReplicaFetchers::send_fetch(const FetcherKey& fk, std::vector<PartitionKey> keys) {
-  const auto [pending, names, asked] = begin_request(fk);
+  // Plain locals, not a structured binding: the lambdas below capture
+  // them, which clang before 16 (the fuzz build's) refuses for bindings.
+  Request request = begin_request(fk);
+  const std::shared_ptr<int> pending = std::move(request.pending);
+  const std::shared_ptr<std::deque<std::string>> names = std::move(request.names);
+  const std::shared_ptr<Asked> asked = std::move(request.asked);
   FetchRequest req;
   req.replica_id = node_id_;
   req.replica_state.replica_id = node_id_;
