@@ -53,6 +53,32 @@ def find_coordinator(bootstrap, group):
     return error, node, f"{host}:{port}"
 
 
+def describe_cluster(bootstrap):
+    """DescribeCluster v0 -> (error, [(node, "host:port")])."""
+    c = Conn(bootstrap)
+    try:
+        d = c.call(60, 0, Enc(flexible=True).boolean(False).tags(), flexible=True)
+    finally:
+        c.close()
+    d.i32()  # throttle
+    error = d.i16()
+    d.string()  # message
+    d.string()  # cluster id
+    d.i32()  # controller
+    brokers = []
+
+    def broker(dd):
+        node = dd.i32()
+        host = dd.string()
+        port = dd.i32()
+        dd.string()  # rack
+        dd.tags()
+        brokers.append((node, f"{host}:{port}"))
+
+    d.array(broker)
+    return error, brokers
+
+
 def produce_keyed(bootstrap, topic, count):
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": False,
                          "linger.ms": 5})
@@ -115,6 +141,9 @@ class ProxyGroupsMockTest(unittest.TestCase):
     def test_find_coordinator_names_kgw(self):
         self.assertEqual(find_coordinator(self.kgw.bootstrap, GROUP),
                          (0, 1, self.kgw.bootstrap))
+
+    def test_describe_cluster_names_only_kgw(self):
+        self.assertEqual(describe_cluster(self.kgw.bootstrap), (0, [(1, self.kgw.bootstrap)]))
 
     def test_group_of_two_consumes_exactly_once_and_commits(self):
         members = [group_consumer(self.kgw.bootstrap, GROUP) for _ in range(2)]
