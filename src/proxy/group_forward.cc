@@ -28,38 +28,43 @@ BrokerConnection* free_connection(Upstream& upstream, std::int32_t node) {
       node, kCoordinatorChannel + static_cast<std::int32_t>(turn++ % kCoordinatorChannels));
 }
 
-ErrorCode call_failed(Upstream& upstream, std::string_view group, CallError e) {
+std::map<std::string, std::int32_t, std::less<>>& cache_of(Upstream& upstream, KeyType type) {
+  return type == KeyType::kGroup ? upstream.group_coordinators() : upstream.txn_coordinators();
+}
+
+ErrorCode call_failed(Upstream& upstream, KeyType type, std::string_view key, CallError e) {
   if (e == CallError::kUnsupportedVersion) return ErrorCode::kUnsupportedVersion;
-  forget_group_coordinator(upstream, group);
+  forget_coordinator(upstream, type, key);
   if (e != CallError::kTimedOut) upstream.refresh_soon();
   return ErrorCode::kCoordinatorNotAvailable;
 }
 
-void send_to_node(Upstream& upstream, std::int32_t node, std::string group, std::int16_t api_key,
-                  std::int16_t min_version, std::int16_t max_version,
+void send_to_node(Upstream& upstream, std::int32_t node, KeyType type, std::string group,
+                  std::int16_t api_key, std::int16_t min_version, std::int16_t max_version,
                   BrokerConnection::Encode encode, CoordinatorDone done) {
   BrokerConnection* conn = free_connection(upstream, node);
   if (conn == nullptr) {
-    forget_group_coordinator(upstream, group);
+    forget_coordinator(upstream, type, group);
     upstream.refresh_soon();
     done(ErrorCode::kCoordinatorNotAvailable, 0, Bytes());
     return;
   }
   conn->send(api_key, min_version, max_version, std::move(encode),
-             [&upstream, group = std::move(group), done = std::move(done)](
+             [&upstream, type, group = std::move(group), done = std::move(done)](
                  CallError e, std::int16_t version, Bytes body) {
                if (e != CallError::kNone) {
-                 done(call_failed(upstream, group, e), 0, Bytes());
+                 done(call_failed(upstream, type, group, e), 0, Bytes());
                  return;
                }
                done(ErrorCode::kNone, version, body);
              });
 }
 
-// The legacy cluster's FindCoordinator for `group`, asked of its brokers
-// in turn; `done` gets the coordinator's node id or the error.
-void find_group_coordinator(Upstream& upstream, std::string group,
-                            std::function<void(ErrorCode, std::int32_t node)> done) {
+// The legacy cluster's FindCoordinator for `group` (a key of `type`),
+// asked of its brokers in turn; `done` gets the coordinator's node id or
+// the error.
+void find_coordinator(Upstream& upstream, KeyType type, std::string group,
+                      std::function<void(ErrorCode, std::int32_t node)> done) {
   static std::uint32_t turn = 0;
   const std::vector<std::int32_t> nodes = upstream.nodes();
   BrokerConnection* conn =
@@ -73,9 +78,9 @@ void find_group_coordinator(Upstream& upstream, std::string group,
   conn->send(
       FindCoordinatorRequest::api_key, FindCoordinatorRequest::min_version,
       FindCoordinatorRequest::max_version,
-      [key](Writer& w, std::int16_t v) {
+      [key, type](Writer& w, std::int16_t v) {
         FindCoordinatorRequest req;
-        req.key_type = 0;
+        req.key_type = static_cast<std::int8_t>(type);
         req.key = *key;
         req.coordinator_keys = {*key};
         req.encode(w, v);
@@ -87,7 +92,7 @@ void find_group_coordinator(Upstream& upstream, std::string group,
           if (!resp.decode(r, version)) e = CallError::kDecodeFailed;
         }
         if (e != CallError::kNone) {
-          LOG_WARN("proxy", "legacy FindCoordinator for group '%s': %s", key->c_str(),
+          LOG_WARN("proxy", "legacy FindCoordinator for '%s': %s", key->c_str(),
                    call_error_name(e));
           if (e != CallError::kUnsupportedVersion) upstream.refresh_soon();
           done(ErrorCode::kCoordinatorNotAvailable, -1);
@@ -110,35 +115,35 @@ void find_group_coordinator(Upstream& upstream, std::string group,
 
 }  // namespace
 
-void forget_group_coordinator(Upstream& upstream, std::string_view group) {
-  auto& cache = upstream.group_coordinators();
-  if (auto it = cache.find(group); it != cache.end()) cache.erase(it);
+void forget_coordinator(Upstream& upstream, KeyType type, std::string_view key) {
+  auto& cache = cache_of(upstream, type);
+  if (auto it = cache.find(key); it != cache.end()) cache.erase(it);
 }
 
-void send_to_group_coordinator(Upstream& upstream, std::string group, std::int16_t api_key,
-                               std::int16_t min_version, std::int16_t max_version,
-                               BrokerConnection::Encode encode, CoordinatorDone done) {
+void send_to_coordinator(Upstream& upstream, KeyType type, std::string group, std::int16_t api_key,
+                         std::int16_t min_version, std::int16_t max_version,
+                         BrokerConnection::Encode encode, CoordinatorDone done) {
   if (min_version > max_version) {
     done(ErrorCode::kUnsupportedVersion, 0, Bytes());
     return;
   }
-  auto& cache = upstream.group_coordinators();
+  auto& cache = cache_of(upstream, type);
   if (auto it = cache.find(group); it != cache.end()) {
-    send_to_node(upstream, it->second, std::move(group), api_key, min_version, max_version,
+    send_to_node(upstream, it->second, type, std::move(group), api_key, min_version, max_version,
                  std::move(encode), std::move(done));
     return;
   }
   std::string key = group;
-  find_group_coordinator(
-      upstream, std::move(key),
-      [&upstream, group = std::move(group), api_key, min_version, max_version,
+  find_coordinator(
+      upstream, type, std::move(key),
+      [&upstream, type, group = std::move(group), api_key, min_version, max_version,
        encode = std::move(encode), done = std::move(done)](ErrorCode e, std::int32_t node) mutable {
         if (e != ErrorCode::kNone) {
           done(e, 0, Bytes());
           return;
         }
-        upstream.group_coordinators()[group] = node;
-        send_to_node(upstream, node, std::move(group), api_key, min_version, max_version,
+        cache_of(upstream, type)[group] = node;
+        send_to_node(upstream, node, type, std::move(group), api_key, min_version, max_version,
                      std::move(encode), std::move(done));
       });
 }

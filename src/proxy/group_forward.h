@@ -4,8 +4,11 @@
 // there. FindCoordinator keeps naming this node (clients never see a legacy
 // address), and each of the group's requests (JoinGroup, SyncGroup,
 // Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups,
-// DeleteGroups, OffsetDelete) is re-sent to the legacy coordinator; ListGroups
-// asks every legacy broker and merges with this node's own groups.
+// DeleteGroups, OffsetDelete, TxnOffsetCommit) is re-sent to the legacy
+// coordinator; ListGroups asks every legacy broker and merges with this
+// node's own groups. A transactional id that lives upstream (txn_upstream())
+// has its InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn and EndTxn
+// sent to its legacy transaction coordinator the same way.
 //
 // The happy path is: the legacy coordinator of the group (cached per
 // group; asked with the legacy cluster's FindCoordinator on first use) ->
@@ -63,14 +66,17 @@ inline constexpr std::int32_t kCoordinatorChannel = 1000;
 // the callback only.
 using CoordinatorDone = std::function<void(ErrorCode error, std::int16_t version, Bytes body)>;
 
-// Sends a request about `group` to its legacy coordinator at a version in
-// [min_version, max_version] (see above).
-void send_to_group_coordinator(Upstream& upstream, std::string group, std::int16_t api_key,
-                               std::int16_t min_version, std::int16_t max_version,
-                               BrokerConnection::Encode encode, CoordinatorDone done);
+// Which coordinator: FindCoordinator's key types.
+enum class KeyType : std::int8_t { kGroup = 0, kTransaction = 1 };
+
+// Sends a request about `key` (a group id or a transactional id) to its
+// legacy coordinator at a version in [min_version, max_version] (see above).
+void send_to_coordinator(Upstream& upstream, KeyType type, std::string key, std::int16_t api_key,
+                         std::int16_t min_version, std::int16_t max_version,
+                         BrokerConnection::Encode encode, CoordinatorDone done);
 
 // The legacy coordinator answered "not me" / "not now": ask again next time.
-void forget_group_coordinator(Upstream& upstream, std::string_view group);
+void forget_coordinator(Upstream& upstream, KeyType type, std::string_view key);
 
 // The group-level error of a one-group answer (the first group's for the
 // batched APIs), 0 if none.
@@ -87,17 +93,17 @@ std::int16_t group_answer_error(const Resp& resp) {
 }
 
 // The typed call: `req` (its views kept alive by the caller's `done`
-// capture) sent to the coordinator of `group`; `done` gets the decoded
+// capture) sent to the coordinator of `key`; `done` gets the decoded
 // answer (views valid during the callback only) or the error (and a
 // default answer).
 template <typename Req, typename Resp>
-void forward_to_group_coordinator(Upstream& upstream, std::string_view group, Req req,
-                                  std::int16_t min_version, std::int16_t client_version,
-                                  std::function<void(ErrorCode, const Resp&)> done) {
-  send_to_group_coordinator(
-      upstream, std::string(group), Req::api_key, min_version, client_version,
+void forward_to_coordinator(Upstream& upstream, KeyType type, std::string_view key, Req req,
+                            std::int16_t min_version, std::int16_t client_version,
+                            std::function<void(ErrorCode, const Resp&)> done) {
+  send_to_coordinator(
+      upstream, type, std::string(key), Req::api_key, min_version, client_version,
       [req = std::move(req)](Writer& w, std::int16_t v) { req.encode(w, v); },
-      [&upstream, group = std::string(group), done = std::move(done)](
+      [&upstream, type, key = std::string(key), done = std::move(done)](
           ErrorCode e, std::int16_t version, Bytes body) {
         Resp resp;
         if (e == ErrorCode::kNone) {
@@ -108,11 +114,19 @@ void forward_to_group_coordinator(Upstream& upstream, std::string_view group, Re
           const std::int16_t g = group_answer_error(resp);
           if (g == code(ErrorCode::kNotCoordinator) ||
               g == code(ErrorCode::kCoordinatorNotAvailable)) {
-            forget_group_coordinator(upstream, group);
+            forget_coordinator(upstream, type, key);
           }
         }
         done(e, resp);
       });
+}
+
+template <typename Req, typename Resp>
+void forward_to_group_coordinator(Upstream& upstream, std::string_view group, Req req,
+                                  std::int16_t min_version, std::int16_t client_version,
+                                  std::function<void(ErrorCode, const Resp&)> done) {
+  forward_to_coordinator<Req, Resp>(upstream, KeyType::kGroup, group, std::move(req), min_version,
+                                    client_version, std::move(done));
 }
 
 // ListGroups on every legacy broker. `done` gets each broker's groups

@@ -104,6 +104,8 @@ class Upstream final : public UpstreamCatalogue {
   std::map<std::string, std::int32_t, std::less<>>& group_coordinators() {
     return group_coordinators_;
   }
+  // The same for transactional ids.
+  std::map<std::string, std::int32_t, std::less<>>& txn_coordinators() { return txn_coordinators_; }
 
  private:
   void refresh();
@@ -126,6 +128,7 @@ class Upstream final : public UpstreamCatalogue {
   bool stopped_ = false;
   std::uint64_t last_refresh_ = 0;
   std::map<std::string, std::int32_t, std::less<>> group_coordinators_;
+  std::map<std::string, std::int32_t, std::less<>> txn_coordinators_;
 };
 
 }  // namespace kgw

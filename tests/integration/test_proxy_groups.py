@@ -15,7 +15,13 @@ through kgw names kgw.
 Against a second kgw as the legacy cluster (it speaks every group API): a
 group consuming through the proxy is listed and described through the proxy
 (ListGroups, DescribeGroups), exists on the legacy kgw (not on the proxy),
-and DeleteGroups through the proxy deletes it there."""
+and DeleteGroups through the proxy deletes it there. Transactions through
+kgw (InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit,
+EndTxn forwarded to the legacy coordinators) commit and abort: a
+read_committed consumer through kgw sees the committed records only, and
+the transaction's group offset is committed on the legacy side (fully
+checked against the second kgw; the mock filters no aborted records and
+keeps no transactional offsets)."""
 
 import time
 import unittest
@@ -127,6 +133,63 @@ def wait_for_assignment(consumers, partitions):
         assert time.monotonic() < deadline, f"assignment after {TIMEOUT}s: {owned}"
 
 
+def transactions_through_kgw(test, kgw, legacy, full_txns):
+    """A transactional producer through kgw (its coordinator the legacy
+    cluster's) commits one transaction, with a group's offsets
+    (AddOffsetsToTxn, TxnOffsetCommit), and aborts another; a
+    read_committed consumer through kgw sees what it sees reading the
+    legacy cluster directly; with `full_txns` (a legacy cluster that
+    filters aborted records and keeps transactional offsets) those are the
+    committed records only, and the group's offset is committed there."""
+    producer = Producer({"bootstrap.servers": kgw, "transactional.id": "proxied-txn",
+                         "linger.ms": 5})
+    producer.init_transactions(TIMEOUT)
+    producer.begin_transaction()
+    for i in range(50):
+        producer.produce(TOPIC, key=f"k{i}".encode(), value=f"c{i}".encode())
+    member = group_consumer(kgw, "txn-group")
+    try:
+        producer.send_offsets_to_transaction(
+            [TopicPartition(TOPIC, 0, 7)], member.consumer_group_metadata(), TIMEOUT)
+    finally:
+        member.close()
+    producer.commit_transaction(TIMEOUT)
+    producer.begin_transaction()
+    for i in range(20):
+        producer.produce(TOPIC, key=f"k{i}".encode(), value=f"a{i}".encode())
+    producer.flush(TIMEOUT)
+    producer.abort_transaction(TIMEOUT)
+
+    def read_committed(bootstrap):
+        c = Consumer({"bootstrap.servers": bootstrap, "group.id": "txn-reader",
+                      "isolation.level": "read_committed", "enable.auto.commit": False,
+                      "enable.partition.eof": True, "fetch.wait.max.ms": 100})
+        try:
+            c.assign([TopicPartition(TOPIC, p, 0) for p in range(PARTITIONS)])
+            values, eof = [], set()
+            deadline = time.monotonic() + TIMEOUT
+            while len(eof) < PARTITIONS:
+                test.assertLess(time.monotonic(), deadline)
+                for m in c.consume(num_messages=1000, timeout=0.2):
+                    if m.error() is not None:
+                        eof.add(m.partition())
+                    else:
+                        values.append(m.value())
+            return sorted(values)
+        finally:
+            c.close()
+
+    via_kgw = read_committed(kgw)
+    test.assertEqual(via_kgw, read_committed(legacy))
+    committed_values = sorted(f"c{i}".encode() for i in range(50))
+    if not full_txns:
+        test.assertTrue(set(committed_values) <= set(via_kgw))
+        return
+    test.assertEqual(via_kgw, committed_values)
+    test.assertEqual(committed(legacy, "txn-group", TOPIC, 1), [(0, 7, None)])
+    test.assertEqual(committed(kgw, "txn-group", TOPIC, 1), [(0, 7, None)])
+
+
 class ProxyGroupsMockTest(unittest.TestCase):
     def setUp(self):
         self.mock = MockCluster("--brokers", "3", "--topic", f"{TOPIC}:{PARTITIONS}")
@@ -183,6 +246,14 @@ class ProxyGroupsMockTest(unittest.TestCase):
                          [(p, ends.get(p, -1001)) for p in range(PARTITIONS)])
         self.assertTrue(self.kgw.alive())
 
+    def test_transactions_through_kgw(self):
+        # The mock 2.0.2 gives aborted records to read_committed consumers
+        # too (through kgw: exactly what it gives directly), and keeps no
+        # offsets of a TxnOffsetCommit: the full checks run against a kgw
+        # as the legacy cluster (ProxyGroupsKgwLegacyTest).
+        transactions_through_kgw(self, self.kgw.bootstrap, self.mock.bootstrap,
+                                 full_txns=False)
+
     def test_legacy_coordinator_down_is_retriable(self):
         self.mock.kill()
         c = Conn(self.kgw.bootstrap)
@@ -219,6 +290,10 @@ class ProxyGroupsKgwLegacyTest(unittest.TestCase):
         kgw_harness.wait_until(
             lambda: TOPIC in AdminClient({"bootstrap.servers": self.kgw.bootstrap})
             .list_topics(timeout=TIMEOUT).topics, TIMEOUT, what="the legacy topic in kgw")
+
+    def test_transactions_through_kgw(self):
+        transactions_through_kgw(self, self.kgw.bootstrap, self.legacy.bootstrap,
+                                 full_txns=True)
 
     def groups(self, bootstrap):
         admin = AdminClient({"bootstrap.servers": bootstrap})

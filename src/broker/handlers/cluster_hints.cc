@@ -3,6 +3,7 @@
 #include "src/cluster/metadata_log.h"
 #include "src/group/group_coordinator.h"
 #include "src/group/offset_manager.h"
+#include "src/txn/transaction_coordinator.h"
 
 namespace kgw {
 
@@ -29,6 +30,12 @@ bool group_upstream(HandlerContext& ctx, std::string_view group_id) {
   const std::string id(group_id);
   if (ctx.groups().describe(id).state != "Dead") return false;
   return ctx.offsets().fetch_offsets(id, std::nullopt, false).partitions.empty();
+}
+
+bool txn_upstream(HandlerContext& ctx, std::string_view transactional_id) {
+  if (ctx.upstream() == nullptr || transactional_id.empty()) return false;
+  const auto d = ctx.txns().describe({std::string(transactional_id)});
+  return d.empty() || d.front().error == ErrorCode::kTransactionalIdNotFound;
 }
 
 bool not_coordinator(HandlerContext& ctx, CoordinatorType type, std::string_view key) {

@@ -87,5 +87,11 @@ ErrorCode group_coordinator_error(HandlerContext& ctx, std::string_view group_id
 // seam for "a group that consumes only local topics moves to kgw at its
 // next rebalance" (not done yet). False outside proxy mode.
 bool group_upstream(HandlerContext& ctx, std::string_view group_id);
+// The same for a transactional id: in proxy mode it lives upstream unless
+// this node's transaction coordinator knows it. So a transactional
+// producer through a proxy writes to legacy topics (its transaction is the
+// legacy cluster's); one writing to kgw's own topics needs an id kgw
+// already has. False outside proxy mode.
+bool txn_upstream(HandlerContext& ctx, std::string_view transactional_id);
 
 }  // namespace kgw
