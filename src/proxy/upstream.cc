@@ -103,6 +103,12 @@ BrokerConnection* Upstream::broker(std::int32_t node, std::int32_t channel) {
   return c.get();
 }
 
+std::vector<std::int32_t> Upstream::nodes() const {
+  std::vector<std::int32_t> out;
+  for (const auto& [node, a] : addresses_) out.push_back(node);
+  return out;
+}
+
 void Upstream::refresh_soon() {
   if (stopped_) return;
   if (in_flight_) {

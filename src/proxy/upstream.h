@@ -97,6 +97,15 @@ class Upstream final : public UpstreamCatalogue {
   void refresh_soon();
   // The first metadata answer came.
   bool ready() const { return ready_; }
+  // The legacy broker ids of the last metadata answer, ascending.
+  std::vector<std::int32_t> nodes() const;
+  // The legacy coordinator of each group forwarded there, by group id
+  // (kept by src/proxy/group_forward.cc).
+  std::map<std::string, std::int32_t, std::less<>>& group_coordinators() {
+    return group_coordinators_;
+  }
+  // The same for transactional ids.
+  std::map<std::string, std::int32_t, std::less<>>& txn_coordinators() { return txn_coordinators_; }
 
  private:
   void refresh();
@@ -118,6 +127,8 @@ class Upstream final : public UpstreamCatalogue {
   bool ready_ = false;
   bool stopped_ = false;
   std::uint64_t last_refresh_ = 0;
+  std::map<std::string, std::int32_t, std::less<>> group_coordinators_;
+  std::map<std::string, std::int32_t, std::less<>> txn_coordinators_;
 };
 
 }  // namespace kgw

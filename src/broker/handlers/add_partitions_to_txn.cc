@@ -6,6 +6,7 @@
 #include "all_messages.h"
 #include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/proxy/group_forward.h"
 #include "src/replica/partition_resolver.h"
 #include "src/txn/transaction_coordinator.h"
 
@@ -62,6 +63,25 @@ void handle_add_partitions_to_txn(HandlerContext& ctx, RequestPtr req) {
   if (!ctx.decode(*req, *body)) return;
   auto resp = std::make_shared<AddPartitionsToTxnResponse>();
   const std::int16_t version = req->version();
+  if (version < 4 && txn_upstream(ctx, body->v3_and_below_transactional_id)) {
+    forward_to_coordinator<AddPartitionsToTxnRequest, AddPartitionsToTxnResponse>(
+        *ctx.upstream(), KeyType::kTransaction, body->v3_and_below_transactional_id, *body,
+        AddPartitionsToTxnRequest::min_version, version,
+        [&ctx, req, body, resp](ErrorCode e, const AddPartitionsToTxnResponse& r) {
+          if (e == ErrorCode::kNone) return ctx.respond(*req, r);
+          for (const auto& t : body->v3_and_below_topics) {
+            auto& tr = resp->results_by_topic_v3_and_below.emplace_back();
+            tr.name = t.name;
+            for (std::int32_t p : t.partitions) {
+              auto& pr = tr.results_by_partition.emplace_back();
+              pr.partition_index = p;
+              pr.partition_error_code = code(e);
+            }
+          }
+          ctx.respond(*req, *resp);
+        });
+    return;
+  }
   if (version < 4) {
     auto wanted = check_topics(ctx.resolver(), body->v3_and_below_topics,
                                resp->results_by_topic_v3_and_below);

@@ -2,6 +2,8 @@
 
 #include "src/cluster/metadata_log.h"
 #include "src/group/group_coordinator.h"
+#include "src/group/offset_manager.h"
+#include "src/txn/transaction_coordinator.h"
 
 namespace kgw {
 
@@ -21,6 +23,19 @@ ErrorCode group_coordinator_error(HandlerContext& ctx, std::string_view group_id
   if (not_coordinator(ctx, CoordinatorType::kGroup, group_id)) return ErrorCode::kNotCoordinator;
   if (ctx.groups().loading(group_id)) return ErrorCode::kCoordinatorLoadInProgress;
   return ErrorCode::kNone;
+}
+
+bool group_upstream(HandlerContext& ctx, std::string_view group_id) {
+  if (ctx.upstream() == nullptr) return false;
+  const std::string id(group_id);
+  if (ctx.groups().describe(id).state != "Dead") return false;
+  return ctx.offsets().fetch_offsets(id, std::nullopt, false).partitions.empty();
+}
+
+bool txn_upstream(HandlerContext& ctx, std::string_view transactional_id) {
+  if (ctx.upstream() == nullptr || transactional_id.empty()) return false;
+  const auto d = ctx.txns().describe({std::string(transactional_id)});
+  return d.empty() || d.front().error == ErrorCode::kTransactionalIdNotFound;
 }
 
 bool not_coordinator(HandlerContext& ctx, CoordinatorType type, std::string_view key) {

@@ -79,5 +79,19 @@ bool not_coordinator(HandlerContext& ctx, CoordinatorType type, std::string_view
 // coordinator, still loads the group's partition (coordinator_log.h);
 // kNone: go ahead.
 ErrorCode group_coordinator_error(HandlerContext& ctx, std::string_view group_id);
+// Proxy mode (issue 17): the group lives on the legacy cluster, and its
+// requests go to the legacy coordinator (src/proxy/group_forward.h). The
+// rule: in proxy mode every group lives upstream unless this node already
+// has it (a group its coordinator knows, or committed offsets here): groups
+// stay on the legacy cluster until a migration moves them. This is the
+// seam for "a group that consumes only local topics moves to kgw at its
+// next rebalance" (not done yet). False outside proxy mode.
+bool group_upstream(HandlerContext& ctx, std::string_view group_id);
+// The same for a transactional id: in proxy mode it lives upstream unless
+// this node's transaction coordinator knows it. So a transactional
+// producer through a proxy writes to legacy topics (its transaction is the
+// legacy cluster's); one writing to kgw's own topics needs an id kgw
+// already has. False outside proxy mode.
+bool txn_upstream(HandlerContext& ctx, std::string_view transactional_id);
 
 }  // namespace kgw

@@ -5,6 +5,7 @@
 #include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/offset_manager.h"
+#include "src/proxy/group_forward.h"
 
 namespace kgw {
 
@@ -17,26 +18,53 @@ void handle_delete_groups(HandlerContext& ctx, RequestPtr req) {
   std::vector<std::string> ids;
   std::vector<std::size_t> here;
   std::vector<ErrorCode> guards;
+  // Proxy mode: the legacy cluster's groups are deleted there, one call
+  // each, their answers put at their places once the local ones are in.
+  auto up = std::make_shared<std::vector<std::pair<std::size_t, ErrorCode>>>();
+  auto join = std::make_shared<GroupJoin>();
   for (std::size_t i = 0; i < body->groups_names.size(); ++i) {
+    if (group_upstream(ctx, body->groups_names[i])) {
+      guards.push_back(ErrorCode::kNone);
+      DeleteGroupsRequest sub;
+      sub.groups_names = {body->groups_names[i]};
+      ++join->pending;
+      forward_to_group_coordinator<DeleteGroupsRequest, DeleteGroupsResponse>(
+          *ctx.upstream(), body->groups_names[i], std::move(sub), DeleteGroupsRequest::min_version,
+          req->version(), [req, body, up, join, i](ErrorCode e, const DeleteGroupsResponse& r) {
+            if (e == ErrorCode::kNone) {
+              e = r.results.empty() ? ErrorCode::kUnknownServerError
+                                    : static_cast<ErrorCode>(r.results.front().error_code);
+            }
+            up->emplace_back(i, e);
+            join->one();
+          });
+      continue;
+    }
     guards.push_back(group_coordinator_error(ctx, body->groups_names[i]));
     if (guards.back() != ErrorCode::kNone) continue;
     ids.emplace_back(body->groups_names[i]);
     here.push_back(i);
   }
-  ctx.offsets().delete_groups(std::move(ids),
-                              [&ctx, req, body, here = std::move(here),
-                               guards = std::move(guards)](std::vector<ErrorCode> errors) {
-                                DeleteGroupsResponse resp;
-                                for (std::size_t i = 0; i < body->groups_names.size(); ++i) {
-                                  auto& out = resp.results.emplace_back();
-                                  out.group_id = body->groups_names[i];
-                                  out.error_code = code(guards[i]);
-                                }
-                                for (std::size_t k = 0; k < here.size() && k < errors.size(); ++k) {
-                                  resp.results[here[k]].error_code = code(errors[k]);
-                                }
-                                ctx.respond(*req, resp);
-                              });
+  ++join->pending;
+  ctx.offsets().delete_groups(
+      std::move(ids), [&ctx, req, body, up, join, here = std::move(here),
+                       guards = std::move(guards)](std::vector<ErrorCode> errors) {
+        join->done = [&ctx, req, body, up, here, guards, errors] {
+          DeleteGroupsResponse resp;
+          for (std::size_t i = 0; i < body->groups_names.size(); ++i) {
+            auto& out = resp.results.emplace_back();
+            out.group_id = body->groups_names[i];
+            out.error_code = code(guards[i]);
+          }
+          for (std::size_t k = 0; k < here.size() && k < errors.size(); ++k) {
+            resp.results[here[k]].error_code = code(errors[k]);
+          }
+          for (const auto& [i, e] : *up) resp.results[i].error_code = code(e);
+          ctx.respond(*req, resp);
+        };
+        join->one();
+      });
+  join->one();
 }
 
 }  // namespace kgw

@@ -5,6 +5,7 @@
 #include "all_messages.h"
 #include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/proxy/group_forward.h"
 #include "src/txn/transaction_coordinator.h"
 
 namespace kgw {
@@ -12,6 +13,18 @@ namespace kgw {
 void handle_end_txn(HandlerContext& ctx, RequestPtr req) {
   EndTxnRequest body;
   if (!ctx.decode(*req, body)) return;
+  if (txn_upstream(ctx, body.transactional_id)) {
+    forward_to_coordinator<EndTxnRequest, EndTxnResponse>(
+        *ctx.upstream(), KeyType::kTransaction, body.transactional_id, body,
+        EndTxnRequest::min_version, req->version(),
+        [&ctx, req](ErrorCode e, const EndTxnResponse& r) {
+          if (e == ErrorCode::kNone) return ctx.respond(*req, r);
+          EndTxnResponse resp;
+          resp.error_code = code(e);
+          ctx.respond(*req, resp);
+        });
+    return;
+  }
   if (not_coordinator(ctx, CoordinatorType::kTransaction, body.transactional_id)) {
     EndTxnResponse resp;
     resp.error_code = code(ErrorCode::kNotCoordinator);

@@ -5,12 +5,25 @@
 #include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/group_coordinator.h"
+#include "src/proxy/group_forward.h"
 
 namespace kgw {
 
 void handle_heartbeat(HandlerContext& ctx, RequestPtr req) {
   HeartbeatRequest body;
   if (!ctx.decode(*req, body)) return;
+  if (group_upstream(ctx, body.group_id)) {
+    const std::int16_t min_version = body.group_instance_id ? 3 : HeartbeatRequest::min_version;
+    forward_to_group_coordinator<HeartbeatRequest, HeartbeatResponse>(
+        *ctx.upstream(), body.group_id, body, min_version, req->version(),
+        [&ctx, req](ErrorCode e, const HeartbeatResponse& r) {
+          if (e == ErrorCode::kNone) return ctx.respond(*req, r);
+          HeartbeatResponse resp;
+          resp.error_code = code(e);
+          ctx.respond(*req, resp);
+        });
+    return;
+  }
   if (const ErrorCode guard = group_coordinator_error(ctx, body.group_id);
       guard != ErrorCode::kNone) {
     HeartbeatResponse resp;

@@ -7,6 +7,7 @@
 #include "all_messages.h"
 #include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/proxy/group_forward.h"
 #include "src/txn/transaction_coordinator.h"
 
 namespace kgw {
@@ -14,6 +15,21 @@ namespace kgw {
 void handle_init_producer_id(HandlerContext& ctx, RequestPtr req) {
   InitProducerIdRequest body;
   if (!ctx.decode(*req, body)) return;
+  if (body.transactional_id && txn_upstream(ctx, *body.transactional_id)) {
+    // KIP-360's bump of a known producer (v3+) needs v3 there too.
+    const std::int16_t min_version = body.producer_id >= 0 ? 3 : InitProducerIdRequest::min_version;
+    forward_to_coordinator<InitProducerIdRequest, InitProducerIdResponse>(
+        *ctx.upstream(), KeyType::kTransaction, *body.transactional_id, body, min_version,
+        req->version(), [&ctx, req](ErrorCode e, const InitProducerIdResponse& r) {
+          if (e == ErrorCode::kNone) return ctx.respond(*req, r);
+          InitProducerIdResponse resp;
+          resp.error_code = code(e);
+          resp.producer_id = -1;
+          resp.producer_epoch = -1;
+          ctx.respond(*req, resp);
+        });
+    return;
+  }
   // Only a transactional producer has a coordinator; an idempotent one
   // gets its id from any broker.
   if (body.transactional_id && !body.transactional_id->empty() &&

@@ -7,6 +7,7 @@
 #include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/group_coordinator.h"
+#include "src/proxy/group_forward.h"
 
 namespace kgw {
 
@@ -14,14 +15,28 @@ void handle_join_group(HandlerContext& ctx, RequestPtr req) {
   JoinGroupRequest body;
   if (!ctx.decode(*req, body)) return;
   const std::int16_t version = req->version();
-  if (const ErrorCode guard = group_coordinator_error(ctx, body.group_id);
-      guard != ErrorCode::kNone) {
-    // Kafka's answer: the member id echoed, no generation, no protocol.
+  // Kafka's answer to an error: the member id echoed, no generation, no protocol.
+  auto fail = [&ctx, req, version, member_id = body.member_id](ErrorCode e) {
     JoinGroupResponse resp;
-    resp.error_code = code(guard);
-    resp.member_id = body.member_id;
+    resp.error_code = code(e);
+    resp.member_id = member_id;
     resp.protocol_name = version >= 7 ? std::nullopt : std::optional<std::string_view>("");
     ctx.respond(*req, resp);
+  };
+  if (group_upstream(ctx, body.group_id)) {
+    // Static membership needs v5 on the legacy side.
+    const std::int16_t min_version = body.group_instance_id ? 5 : JoinGroupRequest::min_version;
+    forward_to_group_coordinator<JoinGroupRequest, JoinGroupResponse>(
+        *ctx.upstream(), body.group_id, body, min_version, version,
+        [&ctx, req, fail](ErrorCode e, const JoinGroupResponse& r) {
+          if (e != ErrorCode::kNone) return fail(e);
+          ctx.respond(*req, r);
+        });
+    return;
+  }
+  if (const ErrorCode guard = group_coordinator_error(ctx, body.group_id);
+      guard != ErrorCode::kNone) {
+    fail(guard);
     return;
   }
   JoinArgs args;

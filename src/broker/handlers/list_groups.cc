@@ -3,6 +3,7 @@
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/group_coordinator.h"
+#include "src/proxy/group_forward.h"
 
 namespace kgw {
 
@@ -18,17 +19,33 @@ void handle_list_groups(HandlerContext& ctx, RequestPtr req) {
       classic_wanted = true;
     }
   }
-  std::vector<GroupListing> groups;
-  if (classic_wanted) groups = ctx.groups().list(states);
-  ListGroupsResponse resp;
-  for (const auto& g : groups) {
-    auto& out = resp.groups.emplace_back();
+  struct Call {
+    std::vector<GroupListing> groups;  // resp points into them
+    ListGroupsResponse resp;
+    ForwardStorage storage;
+  };
+  auto call = std::make_shared<Call>();
+  if (classic_wanted) call->groups = ctx.groups().list(states);
+  for (const auto& g : call->groups) {
+    auto& out = call->resp.groups.emplace_back();
     out.group_id = g.group_id;
     out.protocol_type = g.protocol_type;
     out.group_state = g.state;
     out.group_type = "classic";
   }
-  ctx.respond(*req, resp);
+  if (ctx.upstream() == nullptr) {
+    ctx.respond(*req, call->resp);
+    return;
+  }
+  // Proxy mode: every legacy broker's groups too (this node's first; a
+  // group both have is listed once). A legacy broker's error passes through.
+  list_upstream_groups(*ctx.upstream(), body, req->version(), call->storage,
+                       [&ctx, req, call](std::int16_t error, ListGroupsResponse legacy) {
+                         merge_listed_groups(call->resp.groups, legacy.groups);
+                         call->resp.error_code = error;
+                         call->resp.throttle_time_ms = legacy.throttle_time_ms;
+                         ctx.respond(*req, call->resp);
+                       });
 }
 
 }  // namespace kgw

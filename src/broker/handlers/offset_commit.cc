@@ -10,6 +10,7 @@
 #include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/handlers/offset_partitions.h"
+#include "src/proxy/group_forward.h"
 
 namespace kgw {
 
@@ -17,6 +18,28 @@ void handle_offset_commit(HandlerContext& ctx, RequestPtr req) {
   auto body = std::make_shared<OffsetCommitRequest>();
   if (!ctx.decode(*req, *body)) return;
   const std::int16_t version = req->version();
+  if (group_upstream(ctx, body->group_id)) {
+    // Static membership needs v7 on the legacy side.
+    const std::int16_t min_version = body->group_instance_id ? 7 : OffsetCommitRequest::min_version;
+    forward_to_group_coordinator<OffsetCommitRequest, OffsetCommitResponse>(
+        *ctx.upstream(), body->group_id, *body, min_version, version,
+        [&ctx, req, body](ErrorCode e, const OffsetCommitResponse& r) {
+          if (e == ErrorCode::kNone) return ctx.respond(*req, r);
+          // No group-level error field: every partition gets it.
+          OffsetCommitResponse resp;
+          for (const auto& t : body->topics) {
+            auto& to = resp.topics.emplace_back();
+            to.name = t.name;
+            for (const auto& p : t.partitions) {
+              auto& po = to.partitions.emplace_back();
+              po.partition_index = p.partition_index;
+              po.error_code = code(e);
+            }
+          }
+          ctx.respond(*req, resp);
+        });
+    return;
+  }
   CommitArgs args;
   args.group_id = body->group_id;
   args.generation_id = body->generation_id_or_member_epoch;

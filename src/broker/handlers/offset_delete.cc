@@ -7,12 +7,24 @@
 #include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/handlers/offset_partitions.h"
+#include "src/proxy/group_forward.h"
 
 namespace kgw {
 
 void handle_offset_delete(HandlerContext& ctx, RequestPtr req) {
   auto body = std::make_shared<OffsetDeleteRequest>();
   if (!ctx.decode(*req, *body)) return;
+  if (group_upstream(ctx, body->group_id)) {
+    forward_to_group_coordinator<OffsetDeleteRequest, OffsetDeleteResponse>(
+        *ctx.upstream(), body->group_id, *body, OffsetDeleteRequest::min_version, req->version(),
+        [&ctx, req](ErrorCode e, const OffsetDeleteResponse& r) {
+          if (e == ErrorCode::kNone) return ctx.respond(*req, r);
+          OffsetDeleteResponse only;
+          only.error_code = code(e);
+          ctx.respond(*req, only);
+        });
+    return;
+  }
   if (const ErrorCode guard = group_coordinator_error(ctx, body->group_id);
       guard != ErrorCode::kNone) {
     OffsetDeleteResponse only;

@@ -7,6 +7,7 @@
 #include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/offset_manager.h"
+#include "src/proxy/group_forward.h"
 
 namespace kgw {
 
@@ -59,6 +60,82 @@ FetchOffsetsResult not_coordinator_result(std::int16_t version, const std::optio
   return r;
 }
 
+// The legacy answer's topics (either shape) into a v8+ group, owning
+// their strings.
+template <typename From>
+void copy_topics(const From& from, OffsetFetchResponse::OffsetFetchResponseGroup& to,
+                 ForwardStorage& st) {
+  for (const auto& t : from) {
+    auto& tout = to.topics.emplace_back();
+    tout.name = st.strings.emplace_back(t.name);
+    for (const auto& p : t.partitions) {
+      auto& pout = tout.partitions.emplace_back();
+      pout.partition_index = p.partition_index;
+      pout.committed_offset = p.committed_offset;
+      pout.committed_leader_epoch = p.committed_leader_epoch;
+      if (p.metadata)
+        pout.metadata = st.strings.emplace_back(*p.metadata);
+      else
+        pout.metadata = std::nullopt;
+      pout.error_code = p.error_code;
+    }
+  }
+}
+
+// The version a one-group fetch needs: v2 for "every partition".
+// require_stable (v7+) is dropped below v7, as librdkafka does with an
+// older broker: such a broker never shows offsets of an open transaction
+// anyway (it answers the last committed offset rather than
+// UNSTABLE_OFFSET_COMMIT).
+std::int16_t min_fetch_version(bool all_topics) {
+  return all_topics ? 2 : OffsetFetchRequest::min_version;
+}
+
+// v8+: one group of the request forwarded upstream, its answer put at
+// `call->resp.groups[i]`.
+struct FetchCall {
+  std::vector<FetchOffsetsResult> results;  // the local groups' (resp points into them)
+  OffsetFetchResponse resp;
+  ForwardStorage storage;
+  GroupJoin join;
+};
+
+void forward_group_fetch(HandlerContext& ctx, const RequestPtr& req, const OffsetFetchRequest& body,
+                         std::size_t i, const std::shared_ptr<FetchCall>& call) {
+  const auto& g = body.groups[i];
+  OffsetFetchRequest sub;
+  sub.group_id = g.group_id;
+  sub.require_stable = body.require_stable;
+  if (g.topics) {
+    sub.topics.emplace();
+    for (const auto& t : *g.topics) {
+      auto& tout = sub.topics->emplace_back();
+      tout.name = t.name;
+      tout.partition_indexes = t.partition_indexes;
+    }
+  } else {
+    sub.topics = std::nullopt;
+  }
+  sub.groups.push_back(g);
+  ++call->join.pending;
+  forward_to_group_coordinator<OffsetFetchRequest, OffsetFetchResponse>(
+      *ctx.upstream(), g.group_id, std::move(sub), min_fetch_version(!g.topics), req->version(),
+      [req, call, i](ErrorCode e, const OffsetFetchResponse& r) {
+        auto& out = call->resp.groups[i];
+        if (e != ErrorCode::kNone) {
+          out.error_code = code(e);
+        } else if (!r.groups.empty()) {
+          out.error_code = r.groups.front().error_code;
+          copy_topics(r.groups.front().topics, out, call->storage);
+        } else {
+          out.error_code = r.error_code;
+          copy_topics(r.topics, out, call->storage);
+        }
+        call->resp.throttle_time_ms = std::max(call->resp.throttle_time_ms, r.throttle_time_ms);
+        call->join.one();
+      });
+}
+
 }  // namespace
 
 void handle_offset_fetch(HandlerContext& ctx, RequestPtr req) {
@@ -66,6 +143,19 @@ void handle_offset_fetch(HandlerContext& ctx, RequestPtr req) {
   if (!ctx.decode(*req, body)) return;
   OffsetFetchResponse resp;
   const OffsetManager& offsets = ctx.offsets();
+  if (req->version() < 8 && group_upstream(ctx, body.group_id)) {
+    forward_to_group_coordinator<OffsetFetchRequest, OffsetFetchResponse>(
+        *ctx.upstream(), body.group_id, body, min_fetch_version(!body.topics), req->version(),
+        [&ctx, req, body](ErrorCode e, const OffsetFetchResponse& r) {
+          if (e == ErrorCode::kNone) return ctx.respond(*req, r);
+          OffsetFetchResponse resp;
+          FetchOffsetsResult failed = not_coordinator_result(req->version(), body.topics, e);
+          fill_topics(failed, resp.topics);
+          resp.error_code = code(e);
+          ctx.respond(*req, resp);
+        });
+    return;
+  }
   if (req->version() < 8) {
     const ErrorCode guard = group_coordinator_error(ctx, body.group_id);
     FetchOffsetsResult r = guard != ErrorCode::kNone
@@ -79,7 +169,13 @@ void handle_offset_fetch(HandlerContext& ctx, RequestPtr req) {
   }
   std::vector<FetchOffsetsResult> results;
   results.reserve(body.groups.size());
+  std::vector<std::size_t> upstream;
   for (const auto& g : body.groups) {
+    if (group_upstream(ctx, g.group_id)) {
+      upstream.push_back(results.size());
+      results.emplace_back();
+      continue;
+    }
     if (const ErrorCode guard = group_coordinator_error(ctx, g.group_id);
         guard != ErrorCode::kNone) {
       FetchOffsetsResult r;
@@ -96,7 +192,18 @@ void handle_offset_fetch(HandlerContext& ctx, RequestPtr req) {
     gout.error_code = code(results[i].error);
     fill_topics(results[i], gout.topics);
   }
-  ctx.respond(*req, resp);
+  if (upstream.empty()) {
+    ctx.respond(*req, resp);
+    return;
+  }
+  // Proxy mode: the legacy cluster's groups, one call each, answered at
+  // their places.
+  auto call = std::make_shared<FetchCall>();
+  call->resp = std::move(resp);
+  call->results = std::move(results);
+  call->join.done = [&ctx, req, call] { ctx.respond(*req, call->resp); };
+  for (std::size_t i : upstream) forward_group_fetch(ctx, req, body, i, call);
+  call->join.one();
 }
 
 }  // namespace kgw

@@ -7,12 +7,25 @@
 #include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/group/group_coordinator.h"
+#include "src/proxy/group_forward.h"
 
 namespace kgw {
 
 void handle_sync_group(HandlerContext& ctx, RequestPtr req) {
   SyncGroupRequest body;
   if (!ctx.decode(*req, body)) return;
+  if (group_upstream(ctx, body.group_id)) {
+    const std::int16_t min_version = body.group_instance_id ? 3 : SyncGroupRequest::min_version;
+    forward_to_group_coordinator<SyncGroupRequest, SyncGroupResponse>(
+        *ctx.upstream(), body.group_id, body, min_version, req->version(),
+        [&ctx, req](ErrorCode e, const SyncGroupResponse& r) {
+          if (e == ErrorCode::kNone) return ctx.respond(*req, r);
+          SyncGroupResponse resp;
+          resp.error_code = code(e);
+          ctx.respond(*req, resp);
+        });
+    return;
+  }
   if (const ErrorCode guard = group_coordinator_error(ctx, body.group_id);
       guard != ErrorCode::kNone) {
     SyncGroupResponse resp;

@@ -7,6 +7,7 @@
 #include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/handlers/offset_partitions.h"
+#include "src/proxy/group_forward.h"
 #include "src/txn/transaction_coordinator.h"
 
 namespace kgw {
@@ -15,6 +16,28 @@ void handle_txn_offset_commit(HandlerContext& ctx, RequestPtr req) {
   auto body = std::make_shared<TxnOffsetCommitRequest>();
   if (!ctx.decode(*req, *body)) return;
   auto resp = std::make_shared<TxnOffsetCommitResponse>();
+  if (group_upstream(ctx, body->group_id)) {
+    // The legacy group's coordinator checks the transaction with its own.
+    // Below v3 the group's generation and member (KIP-447 fencing) are
+    // dropped, as a client does with such a broker.
+    const std::int16_t min_version = TxnOffsetCommitRequest::min_version;
+    forward_to_group_coordinator<TxnOffsetCommitRequest, TxnOffsetCommitResponse>(
+        *ctx.upstream(), body->group_id, *body, min_version, req->version(),
+        [&ctx, req, body, resp](ErrorCode e, const TxnOffsetCommitResponse& r) {
+          if (e == ErrorCode::kNone) return ctx.respond(*req, r);
+          for (const auto& t : body->topics) {
+            auto& to = resp->topics.emplace_back();
+            to.name = t.name;
+            for (const auto& p : t.partitions) {
+              auto& po = to.partitions.emplace_back();
+              po.partition_index = p.partition_index;
+              po.error_code = code(e);
+            }
+          }
+          ctx.respond(*req, *resp);
+        });
+    return;
+  }
   // TxnOffsetCommit goes to the group's coordinator (Kafka's client sends
   // it there): another broker's group is NOT_COORDINATOR on every partition.
   const ErrorCode guard = group_coordinator_error(ctx, body->group_id);
