@@ -36,6 +36,7 @@
 #include "src/interbroker/txn_marker_sender.h"
 #include "src/net/server.h"
 #include "src/options.h"
+#include "src/proxy/cutover.h"
 #include "src/proxy/mirror.h"
 #include "src/proxy/upstream.h"
 #include "src/replica/coordinator_log.h"
@@ -124,6 +125,7 @@ struct App {
   ReplicaFetchers* fetchers = nullptr;       // the follower side of replication, if any
   Upstream* upstream = nullptr;              // proxy mode: the legacy cluster, if any
   Mirror* mirror = nullptr;                  // proxy mode: topics being migrated, if any
+  Cutover* cutover = nullptr;                // proxy mode: the migration steps kgw takes
   uv_signal_t sigint{};
   uv_signal_t sigterm{};
   bool stopping = false;
@@ -150,6 +152,7 @@ void stop_serving(App& app) {
   if (app.fetchers != nullptr) app.fetchers->stop();
   app.broker->stop();
   if (app.interbroker != nullptr) app.interbroker->stop();
+  if (app.cutover != nullptr) app.cutover->stop();
   if (app.mirror != nullptr) app.mirror->stop();
   if (app.upstream != nullptr) app.upstream->stop();
   app.server->stop([&app] {
@@ -494,6 +497,14 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   // legacy cluster (issue 17).
   std::unique_ptr<Mirror> mirror;
   if (upstream) mirror = std::make_unique<Mirror>(loop, *store, producers, metadata, *upstream);
+  // ... and switched to kgw (or dropped) when a user asks for it.
+  std::unique_ptr<Cutover> cutover;
+  if (upstream) {
+    CutoverOptions cutover_options;
+    cutover_options.max_pause_ms =
+        static_cast<std::uint64_t>(config.get_long("migration.cutover.max.pause.ms"));
+    cutover = std::make_unique<Cutover>(loop, *store, metadata, *upstream, cutover_options);
+  }
 
   App app;
   app.loop = loop;
@@ -506,8 +517,10 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   app.fetchers = fetchers.get();
   app.upstream = upstream.get();
   app.mirror = mirror.get();
+  app.cutover = cutover.get();
   if (upstream) upstream->start();
   if (mirror) mirror->start();
+  if (cutover) cutover->start();
   uv_signal_init(loop, &app.sigint);
   uv_signal_init(loop, &app.sigterm);
   app.sigint.data = &app;

@@ -75,6 +75,16 @@ const std::vector<ConfigDef> kBrokerDefs = {
      "kgw only: proxy mode (issue 17, first slice): the legacy Kafka cluster kgw stands in front "
      "of, HOST:PORT comma-separated (also --upstream). Its topics are served through kgw: "
      "Metadata names kgw, Produce, Fetch and ListOffsets are forwarded. One node only for now."},
+    {"migration.cutover.max.pause.ms",
+     T::kLong,
+     "1000",
+     "kgw only (issue 17): the longest a migration's cutover fences produce on a topic while "
+     "kgw's copy catches up with the legacy high watermark; past it the cutover is abandoned and "
+     "the topic stays mirroring.",
+     {},
+     Check::kRange,
+     1,
+     600000},
     {"metadata.etcd.endpoints", T::kList, "",
      "kgw only: the etcd cluster that keeps the cluster metadata, HOST:PORT or http://HOST:PORT, "
      "comma-separated. Empty with no co-located member: one node, metadata in its own store."},
@@ -1036,12 +1046,31 @@ const std::vector<ConfigDef> kTopicDefs = {
      "local",
      "kgw's own (issue 17, proxy mode): local, kgw owns the topic; mirroring, clients still go "
      "to the legacy cluster while kgw copies every partition from it with the same offsets "
-     "(kgw-admin migrate start sets it).",
+     "(kgw-admin migrate start); cutover, produce is fenced while kgw catches up and switches "
+     "the topic to local (kgw-admin migrate cutover); upstream, kgw drops its copy and the "
+     "legacy cluster serves the topic again (kgw-admin migrate rollback).",
      {},
      Check::kOneOf,
      0,
      0,
-     "local|mirroring"},
+     "local|mirroring|cutover|upstream"},
+    {"kgw.migration.finalized",
+     T::kBoolean,
+     "true",
+     "kgw's own (issue 17): false on a topic kgw took over from a legacy cluster, from its "
+     "cutover until kgw-admin migrate finalize; the legacy copy is kept as a fallback until "
+     "then.",
+     {}},
+    {"kgw.migration.leader.epoch",
+     T::kInt,
+     "0",
+     "kgw's own (issue 17): the leader epoch kgw leads a topic it took over from a legacy "
+     "cluster at, set by the cutover above every epoch the legacy cluster used (clients that "
+     "knew the legacy leader accept kgw's).",
+     {},
+     Check::kRange,
+     0,
+     2147483647},
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "src/broker/handler_context.h"
 #include "src/cluster/metadata_log.h"
+#include "src/proxy/migration_state.h"
 #include "src/replica/partition_resolver.h"
 #include "storage/store.h"
 
@@ -126,22 +127,17 @@ void alter_config_resources(HandlerContext& ctx, std::vector<ConfigResourceChang
       }
       const TopicPtr pending = latest->topic(t->id);
       std::map<std::string, std::string> configs = pending ? pending->configs : t->configs;
-      // The migration state (issue 17) moves only with the migration's own
-      // steps (kgw-admin migrate): flipping it here would hand clients a
-      // copy that is not caught up, or mirror into a topic kgw owns.
-      auto state = [](const std::map<std::string, std::string>& c) {
-        auto it = c.find(std::string(PartitionResolver::kMigrationState));
-        return it == c.end() ? std::string("local") : it->second;
-      };
-      const std::string was = state(configs);
+      // The migration state (issue 17) moves only along the migration's
+      // own steps (kgw-admin migrate sends them as this request): any
+      // other flip would hand clients a copy that is not caught up, or
+      // mirror into a topic kgw owns.
+      const MigrationStep was = migration_step(configs);
       if (ErrorCode e = want.edit(configs, message); e != ErrorCode::kNone) {
         fail(e, std::move(message));
         continue;
       }
-      if (state(configs) != was) {
-        fail(ErrorCode::kInvalidConfig,
-             std::string(PartitionResolver::kMigrationState) + " is " + was +
-                 "; it changes only with kgw-admin migrate, not with AlterConfigs");
+      if (std::string err = migration_step_error(was, migration_step(configs)); !err.empty()) {
+        fail(ErrorCode::kInvalidConfig, std::move(err));
         continue;
       }
       if (std::string err = BrokerConfig::validate_topic_overrides(configs); !err.empty()) {

@@ -84,6 +84,21 @@ void create_topic(HandlerContext& ctx, std::string_view name, std::int32_t parti
   // client's topic id and partitions stay the same across the migration.
   Uuid id{};
   if (auto m = configs.find(std::string(PartitionResolver::kMigrationState));
+      m != configs.end() && m->second != PartitionResolver::kMirroring &&
+      m->second != PartitionResolver::kLocal) {
+    return fail(ErrorCode::kInvalidConfig,
+                std::string(PartitionResolver::kMigrationState) + "=" + m->second +
+                    " is a later step of a migration; a topic is created mirroring (kgw-admin "
+                    "migrate start) or local");
+  }
+  for (std::string_view set_later :
+       {PartitionResolver::kMigrationFinalized, kMigrationLeaderEpoch}) {
+    if (configs.count(std::string(set_later)) != 0) {
+      return fail(ErrorCode::kInvalidConfig,
+                  std::string(set_later) + " is set by a migration's cutover, not at creation");
+    }
+  }
+  if (auto m = configs.find(std::string(PartitionResolver::kMigrationState));
       m != configs.end() && m->second == PartitionResolver::kMirroring) {
     const UpstreamTopic* legacy = ctx.upstream() != nullptr ? ctx.upstream()->topic(name) : nullptr;
     if (legacy == nullptr) {

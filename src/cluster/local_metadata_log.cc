@@ -50,6 +50,7 @@ void LocalMetadataLog::load() {
     t.configs = info->configs;
     t.partitions =
         place_partitions(0, ReplicaAssignment(static_cast<std::size_t>(info->partitions), here));
+    apply_migration_leader_epoch(t);
   }
 
   ConfigMap this_broker, defaults;

@@ -1,6 +1,7 @@
 #include "src/cluster/metadata_image.h"
 
 #include <algorithm>
+#include <charconv>
 #include <iterator>
 #include <utility>
 #include <variant>
@@ -71,6 +72,15 @@ const char* change_name(const MetadataChange& change) {
 const PartitionImage* TopicImage::partition(std::int32_t index) const {
   if (index < 0 || index >= partition_count()) return nullptr;
   return &partitions[static_cast<std::size_t>(index)];
+}
+
+void apply_migration_leader_epoch(TopicImage& topic) {
+  auto c = topic.configs.find(std::string(kMigrationLeaderEpoch));
+  if (c == topic.configs.end()) return;
+  std::int32_t epoch = 0;
+  auto [end, ec] = std::from_chars(c->second.data(), c->second.data() + c->second.size(), epoch);
+  if (ec != std::errc() || end != c->second.data() + c->second.size() || epoch <= 0) return;
+  for (PartitionImage& p : topic.partitions) p.leader_epoch = std::max(p.leader_epoch, epoch);
 }
 
 std::vector<PartitionImage> place_partitions(std::int32_t first,
@@ -337,6 +347,7 @@ void MetadataImage::apply_in_place(const MetadataChange& change) {
             if (old == nullptr) return;
             auto t = std::make_shared<TopicImage>(*old);
             t->configs = c.configs;
+            apply_migration_leader_epoch(*t);
             put_topic(std::move(t));
           },
           [&](const SetBrokerConfigs& c) {

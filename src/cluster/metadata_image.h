@@ -172,6 +172,16 @@ class MetadataImage {
 
 using ImagePtr = std::shared_ptr<const MetadataImage>;
 
+// A topic kgw took over from a legacy cluster (issue 17) leads its
+// partitions at no lower epoch than the topic config
+// kgw.migration.leader.epoch says (the cutover sets it above every epoch
+// the legacy cluster used, so that clients holding a legacy epoch accept
+// kgw's, and kgw's batches follow the mirrored ones in the leader-epoch
+// cache). One node keeps no partition states: this is how its image gets
+// that epoch, at start and when the config is set. Raises, never lowers.
+inline constexpr std::string_view kMigrationLeaderEpoch = "kgw.migration.leader.epoch";
+void apply_migration_leader_epoch(TopicImage& topic);
+
 // Partitions `first`, `first` + 1, ... on the given replicas, each led by
 // its first replica at leader epoch 0, the ISR all of its replicas.
 std::vector<PartitionImage> place_partitions(std::int32_t first, const ReplicaAssignment& replicas);

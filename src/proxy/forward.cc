@@ -250,8 +250,21 @@ void forward_produce(Upstream& upstream, std::shared_ptr<void> keep, const Produ
                      ProduceResponse& resp, ForwardStorage& storage, std::function<void()> done) {
   // Record batches (magic 2) need v3; older clients' message sets go as they are.
   const std::int16_t min_version = client_version >= 3 ? 3 : ProduceRequest::min_version;
-  forward(upstream, std::move(keep), req, min_version, client_version, 0, slots, resp, storage,
-          std::move(done), ProduceApi{});
+  // Counted per topic until answered: a cutover starts only when none of
+  // its topic's writes is still on its way to the legacy cluster.
+  std::vector<std::string> topics;
+  for (const UpstreamSlot& s : slots) {
+    std::string name(req.topic_data[s.ti].name);
+    if (topics.empty() || topics.back() != name) topics.push_back(std::move(name));
+  }
+  for (const std::string& t : topics) upstream.produce_sent(t);
+  forward(
+      upstream, std::move(keep), req, min_version, client_version, 0, slots, resp, storage,
+      [&upstream, topics = std::move(topics), done = std::move(done)] {
+        for (const std::string& t : topics) upstream.produce_answered(t);
+        done();
+      },
+      ProduceApi{});
 }
 
 void forward_fetch(Upstream& upstream, std::shared_ptr<void> keep, const FetchRequest& req,

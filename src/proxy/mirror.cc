@@ -26,8 +26,9 @@ constexpr const char* kLog = "mirror";
 constexpr std::int32_t kChannel = 2;
 
 bool mirrored(const TopicImage& t) {
-  auto c = t.configs.find(std::string(PartitionResolver::kMigrationState));
-  return c != t.configs.end() && c->second == PartitionResolver::kMirroring;
+  // Also while a cutover catches up (src/proxy/cutover.h).
+  const std::string_view state = PartitionResolver::migration_state(t.configs);
+  return state == PartitionResolver::kMirroring || state == PartitionResolver::kCutover;
 }
 
 std::string describe(const std::string& name, std::int32_t partition) {

@@ -106,6 +106,18 @@ class Upstream final : public UpstreamCatalogue {
   }
   // The same for transactional ids.
   std::map<std::string, std::int32_t, std::less<>>& txn_coordinators() { return txn_coordinators_; }
+  // Produce requests forwarded to the legacy cluster and not answered
+  // yet, by topic (src/proxy/forward.cc counts them; a migration's cutover
+  // waits until its topic has none: src/proxy/cutover.h).
+  void produce_sent(const std::string& topic) { ++produces_in_flight_[topic]; }
+  void produce_answered(const std::string& topic) {
+    auto it = produces_in_flight_.find(topic);
+    if (it != produces_in_flight_.end() && --it->second <= 0) produces_in_flight_.erase(it);
+  }
+  int produces_in_flight(std::string_view topic) const {
+    auto it = produces_in_flight_.find(topic);
+    return it == produces_in_flight_.end() ? 0 : it->second;
+  }
 
  private:
   void refresh();
@@ -129,6 +141,7 @@ class Upstream final : public UpstreamCatalogue {
   std::uint64_t last_refresh_ = 0;
   std::map<std::string, std::int32_t, std::less<>> group_coordinators_;
   std::map<std::string, std::int32_t, std::less<>> txn_coordinators_;
+  std::map<std::string, int, std::less<>> produces_in_flight_;
 };
 
 }  // namespace kgw

@@ -95,6 +95,16 @@ void follow_leadership(MetadataLog& log, ReplicaManager& replicas, std::int32_t 
           } else if constexpr (std::is_same_v<T, AlterPartition> ||
                                std::is_same_v<T, AlterReassignment>) {
             if (TopicPtr t = after.topic(c.topic)) lead_topic(*t, replicas, node_id, *held);
+          } else if constexpr (std::is_same_v<T, SetTopicConfigs>) {
+            // A migrated topic's leader epoch comes with a config
+            // (kgw.migration.leader.epoch, metadata_image.h).
+            TopicPtr was = before.topic(c.id);
+            TopicPtr now = after.topic(c.id);
+            if (was != nullptr && now != nullptr && !now->partitions.empty() &&
+                !was->partitions.empty() &&
+                now->partitions[0].leader_epoch != was->partitions[0].leader_epoch) {
+              lead_topic(*now, replicas, node_id, *held);
+            }
           } else if constexpr (std::is_same_v<T, DeleteTopic>) {
             if (before.topic(c.id) != nullptr) replicas.forget_topic(c.id);
           }

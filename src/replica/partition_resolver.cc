@@ -36,7 +36,7 @@ Resolved PartitionResolver::resolve(const TopicKey& key, const TopicInfo* topic,
   // the client refreshes its metadata), or for a consumer's fetch any
   // replica. On one node this node leads all.
   const bool replica =
-      serving != Serving::kLeader && p->leader >= 0 &&
+      serving != Serving::kLeader && serving != Serving::kWrite && p->leader >= 0 &&
       std::find(p->replicas.begin(), p->replicas.end(), node_id_) != p->replicas.end();
   if (p->leader != node_id_ && !replica) {
     r.error = ErrorCode::kNotLeaderOrFollower;
@@ -66,13 +66,19 @@ Resolved PartitionResolver::route(const TopicKey& key, const TopicInfo* topic,
   if (topic != nullptr && upstream_ != nullptr && serving != Serving::kOwnCopy) {
     const TopicPtr t = metadata_.image()->topic(topic->id);
     if (t != nullptr) {
-      auto c = t->configs.find(std::string(kMigrationState));
-      if (c != t->configs.end() && c->second == kMirroring) {
+      const std::string_view state = migration_state(t->configs);
+      if (state != kLocal) {
         Resolved r;
         r.route = Route::kUpstream;
         r.error = partition >= 0 && partition < t->partition_count()
                       ? ErrorCode::kNone
                       : ErrorCode::kUnknownTopicOrPartition;
+        // The cutover's fence: no write reaches the legacy cluster while
+        // kgw catches up with it (src/proxy/cutover.h).
+        if (r.ok() && state == kCutover && serving == Serving::kWrite) {
+          r.route = Route::kLocal;
+          r.error = ErrorCode::kNotLeaderOrFollower;
+        }
         return r;
       }
     }

@@ -26,6 +26,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -63,12 +65,16 @@ struct LocalPartition {
 // whose clients are routed upstream while it is mirrored (Kafka's
 // debugging replica id: ListOffsets from replica -2; how kgw-admin migrate
 // status reads the mirror's progress).
-enum class Serving { kLeader, kAnyReplica, kOwnCopy };
+// kWrite: the leader, for a write (Produce): as kLeader, but a topic in
+// a migration's cutover answers NOT_LEADER_OR_FOLLOWER (the fence: the
+// producer retries, as on a leader change, until the topic is kgw's).
+enum class Serving { kLeader, kAnyReplica, kOwnCopy, kWrite };
 
 // Where a resolved partition is served. A topic that exists here with
-// the topic config kgw.migration.state=mirroring (issue 17) routes
-// upstream in proxy mode: its local copy is written by the mirror only
-// (src/proxy/mirror.h). The states still to come (cutover) may add routes.
+// the topic config kgw.migration.state other than local (issue 17:
+// mirroring, cutover, upstream) routes upstream in proxy mode: its local
+// copy is written by the mirror only (src/proxy/mirror.h); in cutover its
+// writes are fenced (Serving::kWrite).
 enum class Route : std::uint8_t {
   kLocal,     // this node's store: `local`
   kUpstream,  // the legacy cluster (proxy mode): forwarded
@@ -124,6 +130,18 @@ class PartitionResolver {
   // and its value while the legacy cluster still serves the topic.
   static constexpr std::string_view kMigrationState = "kgw.migration.state";
   static constexpr std::string_view kMirroring = "mirroring";
+  // Produce fenced while kgw catches up and switches (src/proxy/cutover.h).
+  static constexpr std::string_view kCutover = "cutover";
+  // Rolled back: kgw drops its copy (src/proxy/cutover.h).
+  static constexpr std::string_view kUpstreamState = "upstream";
+  static constexpr std::string_view kLocal = "local";
+  // The topic config that is false from a cutover until finalize.
+  static constexpr std::string_view kMigrationFinalized = "kgw.migration.finalized";
+  // A topic's migration state (kLocal when it has none).
+  static std::string_view migration_state(const std::map<std::string, std::string>& configs) {
+    auto c = configs.find(std::string(kMigrationState));
+    return c == configs.end() ? kLocal : std::string_view(c->second);
+  }
   // Whether `partition` is one of `topic`'s (as topic() found it; nullptr:
   // unknown), led here or not: for requests any broker answers for any
   // partition (group offsets, admin requests), which Kafka checks only for

@@ -12,9 +12,12 @@
 //    it while the topic is not local) and the mirrored offset (ListOffsets
 //    LATEST from Kafka's debugging replica id -2, which kgw answers from its
 //    own copy). --json prints one JSON object per partition.
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -31,18 +34,24 @@ namespace {
 
 constexpr const char* kWhat = "Error while executing migrate:";
 constexpr const char* kStateConfig = "kgw.migration.state";
+constexpr const char* kFinalizedConfig = "kgw.migration.finalized";
 constexpr std::int8_t kTopicResource = 2;
 constexpr std::int16_t kUnknownTopicOrPartition = 3;
 constexpr std::int16_t kTopicAlreadyExists = 36;
 
 constexpr const char* kUsage =
-    "Usage: kgw-admin migrate (start | status) --bootstrap-server HOST:PORT --topic TOPIC\n"
-    "                 [--topic TOPIC ...] [--json]\n"
+    "Usage: kgw-admin migrate (start | status | cutover | rollback | finalize)\n"
+    "                 --bootstrap-server HOST:PORT --topic TOPIC [--topic TOPIC ...] [--json]\n"
     "Moves topics off the legacy Kafka cluster kgw proxies (kgw --upstream):\n"
-    "  start   kgw copies every partition of the topic from the legacy cluster, with the same\n"
-    "          offsets (state mirroring); clients still read and write the legacy cluster.\n"
-    "  status  per partition: state, legacy high watermark, mirrored offset, offsets behind\n"
-    "          (--json: one JSON object per partition).\n";
+    "  start     kgw copies every partition of the topic from the legacy cluster, with the same\n"
+    "            offsets (state mirroring); clients still read and write the legacy cluster.\n"
+    "  status    per partition: state, legacy high watermark, mirrored offset, offsets behind\n"
+    "            (--json: one JSON object per partition).\n"
+    "  cutover   fences produce (at most migration.cutover.max.pause.ms), lets the copy catch\n"
+    "            up, and switches the topic to kgw (state local): same offsets, same producer\n"
+    "            sequences; if it cannot within the pause, the topic stays mirroring.\n"
+    "  rollback  before the cutover: kgw drops its copy, the legacy cluster serves the topic.\n"
+    "  finalize  after the cutover: the legacy copy is no longer kept as a fallback.\n";
 
 struct PartitionStatus {
   std::string topic;
@@ -50,6 +59,7 @@ struct PartitionStatus {
   std::string state;
   long long legacy_high_watermark = -1;
   long long mirrored_offset = -1;
+  bool finalized = true;
 };
 
 // The topic's partition count as kgw's Metadata gives it (legacy topics
@@ -77,12 +87,12 @@ int partition_count(KafkaCall& call, const std::string& topic, std::string& erro
 // The topic's migration state: kgw.migration.state of its local copy, or
 // "upstream" if kgw has none.
 bool migration_state(KafkaCall& call, const std::string& topic, std::string& state,
-                     std::string& error) {
+                     std::string& error, bool* finalized = nullptr) {
   DescribeConfigsRequest req;
   auto& r = req.resources.emplace_back();
   r.resource_type = kTopicResource;
   r.resource_name = topic;
-  r.configuration_keys = std::vector<std::string_view>{kStateConfig};
+  r.configuration_keys = std::vector<std::string_view>{kStateConfig, kFinalizedConfig};
   DescribeConfigsResponse resp;
   if (!call.call(req, 1, resp, error)) return false;
   if (resp.results.size() != 1) {
@@ -100,10 +110,163 @@ bool migration_state(KafkaCall& call, const std::string& topic, std::string& sta
     return false;
   }
   state = "local";
+  if (finalized != nullptr) *finalized = true;
   for (const auto& c : res.configs) {
     if (c.name == kStateConfig && c.value) state = std::string(*c.value);
+    if (c.name == kFinalizedConfig && c.value && finalized != nullptr) {
+      *finalized = *c.value != "false";
+    }
   }
   return true;
+}
+
+// IncrementalAlterConfigs SET of one config of `topic`: "" or kgw's error.
+std::string set_topic_config(KafkaCall& call, const std::string& topic, const char* name,
+                             const char* value) {
+  IncrementalAlterConfigsRequest req;
+  auto& r = req.resources.emplace_back();
+  r.resource_type = kTopicResource;
+  r.resource_name = topic;
+  auto& c = r.configs.emplace_back();
+  c.name = name;
+  c.config_operation = 0;  // SET
+  c.value = value;
+  IncrementalAlterConfigsResponse resp;
+  std::string error;
+  if (!call.call(req, 1, resp, error)) return error;
+  if (resp.responses.size() != 1) return "IncrementalAlterConfigs answered no result";
+  const auto& res = resp.responses[0];
+  if (res.error_code == 0) return "";
+  return "error " + std::to_string(res.error_code) +
+         (res.error_message ? ": " + std::string(*res.error_message) : "");
+}
+
+// Waits (polling DescribeConfigs) until the topic's state is one of
+// `wanted`; false (and `error`) past `timeout_ms`. `state` is the last
+// seen.
+bool wait_state(KafkaCall& call, const std::string& topic, const std::vector<std::string>& wanted,
+                std::chrono::milliseconds timeout, std::string& state, std::string& error) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (!migration_state(call, topic, state, error)) return false;
+    if (std::find(wanted.begin(), wanted.end(), state) != wanted.end()) return true;
+    if (std::chrono::steady_clock::now() > deadline) {
+      error = "topic '" + topic + "' is still " + state + " after " +
+              std::to_string(timeout.count()) + " ms";
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+int cutover(KafkaCall& call, const std::vector<std::string>& topics) {
+  int failed = 0;
+  for (const std::string& topic : topics) {
+    std::string state, error;
+    bool finalized = true;
+    if (!migration_state(call, topic, state, error, &finalized)) return fail(kWhat, error);
+    if (state == "local" && !finalized) {
+      std::printf("Topic %s is kgw's already (not finalized).\n", topic.c_str());
+      continue;
+    }
+    if (state != "mirroring" && state != "cutover") {
+      std::fprintf(stderr,
+                   "%s %s: the topic is %s; a cutover needs it mirroring (kgw-admin "
+                   "migrate start)\n",
+                   kWhat, topic.c_str(), state.c_str());
+      ++failed;
+      continue;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    if (state == "mirroring") {
+      if (std::string err = set_topic_config(call, topic, kStateConfig, "cutover"); !err.empty()) {
+        std::fprintf(stderr, "%s %s: %s\n", kWhat, topic.c_str(), err.c_str());
+        ++failed;
+        continue;
+      }
+    }
+    std::printf("Cutover of %s: produce fenced, kgw catching up with the legacy cluster...\n",
+                topic.c_str());
+    std::fflush(stdout);
+    // kgw gives up by itself past migration.cutover.max.pause.ms (going
+    // back to mirroring): this wait only guards against a kgw gone away.
+    if (!wait_state(call, topic, {"local", "mirroring", "upstream"}, std::chrono::seconds(60),
+                    state, error)) {
+      std::fprintf(stderr, "%s %s\n", kWhat, error.c_str());
+      ++failed;
+      continue;
+    }
+    const long long ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    if (state == "local") {
+      std::printf(
+          "Cutover of %s: done in %lld ms; kgw serves the topic at the same offsets. "
+          "The legacy copy is kept until kgw-admin migrate finalize.\n",
+          topic.c_str(), ms);
+    } else {
+      std::fprintf(stderr,
+                   "%s %s: the cutover was abandoned after %lld ms (the topic is %s again; "
+                   "kgw's log says which partition held it up: an open transaction, a legacy "
+                   "broker not answering, or a copy behind); run it again, or raise "
+                   "migration.cutover.max.pause.ms\n",
+                   kWhat, topic.c_str(), ms, state.c_str());
+      ++failed;
+    }
+  }
+  return failed == 0 ? 0 : 1;
+}
+
+int rollback(KafkaCall& call, const std::vector<std::string>& topics) {
+  int failed = 0;
+  for (const std::string& topic : topics) {
+    std::string state, error;
+    if (!migration_state(call, topic, state, error)) return fail(kWhat, error);
+    if (state == "upstream") {
+      std::printf("Topic %s is the legacy cluster's already.\n", topic.c_str());
+      continue;
+    }
+    if (std::string err = set_topic_config(call, topic, kStateConfig, "upstream"); !err.empty()) {
+      std::fprintf(stderr, "%s %s: %s\n", kWhat, topic.c_str(), err.c_str());
+      ++failed;
+      continue;
+    }
+    if (!wait_state(call, topic, {"upstream"}, std::chrono::seconds(60), state, error)) {
+      std::fprintf(stderr, "%s %s\n", kWhat, error.c_str());
+      ++failed;
+      continue;
+    }
+    std::printf("Rolled back %s: kgw dropped its copy; the legacy cluster serves the topic.\n",
+                topic.c_str());
+  }
+  return failed == 0 ? 0 : 1;
+}
+
+int finalize(KafkaCall& call, const std::vector<std::string>& topics) {
+  int failed = 0;
+  for (const std::string& topic : topics) {
+    std::string state, error;
+    bool finalized = true;
+    if (!migration_state(call, topic, state, error, &finalized)) return fail(kWhat, error);
+    if (state == "local" && finalized) {
+      std::printf("Topic %s is finalized already.\n", topic.c_str());
+      continue;
+    }
+    if (state != "local") {
+      std::fprintf(stderr, "%s %s: the topic is %s; finalize comes after the cutover\n", kWhat,
+                   topic.c_str(), state.c_str());
+      ++failed;
+      continue;
+    }
+    if (std::string err = set_topic_config(call, topic, kFinalizedConfig, "true"); !err.empty()) {
+      std::fprintf(stderr, "%s %s: %s\n", kWhat, topic.c_str(), err.c_str());
+      ++failed;
+      continue;
+    }
+    std::printf("Finalized %s: kgw owns the topic; the legacy copy is no longer its fallback.\n",
+                topic.c_str());
+  }
+  return failed == 0 ? 0 : 1;
 }
 
 // LATEST offsets of the topic's partitions, as `replica_id` asks (-1 a
@@ -176,7 +339,8 @@ int status(KafkaCall& call, const std::vector<std::string>& topics, bool json) {
     std::string error, state;
     const int n = partition_count(call, topic, error);
     if (n < 0) return fail(kWhat, error);
-    if (!migration_state(call, topic, state, error)) return fail(kWhat, error);
+    bool finalized = true;
+    if (!migration_state(call, topic, state, error, &finalized)) return fail(kWhat, error);
     std::vector<long long> legacy, mirrored;
     if (!latest_offsets(call, topic, n, -1, legacy, error)) return fail(kWhat, error);
     if (state != "upstream" && !latest_offsets(call, topic, n, -2, mirrored, error)) {
@@ -187,6 +351,7 @@ int status(KafkaCall& call, const std::vector<std::string>& topics, bool json) {
       s.topic = topic;
       s.partition = p;
       s.state = state;
+      s.finalized = finalized;
       s.legacy_high_watermark = legacy[static_cast<std::size_t>(p)];
       if (!mirrored.empty()) s.mirrored_offset = mirrored[static_cast<std::size_t>(p)];
       rows.push_back(std::move(s));
@@ -198,7 +363,8 @@ int status(KafkaCall& call, const std::vector<std::string>& topics, bool json) {
                           {"partition", s.partition},
                           {"state", s.state},
                           {"legacy_high_watermark", s.legacy_high_watermark},
-                          {"mirrored_offset", s.mirrored_offset}};
+                          {"mirrored_offset", s.mirrored_offset},
+                          {"finalized", s.finalized}};
       if (s.mirrored_offset >= 0 && s.legacy_high_watermark >= 0) {
         j["behind"] = s.legacy_high_watermark - s.mirrored_offset;
       }
@@ -214,7 +380,8 @@ int status(KafkaCall& call, const std::vector<std::string>& topics, bool json) {
                                    : "-";
     const std::string mirrored =
         s.mirrored_offset >= 0 ? std::to_string(s.mirrored_offset) : std::string("-");
-    std::printf("%-30s %9d %-10s %14lld %14s %10s\n", s.topic.c_str(), s.partition, s.state.c_str(),
+    const std::string state = s.finalized ? s.state : s.state + " (not finalized)";
+    std::printf("%-30s %9d %-10s %14lld %14s %10s\n", s.topic.c_str(), s.partition, state.c_str(),
                 s.legacy_high_watermark, mirrored.c_str(), behind.c_str());
   }
   return 0;
@@ -239,11 +406,13 @@ int migrate_command(const std::vector<std::string>& raw) {
     std::printf("%s", kUsage);
     return 0;
   }
-  if (action != "start" && action != "status") {
+  const std::vector<std::string> actions = {"start", "status", "cutover", "rollback", "finalize"};
+  if (std::find(actions.begin(), actions.end(), action) == actions.end()) {
     std::fprintf(stderr, "%s", kUsage);
+    const char* list = "(start, status, cutover, rollback, finalize)";
     return fail(kWhat,
-                action.empty() ? "an action (start, status) is required"
-                               : "unknown action '" + action + "' (start, status)",
+                action.empty() ? std::string("an action ") + list + " is required"
+                               : "unknown action '" + action + "' " + list,
                 2);
   }
   auto bootstrap = a.get("bootstrap-server");
@@ -252,7 +421,11 @@ int migrate_command(const std::vector<std::string>& raw) {
   if (topics.empty()) return fail(kWhat, "--topic TOPIC is required", 2);
   KafkaCall call;
   if (!call.connect(*bootstrap, AdminClient::kTimeoutMs, error)) return fail(kWhat, error);
-  return action == "start" ? start(call, topics) : status(call, topics, a.has("json"));
+  if (action == "start") return start(call, topics);
+  if (action == "cutover") return cutover(call, topics);
+  if (action == "rollback") return rollback(call, topics);
+  if (action == "finalize") return finalize(call, topics);
+  return status(call, topics, a.has("json"));
 }
 
 }  // namespace kgw::admin

@@ -143,8 +143,22 @@ void handle_metadata(HandlerContext& ctx, RequestPtr req) {
   const bool all = req->version() == 0 ? body.topics && body.topics->empty() : !body.topics;
   Upstream* upstream = ctx.upstream();
   const std::int32_t self = ctx.identity().node_id;
+  // A topic being migrated is still the legacy cluster's for clients
+  // until its cutover switches it (issue 17): its leaders' epochs are the
+  // legacy ones, which the clients' requests carry there.
+  auto still_upstream = [upstream](const TopicImage& t) -> const UpstreamTopic* {
+    if (upstream == nullptr ||
+        PartitionResolver::migration_state(t.configs) == PartitionResolver::kLocal) {
+      return nullptr;
+    }
+    return upstream->topic(t.name);
+  };
   if (all) {
     for (const TopicPtr& t : image.topics()) {
+      if (const UpstreamTopic* u = still_upstream(*t)) {
+        add_upstream_topic(*call, call->resp.topics.emplace_back(), *u, self);
+        continue;
+      }
       add_topic(*call, call->resp.topics.emplace_back(), *t);
     }
     // Proxy mode: the legacy cluster's topics this node does not have
@@ -167,6 +181,10 @@ void handle_metadata(HandlerContext& ctx, RequestPtr req) {
   for (const auto& want : *body.topics) {
     const TopicPtr t = want.name ? image.topic(*want.name) : image.topic(want.topic_id);
     if (t != nullptr) {
+      if (const UpstreamTopic* u = still_upstream(*t)) {
+        add_upstream_topic(*call, call->resp.topics.emplace_back(), *u, self);
+        continue;
+      }
       add_topic(*call, call->resp.topics.emplace_back(), *t);
       continue;
     }

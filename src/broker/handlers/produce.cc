@@ -51,6 +51,8 @@ struct ProduceCall {
 // The request's and response's field names for for_each_partition().
 struct ProduceShape {
   std::vector<UpstreamSlot>* upstream = nullptr;
+  // A write: fenced during a migration's cutover (partition_resolver.h).
+  Serving serving = Serving::kWrite;
   TopicKey topic(const auto& in, auto& out) const {
     out.name = in.name;
     return TopicKey::by_name(in.name);

@@ -1,0 +1,311 @@
+#include "src/proxy/cutover.h"
+
+#include <algorithm>
+#include <iterator>
+#include <vector>
+
+#include "all_messages.h"
+#include "common/log.h"
+#include "src/cluster/metadata_log.h"
+#include "src/proxy/upstream.h"
+#include "src/replica/partition_resolver.h"
+#include "storage/store.h"
+
+namespace kgw {
+
+namespace {
+
+constexpr const char* kLog = "migration";
+// Apart from the client forwards (0, 1) and the mirror's long polls (2): a
+// cutover's questions never wait behind a long poll.
+constexpr std::int32_t kChannel = 3;
+
+}  // namespace
+
+Cutover::Cutover(uv_loop_t* loop, const Store& store, MetadataLog& metadata, Upstream& upstream,
+                 CutoverOptions options)
+    : store_(store), metadata_(metadata), upstream_(upstream), options_(options), timers_(loop) {}
+
+Cutover::~Cutover() {
+  stop();
+}
+
+void Cutover::start() {
+  timer_ = timers_.schedule(0, [this] { scan(); });
+}
+
+void Cutover::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  *alive_ = false;
+  timer_ = timers_.reset(timer_);
+  timers_.stop();
+}
+
+void Cutover::scan() {
+  timer_ = 0;
+  if (stopped_) return;
+  const std::uint64_t now = timers_.now();
+  bool busy = false;
+  std::map<Uuid, Topic> seen;
+  for (const TopicPtr& t : metadata_.image()->topics()) {
+    const std::string_view state = PartitionResolver::migration_state(t->configs);
+    if (state == PartitionResolver::kUpstreamState) {
+      roll_back(*t);
+      continue;
+    }
+    if (state != PartitionResolver::kCutover) continue;
+    auto it = topics_.find(t->id);
+    Topic c = it != topics_.end() ? std::move(it->second) : Topic{};
+    if (c.started == 0) {
+      c.name = t->name;
+      c.started = now;
+      LOG_INFO(kLog, "cutover of %s: produce fenced; catching up with the legacy cluster",
+               t->name.c_str());
+    }
+    busy = step(*t, c, now) || busy;
+    seen.emplace(t->id, std::move(c));
+  }
+  // A topic no longer in cutover (switched, abandoned, rolled back) starts
+  // afresh if it comes back; answers still out find nothing to fill.
+  topics_ = std::move(seen);
+  for (auto it = dropping_.begin(); it != dropping_.end();) {
+    it = metadata_.image()->topic(it->first) == nullptr ? dropping_.erase(it) : std::next(it);
+  }
+  timer_ = timers_.schedule(busy ? options_.busy_scan_interval_ms : options_.scan_interval_ms,
+                            [this] { scan(); });
+}
+
+bool Cutover::step(const TopicImage& t, Topic& c, std::uint64_t now) {
+  if (c.phase == Phase::kSwitching || c.phase == Phase::kDone) return c.phase == Phase::kSwitching;
+  if (now - c.started > options_.max_pause_ms) {
+    abandon(t, c);
+    return false;
+  }
+  switch (c.phase) {
+    case Phase::kDraining:
+      if (const int n = upstream_.produces_in_flight(t.name); n > 0) {
+        c.held_by = std::to_string(n) + " produce request(s) forwarded to the legacy cluster " +
+                    "still unanswered";
+        return true;
+      }
+      c.phase = Phase::kAsking;
+      [[fallthrough]];
+    case Phase::kAsking:
+      ask(t, c);
+      return true;
+    case Phase::kAsked:
+      return true;  // answers out
+    case Phase::kCatchingUp:
+      break;
+    default:
+      return true;
+  }
+  for (std::int32_t p = 0; p < t.partition_count(); ++p) {
+    const PartitionState* st = store_.partition(t.id, p);
+    auto hw = c.high_watermark.find(p);
+    auto lso = c.last_stable.find(p);
+    if (st == nullptr || hw == c.high_watermark.end() || lso == c.last_stable.end()) {
+      c.held_by = "partition " + std::to_string(p) + ": no answer from its legacy leader";
+      c.phase = Phase::kAsking;
+      return true;
+    }
+    if (lso->second < hw->second) {
+      // An open transaction: its end (commit or abort marker) is still to
+      // come from the legacy cluster. Ask again.
+      c.held_by = "partition " + std::to_string(p) + ": a transaction is open (last stable " +
+                  "offset " + std::to_string(lso->second) + " < high watermark " +
+                  std::to_string(hw->second) + ")";
+      c.phase = Phase::kAsking;
+      return true;
+    }
+    if (st->log_end_offset < hw->second) {
+      c.held_by = "partition " + std::to_string(p) + ": kgw's copy ends at " +
+                  std::to_string(st->log_end_offset) + ", the legacy high watermark is " +
+                  std::to_string(hw->second);
+      return true;
+    }
+    if (st->log_end_offset > hw->second) {
+      // The legacy high watermark went down (an unclean election there):
+      // kgw's copy holds records the legacy log no longer has.
+      c.held_by = "partition " + std::to_string(p) + ": kgw's copy ends at " +
+                  std::to_string(st->log_end_offset) + ", past the legacy high watermark " +
+                  std::to_string(hw->second) + " (the logs diverged)";
+      c.phase = Phase::kAsking;
+      return true;
+    }
+  }
+  switch_topic(t, c, now);
+  return true;
+}
+
+void Cutover::ask(const TopicImage& t, Topic& c) {
+  // By legacy leader: the partitions to ask it about.
+  std::map<std::int32_t, std::vector<std::int32_t>> by_leader;
+  for (std::int32_t p = 0; p < t.partition_count(); ++p) {
+    const std::int32_t leader = upstream_.leader(t.name, p);
+    if (leader < 0) {
+      c.held_by = "partition " + std::to_string(p) + ": no known legacy leader";
+      upstream_.refresh_soon();
+      return;
+    }
+    by_leader[leader].push_back(p);
+  }
+  c.high_watermark.clear();
+  c.last_stable.clear();
+  c.phase = Phase::kAsked;
+  c.answers_pending = 0;
+  const Uuid id = t.id;
+  auto name = std::make_shared<std::string>(t.name);
+  for (const auto& [leader, parts] : by_leader) {
+    BrokerConnection* conn = upstream_.broker(leader, kChannel);
+    if (conn == nullptr) {
+      c.held_by = "legacy broker " + std::to_string(leader) + " is not reachable";
+      c.phase = Phase::kAsking;
+      upstream_.refresh_soon();
+      return;
+    }
+    // Read uncommitted: the high watermark; read committed: the last
+    // stable offset (ListOffsets v2+).
+    for (std::int8_t isolation : {std::int8_t{0}, std::int8_t{1}}) {
+      ListOffsetsRequest req;
+      req.replica_id = -1;
+      req.isolation_level = isolation;
+      auto& rt = req.topics.emplace_back();
+      rt.name = *name;
+      for (std::int32_t p : parts) {
+        auto& rp = rt.partitions.emplace_back();
+        rp.partition_index = p;
+        rp.current_leader_epoch = -1;
+        rp.timestamp = -1;  // LATEST
+      }
+      ++c.answers_pending;
+      std::weak_ptr<bool> alive = alive_;
+      conn->call<ListOffsetsRequest, ListOffsetsResponse>(
+          req,
+          [this, alive, id, name, isolation, leader](CallError e,
+                                                     const ListOffsetsResponse& resp) {
+            if (alive.expired() || stopped_) return;
+            auto it = topics_.find(id);
+            if (it == topics_.end() || it->second.phase != Phase::kAsked) return;
+            Topic& topic = it->second;
+            bool ok = e == CallError::kNone;
+            if (!ok) topic.held_by = std::string("legacy broker ") + std::to_string(leader) +
+                                     ": ListOffsets " + call_error_name(e);
+            for (const auto& rt : resp.topics) {
+              for (const auto& rp : rt.partitions) {
+                if (rp.error_code != 0) {
+                  ok = false;
+                  topic.held_by = "partition " + std::to_string(rp.partition_index) +
+                                  ": ListOffsets from legacy broker " + std::to_string(leader) +
+                                  ": " + error_name(static_cast<ErrorCode>(rp.error_code));
+                  continue;
+                }
+                (isolation == 0 ? topic.high_watermark
+                                : topic.last_stable)[rp.partition_index] = rp.offset;
+              }
+            }
+            if (!ok) upstream_.refresh_soon();
+            if (--topic.answers_pending == 0) {
+              // A failed answer asks again (within the pause); the
+              // partitions not answered are caught by the next step.
+              topic.phase = ok ? Phase::kCatchingUp : Phase::kAsking;
+            } else if (!ok) {
+              topic.phase = Phase::kAsking;
+            }
+          });
+    }
+  }
+}
+
+void Cutover::switch_topic(const TopicImage& t, Topic& c, std::uint64_t now) {
+  // Checked against the newest image, with what is being written: a
+  // rollback asked meanwhile wins (one node: changes apply in order).
+  const TopicPtr latest = metadata_.latest()->topic(t.id);
+  if (latest == nullptr ||
+      PartitionResolver::migration_state(latest->configs) != PartitionResolver::kCutover) {
+    c.phase = Phase::kDone;
+    return;
+  }
+  // Above every epoch a client may hold for the topic (the legacy
+  // leaders') and every epoch in kgw's copy (the mirrored batches').
+  std::int32_t epoch = 0;
+  if (const UpstreamTopic* u = upstream_.topic(t.name)) {
+    for (std::int32_t e : u->leader_epochs) epoch = std::max(epoch, e);
+  }
+  for (std::int32_t p = 0; p < t.partition_count(); ++p) {
+    if (const PartitionImage* pi = t.partition(p)) epoch = std::max(epoch, pi->leader_epoch);
+    for (const auto& [e, offset] : store_.leader_epochs(t.id, p)) epoch = std::max(epoch, e);
+  }
+  SetTopicConfigs change;
+  change.id = t.id;
+  change.configs = latest->configs;
+  change.configs[std::string(PartitionResolver::kMigrationState)] =
+      std::string(PartitionResolver::kLocal);
+  change.configs[std::string(PartitionResolver::kMigrationFinalized)] = "false";
+  change.configs[std::string(kMigrationLeaderEpoch)] = std::to_string(epoch + 1);
+  c.phase = Phase::kSwitching;
+  const Uuid id = t.id;
+  const std::uint64_t fenced_ms = now - c.started;
+  std::weak_ptr<bool> alive = alive_;
+  metadata_.submit(std::move(change), [this, alive, id, name = t.name, fenced_ms, epoch](
+                                          ErrorCode e, std::string message) {
+    if (alive.expired() || stopped_) return;
+    auto it = topics_.find(id);
+    if (e != ErrorCode::kNone) {
+      LOG_WARN(kLog, "cutover of %s: switching failed (%s: %s); trying again within the pause",
+               name.c_str(), error_name(e), message.c_str());
+      if (it != topics_.end()) it->second.phase = Phase::kAsking;
+      return;
+    }
+    LOG_INFO(kLog,
+             "cutover of %s: kgw serves it now, at leader epoch %d (produce was fenced for "
+             "%llu ms); the legacy copy is kept until kgw-admin migrate finalize",
+             name.c_str(), epoch + 1, static_cast<unsigned long long>(fenced_ms));
+    if (it != topics_.end()) it->second.phase = Phase::kDone;
+  });
+}
+
+void Cutover::abandon(const TopicImage& t, Topic& c) {
+  c.phase = Phase::kDone;
+  const TopicPtr latest = metadata_.latest()->topic(t.id);
+  if (latest == nullptr ||
+      PartitionResolver::migration_state(latest->configs) != PartitionResolver::kCutover) {
+    return;
+  }
+  LOG_WARN(kLog,
+           "cutover of %s abandoned after %llu ms (migration.cutover.max.pause.ms): %s; the "
+           "topic is mirroring again and produce goes to the legacy cluster",
+           t.name.c_str(), static_cast<unsigned long long>(options_.max_pause_ms),
+           c.held_by.empty() ? "no answer yet" : c.held_by.c_str());
+  SetTopicConfigs change;
+  change.id = t.id;
+  change.configs = latest->configs;
+  change.configs[std::string(PartitionResolver::kMigrationState)] =
+      std::string(PartitionResolver::kMirroring);
+  metadata_.submit(std::move(change), [name = t.name](ErrorCode e, std::string message) {
+    if (e != ErrorCode::kNone) {
+      LOG_ERROR(kLog, "cutover of %s: going back to mirroring failed (%s: %s)", name.c_str(),
+                error_name(e), message.c_str());
+    }
+  });
+}
+
+void Cutover::roll_back(const TopicImage& t) {
+  if (dropping_.count(t.id) != 0) return;
+  dropping_[t.id] = true;
+  LOG_INFO(kLog, "rollback of %s: dropping kgw's copy; the legacy cluster serves the topic",
+           t.name.c_str());
+  metadata_.submit(DeleteTopic{t.id}, [this, id = t.id, name = t.name, alive = std::weak_ptr<bool>(
+                                                                           alive_)](
+                                          ErrorCode e, std::string message) {
+    if (alive.expired() || stopped_) return;
+    if (e != ErrorCode::kNone) {
+      LOG_ERROR(kLog, "rollback of %s: dropping kgw's copy failed (%s: %s); trying again",
+                name.c_str(), error_name(e), message.c_str());
+      dropping_.erase(id);
+    }
+  });
+}
+
+}  // namespace kgw

@@ -1,0 +1,113 @@
+// Cutover: the steps of a migration (issue 17) that kgw takes itself,
+// once a user asked for them (src/proxy/migration_state.h has the states):
+//
+//  - kgw.migration.state=cutover: switch the topic to kgw, fenced.
+//    The happy path is:
+//      fence: the resolver already answers the topic's Produce with
+//        NOT_LEADER_OR_FOLLOWER (producers retry, as on a leader change),
+//        while Fetch and ListOffsets still go to the legacy cluster;
+//      drain: wait until no Produce kgw forwarded for the topic is still
+//        unanswered (Upstream::produces_in_flight), so the legacy log can
+//        no longer grow through kgw;
+//      target: ask each legacy leader (ListOffsets LATEST, read
+//        uncommitted and read committed) for every partition's high
+//        watermark and last stable offset; an open transaction (LSO < HW)
+//        means asking again, as the transaction may end within the pause;
+//      catch up: the mirror (still fetching the topic) brings kgw's copy to
+//        those offsets;
+//      switch: one SetTopicConfigs: state local, kgw.migration.finalized
+//        false, kgw.migration.leader.epoch above every legacy epoch (and
+//        every epoch in kgw's copy), so clients holding a legacy epoch
+//        accept kgw's leader. From the next request on, clients read and
+//        write kgw's copy, at the same offsets.
+//    Producers' ids, epochs and sequences are kgw's already: the mirror
+//    applied every batch to the producer state (ProducerStateManager), so
+//    an idempotent producer continues its sequence here.
+//  - kgw.migration.state=upstream (rollback): drop kgw's copy (DeleteTopic);
+//    the legacy cluster serves the topic again.
+//
+// Possible failure modes: the pause (`max_pause_ms`, the broker config
+// migration.cutover.max.pause.ms) runs out before the switch (a legacy
+// broker that does not answer, a transaction that stays open, a mirror
+// that cannot catch up): the topic goes back to mirroring, produce is
+// forwarded again, and the log says which partition held it up. A
+// metadata write that fails is retried within the pause. A write that
+// reached the legacy cluster around kgw after the target was taken (a
+// client still configured with the legacy bootstrap) is not in kgw's
+// copy: it is what finalize's watch (not built yet) is for.
+//
+// Threads: the loop thread only.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/timer_queue.h"
+#include "protocol/wire/types.h"
+
+namespace kgw {
+
+class MetadataLog;
+class Store;
+class Upstream;
+struct TopicImage;
+
+struct CutoverOptions {
+  // Default: 1000 (migration.cutover.max.pause.ms). How long produce may be
+  // fenced before the cutover is abandoned.
+  std::uint64_t max_pause_ms = 1000;
+  // Default: 200. How often the image is scanned for topics to act on.
+  std::uint64_t scan_interval_ms = 200;
+  // Default: 5. The scan interval while a cutover is under way.
+  std::uint64_t busy_scan_interval_ms = 5;
+};
+
+class Cutover {
+ public:
+  Cutover(uv_loop_t* loop, const Store& store, MetadataLog& metadata, Upstream& upstream,
+          CutoverOptions options = {});
+  ~Cutover();
+  Cutover(const Cutover&) = delete;
+  Cutover& operator=(const Cutover&) = delete;
+
+  void start();
+  void stop();
+
+ private:
+  enum class Phase : std::uint8_t { kDraining, kAsking, kAsked, kCatchingUp, kSwitching, kDone };
+  struct Topic {
+    std::string name;
+    std::uint64_t started = 0;
+    Phase phase = Phase::kDraining;
+    int answers_pending = 0;
+    // By partition: the legacy high watermark and last stable offset.
+    std::map<std::int32_t, std::int64_t> high_watermark;
+    std::map<std::int32_t, std::int64_t> last_stable;
+    std::string held_by;  // why it has not switched yet (for the log)
+  };
+
+  void scan();
+  // One step of a topic in cutover; true while it is under way.
+  bool step(const TopicImage& t, Topic& c, std::uint64_t now);
+  void ask(const TopicImage& t, Topic& c);
+  void switch_topic(const TopicImage& t, Topic& c, std::uint64_t now);
+  void abandon(const TopicImage& t, Topic& c);
+  void roll_back(const TopicImage& t);
+
+  const Store& store_;
+  MetadataLog& metadata_;
+  Upstream& upstream_;
+  CutoverOptions options_;
+  TimerQueue timers_;
+  TimerQueue::Id timer_ = 0;
+  std::map<Uuid, Topic> topics_;
+  std::map<Uuid, bool> dropping_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  bool stopped_ = false;
+};
+
+}  // namespace kgw

@@ -1,0 +1,75 @@
+// A migrated topic's state (issue 17), as its topic configs carry it:
+// kgw.migration.state (local, mirroring, cutover, upstream) and
+// kgw.migration.finalized (false from the cutover until finalize). The
+// steps a user may take (kgw-admin migrate sends each as an
+// IncrementalAlterConfigs) and those only kgw takes (src/proxy/cutover.h):
+//
+//   (no copy) --start (CreateTopics)--> mirroring
+//   mirroring --cutover--> cutover          (user)
+//   cutover   --switch--> local, finalized=false   (kgw, fenced)
+//   cutover   --abandon--> mirroring               (kgw, past the pause)
+//   mirroring | cutover --rollback--> upstream     (user; kgw then drops
+//                                                   its copy)
+//   local, finalized=false --finalize--> local, finalized=true   (user)
+//
+// Anything else is refused, so that no AlterConfigs hands clients a copy
+// that is not caught up or mirrors into a topic kgw owns. Pure.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "src/cluster/metadata_image.h"
+#include "src/replica/partition_resolver.h"
+
+namespace kgw {
+
+struct MigrationStep {
+  std::string state;  // "local" when the topic has none
+  bool finalized = true;
+  std::string leader_epoch;  // kgw.migration.leader.epoch, "" if unset
+  bool operator==(const MigrationStep&) const = default;
+};
+
+inline MigrationStep migration_step(const std::map<std::string, std::string>& configs) {
+  MigrationStep s;
+  s.state = std::string(PartitionResolver::migration_state(configs));
+  auto f = configs.find(std::string(PartitionResolver::kMigrationFinalized));
+  s.finalized = f == configs.end() || f->second != "false";
+  auto e = configs.find(std::string(kMigrationLeaderEpoch));
+  if (e != configs.end()) s.leader_epoch = e->second;
+  return s;
+}
+
+// "" if a user may go from `was` to `now`, else why not (for the client).
+inline std::string migration_step_error(const MigrationStep& was, const MigrationStep& now) {
+  if (was == now) return "";
+  if (was.leader_epoch != now.leader_epoch) {
+    return std::string(kMigrationLeaderEpoch) + " is set by a migration's cutover only";
+  }
+  const std::string_view from = was.state;
+  const std::string_view to = now.state;
+  const bool same_final = was.finalized == now.finalized;
+  if (from == PartitionResolver::kMirroring && to == PartitionResolver::kCutover && same_final) {
+    return "";
+  }
+  if ((from == PartitionResolver::kMirroring || from == PartitionResolver::kCutover) &&
+      to == PartitionResolver::kUpstreamState && same_final) {
+    return "";
+  }
+  if (from == PartitionResolver::kLocal && to == PartitionResolver::kLocal && !was.finalized &&
+      now.finalized) {
+    return "";
+  }
+  std::string why = std::string(PartitionResolver::kMigrationState) + " is " + was.state;
+  if (!was.finalized) why += " (not finalized)";
+  why += "; it changes only along kgw-admin migrate's steps (start, cutover, rollback, finalize)";
+  if (from == PartitionResolver::kLocal && !was.finalized && to == PartitionResolver::kUpstreamState) {
+    why += ": a rollback after the switch is not supported yet (writes made on kgw since would "
+           "be lost)";
+  }
+  return why;
+}
+
+}  // namespace kgw
