@@ -301,7 +301,7 @@ librdkafka_version() {
 # besides Debian's that this machine reaches.
 fetch_npm_source() { # PACKAGE@VERSION DIR
   local pkg=$1 dir=$2 tmp t0 tarball
-  command -v npm >/dev/null || { install_packages; apt_install npm || die "could not install npm (needed for --librdkafka npm)"; }
+  command -v npm >/dev/null || apt_install npm || die "could not install npm (needed for --librdkafka npm)"
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/kgw-npm.XXXXXX")
   say "fetching $pkg from the npm registry (npm pack)"
   t0=$SECONDS

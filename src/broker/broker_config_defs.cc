@@ -870,7 +870,8 @@ const std::vector<ConfigDef> kTopicDefs = {
     {"follower.replication.throttled.replicas",
      T::kList,
      "",
-     "Accepted for compatibility; one node has no followers.",
+     "Accepted, validated and returned by DescribeConfigs as in Kafka; kgw does not throttle "
+     "replication traffic yet.",
      {},
      Check::kReplicaList},
     {"index.interval.bytes",
@@ -884,7 +885,8 @@ const std::vector<ConfigDef> kTopicDefs = {
     {"leader.replication.throttled.replicas",
      T::kList,
      "",
-     "Accepted for compatibility; one node has no followers.",
+     "Accepted, validated and returned by DescribeConfigs as in Kafka; kgw does not throttle "
+     "replication traffic yet.",
      {},
      Check::kReplicaList},
     {"local.retention.bytes",

@@ -8,13 +8,13 @@ watermarks (ListOffsets) through kgw are the mock's. With the legacy
 cluster gone, kgw stays up and answers Produce, Fetch and ListOffsets for
 its partitions with retriable errors (raw requests, to see the codes)."""
 
-import os
-import subprocess
 import time
 import unittest
 
 import kgw_harness
 from kafka_wire import Conn, Enc, record_batch
+# MockCluster is imported from here by test_migrate.py.
+from mock_cluster import MockCluster, start_proxy  # noqa: F401
 from record_wire import list_offsets, produce
 
 kgw_harness.require_modules("confluent_kafka")
@@ -26,40 +26,6 @@ TIMEOUT = 60
 TOPIC = "legacy"
 PARTITIONS = 3
 RECORDS = 600
-
-
-def mock_path():
-    path = os.environ.get("KGW_MOCK_CLUSTER") or os.path.join(
-        os.path.dirname(kgw_harness.kgw_path()), "tools", "kgw-mock-cluster")
-    if not os.access(path, os.X_OK):
-        kgw_harness.skip_all(f"kgw-mock-cluster not built: {path}")
-    return path
-
-
-class MockCluster:
-    """kgw-mock-cluster as a child: it exits when our end of its stdin closes."""
-
-    def __init__(self, *args):
-        self.proc = subprocess.Popen([mock_path(), *args], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.bootstrap = self.proc.stdout.readline().decode().strip()
-        if not self.bootstrap:
-            raise AssertionError(f"kgw-mock-cluster printed no bootstrap line "
-                                 f"(exit {self.proc.poll()})")
-
-    def kill(self):
-        self.proc.kill()
-        self.proc.wait()
-
-    def close(self):
-        if self.proc.poll() is not None:
-            return
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def make_consumer(bootstrap):
@@ -132,11 +98,7 @@ RETRIABLE = {6, 7}  # NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT
 
 class ProxyTest(unittest.TestCase):
     def setUp(self):
-        self.mock = MockCluster("--brokers", "3", "--topic", f"{TOPIC}:{PARTITIONS}")
-        self.kgw = kgw_harness.Kgw("--upstream", self.mock.bootstrap)
-        self.kgw.start()
-        self.addCleanup(self.mock.close)
-        self.addCleanup(self.kgw.close)
+        self.mock, self.kgw = start_proxy(self, TOPIC, PARTITIONS)
 
     def metadata(self):
         a = AdminClient({"bootstrap.servers": self.kgw.bootstrap})

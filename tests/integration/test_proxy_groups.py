@@ -34,7 +34,7 @@ kgw_harness.require_modules("confluent_kafka")
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-from test_proxy import MockCluster  # noqa: E402
+from mock_cluster import start_proxy  # noqa: E402
 
 TIMEOUT = 60
 TOPIC = "legacy"
@@ -192,11 +192,7 @@ def transactions_through_kgw(test, kgw, legacy, full_txns):
 
 class ProxyGroupsMockTest(unittest.TestCase):
     def setUp(self):
-        self.mock = MockCluster("--brokers", "3", "--topic", f"{TOPIC}:{PARTITIONS}")
-        self.kgw = kgw_harness.Kgw("--upstream", self.mock.bootstrap)
-        self.kgw.start()
-        self.addCleanup(self.mock.close)
-        self.addCleanup(self.kgw.close)
+        self.mock, self.kgw = start_proxy(self, TOPIC, PARTITIONS)
         kgw_harness.wait_until(
             lambda: TOPIC in AdminClient({"bootstrap.servers": self.kgw.bootstrap})
             .list_topics(timeout=TIMEOUT).topics, TIMEOUT, what="the legacy topic in kgw")
