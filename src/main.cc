@@ -503,7 +503,8 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     CutoverOptions cutover_options;
     cutover_options.max_pause_ms =
         static_cast<std::uint64_t>(config.get_long("migration.cutover.max.pause.ms"));
-    cutover = std::make_unique<Cutover>(loop, *store, metadata, *upstream, cutover_options);
+    cutover =
+        std::make_unique<Cutover>(loop, *store, producers, metadata, *upstream, cutover_options);
   }
 
   App app;

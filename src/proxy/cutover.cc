@@ -9,6 +9,7 @@
 #include "src/cluster/metadata_log.h"
 #include "src/proxy/upstream.h"
 #include "src/replica/partition_resolver.h"
+#include "src/txn/producer_state_manager.h"
 #include "storage/store.h"
 
 namespace kgw {
@@ -22,9 +23,14 @@ constexpr std::int32_t kChannel = 3;
 
 }  // namespace
 
-Cutover::Cutover(uv_loop_t* loop, const Store& store, MetadataLog& metadata, Upstream& upstream,
-                 CutoverOptions options)
-    : store_(store), metadata_(metadata), upstream_(upstream), options_(options), timers_(loop) {}
+Cutover::Cutover(uv_loop_t* loop, const Store& store, const ProducerStateManager& producers,
+                 MetadataLog& metadata, Upstream& upstream, CutoverOptions options)
+    : store_(store),
+      producers_(producers),
+      metadata_(metadata),
+      upstream_(upstream),
+      options_(options),
+      timers_(loop) {}
 
 Cutover::~Cutover() {
   stop();
@@ -125,6 +131,17 @@ bool Cutover::step(const TopicImage& t, Topic& c, std::uint64_t now) {
                   std::to_string(hw->second);
       return true;
     }
+    // The same seen in kgw's copy: the mirrored batches of a
+    // transaction whose marker has not come (a legacy cluster that does
+    // not say its last stable offset, as librdkafka's mock, is caught
+    // here).
+    if (const std::int64_t local_lso = producers_.last_stable_offset(t.id, p, st->log_end_offset);
+        st->log_end_offset == hw->second && local_lso < st->log_end_offset) {
+      c.held_by = "partition " + std::to_string(p) + ": a transaction is open (kgw's copy has " +
+                  "its records from offset " + std::to_string(local_lso) + " and no marker yet)";
+      c.phase = Phase::kAsking;
+      return true;
+    }
     if (st->log_end_offset > hw->second) {
       // The legacy high watermark went down (an unclean election there):
       // kgw's copy holds records the legacy log no longer has.
@@ -155,6 +172,7 @@ void Cutover::ask(const TopicImage& t, Topic& c) {
   c.last_stable.clear();
   c.phase = Phase::kAsked;
   c.answers_pending = 0;
+  c.ask_failed = false;
   const Uuid id = t.id;
   auto name = std::make_shared<std::string>(t.name);
   for (const auto& [leader, parts] : by_leader) {
@@ -183,15 +201,15 @@ void Cutover::ask(const TopicImage& t, Topic& c) {
       std::weak_ptr<bool> alive = alive_;
       conn->call<ListOffsetsRequest, ListOffsetsResponse>(
           req,
-          [this, alive, id, name, isolation, leader](CallError e,
-                                                     const ListOffsetsResponse& resp) {
+          [this, alive, id, name, isolation, leader](CallError e, const ListOffsetsResponse& resp) {
             if (alive.expired() || stopped_) return;
             auto it = topics_.find(id);
             if (it == topics_.end() || it->second.phase != Phase::kAsked) return;
             Topic& topic = it->second;
             bool ok = e == CallError::kNone;
-            if (!ok) topic.held_by = std::string("legacy broker ") + std::to_string(leader) +
-                                     ": ListOffsets " + call_error_name(e);
+            if (!ok)
+              topic.held_by = std::string("legacy broker ") + std::to_string(leader) +
+                              ": ListOffsets " + call_error_name(e);
             for (const auto& rt : resp.topics) {
               for (const auto& rp : rt.partitions) {
                 if (rp.error_code != 0) {
@@ -201,19 +219,25 @@ void Cutover::ask(const TopicImage& t, Topic& c) {
                                   ": " + error_name(static_cast<ErrorCode>(rp.error_code));
                   continue;
                 }
-                (isolation == 0 ? topic.high_watermark
-                                : topic.last_stable)[rp.partition_index] = rp.offset;
+                (isolation == 0 ? topic.high_watermark : topic.last_stable)[rp.partition_index] =
+                    rp.offset;
               }
             }
-            if (!ok) upstream_.refresh_soon();
-            if (--topic.answers_pending == 0) {
-              // A failed answer asks again (within the pause); the
-              // partitions not answered are caught by the next step.
-              topic.phase = ok ? Phase::kCatchingUp : Phase::kAsking;
-            } else if (!ok) {
-              topic.phase = Phase::kAsking;
+            if (!ok) {
+              LOG_INFO(kLog, "cutover of %s: %s; asking again", name->c_str(),
+                       topic.held_by.c_str());
+              upstream_.refresh_soon();
+              topic.ask_failed = true;
             }
-          });
+            // A failed answer asks again (within the pause).
+            if (--topic.answers_pending == 0) {
+              topic.phase = topic.ask_failed ? Phase::kAsking : Phase::kCatchingUp;
+            }
+          },
+          // v2 is all this needs (the isolation level). librdkafka's mock
+          // cluster answers several partitions at v4+ in a layout that
+          // does not decode (the second partition reads as -1).
+          std::int16_t{2});
     }
   }
 }
@@ -296,16 +320,16 @@ void Cutover::roll_back(const TopicImage& t) {
   dropping_[t.id] = true;
   LOG_INFO(kLog, "rollback of %s: dropping kgw's copy; the legacy cluster serves the topic",
            t.name.c_str());
-  metadata_.submit(DeleteTopic{t.id}, [this, id = t.id, name = t.name, alive = std::weak_ptr<bool>(
-                                                                           alive_)](
-                                          ErrorCode e, std::string message) {
-    if (alive.expired() || stopped_) return;
-    if (e != ErrorCode::kNone) {
-      LOG_ERROR(kLog, "rollback of %s: dropping kgw's copy failed (%s: %s); trying again",
-                name.c_str(), error_name(e), message.c_str());
-      dropping_.erase(id);
-    }
-  });
+  metadata_.submit(
+      DeleteTopic{t.id}, [this, id = t.id, name = t.name, alive = std::weak_ptr<bool>(alive_)](
+                             ErrorCode e, std::string message) {
+        if (alive.expired() || stopped_) return;
+        if (e != ErrorCode::kNone) {
+          LOG_ERROR(kLog, "rollback of %s: dropping kgw's copy failed (%s: %s); trying again",
+                    name.c_str(), error_name(e), message.c_str());
+          dropping_.erase(id);
+        }
+      });
 }
 
 }  // namespace kgw

@@ -11,8 +11,10 @@
 //        no longer grow through kgw;
 //      target: ask each legacy leader (ListOffsets LATEST, read
 //        uncommitted and read committed) for every partition's high
-//        watermark and last stable offset; an open transaction (LSO < HW)
-//        means asking again, as the transaction may end within the pause;
+//        watermark and last stable offset; an open transaction (LSO < HW
+//        there, or mirrored records of a transaction with no marker yet
+//        in kgw's copy) means asking again, as the transaction may end
+//        within the pause;
 //      catch up: the mirror (still fetching the topic) brings kgw's copy to
 //        those offsets;
 //      switch: one SetTopicConfigs: state local, kgw.migration.finalized
@@ -52,6 +54,7 @@
 namespace kgw {
 
 class MetadataLog;
+class ProducerStateManager;
 class Store;
 class Upstream;
 struct TopicImage;
@@ -68,8 +71,8 @@ struct CutoverOptions {
 
 class Cutover {
  public:
-  Cutover(uv_loop_t* loop, const Store& store, MetadataLog& metadata, Upstream& upstream,
-          CutoverOptions options = {});
+  Cutover(uv_loop_t* loop, const Store& store, const ProducerStateManager& producers,
+          MetadataLog& metadata, Upstream& upstream, CutoverOptions options = {});
   ~Cutover();
   Cutover(const Cutover&) = delete;
   Cutover& operator=(const Cutover&) = delete;
@@ -84,6 +87,7 @@ class Cutover {
     std::uint64_t started = 0;
     Phase phase = Phase::kDraining;
     int answers_pending = 0;
+    bool ask_failed = false;
     // By partition: the legacy high watermark and last stable offset.
     std::map<std::int32_t, std::int64_t> high_watermark;
     std::map<std::int32_t, std::int64_t> last_stable;
@@ -99,6 +103,7 @@ class Cutover {
   void roll_back(const TopicImage& t);
 
   const Store& store_;
+  const ProducerStateManager& producers_;
   MetadataLog& metadata_;
   Upstream& upstream_;
   CutoverOptions options_;

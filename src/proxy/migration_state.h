@@ -65,9 +65,11 @@ inline std::string migration_step_error(const MigrationStep& was, const Migratio
   std::string why = std::string(PartitionResolver::kMigrationState) + " is " + was.state;
   if (!was.finalized) why += " (not finalized)";
   why += "; it changes only along kgw-admin migrate's steps (start, cutover, rollback, finalize)";
-  if (from == PartitionResolver::kLocal && !was.finalized && to == PartitionResolver::kUpstreamState) {
-    why += ": a rollback after the switch is not supported yet (writes made on kgw since would "
-           "be lost)";
+  if (from == PartitionResolver::kLocal && !was.finalized &&
+      to == PartitionResolver::kUpstreamState) {
+    why +=
+        ": a rollback after the switch is not supported yet (writes made on kgw since would "
+        "be lost)";
   }
   return why;
 }

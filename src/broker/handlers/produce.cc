@@ -16,6 +16,7 @@
 // forwarded to their leaders there (src/proxy/forward.h) and their answers
 // merged in at their places.
 #include <deque>
+#include <map>
 #include <memory>
 #include <span>
 
@@ -87,6 +88,82 @@ void finish_one(HandlerContext& ctx, const std::shared_ptr<ProduceCall>& call) {
   ctx.respond(*call->req, call->resp);
 }
 
+// How often requests held by a migration's cutover look again.
+constexpr std::uint64_t kCutoverPollMs = 2;
+
+// Proxy mode: whether the request names a topic in a migration's cutover
+// (src/proxy/cutover.h), whose produce is fenced.
+bool fenced_by_cutover(HandlerContext& ctx, const ProduceRequest& body) {
+  if (ctx.upstream() == nullptr) return false;
+  const ImagePtr image = ctx.metadata().image();
+  for (const auto& t : body.topic_data) {
+    const TopicPtr topic = image->topic(t.name);
+    if (topic != nullptr &&
+        PartitionResolver::migration_state(topic->configs) == PartitionResolver::kCutover) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void run_produce(HandlerContext& ctx, const std::shared_ptr<ProduceCall>& call);
+
+// The requests a cutover holds, in arrival order: they run in that order
+// (an idempotent producer's pipelined requests must reach the log in
+// sequence), and a request that comes while any is held waits behind them.
+struct HeldProduce {
+  std::deque<std::pair<std::shared_ptr<ProduceCall>, std::uint64_t>> calls;  // and since when
+};
+
+HeldProduce& held_produce(HandlerContext& ctx) {
+  static std::map<HandlerContext*, HeldProduce> held;
+  return held[&ctx];
+}
+
+void release_held(HandlerContext& ctx);
+
+// release_held() on the loop after kCutoverPollMs (a one-shot timer that
+// closes itself: nothing outlives the loop).
+void poll_held(HandlerContext& ctx) {
+  auto* timer = new uv_timer_t;
+  uv_timer_init(ctx.loop(), timer);
+  timer->data = &ctx;
+  uv_timer_start(
+      timer,
+      [](uv_timer_t* t) {
+        release_held(*static_cast<HandlerContext*>(t->data));
+        uv_close(reinterpret_cast<uv_handle_t*>(t),
+                 [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+      },
+      kCutoverPollMs, 0);
+}
+
+void release_held(HandlerContext& ctx) {
+  HeldProduce& h = held_produce(ctx);
+  const std::uint64_t now = uv_now(ctx.loop());
+  const auto limit =
+      static_cast<std::uint64_t>(ctx.config().get_long("migration.cutover.max.pause.ms"));
+  // Past the cutover's own limit a request runs anyway: the resolver then
+  // answers NOT_LEADER_OR_FOLLOWER and the client retries.
+  while (!h.calls.empty() && (now - h.calls.front().second > limit ||
+                              !fenced_by_cutover(ctx, h.calls.front().first->body))) {
+    auto call = std::move(h.calls.front().first);
+    h.calls.pop_front();
+    run_produce(ctx, call);
+  }
+  if (!h.calls.empty()) poll_held(ctx);
+}
+
+// Holds the request if a cutover fences it, or if others are held.
+bool hold_for_cutover(HandlerContext& ctx, const std::shared_ptr<ProduceCall>& call) {
+  if (ctx.upstream() == nullptr) return false;
+  HeldProduce& h = held_produce(ctx);
+  if (h.calls.empty() && !fenced_by_cutover(ctx, call->body)) return false;
+  h.calls.emplace_back(call, uv_now(ctx.loop()));
+  if (h.calls.size() == 1) poll_held(ctx);
+  return true;
+}
+
 }  // namespace
 
 void handle_produce(HandlerContext& ctx, RequestPtr req) {
@@ -94,6 +171,18 @@ void handle_produce(HandlerContext& ctx, RequestPtr req) {
   call->req = req;
   if (!ctx.decode(*req, call->body)) return;
   ctx.produce_started(*req);
+  // A migration's cutover fences the topic's produce: the request waits
+  // until the topic is kgw's (then it is appended here) or mirroring
+  // again (then forwarded), as a producer waits out a leader change, but
+  // without the client's retry backoff.
+  if (hold_for_cutover(ctx, call)) return;
+  run_produce(ctx, call);
+}
+
+namespace {
+
+void run_produce(HandlerContext& ctx, const std::shared_ptr<ProduceCall>& call) {
+  const RequestPtr& req = call->req;
   const auto& body = call->body;
   // Nothing goes back, not even errors (finish_one skips the response).
   call->acks_zero = body.acks == 0;
@@ -156,5 +245,7 @@ void handle_produce(HandlerContext& ctx, RequestPtr req) {
   }
   finish_one(ctx, call);
 }
+
+}  // namespace
 
 }  // namespace kgw

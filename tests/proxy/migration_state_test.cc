@@ -1,0 +1,73 @@
+// The steps a user may take through a migration's states
+// (src/proxy/migration_state.h), table-driven: every allowed step passes,
+// everything else is refused with a reason that names kgw-admin migrate.
+#include "src/proxy/migration_state.h"
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <string>
+
+namespace kgw {
+namespace {
+
+using Configs = std::map<std::string, std::string>;
+
+Configs state(const std::string& s, const char* finalized = nullptr, const char* epoch = nullptr) {
+  Configs c;
+  if (!s.empty()) c["kgw.migration.state"] = s;
+  if (finalized != nullptr) c["kgw.migration.finalized"] = finalized;
+  if (epoch != nullptr) c["kgw.migration.leader.epoch"] = epoch;
+  return c;
+}
+
+std::string step(const Configs& from, const Configs& to) {
+  return migration_step_error(migration_step(from), migration_step(to));
+}
+
+TEST_CASE("a topic without the configs is local and finalized") {
+  const MigrationStep s = migration_step({});
+  CHECK(s.state == "local");
+  CHECK(s.finalized);
+  CHECK(s.leader_epoch.empty());
+}
+
+TEST_CASE("the user's steps are allowed") {
+  CHECK(step(state("mirroring"), state("cutover")).empty());
+  CHECK(step(state("mirroring"), state("upstream")).empty());
+  CHECK(step(state("cutover"), state("upstream")).empty());
+  CHECK(step(state("local", "false", "3"), state("local", "true", "3")).empty());
+  // Nothing changes: always fine (an AlterConfigs of other configs).
+  CHECK(step(state("mirroring"), state("mirroring")).empty());
+  CHECK(step(state(""), state("")).empty());
+}
+
+TEST_CASE("kgw's own steps and steps out of order are refused") {
+  struct Case {
+    Configs from, to;
+  };
+  const Case refused[] = {
+      {state("mirroring"), state("local")},                // a switch without the fence
+      {state("cutover"), state("local", "false", "2")},    // kgw's switch
+      {state("cutover"), state("mirroring")},              // kgw's abandon
+      {state(""), state("mirroring")},                     // mirroring into a topic kgw owns
+      {state(""), state("cutover")},
+      {state("local"), state("local", "false")},           // un-finalizing
+      {state("local", "false", "2"), state("upstream", "false", "2")},  // rollback after switch
+      {state("local", "false", "2"), state("local", "false", "5")},     // the epoch
+      {state("upstream"), state("mirroring")},
+  };
+  for (const Case& c : refused) {
+    const std::string why = step(c.from, c.to);
+    CHECK_FALSE(why.empty());
+    if (why.find("leader.epoch") == std::string::npos) {
+      CHECK(why.find("kgw-admin migrate") != std::string::npos);
+    }
+  }
+  CHECK(step(state("local", "false", "2"), state("upstream", "false", "2")).find("not supported "
+                                                                                 "yet") !=
+        std::string::npos);
+}
+
+}  // namespace
+}  // namespace kgw
