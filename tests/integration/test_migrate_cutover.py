@@ -124,7 +124,10 @@ class GroupConsumer(threading.Thread):
         super().__init__(daemon=True)
         self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": "cutover-group",
                            "auto.offset.reset": "earliest", "enable.auto.commit": True,
-                           "auto.commit.interval.ms": 200, "fetch.wait.max.ms": 100})
+                           "auto.commit.interval.ms": 200, "fetch.wait.max.ms": 100,
+                           # A JoinGroup lost with a killed kgw holds the
+                           # legacy coordinator's rebalance until these.
+                           "session.timeout.ms": 6000, "max.poll.interval.ms": 10000})
         self.c.subscribe([topic])
         self.stop_flag = threading.Event()
         self.seen = []
@@ -177,6 +180,39 @@ class CutoverTest(unittest.TestCase):
         kgw_harness.wait_until(close_enough, TIMEOUT, interval=0.2,
                                what=f"the mirror of {topic} within {most} offsets")
 
+    def check(self, topic, producer, consumer, legacy_end, what, pause_waits):
+        """The checker: what the clients were told against both logs."""
+        local = read_all(self.kgw.bootstrap, topic)
+        legacy = read_all(self.mock.bootstrap, topic)
+        by_value = {}
+        for (p, o), (k, v) in local.items():
+            by_value.setdefault(v.decode(), []).append((p, o))
+        lost = [v for v in producer.acked if v not in by_value]
+        duplicated = [v for v, where in by_value.items() if len(where) > 1]
+        misplaced = [v for v, at in producer.acked.items() if by_value.get(v, [at])[0] != at]
+        diverged = [po for po, rec in legacy.items() if local.get(po) != rec]
+        pause = f"{max(pause_waits) * 1000:.0f} ms" if pause_waits else "-"
+        print(f"acknowledged {len(producer.acked)} records ({what}); kgw holds {len(local)}, "
+              f"the legacy cluster {len(legacy)}; longest wait for an acknowledgement of a "
+              f"record sent during the cutover (the producer's pause): {pause}; over the whole "
+              f"run (the producer's start included): "
+              f"{max(w for _, w in producer.waits) * 1000:.0f} ms")
+        self.assertEqual((len(lost), len(duplicated), len(misplaced), len(diverged)), (0, 0, 0, 0),
+                         f"lost {lost[:5]} duplicated {duplicated[:5]} misplaced {misplaced[:5]} "
+                         f"diverged {diverged[:5]}")
+        # The legacy log stopped where kgw took over.
+        self.assertEqual(self.legacy_ends(topic), legacy_end)
+        # The consumer: per partition, offsets follow each other from its
+        # first one, none skipped; none twice unless it re-read after a
+        # kgw restart (its last commit), and then the same record.
+        for p in range(PARTITIONS):
+            offsets = sorted({o for q, o, _ in consumer.seen if q == p})
+            self.assertTrue(offsets, f"partition {p}: nothing consumed")
+            self.assertEqual(offsets, list(range(offsets[0], offsets[0] + len(offsets))),
+                             f"partition {p}: gap in the consumed offsets")
+        for q, o, v in consumer.seen:
+            self.assertEqual(local[(q, o)][1].decode(), v, f"{q}/{o} read as another record")
+
     def test_live_cutover_loses_and_duplicates_nothing(self):
         topic = "live"
         self.start(topic)
@@ -225,36 +261,62 @@ class CutoverTest(unittest.TestCase):
         migrate("finalize", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
         self.assertEqual({s["finalized"] for s in self.status(topic)}, {True})
 
-        # The checker.
-        local = read_all(self.kgw.bootstrap, topic)
-        legacy = read_all(self.mock.bootstrap, topic)
-        by_value = {}
-        for (p, o), (k, v) in local.items():
-            by_value.setdefault(v.decode(), []).append((p, o))
-        lost = [v for v in producer.acked if v not in by_value]
-        duplicated = [v for v, where in by_value.items() if len(where) > 1]
-        misplaced = [v for v, at in producer.acked.items() if by_value.get(v, [at])[0] != at]
-        diverged = [po for po, rec in legacy.items() if local.get(po) != rec]
-        around = [w for t, w in producer.waits if cutover_at - 0.5 < t < cutover_done + 0.5]
-        print(f"acknowledged {len(producer.acked)} records ({before_cutover} sent before the "
-              f"cutover); kgw holds {len(local)}, the legacy cluster {len(legacy)}; longest "
-              f"wait for an acknowledgement of a record sent during the cutover (the "
-              f"producer's pause): {max(around) * 1000:.0f} ms; over the whole run (the "
-              f"producer's start included): "
-              f"{max(w for _, w in producer.waits) * 1000:.0f} ms")
-        self.assertEqual((len(lost), len(duplicated), len(misplaced), len(diverged)), (0, 0, 0, 0),
-                         f"lost {lost[:5]} duplicated {duplicated[:5]} misplaced {misplaced[:5]} "
-                         f"diverged {diverged[:5]}")
-        # The legacy log stopped where kgw took over.
-        self.assertEqual(self.legacy_ends(topic), legacy_end)
-        # The consumer: per partition, offsets follow each other from its
-        # first one, none twice, none skipped.
-        for p in range(PARTITIONS):
-            offsets = [o for q, o, _ in consumer.seen if q == p]
-            self.assertTrue(offsets, f"partition {p}: nothing consumed")
-            self.assertEqual(offsets, list(range(offsets[0], offsets[0] + len(offsets))),
-                             f"partition {p}: gap or repeat in the consumed offsets")
+        self.check(topic, producer, consumer, legacy_end,
+                   f"{before_cutover} sent before the cutover",
+                   [w for t, w in producer.waits if cutover_at - 0.5 < t < cutover_done + 0.5])
         self.assertEqual(consumer.errors, [])
+
+    def test_kill_during_mirroring_and_cutover(self):
+        """kill -9 of kgw while it mirrors, and again right after the
+        cutover was asked: the mirror resumes, the cutover finishes after
+        the restart (or, abandoned, is asked again), still 0 lost and 0
+        duplicated; the clients ride through the restarts."""
+        topic = "killed"
+        self.start(topic)
+        producer = LoadProducer(self.kgw.bootstrap, topic)
+        consumer = GroupConsumer(self.kgw.bootstrap, topic)
+        producer.start()
+        consumer.start()
+        self.addCleanup(producer.finish)
+        self.addCleanup(consumer.finish)
+        kgw_harness.wait_until(lambda: len(producer.acked) > 300, TIMEOUT,
+                               what="the producer under way")
+        migrate("start", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
+        time.sleep(0.3)
+        self.kgw.restart(kill=True, same_port=True)
+        self.wait_behind(topic, 400)
+        acked = len(producer.acked)
+        kgw_harness.wait_until(lambda: len(producer.acked) > acked + 200, TIMEOUT,
+                               what="the producer going on after the restart")
+
+        # The cutover asked (the state written), then kgw killed at once.
+        subprocess.run(
+            [ADMIN, "configs", "alter", "--bootstrap-server", self.kgw.bootstrap,
+             "--entity-type", "topics", "--entity-name", topic,
+             "--add-config", "kgw.migration.state=cutover"],
+            capture_output=True, text=True, timeout=TIMEOUT, check=True)
+        self.kgw.restart(kill=True, same_port=True)
+        state = None
+
+        def settled():
+            nonlocal state
+            state = {s["state"] for s in self.status(topic)}
+            return state in ({"local"}, {"mirroring"})
+        kgw_harness.wait_until(settled, TIMEOUT, interval=0.1, what="the cutover settled")
+        print(f"after the restart the cutover left the topic {state}")
+        if state == {"mirroring"}:
+            migrate("cutover", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
+        legacy_end = self.legacy_ends(topic)
+        count = producer.count
+        kgw_harness.wait_until(lambda: producer.count > count + 400, TIMEOUT,
+                               what="more records produced after the cutover")
+        producer.finish()
+        self.assertEqual(producer.errors, [])
+        kgw_harness.wait_until(
+            lambda: {(p, o) for p, o, _ in consumer.seen} >= set(producer.acked.values()),
+            TIMEOUT, what="the consumer read every acknowledged record")
+        consumer.finish()
+        self.check(topic, producer, consumer, legacy_end, "kgw killed twice", [])
 
     def test_cutover_held_by_an_open_transaction_goes_back_to_mirroring(self):
         topic = "held"
