@@ -47,12 +47,12 @@ TEST_CASE("kgw's own steps and steps out of order are refused") {
     Configs from, to;
   };
   const Case refused[] = {
-      {state("mirroring"), state("local")},                // a switch without the fence
-      {state("cutover"), state("local", "false", "2")},    // kgw's switch
-      {state("cutover"), state("mirroring")},              // kgw's abandon
-      {state(""), state("mirroring")},                     // mirroring into a topic kgw owns
+      {state("mirroring"), state("local")},              // a switch without the fence
+      {state("cutover"), state("local", "false", "2")},  // kgw's switch
+      {state("cutover"), state("mirroring")},            // kgw's abandon
+      {state(""), state("mirroring")},                   // mirroring into a topic kgw owns
       {state(""), state("cutover")},
-      {state("local"), state("local", "false")},           // un-finalizing
+      {state("local"), state("local", "false")},                        // un-finalizing
       {state("local", "false", "2"), state("upstream", "false", "2")},  // rollback after switch
       {state("local", "false", "2"), state("local", "false", "5")},     // the epoch
       {state("upstream"), state("mirroring")},
@@ -64,9 +64,9 @@ TEST_CASE("kgw's own steps and steps out of order are refused") {
       CHECK(why.find("kgw-admin migrate") != std::string::npos);
     }
   }
-  CHECK(step(state("local", "false", "2"), state("upstream", "false", "2")).find("not supported "
-                                                                                 "yet") !=
-        std::string::npos);
+  CHECK(step(state("local", "false", "2"), state("upstream", "false", "2"))
+            .find("not supported "
+                  "yet") != std::string::npos);
 }
 
 }  // namespace
