@@ -148,6 +148,35 @@ void send_to_coordinator(Upstream& upstream, KeyType type, std::string group, st
       });
 }
 
+void send_to_any_broker(Upstream& upstream, std::int16_t api_key, std::int16_t min_version,
+                        std::int16_t max_version, BrokerConnection::Encode encode,
+                        CoordinatorDone done) {
+  if (min_version > max_version) {
+    done(ErrorCode::kUnsupportedVersion, 0, Bytes());
+    return;
+  }
+  static std::size_t turn = 0;
+  const std::vector<std::int32_t> nodes = upstream.nodes();
+  BrokerConnection* conn =
+      nodes.empty() ? nullptr : free_connection(upstream, nodes[turn++ % nodes.size()]);
+  if (conn == nullptr) {
+    upstream.refresh_soon();
+    done(ErrorCode::kCoordinatorNotAvailable, 0, Bytes());
+    return;
+  }
+  conn->send(api_key, min_version, max_version, std::move(encode),
+             [&upstream, done = std::move(done)](CallError e, std::int16_t version, Bytes body) {
+               if (e == CallError::kUnsupportedVersion) {
+                 done(ErrorCode::kUnsupportedVersion, 0, Bytes());
+               } else if (e != CallError::kNone) {
+                 if (e != CallError::kTimedOut) upstream.refresh_soon();
+                 done(ErrorCode::kCoordinatorNotAvailable, 0, Bytes());
+               } else {
+                 done(ErrorCode::kNone, version, body);
+               }
+             });
+}
+
 void list_upstream_groups(Upstream& upstream, const ListGroupsRequest& req,
                           std::int16_t client_version, ForwardStorage& storage,
                           std::function<void(std::int16_t error, ListGroupsResponse groups)> done) {

@@ -75,6 +75,13 @@ void send_to_coordinator(Upstream& upstream, KeyType type, std::string key, std:
                          std::int16_t min_version, std::int16_t max_version,
                          BrokerConnection::Encode encode, CoordinatorDone done);
 
+// Sends a request any legacy broker answers (an idempotent producer's
+// InitProducerId) to one of them, in turn. A broker down or unknown is
+// COORDINATOR_NOT_AVAILABLE (retriable), as for the coordinator calls.
+void send_to_any_broker(Upstream& upstream, std::int16_t api_key, std::int16_t min_version,
+                        std::int16_t max_version, BrokerConnection::Encode encode,
+                        CoordinatorDone done);
+
 // The legacy coordinator answered "not me" / "not now": ask again next time.
 void forget_coordinator(Upstream& upstream, KeyType type, std::string_view key);
 

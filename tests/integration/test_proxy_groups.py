@@ -291,6 +291,27 @@ class ProxyGroupsKgwLegacyTest(unittest.TestCase):
         transactions_through_kgw(self, self.kgw.bootstrap, self.legacy.bootstrap,
                                  full_txns=True)
 
+    def test_idempotent_producer_ids_come_from_the_legacy_cluster(self):
+        """InitProducerId without a transactional id is the legacy
+        cluster's: an id kgw handed out itself could be one the legacy
+        cluster also gives a producer writing to it directly (their
+        sequences would then clash there, and in a migrated topic's
+        producer state here). The legacy kgw hands ids out in order."""
+        def init_producer_id(bootstrap):
+            c = Conn(bootstrap)
+            try:
+                d = c.call(22, 1, Enc().string(None).i32(60000))
+                d.i32()  # throttle
+                error, pid, epoch = d.i16(), d.i64(), d.i16()
+                self.assertEqual(error, 0)
+                return pid
+            finally:
+                c.close()
+        first = init_producer_id(self.legacy.bootstrap)
+        through_kgw = init_producer_id(self.kgw.bootstrap)
+        last = init_producer_id(self.legacy.bootstrap)
+        self.assertEqual((through_kgw, last), (first + 1, first + 2))
+
     def groups(self, bootstrap):
         admin = AdminClient({"bootstrap.servers": bootstrap})
         return {g.id: g for g in admin.list_groups(timeout=TIMEOUT)}

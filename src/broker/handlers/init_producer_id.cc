@@ -30,6 +30,31 @@ void handle_init_producer_id(HandlerContext& ctx, RequestPtr req) {
         });
     return;
   }
+  if (ctx.upstream() != nullptr && (!body.transactional_id || body.transactional_id->empty())) {
+    // Proxy mode: an idempotent producer's id comes from the legacy
+    // cluster, so that it never collides there with the id of a producer
+    // writing to it directly, and a migrated topic's producer state
+    // (mirrored batches, issue 17) continues it here. KIP-360's bump of a
+    // known producer (v3+) needs v3 there too.
+    const std::int16_t min_version = body.producer_id >= 0 ? 3 : InitProducerIdRequest::min_version;
+    send_to_any_broker(
+        *ctx.upstream(), InitProducerIdRequest::api_key, min_version, req->version(),
+        [body](Writer& w, std::int16_t v) { body.encode(w, v); },
+        [&ctx, req](ErrorCode e, std::int16_t version, Bytes answer) {
+          InitProducerIdResponse resp;
+          if (e == ErrorCode::kNone) {
+            Reader r(answer);
+            if (resp.decode(r, version)) return ctx.respond(*req, resp);
+            e = ErrorCode::kUnknownServerError;
+          }
+          resp = InitProducerIdResponse{};
+          resp.error_code = code(e);
+          resp.producer_id = -1;
+          resp.producer_epoch = -1;
+          ctx.respond(*req, resp);
+        });
+    return;
+  }
   // Only a transactional producer has a coordinator; an idempotent one
   // gets its id from any broker.
   if (body.transactional_id && !body.transactional_id->empty() &&
