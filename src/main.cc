@@ -37,6 +37,7 @@
 #include "src/net/server.h"
 #include "src/options.h"
 #include "src/proxy/cutover.h"
+#include "src/proxy/group_forward.h"
 #include "src/proxy/mirror.h"
 #include "src/proxy/upstream.h"
 #include "src/replica/coordinator_log.h"
@@ -426,6 +427,17 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     txns.set_id_block_source(
         [c = cluster.get(), &txns](std::int32_t count, TransactionCoordinator::IdBlockDone done) {
           c->controller->allocate_producer_ids(count, std::move(done), txns.next_producer_id());
+        });
+  } else if (upstream) {
+    // Proxy mode: producer ids from the legacy cluster, one per
+    // InitProducerId there, so that an id this node hands out (for a
+    // transactional id it coordinates) is never one the legacy cluster
+    // gives, and the legacy cluster's ids count as issued here (a migrated
+    // topic's producers write here after the cutover, issue 17).
+    txns.set_id_block_source(
+        [u = upstream.get()](std::int32_t, TransactionCoordinator::IdBlockDone done) {
+          legacy_producer_id(
+              *u, [done = std::move(done)](ErrorCode e, std::int64_t id) { done(e, id, 1); });
         });
   }
   // Transaction markers for partitions led by other brokers leave as

@@ -1063,6 +1063,19 @@ const std::vector<ConfigDef> kTopicDefs = {
      "cutover until kgw-admin migrate finalize; the legacy copy is kept as a fallback until "
      "then.",
      {}},
+    {"kgw.migration.legacy.end",
+     T::kString,
+     "",
+     "kgw's own (issue 17): where the legacy cluster's log ended when kgw took the topic over "
+     "(PARTITION:OFFSET, comma-separated), set by the cutover; until finalize kgw compares the "
+     "legacy high watermarks with it.",
+     {}},
+    {"kgw.migration.diverged",
+     T::kString,
+     "",
+     "kgw's own (issue 17): set when records reached the legacy cluster after the cutover, "
+     "around kgw (a client still bootstrapped to it): the two logs have diverged from there.",
+     {}},
     {"kgw.migration.leader.epoch",
      T::kInt,
      "0",

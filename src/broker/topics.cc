@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "src/broker/handler_context.h"
 #include "src/cluster/metadata_log.h"
+#include "src/proxy/migration_state.h"
 #include "src/proxy/upstream.h"
 #include "src/replica/partition_resolver.h"
 
@@ -91,8 +92,8 @@ void create_topic(HandlerContext& ctx, std::string_view name, std::int32_t parti
                     " is a later step of a migration; a topic is created mirroring (kgw-admin "
                     "migrate start) or local");
   }
-  for (std::string_view set_later :
-       {PartitionResolver::kMigrationFinalized, kMigrationLeaderEpoch}) {
+  for (std::string_view set_later : {PartitionResolver::kMigrationFinalized, kMigrationLeaderEpoch,
+                                     kMigrationLegacyEnd, kMigrationDiverged}) {
     if (configs.count(std::string(set_later)) != 0) {
       return fail(ErrorCode::kInvalidConfig,
                   std::string(set_later) + " is set by a migration's cutover, not at creation");

@@ -1,12 +1,15 @@
 #include "src/proxy/cutover.h"
 
 #include <algorithm>
+#include <charconv>
 #include <iterator>
+#include <set>
 #include <vector>
 
 #include "all_messages.h"
 #include "common/log.h"
 #include "src/cluster/metadata_log.h"
+#include "src/proxy/migration_state.h"
 #include "src/proxy/upstream.h"
 #include "src/replica/partition_resolver.h"
 #include "src/txn/producer_state_manager.h"
@@ -54,10 +57,19 @@ void Cutover::scan() {
   const std::uint64_t now = timers_.now();
   bool busy = false;
   std::map<Uuid, Topic> seen;
+  std::set<Uuid> watched;
   for (const TopicPtr& t : metadata_.image()->topics()) {
     const std::string_view state = PartitionResolver::migration_state(t->configs);
     if (state == PartitionResolver::kUpstreamState) {
       roll_back(*t);
+      continue;
+    }
+    if (state == PartitionResolver::kLocal) {
+      const MigrationStep step = migration_step(t->configs);
+      if (!step.finalized && !step.legacy_end.empty()) {
+        watch(*t, now);
+        watched.insert(t->id);
+      }
       continue;
     }
     if (state != PartitionResolver::kCutover) continue;
@@ -75,6 +87,10 @@ void Cutover::scan() {
   // A topic no longer in cutover (switched, abandoned, rolled back) starts
   // afresh if it comes back; answers still out find nothing to fill.
   topics_ = std::move(seen);
+  for (auto it = watches_.begin(); it != watches_.end();) {
+    it =
+        watched.count(it->first) == 0 && !it->second.in_flight ? watches_.erase(it) : std::next(it);
+  }
   for (auto it = dropping_.begin(); it != dropping_.end();) {
     it = metadata_.image()->topic(it->first) == nullptr ? dropping_.erase(it) : std::next(it);
   }
@@ -268,6 +284,13 @@ void Cutover::switch_topic(const TopicImage& t, Topic& c, std::uint64_t now) {
       std::string(PartitionResolver::kLocal);
   change.configs[std::string(PartitionResolver::kMigrationFinalized)] = "false";
   change.configs[std::string(kMigrationLeaderEpoch)] = std::to_string(epoch + 1);
+  // Where the legacy log ended: the watch compares with it until finalize.
+  std::string ends;
+  for (const auto& [p, hw] : c.high_watermark) {
+    ends += (ends.empty() ? "" : ",") + std::to_string(p) + ":" + std::to_string(hw);
+  }
+  change.configs[std::string(kMigrationLegacyEnd)] = ends;
+  change.configs.erase(std::string(kMigrationDiverged));
   c.phase = Phase::kSwitching;
   const Uuid id = t.id;
   const std::uint64_t fenced_ms = now - c.started;
@@ -311,6 +334,121 @@ void Cutover::abandon(const TopicImage& t, Topic& c) {
     if (e != ErrorCode::kNone) {
       LOG_ERROR(kLog, "cutover of %s: going back to mirroring failed (%s: %s)", name.c_str(),
                 error_name(e), message.c_str());
+    }
+  });
+}
+
+void Cutover::watch(const TopicImage& t, std::uint64_t now) {
+  Watch& w = watches_[t.id];
+  if (w.in_flight || now < w.next) return;
+  w.next = now + options_.watch_interval_ms;
+  std::map<std::int32_t, std::vector<std::int32_t>> by_leader;
+  for (std::int32_t p = 0; p < t.partition_count(); ++p) {
+    const std::int32_t leader = upstream_.leader(t.name, p);
+    if (leader < 0) return;  // asked again next time
+    by_leader[leader].push_back(p);
+  }
+  struct Answers {
+    int pending = 0;
+    bool failed = false;
+    std::map<std::int32_t, std::int64_t> high_watermarks;
+  };
+  auto answers = std::make_shared<Answers>();
+  auto name = std::make_shared<std::string>(t.name);
+  const Uuid id = t.id;
+  w.in_flight = true;
+  answers->pending = 1;
+  auto one_done = [this, id, answers] {
+    if (--answers->pending != 0) return;
+    auto it = watches_.find(id);
+    if (it != watches_.end()) it->second.in_flight = false;
+    if (!answers->failed) on_watched(id, answers->high_watermarks);
+  };
+  for (const auto& [leader, parts] : by_leader) {
+    BrokerConnection* conn = upstream_.broker(leader, kChannel);
+    if (conn == nullptr) {
+      answers->failed = true;
+      continue;
+    }
+    ListOffsetsRequest req;
+    req.replica_id = -1;
+    auto& rt = req.topics.emplace_back();
+    rt.name = *name;
+    for (std::int32_t p : parts) {
+      auto& rp = rt.partitions.emplace_back();
+      rp.partition_index = p;
+      rp.current_leader_epoch = -1;
+      rp.timestamp = -1;  // LATEST
+    }
+    ++answers->pending;
+    std::weak_ptr<bool> alive = alive_;
+    conn->call<ListOffsetsRequest, ListOffsetsResponse>(
+        req,
+        [alive, name, answers, one_done](CallError e, const ListOffsetsResponse& resp) {
+          if (alive.expired()) return;
+          answers->failed = answers->failed || e != CallError::kNone;
+          for (const auto& rt : resp.topics) {
+            for (const auto& rp : rt.partitions) {
+              if (rp.error_code != 0) {
+                answers->failed = true;
+              } else {
+                answers->high_watermarks[rp.partition_index] = rp.offset;
+              }
+            }
+          }
+          one_done();
+        },
+        std::int16_t{2});
+  }
+  one_done();
+}
+
+void Cutover::on_watched(const Uuid& id,
+                         const std::map<std::int32_t, std::int64_t>& high_watermarks) {
+  if (stopped_) return;
+  const TopicPtr t = metadata_.latest()->topic(id);
+  if (t == nullptr) return;
+  const MigrationStep step = migration_step(t->configs);
+  if (step.state != PartitionResolver::kLocal || step.finalized) return;
+  // kgw.migration.legacy.end: "PARTITION:OFFSET,..."
+  std::map<std::int32_t, std::int64_t> ended;
+  std::size_t at = 0;
+  while (at < step.legacy_end.size()) {
+    std::size_t comma = step.legacy_end.find(',', at);
+    if (comma == std::string::npos) comma = step.legacy_end.size();
+    const std::string item = step.legacy_end.substr(at, comma - at);
+    std::int32_t p = 0;
+    std::int64_t offset = 0;
+    const char* end = item.data() + item.size();
+    auto [after_p, ec1] = std::from_chars(item.data(), end, p);
+    if (ec1 == std::errc() && after_p != end && *after_p == ':' &&
+        std::from_chars(after_p + 1, end, offset).ec == std::errc()) {
+      ended[p] = offset;
+    }
+    at = comma + 1;
+  }
+  std::string diverged;
+  for (const auto& [p, hw] : high_watermarks) {
+    auto e = ended.find(p);
+    if (e == ended.end() || e->second == hw) continue;
+    diverged += (diverged.empty() ? "" : "; ") + std::string("partition ") + std::to_string(p) +
+                ": the legacy high watermark is " + std::to_string(hw) + ", " +
+                std::to_string(e->second) + " when kgw took over";
+  }
+  if (diverged.empty() || diverged == step.diverged) return;
+  LOG_ERROR(kLog,
+            "%s: the legacy cluster's copy changed after the cutover (%s): records reached it "
+            "around kgw (a client still bootstrapped to it?) and the two logs have diverged; "
+            "kgw serves its own log, the legacy records are not in it",
+            t->name.c_str(), diverged.c_str());
+  SetTopicConfigs change;
+  change.id = id;
+  change.configs = t->configs;
+  change.configs[std::string(kMigrationDiverged)] = diverged;
+  metadata_.submit(std::move(change), [name = t->name](ErrorCode e, std::string message) {
+    if (e != ErrorCode::kNone) {
+      LOG_WARN(kLog, "%s: recording the divergence failed (%s: %s)", name.c_str(), error_name(e),
+               message.c_str());
     }
   });
 }

@@ -28,6 +28,17 @@
 //  - kgw.migration.state=upstream (rollback): drop kgw's copy (DeleteTopic);
 //    the legacy cluster serves the topic again.
 //
+//  - kgw.migration.state=local with kgw.migration.finalized=false (after
+//    the switch, until finalize): the watch. Every `watch_interval_ms` the
+//    legacy leaders are asked for the topic's high watermarks; one that is
+//    not where the legacy log ended at the switch
+//    (kgw.migration.legacy.end) means records reached the legacy cluster
+//    around kgw (a client still bootstrapped to it) or the legacy log was
+//    cut: the two logs have diverged. kgw says so loudly (an error in its
+//    log, and the topic config kgw.migration.diverged, which kgw-admin
+//    migrate status shows) and changes nothing else: the records are the
+//    user's to reconcile.
+//
 // Possible failure modes: the pause (`max_pause_ms`, the broker config
 // migration.cutover.max.pause.ms) runs out before the switch (a legacy
 // broker that does not answer, a transaction that stays open, a mirror
@@ -67,6 +78,9 @@ struct CutoverOptions {
   std::uint64_t scan_interval_ms = 200;
   // Default: 5. The scan interval while a cutover is under way.
   std::uint64_t busy_scan_interval_ms = 5;
+  // Default: 1000. How often a switched, not finalized topic's legacy high
+  // watermarks are compared with where the legacy log ended.
+  std::uint64_t watch_interval_ms = 1000;
 };
 
 class Cutover {
@@ -101,6 +115,8 @@ class Cutover {
   void switch_topic(const TopicImage& t, Topic& c, std::uint64_t now);
   void abandon(const TopicImage& t, Topic& c);
   void roll_back(const TopicImage& t);
+  void watch(const TopicImage& t, std::uint64_t now);
+  void on_watched(const Uuid& id, const std::map<std::int32_t, std::int64_t>& high_watermarks);
 
   const Store& store_;
   const ProducerStateManager& producers_;
@@ -111,6 +127,11 @@ class Cutover {
   TimerQueue::Id timer_ = 0;
   std::map<Uuid, Topic> topics_;
   std::map<Uuid, bool> dropping_;
+  struct Watch {
+    std::uint64_t next = 0;
+    bool in_flight = false;
+  };
+  std::map<Uuid, Watch> watches_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   bool stopped_ = false;
 };

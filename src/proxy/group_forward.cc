@@ -177,6 +177,26 @@ void send_to_any_broker(Upstream& upstream, std::int16_t api_key, std::int16_t m
              });
 }
 
+void legacy_producer_id(Upstream& upstream, std::function<void(ErrorCode, std::int64_t)> done) {
+  InitProducerIdRequest req;
+  req.transactional_id = std::nullopt;
+  req.transaction_timeout_ms = 60000;
+  send_to_any_broker(
+      upstream, InitProducerIdRequest::api_key, InitProducerIdRequest::min_version,
+      InitProducerIdRequest::max_version, [req](Writer& w, std::int16_t v) { req.encode(w, v); },
+      [done = std::move(done)](ErrorCode e, std::int16_t version, Bytes body) {
+        InitProducerIdResponse resp;
+        if (e == ErrorCode::kNone) {
+          Reader r(body);
+          if (!resp.decode(r, version)) e = ErrorCode::kUnknownServerError;
+        }
+        if (e == ErrorCode::kNone && resp.error_code != 0) {
+          e = static_cast<ErrorCode>(resp.error_code);
+        }
+        done(e, e == ErrorCode::kNone ? resp.producer_id : -1);
+      });
+}
+
 void list_upstream_groups(Upstream& upstream, const ListGroupsRequest& req,
                           std::int16_t client_version, ForwardStorage& storage,
                           std::function<void(std::int16_t error, ListGroupsResponse groups)> done) {

@@ -82,6 +82,11 @@ void send_to_any_broker(Upstream& upstream, std::int16_t api_key, std::int16_t m
                         std::int16_t max_version, BrokerConnection::Encode encode,
                         CoordinatorDone done);
 
+// A fresh producer id from the legacy cluster (an idempotent producer's
+// InitProducerId there): how a proxy's own transaction coordinator gets
+// ids that never collide with the legacy cluster's.
+void legacy_producer_id(Upstream& upstream, std::function<void(ErrorCode, std::int64_t id)> done);
+
 // The legacy coordinator answered "not me" / "not now": ask again next time.
 void forget_coordinator(Upstream& upstream, KeyType type, std::string_view key);
 

@@ -19,6 +19,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include "src/cluster/metadata_image.h"
 #include "src/replica/partition_resolver.h"
@@ -29,8 +30,16 @@ struct MigrationStep {
   std::string state;  // "local" when the topic has none
   bool finalized = true;
   std::string leader_epoch;  // kgw.migration.leader.epoch, "" if unset
+  std::string legacy_end;    // kgw.migration.legacy.end
+  std::string diverged;      // kgw.migration.diverged
   bool operator==(const MigrationStep&) const = default;
 };
+
+// Set by kgw only (src/proxy/cutover.h): where the legacy log ended at
+// the switch ("PARTITION:OFFSET,..."), and what reached the legacy cluster
+// around kgw since.
+inline constexpr std::string_view kMigrationLegacyEnd = "kgw.migration.legacy.end";
+inline constexpr std::string_view kMigrationDiverged = "kgw.migration.diverged";
 
 inline MigrationStep migration_step(const std::map<std::string, std::string>& configs) {
   MigrationStep s;
@@ -39,14 +48,23 @@ inline MigrationStep migration_step(const std::map<std::string, std::string>& co
   s.finalized = f == configs.end() || f->second != "false";
   auto e = configs.find(std::string(kMigrationLeaderEpoch));
   if (e != configs.end()) s.leader_epoch = e->second;
+  if (auto l = configs.find(std::string(kMigrationLegacyEnd)); l != configs.end()) {
+    s.legacy_end = l->second;
+  }
+  if (auto d = configs.find(std::string(kMigrationDiverged)); d != configs.end()) {
+    s.diverged = d->second;
+  }
   return s;
 }
 
 // "" if a user may go from `was` to `now`, else why not (for the client).
 inline std::string migration_step_error(const MigrationStep& was, const MigrationStep& now) {
   if (was == now) return "";
-  if (was.leader_epoch != now.leader_epoch) {
-    return std::string(kMigrationLeaderEpoch) + " is set by a migration's cutover only";
+  for (const auto& [name, before, after] :
+       {std::tuple{kMigrationLeaderEpoch, &was.leader_epoch, &now.leader_epoch},
+        std::tuple{kMigrationLegacyEnd, &was.legacy_end, &now.legacy_end},
+        std::tuple{kMigrationDiverged, &was.diverged, &now.diverged}}) {
+    if (*before != *after) return std::string(name) + " is set by kgw's migration steps only";
   }
   const std::string_view from = was.state;
   const std::string_view to = now.state;

@@ -198,8 +198,10 @@ class CutoverTest(unittest.TestCase):
               f"run (the producer's start included): "
               f"{max(w for _, w in producer.waits) * 1000:.0f} ms")
         self.assertEqual((len(lost), len(duplicated), len(misplaced), len(diverged)), (0, 0, 0, 0),
-                         f"lost {lost[:5]} duplicated {duplicated[:5]} misplaced {misplaced[:5]} "
-                         f"diverged {diverged[:5]}")
+                         f"lost {lost[:5]} duplicated "
+                         f"{[(v, by_value[v], producer.acked.get(v)) for v in duplicated[:5]]} "
+                         f"misplaced {misplaced[:5]} diverged {diverged[:5]}; the legacy log "
+                         f"ends at {legacy_end}")
         # The legacy log stopped where kgw took over.
         self.assertEqual(self.legacy_ends(topic), legacy_end)
         # The consumer: per partition, offsets follow each other from its
@@ -355,6 +357,35 @@ class CutoverTest(unittest.TestCase):
         txn.abort_transaction(20)
         out = migrate("rollback", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
         self.assertIn("Rolled back", out.stdout)
+
+    def test_write_around_kgw_after_the_cutover_is_reported(self):
+        topic = "around"
+        self.start(topic)
+        p = Producer({"bootstrap.servers": self.kgw.bootstrap, "enable.idempotence": True})
+        for i in range(30):
+            p.produce(topic, value=f"r{i}".encode(), partition=i % PARTITIONS)
+        self.assertEqual(p.flush(TIMEOUT), 0)
+        migrate("start", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
+        self.wait_behind(topic, 0)
+        migrate("cutover", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
+        status = self.status(topic)
+        self.assertEqual([s["legacy_high_watermark"] for s in status], [10, 10, 10])
+        self.assertEqual({s["diverged"] for s in status}, {None})
+        # A client still bootstrapped to the legacy cluster writes there.
+        direct = Producer({"bootstrap.servers": self.mock.bootstrap})
+        direct.produce(topic, value=b"around kgw", partition=1)
+        self.assertEqual(direct.flush(TIMEOUT), 0)
+        kgw_harness.wait_until(lambda: self.status(topic)[1]["diverged"] is not None, TIMEOUT,
+                               interval=0.2, what="the divergence reported")
+        status = self.status(topic)
+        self.assertIn("partition 1: the legacy high watermark is 11, 10 when kgw took over",
+                      status[1]["diverged"])
+        human = migrate("status", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
+        self.assertIn("WARNING: around", human.stderr)
+        self.assertIn("diverged", self.kgw.stderr_tail(40))
+        # kgw's log is its own: the record is not in it.
+        self.assertNotIn(b"around kgw", [v for _, v in read_all(self.kgw.bootstrap,
+                                                                topic).values()])
 
     def test_rollback_drops_the_copy(self):
         topic = "back"

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <thread>
@@ -35,6 +36,8 @@ namespace {
 constexpr const char* kWhat = "Error while executing migrate:";
 constexpr const char* kStateConfig = "kgw.migration.state";
 constexpr const char* kFinalizedConfig = "kgw.migration.finalized";
+constexpr const char* kLegacyEndConfig = "kgw.migration.legacy.end";
+constexpr const char* kDivergedConfig = "kgw.migration.diverged";
 constexpr std::int8_t kTopicResource = 2;
 constexpr std::int16_t kUnknownTopicOrPartition = 3;
 constexpr std::int16_t kTopicAlreadyExists = 36;
@@ -60,6 +63,7 @@ struct PartitionStatus {
   long long legacy_high_watermark = -1;
   long long mirrored_offset = -1;
   bool finalized = true;
+  std::string diverged;
 };
 
 // The topic's partition count as kgw's Metadata gives it (legacy topics
@@ -86,13 +90,21 @@ int partition_count(KafkaCall& call, const std::string& topic, std::string& erro
 
 // The topic's migration state: kgw.migration.state of its local copy, or
 // "upstream" if kgw has none.
+struct MigrationExtras {
+  bool finalized = true;
+  std::string legacy_end;  // "PARTITION:OFFSET,..." (set by the cutover)
+  std::string diverged;    // set when the legacy log moved after it
+};
+
 bool migration_state(KafkaCall& call, const std::string& topic, std::string& state,
-                     std::string& error, bool* finalized = nullptr) {
+                     std::string& error, bool* finalized = nullptr,
+                     MigrationExtras* extras = nullptr) {
   DescribeConfigsRequest req;
   auto& r = req.resources.emplace_back();
   r.resource_type = kTopicResource;
   r.resource_name = topic;
-  r.configuration_keys = std::vector<std::string_view>{kStateConfig, kFinalizedConfig};
+  r.configuration_keys = std::vector<std::string_view>{kStateConfig, kFinalizedConfig,
+                                                       kLegacyEndConfig, kDivergedConfig};
   DescribeConfigsResponse resp;
   if (!call.call(req, 1, resp, error)) return false;
   if (resp.results.size() != 1) {
@@ -115,6 +127,10 @@ bool migration_state(KafkaCall& call, const std::string& topic, std::string& sta
     if (c.name == kStateConfig && c.value) state = std::string(*c.value);
     if (c.name == kFinalizedConfig && c.value && finalized != nullptr) {
       *finalized = *c.value != "false";
+    }
+    if (extras != nullptr && c.value) {
+      if (c.name == kLegacyEndConfig) extras->legacy_end = std::string(*c.value);
+      if (c.name == kDivergedConfig) extras->diverged = std::string(*c.value);
     }
   }
   return true;
@@ -335,14 +351,39 @@ int start(KafkaCall& call, const std::vector<std::string>& topics) {
 
 int status(KafkaCall& call, const std::vector<std::string>& topics, bool json) {
   std::vector<PartitionStatus> rows;
+  std::map<std::string, std::string> diverged;
   for (const std::string& topic : topics) {
     std::string error, state;
     const int n = partition_count(call, topic, error);
     if (n < 0) return fail(kWhat, error);
     bool finalized = true;
-    if (!migration_state(call, topic, state, error, &finalized)) return fail(kWhat, error);
+    MigrationExtras extras;
+    if (!migration_state(call, topic, state, error, &finalized, &extras)) {
+      return fail(kWhat, error);
+    }
     std::vector<long long> legacy, mirrored;
     if (!latest_offsets(call, topic, n, -1, legacy, error)) return fail(kWhat, error);
+    if (state == "local" && !finalized) {
+      // kgw serves the topic: the legacy log's end is where it was at the
+      // cutover (kgw watches it until finalize; `diverged` if it moved).
+      legacy.assign(static_cast<std::size_t>(n), -1);
+      std::size_t at = 0;
+      const std::string& ends = extras.legacy_end;
+      while (at < ends.size()) {
+        std::size_t comma = ends.find(',', at);
+        if (comma == std::string::npos) comma = ends.size();
+        const std::string item = ends.substr(at, comma - at);
+        const std::size_t colon = item.find(':');
+        if (colon != std::string::npos) {
+          const int p = std::atoi(item.substr(0, colon).c_str());
+          if (p >= 0 && p < n) {
+            legacy[static_cast<std::size_t>(p)] = std::atoll(item.substr(colon + 1).c_str());
+          }
+        }
+        at = comma + 1;
+      }
+    }
+    if (!extras.diverged.empty()) diverged[topic] = extras.diverged;
     if (state != "upstream" && !latest_offsets(call, topic, n, -2, mirrored, error)) {
       return fail(kWhat, error);
     }
@@ -352,6 +393,7 @@ int status(KafkaCall& call, const std::vector<std::string>& topics, bool json) {
       s.partition = p;
       s.state = state;
       s.finalized = finalized;
+      s.diverged = extras.diverged;
       s.legacy_high_watermark = legacy[static_cast<std::size_t>(p)];
       if (!mirrored.empty()) s.mirrored_offset = mirrored[static_cast<std::size_t>(p)];
       rows.push_back(std::move(s));
@@ -359,13 +401,15 @@ int status(KafkaCall& call, const std::vector<std::string>& topics, bool json) {
   }
   if (json) {
     for (const PartitionStatus& s : rows) {
-      nlohmann::json j = {{"topic", s.topic},
-                          {"partition", s.partition},
-                          {"state", s.state},
-                          {"legacy_high_watermark", s.legacy_high_watermark},
-                          {"mirrored_offset", s.mirrored_offset},
-                          {"finalized", s.finalized}};
-      if (s.mirrored_offset >= 0 && s.legacy_high_watermark >= 0) {
+      nlohmann::json j = {
+          {"topic", s.topic},
+          {"partition", s.partition},
+          {"state", s.state},
+          {"legacy_high_watermark", s.legacy_high_watermark},
+          {"mirrored_offset", s.mirrored_offset},
+          {"finalized", s.finalized},
+          {"diverged", s.diverged.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.diverged)}};
+      if (s.mirrored_offset >= 0 && s.legacy_high_watermark >= 0 && s.state != "local") {
         j["behind"] = s.legacy_high_watermark - s.mirrored_offset;
       }
       std::printf("%s\n", j.dump().c_str());
@@ -375,14 +419,23 @@ int status(KafkaCall& call, const std::vector<std::string>& topics, bool json) {
   std::printf("%-30s %9s %-10s %14s %14s %10s\n", "TOPIC", "PARTITION", "STATE", "LEGACY-HW",
               "MIRRORED", "BEHIND");
   for (const PartitionStatus& s : rows) {
-    const std::string behind = s.mirrored_offset >= 0 && s.legacy_high_watermark >= 0
-                                   ? std::to_string(s.legacy_high_watermark - s.mirrored_offset)
-                                   : "-";
+    // Once kgw serves the topic its log runs ahead of the legacy one.
+    const std::string behind =
+        s.mirrored_offset >= 0 && s.legacy_high_watermark >= 0 && s.state != "local"
+            ? std::to_string(s.legacy_high_watermark - s.mirrored_offset)
+            : "-";
     const std::string mirrored =
         s.mirrored_offset >= 0 ? std::to_string(s.mirrored_offset) : std::string("-");
     const std::string state = s.finalized ? s.state : s.state + " (not finalized)";
     std::printf("%-30s %9d %-10s %14lld %14s %10s\n", s.topic.c_str(), s.partition, state.c_str(),
                 s.legacy_high_watermark, mirrored.c_str(), behind.c_str());
+  }
+  for (const auto& [topic, why] : diverged) {
+    std::fprintf(stderr,
+                 "WARNING: %s: records reached the legacy cluster after the cutover, around kgw "
+                 "(%s); the two logs have diverged. Find the client still bootstrapped to the "
+                 "legacy cluster; those records are not in kgw's log.\n",
+                 topic.c_str(), why.c_str());
   }
   return 0;
 }
