@@ -4,6 +4,7 @@
 #include <charconv>
 #include <iterator>
 #include <set>
+#include <variant>
 #include <vector>
 
 #include "all_messages.h"
@@ -41,6 +42,17 @@ Cutover::~Cutover() {
 
 void Cutover::start() {
   timer_ = timers_.schedule(0, [this] { scan(); });
+  // A step asked (a topic config changed) is taken at once, not at the
+  // next scan: the producers' pause starts when the state is applied.
+  std::weak_ptr<bool> alive = alive_;
+  metadata_.add_listener(
+      [this, alive](const MetadataImage&, const MetadataImage&, const MetadataChange& change) {
+        if (alive.expired() || stopped_ || !std::holds_alternative<SetTopicConfigs>(change)) {
+          return;
+        }
+        timer_ = timers_.reset(timer_);
+        timer_ = timers_.schedule(0, [this] { scan(); });
+      });
 }
 
 void Cutover::stop() {

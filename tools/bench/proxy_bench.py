@@ -6,9 +6,11 @@ migration (issue 17)"):
                                [--size 1024] [--partitions 3] [--rounds 10]
                                [--mirror-count 200000] [--write-doc]
 
-The legacy cluster is librdkafka's mock cluster (tools/mock_cluster, 3
-brokers, in memory), kgw runs in front of it (--upstream); every process
-on this machine, in one run:
+The legacy cluster is a second kgw (--legacy kgw, the default: it keeps
+every record, as a Kafka cluster does) or librdkafka's mock cluster
+(--legacy mock: 3 brokers, in memory, keeping only the last few MiB of a
+partition); kgw runs in front of it (--upstream); every process on this
+machine, in one run:
 
 1. pass-through: `kgw-perf produce` (acks=1, then acks=all) and `kgw-perf
    consume` of --size-byte records into and out of a legacy topic, once
@@ -31,8 +33,8 @@ on this machine, in one run:
 
 Prints a table; --write-doc replaces the generated block of
 docs/BENCHMARKS.md's section (appended if absent). Needs a build
-(build/kgw, build/tools/bench/kgw-perf, build/tools/kgw-mock-cluster,
-build/tools/admin/kgw-admin) and python3-confluent-kafka (/usr/bin/python3).
+(build/kgw, build/tools/bench/kgw-perf, build/tools/admin/kgw-admin, and
+build/tools/kgw-mock-cluster for --legacy mock) and python3-confluent-kafka (/usr/bin/python3).
 """
 
 import argparse
@@ -92,6 +94,27 @@ class Bench:
                 sys.exit(f"proxy_bench: {proc.args[0]} exited with {proc.returncode}")
             time.sleep(0.05)
         sys.exit(f"proxy_bench: {proc.args[0]} did not start")
+
+    def start_legacy(self):
+        """The legacy cluster, every topic the run uses made at start (kgw
+        learns the legacy topics at its start)."""
+        names = [f"bench{i}" for i in range(1, self.topics_needed() + 1)]
+        if self.args.legacy == "mock":
+            return self.start_mock()
+        out = os.path.join(self.tmp, "legacy.out")
+        p = subprocess.Popen([self.exe("kgw"), "--listen", "127.0.0.1:0", "--data-dir",
+                              os.path.join(self.tmp, "legacy-data"), "--log-level", "warn"],
+                             stdout=open(out, "w"),
+                             stderr=open(os.path.join(self.tmp, "legacy.err"), "w"),
+                             stdin=subprocess.DEVNULL)
+        self.procs.append(p)
+        self.mock = self.wait_line(out, p, lambda l: l.split("listening on ", 1)[1]
+                                   if l.startswith("kgw: listening on ") else None)
+        from confluent_kafka.admin import AdminClient, NewTopic
+        admin = AdminClient({"bootstrap.servers": self.mock})
+        for f in admin.create_topics([NewTopic(n, self.args.partitions, 1)
+                                      for n in names]).values():
+            f.result(60)
 
     def start_mock(self):
         out = os.path.join(self.tmp, "mock.out")
@@ -282,11 +305,13 @@ def table(args, res):
     L = []
     rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True).stdout.strip()
-    L.append(f"Measured by `tools/bench/proxy_bench.py --reps {args.reps} --seconds "
-             f"{args.seconds} --rounds {args.rounds}` at {rev}, {platform.node() or 'this machine'}"
-             f" ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}; the legacy cluster is "
-             f"librdkafka's mock cluster (3 brokers, in memory) on the same cores, records of "
-             f"{args.size} bytes, topics of {args.partitions} partitions. Medians of "
+    legacy = ("a second kgw (`--fsync never`)" if args.legacy == "kgw" else
+              "librdkafka's mock cluster (3 brokers, in memory)")
+    L.append(f"Measured by `tools/bench/proxy_bench.py --legacy {args.legacy} --reps {args.reps} "
+             f"--seconds {args.seconds} --rounds {args.rounds}` at {rev}, "
+             f"{platform.node() or 'this machine'} ({os.cpu_count()} cores), "
+             f"{time.strftime('%Y-%m-%d')}; the legacy cluster is {legacy} on the same cores, "
+             f"records of {args.size} bytes, topics of {args.partitions} partitions. Medians of "
              f"{args.reps} repetitions.")
     L.append("")
     L.append("| case | direct to the legacy cluster | through kgw | kgw / direct |")
@@ -350,6 +375,10 @@ def main():
     ap.add_argument("--partitions", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--mirror-count", type=int, default=200000)
+    ap.add_argument("--legacy", choices=("kgw", "mock"), default="kgw",
+                    help="the legacy cluster: a second kgw (default), or librdkafka's mock "
+                         "cluster (3 brokers; it keeps only the last few MiB of a partition, so "
+                         "its consume and mirror figures cover little data)")
     ap.add_argument("--write-doc", action="store_true")
     args = ap.parse_args()
     for rel in ("kgw", "tools/bench/kgw-perf", "tools/kgw-mock-cluster",
@@ -358,7 +387,7 @@ def main():
             sys.exit(f"proxy_bench: {os.path.join(args.build, rel)} is not built")
     b = Bench(args)
     try:
-        b.start_mock()
+        b.start_legacy()
         b.start_kgw()
         res = {"pass": b.pass_through(), "mirror": b.mirror_rate(), "cutovers": b.cutovers()}
     finally:
