@@ -203,7 +203,11 @@ void Cutover::ask(const TopicImage& t, Topic& c) {
   c.ask_failed = false;
   const Uuid id = t.id;
   auto name = std::make_shared<std::string>(t.name);
-  for (const auto& [leader, parts] : by_leader) {
+  for (const auto& entry : by_leader) {
+    // A plain local: lambdas below capture it (clang before 16 refuses a
+    // structured binding there).
+    const std::int32_t leader = entry.first;
+    const std::vector<std::int32_t>& parts = entry.second;
     BrokerConnection* conn = upstream_.broker(leader, kChannel);
     if (conn == nullptr) {
       c.held_by = "legacy broker " + std::to_string(leader) + " is not reachable";
