@@ -515,6 +515,15 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     CutoverOptions cutover_options;
     cutover_options.max_pause_ms =
         static_cast<std::uint64_t>(config.get_long("migration.cutover.max.pause.ms"));
+    // The legacy topic's configs a cutover copies: topic configs kgw
+    // knows, with values it takes; never kgw's own (kgw.*).
+    cutover_options.check_topic_config = [](const std::string& name,
+                                            const std::string& value) -> std::string {
+      if (name.rfind("kgw.", 0) == 0) return "kgw's own";
+      const ConfigDef* def = find_topic_config(name);
+      if (def == nullptr) return "not a topic config kgw knows";
+      return validate_config_value(*def, value);
+    };
     cutover =
         std::make_unique<Cutover>(loop, *store, producers, metadata, *upstream, cutover_options);
   }

@@ -112,7 +112,7 @@ void Cutover::scan() {
 
 bool Cutover::step(const TopicImage& t, Topic& c, std::uint64_t now) {
   if (c.phase == Phase::kSwitching || c.phase == Phase::kDone) return c.phase == Phase::kSwitching;
-  if (now - c.started > options_.max_pause_ms) {
+  if (c.phase == Phase::kAbandoning || now - c.started > options_.max_pause_ms) {
     abandon(t, c);
     return false;
   }
@@ -134,6 +134,10 @@ bool Cutover::step(const TopicImage& t, Topic& c, std::uint64_t now) {
       break;
     default:
       return true;
+  }
+  if (!c.configs_done) {
+    c.held_by = "the legacy topic's configs not answered yet";
+    return true;
   }
   for (std::int32_t p = 0; p < t.partition_count(); ++p) {
     const PartitionState* st = store_.partition(t.id, p);
@@ -195,6 +199,10 @@ void Cutover::ask(const TopicImage& t, Topic& c) {
       return;
     }
     by_leader[leader].push_back(p);
+  }
+  if (!c.configs_asked) {
+    c.configs_asked = true;
+    ask_configs(t, c, by_leader.begin()->first);
   }
   c.high_watermark.clear();
   c.last_stable.clear();
@@ -274,6 +282,61 @@ void Cutover::ask(const TopicImage& t, Topic& c) {
   }
 }
 
+void Cutover::ask_configs(const TopicImage& t, Topic& c, std::int32_t leader) {
+  // A connection of its own: a legacy broker that drops it for this API
+  // does not fail the ListOffsets calls.
+  BrokerConnection* conn = upstream_.broker(leader, kChannel + 1);
+  if (conn == nullptr || !options_.check_topic_config) {
+    c.configs_done = true;
+    return;
+  }
+  auto name = std::make_shared<std::string>(t.name);
+  DescribeConfigsRequest req;
+  auto& r = req.resources.emplace_back();
+  r.resource_type = 2;  // TOPIC
+  r.resource_name = *name;
+  r.configuration_keys = std::nullopt;  // all
+  const Uuid id = t.id;
+  std::weak_ptr<bool> alive = alive_;
+  conn->call<DescribeConfigsRequest, DescribeConfigsResponse>(
+      req, [this, alive, id, name](CallError e, const DescribeConfigsResponse& resp) {
+        if (alive.expired() || stopped_) return;
+        auto it = topics_.find(id);
+        if (it == topics_.end()) return;
+        Topic& topic = it->second;
+        topic.configs_done = true;
+        const auto* res = resp.results.size() == 1 ? &resp.results[0] : nullptr;
+        if (e != CallError::kNone || res == nullptr || res->error_code != 0) {
+          LOG_WARN(kLog,
+                   "cutover of %s: the legacy topic's configs are not known (%s); kgw's copy "
+                   "keeps its own (retention.ms=-1: set retention after the cutover)",
+                   name->c_str(),
+                   e != CallError::kNone ? call_error_name(e)
+                   : res == nullptr      ? "no answer"
+                                         : error_name(static_cast<ErrorCode>(res->error_code)));
+          return;
+        }
+        topic.configs_known = true;
+        for (const auto& cfg : res->configs) {
+          // Not Kafka's default there (DescribeConfigs v1+: the source;
+          // v0: is_default): a topic override or the legacy brokers' own
+          // setting, which becomes the copy's override.
+          constexpr std::int8_t kDefaultConfig = 5;
+          const bool is_default =
+              cfg.config_source >= 0 ? cfg.config_source == kDefaultConfig : cfg.is_default;
+          if (is_default || cfg.is_sensitive || !cfg.value) continue;
+          const std::string key(cfg.name);
+          const std::string value(*cfg.value);
+          if (std::string why = options_.check_topic_config(key, value); !why.empty()) {
+            LOG_INFO(kLog, "cutover of %s: not copying the legacy config %s=%s (%s)", name->c_str(),
+                     key.c_str(), value.c_str(), why.c_str());
+            continue;
+          }
+          topic.legacy_configs[key] = value;
+        }
+      });
+}
+
 void Cutover::switch_topic(const TopicImage& t, Topic& c, std::uint64_t now) {
   // Checked against the newest image, with what is being written: a
   // rollback asked meanwhile wins (one node: changes apply in order).
@@ -300,6 +363,18 @@ void Cutover::switch_topic(const TopicImage& t, Topic& c, std::uint64_t now) {
       std::string(PartitionResolver::kLocal);
   change.configs[std::string(PartitionResolver::kMigrationFinalized)] = "false";
   change.configs[std::string(kMigrationLeaderEpoch)] = std::to_string(epoch + 1);
+  // The topic behaves as it did there: the legacy values, or kgw's
+  // defaults where the legacy cluster had its defaults (never the copy's
+  // own retention of -1, which only let the legacy log start lead).
+  // Unknown legacy configs: the copy keeps its own (no retention beats a
+  // retention the legacy topic may not have had).
+  if (c.configs_known) {
+    for (const char* mirror_only : {"retention.ms", "retention.bytes"}) {
+      auto own = change.configs.find(mirror_only);
+      if (own != change.configs.end() && own->second == "-1") change.configs.erase(own);
+    }
+    for (const auto& [name, value] : c.legacy_configs) change.configs[name] = value;
+  }
   // Where the legacy log ended: the watch compares with it until finalize.
   std::string ends;
   for (const auto& [p, hw] : c.high_watermark) {
@@ -346,12 +421,16 @@ void Cutover::abandon(const TopicImage& t, Topic& c) {
   change.configs = latest->configs;
   change.configs[std::string(PartitionResolver::kMigrationState)] =
       std::string(PartitionResolver::kMirroring);
-  metadata_.submit(std::move(change), [name = t.name](ErrorCode e, std::string message) {
-    if (e != ErrorCode::kNone) {
-      LOG_ERROR(kLog, "cutover of %s: going back to mirroring failed (%s: %s)", name.c_str(),
-                error_name(e), message.c_str());
-    }
-  });
+  std::weak_ptr<bool> alive = alive_;
+  metadata_.submit(
+      std::move(change), [this, alive, id = t.id, name = t.name](ErrorCode e, std::string message) {
+        if (e == ErrorCode::kNone || alive.expired() || stopped_) return;
+        // Still in cutover, its produce refused: the next scan tries again.
+        LOG_ERROR(kLog, "cutover of %s: going back to mirroring failed (%s: %s); trying again",
+                  name.c_str(), error_name(e), message.c_str());
+        auto it = topics_.find(id);
+        if (it != topics_.end()) it->second.phase = Phase::kAbandoning;
+      });
 }
 
 void Cutover::watch(const TopicImage& t, std::uint64_t now) {

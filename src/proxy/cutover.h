@@ -20,7 +20,11 @@
 //      switch: one SetTopicConfigs: state local, kgw.migration.finalized
 //        false, kgw.migration.leader.epoch above every legacy epoch (and
 //        every epoch in kgw's copy), so clients holding a legacy epoch
-//        accept kgw's leader. From the next request on, clients read and
+//        accept kgw's leader; and the legacy topic's configs that are not
+//        defaults there (DescribeConfigs: retention, cleanup policy, ...,
+//        each as kgw validates it; the copy's own retention.ms=-1 and
+//        retention.bytes=-1 give way to the legacy values or kgw's
+//        defaults), so the topic behaves as it did. From the next request on, clients read and
 //        write kgw's copy, at the same offsets.
 //    Producers' ids, epochs and sequences are kgw's already: the mirror
 //    applied every batch to the producer state (ProducerStateManager), so
@@ -55,6 +59,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -81,6 +86,9 @@ struct CutoverOptions {
   // Default: 1000. How often a switched, not finalized topic's legacy high
   // watermarks are compared with where the legacy log ended.
   std::uint64_t watch_interval_ms = 1000;
+  // "" if kgw takes topic config `name`=`value`, else why not (main.cc
+  // passes the broker's validation). Unset: no legacy config is copied.
+  std::function<std::string(const std::string& name, const std::string& value)> check_topic_config;
 };
 
 class Cutover {
@@ -95,7 +103,16 @@ class Cutover {
   void stop();
 
  private:
-  enum class Phase : std::uint8_t { kDraining, kAsking, kAsked, kCatchingUp, kSwitching, kDone };
+  // kAbandoning: going back to mirroring failed; tried again.
+  enum class Phase : std::uint8_t {
+    kDraining,
+    kAsking,
+    kAsked,
+    kCatchingUp,
+    kSwitching,
+    kAbandoning,
+    kDone
+  };
   struct Topic {
     std::string name;
     std::uint64_t started = 0;
@@ -106,12 +123,19 @@ class Cutover {
     std::map<std::int32_t, std::int64_t> high_watermark;
     std::map<std::int32_t, std::int64_t> last_stable;
     std::string held_by;  // why it has not switched yet (for the log)
+    // The legacy topic's configs that are not defaults there (asked once
+    // per cutover; `configs_done` once answered or failed).
+    bool configs_asked = false;
+    bool configs_done = false;
+    bool configs_known = false;
+    std::map<std::string, std::string> legacy_configs;
   };
 
   void scan();
   // One step of a topic in cutover; true while it is under way.
   bool step(const TopicImage& t, Topic& c, std::uint64_t now);
   void ask(const TopicImage& t, Topic& c);
+  void ask_configs(const TopicImage& t, Topic& c, std::int32_t leader);
   void switch_topic(const TopicImage& t, Topic& c, std::uint64_t now);
   void abandon(const TopicImage& t, Topic& c);
   void roll_back(const TopicImage& t);

@@ -403,6 +403,33 @@ class CutoverTest(unittest.TestCase):
         self.assertNotIn(b"around kgw", [v for _, v in read_all(self.kgw.bootstrap,
                                                                 topic).values()])
 
+    def test_cutover_copies_the_legacy_topic_configs(self):
+        """The copy mirrors with retention.ms=-1 (its log start follows the
+        legacy one); at the switch it takes the legacy topic's own configs,
+        so the topic behaves as it did there."""
+        topic = "configured"
+        self.start(topic, legacy_kgw=True)
+        subprocess.run(
+            [ADMIN, "configs", "alter", "--bootstrap-server", self.mock.bootstrap,
+             "--entity-type", "topics", "--entity-name", topic,
+             "--add-config", "retention.ms=3600000,max.message.bytes=2000000"],
+            capture_output=True, text=True, timeout=TIMEOUT, check=True)
+        migrate("start", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
+
+        def configs():
+            out = subprocess.run(
+                [ADMIN, "configs", "describe", "--bootstrap-server", self.kgw.bootstrap,
+                 "--entity-type", "topics", "--entity-name", topic],
+                capture_output=True, text=True, timeout=TIMEOUT, check=True).stdout
+            return out
+        self.assertIn("retention.ms=-1", configs())
+        self.wait_behind(topic, 0)
+        migrate("cutover", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
+        after = configs()
+        self.assertIn("retention.ms=3600000", after)
+        self.assertIn("max.message.bytes=2000000", after)
+        self.assertNotIn("retention.ms=-1", after)
+
     def test_rollback_drops_the_copy(self):
         topic = "back"
         self.start(topic)
