@@ -26,7 +26,11 @@ void TimerQueue::cancel(Id id) {
   deadlines_.erase(it);
   // The uv timer may stay armed for a deadline that is gone: it then
   // fires, finds nothing due and re-arms. Cheaper than re-arming on every
-  // cancel (heartbeats cancel and reschedule constantly).
+  // cancel (heartbeats cancel and reschedule constantly). With nothing
+  // left it stops, so that an idle queue does not hold the loop open (a
+  // closed connection's cancelled call timeouts kept a stopping kgw alive
+  // for seconds).
+  if (entries_.empty()) arm();
 }
 
 void TimerQueue::arm() {
