@@ -115,7 +115,8 @@ class MigrateTest(unittest.TestCase):
                                what="the legacy topic in kgw's metadata")
 
     def status(self):
-        r = admin("status", "--bootstrap-server", self.kgw.bootstrap, "--topic", TOPIC, "--json")
+        r = admin("status", "--bootstrap-server", self.kgw.bootstrap, "--topic", TOPIC, "--json",
+                  "--interval", "0")
         return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
 
     def wait_mirrored(self):

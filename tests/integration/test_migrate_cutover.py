@@ -170,7 +170,8 @@ class CutoverTest(unittest.TestCase):
                                what="the legacy topic in kgw's metadata")
 
     def status(self, topic):
-        r = migrate("status", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic, "--json")
+        r = migrate("status", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic, "--json",
+                    "--interval", "0")
         return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
 
     def legacy_ends(self, topic):
@@ -240,6 +241,17 @@ class CutoverTest(unittest.TestCase):
 
         migrate("start", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
         self.wait_behind(topic, 400)
+        # Live progress: rates over two looks --interval apart while copying.
+        r = migrate("status", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic,
+                    "--json", "--interval", "300")
+        for row in (json.loads(line) for line in r.stdout.splitlines() if line.strip()):
+            self.assertGreater(row["offsets_per_s"], 0, row)
+            self.assertGreater(row["bytes_per_s"], 0, row)
+            self.assertIn("eta_s", row)
+        human = migrate("status", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic,
+                        "--interval", "300")
+        self.assertIn("OFFSETS/S", human.stdout)
+        self.assertIn("ETA", human.stdout)
         time.sleep(1)  # the cutover's pause, apart from the start's
         # Out of order: finalize before the cutover is refused.
         early = migrate("finalize", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic,

@@ -14,6 +14,7 @@
 //    own copy). --json prints one JSON object per partition.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -45,11 +46,14 @@ constexpr std::int16_t kTopicAlreadyExists = 36;
 constexpr const char* kUsage =
     "Usage: kgw-admin migrate (start | status | cutover | rollback | finalize)\n"
     "                 --bootstrap-server HOST:PORT --topic TOPIC [--topic TOPIC ...] [--json]\n"
+    "                 [--interval MS] [--watch]\n"
     "Moves topics off the legacy Kafka cluster kgw proxies (kgw --upstream):\n"
     "  start     kgw copies every partition of the topic from the legacy cluster, with the same\n"
     "            offsets (state mirroring); clients still read and write the legacy cluster.\n"
-    "  status    per partition: state, legacy high watermark, mirrored offset, offsets behind\n"
-    "            (--json: one JSON object per partition).\n"
+    "  status    per partition: state, legacy high watermark, mirrored offset, offsets behind,\n"
+    "            and while copying offsets/s, bytes/s and ETA over --interval MS (default 1000;\n"
+    "            0: no rates); --watch: again every interval until caught up;\n"
+    "            --json: one JSON object per partition).\n"
     "  cutover   fences produce (at most migration.cutover.max.pause.ms), lets the copy catch\n"
     "            up, and switches the topic to kgw (state local): same offsets, same producer\n"
     "            sequences; if it cannot within the pause, the topic stays mirroring.\n"
@@ -62,6 +66,10 @@ struct PartitionStatus {
   std::string state;
   long long legacy_high_watermark = -1;
   long long mirrored_offset = -1;
+  long long copy_bytes = -1;  // kgw's copy (DescribeLogDirs), while copying
+  double offsets_per_s = -1;  // -1: not measured
+  double bytes_per_s = -1;
+  double eta_s = -1;
   bool finalized = true;
   std::string diverged;
 };
@@ -327,8 +335,11 @@ int start(KafkaCall& call, const std::vector<std::string>& topics) {
     if (!call.call(req, 4, resp, error)) return fail(kWhat, error);
     const std::int16_t ec = resp.topics.size() == 1 ? resp.topics[0].error_code : -1;
     if (ec == 0) {
+      // Answers before CreateTopics v5 carry no partition count.
+      int partitions = resp.topics[0].num_partitions;
+      if (partitions <= 0) partitions = partition_count(call, topic, error);
       std::printf("Mirroring topic %s (%d partitions) from the legacy cluster.\n", topic.c_str(),
-                  resp.topics[0].num_partitions);
+                  partitions);
       continue;
     }
     std::string state;
@@ -349,20 +360,47 @@ int start(KafkaCall& call, const std::vector<std::string>& topics) {
   return failed == 0 ? 0 : 1;
 }
 
-int status(KafkaCall& call, const std::vector<std::string>& topics, bool json) {
-  std::vector<PartitionStatus> rows;
-  std::map<std::string, std::string> diverged;
+// The size of each partition of kgw's copy of `topic` (DescribeLogDirs
+// to kgw); -1 where not known.
+std::vector<long long> copy_sizes(KafkaCall& call, const std::string& topic, int partitions) {
+  std::vector<long long> out(static_cast<std::size_t>(partitions), -1);
+  DescribeLogDirsRequest req;
+  req.topics.emplace();
+  auto& t = req.topics->emplace_back();
+  t.topic = topic;
+  for (int p = 0; p < partitions; ++p) t.partitions.push_back(p);
+  DescribeLogDirsResponse resp;
+  std::string error;
+  if (!call.call(req, 1, resp, error)) return out;
+  for (const auto& r : resp.results) {
+    for (const auto& rt : r.topics) {
+      if (rt.name != topic) continue;
+      for (const auto& p : rt.partitions) {
+        if (p.partition_index >= 0 && p.partition_index < partitions) {
+          out[static_cast<std::size_t>(p.partition_index)] = p.partition_size;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// One look at every partition of `topics`; false and `error` if kgw
+// cannot be asked.
+bool collect(KafkaCall& call, const std::vector<std::string>& topics,
+             std::vector<PartitionStatus>& rows, std::map<std::string, std::string>& diverged,
+             std::string& error) {
+  rows.clear();
+  diverged.clear();
   for (const std::string& topic : topics) {
-    std::string error, state;
+    std::string state;
     const int n = partition_count(call, topic, error);
-    if (n < 0) return fail(kWhat, error);
+    if (n < 0) return false;
     bool finalized = true;
     MigrationExtras extras;
-    if (!migration_state(call, topic, state, error, &finalized, &extras)) {
-      return fail(kWhat, error);
-    }
+    if (!migration_state(call, topic, state, error, &finalized, &extras)) return false;
     std::vector<long long> legacy, mirrored;
-    if (!latest_offsets(call, topic, n, -1, legacy, error)) return fail(kWhat, error);
+    if (!latest_offsets(call, topic, n, -1, legacy, error)) return false;
     if (state == "local" && !finalized) {
       // kgw serves the topic: the legacy log's end is where it was at the
       // cutover (kgw watches it until finalize; `diverged` if it moved).
@@ -385,8 +423,10 @@ int status(KafkaCall& call, const std::vector<std::string>& topics, bool json) {
     }
     if (!extras.diverged.empty()) diverged[topic] = extras.diverged;
     if (state != "upstream" && !latest_offsets(call, topic, n, -2, mirrored, error)) {
-      return fail(kWhat, error);
+      return false;
     }
+    std::vector<long long> sizes;
+    if (state == "mirroring" || state == "cutover") sizes = copy_sizes(call, topic, n);
     for (int p = 0; p < n; ++p) {
       PartitionStatus s;
       s.topic = topic;
@@ -396,9 +436,68 @@ int status(KafkaCall& call, const std::vector<std::string>& topics, bool json) {
       s.diverged = extras.diverged;
       s.legacy_high_watermark = legacy[static_cast<std::size_t>(p)];
       if (!mirrored.empty()) s.mirrored_offset = mirrored[static_cast<std::size_t>(p)];
+      if (!sizes.empty()) s.copy_bytes = sizes[static_cast<std::size_t>(p)];
       rows.push_back(std::move(s));
     }
   }
+  return true;
+}
+
+bool copying(const PartitionStatus& s) {
+  return (s.state == "mirroring" || s.state == "cutover") && s.mirrored_offset >= 0 &&
+         s.legacy_high_watermark >= 0;
+}
+
+// Rates between two looks `seconds` apart, and the time left at that rate.
+void add_rates(const std::vector<PartitionStatus>& before, std::vector<PartitionStatus>& after,
+               double seconds) {
+  for (PartitionStatus& s : after) {
+    if (!copying(s) || seconds <= 0) continue;
+    for (const PartitionStatus& b : before) {
+      if (b.topic != s.topic || b.partition != s.partition || b.mirrored_offset < 0) continue;
+      s.offsets_per_s = static_cast<double>(s.mirrored_offset - b.mirrored_offset) / seconds;
+      if (s.copy_bytes >= 0 && b.copy_bytes >= 0) {
+        s.bytes_per_s = static_cast<double>(s.copy_bytes - b.copy_bytes) / seconds;
+      }
+      const long long behind = s.legacy_high_watermark - s.mirrored_offset;
+      if (behind <= 0) {
+        s.eta_s = 0;
+      } else if (s.offsets_per_s > 0) {
+        s.eta_s = static_cast<double>(behind) / s.offsets_per_s;
+      }
+    }
+  }
+}
+
+std::string rate_text(double v, const char* unit) {
+  if (v < 0) return "-";
+  char buf[64];
+  if (v >= 1e6) {
+    std::snprintf(buf, sizeof buf, "%.1fM%s", v / 1e6, unit);
+  } else if (v >= 1e3) {
+    std::snprintf(buf, sizeof buf, "%.1fk%s", v / 1e3, unit);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f%s", v, unit);
+  }
+  return buf;
+}
+
+std::string eta_text(double s) {
+  if (s < 0) return "-";
+  char buf[32];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%.0fh%02.0fm", std::floor(s / 3600),
+                  std::floor(std::fmod(s, 3600) / 60));
+  } else if (s >= 60) {
+    std::snprintf(buf, sizeof buf, "%.0fm%02.0fs", std::floor(s / 60), std::fmod(s, 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0fs", s);
+  }
+  return buf;
+}
+
+void print_status(const std::vector<PartitionStatus>& rows,
+                  const std::map<std::string, std::string>& diverged, bool json) {
   if (json) {
     for (const PartitionStatus& s : rows) {
       nlohmann::json j = {
@@ -412,12 +511,16 @@ int status(KafkaCall& call, const std::vector<std::string>& topics, bool json) {
       if (s.mirrored_offset >= 0 && s.legacy_high_watermark >= 0 && s.state != "local") {
         j["behind"] = s.legacy_high_watermark - s.mirrored_offset;
       }
+      if (s.offsets_per_s >= 0) j["offsets_per_s"] = s.offsets_per_s;
+      if (s.bytes_per_s >= 0) j["bytes_per_s"] = s.bytes_per_s;
+      if (s.eta_s >= 0) j["eta_s"] = s.eta_s;
       std::printf("%s\n", j.dump().c_str());
     }
-    return 0;
+    std::fflush(stdout);
+    return;
   }
-  std::printf("%-30s %9s %-10s %14s %14s %10s\n", "TOPIC", "PARTITION", "STATE", "LEGACY-HW",
-              "MIRRORED", "BEHIND");
+  std::printf("%-30s %9s %-10s %14s %14s %10s %10s %10s %8s\n", "TOPIC", "PARTITION", "STATE",
+              "LEGACY-HW", "MIRRORED", "BEHIND", "OFFSETS/S", "BYTES/S", "ETA");
   for (const PartitionStatus& s : rows) {
     // Once kgw serves the topic its log runs ahead of the legacy one.
     const std::string behind =
@@ -427,8 +530,10 @@ int status(KafkaCall& call, const std::vector<std::string>& topics, bool json) {
     const std::string mirrored =
         s.mirrored_offset >= 0 ? std::to_string(s.mirrored_offset) : std::string("-");
     const std::string state = s.finalized ? s.state : s.state + " (not finalized)";
-    std::printf("%-30s %9d %-10s %14lld %14s %10s\n", s.topic.c_str(), s.partition, state.c_str(),
-                s.legacy_high_watermark, mirrored.c_str(), behind.c_str());
+    std::printf("%-30s %9d %-10s %14lld %14s %10s %10s %10s %8s\n", s.topic.c_str(), s.partition,
+                state.c_str(), s.legacy_high_watermark, mirrored.c_str(), behind.c_str(),
+                rate_text(s.offsets_per_s, "").c_str(), rate_text(s.bytes_per_s, "B").c_str(),
+                eta_text(s.eta_s).c_str());
   }
   for (const auto& [topic, why] : diverged) {
     std::fprintf(stderr,
@@ -437,7 +542,36 @@ int status(KafkaCall& call, const std::vector<std::string>& topics, bool json) {
                  "legacy cluster; those records are not in kgw's log.\n",
                  topic.c_str(), why.c_str());
   }
-  return 0;
+  std::fflush(stdout);
+}
+
+int status(KafkaCall& call, const std::vector<std::string>& topics, bool json, int interval_ms,
+           bool watch) {
+  std::vector<PartitionStatus> rows, before;
+  std::map<std::string, std::string> diverged;
+  std::string error;
+  for (bool first = true;; first = false) {
+    if (!collect(call, topics, rows, diverged, error)) return fail(kWhat, error);
+    const bool any_copying = std::any_of(rows.begin(), rows.end(), copying);
+    // Rates need a second look: taken `interval_ms` later while a copy runs.
+    if (first && any_copying && interval_ms > 0) {
+      const auto t0 = std::chrono::steady_clock::now();
+      before = rows;
+      std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+      if (!collect(call, topics, rows, diverged, error)) return fail(kWhat, error);
+      add_rates(before, rows,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    } else if (!first) {
+      add_rates(before, rows, interval_ms / 1000.0);
+    }
+    print_status(rows, diverged, json);
+    const bool caught_up = std::all_of(rows.begin(), rows.end(), [](const PartitionStatus& s) {
+      return !copying(s) || s.legacy_high_watermark - s.mirrored_offset <= 0;
+    });
+    if (!watch || caught_up) return 0;
+    before = rows;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::max(interval_ms, 100)));
+  }
 }
 
 }  // namespace
@@ -451,7 +585,7 @@ int migrate_command(const std::vector<std::string>& raw) {
     action = args[0];
     args.erase(args.begin());
   }
-  if (!a.parse(args, {"bootstrap-server", "topic"}, {"json", "help"}, error)) {
+  if (!a.parse(args, {"bootstrap-server", "topic", "interval"}, {"json", "watch", "help"}, error)) {
     std::fprintf(stderr, "%s", kUsage);
     return fail(kWhat, error, 2);
   }
@@ -478,7 +612,16 @@ int migrate_command(const std::vector<std::string>& raw) {
   if (action == "cutover") return cutover(call, topics);
   if (action == "rollback") return rollback(call, topics);
   if (action == "finalize") return finalize(call, topics);
-  return status(call, topics, a.has("json"));
+  int interval_ms = 1000;
+  if (auto v = a.get("interval")) {
+    char* end = nullptr;
+    const long ms = std::strtol(v->c_str(), &end, 10);
+    if (end == v->c_str() || *end != '\0' || ms < 0 || ms > 3600000) {
+      return fail(kWhat, "--interval takes milliseconds, 0..3600000 (0: no rates)", 2);
+    }
+    interval_ms = static_cast<int>(ms);
+  }
+  return status(call, topics, a.has("json"), interval_ms, a.has("watch"));
 }
 
 }  // namespace kgw::admin

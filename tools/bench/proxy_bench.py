@@ -205,7 +205,7 @@ class Bench:
     # -- 3 --------------------------------------------------------------------
 
     def status(self, topic):
-        r = self.admin("status", "--topic", topic, "--json")
+        r = self.admin("status", "--topic", topic, "--json", "--interval", "0")
         return [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
 
     def mirror_rate(self):
