@@ -25,7 +25,41 @@ constexpr const char* kLog = "migration";
 // cutover's questions never wait behind a long poll.
 constexpr std::int32_t kChannel = 3;
 
+// ListOffsets LATEST of `partitions` of `topic` (a view: the caller keeps
+// the name alive), as a consumer with `isolation` asks it.
+ListOffsetsRequest latest_offsets_request(std::string_view topic,
+                                          const std::vector<std::int32_t>& partitions,
+                                          std::int8_t isolation) {
+  ListOffsetsRequest req;
+  req.replica_id = -1;
+  req.isolation_level = isolation;
+  auto& rt = req.topics.emplace_back();
+  rt.name = topic;
+  for (std::int32_t p : partitions) {
+    auto& rp = rt.partitions.emplace_back();
+    rp.partition_index = p;
+    rp.current_leader_epoch = -1;
+    rp.timestamp = -1;  // LATEST
+  }
+  return req;
+}
+
 }  // namespace
+
+bool Cutover::partitions_by_leader(const TopicImage& t,
+                                   std::map<std::int32_t, std::vector<std::int32_t>>& out,
+                                   std::int32_t& no_leader) {
+  out.clear();
+  for (std::int32_t p = 0; p < t.partition_count(); ++p) {
+    const std::int32_t leader = upstream_.leader(t.name, p);
+    if (leader < 0) {
+      no_leader = p;
+      return false;
+    }
+    out[leader].push_back(p);
+  }
+  return true;
+}
 
 Cutover::Cutover(uv_loop_t* loop, const Store& store, const ProducerStateManager& producers,
                  MetadataLog& metadata, Upstream& upstream, CutoverOptions options)
@@ -191,14 +225,10 @@ bool Cutover::step(const TopicImage& t, Topic& c, std::uint64_t now) {
 void Cutover::ask(const TopicImage& t, Topic& c) {
   // By legacy leader: the partitions to ask it about.
   std::map<std::int32_t, std::vector<std::int32_t>> by_leader;
-  for (std::int32_t p = 0; p < t.partition_count(); ++p) {
-    const std::int32_t leader = upstream_.leader(t.name, p);
-    if (leader < 0) {
-      c.held_by = "partition " + std::to_string(p) + ": no known legacy leader";
-      upstream_.refresh_soon();
-      return;
-    }
-    by_leader[leader].push_back(p);
+  if (std::int32_t p = -1; !partitions_by_leader(t, by_leader, p)) {
+    c.held_by = "partition " + std::to_string(p) + ": no known legacy leader";
+    upstream_.refresh_soon();
+    return;
   }
   if (!c.configs_asked) {
     c.configs_asked = true;
@@ -226,17 +256,7 @@ void Cutover::ask(const TopicImage& t, Topic& c) {
     // Read uncommitted: the high watermark; read committed: the last
     // stable offset (ListOffsets v2+).
     for (std::int8_t isolation : {std::int8_t{0}, std::int8_t{1}}) {
-      ListOffsetsRequest req;
-      req.replica_id = -1;
-      req.isolation_level = isolation;
-      auto& rt = req.topics.emplace_back();
-      rt.name = *name;
-      for (std::int32_t p : parts) {
-        auto& rp = rt.partitions.emplace_back();
-        rp.partition_index = p;
-        rp.current_leader_epoch = -1;
-        rp.timestamp = -1;  // LATEST
-      }
+      const ListOffsetsRequest req = latest_offsets_request(*name, parts, isolation);
       ++c.answers_pending;
       std::weak_ptr<bool> alive = alive_;
       conn->call<ListOffsetsRequest, ListOffsetsResponse>(
@@ -438,11 +458,7 @@ void Cutover::watch(const TopicImage& t, std::uint64_t now) {
   if (w.in_flight || now < w.next) return;
   w.next = now + options_.watch_interval_ms;
   std::map<std::int32_t, std::vector<std::int32_t>> by_leader;
-  for (std::int32_t p = 0; p < t.partition_count(); ++p) {
-    const std::int32_t leader = upstream_.leader(t.name, p);
-    if (leader < 0) return;  // asked again next time
-    by_leader[leader].push_back(p);
-  }
+  if (std::int32_t p = -1; !partitions_by_leader(t, by_leader, p)) return;  // next time
   struct Answers {
     int pending = 0;
     bool failed = false;
@@ -465,16 +481,7 @@ void Cutover::watch(const TopicImage& t, std::uint64_t now) {
       answers->failed = true;
       continue;
     }
-    ListOffsetsRequest req;
-    req.replica_id = -1;
-    auto& rt = req.topics.emplace_back();
-    rt.name = *name;
-    for (std::int32_t p : parts) {
-      auto& rp = rt.partitions.emplace_back();
-      rp.partition_index = p;
-      rp.current_leader_epoch = -1;
-      rp.timestamp = -1;  // LATEST
-    }
+    const ListOffsetsRequest req = latest_offsets_request(*name, parts, 0);
     ++answers->pending;
     std::weak_ptr<bool> alive = alive_;
     conn->call<ListOffsetsRequest, ListOffsetsResponse>(

@@ -63,6 +63,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/timer_queue.h"
 #include "protocol/wire/types.h"
@@ -134,6 +135,11 @@ class Cutover {
   void scan();
   // One step of a topic in cutover; true while it is under way.
   bool step(const TopicImage& t, Topic& c, std::uint64_t now);
+  // The topic's partitions by legacy leader; false (and `no_leader`) if
+  // one has no known leader.
+  bool partitions_by_leader(const TopicImage& t,
+                            std::map<std::int32_t, std::vector<std::int32_t>>& out,
+                            std::int32_t& no_leader);
   void ask(const TopicImage& t, Topic& c);
   void ask_configs(const TopicImage& t, Topic& c, std::int32_t leader);
   void switch_topic(const TopicImage& t, Topic& c, std::uint64_t now);
