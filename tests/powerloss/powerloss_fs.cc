@@ -342,16 +342,21 @@ class PowerLossFs {
     if (!node->is_dir) return (void)fuse_reply_err(req, ENOTDIR);
     // A snapshot, so entries added or removed while a program lists the
     // directory cannot shift the offsets under it.
-    auto handle = std::make_unique<DirHandle>();
-    handle->entries.emplace_back(".", ino);
-    handle->entries.emplace_back("..", ino);
-    for (const auto& [name, child] : node->children) handle->entries.emplace_back(name, child);
-    fi->fh = reinterpret_cast<std::uint64_t>(handle.release());
+    // The file system owns it: a power cut ends the session with
+    // directories still open, and their handles go with the file system.
+    std::uint64_t id = next_dir_handle_++;
+    DirHandle& handle = dir_handles_[id];
+    handle.entries.emplace_back(".", ino);
+    handle.entries.emplace_back("..", ino);
+    for (const auto& [name, child] : node->children) handle.entries.emplace_back(name, child);
+    fi->fh = id;
     fuse_reply_open(req, fi);
   }
 
   void readdir(fuse_req_t req, std::size_t size, off_t off, fuse_file_info* fi) {
-    auto* handle = reinterpret_cast<DirHandle*>(fi->fh);
+    auto it = dir_handles_.find(fi->fh);
+    if (it == dir_handles_.end()) return (void)fuse_reply_err(req, EBADF);
+    const DirHandle* handle = &it->second;
     std::vector<char> buf(size);
     std::size_t used = 0;
     for (auto i = static_cast<std::size_t>(std::max<off_t>(off, 0)); i < handle->entries.size();
@@ -370,7 +375,7 @@ class PowerLossFs {
   }
 
   void releasedir(fuse_req_t req, fuse_file_info* fi) {
-    delete reinterpret_cast<DirHandle*>(fi->fh);
+    dir_handles_.erase(fi->fh);
     fuse_reply_err(req, 0);
   }
 
@@ -620,6 +625,8 @@ class PowerLossFs {
   std::string backing_;
   std::unordered_map<fuse_ino_t, Node> nodes_;
   fuse_ino_t next_ino_ = FUSE_ROOT_ID + 1;
+  std::unordered_map<std::uint64_t, DirHandle> dir_handles_;  // open directories, by fh
+  std::uint64_t next_dir_handle_ = 1;
   std::uint64_t file_syncs_ = 0;
   std::uint64_t dir_syncs_ = 0;
 };
