@@ -10,6 +10,7 @@
 #include "all_messages.h"
 #include "common/log.h"
 #include "src/cluster/metadata_log.h"
+#include "src/proxy/legacy_end.h"
 #include "src/proxy/migration_state.h"
 #include "src/proxy/upstream.h"
 #include "src/replica/partition_resolver.h"
@@ -396,11 +397,7 @@ void Cutover::switch_topic(const TopicImage& t, Topic& c, std::uint64_t now) {
     for (const auto& [name, value] : c.legacy_configs) change.configs[name] = value;
   }
   // Where the legacy log ended: the watch compares with it until finalize.
-  std::string ends;
-  for (const auto& [p, hw] : c.high_watermark) {
-    ends += (ends.empty() ? "" : ",") + std::to_string(p) + ":" + std::to_string(hw);
-  }
-  change.configs[std::string(kMigrationLegacyEnd)] = ends;
+  change.configs[std::string(kMigrationLegacyEnd)] = format_legacy_end(c.high_watermark);
   change.configs.erase(std::string(kMigrationDiverged));
   c.phase = Phase::kSwitching;
   const Uuid id = t.id;
@@ -512,23 +509,7 @@ void Cutover::on_watched(const Uuid& id,
   if (t == nullptr) return;
   const MigrationStep step = migration_step(t->configs);
   if (step.state != PartitionResolver::kLocal || step.finalized) return;
-  // kgw.migration.legacy.end: "PARTITION:OFFSET,..."
-  std::map<std::int32_t, std::int64_t> ended;
-  std::size_t at = 0;
-  while (at < step.legacy_end.size()) {
-    std::size_t comma = step.legacy_end.find(',', at);
-    if (comma == std::string::npos) comma = step.legacy_end.size();
-    const std::string item = step.legacy_end.substr(at, comma - at);
-    std::int32_t p = 0;
-    std::int64_t offset = 0;
-    const char* end = item.data() + item.size();
-    auto [after_p, ec1] = std::from_chars(item.data(), end, p);
-    if (ec1 == std::errc() && after_p != end && *after_p == ':' &&
-        std::from_chars(after_p + 1, end, offset).ec == std::errc()) {
-      ended[p] = offset;
-    }
-    at = comma + 1;
-  }
+  const std::map<std::int32_t, std::int64_t> ended = parse_legacy_end(step.legacy_end);
   std::string diverged;
   for (const auto& [p, hw] : high_watermarks) {
     auto e = ended.find(p);

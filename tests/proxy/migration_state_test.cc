@@ -3,6 +3,8 @@
 // everything else is refused with a reason that names kgw-admin migrate.
 #include "src/proxy/migration_state.h"
 
+#include "src/proxy/legacy_end.h"
+
 #include <doctest/doctest.h>
 
 #include <map>
@@ -67,6 +69,17 @@ TEST_CASE("kgw's own steps and steps out of order are refused") {
   CHECK(step(state("local", "false", "2"), state("upstream", "false", "2"))
             .find("not supported "
                   "yet") != std::string::npos);
+}
+
+TEST_CASE("kgw.migration.legacy.end round-trips and skips damaged items") {
+  const std::map<std::int32_t, std::int64_t> ends{{0, 12}, {1, 0}, {10, 9000000000LL}};
+  CHECK(format_legacy_end(ends) == "0:12,1:0,10:9000000000");
+  CHECK(parse_legacy_end(format_legacy_end(ends)) == ends);
+  CHECK(format_legacy_end({}).empty());
+  CHECK(parse_legacy_end("").empty());
+  // Damaged items go, the rest stays.
+  CHECK(parse_legacy_end("0:5,x:3,1:,2:7y,-1:4,:8,3:9,") ==
+        std::map<std::int32_t, std::int64_t>{{0, 5}, {3, 9}});
 }
 
 }  // namespace

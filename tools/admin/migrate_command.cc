@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "all_messages.h"
+#include "src/proxy/legacy_end.h"
 #include "tools/admin/admin_client.h"
 #include "tools/admin/args.h"
 #include "tools/admin/commands.h"
@@ -37,7 +38,7 @@ namespace {
 constexpr const char* kWhat = "Error while executing migrate:";
 constexpr const char* kStateConfig = "kgw.migration.state";
 constexpr const char* kFinalizedConfig = "kgw.migration.finalized";
-constexpr const char* kLegacyEndConfig = "kgw.migration.legacy.end";
+constexpr const char* kLegacyEndConfig = "kgw.migration.legacy.end";  // src/proxy/legacy_end.h
 constexpr const char* kDivergedConfig = "kgw.migration.diverged";
 constexpr std::int8_t kTopicResource = 2;
 constexpr std::int16_t kUnknownTopicOrPartition = 3;
@@ -405,20 +406,8 @@ bool collect(KafkaCall& call, const std::vector<std::string>& topics,
       // kgw serves the topic: the legacy log's end is where it was at the
       // cutover (kgw watches it until finalize; `diverged` if it moved).
       legacy.assign(static_cast<std::size_t>(n), -1);
-      std::size_t at = 0;
-      const std::string& ends = extras.legacy_end;
-      while (at < ends.size()) {
-        std::size_t comma = ends.find(',', at);
-        if (comma == std::string::npos) comma = ends.size();
-        const std::string item = ends.substr(at, comma - at);
-        const std::size_t colon = item.find(':');
-        if (colon != std::string::npos) {
-          const int p = std::atoi(item.substr(0, colon).c_str());
-          if (p >= 0 && p < n) {
-            legacy[static_cast<std::size_t>(p)] = std::atoll(item.substr(colon + 1).c_str());
-          }
-        }
-        at = comma + 1;
+      for (const auto& [p, offset] : parse_legacy_end(extras.legacy_end)) {
+        if (p < n) legacy[static_cast<std::size_t>(p)] = offset;
       }
     }
     if (!extras.diverged.empty()) diverged[topic] = extras.diverged;
