@@ -35,6 +35,9 @@ struct MigrationStep {
   bool operator==(const MigrationStep&) const = default;
 };
 
+// Every config of a migration starts so; a full AlterConfigs keeps them.
+inline constexpr std::string_view kMigrationConfigPrefix = "kgw.migration.";
+
 // Set by kgw only (src/proxy/cutover.h): where the legacy log ended at
 // the switch ("PARTITION:OFFSET,..."), and what reached the legacy cluster
 // around kgw since.

@@ -25,7 +25,7 @@ kgw_harness.require_modules("confluent_kafka")
 
 from confluent_kafka import (Consumer, KafkaException, OFFSET_BEGINNING, Producer,  # noqa: E402
                              TopicPartition)
-from confluent_kafka.admin import AdminClient  # noqa: E402
+from confluent_kafka.admin import AdminClient, ConfigResource  # noqa: E402
 
 TIMEOUT = 60
 TOPIC = "legacy"
@@ -164,6 +164,18 @@ class MigrateTest(unittest.TestCase):
             capture_output=True, text=True, timeout=TIMEOUT)
         self.assertNotEqual(alter.returncode, 0, alter.stdout)
         self.assertIn("kgw-admin migrate", alter.stdout + alter.stderr)
+        # A full replace (the legacy AlterConfigs) that leaves kgw's
+        # migration configs out keeps them: the topic stays mirroring.
+        a = AdminClient({"bootstrap.servers": self.kgw.bootstrap})
+        replaced = ConfigResource(ConfigResource.Type.TOPIC, TOPIC,
+                                  set_config={"retention.ms": "-1", "retention.bytes": "-1",
+                                              "max.message.bytes": "2000000"})
+        a.alter_configs([replaced])[replaced].result(timeout=TIMEOUT)
+        described = {c.name: c.value for c in a.describe_configs(
+            [ConfigResource(ConfigResource.Type.TOPIC, TOPIC)])[replaced].result(
+                timeout=TIMEOUT).values()}
+        self.assertEqual(described.get("kgw.migration.state"), "mirroring", described)
+        self.assertEqual(described.get("max.message.bytes"), "2000000", described)
         first = self.wait_mirrored()
         human = admin("status", "--bootstrap-server", self.kgw.bootstrap, "--topic", TOPIC)
         self.assertIn("mirroring", human.stdout)

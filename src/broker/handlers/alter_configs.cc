@@ -7,11 +7,17 @@
 // type this API does not take (INVALID_REQUEST). validate_only checks and
 // changes nothing. The request handling is config_changes.h's
 // handle_config_resources(); this handler supplies the "replace all" edit.
+// kgw's migration configs (kgw.migration.*, set by kgw-admin migrate and
+// the cutover) are not the user's to replace: a set that leaves them out
+// keeps them, so that a tool that sends every config it knows (Kafka's
+// legacy kafka-configs.sh) can still change a migrated topic.
 #include <memory>
+#include <string_view>
 
 #include "all_messages.h"
 #include "src/broker/config_changes.h"
 #include "src/broker/handlers/handlers.h"
+#include "src/proxy/migration_state.h"
 
 namespace kgw {
 
@@ -28,7 +34,13 @@ void handle_alter_configs(HandlerContext& ctx, RequestPtr req) {
         }
         return [wanted = std::move(wanted)](std::map<std::string, std::string>& configs,
                                             std::string&) {
-          configs = wanted;
+          std::map<std::string, std::string> next = wanted;
+          for (const auto& [name, value] : configs) {
+            if (std::string_view(name).starts_with(kMigrationConfigPrefix)) {
+              next.emplace(name, value);
+            }
+          }
+          configs = std::move(next);
           return ErrorCode::kNone;
         };
       });
