@@ -23,6 +23,7 @@ idempotence and the transactions judged are the ones real clients use.
 """
 
 import itertools
+import os
 import threading
 import time
 import uuid
@@ -34,6 +35,9 @@ RATE_PER_S = 100  # per writer
 MAX_IN_FLIGHT = 500  # queued in librdkafka, per writer
 MESSAGE_TIMEOUT_MS = 30000
 COMMIT_EVERY_S = 0.5
+# librdkafka's debug contexts for the writers (e.g. "eos,msg": epoch bumps,
+# sequence errors, retries), to stderr; for a diagnostic run only.
+CLIENT_DEBUG = os.environ.get("KGW_JEPSEN_CLIENT_DEBUG", "")
 TXN_SIZE = 3
 
 # Errors a client may be shown while brokers restart or leadership moves;
@@ -64,10 +68,13 @@ class Writer(threading.Thread):
         self._stop_event = threading.Event()
 
     def _producer(self):
-        return Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True,
-                         "acks": "all", "linger.ms": 5, "retry.backoff.ms": 100,
-                         "message.timeout.ms": MESSAGE_TIMEOUT_MS, "error_cb": self._error,
-                         "log.connection.close": False})
+        conf = {"bootstrap.servers": self.bootstrap, "enable.idempotence": True,
+                "acks": "all", "linger.ms": 5, "retry.backoff.ms": 100,
+                "message.timeout.ms": MESSAGE_TIMEOUT_MS, "error_cb": self._error,
+                "log.connection.close": False}
+        if CLIENT_DEBUG:
+            conf["debug"] = CLIENT_DEBUG
+        return Producer(conf)
 
     def _error(self, err):
         # error_cb also reports connections going down, which librdkafka
