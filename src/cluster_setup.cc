@@ -55,7 +55,8 @@ void ClusterNode::leave(std::function<void()> done) {
 }
 
 std::unique_ptr<ClusterNode> join_cluster(uv_loop_t* loop, const BrokerConfig& config, Store& store,
-                                          BrokerIdentity& identity, std::string& error) {
+                                          const std::string& log_dir_id, BrokerIdentity& identity,
+                                          std::string& error) {
   const etcd::ClusterSettings settings = cluster_settings(config);
   auto node = std::make_unique<ClusterNode>();
   etcd::ClientOptions client_opts;
@@ -70,7 +71,7 @@ std::unique_ptr<ClusterNode> join_cluster(uv_loop_t* loop, const BrokerConfig& c
   opts.registration.host = identity.advertised_host;
   opts.registration.port = identity.advertised_port;
   if (!settings.rack.empty()) opts.registration.rack = settings.rack;
-  opts.registration.log_dir_id = store.identity();
+  opts.registration.log_dir_id = log_dir_id;
   for (const auto& [name, e] : identity.listener_endpoints) {
     opts.registration.listeners[name] = e.host + ":" + std::to_string(e.port);
   }

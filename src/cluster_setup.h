@@ -58,12 +58,15 @@ struct ClusterNode {
 };
 
 // Connects to etcd, builds the image and registers this broker with the
-// addresses in `identity` (its listeners are bound already), running the
+// addresses in `identity` (its listeners are bound already) and its log
+// dir id (storage/data_dir.h: the store's identity, or a new one after an
+// unclean shutdown that may have lost writes), running the
 // loop until that is done and saying every 5 s what it waits for; then
 // starts this broker's controller campaign. On
 // success `identity.cluster_id` is the cluster's. nullptr and `error` when
 // etcd refuses (a bad key, another cluster's data).
 std::unique_ptr<ClusterNode> join_cluster(uv_loop_t* loop, const BrokerConfig& config, Store& store,
-                                          BrokerIdentity& identity, std::string& error);
+                                          const std::string& log_dir_id, BrokerIdentity& identity,
+                                          std::string& error);
 
 }  // namespace kgw

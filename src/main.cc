@@ -46,6 +46,7 @@
 #include "src/replica/replica_manager.h"
 #include "src/txn/producer_state_manager.h"
 #include "src/txn/transaction_coordinator.h"
+#include "storage/data_dir.h"
 #include "storage/offsets_store.h"
 #include "storage/producer_store.h"
 #include "storage/store.h"
@@ -53,44 +54,6 @@
 namespace {
 
 using namespace kgw;
-
-// Writes `content` to `dir`/`name` so that after a crash or power loss the
-// file is either absent or whole: a temporary file, fsync, rename over the
-// name, fsync of the directory (which holds the new name).
-bool write_file_durably(const std::string& dir, const std::string& name, const std::string& content,
-                        std::string& error) {
-  const std::string path = dir + "/" + name;
-  const std::string tmp = path + ".tmp";
-  auto fail = [&](const std::string& what, const std::string& file) {
-    error = file + ": cannot " + what + " (" + std::strerror(errno) +
-            "); is the data dir writable, and its disk not full?";
-    return false;
-  };
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return fail("create", tmp);
-  std::size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      return fail("write", tmp);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    ::close(fd);
-    return fail("fsync", tmp);
-  }
-  if (::close(fd) != 0) return fail("close", tmp);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("rename to " + name, tmp);
-  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) return fail("open", dir);
-  const bool synced = ::fsync(dir_fd) == 0;
-  ::close(dir_fd);
-  if (!synced) return fail("fsync", dir);
-  return true;
-}
 
 // The cluster id is made once per data dir and kept in it, like Kafka's
 // meta.properties: clients use it to notice a different cluster. It is
@@ -118,6 +81,7 @@ bool load_cluster_id(const std::string& data_dir, std::string& id, std::string& 
 struct App {
   uv_loop_t* loop = nullptr;
   Store* store = nullptr;
+  std::string data_dir;
   Server* server = nullptr;
   Broker* broker = nullptr;
   etcd::EtcdMember* member = nullptr;        // the co-located etcd member, if any
@@ -157,7 +121,14 @@ void stop_serving(App& app) {
   if (app.mirror != nullptr) app.mirror->stop();
   if (app.upstream != nullptr) app.upstream->stop();
   app.server->stop([&app] {
-    app.store->stop();
+    // A clean shutdown once the store closed cleanly: the next start
+    // finds no kgw.running (storage/data_dir.h).
+    std::string error = app.store->stop();
+    if (error.empty() && !mark_stopped(app.data_dir, error)) {
+      LOG_WARN("kgw", "%s: the next start will take this for an unclean shutdown", error.c_str());
+    } else if (!error.empty()) {
+      LOG_ERROR("kgw", "closing the store: %s", error.c_str());
+    }
     // After the broker: its last metadata writes may need the member.
     if (app.member != nullptr) app.member->stop([] { LOG_INFO("kgw", "etcd member stopped"); });
     uv_close(reinterpret_cast<uv_handle_t*>(&app.sigint), nullptr);
@@ -258,6 +229,26 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   store_opts.fsync = opts.fsync;
   auto store = Store::open(loop, store_opts, error);
   if (!store) {
+    std::fprintf(stderr, "kgw: %s\n", error.c_str());
+    return 1;
+  }
+  // Did the previous process stop cleanly, and if not, can its log have
+  // lost writes (storage/data_dir.h)? Then this log is a new one to the
+  // cluster (a new log dir id): it rejoins ISRs and ELRs only after
+  // catching up, as a wiped disk does (KIP-966's unclean shutdown).
+  const std::string boot_id = current_boot_id();
+  const PreviousRun previous = read_previous_run(opts.data_dir, boot_id);
+  if (previous.writes_may_be_lost) {
+    LOG_WARN("kgw",
+             "%s; in a cluster this broker rejoins every ISR and ELR only after catching up "
+             "(--fsync batch avoids this)",
+             previous.describe(boot_id).c_str());
+  } else if (previous.unclean) {
+    LOG_INFO("kgw", "%s", previous.describe(boot_id).c_str());
+  }
+  const std::string log_dir =
+      log_dir_id(opts.data_dir, store->identity(), previous.writes_may_be_lost, error);
+  if (!error.empty()) {
     std::fprintf(stderr, "kgw: %s\n", error.c_str());
     return 1;
   }
@@ -396,7 +387,7 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   }
   std::unique_ptr<ClusterNode> cluster;
   if (clustered) {
-    cluster = join_cluster(loop, config, *store, identity, error);
+    cluster = join_cluster(loop, config, *store, log_dir, identity, error);
     if (!cluster) {
       std::fprintf(stderr, "kgw: joining the cluster: %s\n", error.c_str());
       return 1;
@@ -531,6 +522,7 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   App app;
   app.loop = loop;
   app.store = store.get();
+  app.data_dir = opts.data_dir;
   app.server = &server;
   app.broker = &broker;
   app.member = member.get();
@@ -570,6 +562,12 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     shutdown(app);
   });
 
+  // From here on this process serves: until it stops cleanly, its
+  // kgw.running says so (a start that failed above leaves none).
+  if (!mark_running(opts.data_dir, opts.fsync, boot_id, error)) {
+    std::fprintf(stderr, "kgw: %s\n", error.c_str());
+    return 1;
+  }
   const std::string& host = server.listeners().front().host;
   LOG_INFO("kgw", "kgw %s listening on %s:%d (advertised %s:%d), data in %s, fsync %s", KGW_VERSION,
            host.c_str(), server.port(), identity.advertised_host.c_str(), identity.advertised_port,

@@ -246,8 +246,9 @@ void EtcdMetadataLog::built(std::int64_t revision, std::vector<KeyValue> kvs) {
       options_.registration.previous_log_dir_id.clear();
     } else if (was->log_dir_id != options_.registration.log_dir_id) {
       LOG_WARN("cluster",
-               "broker %d's log (store %s) is not the one it had (store %s): a wiped or "
-               "replaced disk; it leads nothing and rejoins ISRs only after catching up",
+               "broker %d's log (%s) is not the one it had (%s): a wiped or replaced disk, or "
+               "an unclean shutdown that may have lost writes; it leads nothing and rejoins "
+               "ISRs only after catching up",
                options_.node_id, options_.registration.log_dir_id.c_str(), was->log_dir_id.c_str());
     }
   }
