@@ -47,7 +47,8 @@ TEST_CASE("a marker left behind, by boot and --fsync mode") {
   const Case cases[] = {
       {"killed, same boot, fsync never: page cache kept", false, "boot-a", "boot-a", false},
       {"machine restarted, fsync never: last seconds may be gone", false, "boot-a", "boot-b", true},
-      {"machine restarted, fsync batch: acknowledged means synced", true, "boot-a", "boot-b", false},
+      {"machine restarted, fsync batch: acknowledged means synced", true, "boot-a", "boot-b",
+       false},
       {"no boot id then, fsync never: cannot tell, assume lost", false, "", "boot-b", true},
       {"no boot id now, fsync never: cannot tell, assume lost", false, "boot-a", "", true},
       {"no boot id now, fsync batch", true, "boot-a", "", false},
