@@ -44,6 +44,7 @@
 #include "src/replica/coordinator_states.h"
 #include "src/replica/leadership.h"
 #include "src/replica/replica_manager.h"
+#include "src/replica/replication_quota.h"
 #include "src/txn/producer_state_manager.h"
 #include "src/txn/transaction_coordinator.h"
 #include "storage/data_dir.h"
@@ -203,6 +204,9 @@ std::unique_ptr<ReplicaFetchers> make_replica_fetchers(
   o.fetch_wait_max_ms = int_config("replica.fetch.wait.max.ms");
   o.fetch_min_bytes = int_config("replica.fetch.min.bytes");
   o.fetch_backoff_ms = static_cast<std::uint64_t>(config.get_long("replica.fetch.backoff.ms"));
+  o.quota_windows = static_cast<std::uint32_t>(config.get_long("replication.quota.window.num"));
+  o.quota_window_ms =
+      1000 * static_cast<std::uint64_t>(config.get_long("replication.quota.window.size.seconds"));
   ReplicaFetcherHooks hooks;
   hooks.broker_epoch = [&metadata, node_id]() -> std::int64_t {
     const BrokerImage* self = metadata.image()->broker(node_id);
@@ -214,6 +218,19 @@ std::unique_ptr<ReplicaFetchers> make_replica_fetchers(
   };
   hooks.high_watermark = [&replicas](const Uuid& topic, std::int32_t partition) {
     return replicas.high_watermark(topic, partition);
+  };
+  // Replication throttles (src/replica/replication_quota.h).
+  hooks.throttled = [&store, node_id](const Uuid& topic, std::int32_t partition) {
+    const TopicInfo* t = store.find_topic(topic);
+    if (t == nullptr) return false;
+    auto list = t->configs.find("follower.replication.throttled.replicas");
+    return list != t->configs.end() && throttled_replica(list->second, partition, node_id);
+  };
+  hooks.in_isr = [&replicas, node_id](const Uuid& topic, std::int32_t partition) {
+    return replicas.in_isr(topic, partition, node_id);
+  };
+  hooks.throttle_rate = [&config] {
+    return config.get_long("follower.replication.throttled.rate");
   };
   return std::make_unique<ReplicaFetchers>(loop, store, producers, interbroker, node_id, o,
                                            std::move(hooks));
@@ -448,6 +465,10 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     ReplicationOptions replication;
     replication.lag_time_max_ms = config.get_long("replica.lag.time.max.ms");
     replication.following = fetchers.get();
+    replication.quota_windows =
+        static_cast<std::uint32_t>(config.get_long("replication.quota.window.num"));
+    replication.quota_window_ms =
+        1000 * static_cast<std::uint64_t>(config.get_long("replication.quota.window.size.seconds"));
     replication.isr_channel = [&metadata, node = identity.node_id](
                                   IsrChangeRequest req,
                                   std::function<void(ErrorCode, std::string)> done) {

@@ -35,7 +35,8 @@ ReplicaFetchers::ReplicaFetchers(uv_loop_t* loop, Store& store, ProducerStateMan
       node_id_(node_id),
       options_(options),
       hooks_(std::move(hooks)),
-      timers_(loop) {
+      timers_(loop),
+      quota_(options.quota_windows, options.quota_window_ms) {
   options_.num_replica_fetchers = std::max(options_.num_replica_fetchers, 1);
 }
 
@@ -230,6 +231,13 @@ void ReplicaFetchers::pump(const FetcherKey& fk) {
       wake = wake == 0 ? p.delayed_until : std::min(wake, p.delayed_until);
       continue;
     }
+    if (p.state != State::kTruncating && throttled(key) && held_back(key, now)) {
+      // Over follower.replication.throttled.rate and out of the ISR: left
+      // out until the measured rate is back under it.
+      const std::uint64_t again = now + std::max<std::uint64_t>(options_.quota_window_ms / 10, 1);
+      wake = wake == 0 ? again : std::min(wake, again);
+      continue;
+    }
     (p.state == State::kTruncating ? truncating : fetching).push_back(key);
   }
   // As Kafka's fetcher thread: truncation first, then fetches.
@@ -243,6 +251,15 @@ void ReplicaFetchers::pump(const FetcherKey& fk) {
   } else if (wake != 0) {
     pump_later(fk, wake - now);
   }
+}
+
+bool ReplicaFetchers::throttled(const PartitionKey& key) const {
+  return hooks_.throttled && hooks_.throttle_rate && hooks_.throttled(key.first, key.second);
+}
+
+bool ReplicaFetchers::held_back(const PartitionKey& key, std::uint64_t now) const {
+  if (hooks_.in_isr && hooks_.in_isr(key.first, key.second)) return false;
+  return quota_.exceeded(hooks_.throttle_rate(), now);
 }
 
 void ReplicaFetchers::request_failed(const FetcherKey& fk, const char* what, const char* why) {
@@ -476,6 +493,7 @@ void ReplicaFetchers::on_fetch_answer(const FetcherKey& fk, const FetchResponse&
         continue;
       }
       if (r.records && !r.records->empty()) {
+        if (throttled(key)) quota_.record(r.records->size(), timers_.now());
         // The answer's bytes live as long as this callback: the store gets
         // its own copy, which it keeps until the append is written.
         auto data =

@@ -22,6 +22,12 @@
 // simply leads to the next Fetch: the leader long-polls for
 // replica.fetch.wait.max.ms.
 //
+// Replication throttles (replication_quota.h): a partition the topic's
+// follower.replication.throttled.replicas names on this broker counts its
+// fetched bytes against follower.replication.throttled.rate; while that is
+// exceeded and this broker is out of the partition's ISR, the partition is
+// left out of the Fetch requests.
+//
 // Possible failure modes are:
 //  - the connection fails, drops or times out: the fetcher waits
 //    replica.fetch.backoff.ms and asks again;
@@ -64,6 +70,7 @@
 #include "protocol/wire/error_code.h"
 #include "protocol/wire/types.h"
 #include "src/replica/replica_following.h"
+#include "src/replica/replication_quota.h"
 
 namespace kgw {
 
@@ -89,6 +96,10 @@ struct ReplicaFetcherOptions {
   // Default: 1000. Wait after a failed request or partition error
   // (replica.fetch.backoff.ms).
   std::uint64_t fetch_backoff_ms = 1000;
+  // Default: 11 windows of 1000 ms (replication.quota.window.num,
+  // replication.quota.window.size.seconds): the follower's throttle.
+  std::uint32_t quota_windows = 11;
+  std::uint64_t quota_window_ms = 1000;
 };
 
 struct ReplicaFetcherHooks {
@@ -106,6 +117,13 @@ struct ReplicaFetcherHooks {
   std::function<std::int64_t(const Uuid& topic, std::int32_t partition)> high_watermark;
   // Optional: batches of the partition were appended (written).
   std::function<void(const Uuid& topic, std::int32_t partition)> on_appended;
+  // Optional, the follower's replication throttle (replication_quota.h):
+  // whether the topic's follower.replication.throttled.replicas names this
+  // broker's replica of the partition, and whether this broker is in its
+  // ISR; the cap in bytes/s (follower.replication.throttled.rate).
+  std::function<bool(const Uuid& topic, std::int32_t partition)> throttled;
+  std::function<bool(const Uuid& topic, std::int32_t partition)> in_isr;
+  std::function<std::int64_t()> throttle_rate;
 };
 
 class ReplicaFetchers : public ReplicaFollowing {
@@ -188,6 +206,10 @@ class ReplicaFetchers : public ReplicaFollowing {
   void detach(const PartitionKey& key, const Partition& p);
   // Sends the fetcher's next request if it has none in flight.
   void pump(const FetcherKey& fk);
+  // The partition's traffic counts against the follower's throttle, and
+  // it is held back now (out of the ISR, over the rate).
+  bool throttled(const PartitionKey& key) const;
+  bool held_back(const PartitionKey& key, std::uint64_t now) const;
   void pump_later(const FetcherKey& fk, std::uint64_t delay_ms);
   void send_epochs(const FetcherKey& fk, std::vector<PartitionKey> keys);
   void send_fetch(const FetcherKey& fk, std::vector<PartitionKey> keys);
@@ -246,6 +268,8 @@ class ReplicaFetchers : public ReplicaFollowing {
   ReplicaFetcherOptions options_;
   ReplicaFetcherHooks hooks_;
   TimerQueue timers_;
+  // The follower side's replication throttle (replication_quota.h).
+  ReplicationQuota quota_;
   std::map<PartitionKey, Partition> partitions_;
   std::map<FetcherKey, Fetcher> fetchers_;
   std::uint64_t next_generation_ = 1;

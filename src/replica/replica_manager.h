@@ -84,6 +84,7 @@
 #include "src/replica/partition_resolver.h"
 #include "src/replica/record_rules.h"
 #include "src/replica/replica_following.h"
+#include "src/replica/replication_quota.h"
 
 namespace kgw {
 
@@ -133,6 +134,11 @@ struct ReplicationOptions {
   IsrChannel isr_channel;
   // The replica fetchers; nullptr on one node.
   ReplicaFollowing* following = nullptr;
+  // The leader's replication quota (replication_quota.h):
+  // replication.quota.window.num windows of
+  // replication.quota.window.size.seconds. Default: 11 of 1000 ms.
+  std::uint32_t quota_windows = 11;
+  std::uint64_t quota_window_ms = 1000;
 };
 
 struct AppendRequest {
@@ -213,6 +219,13 @@ class ReplicaManager {
   std::int64_t follower_end(const Uuid& topic, std::int32_t partition, std::int32_t replica) const;
   // A follower learned the leader's high watermark.
   void on_leader_high_watermark(const Uuid& topic, std::int32_t partition, std::int64_t hw);
+  // `replica` is in the partition's ISR as this node knows it (the
+  // leader's count, or the image's for a follower).
+  bool in_isr(const Uuid& topic, std::int32_t partition, std::int32_t replica) const;
+  // The leader side's replication throttle (replication_quota.h): the
+  // bytes of throttled partitions served to followers, which the Fetch
+  // handler counts and consults.
+  ReplicationQuota& leader_quota() { return leader_quota_; }
 
   // --- The checked, ordered append (see above). `done` runs exactly once,
   // on the loop thread; at once (inside the call) when a check on the loop
@@ -297,6 +310,7 @@ class ReplicaManager {
   AppendSequencer sequencer_;
   std::map<PartitionKey, std::int32_t> leader_epochs_;
   ReplicationOptions replication_options_;
+  ReplicationQuota leader_quota_;
   std::map<PartitionKey, Replication> replication_;
   // The ISR checks and acks=all timeouts.
   TimerQueue timers_;

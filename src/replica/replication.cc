@@ -27,6 +27,7 @@ std::string where(const Store& store, const Uuid& topic, std::int32_t partition)
 
 void ReplicaManager::configure_replication(ReplicationOptions options) {
   replication_options_ = std::move(options);
+  leader_quota_.configure(replication_options_.quota_windows, replication_options_.quota_window_ms);
   isr_check_ = timers_.reset(isr_check_);
   if (!replication_options_.isr_channel) return;
   const auto every = static_cast<std::uint64_t>(
@@ -138,6 +139,12 @@ void ReplicaManager::stop_replica(const Uuid& topic, std::int32_t partition) {
 std::size_t ReplicaManager::isr_size(const Uuid& topic, std::int32_t partition) const {
   const Replication* r = replication(topic, partition);
   return r == nullptr || r->role.isr.empty() ? 1 : r->role.isr.size();
+}
+
+bool ReplicaManager::in_isr(const Uuid& topic, std::int32_t partition, std::int32_t replica) const {
+  const Replication* r = replication(topic, partition);
+  if (r == nullptr) return false;
+  return std::find(r->role.isr.begin(), r->role.isr.end(), replica) != r->role.isr.end();
 }
 
 bool ReplicaManager::leads(const Uuid& topic, std::int32_t partition) const {

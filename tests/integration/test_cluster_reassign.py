@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -258,6 +259,82 @@ class ReassignTest(kgw_cluster.ClusterTestCase):
         read, duplicates = read_all(self.bootstrap(), topic, 4, len(told))
         self.assertEqual(judge_records(told, read, duplicates),
                          {"lost": 0, "duplicated": 0, "divergent": 0})
+
+    def test_5_throttles_hold_back_catching_up_replicas(self):
+        """KIP-73: partition 0 moves to [1, 2] under broker 1's leader
+        throttle, partition 1 to [1, 3] under broker 3's follower throttle
+        (100 kB/s each, over 11 windows of 1 s). A copy of 8 MB each would
+        take a fraction of a second on loopback; throttled, after 4 s each
+        new replica holds no more than the rate allows (its window's burst,
+        4 s at the rate, one fetch more), yet more than nothing. With the
+        rates removed both finish."""
+        topic = "throttled"
+        rate = 100_000
+        self.create(topic, [[1], [1]])
+        from confluent_kafka import Producer
+        p = Producer({"bootstrap.servers": self.bootstrap(), "acks": "all", "linger.ms": 20})
+        value = os.urandom(1000)
+        for i in range(8000):
+            for part in (0, 1):
+                p.produce(topic, value, key=str(i).encode(), partition=part)
+            if i % 500 == 0:
+                p.flush(30)
+        self.assertEqual(p.flush(60), 0)
+        size = {part: self.copy_size(1, topic, part) for part in (0, 1)}
+        self.assertGreater(min(size.values()), 8_000_000, size)
+
+        def alter(node, resources):
+            r = admin_wire.incremental_alter_configs(self.bootstrap((node,)), resources)
+            self.assertEqual([e[0] for e in r], [0] * len(resources), r)
+
+        alter(1, [(2, topic, [("leader.replication.throttled.replicas", 0, "0:1"),
+                              ("follower.replication.throttled.replicas", 0, "1:3")]),
+                  (4, "1", [("leader.replication.throttled.rate", 0, str(rate))])])
+        alter(3, [(4, "3", [("follower.replication.throttled.rate", 0, str(rate))])])
+        wait_for("the throttled-replicas config on brokers 1 and 3", lambda: all(
+            self.topic_config(node, topic).get(name) == value for node, name, value in (
+                (1, "leader.replication.throttled.replicas", "0:1"),
+                (3, "follower.replication.throttled.replicas", "1:3"))), 10)
+
+        r = admin_wire.alter_partition_reassignments(self.bootstrap((2,)), [
+            (topic, [(0, [1, 2]), (1, [1, 3])])])
+        self.assertEqual(r, {(topic, 0): (0, None), (topic, 1): (0, None)})
+        # Kafka's Rate: the first bytes count as spread over 10 windows, so
+        # up to about 10 x rate pass at once; then the rate.
+        bound = 10 * rate + 4 * rate + 1_048_576 + 200_000
+        started = wait_for("both new replicas copying", lambda: (
+            lambda s: s if s[0] > 0 and s[1] > 0 else None)(
+            (self.copy_size(2, topic, 0), self.copy_size(3, topic, 1))), 30)
+        time.sleep(4)
+        copied = (self.copy_size(2, topic, 0), self.copy_size(3, topic, 1))
+        print(f"throttled: copies {started} -> {copied} bytes in 4 s (bound {bound})",
+              file=sys.stderr)
+        self.assertLessEqual(copied[0], bound, "leader throttle")
+        self.assertLessEqual(copied[1], bound, "follower throttle")
+
+        # Unthrottled: both catch up, join the ISR, the move completes.
+        alter(1, [(4, "1", [("leader.replication.throttled.rate", 1, "")])])
+        alter(3, [(4, "3", [("follower.replication.throttled.rate", 1, "")])])
+        wait_for("the moves complete", lambda: (
+            lambda p: p if p[0][1] == [1, 2] and p[1][1] == [1, 3] and
+            p[0][2] == [1, 2] and p[1][2] == [1, 3] else None)(self.partitions(topic)), 60)
+        self.assertEqual(self.copy_size(2, topic, 0), size[0])
+        self.assertEqual(self.copy_size(3, topic, 1), size[1])
+
+    def copy_size(self, node, topic, partition):
+        """The size of node's copy of the partition (DescribeLogDirs), 0 if none."""
+        for _err, _dir, topics in admin_wire.describe_log_dirs(self.bootstrap((node,)),
+                                                                [(topic, [partition])]):
+            if partition in topics.get(topic, {}):
+                return topics[topic][partition]
+        return 0
+
+    def topic_config(self, node, topic):
+        from confluent_kafka.admin import ConfigResource
+        client = admin(self.bootstrap((node,)))
+        res = ConfigResource(ConfigResource.Type.TOPIC, topic)
+        got = client.describe_configs([res])[res].result(timeout=10)
+        return {name: entry.value for name, entry in got.items()}
 
 
 if __name__ == "__main__":

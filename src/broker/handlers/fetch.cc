@@ -17,6 +17,11 @@
 // are refused the way Kafka refuses them when its session cache is full: we answer session_id 0,
 // and a request for an incremental session we never created gets FETCH_SESSION_ID_NOT_FOUND.
 //
+// Replication throttles (replication_quota.h): a follower's fetch of a
+// partition the topic's leader.replication.throttled.replicas names on this
+// broker counts against leader.replication.throttled.rate; while that is
+// exceeded, a follower out of the ISR gets no records for it.
+//
 // Memory: the budget is min(the request's max_bytes, the broker's
 // fetch.max.bytes), as in Kafka, and only the first partition read while
 // nothing is held may exceed it (by its first batch). The budget is
@@ -36,6 +41,7 @@
 #include "src/proxy/forward.h"
 #include "src/replica/partition_resolver.h"
 #include "src/replica/replica_manager.h"
+#include "src/replica/replication_quota.h"
 #include "src/txn/producer_state_manager.h"
 #include "storage/store.h"
 
@@ -55,6 +61,13 @@ struct PartitionRead {
   std::vector<std::uint8_t> data;
   // read_committed: where the read stopped (the last stable offset).
   std::int64_t stable = -1;
+  // A follower's fetch of a partition the topic's
+  // leader.replication.throttled.replicas names on this leader: its bytes
+  // count against the leader's replication quota; `held` when, the
+  // follower being out of the ISR and the quota exceeded, it gets none
+  // this time (replication_quota.h).
+  bool throttled = false;
+  bool held = false;
 };
 
 struct FetchCall {
@@ -74,6 +87,10 @@ struct FetchCall {
   // A follower's fetch (replica id >= 0): reads up to the log end, not
   // the high watermark, and reports the follower's position.
   bool from_replica = false;
+  std::int32_t replica = -1;
+  // leader.replication.throttled.rate when some partition is throttled,
+  // else -1.
+  std::int64_t leader_rate = -1;
   int pending = 0;
   // Proxy mode: the partitions forwarded to the legacy cluster, what their
   // answers point into, and whether they are still out (the local part's
@@ -156,8 +173,10 @@ void respond(HandlerContext& ctx, FetchCall& call) {
     return;
   }
   apply_max_bytes(call);
+  std::uint64_t throttled_bytes = 0;
   for (auto& pr : call.reads) {
     if (!pr.read) continue;
+    if (pr.throttled) throttled_bytes += pr.data.size();
     auto& out = call.resp.responses[pr.topic_index].partitions[pr.partition_index];
     out.records = Bytes(pr.data);
     if (call.read_committed && !pr.data.empty()) {
@@ -170,6 +189,8 @@ void respond(HandlerContext& ctx, FetchCall& call) {
       }
     }
   }
+  if (throttled_bytes != 0)
+    ctx.replicas().leader_quota().record(throttled_bytes, uv_now(ctx.loop()));
   ctx.respond(*call.req, call.resp);
 }
 
@@ -235,7 +256,12 @@ void run(HandlerContext& ctx, const std::shared_ptr<FetchCall>& call) {
     // transaction (nor anything after it) is handed out yet.
     const std::int64_t upper = c.read_committed ? out.last_stable_offset : readable;
     pr.stable = upper;
-    if (pr.offset >= upper || !pr.data.empty()) {
+    // A throttled follower out of the ISR, over the quota: nothing this
+    // round (it asks again after the long poll).
+    pr.held = pr.throttled && c.from_replica && c.leader_rate >= 0 &&
+              ctx.replicas().leader_quota().exceeded(c.leader_rate, uv_now(ctx.loop())) &&
+              !ctx.replicas().in_isr(pr.topic_id, pr.partition, c.replica);
+    if (pr.offset >= upper || !pr.data.empty() || pr.held) {
       pr.tried = true;
       continue;
     }
@@ -361,6 +387,7 @@ void handle_fetch(HandlerContext& ctx, RequestPtr req) {
       req->version() >= 15 ? body.replica_state.replica_id : body.replica_id;
   const std::int64_t replica_epoch = req->version() >= 15 ? body.replica_state.replica_epoch : -1;
   call->from_replica = replica >= 0;
+  call->replica = replica;
   // Kafka: min(request max_bytes, fetch.max.bytes); before v3 the request
   // has no max_bytes.
   call->budget = ctx.config().get_long("fetch.max.bytes");
@@ -413,6 +440,14 @@ void handle_fetch(HandlerContext& ctx, RequestPtr req) {
         pr.max_bytes = std::max<std::int32_t>(p.partition_max_bytes, 0);
         pr.max_bytes =
             static_cast<std::int32_t>(std::min<std::int64_t>(pr.max_bytes, call->budget));
+        if (call->from_replica) {
+          auto list = local.topic->configs.find("leader.replication.throttled.replicas");
+          pr.throttled = list != local.topic->configs.end() &&
+                         throttled_replica(list->second, p.partition, ctx.identity().node_id);
+          if (pr.throttled && call->leader_rate < 0) {
+            call->leader_rate = ctx.config().get_long("leader.replication.throttled.rate");
+          }
+        }
         claimed += pr.max_bytes;
         call->reads.push_back(std::move(pr));
         return ErrorCode::kNone;
