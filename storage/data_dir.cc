@@ -85,13 +85,16 @@ std::string PreviousRun::describe(const std::string& now_boot_id) const {
       "the previous kgw process" + (pid.empty() ? std::string() : " (pid " + pid + ")") +
       " ended without a clean shutdown (killed, crashed, or the machine went down)";
   if (boot_id.empty() || now_boot_id.empty()) {
-    if (fsync_batch) return who + "; it ran with --fsync batch: every write it acknowledged is on disk";
-    return who + "; whether the machine restarted since is unknown (no boot id), so with --fsync "
-                 "never the writes of its last seconds may be gone from the log";
+    if (fsync_batch)
+      return who + "; it ran with --fsync batch: every write it acknowledged is on disk";
+    return who +
+           "; whether the machine restarted since is unknown (no boot id), so with --fsync "
+           "never the writes of its last seconds may be gone from the log";
   }
   if (boot_id == now_boot_id) {
-    return who + "; the machine did not restart since (same boot id), so every write it made "
-                 "reached the OS and the log is complete";
+    return who +
+           "; the machine did not restart since (same boot id), so every write it made "
+           "reached the OS and the log is complete";
   }
   if (fsync_batch) {
     return who + " and the machine restarted since (boot id " + boot_id + ", now " + now_boot_id +

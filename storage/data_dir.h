@@ -44,10 +44,10 @@ std::string current_boot_id();
 
 // What kgw.running said at start.
 struct PreviousRun {
-  bool unclean = false;     // the marker was there
-  std::string pid;          // of the process that wrote it ("" unknown)
-  std::string boot_id;      // the boot it ran in ("" unknown)
-  bool fsync_batch = false; // it ran with --fsync batch
+  bool unclean = false;      // the marker was there
+  std::string pid;           // of the process that wrote it ("" unknown)
+  std::string boot_id;       // the boot it ran in ("" unknown)
+  bool fsync_batch = false;  // it ran with --fsync batch
   // The machine restarted under a process that did not fsync every write:
   // what it acknowledged in its last seconds may be gone.
   bool writes_may_be_lost = false;
