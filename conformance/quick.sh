@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# A quick conformance check for the default test run: six fast librdkafka
+# A quick conformance check for the default test run: seven fast librdkafka
 # tests that pass today (produce/consume, message size limits, compression,
-# ListOffsets, headers, ListGroups), each in its own test-runner against a fresh kgw.
+# ListOffsets, headers, ListGroups, and 0092's AlterConfigs of every config
+# DescribeConfigs lists, kgw's own included), each in its own test-runner
+# against a fresh kgw.
 #
 #   conformance/quick.sh [--cached-only] [run.sh options...]
 #
@@ -13,7 +15,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${KGW_CONFORMANCE_CACHE:-$HOME/.cache/kgw-conformance}
-tests=0003,0012,0017,0031,0073,0019
+tests=0003,0012,0017,0031,0073,0019,0092
 
 if [[ ${1:-} == --cached-only ]]; then
   shift

@@ -49,8 +49,10 @@ inline MigrationStep migration_step(const std::map<std::string, std::string>& co
   s.state = std::string(PartitionResolver::migration_state(configs));
   auto f = configs.find(std::string(PartitionResolver::kMigrationFinalized));
   s.finalized = f == configs.end() || f->second != "false";
+  // 0, the default DescribeConfigs shows (and a full AlterConfigs built
+  // from it sends back), is no epoch: the cutover sets one above 0.
   auto e = configs.find(std::string(kMigrationLeaderEpoch));
-  if (e != configs.end()) s.leader_epoch = e->second;
+  if (e != configs.end() && e->second != "0") s.leader_epoch = e->second;
   if (auto l = configs.find(std::string(kMigrationLegacyEnd)); l != configs.end()) {
     s.legacy_end = l->second;
   }

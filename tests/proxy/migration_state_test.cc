@@ -44,6 +44,19 @@ TEST_CASE("the user's steps are allowed") {
   CHECK(step(state(""), state("")).empty());
 }
 
+TEST_CASE("a full AlterConfigs that sends back the described defaults is no step") {
+  // librdkafka's test_AlterConfigs_simple (its suite's 0092) describes a
+  // topic and sends every config back, kgw's own defaults included.
+  const Configs defaults = {{"kgw.migration.state", "local"},
+                            {"kgw.migration.finalized", "true"},
+                            {"kgw.migration.leader.epoch", "0"},
+                            {"kgw.migration.legacy.end", ""},
+                            {"kgw.migration.diverged", ""}};
+  CHECK(step(state(""), defaults).empty());
+  CHECK(step(defaults, state("")).empty());
+  CHECK(migration_step(defaults).leader_epoch.empty());
+}
+
 TEST_CASE("kgw's own steps and steps out of order are refused") {
   struct Case {
     Configs from, to;
