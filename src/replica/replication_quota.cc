@@ -7,7 +7,8 @@
 namespace kgw {
 
 ReplicationQuota::ReplicationQuota(std::uint32_t windows, std::uint64_t window_ms)
-    : windows_(std::max<std::uint32_t>(windows, 1)), window_ms_(std::max<std::uint64_t>(window_ms, 1)) {}
+    : windows_(std::max<std::uint32_t>(windows, 1)),
+      window_ms_(std::max<std::uint64_t>(window_ms, 1)) {}
 
 void ReplicationQuota::configure(std::uint32_t windows, std::uint64_t window_ms) {
   windows_ = std::max<std::uint32_t>(windows, 1);

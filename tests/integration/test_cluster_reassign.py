@@ -336,6 +336,60 @@ class ReassignTest(kgw_cluster.ClusterTestCase):
         got = client.describe_configs([res])[res].result(timeout=10)
         return {name: entry.value for name, entry in got.items()}
 
+    def test_6_execute_throttle_then_verify_clears_it(self):
+        """--execute --throttle sets Kafka's throttle configs for what moves
+        (the current replicas leader-side, the adding ones follower-side, the
+        rate on every broker involved); --verify clears them once done."""
+        topic = "throttle-cli"
+        self.create(topic, [[1], [1]])
+        told, errors = produce(self.bootstrap(), topic, 2, 200, prefix="t")
+        self.assertEqual(errors, [])
+        plan = plan_file([(topic, 0, [1, 2]), (topic, 1, [1])])  # partition 1 stays
+        out = reassign("--execute", "--bootstrap-server", self.bootstrap(),
+                       "--reassignment-json-file", plan, "--throttle", "50000000").stdout
+        self.assertIn("Warning: You must run --verify periodically, until the reassignment "
+                      "completes, to ensure the throttle is removed.", out)
+        self.assertIn("The inter-broker throttle limit was set to 50000000 B/s", out)
+        cfg = self.topic_config(1, topic)
+        self.assertEqual(cfg["leader.replication.throttled.replicas"], "0:1")
+        self.assertEqual(cfg["follower.replication.throttled.replicas"], "0:2")
+        unlimited = "9223372036854775807"
+        for node, rate in ((1, "50000000"), (2, "50000000"), (3, unlimited)):
+            got = self.broker_config(node)
+            self.assertEqual(got["leader.replication.throttled.rate"], rate, node)
+            self.assertEqual(got["follower.replication.throttled.rate"], rate, node)
+
+        bad = reassign("--verify", "--bootstrap-server", self.bootstrap(),
+                       "--reassignment-json-file", plan, "--throttle", "5", ok=False)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--throttle goes with --execute", bad.stderr)
+
+        done = {}
+
+        def verified():
+            r = reassign("--verify", "--bootstrap-server", self.bootstrap(),
+                         "--reassignment-json-file", plan, ok=False)
+            done["out"] = r.stdout
+            return r.returncode == 0
+
+        wait_for("--verify reports the move done", verified, 60)
+        self.assertIn("Clearing broker-level throttles on brokers 1,2,3", done["out"])
+        self.assertIn(f"Clearing topic-level throttles on topic {topic}", done["out"])
+        cfg = self.topic_config(1, topic)
+        self.assertEqual(cfg["leader.replication.throttled.replicas"], "")
+        self.assertEqual(cfg["follower.replication.throttled.replicas"], "")
+        for node in (1, 2, 3):
+            got = self.broker_config(node)
+            self.assertEqual(got["leader.replication.throttled.rate"], unlimited, node)
+            self.assertEqual(got["follower.replication.throttled.rate"], unlimited, node)
+
+    def broker_config(self, node):
+        from confluent_kafka.admin import ConfigResource
+        client = admin(self.bootstrap((node,)))
+        res = ConfigResource(ConfigResource.Type.BROKER, str(node))
+        got = client.describe_configs([res])[res].result(timeout=10)
+        return {name: entry.value for name, entry in got.items()}
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -13,6 +13,13 @@
 // progress: for each adding replica whether it is in the ISR (caught up),
 // else how many bytes its log is behind the leader's (DescribeLogDirs of
 // both brokers; "lag unknown" when either cannot be asked).
+// --execute --throttle B sets Kafka's replication throttles for the move
+// (KIP-73): the moving partitions' current replicas in the topic's
+// leader.replication.throttled.replicas, their adding replicas in
+// follower.replication.throttled.replicas, and B bytes/s as both
+// *.replication.throttled.rate of every broker involved; --verify clears
+// them all once every partition of the file is done (unless
+// --preserve-throttles), as Kafka's script does.
 //
 // Exit status: 0 done (--verify: every partition done), 1 failed or (with
 // --verify) some still in progress, 2 bad usage.
@@ -32,6 +39,7 @@
 
 #include "alter_partition_reassignments.h"
 #include "describe_log_dirs.h"
+#include "incremental_alter_configs.h"
 #include "list_partition_reassignments.h"
 #include "metadata.h"
 #include "src/cluster/placement.h"
@@ -66,7 +74,11 @@ constexpr const char* kUsage =
     "F is Kafka's format: {\"version\":1,\"partitions\":[{\"topic\":\"t\",\"partition\":0,\n"
     "\"replicas\":[2,3]}]} (log_dirs, if given, must be \"any\").\n"
     "Options:\n"
-    "  --timeout-ms N   per request (default 30000)\n";
+    "  --throttle B           with --execute: limit the moving replicas' replication to B\n"
+    "                         bytes/s (Kafka's throttle configs; --verify removes them once\n"
+    "                         the reassignment is done: run it until it says so)\n"
+    "  --preserve-throttles   with --verify: keep them\n"
+    "  --timeout-ms N         per request (default 30000)\n";
 
 struct Target {
   std::string topic;
@@ -261,6 +273,142 @@ void print_progress(const Ongoing& o, const ClusterView& view, int timeout_ms) {
   }
 }
 
+// --- Replication throttles (KIP-73).
+
+constexpr std::int8_t kTopicResource = 2;
+constexpr std::int8_t kBrokerResource = 4;
+constexpr std::int8_t kSet = 0;
+constexpr std::int8_t kDelete = 1;
+
+// One IncrementalAlterConfigs of one resource over `call`: each config set
+// to its value, or deleted (nullopt); "" or what failed.
+std::string alter_configs(
+    KafkaCall& call, std::int8_t type, const std::string& name,
+    const std::vector<std::pair<std::string, std::optional<std::string>>>& c) {
+  IncrementalAlterConfigsRequest req;
+  auto& r = req.resources.emplace_back();
+  r.resource_type = type;
+  r.resource_name = name;
+  for (const auto& [config, value] : c) {
+    auto& a = r.configs.emplace_back();
+    a.name = config;
+    a.config_operation = value ? kSet : kDelete;
+    a.value = value ? std::optional<std::string_view>(*value) : std::nullopt;
+  }
+  IncrementalAlterConfigsResponse resp;
+  std::string error;
+  if (!call.call(req, 0, resp, error)) return error;
+  for (const auto& x : resp.responses) {
+    if (x.error_code != 0) {
+      return std::string(type == kTopicResource ? "topic " : "broker ") + name + ": " +
+             error_text(x.error_code, x.error_message);
+    }
+  }
+  return "";
+}
+
+// A broker's own dynamic configs go to that broker (Kafka refuses them
+// elsewhere).
+std::string alter_broker_configs(
+    const ClusterView& view, std::int32_t broker,
+    const std::vector<std::pair<std::string, std::optional<std::string>>>& configs,
+    int timeout_ms) {
+  auto b = view.brokers.find(broker);
+  if (b == view.brokers.end()) return "broker " + std::to_string(broker) + " is not in the cluster";
+  KafkaCall call;
+  std::string error;
+  if (!call.connect(b->second, timeout_ms, error)) return error;
+  return alter_configs(call, kBrokerResource, std::to_string(broker), configs);
+}
+
+// --execute --throttle: Kafka's throttle configs for the partitions of
+// `plan` whose replicas change; "" or what failed.
+std::string set_throttles(KafkaCall& call, const ClusterView& view, const std::vector<Target>& plan,
+                          long long rate, int timeout_ms) {
+  std::map<std::string, std::pair<std::string, std::string>> lists;  // topic -> leader, follower
+  std::set<std::int32_t> brokers;
+  auto add = [](std::string& list, std::int32_t partition, std::int32_t broker) {
+    if (!list.empty()) list += ',';
+    list += std::to_string(partition) + ":" + std::to_string(broker);
+  };
+  for (const Target& t : plan) {
+    auto it = view.partitions.find({t.topic, t.partition});
+    if (it == view.partitions.end() || it->second.replicas == t.replicas) continue;
+    auto& [leader, follower] = lists[t.topic];
+    for (std::int32_t r : it->second.replicas) {
+      add(leader, t.partition, r);
+      brokers.insert(r);
+    }
+    for (std::int32_t r : t.replicas) {
+      brokers.insert(r);
+      if (std::find(it->second.replicas.begin(), it->second.replicas.end(), r) ==
+          it->second.replicas.end()) {
+        add(follower, t.partition, r);
+      }
+    }
+  }
+  for (const auto& [topic, l] : lists) {
+    if (std::string e = alter_configs(call, kTopicResource, topic,
+                                      {{"leader.replication.throttled.replicas", l.first},
+                                       {"follower.replication.throttled.replicas", l.second}});
+        !e.empty()) {
+      return e;
+    }
+  }
+  const std::string value = std::to_string(rate);
+  for (std::int32_t b : brokers) {
+    if (std::string e = alter_broker_configs(view, b,
+                                             {{"leader.replication.throttled.rate", value},
+                                              {"follower.replication.throttled.rate", value}},
+                                             timeout_ms);
+        !e.empty()) {
+      return e;
+    }
+  }
+  return "";
+}
+
+// --verify, everything done: the throttle configs go from every broker and
+// from the plan's topics, as Kafka's script clears them; "" or what failed.
+std::string clear_throttles(KafkaCall& call, const ClusterView& view,
+                            const std::vector<Target>& plan, int timeout_ms) {
+  std::set<std::int32_t> brokers;
+  for (const auto& [id, address] : view.brokers) brokers.insert(id);
+  std::set<std::string> topics;
+  for (const Target& t : plan) {
+    topics.insert(t.topic);
+    for (std::int32_t r : t.replicas) {
+      if (view.brokers.count(r) != 0) brokers.insert(r);
+    }
+  }
+  std::vector<std::int32_t> broker_list(brokers.begin(), brokers.end());
+  std::printf("\nClearing broker-level throttles on broker%s %s\n", brokers.size() == 1 ? "" : "s",
+              ids(broker_list).c_str());
+  for (std::int32_t b : brokers) {
+    if (std::string e =
+            alter_broker_configs(view, b,
+                                 {{"leader.replication.throttled.rate", std::nullopt},
+                                  {"follower.replication.throttled.rate", std::nullopt}},
+                                 timeout_ms);
+        !e.empty()) {
+      return e;
+    }
+  }
+  std::string names;
+  for (const std::string& t : topics) names += (names.empty() ? "" : ",") + t;
+  std::printf("Clearing topic-level throttles on topic%s %s\n", topics.size() == 1 ? "" : "s",
+              names.c_str());
+  for (const std::string& t : topics) {
+    if (std::string e = alter_configs(call, kTopicResource, t,
+                                      {{"leader.replication.throttled.replicas", std::nullopt},
+                                       {"follower.replication.throttled.replicas", std::nullopt}});
+        !e.empty()) {
+      return e;
+    }
+  }
+  return "";
+}
+
 void print_ongoing(const Ongoing& o) {
   std::printf("%s-%d: replicas: %s. adding: %s. removing: %s.\n", o.topic.c_str(), o.partition,
               ids(o.replicas).c_str(), ids(o.adding).c_str(), ids(o.removing).c_str());
@@ -439,7 +587,7 @@ int reassign_command(const std::vector<std::string>& raw) {
   std::string error;
   if (!a.parse(args,
                {"bootstrap-server", "reassignment-json-file", "timeout-ms", "command-config",
-                "topics-to-move-json-file", "broker-list"},
+                "topics-to-move-json-file", "broker-list", "throttle"},
                {"execute", "verify", "cancel", "list", "generate", "help", "preserve-throttles",
                 "disable-rack-aware"},
                error)) {
@@ -462,6 +610,12 @@ int reassign_command(const std::vector<std::string>& raw) {
   if (auto t = a.get("timeout-ms"); t && (!parse_long(*t, timeout) || timeout <= 0))
     return fail(kWhat, "--timeout-ms '" + *t + "' is not a positive number", 2);
   const auto timeout_ms = static_cast<std::int32_t>(timeout);
+  long long throttle = -1;
+  if (auto t = a.get("throttle")) {
+    if (action != "execute") return fail(kWhat, "--throttle goes with --execute", 2);
+    if (!parse_long(*t, throttle) || throttle < 0)
+      return fail(kWhat, "--throttle '" + *t + "' is not a rate in bytes/s (0 or more)", 2);
+  }
   std::vector<Target> plan;
   std::vector<std::string> topics;
   std::vector<std::int32_t> broker_list;
@@ -497,6 +651,14 @@ int reassign_command(const std::vector<std::string>& raw) {
     }
     std::printf("Current partition replica assignment\n\n%s\n\n", current.dump().c_str());
     std::printf("Save this to use as the --reassignment-json-file option during rollback\n");
+    if (throttle >= 0) {
+      std::printf(
+          "Warning: You must run --verify periodically, until the reassignment completes, to "
+          "ensure the throttle is removed.\n");
+      if (std::string e = set_throttles(call, view, plan, throttle, timeout_ms); !e.empty())
+        return fail(kWhat, "setting the throttle: " + e);
+      std::printf("The inter-broker throttle limit was set to %lld B/s\n", throttle);
+    }
     std::vector<std::string> started;
     const bool ok = alter(call, plan, false, timeout_ms, started, error);
     if (!error.empty()) return fail(kWhat, error);
@@ -561,6 +723,10 @@ int reassign_command(const std::vector<std::string>& raw) {
     } else {
       std::printf("Reassignment of partition %s is completed.\n", name.c_str());
     }
+  }
+  if (status == 0 && !a.has("preserve-throttles")) {
+    if (std::string e = clear_throttles(call, view, plan, timeout_ms); !e.empty())
+      return fail(kWhat, "clearing the throttles: " + e);
   }
   return status;
 }
