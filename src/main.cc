@@ -21,6 +21,8 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "common/log.h"
 #include "kgw_version.h"
@@ -188,6 +190,14 @@ OffsetManagerConfig offset_config(const BrokerConfig& config) {
   return c;
 }
 
+// The replication throttles' windows, both sides' (replication_quota.h):
+// replication.quota.window.num of replication.quota.window.size.seconds.
+std::pair<std::uint32_t, std::uint64_t> replication_quota_windows(const BrokerConfig& config) {
+  return {
+      static_cast<std::uint32_t>(config.get_long("replication.quota.window.num")),
+      1000 * static_cast<std::uint64_t>(config.get_long("replication.quota.window.size.seconds"))};
+}
+
 // The follower side of replication, with Kafka's replica.fetch.* configs;
 // what it learns of high watermarks goes to the replica manager.
 std::unique_ptr<ReplicaFetchers> make_replica_fetchers(
@@ -204,9 +214,7 @@ std::unique_ptr<ReplicaFetchers> make_replica_fetchers(
   o.fetch_wait_max_ms = int_config("replica.fetch.wait.max.ms");
   o.fetch_min_bytes = int_config("replica.fetch.min.bytes");
   o.fetch_backoff_ms = static_cast<std::uint64_t>(config.get_long("replica.fetch.backoff.ms"));
-  o.quota_windows = static_cast<std::uint32_t>(config.get_long("replication.quota.window.num"));
-  o.quota_window_ms =
-      1000 * static_cast<std::uint64_t>(config.get_long("replication.quota.window.size.seconds"));
+  std::tie(o.quota_windows, o.quota_window_ms) = replication_quota_windows(config);
   ReplicaFetcherHooks hooks;
   hooks.broker_epoch = [&metadata, node_id]() -> std::int64_t {
     const BrokerImage* self = metadata.image()->broker(node_id);
@@ -222,9 +230,8 @@ std::unique_ptr<ReplicaFetchers> make_replica_fetchers(
   // Replication throttles (src/replica/replication_quota.h).
   hooks.throttled = [&store, node_id](const Uuid& topic, std::int32_t partition) {
     const TopicInfo* t = store.find_topic(topic);
-    if (t == nullptr) return false;
-    auto list = t->configs.find("follower.replication.throttled.replicas");
-    return list != t->configs.end() && throttled_replica(list->second, partition, node_id);
+    return t != nullptr && throttled_replica(t->configs, "follower.replication.throttled.replicas",
+                                             partition, node_id);
   };
   hooks.in_isr = [&replicas, node_id](const Uuid& topic, std::int32_t partition) {
     return replicas.in_isr(topic, partition, node_id);
@@ -465,10 +472,8 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     ReplicationOptions replication;
     replication.lag_time_max_ms = config.get_long("replica.lag.time.max.ms");
     replication.following = fetchers.get();
-    replication.quota_windows =
-        static_cast<std::uint32_t>(config.get_long("replication.quota.window.num"));
-    replication.quota_window_ms =
-        1000 * static_cast<std::uint64_t>(config.get_long("replication.quota.window.size.seconds"));
+    std::tie(replication.quota_windows, replication.quota_window_ms) =
+        replication_quota_windows(config);
     replication.isr_channel = [&metadata, node = identity.node_id](
                                   IsrChangeRequest req,
                                   std::function<void(ErrorCode, std::string)> done) {

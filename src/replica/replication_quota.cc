@@ -6,9 +6,9 @@
 
 namespace kgw {
 
-ReplicationQuota::ReplicationQuota(std::uint32_t windows, std::uint64_t window_ms)
-    : windows_(std::max<std::uint32_t>(windows, 1)),
-      window_ms_(std::max<std::uint64_t>(window_ms, 1)) {}
+ReplicationQuota::ReplicationQuota(std::uint32_t windows, std::uint64_t window_ms) {
+  configure(windows, window_ms);
+}
 
 void ReplicationQuota::configure(std::uint32_t windows, std::uint64_t window_ms) {
   windows_ = std::max<std::uint32_t>(windows, 1);
@@ -74,6 +74,13 @@ bool throttled_replica(std::string_view list, std::int32_t partition, std::int32
     if (pv == partition && bv == broker) return true;
   }
   return false;
+}
+
+bool throttled_replica(const std::map<std::string, std::string>& topic_configs,
+                       const std::string& list_config, std::int32_t partition,
+                       std::int32_t broker) {
+  auto list = topic_configs.find(list_config);
+  return list != topic_configs.end() && throttled_replica(list->second, partition, broker);
 }
 
 }  // namespace kgw

@@ -29,6 +29,8 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <string>
 #include <string_view>
 
 namespace kgw {
@@ -54,8 +56,8 @@ class ReplicationQuota {
   };
   void expire(std::uint64_t now_ms) const;
 
-  std::uint32_t windows_;
-  std::uint64_t window_ms_;
+  std::uint32_t windows_ = 1;
+  std::uint64_t window_ms_ = 1;
   mutable std::deque<Sample> samples_;
 };
 
@@ -63,5 +65,9 @@ class ReplicationQuota {
 // `broker` ("*": every replica; malformed entries name nothing: the config
 // is validated when it is set).
 bool throttled_replica(std::string_view list, std::int32_t partition, std::int32_t broker);
+// The same for a topic's configs: whether its `list_config`
+// (leader.replication.throttled.replicas or the follower one) names it.
+bool throttled_replica(const std::map<std::string, std::string>& topic_configs,
+                       const std::string& list_config, std::int32_t partition, std::int32_t broker);
 
 }  // namespace kgw

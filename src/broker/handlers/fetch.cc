@@ -441,9 +441,9 @@ void handle_fetch(HandlerContext& ctx, RequestPtr req) {
         pr.max_bytes =
             static_cast<std::int32_t>(std::min<std::int64_t>(pr.max_bytes, call->budget));
         if (call->from_replica) {
-          auto list = local.topic->configs.find("leader.replication.throttled.replicas");
-          pr.throttled = list != local.topic->configs.end() &&
-                         throttled_replica(list->second, p.partition, ctx.identity().node_id);
+          pr.throttled =
+              throttled_replica(local.topic->configs, "leader.replication.throttled.replicas",
+                                p.partition, ctx.identity().node_id);
           if (pr.throttled && call->leader_rate < 0) {
             call->leader_rate = ctx.config().get_long("leader.replication.throttled.rate");
           }
