@@ -28,6 +28,7 @@
 #include "kgw_version.h"
 #include "src/broker/broker.h"
 #include "src/broker/broker_config.h"
+#include "src/broker/coordinator_topics.h"
 #include "src/cluster/coordinator_placement.h"
 #include "src/cluster/local_metadata_log.h"
 #include "src/cluster_setup.h"
@@ -506,6 +507,12 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     coordinator_options.node_id = identity.node_id;
     coordinator_options.topic = std::string(kGroupStateTopic);
     coordinator_options.peer = "group coordinator";
+    // A single node's groups and transactional ids, kept in its column
+    // families before it joined a cluster, are imported once its topics
+    // exist, led here (coordinator_log.h).
+    coordinator_options.create_topic = [&metadata, &config, node = identity.node_id] {
+      request_coordinator_topic(metadata, config, CoordinatorType::kGroup, node);
+    };
     group_state = std::make_unique<GroupCoordinatorState>(*store, groups, offset_manager);
     coordinator_log = std::make_unique<CoordinatorLog>(
         metadata, broker.resolver(), broker.replicas(), *store, *group_state, coordinator_options);
@@ -514,11 +521,28 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     CoordinatorLogOptions txn_options = coordinator_options;
     txn_options.topic = std::string(kTransactionStateTopic);
     txn_options.peer = "transaction coordinator";
+    txn_options.create_topic = [&metadata, &config, node = identity.node_id] {
+      request_coordinator_topic(metadata, config, CoordinatorType::kTransaction, node);
+    };
     txn_state = std::make_unique<TxnCoordinatorState>(producer_records, txns);
     txn_log = std::make_unique<CoordinatorLog>(metadata, broker.resolver(), broker.replicas(),
                                                *store, *txn_state, txn_options);
     txn_state->attach(*txn_log);
     txn_log->start();
+    // Both topics grow to their configured replication factor as brokers
+    // join (coordinator_topics.h): checked after each metadata change, on
+    // a later turn of the loop.
+    metadata.add_listener([&replicas = broker.replicas(), &metadata, &config,
+                           node = identity.node_id, pending = std::make_shared<bool>(false)](
+                              const MetadataImage&, const MetadataImage&, const MetadataChange&) {
+      if (*pending) return;
+      *pending = true;
+      replicas.after(0, [&metadata, &config, node, pending] {
+        *pending = false;
+        grow_coordinator_topic(metadata, config, CoordinatorType::kGroup, node);
+        grow_coordinator_topic(metadata, config, CoordinatorType::kTransaction, node);
+      });
+    });
   }
   txns.start();
   broker_ptr = &broker;

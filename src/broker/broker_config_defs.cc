@@ -1126,6 +1126,18 @@ const std::vector<ConfigDef> kTopicDefs = {
      Check::kRange,
      0,
      2147483647},
+    {"kgw.replication.factor.target",
+     T::kInt,
+     "0",
+     "kgw's own: set on __consumer_offsets and __transaction_state when a cluster created them "
+     "on fewer live brokers than offsets.topic.replication.factor / "
+     "transaction.state.log.replication.factor ask for; the leader of each partition adds "
+     "replicas up to it as brokers join, and it is removed once every partition has them. "
+     "0: none.",
+     {},
+     Check::kRange,
+     0,
+     2147483647},
 };
 
 }  // namespace

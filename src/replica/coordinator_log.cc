@@ -22,6 +22,10 @@ constexpr std::int32_t kLoadReadBytes = 1 << 20;
 constexpr std::size_t kMaxDecompressed = std::size_t{64} << 20;
 // A failed read of the log is tried again after this.
 constexpr std::uint64_t kLoadRetryMs = 1000;
+// How often the topic is asked for while there is state to import.
+constexpr std::uint64_t kAskTopicMs = 3000;
+// One batch of imported keys holds at most this (of keys and values).
+constexpr std::size_t kImportBatchBytes = std::size_t{256} << 10;
 
 }  // namespace
 
@@ -39,7 +43,28 @@ CoordinatorLog::~CoordinatorLog() {
   stop();
 }
 
+struct CoordinatorLog::Import {
+  std::uint64_t load_id = 0;
+  // The column family's keys of the partition, and those the log lacks.
+  std::vector<std::string> keys;
+  std::vector<RecordWrite> writes;
+  std::size_t next = 0;  // writes[next...] are not appended yet
+};
+
 void CoordinatorLog::start() {
+  const std::string error = state_.scan_local([this](std::string_view key, std::string_view value) {
+    local_.emplace(std::string(key), std::string(value));
+  });
+  if (!error.empty()) {
+    LOG_WARN("coordinator", "reading this node's own state for %s: %s (the rest is not imported)",
+             options_.topic.c_str(), error.c_str());
+  }
+  if (!local_.empty()) {
+    LOG_INFO("coordinator",
+             "%zu key(s) of state this node kept before it joined a cluster: imported into %s as "
+             "its partitions load here",
+             local_.size(), options_.topic.c_str());
+  }
   follow(*metadata_.image(), /*initial=*/true);
   // Listeners run after follow_leadership()'s (registered first), so the
   // replica manager already leads what the image gives this node.
@@ -84,6 +109,7 @@ void CoordinatorLog::follow(const MetadataImage& image, bool initial) {
     }
     partitions_.clear();
     partition_count_ = 0;
+    ask_for_topic();
     return;
   }
   partition_count_ = t->partition_count();
@@ -189,7 +215,100 @@ void CoordinatorLog::on_read(std::int32_t partition, std::uint64_t load_id, Read
   read_next(partition, load_id);
 }
 
+void CoordinatorLog::ask_for_topic() {
+  if (!*alive_ || asking_ || local_.empty() || !options_.create_topic) return;
+  if (metadata_.image()->topic(options_.topic) != nullptr) return;
+  asking_ = true;
+  options_.create_topic();
+  replicas_.after(kAskTopicMs, [this, alive = alive_] {
+    if (!*alive) return;
+    asking_ = false;
+    ask_for_topic();
+  });
+}
+
 void CoordinatorLog::finish_load(std::int32_t partition, PartitionLoad& p) {
+  auto import = std::make_shared<Import>();
+  import->load_id = p.load_id;
+  for (const auto& [key, value] : local_) {
+    const std::optional<std::string> k = state_.key_of(key);
+    if (!k || coordinator_partition(*k, partition_count_) != partition) continue;
+    import->keys.push_back(key);
+    // A key the log has (a tombstone too) is newer there.
+    if (!p.state.contains(key)) import->writes.push_back(RecordWrite{key, value});
+  }
+  if (import->keys.empty()) return complete_load(partition, p);
+  LOG_INFO("coordinator",
+           "%s-%d: importing %zu key(s) this node kept before it joined a cluster (%zu more are "
+           "older than the log's)",
+           options_.topic.c_str(), partition, import->writes.size(),
+           import->keys.size() - import->writes.size());
+  import_next(partition, std::move(import));
+}
+
+void CoordinatorLog::import_next(std::int32_t partition, std::shared_ptr<Import> import) {
+  auto it = partitions_.find(partition);
+  if (it == partitions_.end() || !it->second.leading || it->second.load_id != import->load_id) {
+    return;  // unloaded meanwhile: the next load imports what is left
+  }
+  const std::string name = options_.topic + "-" + std::to_string(partition);
+  if (import->next < import->writes.size()) {
+    std::size_t end = import->next;
+    std::size_t bytes = 0;
+    while (end < import->writes.size()) {
+      const RecordWrite& w = import->writes[end];
+      const std::size_t size = w.key.size() + (w.value ? w.value->size() : 0);
+      if (end > import->next && bytes + size > kImportBatchBytes) break;
+      bytes += size;
+      ++end;
+    }
+    std::vector<RecordWrite> batch(
+        import->writes.begin() + static_cast<std::ptrdiff_t>(import->next),
+        import->writes.begin() + static_cast<std::ptrdiff_t>(end));
+    append_batch(partition, batch,
+                 [this, alive = alive_, partition, import, end, name](const std::string& error) {
+                   if (!*alive) return;
+                   if (error.empty()) {
+                     import->next = end;
+                     return import_next(partition, import);
+                   }
+                   LOG_WARN("coordinator", "importing into %s: %s (loading it again)", name.c_str(),
+                            error.c_str());
+                   replicas_.after(kLoadRetryMs, [this, alive, partition, import] {
+                     if (!*alive) return;
+                     auto it = partitions_.find(partition);
+                     if (it != partitions_.end() && it->second.leading &&
+                         it->second.load_id == import->load_id) {
+                       begin_load(partition);
+                     }
+                   });
+                 });
+    return;
+  }
+  // Every key the log lacked is in it now: the column family's go.
+  std::vector<RecordWrite> deletes;
+  deletes.reserve(import->keys.size());
+  for (const std::string& k : import->keys) deletes.push_back(RecordWrite{k, std::nullopt});
+  state_.write_local(std::move(deletes), [this, alive = alive_, partition, import,
+                                          name](const std::string& error) {
+    if (!*alive) return;
+    if (!error.empty()) {
+      LOG_WARN("coordinator",
+               "%s: the imported keys stay in this node's column family (%s); the log's are "
+               "newer, so they are not imported again",
+               name.c_str(), error.c_str());
+    }
+    for (const std::string& k : import->keys) local_.erase(k);
+    auto it = partitions_.find(partition);
+    if (it == partitions_.end() || !it->second.leading || it->second.load_id != import->load_id) {
+      return;
+    }
+    for (RecordWrite& w : import->writes) it->second.state[w.key] = std::move(w.value);
+    complete_load(partition, it->second);
+  });
+}
+
+void CoordinatorLog::complete_load(std::int32_t partition, PartitionLoad& p) {
   const std::string name = options_.topic + "-" + std::to_string(partition);
   const std::size_t keys = p.state.size();
   state_.load(name, p.state);
@@ -233,7 +352,6 @@ void CoordinatorLog::replicate(std::vector<RecordWrite> writes, Store::Done done
     if (--join->left != 0) return;
     replicas.after(0, [join] { join->done(join->error); });
   };
-  const std::int64_t now = wall_ms();
   for (auto& [index, ws] : by_partition) {
     const std::string name = options_.topic + "-" + std::to_string(index);
     auto it = partitions_.find(index);
@@ -241,36 +359,39 @@ void CoordinatorLog::replicate(std::vector<RecordWrite> writes, Store::Done done
       finish(name + " is not led and loaded here");
       continue;
     }
-    const Resolved r = resolver_.resolve(TopicKey::by_name(options_.topic), index);
-    if (!r.ok()) {
-      finish(name + ": error " + std::to_string(code(r.error)));
-      continue;
-    }
-    RecordBatchBuilder builder(RecordBatchOptions{});
-    bool bad = false;
-    for (const auto& w : ws) {
-      std::optional<Bytes> value;
-      if (w.value) value = Bytes(std::string_view(*w.value));
-      if (builder.add(now, Bytes(std::string_view(w.key)), value) != RecordError::kNone) bad = true;
-    }
-    auto buffer = std::make_shared<std::vector<std::uint8_t>>();
-    if (bad || builder.build(*buffer) != RecordError::kNone) {
-      finish(name + ": the records do not fit in a batch");
-      continue;
-    }
-    AppendRequest req;
-    req.partition = r.local;
-    req.records = std::span<std::uint8_t>(buffer->data(), buffer->size());
-    req.owner = buffer;
-    req.acks = -1;
-    req.timeout_ms = options_.commit_timeout_ms;
-    req.peer = options_.peer;
-    replicas_.append(std::move(req), [finish, name](AppendOutcome outcome) {
-      if (outcome.error == ErrorCode::kNone) return finish("");
-      finish(name + ": append failed with error " + std::to_string(code(outcome.error)) +
-             (outcome.message.empty() ? "" : " (" + outcome.message + ")"));
-    });
+    append_batch(index, ws, finish);
   }
+}
+
+void CoordinatorLog::append_batch(std::int32_t index, const std::vector<RecordWrite>& writes,
+                                  std::function<void(const std::string& error)> done) {
+  const std::string name = options_.topic + "-" + std::to_string(index);
+  const Resolved r = resolver_.resolve(TopicKey::by_name(options_.topic), index);
+  if (!r.ok()) return done(name + ": error " + std::to_string(code(r.error)));
+  RecordBatchBuilder builder(RecordBatchOptions{});
+  bool bad = false;
+  const std::int64_t now = wall_ms();
+  for (const auto& w : writes) {
+    std::optional<Bytes> value;
+    if (w.value) value = Bytes(std::string_view(*w.value));
+    if (builder.add(now, Bytes(std::string_view(w.key)), value) != RecordError::kNone) bad = true;
+  }
+  auto buffer = std::make_shared<std::vector<std::uint8_t>>();
+  if (bad || builder.build(*buffer) != RecordError::kNone) {
+    return done(name + ": the records do not fit in a batch");
+  }
+  AppendRequest req;
+  req.partition = r.local;
+  req.records = std::span<std::uint8_t>(buffer->data(), buffer->size());
+  req.owner = buffer;
+  req.acks = -1;
+  req.timeout_ms = options_.commit_timeout_ms;
+  req.peer = options_.peer;
+  replicas_.append(std::move(req), [done = std::move(done), name](AppendOutcome outcome) {
+    if (outcome.error == ErrorCode::kNone) return done("");
+    done(name + ": append failed with error " + std::to_string(code(outcome.error)) +
+         (outcome.message.empty() ? "" : " (" + outcome.message + ")"));
+  });
 }
 
 }  // namespace kgw

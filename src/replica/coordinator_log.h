@@ -43,6 +43,20 @@
 // created it) batches go to the local column family as before, so one node
 // behaves exactly as it always has.
 //
+// A single node turned into a cluster's first node keeps that state in its
+// column family; the cluster imports it so no committed offset or
+// transactional id is lost: at start the log reads what the column family
+// holds for this coordinator, and while the topic does not exist it asks
+// for it (options.create_topic) with this node leading every partition.
+// When a partition led here has loaded, the column family's keys of that
+// partition that the log lacks (a key in the log, tombstone included, is
+// newer) are appended to it (acks=all, in batches) before the partition
+// serves; then every column family key of the partition is deleted, so a
+// restart imports nothing twice. A failed append loads the partition again
+// a second later (what was appended is in the log then). Keys of
+// partitions led elsewhere wait in the column family until this node leads
+// them.
+//
 // Threads: the loop thread only (store reads complete on it).
 #pragma once
 
@@ -82,6 +96,10 @@ class CoordinatorState {
                     const std::map<std::string, std::optional<std::string>>& state) = 0;
   // Without the topic: the local column family, as on one node.
   virtual void write_local(std::vector<RecordWrite> writes, Store::Done done) = 0;
+  // Start-up only (blocks on disk): every record of the local column
+  // family this coordinator writes. Returns "" or the first error.
+  virtual std::string scan_local(
+      const std::function<void(std::string_view key, std::string_view value)>& fn) = 0;
 };
 
 struct CoordinatorLogOptions {
@@ -94,6 +112,10 @@ struct CoordinatorLogOptions {
   // request timeout): how long an append waits for the ISR before the
   // write fails. Default: 5000.
   std::int32_t commit_timeout_ms = 5000;
+  // Asks for the topic with this node leading every partition
+  // (coordinator_topics.h); called, every few seconds until the topic
+  // exists, while the column family holds state to import. Unset: never.
+  std::function<void()> create_topic;
 };
 
 class CoordinatorLog {
@@ -138,8 +160,18 @@ class CoordinatorLog {
   void begin_load(std::int32_t partition);
   void read_next(std::int32_t partition, std::uint64_t load_id);
   void on_read(std::int32_t partition, std::uint64_t load_id, ReadResult result);
+  // The log read: imports the column family's keys of the partition, then
+  // complete_load().
   void finish_load(std::int32_t partition, PartitionLoad& p);
+  struct Import;
+  void import_next(std::int32_t partition, std::shared_ptr<Import> import);
+  void complete_load(std::int32_t partition, PartitionLoad& p);
   void unload(std::int32_t partition);
+  // Asks for the topic while there is state to import and no topic.
+  void ask_for_topic();
+  // Appends `writes` to `index`, which this node leads, as one batch.
+  void append_batch(std::int32_t index, const std::vector<RecordWrite>& writes,
+                    std::function<void(const std::string& error)> done);
 
   MetadataLog& metadata_;
   const PartitionResolver& resolver_;
@@ -150,6 +182,9 @@ class CoordinatorLog {
   std::map<std::int32_t, PartitionLoad> partitions_;
   std::int32_t partition_count_ = 0;
   std::uint64_t next_load_id_ = 1;
+  // The column family's state not imported yet: record key -> value.
+  std::map<std::string, std::string> local_;
+  bool asking_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

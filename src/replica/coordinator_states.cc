@@ -62,6 +62,15 @@ void GroupCoordinatorState::write_local(std::vector<RecordWrite> writes, Store::
   store_.write_records(RecordFamily::kOffsets, std::move(writes), std::move(done));
 }
 
+std::string GroupCoordinatorState::scan_local(
+    const std::function<void(std::string_view key, std::string_view value)>& fn) {
+  return store_.scan_records(RecordFamily::kOffsets,
+                             [&](std::string_view key, std::string_view value) -> std::string {
+                               if (key_of(key)) fn(key, value);
+                               return "";
+                             });
+}
+
 // --- Transactions -------------------------------------------------------------
 
 void TxnCoordinatorState::attach(CoordinatorLog& log) {
@@ -102,6 +111,16 @@ void TxnCoordinatorState::load(const std::string& name,
 
 void TxnCoordinatorState::write_local(std::vector<RecordWrite> writes, Store::Done done) {
   records_.write(std::move(writes), std::move(done));
+}
+
+std::string TxnCoordinatorState::scan_local(
+    const std::function<void(std::string_view key, std::string_view value)>& fn) {
+  // The family holds partitions' producer states too: transactional ids only.
+  return records_.store().scan_records(
+      RecordFamily::kProducers, [&](std::string_view key, std::string_view value) -> std::string {
+        if (key_of(key)) fn(key, value);
+        return "";
+      });
 }
 
 }  // namespace kgw

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -41,6 +42,8 @@ class GroupCoordinatorState final : public CoordinatorState {
   void load(const std::string& name,
             const std::map<std::string, std::optional<std::string>>& state) override;
   void write_local(std::vector<RecordWrite> writes, Store::Done done) override;
+  std::string scan_local(
+      const std::function<void(std::string_view key, std::string_view value)>& fn) override;
 
  private:
   Store& store_;
@@ -60,6 +63,8 @@ class TxnCoordinatorState final : public CoordinatorState {
   void load(const std::string& name,
             const std::map<std::string, std::optional<std::string>>& state) override;
   void write_local(std::vector<RecordWrite> writes, Store::Done done) override;
+  std::string scan_local(
+      const std::function<void(std::string_view key, std::string_view value)>& fn) override;
 
  private:
   ProducerStore& records_;

@@ -17,6 +17,11 @@ etcd under different metadata.etcd.prefix values, as the setting promises.
   and 3 join: the topics are there with the same ids, partitions and
   configs, every record reads back, the cluster id in Metadata is the one
   the single node had, and the data dir's cluster.id is the cluster's.
+  The single node's coordinator state comes along: a group's committed
+  offsets read back from the cluster, and a transactional id keeps its
+  producer id (its epoch bumped by the next InitProducerId). The
+  coordinators' topics, made while node 1 was alone, grow to three
+  replicas as the others join, and both survive node 1's kill -9.
 """
 
 import os
@@ -156,6 +161,39 @@ def read_all(bootstrap, topics, want, timeout=60):
     return got
 
 
+def init_producer_id(bootstraps, transactional_id, timeout=60):
+    """FindCoordinator then InitProducerId v0 at the coordinator, retried
+    while the coordinator loads or moves -> (producer id, epoch)."""
+
+    def once():
+        for b in bootstraps:
+            c = kafka_wire.Conn(b, timeout=10)
+            try:
+                d = c.call(10, 1, kafka_wire.Enc().string(transactional_id).i8(1))
+            finally:
+                c.close()
+            d.i32()  # throttle
+            error, _, _, host, port = d.i16(), d.string(), d.i32(), d.string(), d.i32()
+            if error != 0:
+                continue
+            c = kafka_wire.Conn(f"{host}:{port}", timeout=10)
+            try:
+                d = c.call(22, 0, kafka_wire.Enc().string(transactional_id).i32(60000))
+            finally:
+                c.close()
+            d.i32()  # throttle
+            error, pid, epoch = d.i16(), d.i64(), d.i16()
+            # COORDINATOR_LOAD_IN_PROGRESS, _NOT_AVAILABLE, NOT_COORDINATOR,
+            # CONCURRENT_TRANSACTIONS: ask again.
+            if error in (14, 15, 16, 51):
+                return None
+            assert error == 0, f"InitProducerId for {transactional_id}: error {error}"
+            return pid, epoch
+        return None
+
+    return wait_for(f"InitProducerId for {transactional_id}", once, timeout)
+
+
 def node(node_id, endpoints, prefix):
     return kgw_harness.Kgw("--set", f"node.id={node_id}", "--set", f"metadata.etcd.endpoints={endpoints}",
                            "--set", f"metadata.etcd.prefix={prefix}", *SETS, name=f"kgw-{prefix}{node_id}")
@@ -287,6 +325,13 @@ class ExternalEtcdTest(unittest.TestCase):
             told = {}
             told.update(produce(single.bootstrap, "st-a", 3, 90))
             # Compacted topics need keys; keyless records are refused: use st-a only.
+            committed = [TopicPartition("st-a", 0, 7), TopicPartition("st-a", 1, 11),
+                         TopicPartition("st-a", 2, 13)]
+            c = Consumer({"bootstrap.servers": single.bootstrap, "group.id": "st-group",
+                          "enable.auto.commit": False})
+            c.commit(offsets=committed, asynchronous=False)
+            c.close()
+            pid, epoch = init_producer_id([single.bootstrap], "st-txn")
             before = cluster_image.metadata(single.bootstrap)
             configs_before = cluster_image.topic_configs(single.bootstrap, specs)
             with open(os.path.join(single.data_dir, "cluster.id")) as f:
@@ -324,6 +369,51 @@ class ExternalEtcdTest(unittest.TestCase):
                     self.assertEqual(f.read().strip(), single_id, f"{k.name}'s cluster.id")
             got = read_all(bootstrap, {"st-a": 3}, len(told))
             self.assertEqual(got, told, "records the single node took, read from the cluster")
+            # The group's offsets and the transactional id, from the
+            # cluster's coordinators (__consumer_offsets, __transaction_state).
+            c = Consumer({"bootstrap.servers": bootstrap, "group.id": "st-group",
+                          "enable.auto.commit": False})
+            try:
+                got_offsets = wait_for(
+                    "st-group's offsets", lambda: [(tp.topic, tp.partition, tp.offset) for tp in
+                                                   c.committed([TopicPartition("st-a", i) for i in range(3)],
+                                                               timeout=10)], 60)
+            finally:
+                c.close()
+            self.assertEqual(got_offsets, [(tp.topic, tp.partition, tp.offset) for tp in committed],
+                             "offsets the single node's group committed")
+            self.assertEqual(init_producer_id([k.bootstrap for k in nodes], "st-txn"), (pid, epoch + 1),
+                             "the transactional id's producer id and next epoch")
+            # Both topics were made while node 1 was alone (one replica);
+            # they grow to three as nodes 2 and 3 join, so losing node 1
+            # loses neither the offsets nor the transactional id.
+            def grown():
+                topics = cluster_image.metadata(others[0].bootstrap)["topics"]
+                parts = [p for t in ("__consumer_offsets", "__transaction_state")
+                         for p in topics[t]["partitions"].values()]
+                return all(len(p["replicas"]) == 3 and len(p["isr"]) == 3 for p in parts)
+
+            wait_for("__consumer_offsets and __transaction_state on 3 in-sync replicas", grown, 90)
+            internal = ["__consumer_offsets", "__transaction_state"]
+            # Marked while short of replicas; unmarked once grown.
+            configs = wait_for("the kgw.replication.factor.target marks removed", lambda: (
+                lambda c: c if all("kgw.replication.factor.target" not in c[t] for t in internal)
+                else None)(cluster_image.topic_configs(others[0].bootstrap, internal)), 30)
+            self.assertEqual(configs["__transaction_state"].get("min.insync.replicas"), "2",
+                             "__transaction_state's min.insync.replicas once it has 3 replicas")
+            single.kill()
+            survivors = ",".join(k.bootstrap for k in others)
+            c = Consumer({"bootstrap.servers": survivors, "group.id": "st-group",
+                          "enable.auto.commit": False})
+            want = [(tp.topic, tp.partition, tp.offset) for tp in committed]
+            try:
+                wait_for("st-group's offsets from nodes 2 and 3", lambda: [
+                    (tp.topic, tp.partition, tp.offset) for tp in
+                    c.committed([TopicPartition("st-a", i) for i in range(3)], timeout=10)] == want, 90)
+            finally:
+                c.close()
+            self.assertEqual(init_producer_id([k.bootstrap for k in others], "st-txn", 90),
+                             (pid, epoch + 2), "the transactional id on nodes 2 and 3")
         finally:
             for k in [single] + others:
                 if k.alive():

@@ -10,6 +10,7 @@
 
 #include "all_messages.h"
 #include "common/log.h"
+#include "src/broker/coordinator_topics.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/cluster/coordinator_placement.h"
 #include "src/cluster/metadata_log.h"
@@ -24,57 +25,15 @@ struct Found {
   AdvertisedAddress endpoint;
 };
 
-// Asks the controller for `__consumer_offsets` / `__transaction_state`
-// (once at a time per type). Both are replicated as Kafka replicates them:
-// offsets.topic.replication.factor / transaction.state.log.replication.factor
-// replicas (default 3), at most the live brokers (Kafka refuses until
-// enough are alive; kgw starts smaller rather than keep a small cluster
-// without coordinators); `__transaction_state` with
-// min.insync.replicas = transaction.state.log.min.isr (default 2, at most
-// its replicas). The coordinators' state is appended to them
-// (src/replica/coordinator_log.h), so a coordinator moves with its
-// partition's leader and keeps its state.
-void create_coordinator_topic(HandlerContext& ctx, const MetadataImage& image,
-                              CoordinatorType type) {
-  static bool creating[2] = {false, false};
-  const bool groups = type == CoordinatorType::kGroup;
-  const auto i = static_cast<std::size_t>(groups ? 0 : 1);
-  if (creating[i]) return;
-  creating[i] = true;
-  CreateTopic c;
-  c.name = coordinator_topic(type);
-  c.partitions = static_cast<std::int32_t>(ctx.config().get_long(
-      groups ? "offsets.topic.num.partitions" : "transaction.state.log.num.partitions"));
-  std::int64_t live = 0;
-  for (const auto& [id, b] : image.brokers()) live += b.fenced ? 0 : 1;
-  const std::int64_t wanted = ctx.config().get_long(
-      groups ? "offsets.topic.replication.factor" : "transaction.state.log.replication.factor");
-  c.replication_factor =
-      static_cast<std::int32_t>(std::max<std::int64_t>(1, std::min(wanted, live)));
-  c.configs["cleanup.policy"] = "compact";
-  if (!groups) {
-    const std::int64_t min_isr = ctx.config().get_long("transaction.state.log.min.isr");
-    c.configs["min.insync.replicas"] = std::to_string(
-        std::max<std::int64_t>(1, std::min<std::int64_t>(min_isr, c.replication_factor)));
-  }
-  ctx.metadata().submit(std::move(c), [i, name = std::string(coordinator_topic(type))](
-                                          ErrorCode e, std::string message) {
-    creating[i] = false;
-    if (e != ErrorCode::kNone && e != ErrorCode::kTopicAlreadyExists) {
-      LOG_WARN("coordinator", "cannot create %s yet: %s", name.c_str(), message.c_str());
-    }
-  });
-}
-
 // The coordinator of `key` (of a known type, not empty). The endpoint
 // points into `image` or the broker's identity.
 Found find(HandlerContext& ctx, const RequestContext& req, const MetadataImage& image,
            CoordinatorType type, std::string_view key) {
   Found f;
   if (ctx.identity().clustered && !image.topic(coordinator_topic(type))) {
-    // As Kafka: the internal topic is made on first use; until it is
-    // there, clients retry.
-    create_coordinator_topic(ctx, image, type);
+    // As Kafka: the internal topic is made on first use
+    // (coordinator_topics.h); until it is there, clients retry.
+    request_coordinator_topic(ctx.metadata(), ctx.config(), type);
     f.error = ErrorCode::kCoordinatorNotAvailable;
     return f;
   }
