@@ -34,8 +34,8 @@ void request_coordinator_topic(MetadataLog& metadata, const BrokerConfig& config
   if (image->topic(coordinator_topic(type)) != nullptr) return;
   CreateTopic c;
   c.name = coordinator_topic(type);
-  c.partitions = static_cast<std::int32_t>(
-      config.get_long(groups ? "offsets.topic.num.partitions" : "transaction.state.log.num.partitions"));
+  c.partitions = static_cast<std::int32_t>(config.get_long(
+      groups ? "offsets.topic.num.partitions" : "transaction.state.log.num.partitions"));
   std::vector<std::int32_t> others;
   std::int64_t live = 0;
   for (const auto& [id, b] : image->brokers()) {
@@ -44,12 +44,13 @@ void request_coordinator_topic(MetadataLog& metadata, const BrokerConfig& config
     if (id != lead_all) others.push_back(id);
   }
   const std::int64_t wanted = configured_replicas(config, groups);
-  c.replication_factor = static_cast<std::int32_t>(std::max<std::int64_t>(1, std::min(wanted, live)));
+  c.replication_factor =
+      static_cast<std::int32_t>(std::max<std::int64_t>(1, std::min(wanted, live)));
   if (lead_all >= 0) {
     if (image->broker(lead_all) == nullptr) return;  // not registered yet: asked again later
     // This broker first (the preferred leader), the others in turn.
-    const std::size_t followers = std::min<std::size_t>(
-        others.size(), static_cast<std::size_t>(c.replication_factor - 1));
+    const std::size_t followers =
+        std::min<std::size_t>(others.size(), static_cast<std::size_t>(c.replication_factor - 1));
     c.replication_factor = static_cast<std::int32_t>(followers + 1);
     for (std::int32_t p = 0; p < c.partitions; ++p) {
       std::vector<std::int32_t> replicas{lead_all};
@@ -70,8 +71,7 @@ void request_coordinator_topic(MetadataLog& metadata, const BrokerConfig& config
   }
   creating[i] = true;
   LOG_INFO("coordinator", "asking the controller for %s (%d partitions, %d replicas%s)",
-           c.name.c_str(), c.partitions, c.replication_factor,
-           lead_all >= 0 ? ", led here" : "");
+           c.name.c_str(), c.partitions, c.replication_factor, lead_all >= 0 ? ", led here" : "");
   metadata.submit(std::move(c), [i, name = std::string(coordinator_topic(type))](
                                     ErrorCode e, std::string message) {
     creating[i] = false;
@@ -81,8 +81,8 @@ void request_coordinator_topic(MetadataLog& metadata, const BrokerConfig& config
   });
 }
 
-void grow_coordinator_topic(MetadataLog& metadata, const BrokerConfig& config,
-                            CoordinatorType type, std::int32_t self) {
+void grow_coordinator_topic(MetadataLog& metadata, const BrokerConfig& config, CoordinatorType type,
+                            std::int32_t self) {
   // Requests under way: (type, partition), and the final config change.
   static std::set<std::pair<int, std::int32_t>> asking;
   static bool finishing[2] = {false, false};
@@ -97,8 +97,8 @@ void grow_coordinator_topic(MetadataLog& metadata, const BrokerConfig& config,
   for (const auto& [id, b] : image->brokers()) {
     if (!b.fenced) live.push_back(id);
   }
-  const auto target = static_cast<std::size_t>(
-      std::max<std::int64_t>(1, std::min<std::int64_t>(goal, static_cast<std::int64_t>(live.size()))));
+  const auto target = static_cast<std::size_t>(std::max<std::int64_t>(
+      1, std::min<std::int64_t>(goal, static_cast<std::int64_t>(live.size()))));
   bool settled = true;
   std::size_t fewest = t->partitions[0].replicas.size();
   for (const PartitionImage& p : t->partitions) {

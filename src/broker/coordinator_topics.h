@@ -49,7 +49,7 @@ inline constexpr std::string_view kReplicationTarget = "kgw.replication.factor.t
 // time). Once every partition has them, `self` leading partition 0
 // removes the mark and raises `__transaction_state`'s min.insync.replicas
 // to transaction.state.log.min.isr (at most the replicas) if it was lower.
-void grow_coordinator_topic(MetadataLog& metadata, const BrokerConfig& config,
-                            CoordinatorType type, std::int32_t self);
+void grow_coordinator_topic(MetadataLog& metadata, const BrokerConfig& config, CoordinatorType type,
+                            std::int32_t self);
 
 }  // namespace kgw
