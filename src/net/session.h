@@ -16,8 +16,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "src/net/listener.h"
 
@@ -35,6 +37,17 @@ enum class SaslState : std::uint8_t { kNotUsed, kHandshake, kAuthenticate, kAuth
 // work, absent (null) until then.
 struct TlsSession;
 
+// An idempotent producer's batch that a Produce request on this connection
+// had refused, unwritten, with a retriable error: the lowest base sequence
+// of its epoch refused since the last batch written (see
+// src/broker/handlers/produce.cc, "pipelined successors").
+struct RefusedBatch {
+  std::int16_t epoch = -1;
+  std::int32_t base_sequence = 0;
+  std::int16_t error = 0;
+  std::uint64_t at_ms = 0;  // loop time of the latest refusal
+};
+
 struct Session {
   std::string listener = "PLAINTEXT";  // the listener's name
   SecurityProtocol protocol = SecurityProtocol::kPlaintext;
@@ -42,6 +55,9 @@ struct Session {
   std::string principal = kAnonymousPrincipal;
   SaslState sasl = SaslState::kNotUsed;
   std::shared_ptr<TlsSession> tls;
+  // (topic, partition, producer id) -> its refused batch; bounded by
+  // the Produce handler.
+  std::map<std::tuple<std::string, std::int32_t, std::int64_t>, RefusedBatch> refused_batches;
 
   // A session for a connection accepted on `l`, SASL not yet begun where
   // the listener asks for it.

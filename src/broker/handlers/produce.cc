@@ -15,12 +15,31 @@
 // In proxy mode the partitions of the legacy cluster's topics are
 // forwarded to their leaders there (src/proxy/forward.h) and their answers
 // merged in at their places.
+//
+// Pipelined successors (kgw's, not Kafka's): an idempotent producer with
+// several requests in flight to one broker can see the first refused,
+// unwritten, with a retriable error (NOT_LEADER_OR_FOLLOWER,
+// NOT_ENOUGH_REPLICAS, ...) and the next one, which the broker took after
+// its state changed (it became leader, the ISR grew back), refused
+// OUT_OF_ORDER_SEQUENCE_NUMBER for the gap the first one left. Kafka
+// answers exactly that; librdkafka (up to its latest release) then bumps
+// the producer's epoch and renumbers every queued message, on every
+// partition, so that a message possibly written before (a send cut off by
+// a disconnection) is written again under the new epoch: a duplicate
+// (librdkafka issue 4953). Kafka's Java client retries without a bump. So
+// kgw remembers, per connection (Session::refused_batches), the lowest
+// base sequence refused unwritten for each (topic, partition, producer id,
+// epoch) since its last written batch, and answers a later batch of that
+// producer whose sequence gap starts there with the first refusal's error
+// instead: every client retries it in order, after its predecessor.
 #include <deque>
 #include <map>
 #include <memory>
 #include <span>
+#include <string>
 
 #include "all_messages.h"
+#include "protocol/records/record_batch.h"
 #include "src/broker/handlers/cluster_hints.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/cluster/metadata_log.h"
@@ -67,6 +86,69 @@ struct ProduceShape {
   }
 };
 
+// How long a refused batch explains a successor's gap, and how many a
+// connection remembers (past that the memory starts again).
+constexpr std::uint64_t kRefusalMemoryMs = 30000;
+constexpr std::size_t kMaxRefusals = 4096;
+
+// Errors a partition is refused with before anything is written, which a
+// producer retries.
+bool refused_unwritten(std::int16_t error) {
+  return error == code(ErrorCode::kNotLeaderOrFollower) ||
+         error == code(ErrorCode::kNotEnoughReplicas) ||
+         error == code(ErrorCode::kLeaderNotAvailable) ||
+         error == code(ErrorCode::kUnknownTopicOrPartition);
+}
+
+// "Pipelined successors" above: notes this request's refusals and answers
+// a gap that one of this connection's refusals explains with its error.
+void explain_sequence_gaps(ProduceCall& call, Session& session, std::uint64_t now) {
+  auto& refused = session.refused_batches;
+  for (std::size_t ti = 0; ti < call.body.topic_data.size(); ++ti) {
+    const auto& t = call.body.topic_data[ti];
+    if (ti >= call.resp.responses.size()) break;
+    auto& outs = call.resp.responses[ti].partition_responses;
+    for (std::size_t pi = 0; pi < t.partition_data.size() && pi < outs.size(); ++pi) {
+      const auto& pd = t.partition_data[pi];
+      RecordBatchHeader h;
+      if (!pd.records || parse_record_batch_header(*pd.records, h) != RecordError::kNone ||
+          h.producer_id < 0) {
+        continue;
+      }
+      auto& out = outs[pi];
+      const auto key = std::make_tuple(std::string(t.name), pd.index, h.producer_id);
+      auto it = refused.find(key);
+      if (out.error_code == code(ErrorCode::kNone) ||
+          out.error_code == code(ErrorCode::kDuplicateSequenceNumber)) {
+        if (it != refused.end()) refused.erase(it);
+      } else if (out.error_code == code(ErrorCode::kOutOfOrderSequenceNumber)) {
+        if (it == refused.end() || it->second.epoch != h.producer_epoch ||
+            it->second.base_sequence >= h.base_sequence ||
+            now - it->second.at_ms > kRefusalMemoryMs) {
+          continue;
+        }
+        const RefusedBatch& r = it->second;
+        out.error_code = r.error;
+        out.error_message = call.strings.emplace_back(
+            "base sequence " + std::to_string(h.base_sequence) + " of producer " +
+            std::to_string(h.producer_id) + " follows base sequence " +
+            std::to_string(r.base_sequence) + ", refused on this connection with " +
+            error_name(static_cast<ErrorCode>(r.error)) + ": send that batch again first");
+      } else if (refused_unwritten(out.error_code)) {
+        if (it == refused.end()) {
+          if (refused.size() >= kMaxRefusals) refused.clear();
+          refused[key] = RefusedBatch{h.producer_epoch, h.base_sequence, out.error_code, now};
+        } else if (it->second.epoch != h.producer_epoch ||
+                   h.base_sequence <= it->second.base_sequence) {
+          it->second = RefusedBatch{h.producer_epoch, h.base_sequence, out.error_code, now};
+        } else {
+          it->second.at_ms = now;
+        }
+      }
+    }
+  }
+}
+
 void finish_one(HandlerContext& ctx, const std::shared_ptr<ProduceCall>& call) {
   if (--call->pending != 0) return;
   ctx.produce_finished(*call->req);
@@ -78,6 +160,7 @@ void finish_one(HandlerContext& ctx, const std::shared_ptr<ProduceCall>& call) {
     ctx.skip(*call->req);
     return;
   }
+  explain_sequence_gaps(*call, call->req->session(), uv_now(ctx.loop()));
   // The endpoints point into the image: it lives until respond() encoded.
   const ImagePtr image = ctx.metadata().image();
   fill_current_leaders(
