@@ -119,6 +119,13 @@ void grow_coordinator_topic(MetadataLog& metadata, const BrokerConfig& config, C
     for (std::size_t j = 0; replicas.size() < target && j < candidates.size(); ++j) {
       replicas.push_back(candidates[(static_cast<std::size_t>(p.index) + j) % candidates.size()]);
     }
+    // The preferred replica (the first) in turn too, so that once the new
+    // replicas are in sync the preferred-leader rebalance spreads the
+    // coordinators over the brokers (a converted node led them all).
+    std::rotate(replicas.begin(),
+                replicas.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(p.index) %
+                                                               replicas.size()),
+                replicas.end());
     const std::string name = t->name + "-" + std::to_string(p.index);
     LOG_INFO("coordinator", "%s has %zu of %lld replicas: adding %s -> %s", name.c_str(),
              p.replicas.size(), static_cast<long long>(goal), ids_text(p.replicas).c_str(),

@@ -14,8 +14,10 @@
 // only itself), marks them with kgw.replication.factor.target = the
 // setting, and grows them as brokers join (grow_coordinator_topic()): the
 // leader of each partition short of replicas asks the controller to add
-// live brokers (a reassignment: they catch up, then join the ISR); once
-// all have them the mark goes. A topic without the mark (made with its
+// live brokers (a reassignment: they catch up, then join the ISR), with
+// the preferred replica in turn, so that the preferred-leader rebalance
+// (auto.leader.rebalance.enable) then spreads the coordinators; once all
+// have them the mark goes. A topic without the mark (made with its
 // replicas, or by a user) is left as it is.
 //
 // Threads: the loop thread only. Failure modes: the controller refuses or

@@ -21,7 +21,8 @@ etcd under different metadata.etcd.prefix values, as the setting promises.
   offsets read back from the cluster, and a transactional id keeps its
   producer id (its epoch bumped by the next InitProducerId). The
   coordinators' topics, made while node 1 was alone, grow to three
-  replicas as the others join, and both survive node 1's kill -9.
+  replicas as the others join, their leaders spread over the three, and
+  both survive node 1's kill -9.
 """
 
 import os
@@ -44,7 +45,8 @@ kgw_harness.require_modules("confluent_kafka")
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-SETS = ["--set", "broker.session.timeout.ms=4000", "--set", "broker.heartbeat.interval.ms=1000"]
+SETS = ["--set", "broker.session.timeout.ms=4000", "--set", "broker.heartbeat.interval.ms=1000",
+        "--set", "leader.imbalance.check.interval.seconds=1"]
 
 
 class EtcdCluster:
@@ -401,6 +403,11 @@ class ExternalEtcdTest(unittest.TestCase):
                 else None)(cluster_image.topic_configs(others[0].bootstrap, internal)), 30)
             self.assertEqual(configs["__transaction_state"].get("min.insync.replicas"), "2",
                              "__transaction_state's min.insync.replicas once it has 3 replicas")
+            # The preferred replicas were set in turn: the rebalance spreads
+            # the coordinators node 1 had all of.
+            wait_for("__consumer_offsets led by all three nodes", lambda: {
+                p["leader"] for p in cluster_image.metadata(others[0].bootstrap)["topics"][
+                    "__consumer_offsets"]["partitions"].values()} == {1, 2, 3}, 60)
             single.kill()
             survivors = ",".join(k.bootstrap for k in others)
             c = Consumer({"bootstrap.servers": survivors, "group.id": "st-group",
