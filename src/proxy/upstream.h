@@ -35,6 +35,7 @@
 #include "common/timer_queue.h"
 #include "protocol/wire/types.h"
 #include "src/interbroker/broker_connection.h"
+#include "src/proxy/group_move.h"
 #include "src/replica/partition_resolver.h"
 
 namespace kgw {
@@ -118,6 +119,8 @@ class Upstream final : public UpstreamCatalogue {
     auto it = produces_in_flight_.find(topic);
     return it == produces_in_flight_.end() ? 0 : it->second;
   }
+  // Consumer groups moving to kgw (src/proxy/group_move.h).
+  GroupMoves& group_moves() { return group_moves_; }
 
  private:
   void refresh();
@@ -142,6 +145,7 @@ class Upstream final : public UpstreamCatalogue {
   std::map<std::string, std::int32_t, std::less<>> group_coordinators_;
   std::map<std::string, std::int32_t, std::less<>> txn_coordinators_;
   std::map<std::string, int, std::less<>> produces_in_flight_;
+  GroupMoves group_moves_;
 };
 
 }  // namespace kgw

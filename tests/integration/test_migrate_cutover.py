@@ -472,6 +472,74 @@ class CutoverTest(unittest.TestCase):
         self.assertEqual(len(legacy), 21)
         self.assertEqual(read_all(self.kgw.bootstrap, topic), legacy)
 
+    def test_group_moves_to_kgw_at_its_next_rebalance(self):
+        """A group whose topics are all kgw's after the cutover moves to
+        kgw's coordinator at its next JoinGroup: its committed offsets are
+        copied (the same numbers), the new member resumes exactly there,
+        and its commits go to kgw while the legacy group keeps the offsets
+        it had (before, the group stayed on the legacy coordinator)."""
+        topic, group, records = "moving", "moving-group", 90
+        self.start(topic)
+        p = Producer({"bootstrap.servers": self.kgw.bootstrap, "enable.idempotence": True})
+        for i in range(records):
+            p.produce(topic, value=f"m{i}".encode(), partition=i % PARTITIONS)
+        self.assertEqual(p.flush(TIMEOUT), 0)
+
+        def member():
+            return Consumer({"bootstrap.servers": self.kgw.bootstrap, "group.id": group,
+                             "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                             "fetch.wait.max.ms": 100})
+
+        def committed(bootstrap):
+            c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+            try:
+                return [tp.offset for tp in c.committed(
+                    [TopicPartition(topic, q) for q in range(PARTITIONS)], timeout=TIMEOUT)]
+            finally:
+                c.close()
+
+        def consume(c, want):
+            got = []
+            deadline = time.monotonic() + TIMEOUT
+            while len(got) < want and time.monotonic() < deadline:
+                for m in c.consume(num_messages=want - len(got), timeout=0.5):
+                    self.assertIsNone(m.error())
+                    got.append((m.partition(), m.offset()))
+            return got
+
+        # On the legacy coordinator (through kgw): a third read, committed.
+        c = member()
+        c.subscribe([topic])
+        first = consume(c, records // 3)
+        c.commit(asynchronous=False)
+        c.close()
+        before = committed(self.mock.bootstrap)
+        start_at = [max(o, 0) for o in before]  # none committed (-1001): earliest
+        self.assertEqual(sum(start_at), len(first), f"legacy offsets {before}")
+
+        migrate("start", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
+        self.wait_behind(topic, 0)
+        migrate("cutover", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
+
+        # The next member's JoinGroup moves the group: it resumes at the
+        # copied offsets and reads the rest, each record once.
+        c = member()
+        c.subscribe([topic])
+        rest = consume(c, records - len(first))
+        c.commit(asynchronous=False)
+        c.close()
+        self.assertEqual(len(rest), records - len(first))
+        self.assertEqual(sorted(set(first) | set(rest)),
+                         sorted((q, o) for q in range(PARTITIONS) for o in range(records // PARTITIONS)))
+        for q in range(PARTITIONS):
+            mine = sorted(o for r, o in rest if r == q)
+            self.assertEqual(mine, list(range(start_at[q], records // PARTITIONS)),
+                             f"partition {q}: resumed at its committed offset")
+        # kgw coordinates it now; the legacy group kept its offsets.
+        self.assertEqual(committed(self.kgw.bootstrap), [records // PARTITIONS] * PARTITIONS)
+        self.assertEqual(committed(self.mock.bootstrap), before)
+        self.assertIn(f"group {group} moved to kgw", self.kgw.stderr_tail(400))
+
 
 if __name__ == "__main__":
     kgw_harness.main()

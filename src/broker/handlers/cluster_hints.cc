@@ -3,6 +3,7 @@
 #include "src/cluster/metadata_log.h"
 #include "src/group/group_coordinator.h"
 #include "src/group/offset_manager.h"
+#include "src/proxy/upstream.h"
 #include "src/txn/transaction_coordinator.h"
 
 namespace kgw {
@@ -21,12 +22,17 @@ LeaderHint current_leader(const MetadataImage& image, const TopicImage* topic,
 
 ErrorCode group_coordinator_error(HandlerContext& ctx, std::string_view group_id) {
   if (not_coordinator(ctx, CoordinatorType::kGroup, group_id)) return ErrorCode::kNotCoordinator;
+  if (ctx.upstream() != nullptr && ctx.upstream()->group_moves().moving(group_id)) {
+    return ErrorCode::kCoordinatorLoadInProgress;  // moving here from the legacy cluster
+  }
   if (ctx.groups().loading(group_id)) return ErrorCode::kCoordinatorLoadInProgress;
   return ErrorCode::kNone;
 }
 
 bool group_upstream(HandlerContext& ctx, std::string_view group_id) {
   if (ctx.upstream() == nullptr) return false;
+  const GroupMoves& moves = ctx.upstream()->group_moves();
+  if (moves.moving(group_id) || moves.moved(group_id)) return false;
   const std::string id(group_id);
   if (ctx.groups().describe(id).state != "Dead") return false;
   return ctx.offsets().fetch_offsets(id, std::nullopt, false).partitions.empty();

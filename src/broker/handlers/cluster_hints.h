@@ -12,6 +12,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
 #include <string_view>
 
 #include "protocol/wire/error_code.h"
@@ -20,6 +24,8 @@
 #include "src/cluster/metadata_image.h"
 
 namespace kgw {
+
+struct JoinGroupRequest;
 
 // The leader the image names for a partition and its epoch (as Kafka's
 // getCurrentLeader: -1 and -1 when the partition is unknown), and the
@@ -82,11 +88,22 @@ ErrorCode group_coordinator_error(HandlerContext& ctx, std::string_view group_id
 // Proxy mode (issue 17): the group lives on the legacy cluster, and its
 // requests go to the legacy coordinator (src/proxy/group_forward.h). The
 // rule: in proxy mode every group lives upstream unless this node already
-// has it (a group its coordinator knows, or committed offsets here): groups
-// stay on the legacy cluster until a migration moves them. This is the
-// seam for "a group that consumes only local topics moves to kgw at its
-// next rebalance" (not done yet). False outside proxy mode.
+// has it (a group its coordinator knows, committed offsets here, or a
+// group moved here, src/proxy/group_move.h): groups stay on the legacy
+// cluster until their next rebalance after all their topics moved to kgw
+// (joins_to_kgw()). A group being moved is not upstream:
+// group_coordinator_error() answers it COORDINATOR_LOAD_IN_PROGRESS.
+// False outside proxy mode.
 bool group_upstream(HandlerContext& ctx, std::string_view group_id);
+// Proxy mode: a JoinGroup that may move its group to kgw (the topics it
+// subscribes to, all kgw's; nullopt: it stays), and the move
+// (src/broker/handlers/group_move.cc): `done` hears (kNone, true) once the
+// group lives here, (kNone, false) if it stays on the legacy cluster, or
+// the error the JoinGroup answers.
+std::optional<std::set<std::string>> joins_to_kgw(HandlerContext& ctx,
+                                                  const JoinGroupRequest& body);
+void move_group(HandlerContext& ctx, const std::string& group, std::set<std::string> topics,
+                std::function<void(ErrorCode, bool moved)> done);
 // The same for a transactional id: in proxy mode it lives upstream unless
 // this node's transaction coordinator knows it. So a transactional
 // producer through a proxy writes to legacy topics (its transaction is the

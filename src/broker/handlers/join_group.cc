@@ -24,14 +24,28 @@ void handle_join_group(HandlerContext& ctx, RequestPtr req) {
     ctx.respond(*req, resp);
   };
   if (group_upstream(ctx, body.group_id)) {
-    // Static membership needs v5 on the legacy side.
-    const std::int16_t min_version = body.group_instance_id ? 5 : JoinGroupRequest::min_version;
-    forward_to_group_coordinator<JoinGroupRequest, JoinGroupResponse>(
-        *ctx.upstream(), body.group_id, body, min_version, version,
-        [&ctx, req, fail](ErrorCode e, const JoinGroupResponse& r) {
-          if (e != ErrorCode::kNone) return fail(e);
-          ctx.respond(*req, r);
-        });
+    auto forward = [&ctx, req, fail, version](const JoinGroupRequest& body) {
+      // Static membership needs v5 on the legacy side.
+      const std::int16_t min_version = body.group_instance_id ? 5 : JoinGroupRequest::min_version;
+      forward_to_group_coordinator<JoinGroupRequest, JoinGroupResponse>(
+          *ctx.upstream(), body.group_id, body, min_version, version,
+          [&ctx, req, fail](ErrorCode e, const JoinGroupResponse& r) {
+            if (e != ErrorCode::kNone) return fail(e);
+            ctx.respond(*req, r);
+          });
+    };
+    if (auto topics = joins_to_kgw(ctx, body)) {
+      // Its topics are all kgw's now: the group may move here; if it
+      // does, this JoinGroup runs again, here.
+      move_group(ctx, std::string(body.group_id), std::move(*topics),
+                 [&ctx, req, fail, forward, body](ErrorCode e, bool moved) {
+                   if (e != ErrorCode::kNone) return fail(e);
+                   if (moved) return handle_join_group(ctx, req);
+                   forward(body);
+                 });
+      return;
+    }
+    forward(body);
     return;
   }
   if (const ErrorCode guard = group_coordinator_error(ctx, body.group_id);

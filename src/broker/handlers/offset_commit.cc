@@ -11,6 +11,7 @@
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/handlers/offset_partitions.h"
 #include "src/proxy/group_forward.h"
+#include "src/proxy/upstream.h"
 
 namespace kgw {
 
@@ -21,9 +22,12 @@ void handle_offset_commit(HandlerContext& ctx, RequestPtr req) {
   if (group_upstream(ctx, body->group_id)) {
     // Static membership needs v7 on the legacy side.
     const std::int16_t min_version = body->group_instance_id ? 7 : OffsetCommitRequest::min_version;
+    // A move of the group to kgw waits for this answer (group_move.h).
+    ctx.upstream()->group_moves().commit_sent(std::string(body->group_id));
     forward_to_group_coordinator<OffsetCommitRequest, OffsetCommitResponse>(
         *ctx.upstream(), body->group_id, *body, min_version, version,
         [&ctx, req, body](ErrorCode e, const OffsetCommitResponse& r) {
+          ctx.upstream()->group_moves().commit_answered(std::string(body->group_id));
           if (e == ErrorCode::kNone) return ctx.respond(*req, r);
           // No group-level error field: every partition gets it.
           OffsetCommitResponse resp;

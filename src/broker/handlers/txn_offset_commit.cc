@@ -8,6 +8,7 @@
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/handlers/offset_partitions.h"
 #include "src/proxy/group_forward.h"
+#include "src/proxy/upstream.h"
 #include "src/txn/transaction_coordinator.h"
 
 namespace kgw {
@@ -21,9 +22,12 @@ void handle_txn_offset_commit(HandlerContext& ctx, RequestPtr req) {
     // Below v3 the group's generation and member (KIP-447 fencing) are
     // dropped, as a client does with such a broker.
     const std::int16_t min_version = TxnOffsetCommitRequest::min_version;
+    // A move of the group to kgw waits for this answer (group_move.h).
+    ctx.upstream()->group_moves().commit_sent(std::string(body->group_id));
     forward_to_group_coordinator<TxnOffsetCommitRequest, TxnOffsetCommitResponse>(
         *ctx.upstream(), body->group_id, *body, min_version, req->version(),
         [&ctx, req, body, resp](ErrorCode e, const TxnOffsetCommitResponse& r) {
+          ctx.upstream()->group_moves().commit_answered(std::string(body->group_id));
           if (e == ErrorCode::kNone) return ctx.respond(*req, r);
           for (const auto& t : body->topics) {
             auto& to = resp->topics.emplace_back();
