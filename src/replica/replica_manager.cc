@@ -71,6 +71,11 @@ struct ReplicaManager::AppendJob {
   AppendDone done;
 };
 
+// How long a retry of a batch not yet under the high watermark waits for
+// it without acks=all (whose wait is the request's timeout): Kafka's
+// request.timeout.ms default.
+constexpr std::uint64_t kDuplicateWaitMs = 30000;
+
 ReplicaManager::ReplicaManager(uv_loop_t* loop, Store& store, ProducerStateManager& producers,
                                TransactionCoordinator& txns, AppendPolicyLookup policy)
     : loop_(loop),
@@ -468,8 +473,28 @@ bool ReplicaManager::check_producers(const std::shared_ptr<AppendJob>& job,
   if (c.duplicate_of) {
     LOG_INFO("produce", "%s-%d: a retry of batches written at %lld, answered with that offset",
              job->name.c_str(), job->partition, static_cast<long long>(*c.duplicate_of));
+    // As a first send's acks=all wait: REQUEST_TIMED_OUT after the
+    // request's timeout (acks=all; otherwise kDuplicateWaitMs) if the
+    // batch's write has not reached the high watermark by then (the
+    // client retries; nothing waits for good).
+    auto answered = std::make_shared<bool>(false);
+    const std::uint64_t wait_ms = job->acks == -1
+                                      ? static_cast<std::uint64_t>(std::max(job->timeout_ms, 0))
+                                      : kDuplicateWaitMs;
+    const TimerQueue::Id timer = timers_.schedule(wait_ms, [job, answered] {
+      if (*answered) return;
+      *answered = true;
+      AppendOutcome o;
+      o.error = ErrorCode::kRequestTimedOut;
+      o.message = "the batch this retry repeats is not replicated yet";
+      AppendDone done = std::move(job->done);
+      done(std::move(o));
+    });
     when_written(job->topic, job->partition, c.duplicate_end,
-                 [this, job, base = *c.duplicate_of](WaitOutcome outcome) {
+                 [this, job, answered, timer, base = *c.duplicate_of](WaitOutcome outcome) {
+                   timers_.cancel(timer);
+                   if (*answered) return;
+                   *answered = true;
                    AppendOutcome o;
                    switch (outcome) {
                      case WaitOutcome::kWritten: {

@@ -218,6 +218,45 @@ TEST_CASE("an idempotent duplicate is answered once the original is written") {
   f.close_store();
 }
 
+TEST_CASE("an idempotent retry of a batch the ISR has not replicated times out as its first send") {
+  test::StoreFixture f;
+  const Uuid t = f.create("events", 1);
+  {
+    Replicas r(f);
+    const std::int32_t self = test::StoreFixture::kNode;
+    const std::int32_t a = self + 100;
+    ReplicationOptions options;
+    options.lag_time_max_ms = 60000;
+    options.isr_channel = [](IsrChangeRequest, std::function<void(ErrorCode, std::string)>) {};
+    r.rm.configure_replication(std::move(options));
+    r.rm.become_leader(t, 0, ReplicaRole{self, 1, 0, {self, a}, {self, a}});
+    std::optional<ProducerIdAndEpoch> id;
+    r.txns.init_producer_id(std::nullopt, 60000, -1, -1, [&](ProducerIdAndEpoch p) { id = p; });
+    f.run_until([&] { return id.has_value(); });
+    const std::vector<std::uint8_t> batch = make_batch(2, id->producer_id, id->epoch, 0);
+    // Written here, never fetched by `a`: acks=all times out.
+    std::optional<AppendOutcome> first;
+    append(f, r.rm, t, 0, batch, first, -1, 30);
+    f.run_until([&] { return first.has_value(); });
+    CHECK(first->error == ErrorCode::kRequestTimedOut);
+    // Its retry waits for the same high watermark, and no longer: before,
+    // it waited for good, holding its request.
+    std::optional<AppendOutcome> retry;
+    append(f, r.rm, t, 0, batch, retry, -1, 30);
+    f.run_until([&] { return retry.has_value(); });
+    REQUIRE(retry.has_value());
+    CHECK(retry->error == ErrorCode::kRequestTimedOut);
+    // Once replicated, a retry is answered with the original's offset.
+    r.rm.on_follower_fetch(t, 0, a, 7, 2);
+    retry.reset();
+    append(f, r.rm, t, 0, batch, retry, -1, 30);
+    f.run_until([&] { return retry.has_value(); });
+    CHECK(retry->error == ErrorCode::kNone);
+    CHECK(retry->base_offset == 0);
+  }
+  f.close_store();
+}
+
 TEST_CASE("leader epochs: 0 until become_leader, then what it set") {
   test::StoreFixture f;
   const Uuid t = f.create("events", 2);
