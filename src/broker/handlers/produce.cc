@@ -109,13 +109,15 @@ void explain_sequence_gaps(ProduceCall& call, Session& session, std::uint64_t no
     if (ti >= call.resp.responses.size()) break;
     auto& outs = call.resp.responses[ti].partition_responses;
     for (std::size_t pi = 0; pi < t.partition_data.size() && pi < outs.size(); ++pi) {
+      auto& out = outs[pi];
+      // The usual case costs nothing: written, and no refusal to forget.
+      if (out.error_code == code(ErrorCode::kNone) && refused.empty()) continue;
       const auto& pd = t.partition_data[pi];
       RecordBatchHeader h;
       if (!pd.records || parse_record_batch_header(*pd.records, h) != RecordError::kNone ||
           h.producer_id < 0) {
         continue;
       }
-      auto& out = outs[pi];
       const auto key = std::make_tuple(std::string(t.name), pd.index, h.producer_id);
       auto it = refused.find(key);
       if (out.error_code == code(ErrorCode::kNone) ||
