@@ -108,8 +108,9 @@ void copy_offsets(std::shared_ptr<Move> m) {
     t.name = name;
     for (std::int32_t i = 0; i < count; ++i) t.partition_indexes.push_back(i);
   }
+  // v1 at least: v0 reads the offsets a legacy broker keeps in ZooKeeper.
   forward_to_group_coordinator<OffsetFetchRequest, OffsetFetchResponse>(
-      *ctx.upstream(), m->group, std::move(fetch), OffsetFetchRequest::min_version, 7,
+      *ctx.upstream(), m->group, std::move(fetch), 1, 7,
       [m, names](ErrorCode e, const OffsetFetchResponse& r) {
         if (e == ErrorCode::kNone && r.error_code != 0) e = static_cast<ErrorCode>(r.error_code);
         if (e != ErrorCode::kNone) {
