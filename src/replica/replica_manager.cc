@@ -157,6 +157,24 @@ void ReplicaManager::when_written(const Uuid& topic, std::int32_t partition, std
   written_waits_[{topic, partition}].emplace(end, std::move(done));
 }
 
+void ReplicaManager::when_written(const Uuid& topic, std::int32_t partition, std::int64_t end,
+                                  std::uint64_t timeout_ms, std::function<void(WaitOutcome)> done) {
+  // Whichever comes first answers; the other finds it empty.
+  auto once = std::make_shared<std::function<void(WaitOutcome)>>(std::move(done));
+  auto answer = [once](WaitOutcome o) {
+    if (!*once) return;
+    auto d = std::move(*once);
+    *once = nullptr;
+    d(o);
+  };
+  const TimerQueue::Id timer =
+      timers_.schedule(timeout_ms, [answer] { answer(WaitOutcome::kTimedOut); });
+  when_written(topic, partition, end, [this, answer, timer](WaitOutcome o) {
+    timers_.cancel(timer);
+    answer(o);
+  });
+}
+
 void ReplicaManager::check_written_waits(const Uuid& topic, std::int32_t partition) {
   auto it = written_waits_.find({topic, partition});
   if (it == written_waits_.end()) return;
@@ -477,24 +495,11 @@ bool ReplicaManager::check_producers(const std::shared_ptr<AppendJob>& job,
     // request's timeout (acks=all; otherwise kDuplicateWaitMs) if the
     // batch's write has not reached the high watermark by then (the
     // client retries; nothing waits for good).
-    auto answered = std::make_shared<bool>(false);
     const std::uint64_t wait_ms = job->acks == -1
                                       ? static_cast<std::uint64_t>(std::max(job->timeout_ms, 0))
                                       : kDuplicateWaitMs;
-    const TimerQueue::Id timer = timers_.schedule(wait_ms, [job, answered] {
-      if (*answered) return;
-      *answered = true;
-      AppendOutcome o;
-      o.error = ErrorCode::kRequestTimedOut;
-      o.message = "the batch this retry repeats is not replicated yet";
-      AppendDone done = std::move(job->done);
-      done(std::move(o));
-    });
-    when_written(job->topic, job->partition, c.duplicate_end,
-                 [this, job, answered, timer, base = *c.duplicate_of](WaitOutcome outcome) {
-                   timers_.cancel(timer);
-                   if (*answered) return;
-                   *answered = true;
+    when_written(job->topic, job->partition, c.duplicate_end, wait_ms,
+                 [this, job, base = *c.duplicate_of](WaitOutcome outcome) {
                    AppendOutcome o;
                    switch (outcome) {
                      case WaitOutcome::kWritten: {
@@ -503,6 +508,10 @@ bool ReplicaManager::check_producers(const std::shared_ptr<AppendJob>& job,
                        o.log_start_offset = now != nullptr ? now->log_start_offset : -1;
                        break;
                      }
+                     case WaitOutcome::kTimedOut:
+                       o.error = ErrorCode::kRequestTimedOut;
+                       o.message = "the batch this retry repeats is not replicated yet";
+                       break;
                      case WaitOutcome::kFailed:
                        o.error = ErrorCode::kKafkaStorageError;
                        break;

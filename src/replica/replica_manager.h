@@ -245,9 +245,13 @@ class ReplicaManager {
   // (kWritten), or a write failed first (kFailed: failures are sticky, so
   // it never will), or the partition is gone (kGone). Runs it at once when
   // the outcome is already known.
-  enum class WaitOutcome { kWritten, kFailed, kGone };
+  enum class WaitOutcome { kWritten, kFailed, kGone, kTimedOut };
   void when_written(const Uuid& topic, std::int32_t partition, std::int64_t end,
                     std::function<void(WaitOutcome)> done);
+  // The same, bounded: kTimedOut after `timeout_ms` if nothing came first
+  // (acks=all waits and idempotent retries: nothing waits for good).
+  void when_written(const Uuid& topic, std::int32_t partition, std::int64_t end,
+                    std::uint64_t timeout_ms, std::function<void(WaitOutcome)> done);
 
   // Runs `fn` on the loop after `ms` (not after stop()).
   void after(std::uint64_t ms, std::function<void()> fn) { timers_.schedule(ms, std::move(fn)); }

@@ -305,43 +305,35 @@ void ReplicaManager::request_isr(const Uuid& topic, std::int32_t partition, Repl
 void ReplicaManager::wait_for_isr(const Uuid& topic, std::int32_t partition, std::int64_t end,
                                   std::int32_t timeout_ms, std::int64_t min_isr,
                                   AppendOutcome outcome, AppendDone done) {
-  struct Wait {
-    AppendOutcome outcome;
-    AppendDone done;
-    TimerQueue::Id timer = 0;
-  };
-  auto w = std::make_shared<Wait>(Wait{std::move(outcome), std::move(done)});
-  auto finish = [w](ErrorCode e) {
-    if (!w->done) return;
-    AppendDone d = std::move(w->done);
-    w->done = nullptr;
-    if (e != ErrorCode::kNone) {
-      w->outcome.error = e;
-      w->outcome.base_offset = -1;
-    }
-    d(std::move(w->outcome));
-  };
-  w->timer = timers_.schedule(static_cast<std::uint64_t>(std::max(timeout_ms, 0)),
-                              [finish] { finish(ErrorCode::kRequestTimedOut); });
-  when_written(topic, partition, end, [this, w, finish, topic, partition, min_isr](WaitOutcome o) {
-    timers_.cancel(w->timer);
-    switch (o) {
-      case WaitOutcome::kWritten:
-        // Kafka's DelayedProduce: reached, but by fewer replicas
-        // than min.insync.replicas asks.
-        finish(static_cast<std::int64_t>(isr_size(topic, partition)) < min_isr
-                   ? ErrorCode::kNotEnoughReplicasAfterAppend
-                   : ErrorCode::kNone);
-        break;
-      case WaitOutcome::kFailed:
-        finish(ErrorCode::kKafkaStorageError);
-        break;
-      case WaitOutcome::kGone:
-        finish(leads(topic, partition) ? ErrorCode::kUnknownTopicOrPartition
-                                       : ErrorCode::kNotLeaderOrFollower);
-        break;
-    }
-  });
+  when_written(topic, partition, end, static_cast<std::uint64_t>(std::max(timeout_ms, 0)),
+               [this, topic, partition, min_isr, outcome = std::move(outcome),
+                done = std::move(done)](WaitOutcome o) mutable {
+                 ErrorCode e = ErrorCode::kNone;
+                 switch (o) {
+                   case WaitOutcome::kWritten:
+                     // Kafka's DelayedProduce: reached, but by fewer
+                     // replicas than min.insync.replicas asks.
+                     if (static_cast<std::int64_t>(isr_size(topic, partition)) < min_isr) {
+                       e = ErrorCode::kNotEnoughReplicasAfterAppend;
+                     }
+                     break;
+                   case WaitOutcome::kTimedOut:
+                     e = ErrorCode::kRequestTimedOut;
+                     break;
+                   case WaitOutcome::kFailed:
+                     e = ErrorCode::kKafkaStorageError;
+                     break;
+                   case WaitOutcome::kGone:
+                     e = leads(topic, partition) ? ErrorCode::kUnknownTopicOrPartition
+                                                 : ErrorCode::kNotLeaderOrFollower;
+                     break;
+                 }
+                 if (e != ErrorCode::kNone) {
+                   outcome.error = e;
+                   outcome.base_offset = -1;
+                 }
+                 done(std::move(outcome));
+               });
 }
 
 }  // namespace kgw
