@@ -62,6 +62,25 @@ struct Replicas {
     groups.stop();
   }
 
+  // An idempotent producer's id, from the transaction coordinator.
+  ProducerIdAndEpoch init_producer_id(test::StoreFixture& f) {
+    std::optional<ProducerIdAndEpoch> id;
+    txns.init_producer_id(std::nullopt, 60000, -1, -1, [&](ProducerIdAndEpoch p) { id = p; });
+    f.run_until([&] { return id.has_value(); });
+    REQUIRE(id->error == ErrorCode::kNone);
+    return *id;
+  }
+  // Leads partition 0 of `t` at epoch 1 with one follower, `follower`, in
+  // its ISR; ISR change requests go nowhere.
+  void lead_with_follower(const Uuid& t, std::int32_t follower, std::int64_t lag_time_max_ms) {
+    const std::int32_t self = test::StoreFixture::kNode;
+    ReplicationOptions options;
+    options.lag_time_max_ms = lag_time_max_ms;
+    options.isr_channel = [](IsrChangeRequest, std::function<void(ErrorCode, std::string)>) {};
+    rm.configure_replication(std::move(options));
+    rm.become_leader(t, 0, ReplicaRole{self, 1, 0, {self, follower}, {self, follower}});
+  }
+
   OffsetsStore offsets;
   GroupCoordinator groups;
   OffsetManager offset_manager;
@@ -161,12 +180,9 @@ TEST_CASE("an idempotent duplicate is answered once the original is written") {
   const Uuid t = f.create("events", 1);
   {
     Replicas r(f);
-    std::optional<ProducerIdAndEpoch> id;
-    r.txns.init_producer_id(std::nullopt, 60000, -1, -1, [&](ProducerIdAndEpoch p) { id = p; });
-    f.run_until([&] { return id.has_value(); });
-    REQUIRE(id->error == ErrorCode::kNone);
+    const ProducerIdAndEpoch id = r.init_producer_id(f);
 
-    const std::vector<std::uint8_t> batch = make_batch(4, id->producer_id, id->epoch, 0);
+    const std::vector<std::uint8_t> batch = make_batch(4, id.producer_id, id.epoch, 0);
     std::optional<AppendOutcome> first;
     std::optional<AppendOutcome> retry;
     bool first_done_before_retry = false;
@@ -223,17 +239,10 @@ TEST_CASE("an idempotent retry of a batch the ISR has not replicated times out a
   const Uuid t = f.create("events", 1);
   {
     Replicas r(f);
-    const std::int32_t self = test::StoreFixture::kNode;
-    const std::int32_t a = self + 100;
-    ReplicationOptions options;
-    options.lag_time_max_ms = 60000;
-    options.isr_channel = [](IsrChangeRequest, std::function<void(ErrorCode, std::string)>) {};
-    r.rm.configure_replication(std::move(options));
-    r.rm.become_leader(t, 0, ReplicaRole{self, 1, 0, {self, a}, {self, a}});
-    std::optional<ProducerIdAndEpoch> id;
-    r.txns.init_producer_id(std::nullopt, 60000, -1, -1, [&](ProducerIdAndEpoch p) { id = p; });
-    f.run_until([&] { return id.has_value(); });
-    const std::vector<std::uint8_t> batch = make_batch(2, id->producer_id, id->epoch, 0);
+    const std::int32_t a = test::StoreFixture::kNode + 100;
+    r.lead_with_follower(t, a, 60000);
+    const ProducerIdAndEpoch id = r.init_producer_id(f);
+    const std::vector<std::uint8_t> batch = make_batch(2, id.producer_id, id.epoch, 0);
     // Written here, never fetched by `a`: acks=all times out.
     std::optional<AppendOutcome> first;
     append(f, r.rm, t, 0, batch, first, -1, 30);
@@ -393,10 +402,7 @@ TEST_CASE("replication: an append accepted by a leader that stops leading meanwh
     Replicas r(f);
     const std::int32_t self = test::StoreFixture::kNode;
     const std::int32_t a = self + 100;
-    ReplicationOptions options;
-    options.isr_channel = [](IsrChangeRequest, std::function<void(ErrorCode, std::string)>) {};
-    r.rm.configure_replication(std::move(options));
-    r.rm.become_leader(t, 0, ReplicaRole{self, 1, 0, {self, a}, {self, a}});
+    r.lead_with_follower(t, a, ReplicationOptions{}.lag_time_max_ms);
     auto written_end = [&] { return f.store->partition(t, 0)->high_watermark; };
     auto log_end = [&] { return f.store->partition(t, 0)->log_end_offset; };
 

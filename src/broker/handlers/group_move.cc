@@ -94,24 +94,22 @@ struct Move {
 void copy_offsets(std::shared_ptr<Move> m) {
   HandlerContext& ctx = *m->ctx;
   const ImagePtr image = ctx.metadata().image();
-  // The request's views point into `names` and `m`, kept by the callback.
-  auto names = std::make_shared<std::vector<std::pair<std::string, std::int32_t>>>();
-  for (const std::string& t : m->topics) {
-    const TopicPtr topic = image->topic(t);
-    names->emplace_back(t, topic == nullptr ? 0 : topic->partition_count());
-  }
+  // The request's views point into `m`, which the callback keeps.
   OffsetFetchRequest fetch;
   fetch.group_id = m->group;
   fetch.topics.emplace();
-  for (const auto& [name, count] : *names) {
+  for (const std::string& name : m->topics) {
+    const TopicPtr topic = image->topic(name);
     auto& t = fetch.topics->emplace_back();
     t.name = name;
-    for (std::int32_t i = 0; i < count; ++i) t.partition_indexes.push_back(i);
+    for (std::int32_t i = 0; topic != nullptr && i < topic->partition_count(); ++i) {
+      t.partition_indexes.push_back(i);
+    }
   }
   // v1 at least: v0 reads the offsets a legacy broker keeps in ZooKeeper.
   forward_to_group_coordinator<OffsetFetchRequest, OffsetFetchResponse>(
       *ctx.upstream(), m->group, std::move(fetch), 1, 7,
-      [m, names](ErrorCode e, const OffsetFetchResponse& r) {
+      [m](ErrorCode e, const OffsetFetchResponse& r) {
         if (e == ErrorCode::kNone && r.error_code != 0) e = static_cast<ErrorCode>(r.error_code);
         if (e != ErrorCode::kNone) {
           return m->finish(
