@@ -39,6 +39,7 @@
 #include "src/interbroker/txn_marker_sender.h"
 #include "src/net/server.h"
 #include "src/options.h"
+#include "src/proxy/copy_back.h"
 #include "src/proxy/cutover.h"
 #include "src/proxy/group_forward.h"
 #include "src/proxy/mirror.h"
@@ -95,6 +96,7 @@ struct App {
   Upstream* upstream = nullptr;              // proxy mode: the legacy cluster, if any
   Mirror* mirror = nullptr;                  // proxy mode: topics being migrated, if any
   Cutover* cutover = nullptr;                // proxy mode: the migration steps kgw takes
+  CopyBack* copy_back = nullptr;             // proxy mode: rollbacks after a cutover
   uv_signal_t sigint{};
   uv_signal_t sigterm{};
   bool stopping = false;
@@ -122,6 +124,7 @@ void stop_serving(App& app) {
   app.broker->stop();
   if (app.interbroker != nullptr) app.interbroker->stop();
   if (app.cutover != nullptr) app.cutover->stop();
+  if (app.copy_back != nullptr) app.copy_back->stop();
   if (app.mirror != nullptr) app.mirror->stop();
   if (app.upstream != nullptr) app.upstream->stop();
   app.server->stop([&app] {
@@ -568,6 +571,14 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     cutover =
         std::make_unique<Cutover>(loop, *store, producers, metadata, *upstream, cutover_options);
   }
+  // ... or handed back after the switch, once kgw's records are copied back.
+  std::unique_ptr<CopyBack> copy_back;
+  if (upstream) {
+    CopyBackOptions copy_back_options;
+    copy_back_options.max_pause_ms =
+        static_cast<std::uint64_t>(config.get_long("migration.cutover.max.pause.ms"));
+    copy_back = std::make_unique<CopyBack>(loop, *store, metadata, *upstream, copy_back_options);
+  }
 
   App app;
   app.loop = loop;
@@ -582,9 +593,11 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   app.upstream = upstream.get();
   app.mirror = mirror.get();
   app.cutover = cutover.get();
+  app.copy_back = copy_back.get();
   if (upstream) upstream->start();
   if (mirror) mirror->start();
   if (cutover) cutover->start();
+  if (copy_back) copy_back->start();
   uv_signal_init(loop, &app.sigint);
   uv_signal_init(loop, &app.sigterm);
   app.sigint.data = &app;

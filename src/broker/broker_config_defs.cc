@@ -1090,12 +1090,14 @@ const std::vector<ConfigDef> kTopicDefs = {
      "to the legacy cluster while kgw copies every partition from it with the same offsets "
      "(kgw-admin migrate start); cutover, produce is fenced while kgw catches up and switches "
      "the topic to local (kgw-admin migrate cutover); upstream, kgw drops its copy and the "
-     "legacy cluster serves the topic again (kgw-admin migrate rollback).",
+     "legacy cluster serves the topic again (kgw-admin migrate rollback); rollback, after the "
+     "cutover kgw copies its records back to the legacy cluster, then switches the topic to "
+     "upstream (kgw-admin migrate rollback).",
      {},
      Check::kOneOf,
      0,
      0,
-     "local|mirroring|cutover|upstream"},
+     "local|mirroring|cutover|upstream|rollback"},
     {"kgw.migration.finalized",
      T::kBoolean,
      "true",

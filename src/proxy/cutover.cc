@@ -107,8 +107,13 @@ void Cutover::scan() {
   std::set<Uuid> watched;
   for (const TopicPtr& t : metadata_.image()->topics()) {
     const std::string_view state = PartitionResolver::migration_state(t->configs);
+    // A topic once switched to kgw: clients may hold kgw's leader epoch
+    // while the legacy cluster serves it (rolled back, migrating again).
+    if (state != PartitionResolver::kLocal) set_epoch_floor(*t);
     if (state == PartitionResolver::kUpstreamState) {
-      roll_back(*t);
+      // Rolled back after its switch (a leader epoch set), kgw's copy
+      // stays as it is: the fallback, and where a later start mirrors on.
+      if (migration_step(t->configs).leader_epoch.empty()) roll_back(*t);
       continue;
     }
     if (state == PartitionResolver::kLocal) {
@@ -551,6 +556,15 @@ void Cutover::roll_back(const TopicImage& t) {
           dropping_.erase(id);
         }
       });
+}
+
+void Cutover::set_epoch_floor(const TopicImage& t) {
+  // Clients hold kgw's leader epoch for the topic: forwarded requests and
+  // Metadata answers take it into account (Upstream::epoch_floor).
+  std::int32_t epoch = 0;
+  const std::string e = migration_step(t.configs).leader_epoch;
+  std::from_chars(e.data(), e.data() + e.size(), epoch);
+  upstream_.set_epoch_floor(t.name, epoch);
 }
 
 }  // namespace kgw

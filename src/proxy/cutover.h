@@ -30,7 +30,11 @@
 //    applied every batch to the producer state (ProducerStateManager), so
 //    an idempotent producer continues its sequence here.
 //  - kgw.migration.state=upstream (rollback): drop kgw's copy (DeleteTopic);
-//    the legacy cluster serves the topic again.
+//    the legacy cluster serves the topic again. A topic rolled back after
+//    its switch (kgw.migration.leader.epoch set; src/proxy/copy_back.h
+//    copied kgw's records back) stays as a stub: kgw's copy as it was at
+//    the rollback (retention off), and its leader epoch, so that Metadata
+//    never answers an epoch below the one clients hold.
 //
 //  - kgw.migration.state=local with kgw.migration.finalized=false (after
 //    the switch, until finalize): the watch. Every `watch_interval_ms` the
@@ -145,6 +149,8 @@ class Cutover {
   void switch_topic(const TopicImage& t, Topic& c, std::uint64_t now);
   void abandon(const TopicImage& t, Topic& c);
   void roll_back(const TopicImage& t);
+  // Upstream::set_epoch_floor from kgw.migration.leader.epoch.
+  void set_epoch_floor(const TopicImage& t);
   void watch(const TopicImage& t, std::uint64_t now);
   void on_watched(const Uuid& id, const std::map<std::int32_t, std::int64_t>& high_watermarks);
 

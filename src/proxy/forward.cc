@@ -292,6 +292,10 @@ void forward_fetch(Upstream& upstream, std::shared_ptr<void> keep, const FetchRe
     if (u != nullptr) {
       t.topic = own(storage, u->name);  // the Upstream's may go at its next refresh
       t.topic_id = u->id;
+      // Rolled back after its cutover: the client's epoch is kgw's.
+      if (upstream.epoch_floor(u->name) > 0) {
+        for (auto& p : t.partitions) p.current_leader_epoch = -1;
+      }
     }
   }
   // Record batches (magic 2) need v4.
@@ -308,6 +312,12 @@ void forward_list_offsets(Upstream& upstream, std::shared_ptr<void> keep,
                           ForwardStorage& storage, std::function<void()> done) {
   ListOffsetsRequest consumer = req;
   consumer.replica_id = -1;
+  for (auto& t : consumer.topics) {
+    // Rolled back after its cutover: the client's epoch is kgw's.
+    if (upstream.epoch_floor(t.name) > 0) {
+      for (auto& p : t.partitions) p.current_leader_epoch = -1;
+    }
+  }
   forward(upstream, std::move(keep), consumer, ListOffsetsRequest::min_version, client_version, 0,
           slots, resp, storage, std::move(done), ListOffsetsApi{});
 }

@@ -23,6 +23,8 @@
 //    (in order): UNKNOWN_SERVER_ERROR;
 //  - the legacy broker's own errors pass through (a stale leader there
 //    also makes the Upstream refresh).
+// A topic rolled back after its cutover (Upstream::epoch_floor) is
+// forwarded without the client's leader epoch, which is kgw's.
 // Legacy node ids and addresses never reach the client: the fields that
 // would carry them (KIP-951 current leaders, KIP-392 preferred replicas)
 // are cleared.

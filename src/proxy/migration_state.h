@@ -11,6 +11,12 @@
 //   mirroring | cutover --rollback--> upstream     (user; kgw then drops
 //                                                   its copy)
 //   local, finalized=false --finalize--> local, finalized=true   (user)
+//   local, finalized=false --rollback--> rollback  (user; kgw copies its
+//                                                   records back:
+//                                                   src/proxy/copy_back.h)
+//   rollback --switch--> upstream                  (kgw, fenced; kgw keeps
+//                                                   a stub of its copy)
+//   upstream (a stub) --start--> mirroring         (user: migrating again)
 //
 // Anything else is refused, so that no AlterConfigs hands clients a copy
 // that is not caught up or mirrors into a topic kgw owns. Pure.
@@ -85,14 +91,32 @@ inline std::string migration_step_error(const MigrationStep& was, const Migratio
       now.finalized) {
     return "";
   }
+  if (from == PartitionResolver::kLocal && !was.finalized && to == PartitionResolver::kRollback &&
+      same_final) {
+    return "";
+  }
+  // Migrating again a topic rolled back after its cutover: kgw's stub
+  // (its leader epoch kept) mirrors on from where the rollback left it.
+  if (from == PartitionResolver::kUpstreamState && !was.leader_epoch.empty() &&
+      to == PartitionResolver::kMirroring && same_final) {
+    return "";
+  }
   std::string why = std::string(PartitionResolver::kMigrationState) + " is " + was.state;
   if (!was.finalized) why += " (not finalized)";
   why += "; it changes only along kgw-admin migrate's steps (start, cutover, rollback, finalize)";
   if (from == PartitionResolver::kLocal && !was.finalized &&
       to == PartitionResolver::kUpstreamState) {
     why +=
-        ": a rollback after the switch is not supported yet (writes made on kgw since would "
-        "be lost)";
+        ": after the cutover a rollback goes through kgw.migration.state=rollback, which "
+        "copies kgw's records back to the legacy cluster first";
+  }
+  if (from == PartitionResolver::kRollback) {
+    why +=
+        ": kgw switches the topic to the legacy cluster itself once its records are copied "
+        "back (kgw-admin migrate status shows how far)";
+  }
+  if (from == PartitionResolver::kLocal && was.finalized && to == PartitionResolver::kRollback) {
+    why += ": finalized, the legacy copy is written off";
   }
   return why;
 }

@@ -27,6 +27,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -121,6 +122,29 @@ class Upstream final : public UpstreamCatalogue {
   }
   // Consumer groups moving to kgw (src/proxy/group_move.h).
   GroupMoves& group_moves() { return group_moves_; }
+  // A rollback's switch (src/proxy/copy_back.h) holds the topic's produce
+  // while the legacy cluster takes kgw's last records.
+  void fence_writes(const std::string& topic, bool fenced) {
+    if (fenced) {
+      write_fenced_.insert(topic);
+    } else {
+      write_fenced_.erase(topic);
+    }
+  }
+  bool writes_fenced(std::string_view topic) const override {
+    return write_fenced_.find(topic) != write_fenced_.end();
+  }
+  // A topic rolled back after its cutover: clients hold kgw's leader epoch
+  // for it (kgw.migration.leader.epoch), above the legacy one. Metadata
+  // never answers an epoch below the floor, and forwarded requests carry
+  // none for the topic (the legacy leader would not know it). 0: none.
+  void set_epoch_floor(const std::string& topic, std::int32_t epoch) {
+    if (epoch > 0) epoch_floors_[topic] = epoch;
+  }
+  std::int32_t epoch_floor(std::string_view topic) const {
+    auto it = epoch_floors_.find(topic);
+    return it == epoch_floors_.end() ? 0 : it->second;
+  }
 
  private:
   void refresh();
@@ -146,6 +170,8 @@ class Upstream final : public UpstreamCatalogue {
   std::map<std::string, std::int32_t, std::less<>> txn_coordinators_;
   std::map<std::string, int, std::less<>> produces_in_flight_;
   GroupMoves group_moves_;
+  std::set<std::string, std::less<>> write_fenced_;
+  std::map<std::string, std::int32_t, std::less<>> epoch_floors_;
 };
 
 }  // namespace kgw

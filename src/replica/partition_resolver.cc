@@ -67,7 +67,13 @@ Resolved PartitionResolver::route(const TopicKey& key, const TopicInfo* topic,
     const TopicPtr t = metadata_.image()->topic(topic->id);
     if (t != nullptr) {
       const std::string_view state = migration_state(t->configs);
-      if (state != kLocal) {
+      // A rollback's switch holds writes as a cutover does.
+      if (state == kRollback && serving == Serving::kWrite && upstream_->writes_fenced(t->name)) {
+        Resolved r;
+        r.error = ErrorCode::kNotLeaderOrFollower;
+        return r;
+      }
+      if (!served_here(state)) {
         Resolved r;
         r.route = Route::kUpstream;
         r.error = partition >= 0 && partition < t->partition_count()

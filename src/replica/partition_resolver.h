@@ -91,6 +91,8 @@ class UpstreamCatalogue {
   virtual std::int32_t partitions(std::string_view topic) const = 0;
   // The name of the topic with this id there, empty if none.
   virtual std::string_view name_of(const Uuid& id) const = 0;
+  // A migration's rollback holds the topic's writes (src/proxy/copy_back.h).
+  virtual bool writes_fenced(std::string_view /*topic*/) const { return false; }
 };
 
 struct Resolved {
@@ -132,8 +134,14 @@ class PartitionResolver {
   static constexpr std::string_view kMirroring = "mirroring";
   // Produce fenced while kgw catches up and switches (src/proxy/cutover.h).
   static constexpr std::string_view kCutover = "cutover";
-  // Rolled back: kgw drops its copy (src/proxy/cutover.h).
+  // Rolled back: kgw drops its copy (src/proxy/cutover.h), or after the
+  // switch keeps it as a stub (src/proxy/copy_back.h).
   static constexpr std::string_view kUpstreamState = "upstream";
+  // Rolling back after the switch: kgw serves the topic while it copies
+  // its records back to the legacy cluster (src/proxy/copy_back.h).
+  static constexpr std::string_view kRollback = "rollback";
+  // Whether kgw's own copy serves the topic's clients in this state.
+  static bool served_here(std::string_view state) { return state == kLocal || state == kRollback; }
   static constexpr std::string_view kLocal = "local";
   // The topic config that is false from a cutover until finalize.
   static constexpr std::string_view kMigrationFinalized = "kgw.migration.finalized";

@@ -13,11 +13,13 @@ cutover is printed (the pause), not asserted: timings are the benchmarks'.
 
 Also: a cutover that cannot finish within migration.cutover.max.pause.ms
 (a transaction left open on the legacy cluster) goes back to mirroring and
-produce flows to the legacy cluster again; rollback drops kgw's copy; the
-steps out of order are refused with the reason."""
+produce flows to the legacy cluster again; rollback drops kgw's copy
+before the cutover, and after it copies kgw's records back (live, and
+across a kill -9); the steps out of order are refused with the reason."""
 
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -31,6 +33,7 @@ kgw_harness.require_modules("confluent_kafka")
 from confluent_kafka import (Consumer, KafkaException, OFFSET_BEGINNING, Producer,  # noqa: E402
                              TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+from kafka_wire import Conn, Enc  # noqa: E402
 
 TIMEOUT = 60
 PARTITIONS = 3
@@ -47,6 +50,25 @@ def migrate(*args, check=True):
         raise AssertionError(f"kgw-admin migrate {' '.join(args)}: exit {r.returncode}\n"
                              f"{r.stdout}{r.stderr}")
     return r
+
+
+def latest_with_epoch(bootstrap, topic, current_leader_epoch, partition=0):
+    """ListOffsets v4 LATEST carrying the client's leader epoch, as a
+    KIP-320 client sends it: (error, offset, leader epoch)."""
+    e = Enc().i32(-1).i8(0)
+    e.array([0], lambda enc, _: enc.string(topic).array(
+        [0], lambda enc2, __: enc2.i32(partition).i32(current_leader_epoch).i64(-1)))
+    c = Conn(bootstrap)
+    try:
+        d = c.call(2, 4, e)
+    finally:
+        c.close()
+    d.i32()  # throttle
+    out = []
+    d.array(lambda dd: (dd.string(), dd.array(
+        lambda d3: out.append((d3.i32(), d3.i16(), d3.i64(), d3.i64(), d3.i32())))))
+    _, err, _, offset, epoch = out[0]
+    return err, offset, epoch
 
 
 def read_all(bootstrap, topic):
@@ -275,11 +297,6 @@ class CutoverTest(unittest.TestCase):
         # Producing and consuming go on, now against kgw's copy.
         kgw_harness.wait_until(lambda: producer.count > before_cutover + 800, TIMEOUT,
                                what="more records produced after the cutover")
-        # A rollback after the switch would lose what kgw took since.
-        late = migrate("rollback", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic,
-                       check=False)
-        self.assertNotEqual(late.returncode, 0)
-        self.assertIn("not supported yet", late.stderr)
         producer.finish()
         self.assertEqual(producer.errors, [])
         kgw_harness.wait_until(
@@ -288,6 +305,11 @@ class CutoverTest(unittest.TestCase):
         consumer.finish()
         migrate("finalize", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
         self.assertEqual({s["finalized"] for s in self.status(topic)}, {True})
+        # Finalized: the legacy copy is written off, no rollback any more.
+        late = migrate("rollback", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic,
+                       check=False)
+        self.assertNotEqual(late.returncode, 0)
+        self.assertIn("written off", late.stderr)
 
         self.check(topic, producer, consumer, legacy_end,
                    f"{before_cutover} sent before the cutover",
@@ -471,6 +493,143 @@ class CutoverTest(unittest.TestCase):
         legacy = read_all(self.mock.bootstrap, topic)
         self.assertEqual(len(legacy), 21)
         self.assertEqual(read_all(self.kgw.bootstrap, topic), legacy)
+
+    def test_rollback_after_the_cutover_hands_back_every_record(self):
+        """After the cutover kgw takes writes the legacy cluster never saw;
+        a rollback copies them back at the same offsets while kgw serves,
+        holds produce for the last ones, and hands the topic back: the
+        producer and the consumer group ride through both switches, 0 lost,
+        0 duplicated, every acknowledged record at the offset it was given."""
+        topic = "handback"
+        # A second kgw as the legacy cluster: it checks the leader epochs
+        # clients send (the mock does not), and clients hold kgw's.
+        self.start(topic, legacy_kgw=True)
+        producer = LoadProducer(self.kgw.bootstrap, topic)
+        consumer = GroupConsumer(self.kgw.bootstrap, topic)
+        producer.start()
+        consumer.start()
+        self.addCleanup(producer.finish)
+        self.addCleanup(consumer.finish)
+        kgw_harness.wait_until(lambda: len(producer.acked) > 300, TIMEOUT,
+                               what="the producer under way")
+        migrate("start", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
+        self.wait_behind(topic, 400)
+        time.sleep(0.5)
+        migrate("cutover", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
+        at_cutover = self.legacy_ends(topic)
+        # The leader epoch clients learn from kgw, above the legacy one.
+        err, _, kgw_epoch = latest_with_epoch(self.kgw.bootstrap, topic, -1)
+        self.assertEqual(err, 0)
+        self.assertGreaterEqual(kgw_epoch, 1)
+        count = producer.count
+        kgw_harness.wait_until(lambda: producer.count > count + 800, TIMEOUT,
+                               what="records produced to kgw after the cutover")
+
+        back_at = time.monotonic()
+        out = migrate("rollback", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
+        back_done = time.monotonic()
+        print(out.stdout, end="")
+        self.assertIn("Rolled back", out.stdout)
+        self.assertEqual({s["state"] for s in self.status(topic)}, {"upstream"})
+        # A client still holding kgw's epoch is served (the legacy leader
+        # would answer UNKNOWN_LEADER_EPOCH to it).
+        err, offset, _ = latest_with_epoch(self.kgw.bootstrap, topic, kgw_epoch)
+        self.assertEqual(err, 0)
+        self.assertEqual(offset, self.legacy_ends(topic)[0])
+        # The legacy log holds what kgw took.
+        self.assertGreater(sum(self.legacy_ends(topic)), sum(at_cutover) + 800)
+        count = producer.count
+        kgw_harness.wait_until(lambda: producer.count > count + 400, TIMEOUT,
+                               what="records produced to the legacy cluster after the rollback")
+        producer.finish()
+        self.assertEqual(producer.errors, [])
+        kgw_harness.wait_until(
+            lambda: {(p, o) for p, o, _ in consumer.seen} >= set(producer.acked.values()),
+            TIMEOUT, what="the consumer read every acknowledged record")
+        consumer.finish()
+        self.check(topic, producer, consumer, self.legacy_ends(topic),
+                   "through a cutover and a rollback",
+                   [w for t, w in producer.waits if back_at - 0.5 < t < back_done + 0.5])
+        self.assertEqual(consumer.errors, [])
+        self.assertIn("rollback of handback: the legacy cluster serves it again",
+                      self.kgw.stderr_tail(400))
+
+    def test_kill_during_the_rollback_resumes_it(self):
+        """kill -9 of kgw while it copies its records back: after the
+        restart the copy checks what already reached the legacy log (the
+        same batches, compared) and goes on from there; the legacy log ends
+        up holding every record once, at its offset, and the idempotent
+        producer goes on there. The legacy cluster is a second kgw (its
+        idempotence checks sequences as Kafka's does)."""
+        topic = "handback-killed"
+        self.start(topic, legacy_kgw=True)
+        p = Producer({"bootstrap.servers": self.kgw.bootstrap, "enable.idempotence": True,
+                      "linger.ms": 0, "batch.num.messages": 1})
+        acked = {}
+
+        def produce(n, prefix):
+            def done(err, msg):
+                self.assertIsNone(err)
+                acked[msg.value().decode()] = (msg.partition(), msg.offset())
+            for i in range(n):
+                p.produce(topic, value=f"{prefix}{i}".encode(), partition=i % PARTITIONS,
+                          on_delivery=done)
+                p.poll(0)
+            self.assertEqual(p.flush(TIMEOUT), 0)
+
+        produce(30, "before-")
+        migrate("start", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
+        self.wait_behind(topic, 0)
+        migrate("cutover", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
+        produce(1500, "kgw-")  # one record per batch: 1500 batches to copy back
+        watch = Consumer({"bootstrap.servers": self.mock.bootstrap, "group.id": "unused"})
+        self.addCleanup(watch.close)
+
+        def legacy_total():
+            return sum(watch.get_watermark_offsets(TopicPartition(topic, q), timeout=TIMEOUT)[1]
+                       for q in range(PARTITIONS))
+        at_cutover = legacy_total()
+        subprocess.run(
+            [ADMIN, "configs", "alter", "--bootstrap-server", self.kgw.bootstrap,
+             "--entity-type", "topics", "--entity-name", topic,
+             "--add-config", "kgw.migration.state=rollback"],
+            capture_output=True, text=True, timeout=TIMEOUT, check=True)
+        # Killed mid-copy: the legacy cluster stopped (SIGSTOP) as soon as
+        # the copy reached it, so kgw dies with batches sent and not
+        # answered, past the progress it recorded.
+        kgw_harness.wait_until(lambda: legacy_total() > at_cutover, TIMEOUT, interval=0.002,
+                               what="the copy back under way")
+        os.kill(self.mock.pid, signal.SIGSTOP)
+        try:
+            self.kgw.kill()
+        finally:
+            os.kill(self.mock.pid, signal.SIGCONT)
+        killed_at = legacy_total()
+        print(f"legacy log: {at_cutover} records at the cutover, {killed_at} when kgw was "
+              f"killed, of {at_cutover + 1500}")
+        self.assertLess(killed_at, at_cutover + 1500)
+        self.kgw.start(self.kgw.port)
+        out = migrate("rollback", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
+        self.assertIn("Rolled back", out.stdout)
+        # The restart compared what had reached the legacy log before going on.
+        self.assertIn("compared", self.kgw.stderr_tail(400))
+        produce(30, "after-")
+        legacy = read_all(self.mock.bootstrap, topic)
+        self.assertEqual(len(legacy), 1560)
+        self.assertEqual(read_all(self.kgw.bootstrap, topic), legacy)
+        where = {v.decode(): po for po, (_, v) in legacy.items()}
+        self.assertEqual(where, acked)
+        # Migrating it again: kgw's stub mirrors on from where it was.
+        out = migrate("start", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
+        self.assertIn("again", out.stdout)
+        self.wait_behind(topic, 0)
+        migrate("cutover", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
+        produce(30, "again-")
+        self.assertEqual({s["state"] for s in self.status(topic)}, {"local"})
+        local = read_all(self.kgw.bootstrap, topic)
+        self.assertEqual(len(local), 1590)
+        self.assertEqual({po: rec for po, rec in local.items() if po in legacy}, legacy)
+        self.assertEqual({v.decode(): po for po, (_, v) in local.items()}, acked)
 
     def test_group_moves_to_kgw_at_its_next_rebalance(self):
         """A group whose topics are all kgw's after the cutover moves to

@@ -39,6 +39,10 @@ TEST_CASE("the user's steps are allowed") {
   CHECK(step(state("mirroring"), state("upstream")).empty());
   CHECK(step(state("cutover"), state("upstream")).empty());
   CHECK(step(state("local", "false", "3"), state("local", "true", "3")).empty());
+  // A rollback after the switch: kgw copies its records back first.
+  CHECK(step(state("local", "false", "3"), state("rollback", "false", "3")).empty());
+  // Migrating again after such a rollback: kgw's stub mirrors on.
+  CHECK(step(state("upstream", "false", "3"), state("mirroring", "false", "3")).empty());
   // Nothing changes: always fine (an AlterConfigs of other configs).
   CHECK(step(state("mirroring"), state("mirroring")).empty());
   CHECK(step(state(""), state("")).empty());
@@ -68,9 +72,13 @@ TEST_CASE("kgw's own steps and steps out of order are refused") {
       {state(""), state("mirroring")},                   // mirroring into a topic kgw owns
       {state(""), state("cutover")},
       {state("local"), state("local", "false")},                        // un-finalizing
-      {state("local", "false", "2"), state("upstream", "false", "2")},  // rollback after switch
+      {state("local", "false", "2"), state("upstream", "false", "2")},  // skipping the copy back
       {state("local", "false", "2"), state("local", "false", "5")},     // the epoch
       {state("upstream"), state("mirroring")},
+      {state("local", "true", "2"), state("rollback", "true", "2")},       // finalized: written off
+      {state("rollback", "false", "2"), state("upstream", "false", "2")},  // kgw's switch back
+      {state("rollback", "false", "2"), state("local", "false", "2")},
+      {state(""), state("rollback")},
   };
   for (const Case& c : refused) {
     const std::string why = step(c.from, c.to);
@@ -79,9 +87,14 @@ TEST_CASE("kgw's own steps and steps out of order are refused") {
       CHECK(why.find("kgw-admin migrate") != std::string::npos);
     }
   }
+  // The refusals say what to do instead.
   CHECK(step(state("local", "false", "2"), state("upstream", "false", "2"))
-            .find("not supported "
-                  "yet") != std::string::npos);
+            .find("kgw.migration.state=rollback") != std::string::npos);
+  CHECK(
+      step(state("rollback", "false", "2"), state("upstream", "false", "2")).find("copied back") !=
+      std::string::npos);
+  CHECK(step(state("local", "true", "2"), state("rollback", "true", "2")).find("written off") !=
+        std::string::npos);
 }
 
 TEST_CASE("kgw.migration.legacy.end round-trips and skips damaged items") {

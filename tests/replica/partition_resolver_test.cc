@@ -115,6 +115,8 @@ struct FakeUpstream : UpstreamCatalogue {
     return -1;
   }
   std::string_view name_of(const Uuid&) const override { return {}; }
+  bool writes_fenced(std::string_view topic) const override { return fenced == topic; }
+  std::string fenced;
 };
 
 TEST_CASE("route: upstream topics, and a mirrored local copy stays upstream but for kOwnCopy") {
@@ -152,6 +154,32 @@ TEST_CASE("route: upstream topics, and a mirrored local copy stays upstream but 
   const Resolved local = resolver.route(owned, resolver.topic(owned), 0);
   CHECK(local.ok());
   CHECK(local.route == Route::kLocal);
+}
+
+TEST_CASE("route: a topic rolling back is served here, its writes fenced only at the switch") {
+  test::StoreFixture f;
+  f.create("back", 2, {{"kgw.migration.state", "rollback"}});
+  PartitionResolver resolver(*f.store, *f.metadata, test::StoreFixture::kNode);
+  FakeUpstream upstream;
+  resolver.set_upstream(&upstream);
+  const TopicKey key = TopicKey::by_name("back");
+  const TopicInfo* topic = resolver.topic(key);
+  REQUIRE(topic != nullptr);
+  // kgw still serves it while it copies its records back.
+  for (Serving s : {Serving::kLeader, Serving::kAnyReplica, Serving::kWrite}) {
+    const Resolved r = resolver.route(key, topic, 1, s);
+    CHECK(r.ok());
+    CHECK(r.route == Route::kLocal);
+  }
+  // The switch's fence: writes refused (the producer retries), reads go on.
+  upstream.fenced = "back";
+  CHECK(resolver.route(key, topic, 1, Serving::kWrite).error == ErrorCode::kNotLeaderOrFollower);
+  CHECK(resolver.route(key, topic, 1, Serving::kLeader).ok());
+  CHECK(PartitionResolver::served_here("rollback"));
+  CHECK(PartitionResolver::served_here("local"));
+  CHECK_FALSE(PartitionResolver::served_here("mirroring"));
+  CHECK_FALSE(PartitionResolver::served_here("cutover"));
+  CHECK_FALSE(PartitionResolver::served_here("upstream"));
 }
 
 TEST_CASE("for_each_partition fills each partition's error in request order") {

@@ -47,7 +47,7 @@ constexpr std::int16_t kTopicAlreadyExists = 36;
 constexpr const char* kUsage =
     "Usage: kgw-admin migrate (start | status | cutover | rollback | finalize)\n"
     "                 --bootstrap-server HOST:PORT --topic TOPIC [--topic TOPIC ...] [--json]\n"
-    "                 [--interval MS] [--watch]\n"
+    "                 [--interval MS] [--watch] [--timeout S]\n"
     "Moves topics off the legacy Kafka cluster kgw proxies (kgw --upstream):\n"
     "  start     kgw copies every partition of the topic from the legacy cluster, with the same\n"
     "            offsets (state mirroring); clients still read and write the legacy cluster.\n"
@@ -58,7 +58,11 @@ constexpr const char* kUsage =
     "  cutover   fences produce (at most migration.cutover.max.pause.ms), lets the copy catch\n"
     "            up, and switches the topic to kgw (state local): same offsets, same producer\n"
     "            sequences; if it cannot within the pause, the topic stays mirroring.\n"
-    "  rollback  before the cutover: kgw drops its copy, the legacy cluster serves the topic.\n"
+    "  rollback  before the cutover: kgw drops its copy, the legacy cluster serves the topic;\n"
+    "            after it (until finalize): kgw copies what it took since back to the legacy\n"
+    "            cluster at the same offsets (state rollback, kgw serving meanwhile), then\n"
+    "            holds produce (at most migration.cutover.max.pause.ms) for the last records\n"
+    "            and hands the topic back; it waits at most --timeout S (default 600).\n"
     "  finalize  after the cutover: the legacy copy is no longer kept as a fallback.\n";
 
 struct PartitionStatus {
@@ -190,7 +194,7 @@ int cutover(KafkaCall& call, const std::vector<std::string>& topics) {
     std::string state, error;
     bool finalized = true;
     if (!migration_state(call, topic, state, error, &finalized)) return fail(kWhat, error);
-    if (state == "local" && !finalized) {
+    if ((state == "local" && !finalized) || state == "rollback") {
       std::printf("Topic %s is kgw's already (not finalized).\n", topic.c_str());
       continue;
     }
@@ -242,13 +246,104 @@ int cutover(KafkaCall& call, const std::vector<std::string>& topics) {
   return failed == 0 ? 0 : 1;
 }
 
-int rollback(KafkaCall& call, const std::vector<std::string>& topics) {
+bool latest_offsets(KafkaCall& call, const std::string& topic, int partitions,
+                    std::int32_t replica_id, std::vector<long long>& out, std::string& error);
+
+// After the switch: kgw copies its records back, then hands the topic
+// over (src/proxy/copy_back.h). Progress every second from
+// kgw.migration.legacy.end (how far the copy is) against kgw's log end.
+bool roll_back_after_switch(KafkaCall& call, const std::string& topic, std::string state,
+                            int timeout_s) {
+  std::string error;
+  if (state == "local") {
+    if (std::string err = set_topic_config(call, topic, kStateConfig, "rollback"); !err.empty()) {
+      std::fprintf(stderr, "%s %s: %s\n", kWhat, topic.c_str(), err.c_str());
+      return false;
+    }
+  }
+  std::printf(
+      "Rollback of %s: kgw copies what it took since the cutover back to the legacy cluster "
+      "(kgw serves the topic meanwhile)...\n",
+      topic.c_str());
+  std::fflush(stdout);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto last_print = t0;
+  const int n = partition_count(call, topic, error);
+  while (true) {
+    bool finalized = true;
+    MigrationExtras extras;
+    if (!migration_state(call, topic, state, error, &finalized, &extras)) {
+      std::fprintf(stderr, "%s %s\n", kWhat, error.c_str());
+      return false;
+    }
+    if (state == "upstream") break;
+    if (state != "rollback") {
+      std::fprintf(stderr, "%s %s: the topic is %s, not rolling back\n", kWhat, topic.c_str(),
+                   state.c_str());
+      return false;
+    }
+    if (extras.diverged.rfind("rollback stopped", 0) == 0) {
+      std::fprintf(stderr,
+                   "%s %s: %s. kgw keeps serving the topic; nothing was lost. See kgw's log.\n",
+                   kWhat, topic.c_str(), extras.diverged.c_str());
+      return false;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - t0 > std::chrono::seconds(timeout_s)) {
+      std::fprintf(stderr,
+                   "%s %s: still rolling back after %d s (kgw goes on by itself; follow it with "
+                   "kgw-admin migrate status)\n",
+                   kWhat, topic.c_str(), timeout_s);
+      return false;
+    }
+    if (now - last_print >= std::chrono::seconds(1) && n > 0) {
+      last_print = now;
+      std::vector<long long> ends;
+      long long left = 0;
+      const auto copied = parse_legacy_end(extras.legacy_end);
+      if (latest_offsets(call, topic, n, -2, ends, error)) {
+        for (int p = 0; p < n; ++p) {
+          auto c = copied.find(p);
+          if (c != copied.end() && ends[static_cast<std::size_t>(p)] > c->second) {
+            left += ends[static_cast<std::size_t>(p)] - c->second;
+          }
+        }
+        std::printf("  %lld offset(s) left to copy back\n", left);
+        std::fflush(stdout);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const long long ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  std::printf(
+      "Rolled back %s in %lld ms: the legacy cluster serves the topic again, with every record "
+      "kgw took, at the same offsets.\n",
+      topic.c_str(), ms);
+  return true;
+}
+
+int rollback(KafkaCall& call, const std::vector<std::string>& topics, int timeout_s) {
   int failed = 0;
   for (const std::string& topic : topics) {
     std::string state, error;
-    if (!migration_state(call, topic, state, error)) return fail(kWhat, error);
+    bool finalized = true;
+    if (!migration_state(call, topic, state, error, &finalized)) return fail(kWhat, error);
     if (state == "upstream") {
       std::printf("Topic %s is the legacy cluster's already.\n", topic.c_str());
+      continue;
+    }
+    if (state == "local" && finalized) {
+      std::fprintf(stderr,
+                   "%s %s: the topic is kgw's and finalized: the legacy copy was written off, "
+                   "there is nothing to roll back to\n",
+                   kWhat, topic.c_str());
+      ++failed;
+      continue;
+    }
+    if (state == "local" || state == "rollback") {
+      if (!roll_back_after_switch(call, topic, state, timeout_s)) ++failed;
       continue;
     }
     if (std::string err = set_topic_config(call, topic, kStateConfig, "upstream"); !err.empty()) {
@@ -349,6 +444,20 @@ int start(KafkaCall& call, const std::vector<std::string>& topics) {
       std::printf("Topic %s is already mirroring.\n", topic.c_str());
       continue;
     }
+    if (ec == kTopicAlreadyExists && state == "upstream") {
+      // Rolled back after a cutover: kgw kept a stub that mirrors on.
+      if (std::string err = set_topic_config(call, topic, kStateConfig, "mirroring");
+          !err.empty()) {
+        std::fprintf(stderr, "%s %s: %s\n", kWhat, topic.c_str(), err.c_str());
+        ++failed;
+        continue;
+      }
+      std::printf(
+          "Mirroring topic %s again from the legacy cluster, from where its rollback "
+          "left kgw's copy.\n",
+          topic.c_str());
+      continue;
+    }
     std::string message = resp.topics.size() == 1 && resp.topics[0].error_message
                               ? std::string(*resp.topics[0].error_message)
                               : "error " + std::to_string(ec);
@@ -402,9 +511,10 @@ bool collect(KafkaCall& call, const std::vector<std::string>& topics,
     if (!migration_state(call, topic, state, error, &finalized, &extras)) return false;
     std::vector<long long> legacy, mirrored;
     if (!latest_offsets(call, topic, n, -1, legacy, error)) return false;
-    if (state == "local" && !finalized) {
+    if ((state == "local" && !finalized) || state == "rollback") {
       // kgw serves the topic: the legacy log's end is where it was at the
-      // cutover (kgw watches it until finalize; `diverged` if it moved).
+      // cutover (kgw watches it until finalize; `diverged` if it moved),
+      // or while rolling back how far kgw's records are copied back.
       legacy.assign(static_cast<std::size_t>(n), -1);
       for (const auto& [p, offset] : parse_legacy_end(extras.legacy_end)) {
         if (p < n) legacy[static_cast<std::size_t>(p)] = offset;
@@ -498,7 +608,9 @@ void print_status(const std::vector<PartitionStatus>& rows,
           {"finalized", s.finalized},
           {"diverged", s.diverged.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.diverged)}};
       if (s.mirrored_offset >= 0 && s.legacy_high_watermark >= 0 && s.state != "local") {
-        j["behind"] = s.legacy_high_watermark - s.mirrored_offset;
+        // Rolling back the copy runs the other way: the legacy log behind.
+        j["behind"] = s.state == "rollback" ? s.mirrored_offset - s.legacy_high_watermark
+                                            : s.legacy_high_watermark - s.mirrored_offset;
       }
       if (s.offsets_per_s >= 0) j["offsets_per_s"] = s.offsets_per_s;
       if (s.bytes_per_s >= 0) j["bytes_per_s"] = s.bytes_per_s;
@@ -514,7 +626,8 @@ void print_status(const std::vector<PartitionStatus>& rows,
     // Once kgw serves the topic its log runs ahead of the legacy one.
     const std::string behind =
         s.mirrored_offset >= 0 && s.legacy_high_watermark >= 0 && s.state != "local"
-            ? std::to_string(s.legacy_high_watermark - s.mirrored_offset)
+            ? std::to_string(s.state == "rollback" ? s.mirrored_offset - s.legacy_high_watermark
+                                                   : s.legacy_high_watermark - s.mirrored_offset)
             : "-";
     const std::string mirrored =
         s.mirrored_offset >= 0 ? std::to_string(s.mirrored_offset) : std::string("-");
@@ -525,6 +638,11 @@ void print_status(const std::vector<PartitionStatus>& rows,
                 eta_text(s.eta_s).c_str());
   }
   for (const auto& [topic, why] : diverged) {
+    if (why.rfind("rollback stopped", 0) == 0) {
+      std::fprintf(stderr, "ERROR: %s: %s. kgw keeps serving the topic; see kgw's log.\n",
+                   topic.c_str(), why.c_str());
+      continue;
+    }
     std::fprintf(stderr,
                  "WARNING: %s: records reached the legacy cluster after the cutover, around kgw "
                  "(%s); the two logs have diverged. Find the client still bootstrapped to the "
@@ -574,7 +692,8 @@ int migrate_command(const std::vector<std::string>& raw) {
     action = args[0];
     args.erase(args.begin());
   }
-  if (!a.parse(args, {"bootstrap-server", "topic", "interval"}, {"json", "watch", "help"}, error)) {
+  if (!a.parse(args, {"bootstrap-server", "topic", "interval", "timeout"},
+               {"json", "watch", "help"}, error)) {
     std::fprintf(stderr, "%s", kUsage);
     return fail(kWhat, error, 2);
   }
@@ -599,7 +718,18 @@ int migrate_command(const std::vector<std::string>& raw) {
   if (!call.connect(*bootstrap, AdminClient::kTimeoutMs, error)) return fail(kWhat, error);
   if (action == "start") return start(call, topics);
   if (action == "cutover") return cutover(call, topics);
-  if (action == "rollback") return rollback(call, topics);
+  if (action == "rollback") {
+    int timeout_s = 600;
+    if (auto v = a.get("timeout")) {
+      char* end = nullptr;
+      const long t = std::strtol(v->c_str(), &end, 10);
+      if (end == v->c_str() || *end != '\0' || t <= 0 || t > 86400) {
+        return fail(kWhat, "--timeout takes seconds, 1..86400", 2);
+      }
+      timeout_s = static_cast<int>(t);
+    }
+    return rollback(call, topics, timeout_s);
+  }
   if (action == "finalize") return finalize(call, topics);
   int interval_ms = 1000;
   if (auto v = a.get("interval")) {

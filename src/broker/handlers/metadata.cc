@@ -11,10 +11,12 @@
 //
 // In proxy mode (issue 17) the legacy cluster's topics that this node does
 // not have are listed as this node's: every partition led by this node,
-// replicas and ISR this node, the legacy leader's epoch; no legacy address
+// replicas and ISR this node, the legacy leader's epoch (never below the
+// epoch floor of a topic rolled back after its cutover); no legacy address
 // or node id is ever named. Until the legacy cluster's metadata first came
 // in, an asked-for unknown topic is LEADER_NOT_AVAILABLE (retriable), not
 // auto-created.
+#include <algorithm>
 #include <deque>
 #include <memory>
 
@@ -82,7 +84,9 @@ void add_topic(MetadataCall& call, MetadataResponse::MetadataResponseTopic& out,
 // leader's epoch; a partition without a legacy leader is
 // LEADER_NOT_AVAILABLE, which clients retry.
 void add_upstream_topic(MetadataCall& call, MetadataResponse::MetadataResponseTopic& out,
-                        const UpstreamTopic& t, std::int32_t self) {
+                        const UpstreamTopic& t, std::int32_t self, const Upstream& upstream) {
+  // A topic rolled back after its cutover: clients hold kgw's epoch.
+  const std::int32_t floor = upstream.epoch_floor(t.name);
   out.name = call.names.emplace_back(t.name);
   out.topic_id = t.id;
   out.is_internal = false;
@@ -90,7 +94,7 @@ void add_upstream_topic(MetadataCall& call, MetadataResponse::MetadataResponseTo
   for (std::size_t i = 0; i < t.leaders.size(); ++i) {
     auto& part = out.partitions.emplace_back();
     part.partition_index = static_cast<std::int32_t>(i);
-    part.leader_epoch = t.leader_epochs[i];
+    part.leader_epoch = std::max(t.leader_epochs[i], floor);
     part.replica_nodes = {self};
     part.isr_nodes = {self};
     if (t.leaders[i] >= 0) {
@@ -148,7 +152,7 @@ void handle_metadata(HandlerContext& ctx, RequestPtr req) {
   // legacy ones, which the clients' requests carry there.
   auto still_upstream = [upstream](const TopicImage& t) -> const UpstreamTopic* {
     if (upstream == nullptr ||
-        PartitionResolver::migration_state(t.configs) == PartitionResolver::kLocal) {
+        PartitionResolver::served_here(PartitionResolver::migration_state(t.configs))) {
       return nullptr;
     }
     return upstream->topic(t.name);
@@ -156,7 +160,7 @@ void handle_metadata(HandlerContext& ctx, RequestPtr req) {
   if (all) {
     for (const TopicPtr& t : image.topics()) {
       if (const UpstreamTopic* u = still_upstream(*t)) {
-        add_upstream_topic(*call, call->resp.topics.emplace_back(), *u, self);
+        add_upstream_topic(*call, call->resp.topics.emplace_back(), *u, self, *upstream);
         continue;
       }
       add_topic(*call, call->resp.topics.emplace_back(), *t);
@@ -166,7 +170,7 @@ void handle_metadata(HandlerContext& ctx, RequestPtr req) {
     if (upstream != nullptr) {
       for (const auto& [name, t] : upstream->topics()) {
         if (t.internal || image.topic(name) != nullptr) continue;
-        add_upstream_topic(*call, call->resp.topics.emplace_back(), t, self);
+        add_upstream_topic(*call, call->resp.topics.emplace_back(), t, self, *upstream);
       }
     }
     finish(ctx, *call);
@@ -182,7 +186,7 @@ void handle_metadata(HandlerContext& ctx, RequestPtr req) {
     const TopicPtr t = want.name ? image.topic(*want.name) : image.topic(want.topic_id);
     if (t != nullptr) {
       if (const UpstreamTopic* u = still_upstream(*t)) {
-        add_upstream_topic(*call, call->resp.topics.emplace_back(), *u, self);
+        add_upstream_topic(*call, call->resp.topics.emplace_back(), *u, self, *upstream);
         continue;
       }
       add_topic(*call, call->resp.topics.emplace_back(), *t);
@@ -198,7 +202,7 @@ void handle_metadata(HandlerContext& ctx, RequestPtr req) {
         }
       }
       if (u != nullptr && !u->internal) {
-        add_upstream_topic(*call, call->resp.topics.emplace_back(), *u, self);
+        add_upstream_topic(*call, call->resp.topics.emplace_back(), *u, self, *upstream);
         continue;
       }
       if (!upstream->ready() && want.name) {

@@ -44,6 +44,7 @@
 #include "src/broker/handlers/handlers.h"
 #include "src/cluster/metadata_log.h"
 #include "src/proxy/forward.h"
+#include "src/proxy/upstream.h"
 #include "src/replica/partition_resolver.h"
 #include "src/replica/replica_manager.h"
 
@@ -177,14 +178,17 @@ void finish_one(HandlerContext& ctx, const std::shared_ptr<ProduceCall>& call) {
 constexpr std::uint64_t kCutoverPollMs = 2;
 
 // Proxy mode: whether the request names a topic in a migration's cutover
-// (src/proxy/cutover.h), whose produce is fenced.
+// (src/proxy/cutover.h) or a rollback's switch (src/proxy/copy_back.h),
+// whose produce is fenced.
 bool fenced_by_cutover(HandlerContext& ctx, const ProduceRequest& body) {
   if (ctx.upstream() == nullptr) return false;
   const ImagePtr image = ctx.metadata().image();
   for (const auto& t : body.topic_data) {
     const TopicPtr topic = image->topic(t.name);
-    if (topic != nullptr &&
-        PartitionResolver::migration_state(topic->configs) == PartitionResolver::kCutover) {
+    if (topic == nullptr) continue;
+    const std::string_view state = PartitionResolver::migration_state(topic->configs);
+    if (state == PartitionResolver::kCutover ||
+        (state == PartitionResolver::kRollback && ctx.upstream()->writes_fenced(t.name))) {
       return true;
     }
   }
