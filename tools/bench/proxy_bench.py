@@ -29,7 +29,9 @@ machine, in one run:
    idempotent acks=all producer through kgw at 1000 msgs/s: kgw's fence
    (its log line "produce was fenced for N ms"), `migrate cutover`'s own
    "done in N ms", and the producer's longest wait for an acknowledgement
-   of a record sent during the cutover; p50, p90, max.
+   of a record sent during the cutover; p50, p90, max. One second later
+   the same topic is rolled back (what kgw took meanwhile copied back):
+   the same three figures for the rollback.
 
 Prints a table; --write-doc replaces the generated block of
 docs/BENCHMARKS.md's section (appended if absent). Needs a build
@@ -270,20 +272,34 @@ class Bench:
             r = self.admin("cutover", "--topic", topic)
             t1 = time.monotonic()
             time.sleep(1)
+            # And back: what kgw took in that second is copied back.
+            t2 = time.monotonic()
+            rb = self.admin("rollback", "--topic", topic) if r.returncode == 0 else None
+            t3 = time.monotonic()
+            time.sleep(1)
             stop.set()
             th.join(120)
             m = re.search(r"done in (\d+) ms", r.stdout)
-            fence = None
+            mb = re.search(r"Rolled back .* in (\d+) ms", rb.stdout) if rb else None
+            fence = rb_fence = None
             with open(self.kgw_err) as f:
                 for line in f:
                     g = re.search(rf"cutover of {topic}: kgw serves it now.*fenced for (\d+) ms",
                                   line)
                     if g:
                         fence = int(g.group(1))
+                    g = re.search(rf"rollback of {topic}: the legacy cluster serves it again.*"
+                                  r"held for (\d+) ms", line)
+                    if g:
+                        rb_fence = int(g.group(1))
             during = [w for t, w in waits if t0 - 0.1 < t < t1 + 0.1]
+            during_rb = [w for t, w in waits if t2 - 0.1 < t < t3 + 0.1]
             row = {"done_ms": int(m.group(1)) if m else None, "fence_ms": fence,
                    "producer_pause_ms": max(during) * 1000 if during else None,
-                   "ok": r.returncode == 0}
+                   "ok": r.returncode == 0,
+                   "rb_done_ms": int(mb.group(1)) if mb else None, "rb_fence_ms": rb_fence,
+                   "rb_producer_pause_ms": max(during_rb) * 1000 if during_rb else None,
+                   "rb_ok": rb is not None and rb.returncode == 0}
             log(f"cutover {i + 1}: {row}")
             out.append(row)
         return out
@@ -344,6 +360,20 @@ def table(args, res):
                       ("done_ms", "`migrate cutover` (request to switched, as the tool polls)"),
                       ("producer_pause_ms", "the producer's longest wait for an ack")):
         vals = [x[key] for x in c]
+        L.append(f"| {name} | {fmt(pct(vals, 0.5))} | {fmt(pct(vals, 0.9))} | "
+                 f"{fmt(pct(vals, 1.0))} |")
+    L.append("")
+    ok = sum(1 for x in c if x.get("rb_ok"))
+    L.append(f"Rollback after each cutover ({ok} handed back; the records kgw took in the "
+             f"second after the cutover are copied back to the legacy cluster, then produce is "
+             f"held for the last ones):")
+    L.append("")
+    L.append("| ms | p50 | p90 | max |")
+    L.append("|---|---|---|---|")
+    for key, name in (("rb_fence_ms", "kgw's fence (produce held)"),
+                      ("rb_done_ms", "`migrate rollback` (request to handed back)"),
+                      ("rb_producer_pause_ms", "the producer's longest wait for an ack")):
+        vals = [x.get(key) for x in c]
         L.append(f"| {name} | {fmt(pct(vals, 0.5))} | {fmt(pct(vals, 0.9))} | "
                  f"{fmt(pct(vals, 1.0))} |")
     L.append("")
