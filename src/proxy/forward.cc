@@ -243,6 +243,33 @@ struct ListOffsetsApi {
   }
 };
 
+struct EpochApi {
+  auto& in_topics(OffsetForLeaderEpochRequest& r) const { return r.topics; }
+  const auto& in_topics(const OffsetForLeaderEpochRequest& r) const { return r.topics; }
+  auto& in_parts(auto& t) const { return t.partitions; }
+  std::string_view in_name(const auto& t) const { return t.topic; }
+  std::int32_t in_index(const auto& p) const { return p.partition; }
+  auto& out_part(OffsetForLeaderEpochResponse& r, const UpstreamSlot& s) const {
+    return r.topics[s.ti].partitions[s.pi];
+  }
+  std::int32_t out_index(const auto& p) const { return p.partition; }
+  std::int16_t error_of(const auto& p) const { return p.error_code; }
+  const auto& resp_topics(const OffsetForLeaderEpochResponse& r) const { return r.topics; }
+  const auto& resp_parts(const auto& t) const { return t.partitions; }
+  std::int32_t resp_index(const auto& p) const { return p.partition; }
+  void copy(const OffsetForLeaderEpochResponse::EpochEndOffset& from,
+            OffsetForLeaderEpochResponse::EpochEndOffset& to, ForwardStorage&) const {
+    to.error_code = from.error_code;
+    to.leader_epoch = from.leader_epoch;
+    to.end_offset = from.end_offset;
+  }
+  void fail(OffsetForLeaderEpochResponse::EpochEndOffset& to, ErrorCode e) const {
+    to.error_code = code(e);
+    to.leader_epoch = -1;
+    to.end_offset = -1;
+  }
+};
+
 }  // namespace
 
 void forward_produce(Upstream& upstream, std::shared_ptr<void> keep, const ProduceRequest& req,
@@ -320,6 +347,32 @@ void forward_list_offsets(Upstream& upstream, std::shared_ptr<void> keep,
   }
   forward(upstream, std::move(keep), consumer, ListOffsetsRequest::min_version, client_version, 0,
           slots, resp, storage, std::move(done), ListOffsetsApi{});
+}
+
+}  // namespace kgw
+
+namespace kgw {
+
+void forward_offset_for_leader_epoch(Upstream& upstream, std::shared_ptr<void> keep,
+                                     const OffsetForLeaderEpochRequest& req,
+                                     std::int16_t client_version,
+                                     const std::vector<UpstreamSlot>& slots,
+                                     OffsetForLeaderEpochResponse& resp, ForwardStorage& storage,
+                                     std::function<void()> done) {
+  // A consumer's question (replica -1, v3+); the client's current epoch
+  // checks need v2.
+  OffsetForLeaderEpochRequest consumer = req;
+  consumer.replica_id = -1;
+  for (auto& t : consumer.topics) {
+    // Rolled back after its cutover: the client's epoch is kgw's.
+    if (upstream.epoch_floor(t.topic) > 0) {
+      for (auto& p : t.partitions) p.current_leader_epoch = -1;
+    }
+  }
+  const std::int16_t min_version =
+      client_version >= 2 ? 2 : OffsetForLeaderEpochRequest::min_version;
+  forward(upstream, std::move(keep), consumer, min_version, client_version, 0, slots, resp, storage,
+          std::move(done), EpochApi{});
 }
 
 }  // namespace kgw

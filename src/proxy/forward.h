@@ -1,8 +1,8 @@
 // Forwarding of the partitioned requests in proxy mode (issue 17): the
-// partitions of a Produce, Fetch or ListOffsets request that the resolver
-// routed upstream (UpstreamSlot, in request order) are split per legacy
-// leader, each group sent to its leader as a request of the same API, and
-// the answers merged back into the client's response at the slots' places.
+// partitions of a Produce, Fetch, ListOffsets or OffsetForLeaderEpoch
+// request that the resolver routed upstream (UpstreamSlot, in request
+// order) are split per legacy leader, each group sent to its leader as a request of the same API,
+// and the answers merged back into the client's response at the slots' places.
 //
 // The happy path is: split_by_leader() -> one sub-request per leader
 // (select(): the request's own fields, only that leader's partitions, in
@@ -53,6 +53,8 @@ struct FetchRequest;
 struct FetchResponse;
 struct ListOffsetsRequest;
 struct ListOffsetsResponse;
+struct OffsetForLeaderEpochRequest;
+struct OffsetForLeaderEpochResponse;
 
 // The slots grouped by legacy leader (`leader(slot)`, -1: none known),
 // each group in the order given. Pure.
@@ -104,5 +106,11 @@ void forward_list_offsets(Upstream& upstream, std::shared_ptr<void> keep,
                           const ListOffsetsRequest& req, std::int16_t client_version,
                           const std::vector<UpstreamSlot>& slots, ListOffsetsResponse& resp,
                           ForwardStorage& storage, std::function<void()> done);
+void forward_offset_for_leader_epoch(Upstream& upstream, std::shared_ptr<void> keep,
+                                     const OffsetForLeaderEpochRequest& req,
+                                     std::int16_t client_version,
+                                     const std::vector<UpstreamSlot>& slots,
+                                     OffsetForLeaderEpochResponse& resp, ForwardStorage& storage,
+                                     std::function<void()> done);
 
 }  // namespace kgw

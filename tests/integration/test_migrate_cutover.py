@@ -71,6 +71,25 @@ def latest_with_epoch(bootstrap, topic, current_leader_epoch, partition=0):
     return err, offset, epoch
 
 
+def epoch_end(bootstrap, topic, current_leader_epoch, leader_epoch, partition=0):
+    """OffsetForLeaderEpoch v3, as a consumer validating its position
+    after a leader change asks it: (error, leader epoch, end offset)."""
+    e = Enc().i32(-1)
+    e.array([0], lambda enc, _: enc.string(topic).array(
+        [0], lambda enc2, __: enc2.i32(partition).i32(current_leader_epoch).i32(leader_epoch)))
+    c = Conn(bootstrap)
+    try:
+        d = c.call(23, 3, e)
+    finally:
+        c.close()
+    d.i32()  # throttle
+    out = []
+    d.array(lambda dd: (dd.string(), dd.array(
+        lambda d3: out.append((d3.i16(), d3.i32(), d3.i32(), d3.i64())))))
+    err, _, epoch, end = out[0]
+    return err, epoch, end
+
+
 def read_all(bootstrap, topic):
     """Every record of every partition up to its end:
     {(partition, offset): (key, value)}."""
@@ -512,6 +531,11 @@ class CutoverTest(unittest.TestCase):
         self.addCleanup(consumer.finish)
         kgw_harness.wait_until(lambda: len(producer.acked) > 300, TIMEOUT,
                                what="the producer under way")
+        # A legacy partition's epoch, asked through kgw as a consumer
+        # validating its position does: the legacy leader answers.
+        err, epoch, end = epoch_end(self.kgw.bootstrap, topic, -1, 0)
+        self.assertEqual((err, epoch), (0, 0))
+        self.assertGreater(end, 0)
         migrate("start", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
         self.wait_behind(topic, 400)
         time.sleep(0.5)
@@ -536,6 +560,12 @@ class CutoverTest(unittest.TestCase):
         err, offset, _ = latest_with_epoch(self.kgw.bootstrap, topic, kgw_epoch)
         self.assertEqual(err, 0)
         self.assertEqual(offset, self.legacy_ends(topic)[0])
+        # kgw's epoch ends where the rollback switched (kgw's copy says so;
+        # the legacy cluster never had that epoch).
+        err, epoch, end = epoch_end(self.kgw.bootstrap, topic, kgw_epoch, kgw_epoch)
+        self.assertEqual((err, epoch), (0, kgw_epoch))
+        self.assertGreater(end, at_cutover[0])
+        self.assertLessEqual(end, self.legacy_ends(topic)[0])
         # The legacy log holds what kgw took.
         self.assertGreater(sum(self.legacy_ends(topic)), sum(at_cutover) + 800)
         count = producer.count

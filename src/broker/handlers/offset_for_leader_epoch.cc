@@ -2,12 +2,16 @@
 // ends, from the log's leader-epoch cache (Store::end_offset_for_epoch).
 // Consumers ask it after a leader change to find whether the log they read
 // was truncated below their position (KIP-320); followers will ask it to
-// truncate a diverging log (Cluster II).
+// truncate a diverging log (Cluster II). In proxy mode the legacy
+// cluster's partitions are forwarded to their legacy leaders
+// (src/proxy/forward.h).
 #include <memory>
 
 #include "all_messages.h"
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/handlers/pending_call.h"
+#include "src/proxy/forward.h"
+#include "src/proxy/upstream.h"
 #include "src/replica/partition_resolver.h"
 #include "src/replica/replica_manager.h"
 #include "storage/store.h"
@@ -16,10 +20,15 @@ namespace kgw {
 
 namespace {
 
-using EpochCall = PendingCall<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse>;
+struct EpochCall : PendingCall<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse> {
+  // Proxy mode: the partitions asked of the legacy cluster.
+  std::vector<UpstreamSlot> upstream;
+  ForwardStorage forwarded;
+};
 
 // This API names its topics `topic` and its partitions `partition`.
 struct EpochTopicsShape {
+  std::vector<UpstreamSlot>* upstream = nullptr;
   TopicKey topic(const auto& in, auto& out) const {
     out.topic = in.topic;
     return TopicKey::by_name(in.topic);
@@ -37,8 +46,10 @@ void handle_offset_for_leader_epoch(HandlerContext& ctx, RequestPtr req) {
   call->req = req;
   if (!ctx.decode(*req, call->body)) return;
   // A partition asked twice is answered twice, as Kafka does.
+  EpochTopicsShape shape;
+  if (ctx.upstream() != nullptr) shape.upstream = &call->upstream;
   for_each_partition(
-      ctx.resolver(), EpochTopicsShape{}, call->body.topics, call->resp.topics,
+      ctx.resolver(), shape, call->body.topics, call->resp.topics,
       [](std::size_t, std::size_t, const auto&) { return ErrorCode::kNone; },
       [&](std::size_t, std::size_t, const auto& p, auto& out,
           const LocalPartition& local) -> ErrorCode {
@@ -54,6 +65,34 @@ void handle_offset_for_leader_epoch(HandlerContext& ctx, RequestPtr req) {
         out.end_offset = end.end_offset;
         return ErrorCode::kNone;
       });
+  if (!call->upstream.empty()) {
+    // A topic rolled back after its cutover: an epoch of kgw's (at or
+    // above the floor) is one the legacy cluster never had; kgw's copy,
+    // kept as it was at the switch, says where it ends.
+    Upstream& upstream = *ctx.upstream();
+    std::vector<UpstreamSlot> legacy;
+    for (const UpstreamSlot& s : call->upstream) {
+      const auto& t = call->body.topics[s.ti];
+      const auto& p = t.partitions[s.pi];
+      const std::int32_t floor = upstream.epoch_floor(t.topic);
+      const TopicInfo* local = ctx.resolver().topic(TopicKey::by_name(t.topic));
+      if (floor > 0 && p.leader_epoch >= floor && local != nullptr) {
+        const Store::EpochEnd end =
+            ctx.store().end_offset_for_epoch(local->id, p.partition, p.leader_epoch);
+        auto& out = call->resp.topics[s.ti].partitions[s.pi];
+        out.leader_epoch = end.epoch;
+        out.end_offset = end.end_offset;
+        continue;
+      }
+      legacy.push_back(s);
+    }
+    if (!legacy.empty()) {
+      ++call->pending;
+      forward_offset_for_leader_epoch(upstream, call, call->body, req->version(), legacy,
+                                      call->resp, call->forwarded,
+                                      [&ctx, call] { finish_one(ctx, *call); });
+    }
+  }
   finish_one(ctx, *call);
 }
 
