@@ -218,7 +218,9 @@ bool CopyBack::step(const TopicImage& t, Topic& c, std::uint64_t now) {
       c.next_fence = now + options_.retry_fence_ms;
       return false;
     }
-    if (caught_up) switch_topic(t, c, now);
+    // Every write kgw took for the topic answered: none can take an
+    // offset after the switch.
+    if (caught_up && upstream_.local_writes_in_flight(t.name) == 0) switch_topic(t, c, now);
     return true;
   }
   if (near && now >= c.next_fence) {

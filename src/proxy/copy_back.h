@@ -23,7 +23,10 @@
 // rate measured, or nothing is left), the switch:
 //   fence: Upstream::fence_writes(topic): produce is held as in a cutover
 //     (handlers/produce.cc), at most `max_pause_ms`;
-//   drain: kgw's log end and high watermark equal (no write in flight);
+//   drain: no Produce kgw took for the topic is unanswered
+//     (Upstream::local_writes_in_flight: an append may wait for the
+//     threadpool before it takes its offsets) and kgw's log end and high
+//     watermark are equal;
 //   copy the tail, as above;
 //   switch: one SetTopicConfigs: state upstream, kgw.migration.legacy.end
 //     where both logs now end, kgw.migration.leader.epoch kept. Clients

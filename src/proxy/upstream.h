@@ -122,6 +122,18 @@ class Upstream final : public UpstreamCatalogue {
   }
   // Consumer groups moving to kgw (src/proxy/group_move.h).
   GroupMoves& group_moves() { return group_moves_; }
+  // Produce kgw appends to its own copy of a topic being rolled back and
+  // has not answered yet (handlers/produce.cc counts them; a rollback's
+  // switch waits until its topic has none: src/proxy/copy_back.h).
+  void local_write_started(const std::string& topic) { ++local_writes_[topic]; }
+  void local_write_answered(const std::string& topic) {
+    auto it = local_writes_.find(topic);
+    if (it != local_writes_.end() && --it->second <= 0) local_writes_.erase(it);
+  }
+  int local_writes_in_flight(std::string_view topic) const {
+    auto it = local_writes_.find(topic);
+    return it == local_writes_.end() ? 0 : it->second;
+  }
   // A rollback's switch (src/proxy/copy_back.h) holds the topic's produce
   // while the legacy cluster takes kgw's last records.
   void fence_writes(const std::string& topic, bool fenced) {
@@ -171,6 +183,7 @@ class Upstream final : public UpstreamCatalogue {
   std::map<std::string, int, std::less<>> produces_in_flight_;
   GroupMoves group_moves_;
   std::set<std::string, std::less<>> write_fenced_;
+  std::map<std::string, int, std::less<>> local_writes_;
   std::map<std::string, std::int32_t, std::less<>> epoch_floors_;
 };
 

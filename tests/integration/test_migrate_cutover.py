@@ -189,7 +189,7 @@ class GroupConsumer(threading.Thread):
 
 
 class CutoverTest(unittest.TestCase):
-    def start(self, topic, *extra, legacy_kgw=False):
+    def start(self, topic, *extra, legacy_kgw=False, legacy_configs=None):
         """The legacy cluster (`self.mock`): librdkafka's mock cluster, or
         with `legacy_kgw` a second kgw (a broker whose idempotence
         deduplicates retried batches as Kafka's does), and kgw in front."""
@@ -198,7 +198,8 @@ class CutoverTest(unittest.TestCase):
             self.mock.start()
             self.addCleanup(self.mock.close)
             admin = AdminClient({"bootstrap.servers": self.mock.bootstrap})
-            for f in admin.create_topics([NewTopic(topic, PARTITIONS, 1)]).values():
+            for f in admin.create_topics([NewTopic(topic, PARTITIONS, 1,
+                                                   config=legacy_configs or {})]).values():
                 f.result(TIMEOUT)
         else:
             self.mock = MockCluster("--brokers", "3", "--topic", f"{topic}:{PARTITIONS}")
@@ -521,8 +522,11 @@ class CutoverTest(unittest.TestCase):
         0 duplicated, every acknowledged record at the offset it was given."""
         topic = "handback"
         # A second kgw as the legacy cluster: it checks the leader epochs
-        # clients send (the mock does not), and clients hold kgw's.
-        self.start(topic, legacy_kgw=True)
+        # clients send (the mock does not), and clients hold kgw's. Its
+        # topic recompresses (the cutover copies that to kgw's): kgw's
+        # appends then wait for the threadpool before they take their
+        # offsets, which the rollback's switch must wait out.
+        self.start(topic, legacy_kgw=True, legacy_configs={"compression.type": "gzip"})
         producer = LoadProducer(self.kgw.bootstrap, topic)
         consumer = GroupConsumer(self.kgw.bootstrap, topic)
         producer.start()

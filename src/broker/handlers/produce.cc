@@ -197,6 +197,13 @@ bool fenced_by_cutover(HandlerContext& ctx, const ProduceRequest& body) {
 
 void run_produce(HandlerContext& ctx, const std::shared_ptr<ProduceCall>& call);
 
+// Proxy mode: a migrated topic not finalized yet, which a rollback may
+// hand back to the legacy cluster.
+bool may_roll_back(const TopicImage& t) {
+  auto f = t.configs.find(std::string(PartitionResolver::kMigrationFinalized));
+  return f != t.configs.end() && f->second == "false";
+}
+
 // The requests a cutover holds, in arrival order: they run in that order
 // (an idempotent producer's pipelined requests must reach the log in
 // sequence), and a request that comes while any is held waits behind them.
@@ -304,7 +311,22 @@ void run_produce(HandlerContext& ctx, const std::shared_ptr<ProduceCall>& call) 
         r.legacy_budget = legacy_budget;
         r.peer = req->peer();
         ++call->pending;
-        ctx.replicas().append(std::move(r), [&ctx, call, ti, pi](AppendOutcome o) {
+        // A migrated topic that may be rolled back (not finalized): a
+        // rollback's switch waits for this write's answer (an append may
+        // wait for the threadpool before it takes its offsets;
+        // src/proxy/copy_back.h).
+        std::string rolling_back;
+        if (Upstream* up = ctx.upstream(); up != nullptr) {
+          const TopicPtr t = ctx.metadata().image()->topic(local.topic->id);
+          if (t != nullptr && may_roll_back(*t)) {
+            rolling_back = t->name;
+            up->local_write_started(rolling_back);
+          }
+        }
+        ctx.replicas().append(std::move(r), [&ctx, call, ti, pi, rolling_back](AppendOutcome o) {
+          if (!rolling_back.empty() && ctx.upstream() != nullptr) {
+            ctx.upstream()->local_write_answered(rolling_back);
+          }
           auto& out = call->resp.responses[ti].partition_responses[pi];
           out.error_code = code(o.error);
           if (o.error == ErrorCode::kNone) {
