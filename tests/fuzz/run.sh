@@ -37,8 +37,14 @@ fi
 tools/dev/setup.sh --packages-only
 
 build=build-fuzz
+# Warnings are errors here as in CI's other builds: clang warns about
+# things GCC does not (an unused lambda capture got through once).
+# ccache, when setup.sh installed it: meson adds it only for the compilers
+# it picks itself, not for CC/CXX given like this.
 if [[ ! -f $build/build.ninja ]]; then
-  CC=clang CXX=clang++ meson setup "$build" -Dfuzz=true -Dclient_tests=disabled >/dev/null
+  cache=$(command -v ccache || true)
+  CC="${cache:+$cache }clang" CXX="${cache:+$cache }clang++" \
+    meson setup "$build" -Dfuzz=true -Dclient_tests=disabled -Dwerror=true >/dev/null
 fi
 ninja -C "$build" "${targets[@]/#/tests/fuzz/}" tests/fuzz/kgw-fuzz-seeds
 

@@ -106,7 +106,7 @@ std::uint64_t HttpLoop::post(const std::string& url, std::string body, std::int6
   t->easy = e;
   if (e == nullptr) {
     HttpResult r{HttpResult::kConnectFailed, 0, {}, "curl_easy_init failed"};
-    after(0, [this, done = std::move(t->done), r = std::move(r)]() mutable { done(std::move(r)); });
+    after(0, [done = std::move(t->done), r = std::move(r)]() mutable { done(std::move(r)); });
     return id;
   }
   t->headers = curl_slist_append(nullptr, "Content-Type: application/json");
