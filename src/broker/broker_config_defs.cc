@@ -75,6 +75,18 @@ const std::vector<ConfigDef> kBrokerDefs = {
      "kgw only: proxy mode (issue 17, first slice): the legacy Kafka cluster kgw stands in front "
      "of, HOST:PORT comma-separated (also --upstream). Its topics are served through kgw: "
      "Metadata names kgw, Produce, Fetch and ListOffsets are forwarded. One node only for now."},
+    {"upstream.auto.create.topics",
+     T::kString,
+     "local",
+     "kgw only, proxy mode: where a Metadata request's auto-creation (auto.create.topics.enable) "
+     "creates a topic the legacy cluster does not have: local (kgw owns it from the start, "
+     "nothing to migrate later) or upstream (the legacy cluster creates it, by its own "
+     "auto.create.topics.enable and defaults, and kgw proxies it like the others).",
+     {},
+     Check::kOneOf,
+     0,
+     0,
+     "local|upstream"},
     {"migration.cutover.max.pause.ms",
      T::kLong,
      "1000",

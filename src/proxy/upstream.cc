@@ -141,6 +141,31 @@ void Upstream::refresh() {
       req, [this](CallError e, const MetadataResponse& resp) { on_metadata(e, resp); });
 }
 
+void Upstream::auto_create(const std::string& topic) {
+  if (stopped_ || bootstrap_.empty() || !creating_.insert(topic).second) return;
+  BrokerConnection* via = bootstrap_[next_bootstrap_ % bootstrap_.size()].get();
+  auto name = std::make_shared<std::string>(topic);
+  MetadataRequest req;
+  req.topics.emplace().emplace_back().name = *name;
+  req.allow_auto_topic_creation = true;
+  via->call<MetadataRequest, MetadataResponse>(
+      req, [this, name](CallError e, const MetadataResponse& resp) {
+        if (stopped_) return;
+        creating_.erase(*name);
+        std::int16_t err = e == CallError::kNone ? 0 : -1;
+        for (const auto& t : resp.topics) {
+          if (t.name && *t.name == *name) err = t.error_code;
+        }
+        // LEADER_NOT_AVAILABLE: created, its leaders not elected yet.
+        if (err != 0 && err != code(ErrorCode::kLeaderNotAvailable)) {
+          LOG_WARN("proxy", "auto-creating topic %s on the legacy cluster: %s",
+                   name->c_str(),
+                   e != CallError::kNone ? call_error_name(e) : error_name(ErrorCode(err)));
+        }
+        refresh_soon();
+      });
+}
+
 void Upstream::on_metadata(CallError e, const MetadataResponse& resp) {
   in_flight_ = false;
   if (stopped_) return;

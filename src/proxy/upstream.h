@@ -97,6 +97,11 @@ class Upstream final : public UpstreamCatalogue {
   BrokerConnection* broker(std::int32_t node, std::int32_t channel = 0);
   // A forwarded call saw a stale leader or a broker down: ask again soon.
   void refresh_soon();
+  // Asks the legacy cluster to auto-create `topic` (a Metadata request for
+  // it that allows auto-creation, as a client's), then refreshes the
+  // catalogue so that the topic is proxied once the legacy cluster has it.
+  // One request per topic at a time: clients retry their Metadata meanwhile.
+  void auto_create(const std::string& topic);
   // The first metadata answer came.
   bool ready() const { return ready_; }
   // The legacy broker ids of the last metadata answer, ascending.
@@ -185,6 +190,7 @@ class Upstream final : public UpstreamCatalogue {
   std::set<std::string, std::less<>> write_fenced_;
   std::map<std::string, int, std::less<>> local_writes_;
   std::map<std::string, std::int32_t, std::less<>> epoch_floors_;
+  std::set<std::string, std::less<>> creating_;  // auto_create asked, not answered
 };
 
 }  // namespace kgw

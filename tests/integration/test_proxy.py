@@ -185,5 +185,40 @@ class ProxyTest(unittest.TestCase):
                          .list_topics(timeout=TIMEOUT).topics)
 
 
+class ProxyCreatesUpstreamTest(unittest.TestCase):
+    def test_auto_created_topic_lives_upstream(self):
+        """upstream.auto.create.topics=upstream: a topic a producer
+        auto-creates through kgw is created by the legacy cluster and
+        proxied like the others; kgw's store gets no copy of it."""
+        mock = MockCluster("--brokers", "3")
+        self.addCleanup(mock.close)
+        kgw = kgw_harness.Kgw("--upstream", mock.bootstrap,
+                              "--set", "upstream.auto.create.topics=upstream")
+        kgw.start()
+        self.addCleanup(kgw.close)
+        topic = "born-upstream"
+        producer = Producer({"bootstrap.servers": kgw.bootstrap, "enable.idempotence": False})
+        for i in range(100):
+            producer.produce(topic, key=f"k{i}".encode(), value=f"v{i}".encode())
+            producer.poll(0)
+        self.assertEqual(producer.flush(TIMEOUT), 0)
+        legacy = AdminClient({"bootstrap.servers": mock.bootstrap}).list_topics(timeout=TIMEOUT)
+        self.assertIn(topic, legacy.topics)
+        partitions = sorted(legacy.topics[topic].partitions)
+
+        def ends(bootstrap):
+            c = make_consumer(bootstrap)
+            try:
+                return [c.get_watermark_offsets(TopicPartition(topic, p), timeout=TIMEOUT)[1]
+                        for p in partitions]
+            finally:
+                c.close()
+        self.assertEqual(sum(ends(mock.bootstrap)), 100)
+        self.assertEqual(ends(kgw.bootstrap), ends(mock.bootstrap))
+        self.assertNotIn(f"created topic {topic}", kgw.stderr_tail(200))
+        # Off (local, the default), the same request creates it on kgw:
+        # test_a_local_topic_still_works.
+
+
 if __name__ == "__main__":
     kgw_harness.main()

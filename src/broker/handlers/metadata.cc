@@ -178,6 +178,8 @@ void handle_metadata(HandlerContext& ctx, RequestPtr req) {
   }
   const bool may_create = ctx.config().get_bool("auto.create.topics.enable") &&
                           (req->version() < 4 || body.allow_auto_topic_creation);
+  const bool create_upstream = upstream != nullptr &&
+                               ctx.config().get("upstream.auto.create.topics") == "upstream";
   // Topics auto-created by this request share the partition limits: a
   // request naming 100,000 unknown topics creates what fits, and the rest
   // are INVALID_PARTITIONS (the first refusal is logged with the limit).
@@ -208,6 +210,16 @@ void handle_metadata(HandlerContext& ctx, RequestPtr req) {
       if (!upstream->ready() && want.name) {
         // Not known yet whether the legacy cluster has it: nothing is
         // created here before it answered; clients retry this.
+        auto& out = call->resp.topics.emplace_back();
+        out.error_code = code(ErrorCode::kLeaderNotAvailable);
+        out.name = call->names.emplace_back(*want.name);
+        continue;
+      }
+      if (u == nullptr && want.name && may_create && create_upstream) {
+        // The legacy cluster creates it; LEADER_NOT_AVAILABLE meanwhile,
+        // as Kafka answers for a topic it is creating: the client asks
+        // again and finds it proxied once the catalogue has it.
+        upstream->auto_create(std::string(*want.name));
         auto& out = call->resp.topics.emplace_back();
         out.error_code = code(ErrorCode::kLeaderNotAvailable);
         out.name = call->names.emplace_back(*want.name);
