@@ -158,8 +158,7 @@ void Upstream::auto_create(const std::string& topic) {
         }
         // LEADER_NOT_AVAILABLE: created, its leaders not elected yet.
         if (err != 0 && err != code(ErrorCode::kLeaderNotAvailable)) {
-          LOG_WARN("proxy", "auto-creating topic %s on the legacy cluster: %s",
-                   name->c_str(),
+          LOG_WARN("proxy", "auto-creating topic %s on the legacy cluster: %s", name->c_str(),
                    e != CallError::kNone ? call_error_name(e) : error_name(ErrorCode(err)));
         }
         refresh_soon();

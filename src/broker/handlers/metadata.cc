@@ -178,8 +178,8 @@ void handle_metadata(HandlerContext& ctx, RequestPtr req) {
   }
   const bool may_create = ctx.config().get_bool("auto.create.topics.enable") &&
                           (req->version() < 4 || body.allow_auto_topic_creation);
-  const bool create_upstream = upstream != nullptr &&
-                               ctx.config().get("upstream.auto.create.topics") == "upstream";
+  const bool create_upstream =
+      upstream != nullptr && ctx.config().get("upstream.auto.create.topics") == "upstream";
   // Topics auto-created by this request share the partition limits: a
   // request naming 100,000 unknown topics creates what fits, and the rest
   // are INVALID_PARTITIONS (the first refusal is logged with the limit).
