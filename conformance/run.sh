@@ -31,6 +31,14 @@
 #                       factor min(N, 3)) right after the cluster starts
 #                       (kgw creates them itself on the first FindCoordinator;
 #                       made up front, no test waits for that creation)
+#   --proxy             proxy conformance: each test runs twice, first
+#                       against librdkafka's mock cluster directly
+#                       (kgw-mock-cluster, 3 brokers), then through kgw
+#                       --upstream in front of a mock cluster of its own (every
+#                       topic upstream, as a legacy cluster's). A test fails
+#                       only if it passed against the mock and fails through
+#                       kgw; one that does not pass against the mock alone is
+#                       skipped with the mock's reason. No client matrix
 #   --kafka-path DIR    what KAFKA_PATH points at: a dir with Kafka's
 #                       bin/kafka-*.sh scripts, which some tests shell out to
 #                       (default: tools/admin/kafka beside the gateway binary,
@@ -78,6 +86,7 @@ brokers=1
 base_port=29100
 internal_topics=0
 racks=""
+proxy=0
 librdkafka_src=debian
 
 say() { echo "conformance: $*" >&2; }
@@ -104,6 +113,7 @@ while (($#)); do
     --base-port) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; base_port=$2; shift ;;
     --base-port=*) base_port=${1#*=}; [[ $base_port =~ ^[1-9][0-9]*$ ]] || usage ;;
     --internal-topics) internal_topics=1 ;;
+    --proxy) proxy=1 ;;
     --racks) [[ -n ${2:-} ]] || usage; racks=$2; shift ;;
     --racks=*) racks=${1#*=} ;;
     --librdkafka) [[ -n ${2:-} ]] || usage; librdkafka_src=$2; shift ;;
@@ -130,6 +140,11 @@ fi
 # cluster it would test one node, so cluster mode leaves it out.
 if ((brokers > 1 && clients)); then
   say "--brokers $brokers: the client matrix runs against one kgw only (clients.sh); not running it"
+  clients=0
+fi
+if ((proxy)); then
+  ((brokers == 1)) || { echo "conformance: --proxy puts one kgw in front of the mock cluster: no --brokers" >&2; usage; }
+  # The client matrix starts its own kgw, with no legacy cluster behind it.
   clients=0
 fi
 if [[ -n $racks ]]; then
@@ -482,6 +497,14 @@ mkdir -p "$cache/bin"
 kgw_bin=$cache/bin/kgw.$$
 cp "$kgw_src" "$kgw_bin"
 kgw_line=$(kgw_commit_line "$repo" "$kgw_src")
+# --proxy: librdkafka's mock cluster as the legacy cluster, built beside kgw.
+mock_bin=""
+if ((proxy)); then
+  mock_src=$(dirname "$kgw_src")/tools/kgw-mock-cluster
+  [[ -x $mock_src ]] || die "no mock cluster at $mock_src (--proxy needs it: built with kgw when librdkafka-dev is installed)"
+  mock_bin=$cache/bin/kgw-mock-cluster.$$
+  cp "$mock_src" "$mock_bin"
+fi
 
 # Each run gets its own folder (a quick run may start while a long one is
 # going); last-run points at the newest, and only the last ten are kept.
@@ -492,9 +515,12 @@ ln -sfn "runs/${rundir##*/}" "$cache/last-run.tmp" && mv -T "$cache/last-run.tmp
 find "$cache/runs" -mindepth 1 -maxdepth 1 -type d | sort | head -n -10 | xargs -r rm -rf
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/kgw-conformance.XXXXXX")
 
-# gw_pid[SCEN]: the gateway's pid (one kgw) or "cluster" (--brokers N > 1);
-# gw_bootstrap[SCEN]: its bootstrap list; gw_dir[SCEN]: the cluster's dir.
-declare -A gw_pid=() gw_bootstrap=() gw_restarts=() gw_dir=()
+# Gateways are keyed by scenario name, and with --proxy also by
+# "mock-SCEN": the mock cluster alone, which the same tests run against first.
+# gw_pid[KEY]: the gateway's pid (one kgw, or the mock alone) or "cluster"
+# (--brokers N > 1); gw_bootstrap[KEY]: its bootstrap list; gw_dir[KEY]: the
+# cluster's dir; mock_pid[KEY]: with --proxy, the mock cluster behind it.
+declare -A gw_pid=() gw_bootstrap=() gw_restarts=() gw_dir=() mock_pid=()
 
 # Scenario name -> extra kgw flags. "default" mirrors librdkafka's
 # tests/scenarios/default.json (auto-create on, 4 partitions, replication
@@ -502,8 +528,11 @@ declare -A gw_pid=() gw_bootstrap=() gw_restarts=() gw_dir=()
 gw_flags() {
   local rf=$((brokers < 3 ? brokers : 3))
   case $1 in
-    default) echo "--set num.partitions=4 --set default.replication.factor=$rf" ;;
-    noautocreate) echo "--set num.partitions=4 --set auto.create.topics.enable=false --set default.replication.factor=$rf" ;;
+    # With --proxy the mock cluster creates the topics kgw proxies.
+    default) echo "--set num.partitions=4 --set default.replication.factor=$rf$( ((!proxy)) || echo " --set upstream.auto.create.topics=upstream")" ;;
+    # (The mock cluster always auto-creates: no such scenario with --proxy.)
+    noautocreate) ((!proxy)) || return 1
+      echo "--set num.partitions=4 --set auto.create.topics.enable=false --set default.replication.factor=$rf" ;;
     *) return 1 ;;
   esac
 }
@@ -540,6 +569,27 @@ PY
 }
 
 run_cluster() { KGW=$kgw_bin "$repo/tools/dev/run-cluster.sh" "$@"; }
+
+# mock_start OUT: librdkafka's mock cluster, 3 brokers, its bootstrap line to
+# OUT.stdout and its log to OUT.log. Sets m_pid and m_bootstrap; returns 1
+# if it printed no bootstrap line within 10 s.
+mock_start() {
+  local out=$1 line="" i
+  "$mock_bin" --brokers 3 --no-stdin >"$out.stdout" 2>"$out.log" &
+  m_pid=$!
+  for ((i = 0; i < 100; i++)); do
+    line=$(head -1 "$out.stdout" 2>/dev/null || true)
+    [[ -n $line ]] && break
+    kill -0 "$m_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [[ -z $line ]]; then
+    kill "$m_pid" 2>/dev/null || true
+    tail -5 "$out.log" >&2
+    return 1
+  fi
+  m_bootstrap=$line
+}
 
 # An N-node cluster for a scenario (--brokers N > 1). One cluster at a time:
 # two of them (3 kgw and 3 etcd each) on a small machine slow every test, so
@@ -610,11 +660,17 @@ cluster_stop() {
 # cluster (the nodes are not our children: checked by pid, a zombie counts
 # as gone). Otherwise sets gw_gone to what is not running.
 gw_alive() {
-  local scen=$1 pid=${gw_pid[$1]:-} id kpid port
+  local scen=$1 pid=${gw_pid[$1]:-} mpid=${mock_pid[$1]:-} id kpid port st
   gw_gone=""
   if [[ $pid != cluster ]]; then
+    if [[ -n $mpid ]] && ! kill -0 "$mpid" 2>/dev/null; then
+      st=0
+      wait "$mpid" 2>/dev/null || st=$?
+      gw_gone="the mock cluster exited with status $st"
+      return 1
+    fi
     kill -0 "$pid" 2>/dev/null && return 0
-    local st=0
+    st=0
     wait "$pid" 2>/dev/null || st=$?
     gw_gone="kgw exited with status $st"
     return 1
@@ -631,7 +687,24 @@ gw_alive() {
 gw_start() {
   local scen=$1 n=${gw_restarts[$1]:-0} out
   out=$rundir/kgw-$scen-$n
-  if ((brokers > 1)); then
+  if ((proxy)); then
+    # $scen is the gateway's key here: "mock-SCEN" is the mock alone.
+    [[ $scen == mock-* ]] && out=$rundir/$scen-$n
+    mock_start "$out.mock" || die "the mock cluster ($scen) did not start (log: $out.mock.log)"
+    mock_pid[$scen]=$m_pid
+    if [[ $scen == mock-* ]]; then
+      gw_pid[$scen]=$m_pid
+      gw_bootstrap[$scen]=$m_bootstrap
+      say "mock cluster (${scen#mock-} scenario, alone) on $m_bootstrap, pid $m_pid, log $out.mock.log"
+    else
+      # shellcheck disable=SC2046
+      kgw_start "$kgw_bin" "$workdir/data-$scen-$n" "$out" --upstream "$m_bootstrap" $(gw_flags "$scen") ||
+        die "kgw ($scen) did not start"
+      gw_pid[$scen]=$kgw_pid
+      gw_bootstrap[$scen]=127.0.0.1:$kgw_port
+      say "kgw ($scen scenario) listening on 127.0.0.1:$kgw_port, pid $kgw_pid, log $out.log, in front of the mock cluster on $m_bootstrap (pid $m_pid, log $out.mock.log)"
+    fi
+  elif ((brokers > 1)); then
     # Each cluster start gets its own dir and log names: a scenario's
     # cluster is started again after another scenario's ran, and
     # run-cluster.sh keeps a dir's ports.
@@ -656,20 +729,22 @@ EOF
 }
 
 gw_stop_one() {
-  local scen=$1 pid=${gw_pid[$1]:-}
-  unset "gw_pid[$scen]"
+  local scen=$1 pid=${gw_pid[$1]:-} mpid=${mock_pid[$1]:-}
+  unset "gw_pid[$scen]" "mock_pid[$scen]"
   if [[ $pid == cluster || -n ${gw_dir[$scen]:-} ]]; then
     cluster_stop "$scen"
   elif [[ -n $pid ]]; then
     kgw_stop "$pid"
   fi
+  # kgw first, then the legacy cluster behind it.
+  [[ -z $mpid || $mpid == "$pid" ]] || kgw_stop "$mpid"
 }
 
 cleanup() {
   local s
   # A cluster that failed to start has gw_dir but no gw_pid.
-  for s in "${!gw_pid[@]}" "${!gw_dir[@]}"; do gw_stop_one "$s"; done
-  rm -rf "$workdir" "$kgw_bin"
+  for s in "${!gw_pid[@]}" "${!gw_dir[@]}" "${!mock_pid[@]}"; do gw_stop_one "$s"; done
+  rm -rf "$workdir" "$kgw_bin" ${mock_bin:+"$mock_bin"}
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -690,12 +765,12 @@ emit() { # NUM STATUS SECONDS REASON
   case $st in passed) ((++passed)) ;; failed) ((++failed)) ;; *) ((++skipped)) ;; esac
 }
 
-run_one() { # NUM SCENARIO -> sets r_status and r_reason
-  local num=$1 scen=$2 entries log rc=0 pid out
+run_one() { # NUM SCENARIO [GATEWAY] -> sets r_status and r_reason
+  local num=$1 scen=$2 key=${3:-$2} entries log rc=0 pid out
   entries=$(python3 "$here/suite.py" entries "$tests_dir/test.c" "$num" "$scen")
-  [[ -n ${gw_pid[$scen]:-} ]] || gw_start "$scen"
+  [[ -n ${gw_pid[$key]:-} ]] || gw_start "$key"
   log=$rundir/logs/$num.log
-  [[ $scen == default ]] || log=$rundir/logs/$num-$scen.log
+  [[ $key == default ]] || log=$rundir/logs/$num-$key.log
   # The library built beside the tests (tests/../src, tests/../src-cpp), not
   # Debian's. It runs in tests/, as upstream runs it: some tests read files
   # relative to it (0053: ../src/statistics_schema.json). The subshell (no
@@ -704,8 +779,8 @@ run_one() { # NUM SCENARIO -> sets r_status and r_reason
   (
     cd "$tests_dir"
     env LD_LIBRARY_PATH="$tests_dir/../src:$tests_dir/../src-cpp" \
-      KAFKA_PATH="$kafka_path" BROKERS="${gw_bootstrap[$scen]}" \
-      RDKAFKA_TEST_CONF="$rundir/test-$scen.conf" TEST_KAFKA_VERSION=3.1.0 TESTS="$num" \
+      KAFKA_PATH="$kafka_path" BROKERS="${gw_bootstrap[$key]}" \
+      RDKAFKA_TEST_CONF="$rundir/test-$key.conf" TEST_KAFKA_VERSION=3.1.0 TESTS="$num" \
       timeout -k 10 "$timeout_s" "$tests_dir/test-runner" -L -s "$scen" >"$log" 2>&1 </dev/null
     exit $?
   ) 2>/dev/null || rc=$?
@@ -714,12 +789,12 @@ run_one() { # NUM SCENARIO -> sets r_status and r_reason
   out=$(python3 "$here/suite.py" outcome "$log" "$num" "$scen" "$entries" "$rc" "$timeout_s")
   r_status=${out%%$'\t'*}
   r_reason=${out#*$'\t'}
-  if ! gw_alive "$scen"; then
-    gw_stop_one "$scen"
-    gw_restarts[$scen]=$((${gw_restarts[$scen]:-0} + 1))
-    say "$gw_gone ($scen) during $num; the next test gets a fresh one"
+  if ! gw_alive "$key"; then
+    gw_stop_one "$key"
+    gw_restarts[$key]=$((${gw_restarts[$key]:-0} + 1))
+    say "$gw_gone ($key) during $num; the next test gets a fresh one"
     r_status=failed
-    r_reason="$gw_gone during the test (see $rundir/kgw-$scen-*.log); test said: $r_reason"
+    r_reason="$gw_gone during the test (see $rundir/*$key-*.log); test said: $r_reason"
   fi
 }
 
@@ -741,6 +816,17 @@ for num in "${tests[@]}"; do
   for scen in "${scens[@]}"; do
     if ! gw_flags "$scen" >/dev/null; then
       s=skipped r="needs test scenario $scen"
+    elif ((proxy)); then
+      # What the mock alone does decides what counts through kgw.
+      run_one "$num" "$scen" "mock-$scen"
+      ms=$r_status mr=$r_reason
+      run_one "$num" "$scen"
+      s=$r_status r=$r_reason
+      if [[ $ms != passed && $s != passed ]]; then
+        s=skipped r="$ms against the mock cluster alone too: $mr"
+      elif [[ $ms != passed ]]; then
+        r="(passes through kgw; $ms against the mock cluster alone: $mr)"
+      fi
     else
       run_one "$num" "$scen"
       s=$r_status r=$r_reason
@@ -805,6 +891,9 @@ mkdir -p "$(dirname "$results")"
   echo "- librdkafka: $suite_version, tests/test-runner -L, TEST_KAFKA_VERSION=3.1.0, test.timeout.multiplier=2"
   echo "- KAFKA_PATH: kgw-admin's bin/kafka-*.sh entry points"
   for note in "${build_notes[@]}"; do echo "- Build: $note"; done
+  if ((proxy)); then
+    echo "- Gateway: proxy conformance (--proxy): each test ran against librdkafka's mock cluster alone (kgw-mock-cluster --brokers 3), then through one kgw --upstream in front of a mock cluster of its own (every topic upstream); a test that did not pass against the mock alone is skipped with the mock's result"
+  fi
   if ((brokers > 1)); then
     echo "- Gateway: a ${brokers}-node kgw cluster (tools/dev/run-cluster.sh, co-located etcd members), test.conf with its ${brokers} bootstrap addresses; topics with replication factor $((brokers < 3 ? brokers : 3)) (default.replication.factor, as the suite's default scenario)$( ((internal_topics)) && echo "; __consumer_offsets and __transaction_state created first (--internal-topics)")$([[ -n $racks ]] && echo "; broker.rack $racks (--racks)")"
   fi

@@ -6,7 +6,8 @@
 # libFuzzer target for a short while (tests/fuzz/run.sh, its own clang
 # build; the long run is its own command, see README).
 # Then, once, the quick conformance subset (librdkafka's suite; the first
-# run fetches and builds it) and the client matrix (conformance/).
+# run fetches and builds it), the same subset through kgw as a proxy in
+# front of librdkafka's mock cluster, and the client matrix (conformance/).
 # Ends with one line "N passed, N failed, N skipped" (a fuzz target counts
 # as one test, a conformance test or client scenario as one, the format
 # check, tools/dev/check-format.sh, as one).
@@ -64,10 +65,11 @@ fi
 # The conformance scripts end with "N passed, N failed, N skipped"; their
 # exit status 77 means the suite could not be set up here (a skip).
 extra_passed=0 extra_failed=0 extra_skipped=0
-for script in conformance/quick.sh conformance/clients.sh; do
+for script in conformance/quick.sh "conformance/quick.sh --proxy" conformance/clients.sh; do
   echo "== $script" >&2
   rc=0
-  out=$("$script" --kgw build/kgw) || rc=$?
+  # shellcheck disable=SC2086 # "$script" may carry an option
+  out=$($script --kgw build/kgw) || rc=$?
   printf '%s\n' "$out"
   if ((rc == 77)); then
     extra_skipped=$((extra_skipped + 1))
