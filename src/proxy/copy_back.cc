@@ -182,7 +182,7 @@ bool CopyBack::step(const TopicImage& t, Topic& c, std::uint64_t now) {
     if (part.in_flight || part.retry_at > now) continue;
     switch (part.step) {
       case Step::kAsk:
-        ask(t, p, part, now);
+        ask(t, p, part);
         break;
       case Step::kVerify:
         verify(t, p, part);
@@ -255,6 +255,26 @@ void CopyBack::retry(const Uuid& id, std::int32_t p) {
   upstream_.refresh_soon();
 }
 
+BrokerConnection* CopyBack::leader_or_retry(const Uuid& id, const std::string& topic,
+                                            std::int32_t p) {
+  const std::int32_t leader = upstream_.leader(topic, p);
+  BrokerConnection* conn = leader >= 0 ? upstream_.broker(leader, kChannel) : nullptr;
+  if (conn == nullptr) retry(id, p);
+  return conn;
+}
+
+CopyBack::Part* CopyBack::landed(const std::weak_ptr<bool>& alive, const Uuid& id, std::int32_t p) {
+  if (alive.expired() || stopped_) return nullptr;
+  Part* part = this->part(id, p);
+  if (part != nullptr) part->in_flight = false;
+  return part;
+}
+
+void CopyBack::scan_now() {
+  timer_ = timers_.reset(timer_);
+  timer_ = timers_.schedule(0, [this] { scan(); });
+}
+
 void CopyBack::block(const Uuid& id, std::int32_t p, std::string why) {
   auto it = topics_.find(id);
   if (it == topics_.end()) return;
@@ -268,14 +288,9 @@ void CopyBack::block(const Uuid& id, std::int32_t p, std::string why) {
             c.name.c_str(), c.blocked.c_str());
 }
 
-void CopyBack::ask(const TopicImage& t, std::int32_t p, Part& part, std::uint64_t now) {
-  const std::int32_t leader = upstream_.leader(t.name, p);
-  BrokerConnection* conn = leader >= 0 ? upstream_.broker(leader, kChannel) : nullptr;
-  if (conn == nullptr) {
-    upstream_.refresh_soon();
-    part.retry_at = now + options_.backoff_ms;
-    return;
-  }
+void CopyBack::ask(const TopicImage& t, std::int32_t p, Part& part) {
+  BrokerConnection* conn = leader_or_retry(t.id, t.name, p);
+  if (conn == nullptr) return;
   // Where the legacy log is known to hold kgw's: what this copy has
   // seen answered, else where it ended at the switch.
   std::int64_t known = part.legacy_end;
@@ -291,22 +306,13 @@ void CopyBack::ask(const TopicImage& t, std::int32_t p, Part& part, std::uint64_
   }
   part.in_flight = true;
   auto name = std::make_shared<std::string>(t.name);
-  ListOffsetsRequest req;
-  req.replica_id = -1;
-  auto& rt = req.topics.emplace_back();
-  rt.name = *name;
-  auto& rp = rt.partitions.emplace_back();
-  rp.partition_index = p;
-  rp.current_leader_epoch = -1;
-  rp.timestamp = -1;  // LATEST: the high watermark
+  const ListOffsetsRequest req = latest_offsets_request(*name, {p}, 0);  // the high watermark
   std::weak_ptr<bool> alive = alive_;
   conn->call<ListOffsetsRequest, ListOffsetsResponse>(
       req,
       [this, alive, id = t.id, p, name, known](CallError e, const ListOffsetsResponse& resp) {
-        if (alive.expired() || stopped_) return;
-        Part* part = this->part(id, p);
+        Part* part = landed(alive, id, p);
         if (part == nullptr) return;
-        part->in_flight = false;
         if (e != CallError::kNone || resp.topics.size() != 1 ||
             resp.topics[0].partitions.size() != 1 || resp.topics[0].partitions[0].error_code != 0) {
           retry(id, p);
@@ -324,19 +330,14 @@ void CopyBack::ask(const TopicImage& t, std::int32_t p, Part& part, std::uint64_
         part->legacy_end = known;
         part->legacy_hw = hw;
         part->step = hw == known ? Step::kCopy : Step::kVerify;
-        timer_ = timers_.reset(timer_);
-        timer_ = timers_.schedule(0, [this] { scan(); });
+        scan_now();
       },
       std::int16_t{1});
 }
 
 void CopyBack::verify(const TopicImage& t, std::int32_t p, Part& part) {
-  const std::int32_t leader = upstream_.leader(t.name, p);
-  BrokerConnection* conn = leader >= 0 ? upstream_.broker(leader, kChannel) : nullptr;
-  if (conn == nullptr) {
-    retry(t.id, p);
-    return;
-  }
+  BrokerConnection* conn = leader_or_retry(t.id, t.name, p);
+  if (conn == nullptr) return;
   part.in_flight = true;
   auto name = std::make_shared<std::string>(t.name);
   FetchRequest req;
@@ -378,10 +379,8 @@ void CopyBack::verify(const TopicImage& t, std::int32_t p, Part& part) {
         store_.read(
             id, p, part->legacy_end, options_.verify_max_bytes,
             [this, alive, id, p, name, legacy](ReadResult r) {
-              if (alive.expired() || stopped_) return;
-              Part* part = this->part(id, p);
+              Part* part = landed(alive, id, p);
               if (part == nullptr) return;
-              part->in_flight = false;
               if (!r.error.empty()) {
                 retry(id, p);
                 return;
@@ -426,8 +425,7 @@ void CopyBack::verify(const TopicImage& t, std::int32_t p, Part& part) {
                 }
                 part->retry_at = timers_.now() + options_.backoff_ms;
               }
-              timer_ = timers_.reset(timer_);
-              timer_ = timers_.schedule(0, [this] { scan(); });
+              scan_now();
             },
             part->legacy_hw);
       });
@@ -445,10 +443,8 @@ void CopyBack::copy(const TopicImage& t, std::int32_t p, Part& part) {
   store_.read(
       t.id, p, part.legacy_end, options_.read_ahead_bytes,
       [this, alive, id = t.id, p](ReadResult r) {
-        if (alive.expired() || stopped_) return;
-        Part* part = this->part(id, p);
+        Part* part = landed(alive, id, p);
         if (part == nullptr) return;
-        part->in_flight = false;
         if (!r.error.empty()) {
           retry(id, p);
           return;
@@ -499,11 +495,9 @@ void CopyBack::send(const Uuid& id, std::int32_t p) {
     return;
   }
   auto name = std::make_shared<std::string>(it->second.name);
-  const std::int32_t leader = upstream_.leader(*name, p);
-  BrokerConnection* conn = leader >= 0 ? upstream_.broker(leader, kChannel) : nullptr;
+  BrokerConnection* conn = leader_or_retry(id, *name, p);
   if (conn == nullptr) {
     part->queued.clear();
-    retry(id, p);
     return;
   }
   std::shared_ptr<std::vector<std::uint8_t>> data = part->queued.front();
@@ -523,10 +517,8 @@ void CopyBack::send(const Uuid& id, std::int32_t p) {
   std::weak_ptr<bool> alive = alive_;
   conn->call<ProduceRequest, ProduceResponse>(
       req, [this, alive, id, p, name, data, at, next](CallError e, const ProduceResponse& resp) {
-        if (alive.expired() || stopped_) return;
-        Part* part = this->part(id, p);
+        Part* part = landed(alive, id, p);
         if (part == nullptr) return;
-        part->in_flight = false;
         ErrorCode ec = forward_error(e);
         std::int64_t base = -1;
         if (e == CallError::kNone) {
@@ -545,8 +537,7 @@ void CopyBack::send(const Uuid& id, std::int32_t p) {
           if (!part->queued.empty()) {
             send(id, p);
           } else {
-            timer_ = timers_.reset(timer_);
-            timer_ = timers_.schedule(0, [this] { scan(); });
+            scan_now();
           }
           return;
         }

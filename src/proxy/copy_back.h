@@ -77,6 +77,7 @@
 
 namespace kgw {
 
+class BrokerConnection;
 class MetadataLog;
 class Store;
 class Upstream;
@@ -148,7 +149,7 @@ class CopyBack {
   void scan();
   // One topic's work; true while its produce is held.
   bool step(const TopicImage& t, Topic& c, std::uint64_t now);
-  void ask(const TopicImage& t, std::int32_t p, Part& part, std::uint64_t now);
+  void ask(const TopicImage& t, std::int32_t p, Part& part);
   void verify(const TopicImage& t, std::int32_t p, Part& part);
   void copy(const TopicImage& t, std::int32_t p, Part& part);
   // The partition's next queued batch to its legacy leader.
@@ -159,7 +160,15 @@ class CopyBack {
   void record_progress(const TopicImage& t, Topic& c, std::uint64_t now);
   void block(const Uuid& id, std::int32_t p, std::string why);
   void retry(const Uuid& id, std::int32_t p);
+  // The connection to partition p's legacy leader; nullptr (and the
+  // partition asked again later) when the leader is unknown or unreachable.
+  BrokerConnection* leader_or_retry(const Uuid& id, const std::string& topic, std::int32_t p);
   Part* part(const Uuid& id, std::int32_t p);
+  // In an answer's callback: the partition it is for, its request no
+  // longer in flight; nullptr when the copy-back or the partition is gone.
+  Part* landed(const std::weak_ptr<bool>& alive, const Uuid& id, std::int32_t p);
+  // scan() on the loop's next turn, instead of at its next tick.
+  void scan_now();
   void unfence(Topic& c);
 
   Store& store_;

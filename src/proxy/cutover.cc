@@ -10,6 +10,7 @@
 #include "all_messages.h"
 #include "common/log.h"
 #include "src/cluster/metadata_log.h"
+#include "src/proxy/forward.h"
 #include "src/proxy/legacy_end.h"
 #include "src/proxy/migration_state.h"
 #include "src/proxy/upstream.h"
@@ -25,25 +26,6 @@ constexpr const char* kLog = "migration";
 // Apart from the client forwards (0, 1) and the mirror's long polls (2): a
 // cutover's questions never wait behind a long poll.
 constexpr std::int32_t kChannel = 3;
-
-// ListOffsets LATEST of `partitions` of `topic` (a view: the caller keeps
-// the name alive), as a consumer with `isolation` asks it.
-ListOffsetsRequest latest_offsets_request(std::string_view topic,
-                                          const std::vector<std::int32_t>& partitions,
-                                          std::int8_t isolation) {
-  ListOffsetsRequest req;
-  req.replica_id = -1;
-  req.isolation_level = isolation;
-  auto& rt = req.topics.emplace_back();
-  rt.name = topic;
-  for (std::int32_t p : partitions) {
-    auto& rp = rt.partitions.emplace_back();
-    rp.partition_index = p;
-    rp.current_leader_epoch = -1;
-    rp.timestamp = -1;  // LATEST
-  }
-  return req;
-}
 
 }  // namespace
 

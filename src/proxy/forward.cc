@@ -16,6 +16,23 @@ std::map<std::int32_t, std::vector<UpstreamSlot>> split_by_leader(
   return out;
 }
 
+ListOffsetsRequest latest_offsets_request(std::string_view topic,
+                                          const std::vector<std::int32_t>& partitions,
+                                          std::int8_t isolation) {
+  ListOffsetsRequest req;
+  req.replica_id = -1;
+  req.isolation_level = isolation;
+  auto& rt = req.topics.emplace_back();
+  rt.name = topic;
+  for (std::int32_t p : partitions) {
+    auto& rp = rt.partitions.emplace_back();
+    rp.partition_index = p;
+    rp.current_leader_epoch = -1;
+    rp.timestamp = -1;  // LATEST
+  }
+  return req;
+}
+
 ErrorCode forward_error(CallError e) {
   switch (e) {
     case CallError::kNone:

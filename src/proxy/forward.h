@@ -38,6 +38,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "protocol/wire/error_code.h"
@@ -83,6 +84,13 @@ Topics select(const Topics& in, const std::vector<UpstreamSlot>& slots, Partitio
 // The Kafka error a partition gets when its call to the legacy broker
 // failed.
 ErrorCode forward_error(CallError e);
+
+// kgw's own ListOffsets for the LATEST offset (the high watermark, or the
+// last stable offset with isolation 1) of `partitions` of `topic`, as the
+// cutover and the rollback ask a legacy leader. Views `topic`.
+ListOffsetsRequest latest_offsets_request(std::string_view topic,
+                                          const std::vector<std::int32_t>& partitions,
+                                          std::int8_t isolation);
 
 // Storage the merged answers point into: it lives in the handler's call,
 // as long as the response.
