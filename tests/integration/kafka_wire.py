@@ -195,6 +195,77 @@ class Conn:
         self.sock.close()
 
 
+# -- requests more than one test sends ----------------------------------------
+
+def list_offsets_latest(bootstrap, topic, partition=0, current_leader_epoch=-1):
+    """ListOffsets v4 LATEST of one partition, with the client's leader
+    epoch as a KIP-320 client sends it: (error, offset, leader epoch)."""
+    e = Enc().i32(-1).i8(0)
+    e.array([0], lambda enc, _: enc.string(topic).array(
+        [0], lambda enc2, __: enc2.i32(partition).i32(current_leader_epoch).i64(-1)))
+    c = Conn(bootstrap)
+    try:
+        d = c.call(2, 4, e)
+    finally:
+        c.close()
+    d.i32()  # throttle
+    out = []
+    d.array(lambda dd: (dd.string(), dd.array(
+        lambda d3: out.append((d3.i32(), d3.i16(), d3.i64(), d3.i64(), d3.i32())))))
+    _, err, _, offset, epoch = out[0]
+    return err, offset, epoch
+
+
+def offset_for_leader_epoch(bootstrap, version, asks, topic):
+    """OffsetForLeaderEpoch (API 23) at `version`, as a consumer (replica
+    -1) asks it. asks: [(partition, current leader epoch, leader epoch)] ->
+    [(partition, error, leader epoch or None for v0, end offset)]."""
+    flexible = version >= 4
+    e = Enc(flexible)
+    if version >= 3:
+        e.i32(-1)  # a consumer
+
+    def part(enc, a):
+        enc.i32(a[0])
+        if version >= 2:
+            enc.i32(a[1])
+        enc.i32(a[2])
+        if flexible:
+            enc.tags()
+
+    def top(enc, _):
+        enc.string(topic).array(asks, part)
+        if flexible:
+            enc.tags()
+
+    e.array([0], top)
+    if flexible:
+        e.tags()
+    c = Conn(bootstrap)
+    try:
+        d = c.call(23, version, e, flexible)
+    finally:
+        c.close()
+    if version >= 2:
+        d.i32()  # throttle
+    out = []
+
+    def presult(dd):
+        err, partition = dd.i16(), dd.i32()
+        epoch = dd.i32() if version >= 1 else None
+        out.append((partition, err, epoch, dd.i64()))
+        if flexible:
+            dd.tags()
+
+    def tresult(dd):
+        dd.string()
+        dd.array(presult)
+        if flexible:
+            dd.tags()
+
+    d.array(tresult)
+    return out
+
 # -- record batches ----------------------------------------------------------
 
 def _crc32c_table():

@@ -18,9 +18,9 @@ from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 import record_wire  # noqa: E402
-from kafka_wire import Conn, Enc  # noqa: E402
+from kafka_wire import Conn, Enc, list_offsets_latest, offset_for_leader_epoch  # noqa: E402
 
-API_LIST_OFFSETS, API_FETCH, API_VERSIONS, API_OFFSET_FOR_LEADER_EPOCH = 2, 1, 18, 23
+API_FETCH, API_VERSIONS, API_OFFSET_FOR_LEADER_EPOCH = 1, 18, 23
 UNKNOWN_TOPIC_OR_PARTITION, FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH = 3, 74, 75
 TOPIC = "leader-epochs"
 TIMEOUT = 30.0
@@ -41,24 +41,6 @@ def produce_claiming_epoch(bootstrap, claimed):
     b[12:16] = struct.pack(">i", claimed)
     r = record_wire.produce(bootstrap, TOPIC, 0, bytes(b))
     assert r["error"] == 0, r
-
-
-def leader_epoch_and_end(bootstrap, partition=0):
-    """ListOffsets v4, latest: (error, end offset, leader epoch)."""
-    e = Enc().i32(-1).i8(0)
-    e.array([0], lambda enc, _: enc.string(TOPIC).array(
-        [0], lambda enc2, __: enc2.i32(partition).i32(-1).i64(-1)))
-    c = Conn(bootstrap)
-    try:
-        d = c.call(API_LIST_OFFSETS, 4, e)
-    finally:
-        c.close()
-    d.i32()  # throttle
-    out = []
-    d.array(lambda dd: (dd.string(), dd.array(
-        lambda d3: out.append((d3.i32(), d3.i16(), d3.i64(), d3.i64(), d3.i32())))))
-    _, err, _, offset, epoch = out[0]
-    return err, offset, epoch
 
 
 def batch_epochs(bootstrap, partition=0):
@@ -92,56 +74,6 @@ def batch_epochs(bootstrap, partition=0):
     return out
 
 
-def offset_for_leader_epoch(bootstrap, version, asks, topic=TOPIC):
-    """asks: [(partition, current leader epoch, leader epoch)] ->
-    [(partition, error, leader epoch or None for v0, end offset)]."""
-    flexible = version >= 4
-    e = Enc(flexible)
-    if version >= 3:
-        e.i32(-1)  # a consumer
-
-    def part(enc, a):
-        enc.i32(a[0])
-        if version >= 2:
-            enc.i32(a[1])
-        enc.i32(a[2])
-        if flexible:
-            enc.tags()
-
-    def top(enc, _):
-        enc.string(topic).array(asks, part)
-        if flexible:
-            enc.tags()
-
-    e.array([0], top)
-    if flexible:
-        e.tags()
-    c = Conn(bootstrap)
-    try:
-        d = c.call(API_OFFSET_FOR_LEADER_EPOCH, version, e, flexible)
-    finally:
-        c.close()
-    if version >= 2:
-        d.i32()  # throttle
-    out = []
-
-    def presult(dd):
-        err, partition = dd.i16(), dd.i32()
-        epoch = dd.i32() if version >= 1 else None
-        out.append((partition, err, epoch, dd.i64()))
-        if flexible:
-            dd.tags()
-
-    def tresult(dd):
-        dd.string()
-        dd.array(presult)
-        if flexible:
-            dd.tags()
-
-    d.array(tresult)
-    return out
-
-
 def api_range(bootstrap, key):
     c = Conn(bootstrap)
     try:
@@ -159,7 +91,7 @@ class LeaderEpochs(unittest.TestCase):
         # The latest epoch ends at the log end, at every version; v0 has no
         # epoch field.
         for version in range(5):
-            got = offset_for_leader_epoch(bootstrap, version, [(0, -1, epoch)])
+            got = offset_for_leader_epoch(bootstrap, version, [(0, -1, epoch)], TOPIC)
             want = (0, 0, None if version == 0 else epoch, end)
             self.assertEqual(got, [want], f"v{version}")
         got = offset_for_leader_epoch(bootstrap, 4, [
@@ -167,7 +99,7 @@ class LeaderEpochs(unittest.TestCase):
             (0, epoch + 1, epoch),      # the caller knows a later epoch
             (1, -1, epoch),             # never appended to: no epochs
             (7, -1, epoch),             # no such partition
-        ])
+        ], TOPIC)
         self.assertEqual(got, [
             (0, 0, -1, -1),
             (0, UNKNOWN_LEADER_EPOCH, -1, -1),
@@ -175,7 +107,7 @@ class LeaderEpochs(unittest.TestCase):
             (7, UNKNOWN_TOPIC_OR_PARTITION, -1, -1),
         ])
         if epoch > 0:
-            got = offset_for_leader_epoch(bootstrap, 4, [(0, epoch - 1, epoch)])
+            got = offset_for_leader_epoch(bootstrap, 4, [(0, epoch - 1, epoch)], TOPIC)
             self.assertEqual(got, [(0, FENCED_LEADER_EPOCH, -1, -1)])
         got = offset_for_leader_epoch(bootstrap, 4, [(0, -1, epoch)], topic="no-such-topic")
         self.assertEqual(got, [(0, UNKNOWN_TOPIC_OR_PARTITION, -1, -1)])
@@ -188,7 +120,7 @@ class LeaderEpochs(unittest.TestCase):
                 .result(timeout=TIMEOUT)
             produce(kgw.bootstrap, 2)
             produce_claiming_epoch(kgw.bootstrap, 7)
-            err, end, epoch = leader_epoch_and_end(kgw.bootstrap)
+            err, end, epoch = list_offsets_latest(kgw.bootstrap, TOPIC)
             self.assertEqual((err, end), (0, 3))
             self.assertGreaterEqual(epoch, 0)
             print(f"leader epoch {epoch}, log end {end}", flush=True)
@@ -201,7 +133,7 @@ class LeaderEpochs(unittest.TestCase):
             self.check_answers(kgw.bootstrap, epoch, 5)
 
             kgw.restart(kill=True)
-            self.assertEqual(leader_epoch_and_end(kgw.bootstrap), (0, 5, epoch))
+            self.assertEqual(list_offsets_latest(kgw.bootstrap, TOPIC), (0, 5, epoch))
             self.check_answers(kgw.bootstrap, epoch, 5)
             self.assertEqual(batch_epochs(kgw.bootstrap), [(o, epoch) for o in range(5)])
 

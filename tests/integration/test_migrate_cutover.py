@@ -33,7 +33,7 @@ kgw_harness.require_modules("confluent_kafka")
 from confluent_kafka import (Consumer, KafkaException, OFFSET_BEGINNING, Producer,  # noqa: E402
                              TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
-from kafka_wire import Conn, Enc  # noqa: E402
+from kafka_wire import list_offsets_latest, offset_for_leader_epoch  # noqa: E402
 
 TIMEOUT = 60
 PARTITIONS = 3
@@ -50,44 +50,6 @@ def migrate(*args, check=True):
         raise AssertionError(f"kgw-admin migrate {' '.join(args)}: exit {r.returncode}\n"
                              f"{r.stdout}{r.stderr}")
     return r
-
-
-def latest_with_epoch(bootstrap, topic, current_leader_epoch, partition=0):
-    """ListOffsets v4 LATEST carrying the client's leader epoch, as a
-    KIP-320 client sends it: (error, offset, leader epoch)."""
-    e = Enc().i32(-1).i8(0)
-    e.array([0], lambda enc, _: enc.string(topic).array(
-        [0], lambda enc2, __: enc2.i32(partition).i32(current_leader_epoch).i64(-1)))
-    c = Conn(bootstrap)
-    try:
-        d = c.call(2, 4, e)
-    finally:
-        c.close()
-    d.i32()  # throttle
-    out = []
-    d.array(lambda dd: (dd.string(), dd.array(
-        lambda d3: out.append((d3.i32(), d3.i16(), d3.i64(), d3.i64(), d3.i32())))))
-    _, err, _, offset, epoch = out[0]
-    return err, offset, epoch
-
-
-def epoch_end(bootstrap, topic, current_leader_epoch, leader_epoch, partition=0):
-    """OffsetForLeaderEpoch v3, as a consumer validating its position
-    after a leader change asks it: (error, leader epoch, end offset)."""
-    e = Enc().i32(-1)
-    e.array([0], lambda enc, _: enc.string(topic).array(
-        [0], lambda enc2, __: enc2.i32(partition).i32(current_leader_epoch).i32(leader_epoch)))
-    c = Conn(bootstrap)
-    try:
-        d = c.call(23, 3, e)
-    finally:
-        c.close()
-    d.i32()  # throttle
-    out = []
-    d.array(lambda dd: (dd.string(), dd.array(
-        lambda d3: out.append((d3.i16(), d3.i32(), d3.i32(), d3.i64())))))
-    err, _, epoch, end = out[0]
-    return err, epoch, end
 
 
 def read_all(bootstrap, topic):
@@ -537,7 +499,7 @@ class CutoverTest(unittest.TestCase):
                                what="the producer under way")
         # A legacy partition's epoch, asked through kgw as a consumer
         # validating its position does: the legacy leader answers.
-        err, epoch, end = epoch_end(self.kgw.bootstrap, topic, -1, 0)
+        [(_, err, epoch, end)] = offset_for_leader_epoch(self.kgw.bootstrap, 3, [(0, -1, 0)], topic)
         self.assertEqual((err, epoch), (0, 0))
         self.assertGreater(end, 0)
         migrate("start", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
@@ -546,7 +508,7 @@ class CutoverTest(unittest.TestCase):
         migrate("cutover", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
         at_cutover = self.legacy_ends(topic)
         # The leader epoch clients learn from kgw, above the legacy one.
-        err, _, kgw_epoch = latest_with_epoch(self.kgw.bootstrap, topic, -1)
+        err, _, kgw_epoch = list_offsets_latest(self.kgw.bootstrap, topic)
         self.assertEqual(err, 0)
         self.assertGreaterEqual(kgw_epoch, 1)
         count = producer.count
@@ -564,13 +526,15 @@ class CutoverTest(unittest.TestCase):
         # writing to the legacy cluster meanwhile: the answer lies between
         # the legacy ends asked before and after.
         before = self.legacy_ends(topic)[0]
-        err, offset, _ = latest_with_epoch(self.kgw.bootstrap, topic, kgw_epoch)
+        err, offset, _ = list_offsets_latest(self.kgw.bootstrap, topic,
+                                             current_leader_epoch=kgw_epoch)
         self.assertEqual(err, 0)
         self.assertLessEqual(before, offset)
         self.assertLessEqual(offset, self.legacy_ends(topic)[0])
         # kgw's epoch ends where the rollback switched (kgw's copy says so;
         # the legacy cluster never had that epoch).
-        err, epoch, end = epoch_end(self.kgw.bootstrap, topic, kgw_epoch, kgw_epoch)
+        [(_, err, epoch, end)] = offset_for_leader_epoch(self.kgw.bootstrap, 3,
+                                                          [(0, kgw_epoch, kgw_epoch)], topic)
         self.assertEqual((err, epoch), (0, kgw_epoch))
         self.assertGreater(end, at_cutover[0])
         self.assertLessEqual(end, self.legacy_ends(topic)[0])
