@@ -140,6 +140,16 @@ bool Cutover::step(const TopicImage& t, Topic& c, std::uint64_t now) {
   }
   switch (c.phase) {
     case Phase::kDraining:
+      // A transaction that added the topic's partitions on the legacy
+      // cluster ends there first: its writes pass the fence (produce.cc),
+      // and no transaction may add the topic meanwhile
+      // (add_partitions_to_txn.cc), so this ends within the pause unless
+      // the producer is stuck.
+      if (std::string who; upstream_.txns().open_on(t.name, &who)) {
+        c.held_by = "transaction " + who + " has the topic's partitions on the legacy cluster " +
+                    "and has not ended";
+        return true;
+      }
       if (const int n = upstream_.produces_in_flight(t.name); n > 0) {
         c.held_by = std::to_string(n) + " produce request(s) forwarded to the legacy cluster " +
                     "still unanswered";

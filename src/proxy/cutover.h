@@ -6,9 +6,15 @@
 //      fence: the resolver already answers the topic's Produce with
 //        NOT_LEADER_OR_FOLLOWER (producers retry, as on a leader change),
 //        while Fetch and ListOffsets still go to the legacy cluster;
-//      drain: wait until no Produce kgw forwarded for the topic is still
-//        unanswered (Upstream::produces_in_flight), so the legacy log can
-//        no longer grow through kgw;
+//      drain: wait until no transaction the legacy cluster coordinates
+//        has the topic open there (UpstreamTxns, src/proxy/upstream_txns.h:
+//        their writes and further partitions pass the fence so that they
+//        can end; a new transaction cannot add the topic meanwhile) and no
+//        Produce kgw forwarded for the topic is still unanswered
+//        (Upstream::produces_in_flight), so the legacy log can no longer
+//        grow through kgw. After the switch such transactions write to
+//        kgw's copy, which kgw marks itself when the legacy coordinator
+//        has decided (TransactionCoordinator::end_upstream_txn);
 //      target: ask each legacy leader (ListOffsets LATEST, read
 //        uncommitted and read committed) for every partition's high
 //        watermark and last stable offset; an open transaction (LSO < HW

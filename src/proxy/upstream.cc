@@ -40,7 +40,10 @@ bool parse_upstream_servers(std::string_view list, std::vector<UpstreamAddress>&
 }
 
 Upstream::Upstream(uv_loop_t* loop, UpstreamOptions options)
-    : loop_(loop), options_(std::move(options)), timers_(loop) {
+    : loop_(loop),
+      options_(std::move(options)),
+      timers_(loop),
+      txns_([loop] { return static_cast<std::uint64_t>(uv_now(loop)); }) {
   if (options_.connection.client_id == "kgw-interbroker")
     options_.connection.client_id = "kgw-proxy";
   for (const UpstreamAddress& a : options_.bootstrap) {

@@ -37,6 +37,7 @@
 #include "protocol/wire/types.h"
 #include "src/interbroker/broker_connection.h"
 #include "src/proxy/group_move.h"
+#include "src/proxy/upstream_txns.h"
 #include "src/replica/partition_resolver.h"
 
 namespace kgw {
@@ -127,6 +128,10 @@ class Upstream final : public UpstreamCatalogue {
   }
   // Consumer groups moving to kgw (src/proxy/group_move.h).
   GroupMoves& group_moves() { return group_moves_; }
+  // Transactions the legacy cluster coordinates, as far as they added
+  // legacy topics (src/proxy/upstream_txns.h).
+  UpstreamTxns& txns() { return txns_; }
+  const UpstreamTxns& txns() const { return txns_; }
   // Produce kgw appends to its own copy of a topic being rolled back and
   // has not answered yet (handlers/produce.cc counts them; a rollback's
   // switch waits until its topic has none: src/proxy/copy_back.h).
@@ -187,6 +192,7 @@ class Upstream final : public UpstreamCatalogue {
   std::map<std::string, std::int32_t, std::less<>> txn_coordinators_;
   std::map<std::string, int, std::less<>> produces_in_flight_;
   GroupMoves group_moves_;
+  UpstreamTxns txns_;
   std::set<std::string, std::less<>> write_fenced_;
   std::map<std::string, int, std::less<>> local_writes_;
   std::map<std::string, std::int32_t, std::less<>> epoch_floors_;

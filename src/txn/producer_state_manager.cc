@@ -384,6 +384,18 @@ std::size_t ProducerStateManager::size() const {
   return n;
 }
 
+std::vector<ProducerStateManager::OpenTransaction> ProducerStateManager::open_transactions(
+    std::int64_t producer_id) const {
+  std::vector<OpenTransaction> out;
+  for (const auto& [key, part] : partitions_) {
+    auto e = part.producers.find(producer_id);
+    if (e == part.producers.end() || e->second.txn_first_offset < 0) continue;
+    out.push_back(
+        OpenTransaction{key.first, key.second, e->second.epoch, e->second.coordinator_epoch});
+  }
+  return out;
+}
+
 bool ProducerStateManager::has_open_transaction(const Uuid& topic, std::int32_t partition,
                                                 std::int64_t producer_id) const {
   auto p = partitions_.find({topic, partition});

@@ -140,6 +140,18 @@ class ProducerStateManager {
   // and aborted transaction of the partition. Returns the deletes.
   std::vector<RecordWrite> reset(const Uuid& topic, std::int32_t partition);
 
+  // Where the producer has a transaction open (a marker is still due), with
+  // its epoch and coordinator epoch there: in proxy mode, what a
+  // transaction the legacy cluster coordinates has written to this node's
+  // topics (src/proxy/upstream_txns.h). Scans every partition.
+  struct OpenTransaction {
+    Uuid topic;
+    std::int32_t partition = 0;
+    std::int16_t epoch = -1;
+    std::int32_t coordinator_epoch = -1;
+  };
+  std::vector<OpenTransaction> open_transactions(std::int64_t producer_id) const;
+
   // True if the producer has an open transaction in the partition (a
   // marker is still due there).
   bool has_open_transaction(const Uuid& topic, std::int32_t partition,

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "common/log.h"
+#include "src/group/offset_manager.h"
 #include "src/txn/producer_state_manager.h"
 #include "src/txn/transaction_coordinator.h"
 #include "storage/store.h"
@@ -167,6 +168,53 @@ std::size_t TransactionCoordinator::expire_producer_ids() {
     records_.write(std::move(writes), [](const std::string&) {});
   }
   return n;
+}
+
+namespace {
+
+std::vector<ProducerStateManager::OpenTransaction> own_open_transactions(
+    const ProducerStateManager& producers, std::int64_t producer_id,
+    const TransactionCoordinator::OwnTopic& ours) {
+  auto open = producers.open_transactions(producer_id);
+  std::erase_if(open, [&](const auto& o) { return !ours(o.topic); });
+  return open;
+}
+
+}  // namespace
+
+bool TransactionCoordinator::has_upstream_txn(std::int64_t producer_id,
+                                              const OwnTopic& ours) const {
+  return !own_open_transactions(producers_, producer_id, ours).empty() ||
+         !offsets_.groups_with_txn_offsets(producer_id).empty();
+}
+
+void TransactionCoordinator::end_upstream_txn(
+    std::int64_t producer_id, std::int16_t epoch, bool commit, const OwnTopic& ours,
+    std::function<void(std::size_t marked, const std::string& error)> done) {
+  const auto open = own_open_transactions(producers_, producer_id, ours);
+  const auto groups = offsets_.groups_with_txn_offsets(producer_id);
+  const std::size_t count = open.size() + groups.size();
+  if (count == 0) return done(0, "");
+  struct Join {
+    std::size_t pending;
+    std::string error;
+    std::function<void(std::size_t, const std::string&)> done;
+  };
+  auto join = std::make_shared<Join>(Join{count, "", std::move(done)});
+  auto one = [join, count](const std::string& error) {
+    if (!error.empty() && join->error.empty()) join->error = error;
+    if (--join->pending == 0) join->done(count, join->error);
+  };
+  for (const auto& o : open) {
+    TxnMarker m;
+    m.producer_id = producer_id;
+    m.epoch = std::max(epoch, o.epoch);
+    m.commit = commit;
+    m.coordinator_epoch = std::max(o.coordinator_epoch, 0);
+    markers_.append_local(o.topic, o.partition, m, one);
+  }
+  // Offsets a local group took in the transaction (TxnOffsetCommit here).
+  for (const auto& g : groups) offsets_.complete_txn_offsets(g, producer_id, commit, one);
 }
 
 }  // namespace kgw

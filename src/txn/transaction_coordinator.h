@@ -200,6 +200,23 @@ class TransactionCoordinator {
   // Where the markers go: every partition's leader (set_cluster in a
   // cluster); the WriteTxnMarkers handler appends through it too.
   TxnMarkerChannel& markers() { return markers_; }
+  // Proxy mode: a transaction the legacy cluster coordinates ended there
+  // (its EndTxn answered, or a new InitProducerId of its transactional id
+  // aborted it). Writes the COMMIT or ABORT marker, at `epoch` (or the
+  // partition's own, if later), on every partition of this node where the
+  // producer has a transaction open, and makes the offsets local groups
+  // hold for it committed or dropped; `done` gets how many partitions and
+  // groups and "" or the store's failure (the caller answers retriably: a
+  // retry marks the rest).
+  // `ours` says which topics are kgw's: a migrated topic's copy that is
+  // still mirrored holds the legacy log's batches, whose markers the
+  // mirror copies.
+  using OwnTopic = std::function<bool(const Uuid& topic)>;
+  void end_upstream_txn(std::int64_t producer_id, std::int16_t epoch, bool commit,
+                        const OwnTopic& ours,
+                        std::function<void(std::size_t marked, const std::string& error)> done);
+  // Whether end_upstream_txn() has anything to end for the producer.
+  bool has_upstream_txn(std::int64_t producer_id, const OwnTopic& ours) const;
   // The next id this node would hand out (a single node's high mark).
   std::int64_t next_producer_id() const { return next_producer_id_; }
 

@@ -52,12 +52,14 @@ def migrate(*args, check=True):
     return r
 
 
-def read_all(bootstrap, topic):
-    """Every record of every partition up to its end:
+def read_all(bootstrap, topic, committed=False):
+    """Every record of every partition up to its end (with `committed`, as
+    a read_committed consumer, up to the last stable offset):
     {(partition, offset): (key, value)}."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "cutover-reader",
                   "enable.auto.commit": False, "enable.partition.eof": True,
-                  "fetch.wait.max.ms": 100})
+                  "fetch.wait.max.ms": 100,
+                  "isolation.level": "read_committed" if committed else "read_uncommitted"})
     try:
         c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
         out, eof = {}, set()
@@ -148,6 +150,90 @@ class GroupConsumer(threading.Thread):
     def finish(self):
         self.stop_flag.set()
         self.join(TIMEOUT)
+
+
+class TxnPipeline(threading.Thread):
+    """Consume-transform-produce through kgw, exactly once: reads `src` in
+    group `group` (read_committed), writes each record to `dst` and commits
+    its input offsets in the same transaction. Any error is kept (and
+    fails the test): none is expected across the cutover."""
+
+    def __init__(self, bootstrap, src, dst, group="ctp"):
+        super().__init__(daemon=True)
+        self.dst = dst
+        self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                           "isolation.level": "read_committed", "enable.auto.commit": False,
+                           "auto.offset.reset": "earliest", "fetch.wait.max.ms": 50,
+                           "session.timeout.ms": 10000})
+        self.p = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"{group}-txn",
+                           "transaction.timeout.ms": 30000, "linger.ms": 5})
+        self.p.init_transactions(TIMEOUT)
+        self.c.subscribe([src])
+        self.stop_flag = threading.Event()
+        self.transactions = 0
+        self.errors = []
+
+    def run(self):
+        try:
+            while not self.stop_flag.is_set():
+                msgs = self.c.consume(num_messages=50, timeout=0.1)
+                self.errors += [str(m.error()) for m in msgs if m.error() is not None]
+                msgs = [m for m in msgs if m.error() is None]
+                if not msgs:
+                    continue
+                self.p.begin_transaction()
+                for m in msgs:
+                    self.p.produce(self.dst, key=m.key(), value=m.value(), partition=m.partition())
+                self.p.send_offsets_to_transaction(self.c.position(self.c.assignment()),
+                                                   self.c.consumer_group_metadata(), TIMEOUT)
+                self.p.commit_transaction(TIMEOUT)
+                self.transactions += 1
+        except KafkaException as e:
+            self.errors.append(str(e))
+        finally:
+            self.c.close()
+
+    def finish(self):
+        self.stop_flag.set()
+        self.join(TIMEOUT + 10)
+
+
+class TxnWriter(threading.Thread):
+    """A transactional producer through kgw writing three records per
+    transaction to `topic`, committing two transactions of three and
+    aborting the third."""
+
+    def __init__(self, bootstrap, topic):
+        super().__init__(daemon=True)
+        self.topic = topic
+        self.p = Producer({"bootstrap.servers": bootstrap, "transactional.id": "writer-txn",
+                           "transaction.timeout.ms": 30000, "linger.ms": 2})
+        self.p.init_transactions(TIMEOUT)
+        self.stop_flag = threading.Event()
+        self.committed, self.aborted, self.errors = set(), set(), []
+
+    def run(self):
+        i = 0
+        try:
+            while not self.stop_flag.is_set():
+                values = {f"t{i}-{j}" for j in range(3)}
+                self.p.begin_transaction()
+                for j, v in enumerate(sorted(values)):
+                    self.p.produce(self.topic, value=v.encode(), partition=(i + j) % PARTITIONS)
+                if i % 3 == 2:
+                    self.p.abort_transaction(TIMEOUT)
+                    self.aborted |= values
+                else:
+                    self.p.commit_transaction(TIMEOUT)
+                    self.committed |= values
+                i += 1
+                time.sleep(0.01)
+        except KafkaException as e:
+            self.errors.append(str(e))
+
+    def finish(self):
+        self.stop_flag.set()
+        self.join(TIMEOUT + 10)
 
 
 class CutoverTest(unittest.TestCase):
@@ -392,6 +478,86 @@ class CutoverTest(unittest.TestCase):
         txn.abort_transaction(20)
         out = migrate("rollback", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
         self.assertIn("Rolled back", out.stdout)
+
+    def test_transactions_ride_through_the_cutover(self):
+        """A read_committed consume-transform-produce (its input topic stays
+        on the legacy cluster, its output topic moves; the group's offsets
+        go with each transaction to the legacy coordinator) and a second
+        transactional producer that commits and aborts run through kgw
+        across the output topic's cutover: the cutover lets their open
+        transactions end and then switches, every output is in kgw's log
+        exactly once, nothing aborted is visible, no transaction is left
+        open, and the legacy copy stays where it ended."""
+        src, dst = "txn-in", "txn-out"
+        # A second kgw as the legacy cluster: it writes transaction markers
+        # (librdkafka's mock does not).
+        self.start(dst, legacy_kgw=True)
+        admin = AdminClient({"bootstrap.servers": self.mock.bootstrap})
+        for f in admin.create_topics([NewTopic(src, PARTITIONS, 1)]).values():
+            f.result(TIMEOUT)
+        a = AdminClient({"bootstrap.servers": self.kgw.bootstrap})
+        kgw_harness.wait_until(lambda: src in a.list_topics(timeout=TIMEOUT).topics, TIMEOUT,
+                               what="the input topic in kgw's metadata")
+        feed = LoadProducer(self.kgw.bootstrap, src)
+        pipeline = TxnPipeline(self.kgw.bootstrap, src, dst)
+        writer = TxnWriter(self.kgw.bootstrap, dst)
+        for t in (feed, pipeline, writer):
+            t.start()
+            self.addCleanup(t.finish)
+        kgw_harness.wait_until(lambda: pipeline.transactions > 20 and len(writer.committed) > 30,
+                               TIMEOUT, what="both transactional producers under way")
+
+        migrate("start", "--bootstrap-server", self.kgw.bootstrap, "--topic", dst)
+        self.wait_behind(dst, 300)
+        time.sleep(0.5)
+        cut = migrate("cutover", "--bootstrap-server", self.kgw.bootstrap, "--topic", dst)
+        print(cut.stdout, end="")
+        self.assertIn("done in", cut.stdout)
+        legacy_end = self.legacy_ends(dst)
+        self.assertEqual({s["state"] for s in self.status(dst)}, {"local"})
+        before = (pipeline.transactions, len(writer.committed))
+        kgw_harness.wait_until(
+            lambda: pipeline.transactions > before[0] + 20 and
+            len(writer.committed) > before[1] + 30,
+            TIMEOUT, what="transactions committed after the cutover")
+        feed.finish()
+        self.assertEqual(feed.errors, [])
+        writer.finish()
+        self.assertEqual(writer.errors, [])
+        out = {}
+        def caught_up():
+            out.clear()
+            out.update(read_all(self.kgw.bootstrap, dst, committed=True))
+            return {v.decode() for _, v in out.values()} >= set(feed.acked)
+        kgw_harness.wait_until(caught_up, TIMEOUT, interval=0.5,
+                               what="every input record transformed and committed")
+        pipeline.finish()
+        self.assertEqual(pipeline.errors, [])
+
+        values = [v.decode() for _, v in out.values()]
+        outputs = [v for v in values if v.startswith("v")]
+        written = [v for v in values if v.startswith("t")]
+        print(f"{pipeline.transactions} pipeline transactions, {len(outputs)} records through "
+              f"it; the writer committed {len(writer.committed)} records and aborted "
+              f"{len(writer.aborted)}")
+        self.assertEqual(sorted(outputs), sorted(set(outputs)), "a record transformed twice")
+        self.assertEqual(set(outputs), set(feed.acked))
+        self.assertEqual(sorted(written), sorted(writer.committed))
+        # Nothing left open: the last stable offset (what a read_committed
+        # consumer's ListOffsets answers) is the high watermark.
+        def ends(isolation):
+            c = Consumer({"bootstrap.servers": self.kgw.bootstrap, "group.id": "lso-check",
+                          "isolation.level": isolation})
+            try:
+                return [c.get_watermark_offsets(TopicPartition(dst, p), timeout=TIMEOUT)[1]
+                        for p in range(PARTITIONS)]
+            finally:
+                c.close()
+        self.assertEqual(ends("read_committed"), ends("read_uncommitted"))
+        # The legacy copy stopped where kgw took over; nothing reached it
+        # around kgw (no marker of a transaction either).
+        self.assertEqual(self.legacy_ends(dst), legacy_end)
+        self.assertEqual({s["diverged"] for s in self.status(dst)}, {None})
 
     def test_write_around_kgw_after_the_cutover_is_reported(self):
         topic = "around"

@@ -31,7 +31,7 @@ from kafka_wire import Conn, Enc
 
 kgw_harness.require_modules("confluent_kafka")
 
-from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from mock_cluster import start_proxy  # noqa: E402
@@ -290,6 +290,61 @@ class ProxyGroupsKgwLegacyTest(unittest.TestCase):
     def test_transactions_through_kgw(self):
         transactions_through_kgw(self, self.kgw.bootstrap, self.legacy.bootstrap,
                                  full_txns=True)
+
+    def test_a_transaction_writes_legacy_and_kgw_topics_at_once(self):
+        """A transactional id the legacy cluster coordinates writes a legacy
+        topic and one of kgw's own in the same transactions: kgw keeps its
+        partitions out of the legacy transaction (the legacy coordinator
+        would answer UNKNOWN_TOPIC_OR_PARTITION) and marks them itself when
+        the legacy coordinator has decided, for commits and aborts alike;
+        one of kgw's topics alone is a transaction too. A new producer with
+        the id aborts what the old one left open on kgw's topic."""
+        own = "kgw-own"
+        a = AdminClient({"bootstrap.servers": self.kgw.bootstrap})
+        a.create_topics([NewTopic(own, PARTITIONS, 1)])[own].result(TIMEOUT)
+        p = Producer({"bootstrap.servers": self.kgw.bootstrap, "transactional.id": "both",
+                      "transaction.timeout.ms": 30000})
+        p.init_transactions(TIMEOUT)
+        for i in range(6):
+            p.begin_transaction()
+            p.produce(TOPIC, value=f"legacy{i}".encode(), partition=i % PARTITIONS)
+            if i != 4:  # one transaction with the legacy topic alone
+                p.produce(own, value=f"own{i}".encode(), partition=i % PARTITIONS)
+            if i % 3 == 2:
+                p.abort_transaction(TIMEOUT)
+            else:
+                p.commit_transaction(TIMEOUT)
+        p.begin_transaction()  # kgw's topic alone
+        p.produce(own, value=b"own-alone", partition=0)
+        p.commit_transaction(TIMEOUT)
+        p.begin_transaction()  # left open: the next producer aborts it
+        p.produce(own, value=b"own-left-open", partition=1)
+        p.flush(TIMEOUT)
+        successor = Producer({"bootstrap.servers": self.kgw.bootstrap, "transactional.id": "both"})
+        successor.init_transactions(TIMEOUT)
+
+        def committed_values(topic):
+            c = Consumer({"bootstrap.servers": self.kgw.bootstrap, "group.id": "reader",
+                          "isolation.level": "read_committed", "enable.partition.eof": True,
+                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
+            c.assign([TopicPartition(topic, q, OFFSET_BEGINNING) for q in range(PARTITIONS)])
+            values, eof = [], set()
+            deadline = time.monotonic() + TIMEOUT
+            while len(eof) < PARTITIONS and time.monotonic() < deadline:
+                for m in c.consume(100, timeout=0.5):
+                    if m.error() is None:
+                        values.append(m.value().decode())
+                    elif m.error().code() == -191:
+                        eof.add(m.partition())
+            c.close()
+            self.assertEqual(len(eof), PARTITIONS, f"{topic}: a partition never reached its end")
+            return sorted(values)
+
+        self.assertEqual(committed_values(TOPIC), ["legacy0", "legacy1", "legacy3", "legacy4"])
+        self.assertEqual(committed_values(own), ["own-alone", "own0", "own1", "own3"])
+        # The legacy cluster never heard of kgw's topic.
+        legacy = AdminClient({"bootstrap.servers": self.legacy.bootstrap})
+        self.assertNotIn(own, legacy.list_topics(timeout=TIMEOUT).topics)
 
     def test_idempotent_producer_ids_come_from_the_legacy_cluster(self):
         """InitProducerId without a transactional id is the legacy

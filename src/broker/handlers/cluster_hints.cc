@@ -4,6 +4,7 @@
 #include "src/group/group_coordinator.h"
 #include "src/group/offset_manager.h"
 #include "src/proxy/upstream.h"
+#include "src/replica/partition_resolver.h"
 #include "src/txn/transaction_coordinator.h"
 
 namespace kgw {
@@ -42,6 +43,14 @@ bool txn_upstream(HandlerContext& ctx, std::string_view transactional_id) {
   if (ctx.upstream() == nullptr || transactional_id.empty()) return false;
   const auto d = ctx.txns().describe({std::string(transactional_id)});
   return d.empty() || d.front().error == ErrorCode::kTransactionalIdNotFound;
+}
+
+std::function<bool(const Uuid& topic)> own_topics(HandlerContext& ctx) {
+  return [image = ctx.metadata().image()](const Uuid& id) {
+    const TopicPtr t = image->topic(id);
+    return t != nullptr &&
+           PartitionResolver::served_here(PartitionResolver::migration_state(t->configs));
+  };
 }
 
 bool not_coordinator(HandlerContext& ctx, CoordinatorType type, std::string_view key) {

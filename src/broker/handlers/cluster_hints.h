@@ -105,10 +105,15 @@ std::optional<std::set<std::string>> joins_to_kgw(HandlerContext& ctx,
 void move_group(HandlerContext& ctx, const std::string& group, std::set<std::string> topics,
                 std::function<void(ErrorCode, bool moved)> done);
 // The same for a transactional id: in proxy mode it lives upstream unless
-// this node's transaction coordinator knows it. So a transactional
-// producer through a proxy writes to legacy topics (its transaction is the
-// legacy cluster's); one writing to kgw's own topics needs an id kgw
-// already has. False outside proxy mode.
+// this node's transaction coordinator knows it. Its transactions may
+// write to kgw's own topics too: those partitions (and kgw's groups) are
+// kgw's to end when the legacy coordinator has decided
+// (src/proxy/upstream_txns.h). False outside proxy mode.
 bool txn_upstream(HandlerContext& ctx, std::string_view transactional_id);
+// Whether a topic's log is kgw's own (no migration, or one past its
+// cutover), as opposed to a copy the mirror writes: what
+// TransactionCoordinator::end_upstream_txn() may mark. Uses the image as
+// it is now.
+std::function<bool(const Uuid& topic)> own_topics(HandlerContext& ctx);
 
 }  // namespace kgw

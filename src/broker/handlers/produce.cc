@@ -32,6 +32,7 @@
 // epoch) since its last written batch, and answers a later batch of that
 // producer whose sequence gap starts there with the first refusal's error
 // instead: every client retries it in order, after its predecessor.
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
@@ -66,6 +67,8 @@ struct ProduceCall {
   std::vector<UpstreamSlot> upstream;
   ForwardStorage forwarded;
   bool acks_zero = false;
+  // A cutover's fence lets it through (fenced_by_cutover).
+  bool open_txn_pass = false;
   int pending = 1;
 };
 
@@ -177,21 +180,50 @@ void finish_one(HandlerContext& ctx, const std::shared_ptr<ProduceCall>& call) {
 // How often requests held by a migration's cutover look again.
 constexpr std::uint64_t kCutoverPollMs = 2;
 
+// Whether every batch for the topic is transactional, of a producer whose
+// transaction has the topic open on the legacy cluster.
+bool open_transaction_writes(const Upstream& upstream,
+                             const ProduceRequest::TopicProduceData& topic) {
+  for (const auto& p : topic.partition_data) {
+    if (!p.records || p.records->empty()) return false;
+    std::vector<Bytes> batches;
+    if (split_record_batches(*p.records, batches) != RecordError::kNone || batches.empty()) {
+      return false;
+    }
+    for (const Bytes& b : batches) {
+      RecordBatchHeader h;
+      if (parse_record_batch_header(b, h) != RecordError::kNone || !h.is_transactional() ||
+          h.is_control() || !upstream.txns().producer_open_on(h.producer_id, topic.name)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 // Proxy mode: whether the request names a topic in a migration's cutover
 // (src/proxy/cutover.h) or a rollback's switch (src/proxy/copy_back.h),
 // whose produce is fenced.
-bool fenced_by_cutover(HandlerContext& ctx, const ProduceRequest& body) {
+// The fence lets through the writes of a transaction already open on the
+// topic on the legacy cluster, so that it can end (src/proxy/upstream_txns.h):
+// then `pass` is set, and the request runs as a leader's write.
+bool fenced_by_cutover(HandlerContext& ctx, const ProduceRequest& body, bool* pass = nullptr) {
+  if (pass != nullptr) *pass = false;
   if (ctx.upstream() == nullptr) return false;
   const ImagePtr image = ctx.metadata().image();
+  bool open_txn = false;
   for (const auto& t : body.topic_data) {
     const TopicPtr topic = image->topic(t.name);
     if (topic == nullptr) continue;
     const std::string_view state = PartitionResolver::migration_state(topic->configs);
-    if (state == PartitionResolver::kCutover ||
-        (state == PartitionResolver::kRollback && ctx.upstream()->writes_fenced(t.name))) {
+    if (state == PartitionResolver::kRollback && ctx.upstream()->writes_fenced(t.name)) {
       return true;
     }
+    if (state != PartitionResolver::kCutover) continue;
+    if (!open_transaction_writes(*ctx.upstream(), t)) return true;
+    open_txn = true;
   }
+  if (pass != nullptr) *pass = open_txn;
   return false;
 }
 
@@ -241,10 +273,13 @@ void release_held(HandlerContext& ctx) {
       static_cast<std::uint64_t>(ctx.config().get_long("migration.cutover.max.pause.ms"));
   // Past the cutover's own limit a request runs anyway: the resolver then
   // answers NOT_LEADER_OR_FOLLOWER and the client retries.
+  bool pass = false;
   while (!h.calls.empty() && (now - h.calls.front().second > limit ||
-                              !fenced_by_cutover(ctx, h.calls.front().first->body))) {
+                              !fenced_by_cutover(ctx, h.calls.front().first->body, &pass))) {
     auto call = std::move(h.calls.front().first);
     h.calls.pop_front();
+    call->open_txn_pass = pass;
+    pass = false;
     run_produce(ctx, call);
   }
   if (!h.calls.empty()) poll_held(ctx);
@@ -254,7 +289,18 @@ void release_held(HandlerContext& ctx) {
 bool hold_for_cutover(HandlerContext& ctx, const std::shared_ptr<ProduceCall>& call) {
   if (ctx.upstream() == nullptr) return false;
   HeldProduce& h = held_produce(ctx);
-  if (h.calls.empty() && !fenced_by_cutover(ctx, call->body)) return false;
+  bool pass = false;
+  if (!fenced_by_cutover(ctx, call->body, &pass)) {
+    // An open transaction's write waits only behind its own connection's.
+    const bool behind_own =
+        pass && std::any_of(h.calls.begin(), h.calls.end(), [&](const auto& held) {
+          return held.first->req->frame.connection == call->req->frame.connection;
+        });
+    if (h.calls.empty() || (pass && !behind_own)) {
+      call->open_txn_pass = pass;
+      return false;
+    }
+  }
   h.calls.emplace_back(call, uv_now(ctx.loop()));
   if (h.calls.size() == 1) poll_held(ctx);
   return true;
@@ -289,6 +335,7 @@ void run_produce(HandlerContext& ctx, const std::shared_ptr<ProduceCall>& call) 
   std::uint8_t* const frame = req->frame.bytes.data();
   ProduceShape shape;
   if (ctx.upstream() != nullptr) shape.upstream = &call->upstream;
+  if (call->open_txn_pass) shape.serving = Serving::kLeader;
   for_each_partition(
       ctx.resolver(), shape, body.topic_data, call->resp.responses,
       [bad_acks](std::size_t, std::size_t, const auto&) {
