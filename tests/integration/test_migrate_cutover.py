@@ -769,9 +769,14 @@ class CutoverTest(unittest.TestCase):
                                what="the copy back under way")
         os.kill(self.mock.pid, signal.SIGSTOP)
         try:
+            # A cutover while rolling back is refused, saying what to do.
+            early = migrate("cutover", "--bootstrap-server", self.kgw.bootstrap, "--topic",
+                            topic, check=False)
             self.kgw.kill()
         finally:
             os.kill(self.mock.pid, signal.SIGCONT)
+        self.assertNotEqual(early.returncode, 0, early.stdout)
+        self.assertIn("rolling back to the legacy cluster", early.stderr)
         killed_at = legacy_total()
         print(f"legacy log: {at_cutover} records at the cutover, {killed_at} when kgw was "
               f"killed, of {at_cutover + 1500}")

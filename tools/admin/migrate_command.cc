@@ -194,8 +194,17 @@ int cutover(KafkaCall& call, const std::vector<std::string>& topics) {
     std::string state, error;
     bool finalized = true;
     if (!migration_state(call, topic, state, error, &finalized)) return fail(kWhat, error);
-    if ((state == "local" && !finalized) || state == "rollback") {
+    if (state == "local" && !finalized) {
       std::printf("Topic %s is kgw's already (not finalized).\n", topic.c_str());
+      continue;
+    }
+    if (state == "rollback") {
+      std::fprintf(stderr,
+                   "%s %s: the topic is rolling back to the legacy cluster (kgw-admin migrate "
+                   "status shows how far); once it is upstream again, kgw-admin migrate start "
+                   "mirrors it anew and a cutover can follow\n",
+                   kWhat, topic.c_str());
+      ++failed;
       continue;
     }
     if (state != "mirroring" && state != "cutover") {
