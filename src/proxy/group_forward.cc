@@ -17,15 +17,22 @@ constexpr std::int32_t kCoordinatorChannels = 64;
 
 // A connection to `node` with nothing pending, else one of them in turn;
 // nullptr if the legacy metadata does not name the node.
-BrokerConnection* free_connection(Upstream& upstream, std::int32_t node) {
+// `channel` (if given) gets the one chosen.
+BrokerConnection* free_connection(Upstream& upstream, std::int32_t node,
+                                  std::int32_t* channel = nullptr) {
   static std::uint32_t turn = 0;
   for (std::int32_t ch = 0; ch < kCoordinatorChannels; ++ch) {
     BrokerConnection* c = upstream.broker(node, kCoordinatorChannel + ch);
     if (c == nullptr) return nullptr;
-    if (c->pending() == 0) return c;
+    if (c->pending() == 0) {
+      if (channel != nullptr) *channel = kCoordinatorChannel + ch;
+      return c;
+    }
   }
-  return upstream.broker(
-      node, kCoordinatorChannel + static_cast<std::int32_t>(turn++ % kCoordinatorChannels));
+  const std::int32_t ch =
+      kCoordinatorChannel + static_cast<std::int32_t>(turn++ % kCoordinatorChannels);
+  if (channel != nullptr) *channel = ch;
+  return upstream.broker(node, ch);
 }
 
 std::map<std::string, std::int32_t, std::less<>>& cache_of(Upstream& upstream, KeyType type) {
@@ -39,19 +46,65 @@ ErrorCode call_failed(Upstream& upstream, KeyType type, std::string_view key, Ca
   return ErrorCode::kCoordinatorNotAvailable;
 }
 
+// The coordinator APIs whose calls about one key must reach the legacy
+// coordinator in order: offsets and transactions (they answer at once).
+bool ordered_api(std::int16_t api_key) {
+  switch (api_key) {
+    case OffsetCommitRequest::api_key:
+    case OffsetFetchRequest::api_key:
+    case OffsetDeleteRequest::api_key:
+    case TxnOffsetCommitRequest::api_key:
+    case InitProducerIdRequest::api_key:
+    case AddPartitionsToTxnRequest::api_key:
+    case AddOffsetsToTxnRequest::api_key:
+    case EndTxnRequest::api_key:
+      return true;
+    default:
+      return false;
+  }
+}
+
 void send_to_node(Upstream& upstream, std::int32_t node, KeyType type, std::string group,
                   std::int16_t api_key, std::int16_t min_version, std::int16_t max_version,
                   BrokerConnection::Encode encode, CoordinatorDone done) {
-  BrokerConnection* conn = free_connection(upstream, node);
+  // Offsets and transactions: calls about one key keep to one connection
+  // while any is out (see Upstream::key_channels), so that they are
+  // applied in order and an OffsetFetch sees the commits before it. Never
+  // the group membership calls: a JoinGroup or SyncGroup waits there for
+  // the other members' (on a broker, one connection's requests are
+  // answered one after the other), which must not queue behind it.
+  std::string sticky;
+  if (ordered_api(api_key)) sticky = std::to_string(static_cast<int>(type)) + ":" + group;
+  auto& channels = upstream.key_channels();
+  auto kc = sticky.empty() ? channels.end() : channels.find(sticky);
+  BrokerConnection* conn = nullptr;
+  std::int32_t channel = 0;
+  if (kc != channels.end() && kc->second.node == node) {
+    channel = kc->second.channel;
+    conn = upstream.broker(node, channel);
+  } else {
+    conn = free_connection(upstream, node, &channel);
+  }
   if (conn == nullptr) {
     forget_coordinator(upstream, type, group);
     upstream.refresh_soon();
     done(ErrorCode::kCoordinatorNotAvailable, 0, Bytes());
     return;
   }
+  if (!sticky.empty()) {
+    if (kc == channels.end()) kc = channels.emplace(sticky, Upstream::KeyChannel{}).first;
+    kc->second.node = node;
+    kc->second.channel = channel;
+    ++kc->second.pending;
+  }
   conn->send(api_key, min_version, max_version, std::move(encode),
-             [&upstream, type, group = std::move(group), done = std::move(done)](
-                 CallError e, std::int16_t version, Bytes body) {
+             [&upstream, type, group = std::move(group), sticky = std::move(sticky),
+              done = std::move(done)](CallError e, std::int16_t version, Bytes body) {
+               auto& channels = upstream.key_channels();
+               if (auto it = sticky.empty() ? channels.end() : channels.find(sticky);
+                   it != channels.end() && --it->second.pending <= 0) {
+                 channels.erase(it);
+               }
                if (e != CallError::kNone) {
                  done(call_failed(upstream, type, group, e), 0, Bytes());
                  return;

@@ -114,6 +114,17 @@ class Upstream final : public UpstreamCatalogue {
   }
   // The same for transactional ids.
   std::map<std::string, std::int32_t, std::less<>>& txn_coordinators() { return txn_coordinators_; }
+  // Coordinator calls about one key (a group or transactional id, with
+  // its type) still out, and the connection they went on: the next call
+  // for the key takes the same one, so the legacy coordinator answers a
+  // client's pipelined requests (OffsetCommits) in the order it sent
+  // them, as a broker does on one connection (kept by group_forward.cc).
+  struct KeyChannel {
+    std::int32_t node = -1;
+    std::int32_t channel = 0;
+    int pending = 0;
+  };
+  std::map<std::string, KeyChannel, std::less<>>& key_channels() { return key_channels_; }
   // Produce requests forwarded to the legacy cluster and not answered
   // yet, by topic (src/proxy/forward.cc counts them; a migration's cutover
   // waits until its topic has none: src/proxy/cutover.h).
@@ -190,6 +201,7 @@ class Upstream final : public UpstreamCatalogue {
   std::uint64_t last_refresh_ = 0;
   std::map<std::string, std::int32_t, std::less<>> group_coordinators_;
   std::map<std::string, std::int32_t, std::less<>> txn_coordinators_;
+  std::map<std::string, KeyChannel, std::less<>> key_channels_;
   std::map<std::string, int, std::less<>> produces_in_flight_;
   GroupMoves group_moves_;
   UpstreamTxns txns_;

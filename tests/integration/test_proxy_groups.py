@@ -250,6 +250,37 @@ class ProxyGroupsMockTest(unittest.TestCase):
         transactions_through_kgw(self, self.kgw.bootstrap, self.mock.bootstrap,
                                  full_txns=False)
 
+    def test_pipelined_commits_reach_the_legacy_coordinator_in_order(self):
+        """A consumer committing asynchronously after every record
+        (librdkafka's 0030 does) has many OffsetCommits in flight: kgw sends
+        them to the legacy coordinator in the order they came, on one
+        connection, so the last one wins there as it would on Kafka."""
+        p = Producer({"bootstrap.servers": self.kgw.bootstrap})
+        for i in range(100):
+            p.produce(TOPIC, value=f"r{i}".encode(), partition=0)
+        self.assertEqual(p.flush(TIMEOUT), 0)
+        c = Consumer({"bootstrap.servers": self.kgw.bootstrap, "group.id": "async-committer",
+                      "enable.auto.commit": False})
+        try:
+            c.assign([TopicPartition(TOPIC, 0, 0)])
+            last = None
+            deadline = time.monotonic() + TIMEOUT
+            while (last is None or last < 60) and time.monotonic() < deadline:
+                for m in c.consume(10, timeout=1):
+                    if m.error() is None:
+                        c.commit(message=m, asynchronous=True)
+                        last = m.offset()
+            self.assertIsNotNone(last)
+            kgw_harness.wait_until(
+                lambda: c.committed([TopicPartition(TOPIC, 0)], timeout=TIMEOUT)[0].offset
+                == last + 1, TIMEOUT, what=f"the committed offset at {last + 1}")
+            # And it stays there: no older commit is applied after it.
+            time.sleep(0.5)
+            self.assertEqual(c.committed([TopicPartition(TOPIC, 0)], timeout=TIMEOUT)[0].offset,
+                             last + 1)
+        finally:
+            c.close()
+
     def test_legacy_coordinator_down_is_retriable(self):
         self.mock.kill()
         c = Conn(self.kgw.bootstrap)
