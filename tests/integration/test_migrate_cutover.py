@@ -237,17 +237,19 @@ class TxnWriter(threading.Thread):
 
 
 class CutoverTest(unittest.TestCase):
-    def start(self, topic, *extra, legacy_kgw=False, legacy_configs=None):
+    def start(self, topic, *extra, legacy_kgw=False, legacy_configs=None, more_topics=()):
         """The legacy cluster (`self.mock`): librdkafka's mock cluster, or
         with `legacy_kgw` a second kgw (a broker whose idempotence
-        deduplicates retried batches as Kafka's does), and kgw in front."""
+        deduplicates retried batches as Kafka's does, with `more_topics`
+        too), and kgw in front."""
         if legacy_kgw:
             self.mock = kgw_harness.Kgw(name="legacy")
             self.mock.start()
             self.addCleanup(self.mock.close)
             admin = AdminClient({"bootstrap.servers": self.mock.bootstrap})
-            for f in admin.create_topics([NewTopic(topic, PARTITIONS, 1,
-                                                   config=legacy_configs or {})]).values():
+            topics = [NewTopic(topic, PARTITIONS, 1, config=legacy_configs or {})]
+            topics += [NewTopic(t, PARTITIONS, 1) for t in more_topics]
+            for f in admin.create_topics(topics).values():
                 f.result(TIMEOUT)
         else:
             self.mock = MockCluster("--brokers", "3", "--topic", f"{topic}:{PARTITIONS}")
@@ -491,13 +493,7 @@ class CutoverTest(unittest.TestCase):
         src, dst = "txn-in", "txn-out"
         # A second kgw as the legacy cluster: it writes transaction markers
         # (librdkafka's mock does not).
-        self.start(dst, legacy_kgw=True)
-        admin = AdminClient({"bootstrap.servers": self.mock.bootstrap})
-        for f in admin.create_topics([NewTopic(src, PARTITIONS, 1)]).values():
-            f.result(TIMEOUT)
-        a = AdminClient({"bootstrap.servers": self.kgw.bootstrap})
-        kgw_harness.wait_until(lambda: src in a.list_topics(timeout=TIMEOUT).topics, TIMEOUT,
-                               what="the input topic in kgw's metadata")
+        self.start(dst, legacy_kgw=True, more_topics=[src])
         feed = LoadProducer(self.kgw.bootstrap, src)
         pipeline = TxnPipeline(self.kgw.bootstrap, src, dst)
         writer = TxnWriter(self.kgw.bootstrap, dst)
