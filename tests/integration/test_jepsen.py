@@ -320,6 +320,15 @@ class Run:
         for c in self.clients():
             c.join(workload.MESSAGE_TIMEOUT_MS / 1000 + 30)
         self.log("clients stopped")
+        # A transaction the clients left open (its outcome unknown) or one
+        # being completed: both end by themselves (the transaction
+        # timeout, the coordinator's markers); judged once they did.
+        for topic in self.topics:
+            unstable = workload.wait_stable(self.nodes.bootstrap, topic, PARTITIONS,
+                                            timeout=workload.TXN_TIMEOUT_MS / 1000 + 40)
+            if unstable:
+                self.problems.append(f"{topic}: a transaction still open on partitions "
+                                     f"{unstable} (last stable offset below the high watermark)")
         workload.observe_commits(self.nodes.bootstrap, self.group, self.topic, PARTITIONS,
                                  self.history)
         if self.transformer:

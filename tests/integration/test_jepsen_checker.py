@@ -121,6 +121,19 @@ class CheckerTest(unittest.TestCase):
         h.read("final", "tx", 0, 1, None, b"d1", final=True)
         self.assertCounts(h, txn_partial=1)
 
+    def test_transform_redone_after_a_failed_transaction(self):
+        h = clean()
+        # The transform's producer was fenced during ctp-txn-2 (outcome
+        # unknown, in fact aborted); ctp-txn-3 read t[1]@0 again and wrote
+        # its output: ctp:v2 is ctp-txn-3's, ctp-txn-2 is not partly visible.
+        h.txn("ctp-txn-2", "out", [b"ctp:v2", b"ctp:v3"], "unknown")
+        h.txn("ctp-txn-3", "out", [b"ctp:v2"], "committed")
+        h.read("final", "out", 1, 0, b"ctp:v2", b"ctp:v2", final=True)
+        self.assertCounts(h)
+        # Had ctp-txn-2 committed in part after all, ctp:v3 would show alone.
+        h.read("final", "out", 1, 1, b"ctp:v3", b"ctp:v3", final=True)
+        self.assertCounts(h, txn_partial=1)
+
     def test_aborted_transaction_visible(self):
         h = clean()
         h.read("final", "tx", 0, 2, None, b"b1", final=True)

@@ -37,7 +37,9 @@ The checker's counts, every one of which must be zero:
   observed before its OffsetFetch was sent, for the same group and
   partition;
 - txn_partial: a transaction some but not all of whose writes the final
-  read_committed read shows;
+  read_committed read shows (a value that a committed transaction wrote
+  too, as a transform does when it redoes a failed one, counts as that
+  transaction's);
 - txn_aborted_visible: an aborted transaction with a write visible to it;
 - txn_lost: a transaction told committed with none of its writes visible;
 - eos_missing: consume-transform-produce (a transform): a source record
@@ -256,8 +258,16 @@ def check(history):
             highest[k] = (offset, kind, seq)
 
     visible = set(final_at)
+    # A transform that failed writes the same outputs again in a later
+    # transaction: a value also written by a committed transaction is that
+    # one's (once only, else it is a duplicate), not the failed one's.
+    committed_by = defaultdict(set)  # value -> {committed transaction}
+    for name, t in history.txns.items():
+        if t["status"] == "committed":
+            for v in t["values"]:
+                committed_by[v].add(name)
     for name, t in sorted(history.txns.items()):
-        shown = [v for v in t["values"] if v in visible]
+        shown = [v for v in t["values"] if v in visible and not committed_by[v] - {name}]
         if t["status"] == "aborted" and shown:
             details["txn_aborted_visible"].append(
                 f"{name}: aborted, {len(shown)} of {len(t['values'])} writes visible")

@@ -15,8 +15,9 @@ jepsen.history.History what it was told and what it read:
   partitions per transaction, every third one aborted;
 - Transformer: consume-transform-produce in transactions, exactly once;
 - observe_commits(): OffsetFetch of the group's committed offsets;
+- wait_stable(): until no transaction is open on a topic;
 - final_read(): every partition from its start to its end, once the
-  cluster converged.
+  cluster converged and no transaction is open.
 
 librdkafka (python3-confluent-kafka) rather than raw wire helpers: the
 idempotence and the transactions judged are the ones real clients use.
@@ -39,6 +40,7 @@ COMMIT_EVERY_S = 0.5
 # sequence errors, retries), to stderr; for a diagnostic run only.
 CLIENT_DEBUG = os.environ.get("KGW_JEPSEN_CLIENT_DEBUG", "")
 TXN_SIZE = 3
+TXN_TIMEOUT_MS = 20000  # a transaction left open is aborted after this
 
 # Errors a client may be shown while brokers restart or leadership moves;
 # anything else a delivery report, a commit or error_cb shows counts as
@@ -199,7 +201,7 @@ class TxnClient(threading.Thread):
     def _producer(self):
         """An initialised transactional producer; None once stopped."""
         p = Producer({"bootstrap.servers": self.bootstrap, "transactional.id": self.txn_id,
-                      "linger.ms": 5, "transaction.timeout.ms": 20000,
+                      "linger.ms": 5, "transaction.timeout.ms": TXN_TIMEOUT_MS,
                       "message.timeout.ms": 20000, "log.connection.close": False})
         while not self._stop_event.is_set():
             try:
@@ -351,6 +353,38 @@ def observe_commits(bootstrap, group, topic, partitions, history, timeout=10):
         if tp.error is None:
             history.committed(group, tp.topic, tp.partition, tp.offset, asked=asked)
     return True
+
+
+def wait_stable(bootstrap, topic, partitions, timeout=60):
+    """Waits until no transaction is open on the topic's partitions (each
+    one's last stable offset, the end a read_committed reader stops at, is
+    its high watermark): a transaction whose producer stopped is aborted
+    by its timeout, one being completed gets its last markers. Until then
+    a read_committed read ends short of the transaction's records and a
+    group's offsets may already show it committed. Returns the partitions
+    still unstable at the timeout."""
+    readers = {iso: Consumer({"bootstrap.servers": bootstrap, "group.id": "stable-" + uuid.uuid4().hex,
+                              "isolation.level": iso, "log.connection.close": False})
+               for iso in ("read_committed", "read_uncommitted")}
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            unstable = []
+            for p in range(partitions):
+                tp = TopicPartition(topic, p)
+                try:
+                    ends = {iso: c.get_watermark_offsets(tp, timeout=5)[1]
+                            for iso, c in readers.items()}
+                except KafkaException:
+                    ends = {}
+                if not ends or ends["read_committed"] != ends["read_uncommitted"]:
+                    unstable.append(p)
+            if not unstable or time.monotonic() > deadline:
+                return unstable
+            time.sleep(0.5)
+    finally:
+        for c in readers.values():
+            c.close()
 
 
 def final_read(bootstrap, topic, partitions, history, timeout=60):
