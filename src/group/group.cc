@@ -45,10 +45,12 @@ bool Group::supports_protocols(
     const std::vector<std::pair<std::string, std::string>>& protocols) const {
   if (is(GroupState::kEmpty)) return !type.empty() && !protocols.empty();
   if (protocol_type != type) return false;
+  // Supported by every member; with no member (the last one left while
+  // the group waits out a rebalance), by all of none, as Kafka counts.
   for (const auto& [name, metadata] : protocols) {
     auto it = protocol_support_.find(name);
-    if (it != protocol_support_.end() && it->second == static_cast<int>(members.size()))
-      return true;
+    const int support = it != protocol_support_.end() ? it->second : 0;
+    if (support == static_cast<int>(members.size())) return true;
   }
   return false;
 }

@@ -176,6 +176,32 @@ TEST_CASE("coordinator: LeaveGroup rebalances the rest; the last one empties the
   f.run_until([&] { return c.gc.describe("g").state == "Empty"; });
 }
 
+TEST_CASE("coordinator: a member joins a group its last member left during the initial delay") {
+  // The group is PreparingRebalance with no member until the initial
+  // rebalance delay ends. Kafka counts every protocol as supported by all
+  // zero members then; kgw answered INCONSISTENT_GROUP_PROTOCOL (a Jepsen
+  // rolling restart showed it: a consumer restarted within the delay).
+  Fixture f;
+  Coordinator c(f, /*initial_delay_ms=*/500);
+  std::optional<JoinResult> first;
+  c.gc.join(join_args("g"), [&](JoinResult r) { first = std::move(r); });
+  CHECK_FALSE(first.has_value());  // waits out the initial delay
+  const GroupDescription d = c.gc.describe("g");
+  REQUIRE(d.members.size() == 1);
+  CHECK(c.gc.leave("g", {LeaveMember{d.members[0].member_id, std::nullopt, ""}}).members ==
+        std::vector<ErrorCode>{ErrorCode::kNone});
+  REQUIRE(first.has_value());
+  CHECK(first->error == ErrorCode::kUnknownMemberId);
+  CHECK(c.gc.describe("g").state == "PreparingRebalance");
+
+  std::optional<JoinResult> second;
+  c.gc.join(join_args("g"), [&](JoinResult r) { second = std::move(r); });
+  f.run_until([&] { return second.has_value(); });
+  CHECK(second->error == ErrorCode::kNone);
+  CHECK(second->generation_id == 1);
+  CHECK(second->members.size() == 1);
+}
+
 TEST_CASE("coordinator: JoinGroup v4+ hands out the member id first") {
   Fixture f;
   Coordinator c(f, /*initial_delay_ms=*/0);
