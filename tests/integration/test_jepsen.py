@@ -7,8 +7,10 @@ cluster to converge (every broker names the same live leader for each
 partition, with a full ISR), a wait for a write acknowledged, a record
 read and an offset committed by the group after the heal, a restart of
 one group member and an OffsetFetch of the group's committed offsets.
-After the last round the clients stop, one final read takes every
-partition from its start to its end, and the checker
+After the last round the clients stop, kgw is given the time to end
+any transaction they left open (every partition's last stable offset at
+its high watermark), one final read takes every partition from its start
+to its end, and the checker
 (jepsen/history.py) judges the whole history: lost, moved, duplicated,
 divergent, truncated reads, committed offsets going backwards,
 transactions partly visible, aborted-but-visible or lost, transformed
