@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -19,6 +20,8 @@
 #include "protocol/wire/error_code.h"
 #include "src/broker/broker_config.h"
 #include "src/broker/handler_context.h"
+#include "src/cluster/metadata_log.h"
+#include "src/proxy/admin_forward.h"
 
 namespace kgw {
 
@@ -86,34 +89,92 @@ void alter_config_resources(HandlerContext& ctx, std::vector<ConfigResourceChang
 // `make_edit(resource)` (the edit may refer to the resource: the body
 // lives until alter_config_resources() has run the edits), and answer
 // with one error_code and error_message (null unless an error) per
-// resource.
+// resource. In proxy mode a topic only the legacy cluster has is changed
+// there: those resources go to a legacy broker in a request of their own
+// (src/proxy/admin_forward.h) and its answers are theirs.
 template <typename Request, typename Response, typename MakeEdit>
 void handle_config_resources(HandlerContext& ctx, RequestPtr req, std::string logger_message,
                              MakeEdit make_edit) {
   Request body;
   if (!ctx.decode(*req, body)) return;
-  auto resp = std::make_shared<Response>();
-  resp->responses.resize(body.resources.size());
+  struct Call {
+    RequestPtr req;
+    Response resp;
+    std::deque<std::string> messages;
+    int pending = 1;
+  };
+  auto call = std::make_shared<Call>();
+  call->req = req;
+  auto finish = [&ctx, call] {
+    if (--call->pending == 0) ctx.respond(*call->req, call->resp);
+  };
+  call->resp.responses.resize(body.resources.size());
   std::vector<ConfigResourceChange> changes;
+  std::vector<std::size_t> local;
+  Request legacy;
+  legacy.validate_only = body.validate_only;
+  std::vector<std::size_t> on_legacy;
+  const ImagePtr image = ctx.metadata().image();
   for (std::size_t i = 0; i < body.resources.size(); ++i) {
     const auto& want = body.resources[i];
-    resp->responses[i].resource_type = want.resource_type;
-    resp->responses[i].resource_name = want.resource_name;
+    call->resp.responses[i].resource_type = want.resource_type;
+    call->resp.responses[i].resource_name = want.resource_name;
+    call->resp.responses[i].error_message = std::nullopt;
+    if (want.resource_type == kTopicResource &&
+        legacy_only_topic(ctx.upstream(), *image, want.resource_name) != nullptr) {
+      legacy.resources.push_back(want);
+      on_legacy.push_back(i);
+      continue;
+    }
     changes.push_back(
         ConfigResourceChange{want.resource_type, want.resource_name, make_edit(want)});
+    local.push_back(i);
   }
+  if (!on_legacy.empty()) {
+    ++call->pending;
+    forward_admin<Request, Response>(
+        *ctx.upstream(), AdminTarget::kAnyBroker, std::move(legacy), req->version(),
+        [call, on_legacy, finish](ErrorCode e, const Response& r) {
+          for (std::size_t i : on_legacy) {
+            auto& out = call->resp.responses[i];
+            const auto* got = static_cast<decltype(&r.responses.front())>(nullptr);
+            for (const auto& res : r.responses) {
+              if (res.resource_type == out.resource_type &&
+                  res.resource_name == out.resource_name) {
+                got = &res;
+              }
+            }
+            if (e != ErrorCode::kNone || got == nullptr) {
+              const ErrorCode err = e != ErrorCode::kNone ? e : ErrorCode::kUnknownServerError;
+              out.error_code = code(err);
+              out.error_message = call->messages.emplace_back(
+                  e != ErrorCode::kNone ? legacy_unanswered(e)
+                                        : "the legacy cluster's answer left this topic out");
+              continue;
+            }
+            out.error_code = got->error_code;
+            if (got->error_message) {
+              out.error_message = call->messages.emplace_back(*got->error_message);
+            }
+          }
+          finish();
+        });
+  }
+  if (changes.empty()) return finish();
+  ++call->pending;
   alter_config_resources(ctx, std::move(changes), body.validate_only, std::move(logger_message),
-                         [&ctx, req, resp](std::vector<ConfigResourceResult> results) {
-                           // The messages point into `results`: respond before they go.
-                           for (std::size_t i = 0; i < results.size(); ++i) {
-                             auto& out = resp->responses[i];
-                             out.error_code = code(results[i].error);
-                             out.error_message = std::nullopt;
-                             if (results[i].error != ErrorCode::kNone)
-                               out.error_message = results[i].message;
+                         [call, local, finish](std::vector<ConfigResourceResult> results) {
+                           for (std::size_t k = 0; k < results.size(); ++k) {
+                             auto& out = call->resp.responses[local[k]];
+                             out.error_code = code(results[k].error);
+                             if (results[k].error != ErrorCode::kNone) {
+                               out.error_message =
+                                   call->messages.emplace_back(std::move(results[k].message));
+                             }
                            }
-                           ctx.respond(*req, *resp);
+                           finish();
                          });
+  finish();
 }
 
 }  // namespace kgw

@@ -1,5 +1,6 @@
 #include "src/proxy/group_forward.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -201,17 +202,20 @@ void send_to_coordinator(Upstream& upstream, KeyType type, std::string group, st
       });
 }
 
-void send_to_any_broker(Upstream& upstream, std::int16_t api_key, std::int16_t min_version,
-                        std::int16_t max_version, BrokerConnection::Encode encode,
-                        CoordinatorDone done) {
+namespace {
+
+// The untyped call to legacy broker `node` (-1: the next one in turn).
+void send_to_broker(Upstream& upstream, std::int32_t node, std::int16_t api_key,
+                    std::int16_t min_version, std::int16_t max_version,
+                    BrokerConnection::Encode encode, CoordinatorDone done) {
   if (min_version > max_version) {
     done(ErrorCode::kUnsupportedVersion, 0, Bytes());
     return;
   }
   static std::size_t turn = 0;
   const std::vector<std::int32_t> nodes = upstream.nodes();
-  BrokerConnection* conn =
-      nodes.empty() ? nullptr : free_connection(upstream, nodes[turn++ % nodes.size()]);
+  if (node < 0 && !nodes.empty()) node = nodes[turn++ % nodes.size()];
+  BrokerConnection* conn = node < 0 ? nullptr : free_connection(upstream, node);
   if (conn == nullptr) {
     upstream.refresh_soon();
     done(ErrorCode::kCoordinatorNotAvailable, 0, Bytes());
@@ -228,6 +232,25 @@ void send_to_any_broker(Upstream& upstream, std::int16_t api_key, std::int16_t m
                  done(ErrorCode::kNone, version, body);
                }
              });
+}
+
+}  // namespace
+
+void send_to_any_broker(Upstream& upstream, std::int16_t api_key, std::int16_t min_version,
+                        std::int16_t max_version, BrokerConnection::Encode encode,
+                        CoordinatorDone done) {
+  send_to_broker(upstream, -1, api_key, min_version, max_version, std::move(encode),
+                 std::move(done));
+}
+
+void send_to_controller(Upstream& upstream, std::int16_t api_key, std::int16_t min_version,
+                        std::int16_t max_version, BrokerConnection::Encode encode,
+                        CoordinatorDone done) {
+  const std::vector<std::int32_t> nodes = upstream.nodes();
+  const std::int32_t controller = upstream.controller();
+  const bool known = std::find(nodes.begin(), nodes.end(), controller) != nodes.end();
+  send_to_broker(upstream, known ? controller : -1, api_key, min_version, max_version,
+                 std::move(encode), std::move(done));
 }
 
 void legacy_producer_id(Upstream& upstream, std::function<void(ErrorCode, std::int64_t)> done) {

@@ -82,6 +82,14 @@ void send_to_any_broker(Upstream& upstream, std::int16_t api_key, std::int16_t m
                         std::int16_t max_version, BrokerConnection::Encode encode,
                         CoordinatorDone done);
 
+// Sends a request the legacy controller answers (CreateTopics,
+// DeleteTopics, CreatePartitions) there, or to any broker while the
+// metadata names none (a broker that is not the controller answers
+// NOT_CONTROLLER, which clients retry). Errors as send_to_any_broker's.
+void send_to_controller(Upstream& upstream, std::int16_t api_key, std::int16_t min_version,
+                        std::int16_t max_version, BrokerConnection::Encode encode,
+                        CoordinatorDone done);
+
 // A fresh producer id from the legacy cluster (an idempotent producer's
 // InitProducerId there): how a proxy's own transaction coordinator gets
 // ids that never collide with the legacy cluster's.

@@ -196,6 +196,7 @@ void Upstream::on_metadata(CallError e, const MetadataResponse& resp) {
     ++it;
   }
   addresses_ = std::move(seen);
+  controller_ = resp.controller_id;
   std::map<std::string, UpstreamTopic, std::less<>> topics;
   for (const auto& t : resp.topics) {
     if (!t.name || t.error_code != 0) continue;

@@ -107,6 +107,8 @@ class Upstream final : public UpstreamCatalogue {
   bool ready() const { return ready_; }
   // The legacy broker ids of the last metadata answer, ascending.
   std::vector<std::int32_t> nodes() const;
+  // The legacy controller the last metadata answer named (-1: none).
+  std::int32_t controller() const { return controller_; }
   // The legacy coordinator of each group forwarded there, by group id
   // (kept by src/proxy/group_forward.cc).
   std::map<std::string, std::int32_t, std::less<>>& group_coordinators() {
@@ -208,6 +210,7 @@ class Upstream final : public UpstreamCatalogue {
   std::set<std::string, std::less<>> write_fenced_;
   std::map<std::string, int, std::less<>> local_writes_;
   std::map<std::string, std::int32_t, std::less<>> epoch_floors_;
+  std::int32_t controller_ = -1;
   std::set<std::string, std::less<>> creating_;  // auto_create asked, not answered
 };
 

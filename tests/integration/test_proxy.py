@@ -6,7 +6,10 @@ records produced through kgw are read back through kgw (assign + seek, no
 group) at the same offsets a direct read from the mock cluster gives; the
 watermarks (ListOffsets) through kgw are the mock's. With the legacy
 cluster gone, kgw stays up and answers Produce, Fetch and ListOffsets for
-its partitions with retriable errors (raw requests, to see the codes)."""
+its partitions with retriable errors (raw requests, to see the codes).
+Topic administration through kgw (CreateTopics, DeleteTopics,
+CreatePartitions, Describe/Alter/IncrementalAlterConfigs) acts on the
+legacy cluster for its topics (a second kgw as the legacy cluster)."""
 
 import time
 import unittest
@@ -19,8 +22,11 @@ from record_wire import list_offsets, produce
 
 kgw_harness.require_modules("confluent_kafka")
 
-from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
-from confluent_kafka.admin import AdminClient  # noqa: E402
+import admin_wire  # noqa: E402
+from confluent_kafka import (Consumer, KafkaError, KafkaException, Producer,  # noqa: E402
+                             TopicPartition)
+from confluent_kafka.admin import (AdminClient, ConfigResource, NewPartitions,  # noqa: E402
+                                   NewTopic)
 
 TIMEOUT = 60
 TOPIC = "legacy"
@@ -218,6 +224,93 @@ class ProxyCreatesUpstreamTest(unittest.TestCase):
         self.assertNotIn(f"created topic {topic}", kgw.stderr_tail(200))
         # Off (local, the default), the same request creates it on kgw:
         # test_a_local_topic_still_works.
+
+
+class ProxyAdminTest(unittest.TestCase):
+    """The admin APIs on topics only the legacy cluster has go there (a
+    second kgw as the legacy cluster: librdkafka's mock never answers
+    CreateTopics). The client talks to the proxy alone."""
+
+    def setUp(self):
+        self.legacy = kgw_harness.Kgw(name="legacy")
+        self.legacy.start()
+        self.addCleanup(self.legacy.close)
+        legacy_admin = AdminClient({"bootstrap.servers": self.legacy.bootstrap})
+        for f in legacy_admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)]).values():
+            f.result(TIMEOUT)
+        self.kgw = kgw_harness.Kgw("--upstream", self.legacy.bootstrap,
+                                   "--set", "upstream.auto.create.topics=upstream")
+        self.kgw.start()
+        self.addCleanup(self.kgw.close)
+        self.admin = AdminClient({"bootstrap.servers": self.kgw.bootstrap})
+        kgw_harness.wait_until(lambda: TOPIC in self.admin.list_topics(timeout=TIMEOUT).topics,
+                               TIMEOUT, what="the legacy topic in kgw")
+
+    def legacy_topics(self):
+        return AdminClient({"bootstrap.servers": self.legacy.bootstrap}) \
+            .list_topics(timeout=TIMEOUT).topics
+
+    def legacy_config(self, topic, name):
+        legacy_admin = AdminClient({"bootstrap.servers": self.legacy.bootstrap})
+        res = ConfigResource(ConfigResource.Type.TOPIC, topic)
+        return legacy_admin.describe_configs([res])[res].result(TIMEOUT)[name].value
+
+    def test_topic_admin_reaches_the_legacy_cluster(self):
+        topic = "made-through-kgw"
+        # CreateTopics: created by the legacy cluster, with its configs.
+        f = self.admin.create_topics([NewTopic(topic, 2, 1, config={"retention.ms": "3600000"})])
+        f[topic].result(TIMEOUT)
+        self.assertEqual(len(self.legacy_topics()[topic].partitions), 2)
+        self.assertEqual(self.legacy_config(topic, "retention.ms"), "3600000")
+        self.assertNotIn(f"created topic {topic}", self.kgw.stderr_tail(400))
+        kgw_harness.wait_until(
+            lambda: topic in self.admin.list_topics(timeout=TIMEOUT).topics, TIMEOUT,
+            what="the new legacy topic proxied by kgw")
+        # A name the legacy cluster has is not created again on kgw; in the
+        # same request, a new one is (on the legacy cluster): each answer
+        # at its place.
+        f = self.admin.create_topics([NewTopic(TOPIC, 1, 1), NewTopic("second-new", 1, 1)])
+        with self.assertRaises(KafkaException) as cm:
+            f[TOPIC].result(TIMEOUT)
+        self.assertEqual(cm.exception.args[0].code(), KafkaError.TOPIC_ALREADY_EXISTS)
+        f["second-new"].result(TIMEOUT)
+        self.assertIn("second-new", self.legacy_topics())
+        self.assertNotIn(f"created topic {TOPIC}", self.kgw.stderr_tail(400))
+
+        # DescribeConfigs through kgw shows the legacy topic's configs.
+        res = ConfigResource(ConfigResource.Type.TOPIC, topic)
+        got = self.admin.describe_configs([res])[res].result(TIMEOUT)
+        self.assertEqual(got["retention.ms"].value, "3600000")
+        # ... and kgw's own: the topic's migration state.
+        self.assertEqual(got["kgw.migration.state"].value, "upstream")
+        # AlterConfigs and IncrementalAlterConfigs change them there.
+        res = ConfigResource(ConfigResource.Type.TOPIC, topic,
+                             set_config={"retention.ms": "7200000"})
+        self.admin.alter_configs([res])[res].result(TIMEOUT)
+        self.assertEqual(self.legacy_config(topic, "retention.ms"), "7200000")
+        answer = admin_wire.incremental_alter_configs(
+            self.kgw.bootstrap, [(2, "on-neither-side", [("retention.ms", 0, "1")]),
+                                 (2, topic, [("retention.ms", 0, "1800000")])])
+        self.assertEqual(answer[0][0], 3)  # UNKNOWN_TOPIC_OR_PARTITION, from kgw
+        self.assertEqual(answer[1], (0, None, 2, topic))
+        self.assertEqual(self.legacy_config(topic, "retention.ms"), "1800000")
+        # An unknown config: the legacy cluster's own error, passed through.
+        answer = admin_wire.incremental_alter_configs(
+            self.kgw.bootstrap, [(2, topic, [("no.such.config", 0, "1")])])
+        self.assertEqual(answer[0][0], 40)  # INVALID_CONFIG
+        self.assertIn("no.such.config", answer[0][1])
+
+        # CreatePartitions grows it there.
+        self.admin.create_partitions([NewPartitions(topic, 5)])[topic].result(TIMEOUT)
+        self.assertEqual(len(self.legacy_topics()[topic].partitions), 5)
+
+        # DeleteTopics deletes it there; kgw stops proxying it.
+        self.admin.delete_topics([topic])[topic].result(TIMEOUT)
+        self.assertNotIn(topic, self.legacy_topics())
+        kgw_harness.wait_until(
+            lambda: topic not in self.admin.list_topics(timeout=TIMEOUT).topics, TIMEOUT,
+            what="the deleted legacy topic gone from kgw's metadata")
+        self.assertTrue(self.kgw.alive())
 
 
 if __name__ == "__main__":

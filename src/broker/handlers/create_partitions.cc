@@ -1,4 +1,6 @@
 // CreatePartitions (key 37): grow a topic to a new total partition count.
+// In proxy mode a topic only the legacy cluster has grows there, by its
+// controller, which places the new partitions (src/proxy/admin_forward.h).
 #include <deque>
 #include <memory>
 
@@ -7,6 +9,7 @@
 #include "src/broker/handlers/pending_call.h"
 #include "src/broker/topics.h"
 #include "src/cluster/metadata_log.h"
+#include "src/proxy/admin_forward.h"
 
 namespace kgw {
 
@@ -14,6 +17,40 @@ namespace {
 struct PartitionsCall : PendingAnswer<CreatePartitionsResponse> {
   std::deque<std::string> strings;
 };
+// The legacy topics at `indexes` grown by the legacy controller: their
+// answers are its answers.
+void grow_on_legacy(HandlerContext& ctx, const std::shared_ptr<PartitionsCall>& call,
+                    CreatePartitionsRequest fwd, std::vector<std::size_t> indexes) {
+  Upstream& upstream = *ctx.upstream();
+  ++call->pending;
+  forward_admin<CreatePartitionsRequest, CreatePartitionsResponse>(
+      upstream, AdminTarget::kController, std::move(fwd), call->req->version(),
+      [&ctx, &upstream, call, indexes](ErrorCode e, const CreatePartitionsResponse& r) {
+        for (std::size_t i : indexes) {
+          auto& out = call->resp.results[i];
+          const CreatePartitionsResponse::CreatePartitionsTopicResult* got = nullptr;
+          for (const auto& t : r.results) {
+            if (t.name == out.name) got = &t;
+          }
+          if (e != ErrorCode::kNone || got == nullptr) {
+            const ErrorCode err = e != ErrorCode::kNone ? e : ErrorCode::kUnknownServerError;
+            out.error_code = code(err);
+            out.error_message = call->strings.emplace_back(
+                e != ErrorCode::kNone ? legacy_unanswered(e)
+                                      : "the legacy cluster's answer left this topic out");
+            continue;
+          }
+          out.error_code = got->error_code;
+          out.error_message = std::nullopt;
+          if (got->error_message) {
+            out.error_message = call->strings.emplace_back(*got->error_message);
+          }
+        }
+        upstream.refresh_soon();
+        finish_one(ctx, *call);
+      });
+}
+
 }  // namespace
 
 void handle_create_partitions(HandlerContext& ctx, RequestPtr req) {
@@ -25,6 +62,10 @@ void handle_create_partitions(HandlerContext& ctx, RequestPtr req) {
   PartitionBudget budget(ctx, *req);
   const ImagePtr image = ctx.metadata().image();
   call->resp.results.resize(body.topics.size());
+  CreatePartitionsRequest legacy;
+  legacy.timeout_ms = body.timeout_ms;
+  legacy.validate_only = body.validate_only;
+  std::vector<std::size_t> legacy_indexes;
   for (std::size_t i = 0; i < body.topics.size(); ++i) {
     const auto& t = body.topics[i];
     auto& out = call->resp.results[i];
@@ -34,6 +75,19 @@ void handle_create_partitions(HandlerContext& ctx, RequestPtr req) {
       out.error_message = call->strings.emplace_back(std::move(message));
     };
     const TopicPtr topic = image->topic(t.name);
+    if (topic == nullptr && legacy_only_topic(ctx.upstream(), *image, t.name) != nullptr) {
+      if (t.assignments && !t.assignments->empty()) {
+        // The client knows kgw's broker ids only.
+        fail(ErrorCode::kInvalidReplicaAssignment,
+             "Topic '" + std::string(t.name) +
+                 "' lives on the legacy cluster, which places its new partitions: leave the "
+                 "assignment out");
+        continue;
+      }
+      legacy.topics.push_back(t);
+      legacy_indexes.push_back(i);
+      continue;
+    }
     if (topic == nullptr) {
       fail(ErrorCode::kUnknownTopicOrPartition,
            "The topic '" + std::string(t.name) + "' does not exist.");
@@ -91,6 +145,9 @@ void handle_create_partitions(HandlerContext& ctx, RequestPtr req) {
                             }
                             done();
                           });
+  }
+  if (!legacy_indexes.empty()) {
+    grow_on_legacy(ctx, call, std::move(legacy), std::move(legacy_indexes));
   }
   done();
 }

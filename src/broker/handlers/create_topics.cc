@@ -1,7 +1,11 @@
 // CreateTopics (key 19): create topics with partitions, replication factor 1
 // on one node, and configs; validate_only checks without creating. With
 // several brokers, a manual replica assignment may name any registered
-// brokers, checked as Kafka's controller checks it.
+// brokers, checked as Kafka's controller checks it. In proxy mode a name
+// the legacy cluster has is TOPIC_ALREADY_EXISTS, and a new one is
+// created there with upstream.auto.create.topics=upstream
+// (src/proxy/admin_forward.h); kgw-admin migrate start's CreateTopics of
+// kgw's copy of a legacy topic (kgw.migration.* configs) stays here.
 #include <algorithm>
 #include <deque>
 #include <memory>
@@ -12,6 +16,8 @@
 #include "src/broker/handlers/handlers.h"
 #include "src/broker/topics.h"
 #include "src/cluster/metadata_log.h"
+#include "src/proxy/admin_forward.h"
+#include "src/proxy/migration_state.h"
 
 namespace kgw {
 
@@ -96,6 +102,65 @@ void done_one(HandlerContext& ctx, const std::shared_ptr<CreateCall>& call) {
   if (--call->pending == 0) ctx.respond(*call->req, call->resp);
 }
 
+// The topics at `indexes` created by the legacy cluster (its controller):
+// their answers are its answers.
+void create_on_legacy(HandlerContext& ctx, const std::shared_ptr<CreateCall>& call,
+                      std::vector<std::size_t> indexes) {
+  Upstream& upstream = *ctx.upstream();
+  CreateTopicsRequest fwd;
+  fwd.timeout_ms = call->body.timeout_ms;
+  fwd.validate_only = call->body.validate_only;
+  for (std::size_t i : indexes) fwd.topics.push_back(call->body.topics[i]);
+  ++call->pending;
+  forward_admin<CreateTopicsRequest, CreateTopicsResponse>(
+      upstream, AdminTarget::kController, std::move(fwd), call->req->version(),
+      [&ctx, &upstream, call, indexes](ErrorCode e, const CreateTopicsResponse& r) {
+        for (std::size_t i : indexes) {
+          auto& out = call->resp.topics[i];
+          const auto* got = static_cast<const CreateTopicsResponse::CreatableTopicResult*>(nullptr);
+          for (const auto& t : r.topics) {
+            if (t.name == out.name) got = &t;
+          }
+          if (e != ErrorCode::kNone || got == nullptr) {
+            const ErrorCode err = e != ErrorCode::kNone ? e : ErrorCode::kUnknownServerError;
+            out.error_code = code(err);
+            out.error_message = call->strings.emplace_back(
+                e != ErrorCode::kNone ? legacy_unanswered(e)
+                                      : "the legacy cluster's answer left this topic out");
+            continue;
+          }
+          out.error_code = got->error_code;
+          out.error_message = std::nullopt;
+          if (got->error_message) {
+            out.error_message = call->strings.emplace_back(*got->error_message);
+          }
+          out.topic_id = got->topic_id;
+          out.topic_config_error_code = got->topic_config_error_code;
+          out.num_partitions = got->num_partitions;
+          out.replication_factor = got->replication_factor;
+          if (got->configs) {
+            auto& configs = out.configs.emplace();
+            for (const auto& c : *got->configs) {
+              auto& o = configs.emplace_back();
+              o.name = call->strings.emplace_back(c.name);
+              if (c.value)
+                o.value = call->strings.emplace_back(*c.value);
+              else
+                o.value = std::nullopt;
+              o.read_only = c.read_only;
+              o.config_source = c.config_source;
+              o.is_sensitive = c.is_sensitive;
+            }
+          } else {
+            out.configs = std::nullopt;
+          }
+        }
+        // The catalogue learns the new topics: kgw proxies them.
+        upstream.refresh_soon();
+        done_one(ctx, call);
+      });
+}
+
 }  // namespace
 
 void handle_create_topics(HandlerContext& ctx, RequestPtr req) {
@@ -108,6 +173,11 @@ void handle_create_topics(HandlerContext& ctx, RequestPtr req) {
   for (const auto& t : call->body.topics) mentions[t.name]++;
 
   PartitionBudget budget(ctx, *req);
+  Upstream* upstream = ctx.upstream();
+  const ImagePtr image = ctx.metadata().image();
+  const bool create_upstream =
+      upstream != nullptr && ctx.config().get("upstream.auto.create.topics") == "upstream";
+  std::vector<std::size_t> to_upstream;
   call->resp.topics.resize(call->body.topics.size());
   for (std::size_t i = 0; i < call->body.topics.size(); ++i) {
     const auto& t = call->body.topics[i];
@@ -122,6 +192,27 @@ void handle_create_topics(HandlerContext& ctx, RequestPtr req) {
            "Create topics request from client `" + std::string(req->header.client_id.value_or("")) +
                "` contains multiple entries for the following topics: " + std::string(t.name));
       continue;
+    }
+    // `kgw-admin migrate start` makes kgw's copy of a legacy topic with a
+    // CreateTopics that sets its migration state (create_topic() checks it).
+    const bool migration_copy = std::any_of(t.configs.begin(), t.configs.end(), [](const auto& c) {
+      return c.name.starts_with(kMigrationConfigPrefix);
+    });
+    if (upstream != nullptr && !migration_copy && image->topic(t.name) == nullptr) {
+      if (!upstream->ready()) {
+        // Whether the legacy cluster has it is not known yet.
+        fail(ErrorCode::kRequestTimedOut,
+             "kgw has not had the legacy cluster's topics yet (it is starting); try again");
+        continue;
+      }
+      if (upstream->topic(t.name) != nullptr) {
+        fail(ErrorCode::kTopicAlreadyExists, "Topic '" + std::string(t.name) + "' already exists.");
+        continue;
+      }
+      if (create_upstream) {
+        to_upstream.push_back(i);
+        continue;
+      }
     }
     std::int32_t partitions = t.num_partitions;
     std::int32_t replication = t.replication_factor;
@@ -194,6 +285,7 @@ void handle_create_topics(HandlerContext& ctx, RequestPtr req) {
           done_one(ctx, call);
         });
   }
+  if (!to_upstream.empty()) create_on_legacy(ctx, call, std::move(to_upstream));
   done_one(ctx, call);
 }
 

@@ -1,4 +1,6 @@
-// DeleteTopics (key 20): by name (v0-5) or by name or id (v6+).
+// DeleteTopics (key 20): by name (v0-5) or by name or id (v6+). In proxy
+// mode a topic only the legacy cluster has is deleted there, by its
+// controller (src/proxy/admin_forward.h).
 #include <deque>
 #include <memory>
 
@@ -8,6 +10,7 @@
 #include "src/broker/handlers/pending_call.h"
 #include "src/cluster/metadata_log.h"
 #include "src/group/offset_manager.h"
+#include "src/proxy/admin_forward.h"
 #include "src/txn/producer_state_manager.h"
 
 namespace kgw {
@@ -16,6 +19,48 @@ namespace {
 struct DeleteCall : PendingAnswer<DeleteTopicsResponse> {
   std::deque<std::string> strings;
 };
+// The legacy topics at `indexes` (names in `names`) deleted by the legacy
+// controller: their answers are its answers.
+void delete_on_legacy(HandlerContext& ctx, const std::shared_ptr<DeleteCall>& call,
+                      std::int32_t timeout_ms, std::vector<std::size_t> indexes,
+                      std::vector<std::string> names) {
+  Upstream& upstream = *ctx.upstream();
+  DeleteTopicsRequest fwd;
+  fwd.timeout_ms = timeout_ms;
+  // Both forms: the version the two sides agree on picks one.
+  for (const std::string& n : names) {
+    fwd.topic_names.push_back(call->strings.emplace_back(n));
+    fwd.topics.push_back({fwd.topic_names.back(), Uuid{}, {}});
+  }
+  ++call->pending;
+  forward_admin<DeleteTopicsRequest, DeleteTopicsResponse>(
+      upstream, AdminTarget::kController, std::move(fwd), call->req->version(),
+      [&ctx, &upstream, call, indexes, names](ErrorCode e, const DeleteTopicsResponse& r) {
+        for (std::size_t k = 0; k < indexes.size(); ++k) {
+          auto& out = call->resp.responses[indexes[k]];
+          const DeleteTopicsResponse::DeletableTopicResult* got = nullptr;
+          for (const auto& t : r.responses) {
+            if (t.name && *t.name == names[k]) got = &t;
+          }
+          if (e != ErrorCode::kNone || got == nullptr) {
+            const ErrorCode err = e != ErrorCode::kNone ? e : ErrorCode::kUnknownServerError;
+            out.error_code = code(err);
+            out.error_message = call->strings.emplace_back(
+                e != ErrorCode::kNone ? legacy_unanswered(e)
+                                      : "the legacy cluster's answer left this topic out");
+            continue;
+          }
+          out.error_code = got->error_code;
+          out.error_message = std::nullopt;
+          if (got->error_message) {
+            out.error_message = call->strings.emplace_back(*got->error_message);
+          }
+        }
+        upstream.refresh_soon();
+        finish_one(ctx, *call);
+      });
+}
+
 }  // namespace
 
 void handle_delete_topics(HandlerContext& ctx, RequestPtr req) {
@@ -37,6 +82,8 @@ void handle_delete_topics(HandlerContext& ctx, RequestPtr req) {
   const bool enabled = ctx.config().get_bool("delete.topic.enable");
   const ImagePtr image = ctx.metadata().image();
   call->resp.responses.resize(wants.size());
+  std::vector<std::size_t> legacy_indexes;
+  std::vector<std::string> legacy_names;
   for (std::size_t i = 0; i < wants.size(); ++i) {
     auto& out = call->resp.responses[i];
     out.name = wants[i].name;
@@ -48,6 +95,16 @@ void handle_delete_topics(HandlerContext& ctx, RequestPtr req) {
       continue;
     }
     if (t == nullptr) {
+      const UpstreamTopic* legacy = wants[i].name
+                                        ? legacy_only_topic(ctx.upstream(), *image, *wants[i].name)
+                                        : legacy_only_topic(ctx.upstream(), *image, wants[i].id);
+      if (legacy != nullptr) {
+        out.name = call->strings.emplace_back(legacy->name);
+        out.topic_id = legacy->id;
+        legacy_indexes.push_back(i);
+        legacy_names.push_back(legacy->name);
+        continue;
+      }
       out.error_code =
           code(wants[i].name ? ErrorCode::kUnknownTopicOrPartition : ErrorCode::kUnknownTopicId);
       continue;
@@ -77,6 +134,10 @@ void handle_delete_topics(HandlerContext& ctx, RequestPtr req) {
           }
           done();
         });
+  }
+  if (!legacy_indexes.empty()) {
+    delete_on_legacy(ctx, call, body.timeout_ms, std::move(legacy_indexes),
+                     std::move(legacy_names));
   }
   done();
 }
