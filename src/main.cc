@@ -29,6 +29,7 @@
 #include "src/broker/broker.h"
 #include "src/broker/broker_config.h"
 #include "src/broker/coordinator_topics.h"
+#include "src/broker/upstream_txn_sweep.h"
 #include "src/cluster/coordinator_placement.h"
 #include "src/cluster/local_metadata_log.h"
 #include "src/cluster_setup.h"
@@ -97,6 +98,7 @@ struct App {
   Mirror* mirror = nullptr;                  // proxy mode: topics being migrated, if any
   Cutover* cutover = nullptr;                // proxy mode: the migration steps kgw takes
   CopyBack* copy_back = nullptr;             // proxy mode: rollbacks after a cutover
+  UpstreamTxnSweep* txn_sweep = nullptr;     // proxy mode: legacy transactions ended unseen
   uv_signal_t sigint{};
   uv_signal_t sigterm{};
   bool stopping = false;
@@ -126,6 +128,7 @@ void stop_serving(App& app) {
   if (app.cutover != nullptr) app.cutover->stop();
   if (app.copy_back != nullptr) app.copy_back->stop();
   if (app.mirror != nullptr) app.mirror->stop();
+  if (app.txn_sweep != nullptr) app.txn_sweep->stop();
   if (app.upstream != nullptr) app.upstream->stop();
   app.server->stop([&app] {
     // A clean shutdown once the store closed cleanly: the next start
@@ -580,6 +583,11 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
     copy_back = std::make_unique<CopyBack>(loop, *store, metadata, *upstream, copy_back_options);
   }
 
+  // ... and kgw's part of a legacy transaction its producer abandoned is
+  // ended as the legacy coordinator ended it.
+  std::unique_ptr<UpstreamTxnSweep> txn_sweep;
+  if (upstream) txn_sweep = std::make_unique<UpstreamTxnSweep>(loop, broker.context());
+
   App app;
   app.loop = loop;
   app.store = store.get();
@@ -594,10 +602,12 @@ int serve(uv_loop_t* loop, const Options& opts, BrokerConfig& config) {
   app.mirror = mirror.get();
   app.cutover = cutover.get();
   app.copy_back = copy_back.get();
+  app.txn_sweep = txn_sweep.get();
   if (upstream) upstream->start();
   if (mirror) mirror->start();
   if (cutover) cutover->start();
   if (copy_back) copy_back->start();
+  if (txn_sweep) txn_sweep->start();
   uv_signal_init(loop, &app.sigint);
   uv_signal_init(loop, &app.sigterm);
   app.sigint.data = &app;

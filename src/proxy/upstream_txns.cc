@@ -31,15 +31,41 @@ void UpstreamTxns::added(std::string_view txn_id, std::int64_t producer_id,
   for (const auto& topic : topics) t.topics.insert(topic);
 }
 
-void UpstreamTxns::added_here(std::string_view txn_id, std::int64_t producer_id) {
+void UpstreamTxns::added_here(std::string_view txn_id, std::int64_t producer_id,
+                              std::int16_t epoch) {
   auto it = here_.find(txn_id);
-  if (it == here_.end()) it = here_.emplace(std::string(txn_id), producer_id).first;
-  it->second = producer_id;
+  if (it == here_.end()) it = here_.emplace(std::string(txn_id), Here{}).first;
+  Here& h = it->second;
+  if (h.producer_id != producer_id || h.epoch != epoch || h.since == 0) {
+    h = Here{};
+    h.producer_id = producer_id;
+    h.epoch = epoch;
+    h.since = now_ms_();
+    if (h.since == 0) h.since = 1;
+  }
 }
 
 bool UpstreamTxns::has_here(std::string_view txn_id, std::int64_t producer_id) const {
   auto it = here_.find(txn_id);
-  return it != here_.end() && it->second == producer_id;
+  return it != here_.end() && it->second.producer_id == producer_id;
+}
+
+std::vector<UpstreamTxns::Overdue> UpstreamTxns::overdue_here() const {
+  const std::uint64_t now = now_ms_();
+  std::vector<Overdue> out;
+  for (const auto& [id, h] : here_) {
+    auto t = timeouts_.find(id);
+    const std::uint64_t timeout = t != timeouts_.end() ? t->second : kDefaultTimeoutMs;
+    if (!h.checking && now >= h.since + timeout + kOrphanGraceMs) {
+      out.push_back(Overdue{id, h.producer_id, h.epoch});
+    }
+  }
+  return out;
+}
+
+void UpstreamTxns::checking(std::string_view txn_id, bool on) {
+  auto it = here_.find(txn_id);
+  if (it != here_.end()) it->second.checking = on;
 }
 
 void UpstreamTxns::ended(std::string_view txn_id) {

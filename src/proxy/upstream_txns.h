@@ -56,9 +56,25 @@ class UpstreamTxns {
   // AddPartitionsToTxn or AddOffsetsToTxn put kgw's own partitions or
   // groups into the producer's transaction (which the legacy coordinator
   // does not see: with nothing else, it has no transaction open).
-  void added_here(std::string_view txn_id, std::int64_t producer_id);
+  void added_here(std::string_view txn_id, std::int64_t producer_id, std::int16_t epoch);
   bool has_here(std::string_view txn_id, std::int64_t producer_id) const;
   void ended(std::string_view txn_id);
+
+  // A transaction with kgw's partitions in it whose EndTxn never came
+  // through kgw (its producer went away): the legacy coordinator ends it
+  // when its timeout passes, and tells nobody; kgw must ask it
+  // (src/broker/upstream_txn_sweep.h). overdue_here() lists those open
+  // longer than their transaction timeout plus kOrphanGraceMs and not
+  // being checked; checking() marks one as asked about, checked() as
+  // answered (still open there: asked again at the next sweep).
+  static constexpr std::uint64_t kOrphanGraceMs = 1000;
+  struct Overdue {
+    std::string txn_id;
+    std::int64_t producer_id = -1;
+    std::int16_t epoch = -1;
+  };
+  std::vector<Overdue> overdue_here() const;
+  void checking(std::string_view txn_id, bool on);
 
   // Whether an open transaction has added partitions of `topic` on the
   // legacy cluster; `who` (if given) gets its transactional id.
@@ -81,7 +97,13 @@ class UpstreamTxns {
   std::function<std::uint64_t()> now_ms_;
   std::map<std::string, Txn, std::less<>> txns_;
   std::map<std::string, std::uint64_t, std::less<>> timeouts_;
-  std::map<std::string, std::int64_t, std::less<>> here_;  // txn id -> producer id
+  struct Here {
+    std::int64_t producer_id = -1;
+    std::int16_t epoch = -1;
+    std::uint64_t since = 0;  // the first add of this transaction here
+    bool checking = false;
+  };
+  std::map<std::string, Here, std::less<>> here_;
 };
 
 }  // namespace kgw

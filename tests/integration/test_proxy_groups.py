@@ -23,6 +23,9 @@ the transaction's group offset is committed on the legacy side (fully
 checked against the second kgw; the mock filters no aborted records and
 keeps no transactional offsets)."""
 
+import signal
+import subprocess
+import sys
 import time
 import unittest
 
@@ -377,6 +380,52 @@ class ProxyGroupsKgwLegacyTest(unittest.TestCase):
         legacy = AdminClient({"bootstrap.servers": self.legacy.bootstrap})
         self.assertNotIn(own, legacy.list_topics(timeout=TIMEOUT).topics)
 
+    def test_an_abandoned_transaction_ends_on_kgw_too(self):
+        """A producer killed mid-transaction (a legacy topic and one of
+        kgw's) sends no EndTxn: the legacy coordinator aborts the
+        transaction when its timeout passes, and kgw, asking it with
+        DescribeTransactions, aborts its part, so that its topic's last
+        stable offset moves on (before: stuck for good, read_committed
+        consumers stalled)."""
+        own = "kgw-own-abandoned"
+        a = AdminClient({"bootstrap.servers": self.kgw.bootstrap})
+        a.create_topics([NewTopic(own, 1, 1)])[own].result(TIMEOUT)
+        script = (
+            "import sys, time\n"
+            "from confluent_kafka import Producer\n"
+            f"p = Producer({{'bootstrap.servers': '{self.kgw.bootstrap}', "
+            "'transactional.id': 'abandoned', 'transaction.timeout.ms': 3000})\n"
+            "p.init_transactions(30)\n"
+            "p.begin_transaction()\n"
+            f"p.produce('{TOPIC}', value=b'legacy-left-open', partition=0)\n"
+            f"p.produce('{own}', value=b'own-left-open', partition=0)\n"
+            "p.flush(30)\n"
+            "print('written', flush=True)\n"
+            "time.sleep(600)\n")
+        producer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                                    text=True)
+        self.addCleanup(producer.kill)
+        self.assertEqual(producer.stdout.readline().strip(), "written")
+        producer.send_signal(signal.SIGKILL)
+        producer.wait()
+
+        def ends(isolation):
+            c = Consumer({"bootstrap.servers": self.kgw.bootstrap, "group.id": "ends",
+                          "isolation.level": isolation})
+            try:
+                return c.get_watermark_offsets(TopicPartition(own, 0), timeout=TIMEOUT)[1]
+            finally:
+                c.close()
+        self.assertEqual(ends("read_uncommitted"), 1)
+        self.assertEqual(ends("read_committed"), 0)  # the transaction is open
+        # The legacy timeout (3 s), then kgw's sweep (every 5 s): within 30 s.
+        kgw_harness.wait_until(lambda: ends("read_committed") == 2, TIMEOUT,
+                               what="kgw's topic stable again (its abort marker written)")
+        self.assertEqual(ends("read_uncommitted"), 2)
+        self.assertIn("ended on the legacy cluster without its producer's EndTxn",
+                      self.kgw.stderr_tail(200))
+        self.assertIn("aborting its part here", self.kgw.stderr_tail(200))
+
     def test_idempotent_producer_ids_come_from_the_legacy_cluster(self):
         """InitProducerId without a transactional id is the legacy
         cluster's: an id kgw handed out itself could be one the legacy
@@ -388,7 +437,8 @@ class ProxyGroupsKgwLegacyTest(unittest.TestCase):
             try:
                 d = c.call(22, 1, Enc().string(None).i32(60000))
                 d.i32()  # throttle
-                error, pid, epoch = d.i16(), d.i64(), d.i16()
+                error, pid = d.i16(), d.i64()
+                d.i16()  # epoch
                 self.assertEqual(error, 0)
                 return pid
             finally:

@@ -72,11 +72,46 @@ TEST_CASE("kgw's own partitions in a transaction are remembered until it ends") 
   Clock clock;
   UpstreamTxns txns([&clock] { return clock.now; });
   CHECK_FALSE(txns.has_here("t1", 7));
-  txns.added_here("t1", 7);
+  txns.added_here("t1", 7, 0);
   CHECK(txns.has_here("t1", 7));
   CHECK_FALSE(txns.has_here("t1", 8));  // another producer took the id
   txns.ended("t1");
   CHECK_FALSE(txns.has_here("t1", 7));
+}
+
+TEST_CASE("a transaction with kgw's partitions open past its timeout is overdue") {
+  Clock clock;
+  clock.now = 1000;
+  UpstreamTxns txns([&clock] { return clock.now; });
+  txns.timeout("t1", 5000);
+  txns.added_here("t1", 7, 3);
+  clock.now += 3000;
+  txns.added_here("t1", 7, 3);  // more partitions: the same transaction
+  clock.now += 2000 + UpstreamTxns::kOrphanGraceMs - 1;
+  CHECK(txns.overdue_here().empty());
+  clock.now += 1;
+  auto overdue = txns.overdue_here();
+  REQUIRE(overdue.size() == 1);
+  CHECK(overdue[0].txn_id == "t1");
+  CHECK(overdue[0].producer_id == 7);
+  CHECK(overdue[0].epoch == 3);
+  // Asked about: not listed again until answered.
+  txns.checking("t1", true);
+  CHECK(txns.overdue_here().empty());
+  txns.checking("t1", false);
+  CHECK(txns.overdue_here().size() == 1);
+  // Ended (the EndTxn came through kgw after all): gone.
+  txns.ended("t1");
+  CHECK(txns.overdue_here().empty());
+  // Without an InitProducerId seen: Kafka clients' default, 60 s.
+  txns.added_here("t2", 9, 0);
+  clock.now += UpstreamTxns::kDefaultTimeoutMs + UpstreamTxns::kOrphanGraceMs - 1;
+  CHECK(txns.overdue_here().empty());
+  clock.now += 1;
+  CHECK(txns.overdue_here().size() == 1);
+  // A new epoch (the producer bumped it) starts a new transaction.
+  txns.added_here("t2", 9, 1);
+  CHECK(txns.overdue_here().empty());
 }
 
 }  // namespace

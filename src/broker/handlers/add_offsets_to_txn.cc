@@ -20,7 +20,7 @@ void handle_add_offsets_to_txn(HandlerContext& ctx, RequestPtr req) {
     // coordinates: the group's TxnOffsetCommit is held here, and kgw
     // completes it when the legacy EndTxn answers (end_txn.cc), as it
     // marks its own partitions. The legacy coordinator never hears of it.
-    ctx.upstream()->txns().added_here(body.transactional_id, body.producer_id);
+    ctx.upstream()->txns().added_here(body.transactional_id, body.producer_id, body.producer_epoch);
     AddOffsetsToTxnResponse resp;
     ctx.respond(*req, resp);
     return;

@@ -144,7 +144,8 @@ void add_upstream_txn_partitions(HandlerContext& ctx, const RequestPtr& req,
   }
   if (!local.empty()) {
     ctx.upstream()->txns().added_here(body->v3_and_below_transactional_id,
-                                      body->v3_and_below_producer_id);
+                                      body->v3_and_below_producer_id,
+                                      body->v3_and_below_producer_epoch);
   }
   if (forwarded->v3_and_below_topics.empty()) {
     ctx.respond(*req, *resp);
