@@ -10,7 +10,9 @@
 // creates it on the legacy cluster with
 // `upstream.auto.create.topics=upstream`, on kgw otherwise; a name only
 // the legacy cluster has is TOPIC_ALREADY_EXISTS, never a second topic
-// on kgw that would hide the legacy one.
+// on kgw that would hide the legacy one. A topic being migrated (kgw has
+// a copy it does not serve yet) can be neither deleted nor grown through
+// kgw (POLICY_VIOLATION): roll the migration back or finish it first.
 //
 // The happy path is: the handler picks out the legacy topics, builds the
 // same request with those alone, and forward_admin() sends it at the
@@ -42,6 +44,7 @@
 namespace kgw {
 
 class MetadataImage;
+struct TopicImage;
 
 // The legacy topic `name` (nullptr when kgw has its own topic of that name,
 // the legacy cluster has none, it is internal there, or kgw is no proxy).
@@ -50,6 +53,13 @@ const UpstreamTopic* legacy_only_topic(const Upstream* upstream, const MetadataI
 // The same by topic id.
 const UpstreamTopic* legacy_only_topic(const Upstream* upstream, const MetadataImage& image,
                                        const Uuid& id);
+
+// kgw's copy of a topic being migrated (mirroring, or switching): still
+// the legacy cluster's for clients, so deleting it or adding partitions
+// through kgw would act on kgw's copy alone. The answer to such a
+// request (POLICY_VIOLATION, `message` set), or kNone.
+ErrorCode migrating_topic_error(const Upstream* upstream, const TopicImage& topic,
+                                std::string& message);
 
 enum class AdminTarget { kController, kAnyBroker };
 

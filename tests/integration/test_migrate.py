@@ -23,9 +23,9 @@ from test_proxy import MockCluster
 
 kgw_harness.require_modules("confluent_kafka")
 
-from confluent_kafka import (Consumer, KafkaException, OFFSET_BEGINNING, Producer,  # noqa: E402
-                             TopicPartition)
-from confluent_kafka.admin import AdminClient, ConfigResource  # noqa: E402
+from confluent_kafka import (Consumer, KafkaError, KafkaException, OFFSET_BEGINNING,  # noqa: E402
+                             Producer, TopicPartition)
+from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions  # noqa: E402
 
 TIMEOUT = 60
 TOPIC = "legacy"
@@ -176,6 +176,15 @@ class MigrateTest(unittest.TestCase):
                 timeout=TIMEOUT).values()}
         self.assertEqual(described.get("kgw.migration.state"), "mirroring", described)
         self.assertEqual(described.get("max.message.bytes"), "2000000", described)
+        # Deleting it or adding partitions through kgw would act on kgw's
+        # copy alone while clients still use the legacy topic: refused.
+        with self.assertRaises(KafkaException) as cm:
+            a.delete_topics([TOPIC])[TOPIC].result(TIMEOUT)
+        self.assertEqual(cm.exception.args[0].code(), KafkaError.POLICY_VIOLATION)
+        with self.assertRaises(KafkaException) as cm:
+            a.create_partitions([NewPartitions(TOPIC, PARTITIONS + 1)])[TOPIC].result(TIMEOUT)
+        self.assertEqual(cm.exception.args[0].code(), KafkaError.POLICY_VIOLATION)
+        self.assertIn("migrate rollback", cm.exception.args[0].str())  # what to do
         first = self.wait_mirrored()
         human = admin("status", "--bootstrap-server", self.kgw.bootstrap, "--topic", TOPIC)
         self.assertIn("mirroring", human.stdout)

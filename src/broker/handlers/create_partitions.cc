@@ -93,6 +93,10 @@ void handle_create_partitions(HandlerContext& ctx, RequestPtr req) {
            "The topic '" + std::string(t.name) + "' does not exist.");
       continue;
     }
+    if (std::string why; migrating_topic_error(ctx.upstream(), *topic, why) != ErrorCode::kNone) {
+      fail(ErrorCode::kPolicyViolation, std::move(why));
+      continue;
+    }
     const std::int32_t current = topic->partition_count();
     if (t.count <= current) {
       fail(ErrorCode::kInvalidPartitions, "Topic currently has " + std::to_string(current) +

@@ -111,6 +111,11 @@ void handle_delete_topics(HandlerContext& ctx, RequestPtr req) {
     }
     out.name = call->strings.emplace_back(t->name);
     out.topic_id = t->id;
+    if (std::string why; migrating_topic_error(ctx.upstream(), *t, why) != ErrorCode::kNone) {
+      out.error_code = code(ErrorCode::kPolicyViolation);
+      out.error_message = call->strings.emplace_back(std::move(why));
+      continue;
+    }
     ++call->pending;
     std::string name = t->name;
     const bool by_name = wants[i].name.has_value();
