@@ -68,8 +68,20 @@ void UpstreamTxns::checking(std::string_view txn_id, bool on) {
   if (it != here_.end()) it->second.checking = on;
 }
 
+void UpstreamTxns::held_back(std::string_view txn_id, std::int64_t producer_id) {
+  auto it = held_back_.find(txn_id);
+  if (it == held_back_.end()) it = held_back_.emplace(std::string(txn_id), producer_id).first;
+  it->second = producer_id;
+}
+
+bool UpstreamTxns::was_held_back(std::string_view txn_id, std::int64_t producer_id) const {
+  auto it = held_back_.find(txn_id);
+  return it != held_back_.end() && it->second == producer_id;
+}
+
 void UpstreamTxns::ended(std::string_view txn_id) {
   if (auto h = here_.find(txn_id); h != here_.end()) here_.erase(h);
+  if (auto h = held_back_.find(txn_id); h != held_back_.end()) held_back_.erase(h);
   auto it = txns_.find(txn_id);
   if (it == txns_.end() || it->second.ended_at != 0) return;
   it->second.ended_at = now_ms_();

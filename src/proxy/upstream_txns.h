@@ -58,6 +58,12 @@ class UpstreamTxns {
   // does not see: with nothing else, it has no transaction open).
   void added_here(std::string_view txn_id, std::int64_t producer_id, std::int16_t epoch);
   bool has_here(std::string_view txn_id, std::int64_t producer_id) const;
+  // kgw answered an AddPartitionsToTxn of this transaction
+  // CONCURRENT_TRANSACTIONS itself (a cutover holds its topic), so the
+  // legacy coordinator may never have heard of the transaction: an abort
+  // it then calls INVALID_TXN_STATE aborts nothing (handlers/end_txn.cc).
+  void held_back(std::string_view txn_id, std::int64_t producer_id);
+  bool was_held_back(std::string_view txn_id, std::int64_t producer_id) const;
   void ended(std::string_view txn_id);
 
   // A transaction with kgw's partitions in it whose EndTxn never came
@@ -104,6 +110,7 @@ class UpstreamTxns {
     bool checking = false;
   };
   std::map<std::string, Here, std::less<>> here_;
+  std::map<std::string, std::int64_t, std::less<>> held_back_;  // txn id -> producer id
 };
 
 }  // namespace kgw

@@ -33,7 +33,7 @@ kgw_harness.require_modules("confluent_kafka")
 from confluent_kafka import (Consumer, KafkaException, OFFSET_BEGINNING, Producer,  # noqa: E402
                              TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
-from kafka_wire import list_offsets_latest, offset_for_leader_epoch  # noqa: E402
+from kafka_wire import Conn, Enc, list_offsets_latest, offset_for_leader_epoch  # noqa: E402
 
 TIMEOUT = 60
 PARTITIONS = 3
@@ -480,6 +480,57 @@ class CutoverTest(unittest.TestCase):
         txn.abort_transaction(20)
         out = migrate("rollback", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
         self.assertIn("Rolled back", out.stdout)
+
+    def test_an_abort_kgw_held_back_during_a_cutover_is_no_error(self):
+        """While a cutover holds its topic, kgw answers a new
+        transaction's AddPartitionsToTxn for it CONCURRENT_TRANSACTIONS
+        (clients retry) without asking the legacy coordinator. A producer
+        that aborts then sends EndTxn for a transaction the legacy
+        coordinator never heard of: INVALID_TXN_STATE there, which
+        librdkafka makes fatal (a CI run of the test below died of it).
+        Aborting nothing is done: kgw answers it without error."""
+        topic = "held-back"
+        self.start(topic, "--set", "migration.cutover.max.pause.ms=4000", legacy_kgw=True)
+        # A transaction open on the legacy cluster itself holds the cutover.
+        holder = Producer({"bootstrap.servers": self.mock.bootstrap,
+                           "transactional.id": "holder", "transaction.timeout.ms": 60000})
+        holder.init_transactions(TIMEOUT)
+        holder.begin_transaction()
+        holder.produce(topic, value=b"open", partition=1)
+        self.assertEqual(holder.flush(TIMEOUT), 0)
+        migrate("start", "--bootstrap-server", self.kgw.bootstrap, "--topic", topic)
+        self.wait_behind(topic, 0)
+
+        c = Conn(self.kgw.bootstrap)
+        self.addCleanup(c.close)
+        txn_id = "aborts-while-held"
+
+        def init_producer_id():
+            d = c.call(22, 1, Enc().string(txn_id).i32(60000))
+            d.i32()  # throttle
+            return d.i16(), d.i64(), d.i16()
+        kgw_harness.wait_until(lambda: init_producer_id()[0] == 0, TIMEOUT,
+                               what="InitProducerId through kgw")
+        _, pid, epoch = init_producer_id()
+
+        cutover = subprocess.Popen([ADMIN, "migrate", "cutover", "--bootstrap-server",
+                                    self.kgw.bootstrap, "--topic", topic],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(cutover.kill)
+        kgw_harness.wait_until(
+            lambda: f"cutover of {topic}: produce fenced" in self.kgw.stderr_tail(50), TIMEOUT,
+            what="the cutover holding the topic")
+        d = c.call(24, 1, Enc().string(txn_id).i64(pid).i16(epoch).array(
+            [topic], lambda e, t: e.string(t).array([0], lambda e2, q: e2.i32(q))))
+        d.i32()  # throttle
+        added = d.array(lambda d2: (d2.string(), d2.array(lambda d3: (d3.i32(), d3.i16()))))
+        self.assertEqual(added, [(topic, [(0, 51)])])  # CONCURRENT_TRANSACTIONS
+        d = c.call(26, 1, Enc().string(txn_id).i64(pid).i16(epoch).boolean(False))
+        d.i32()  # throttle
+        self.assertEqual(d.i16(), 0)  # was INVALID_TXN_STATE (48)
+        cutover.communicate(timeout=TIMEOUT)
+        self.assertNotEqual(cutover.returncode, 0)  # abandoned: the holder's transaction
+        holder.abort_transaction(TIMEOUT)
 
     def test_transactions_ride_through_the_cutover(self):
         """A read_committed consume-transform-produce (its input topic stays

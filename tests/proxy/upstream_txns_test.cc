@@ -77,6 +77,12 @@ TEST_CASE("kgw's own partitions in a transaction are remembered until it ends") 
   CHECK_FALSE(txns.has_here("t1", 8));  // another producer took the id
   txns.ended("t1");
   CHECK_FALSE(txns.has_here("t1", 7));
+  // Held back by kgw (a cutover): remembered for the producer until it ends.
+  txns.held_back("t1", 7);
+  CHECK(txns.was_held_back("t1", 7));
+  CHECK_FALSE(txns.was_held_back("t1", 8));
+  txns.ended("t1");
+  CHECK_FALSE(txns.was_held_back("t1", 7));
 }
 
 TEST_CASE("a transaction with kgw's partitions open past its timeout is overdue") {

@@ -130,6 +130,8 @@ void add_upstream_txn_partitions(HandlerContext& ctx, const RequestPtr& req,
   if (fenced) {
     check_topics(ctx.resolver(), body->v3_and_below_topics, resp->results_by_topic_v3_and_below);
     set_all(resp->results_by_topic_v3_and_below, ErrorCode::kConcurrentTransactions);
+    ctx.upstream()->txns().held_back(body->v3_and_below_transactional_id,
+                                     body->v3_and_below_producer_id);
     ctx.respond(*req, *resp);
     return;
   }

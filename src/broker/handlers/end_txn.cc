@@ -33,11 +33,19 @@ void handle_end_txn(HandlerContext& ctx, RequestPtr req) {
           EndTxnResponse resp;
           resp.error_code = code(e);
           if (e == ErrorCode::kNone) resp = r;
+          // INVALID_TXN_STATE: nothing open there. Decided all the same
+          // when the transaction was kgw's alone, or when it is an abort
+          // and kgw itself told the producer to wait with its partitions
+          // (a cutover held them): the legacy coordinator never heard of
+          // it, and aborting nothing is done (librdkafka makes that error
+          // fatal otherwise).
           const bool decided =
               e == ErrorCode::kNone &&
-              (r.error_code == 0 || (r.error_code == code(ErrorCode::kInvalidTxnState) &&
-                                     (ctx.upstream()->txns().has_here(id, producer_id) ||
-                                      ctx.txns().has_upstream_txn(producer_id, own_topics(ctx)))));
+              (r.error_code == 0 ||
+               (r.error_code == code(ErrorCode::kInvalidTxnState) &&
+                (ctx.upstream()->txns().has_here(id, producer_id) ||
+                 ctx.txns().has_upstream_txn(producer_id, own_topics(ctx)) ||
+                 (!commit && ctx.upstream()->txns().was_held_back(id, producer_id)))));
           // Ended there (or never open, or fenced: the legacy coordinator
           // aborts it); a retriable answer leaves it open.
           if (e == ErrorCode::kNone &&
