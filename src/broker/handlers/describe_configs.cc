@@ -110,11 +110,16 @@ void describe_on_legacy(HandlerContext& ctx, const std::shared_ptr<DescribeCall>
                         DescribeConfigsRequest fwd, std::vector<std::size_t> indexes) {
   Upstream& upstream = *ctx.upstream();
   ++call->pending;
+  // What was asked of each resource, for kgw's own configs added to the
+  // answers (a copy: `fwd` itself goes with the call).
+  DescribeConfigsRequest asked;
+  asked.resources = fwd.resources;
+  asked.include_synonyms = fwd.include_synonyms;
+  asked.include_documentation = fwd.include_documentation;
   forward_admin<DescribeConfigsRequest, DescribeConfigsResponse>(
       upstream, AdminTarget::kAnyBroker, std::move(fwd), call->req->version(),
-      [&ctx, call, indexes, fwd_wants = fwd.resources,
-       include = std::make_pair(fwd.include_synonyms, fwd.include_documentation)](
-          ErrorCode e, const DescribeConfigsResponse& r) {
+      [&ctx, call, indexes, asked = std::move(asked)](ErrorCode e,
+                                                      const DescribeConfigsResponse& r) {
         for (std::size_t k = 0; k < indexes.size(); ++k) {
           auto& out = call->resp.results[indexes[k]];
           const DescribeConfigsResponse::DescribeConfigsResult* got = nullptr;
@@ -133,10 +138,7 @@ void describe_on_legacy(HandlerContext& ctx, const std::shared_ptr<DescribeCall>
           }
           copy_result(*got, out, call->strings);
           if (got->error_code == 0) {
-            DescribeConfigsRequest asked;
-            asked.include_synonyms = include.first;
-            asked.include_documentation = include.second;
-            fill(asked, fwd_wants[k], upstream_topic_configs(ctx), call->strings, out);
+            fill(asked, asked.resources[k], upstream_topic_configs(ctx), call->strings, out);
           }
         }
         finish_one(ctx, *call);
