@@ -144,18 +144,7 @@ void handle_config_resources(HandlerContext& ctx, RequestPtr req, std::string lo
                 got = &res;
               }
             }
-            if (e != ErrorCode::kNone || got == nullptr) {
-              const ErrorCode err = e != ErrorCode::kNone ? e : ErrorCode::kUnknownServerError;
-              out.error_code = code(err);
-              out.error_message = call->messages.emplace_back(
-                  e != ErrorCode::kNone ? legacy_unanswered(e)
-                                        : "the legacy cluster's answer left this topic out");
-              continue;
-            }
-            out.error_code = got->error_code;
-            if (got->error_message) {
-              out.error_message = call->messages.emplace_back(*got->error_message);
-            }
+            if (!take_legacy_error(e, got, out, call->messages)) continue;
           }
           finish();
         });

@@ -31,6 +31,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -93,6 +94,25 @@ void forward_admin(Upstream& upstream, AdminTarget target, Req req, std::int16_t
 inline std::string legacy_unanswered(ErrorCode e) {
   return std::string("kgw could not reach the legacy cluster for this topic (") + error_name(e) +
          "); try again";
+}
+
+// One topic's (or config resource's) part of a legacy answer: the error
+// code and message of `got` into `out` (the message owned by `strings`),
+// or, when the call failed (`e`) or the answer left it out (`got` null),
+// an error that says so. True when `got` is there to copy more from.
+template <typename Out, typename Got>
+bool take_legacy_error(ErrorCode e, const Got* got, Out& out, std::deque<std::string>& strings) {
+  if (e != ErrorCode::kNone || got == nullptr) {
+    out.error_code = code(e != ErrorCode::kNone ? e : ErrorCode::kUnknownServerError);
+    out.error_message = strings.emplace_back(
+        e != ErrorCode::kNone ? legacy_unanswered(e)
+                              : std::string("the legacy cluster's answer left this topic out"));
+    return false;
+  }
+  out.error_code = got->error_code;
+  out.error_message = std::nullopt;
+  if (got->error_message) out.error_message = strings.emplace_back(*got->error_message);
+  return true;
 }
 
 }  // namespace kgw

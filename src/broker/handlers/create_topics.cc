@@ -117,23 +117,11 @@ void create_on_legacy(HandlerContext& ctx, const std::shared_ptr<CreateCall>& ca
       [&ctx, &upstream, call, indexes](ErrorCode e, const CreateTopicsResponse& r) {
         for (std::size_t i : indexes) {
           auto& out = call->resp.topics[i];
-          const auto* got = static_cast<const CreateTopicsResponse::CreatableTopicResult*>(nullptr);
+          const CreateTopicsResponse::CreatableTopicResult* got = nullptr;
           for (const auto& t : r.topics) {
             if (t.name == out.name) got = &t;
           }
-          if (e != ErrorCode::kNone || got == nullptr) {
-            const ErrorCode err = e != ErrorCode::kNone ? e : ErrorCode::kUnknownServerError;
-            out.error_code = code(err);
-            out.error_message = call->strings.emplace_back(
-                e != ErrorCode::kNone ? legacy_unanswered(e)
-                                      : "the legacy cluster's answer left this topic out");
-            continue;
-          }
-          out.error_code = got->error_code;
-          out.error_message = std::nullopt;
-          if (got->error_message) {
-            out.error_message = call->strings.emplace_back(*got->error_message);
-          }
+          if (!take_legacy_error(e, got, out, call->strings)) continue;
           out.topic_id = got->topic_id;
           out.topic_config_error_code = got->topic_config_error_code;
           out.num_partitions = got->num_partitions;

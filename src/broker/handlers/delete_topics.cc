@@ -42,19 +42,7 @@ void delete_on_legacy(HandlerContext& ctx, const std::shared_ptr<DeleteCall>& ca
           for (const auto& t : r.responses) {
             if (t.name && *t.name == names[k]) got = &t;
           }
-          if (e != ErrorCode::kNone || got == nullptr) {
-            const ErrorCode err = e != ErrorCode::kNone ? e : ErrorCode::kUnknownServerError;
-            out.error_code = code(err);
-            out.error_message = call->strings.emplace_back(
-                e != ErrorCode::kNone ? legacy_unanswered(e)
-                                      : "the legacy cluster's answer left this topic out");
-            continue;
-          }
-          out.error_code = got->error_code;
-          out.error_message = std::nullopt;
-          if (got->error_message) {
-            out.error_message = call->strings.emplace_back(*got->error_message);
-          }
+          if (!take_legacy_error(e, got, out, call->strings)) continue;
         }
         upstream.refresh_soon();
         finish_one(ctx, *call);

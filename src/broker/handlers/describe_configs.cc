@@ -54,17 +54,15 @@ struct DescribeCall : PendingAnswer<DescribeConfigsResponse> {
   std::deque<std::string> strings;
 };
 
-// A legacy broker's answer for one resource, into ours (its strings owned
-// by the call).
-void copy_result(const DescribeConfigsResponse::DescribeConfigsResult& from,
-                 DescribeConfigsResponse::DescribeConfigsResult& to,
-                 std::deque<std::string>& strings) {
+// A legacy broker's configs for one resource, into ours (its strings
+// owned by the call).
+void copy_configs(const DescribeConfigsResponse::DescribeConfigsResult& from,
+                  DescribeConfigsResponse::DescribeConfigsResult& to,
+                  std::deque<std::string>& strings) {
   auto own = [&strings](std::optional<std::string_view> v) -> std::optional<std::string_view> {
     if (!v) return std::nullopt;
     return std::string_view(strings.emplace_back(*v));
   };
-  to.error_code = from.error_code;
-  to.error_message = own(from.error_message);
   to.configs.clear();
   for (const auto& c : from.configs) {
     auto& o = to.configs.emplace_back();
@@ -128,15 +126,8 @@ void describe_on_legacy(HandlerContext& ctx, const std::shared_ptr<DescribeCall>
               got = &res;
             }
           }
-          if (e != ErrorCode::kNone || got == nullptr) {
-            const ErrorCode err = e != ErrorCode::kNone ? e : ErrorCode::kUnknownServerError;
-            out.error_code = code(err);
-            out.error_message = call->strings.emplace_back(
-                e != ErrorCode::kNone ? legacy_unanswered(e)
-                                      : "the legacy cluster's answer left this topic out");
-            continue;
-          }
-          copy_result(*got, out, call->strings);
+          if (!take_legacy_error(e, got, out, call->strings)) continue;
+          copy_configs(*got, out, call->strings);
           if (got->error_code == 0) {
             fill(asked, asked.resources[k], upstream_topic_configs(ctx), call->strings, out);
           }
